@@ -1,0 +1,99 @@
+//! The wire protocol between hyped and `hype-agent`, the guest's PID 1.
+//!
+//! It owns the message types and their framing (one JSON object per line) and
+//! nothing else: no I/O, no transport. The same bytes travel over a
+//! virtio-serial port on QEMU and over hybrid vsock on cloud-hypervisor, so
+//! this crate must stay free of anything transport-specific. It is linked into
+//! the static guest binary, so it keeps its dependencies to serde alone.
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the virtio-serial port the agent talks on (QEMU).
+pub const VIRTIO_PORT_NAME: &str = "hype.agent";
+/// Vsock port the agent listens on (cloud-hypervisor).
+pub const VSOCK_PORT: u32 = 1024;
+/// Bumped when a message changes incompatibly.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Host to guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HostMessage {
+    /// Sent by the host right after it (re)connects; the guest answers with
+    /// `Ready` if it is ready, so a host that restarted learns the state.
+    Hello,
+    /// Liveness probe; answered by `Pong` with the same id.
+    Ping { id: u64 },
+    /// Sync filesystems and power the machine off.
+    Shutdown,
+}
+
+/// Guest to host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum GuestMessage {
+    /// The guest finished booting: modules loaded, network configured, and
+    /// the workload (if any) answers.
+    Ready {
+        agent_version: String,
+        protocol: u32,
+        /// Guest uptime when ready, from `/proc/uptime`: kernel boot plus init.
+        uptime_ms: u64,
+        /// Time the agent itself spent from its start to ready.
+        init_ms: u64,
+    },
+    Pong { id: u64 },
+    /// The guest is about to power off (answer to `Shutdown`).
+    ShuttingDown,
+    /// Something the host should log and surface (e.g. a workload restart).
+    Notice { message: String },
+}
+
+/// Encodes one message as a line, newline included.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let mut line = serde_json::to_vec(msg).expect("agent messages always serialize");
+    line.push(b'\n');
+    line
+}
+
+/// Decodes one line (with or without its trailing newline).
+pub fn decode<'a, T: Deserialize<'a>>(line: &'a [u8]) -> Result<T, serde_json::Error> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    serde_json::from_slice(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_messages_round_trip() {
+        for m in [HostMessage::Hello, HostMessage::Ping { id: 7 }, HostMessage::Shutdown] {
+            let line = encode(&m);
+            assert_eq!(line.last(), Some(&b'\n'));
+            assert_eq!(decode::<HostMessage>(&line).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn ready_wire_shape_is_stable() {
+        let m = GuestMessage::Ready {
+            agent_version: "0.1.0".into(),
+            protocol: PROTOCOL_VERSION,
+            uptime_ms: 812,
+            init_ms: 40,
+        };
+        let s = String::from_utf8(encode(&m)).unwrap();
+        assert_eq!(
+            s,
+            "{\"type\":\"ready\",\"agent_version\":\"0.1.0\",\"protocol\":1,\"uptime_ms\":812,\"init_ms\":40}\n"
+        );
+    }
+
+    #[test]
+    fn unknown_host_message_is_rejected() {
+        assert!(decode::<HostMessage>(b"{\"type\":\"format_disk\"}").is_err());
+        assert!(decode::<HostMessage>(b"{\"type\":\"ping\",\"id\":1,\"x\":2}").is_err());
+    }
+}

@@ -1,0 +1,354 @@
+//! The agent's side of the hyped channel: a virtio-serial port named
+//! `hype.agent`, carrying `hype-agent-proto` lines.
+//!
+//! virtio-serial has two quirks that shape this file. A write blocks while no
+//! host is connected, so writes go through their own thread and never hold
+//! up the reader (or the power-off). A read returns 0 (EOF) at once while no
+//! host is connected, and poll() reports the port readable then too, so the
+//! reader instead sleeps until the port's SIGIO says the host side changed.
+//! The port stays open across host reconnects; it is only reopened if it
+//! fails outright (hot-unplug).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use hype_agent_proto::{decode, encode, GuestMessage, HostMessage, VIRTIO_PORT_NAME};
+use nix::libc;
+
+use crate::error::Error;
+use crate::{log, power, signals};
+
+/// How long to wait for the port before logging; then it keeps waiting.
+const PORT_WAIT: Duration = Duration::from_secs(5);
+/// Safety net in case a SIGIO is ever missed while the host is away.
+const RECONNECT_POLL: Duration = Duration::from_secs(1);
+/// How long a `ShuttingDown` may take to reach the host before powering off.
+const GOODBYE_WAIT: Duration = Duration::from_secs(2);
+/// Longest accepted line; longer ones are dropped (hyped never sends them).
+const MAX_LINE: usize = 64 * 1024;
+
+/// Serves the channel forever; returns only by powering off.
+pub fn serve(ready: GuestMessage) -> ! {
+    let ready_line = encode(&ready);
+    loop {
+        let path = wait_for_port();
+        match Session::open(&path) {
+            Ok(mut session) => {
+                session.send(ready_line.clone());
+                if let Err(e) = session.run(&ready_line) {
+                    log!("agent port {}: {e}; reopening", path.display());
+                }
+            }
+            Err(e) => log!("{e}"),
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn wait_for_port() -> PathBuf {
+    let started = Instant::now();
+    let mut warned = false;
+    loop {
+        if let Some(path) = find_port(Path::new("/sys/class/virtio-ports"), VIRTIO_PORT_NAME) {
+            // devtmpfs creates the node asynchronously after the sysfs entry.
+            if path.exists() {
+                return path;
+            }
+        }
+        if !warned && started.elapsed() > PORT_WAIT {
+            warned = true;
+            log!(
+                "{}; still waiting",
+                Error::PortNotFound {
+                    name: VIRTIO_PORT_NAME,
+                    waited: PORT_WAIT
+                }
+            );
+        }
+        let pause = if warned { 500 } else { 10 };
+        std::thread::sleep(Duration::from_millis(pause));
+    }
+}
+
+/// The /dev node of the port whose `name` attribute is `name`. The name
+/// arrives from the host in a control message after the port itself, so a
+/// port may briefly exist without one.
+fn find_port(class_dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in fs::read_dir(class_dir).ok()?.flatten() {
+        let Ok(port_name) = fs::read_to_string(entry.path().join("name")) else {
+            continue;
+        };
+        if port_name.trim_end() == name {
+            return Some(Path::new("/dev").join(entry.file_name()));
+        }
+    }
+    None
+}
+
+struct Outgoing {
+    line: Vec<u8>,
+    sent: Option<mpsc::SyncSender<()>>,
+}
+
+struct Session {
+    reader: LineReader<File>,
+    writer: mpsc::Sender<Outgoing>,
+}
+
+impl Session {
+    fn open(path: &Path) -> Result<Self, Error> {
+        let io_err = |source| Error::Io {
+            what: "open agent port",
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(path)
+            .map_err(io_err)?;
+        if let Err(e) = signals::enable_sigio(file.as_fd()) {
+            log!("no SIGIO on the agent port ({e}); polling for reconnects instead");
+        }
+        let write_half = file.try_clone().map_err(io_err)?;
+        let writer = spawn_writer(write_half).map_err(io_err)?;
+        log!("agent port {} open", path.display());
+        Ok(Self {
+            reader: LineReader::new(file),
+            writer,
+        })
+    }
+
+    fn send(&self, line: Vec<u8>) {
+        // The writer only goes away with the session, so this cannot fail
+        // while the session is alive.
+        let _ = self.writer.send(Outgoing { line, sent: None });
+    }
+
+    fn run(&mut self, ready_line: &[u8]) -> io::Result<()> {
+        loop {
+            match self.reader.next()? {
+                ReadEvent::Line(line) => self.handle(&line, ready_line),
+                ReadEvent::Eof => signals::wait_sigio(RECONNECT_POLL),
+                ReadEvent::Overlong => log!("dropped a line longer than {MAX_LINE} bytes"),
+            }
+        }
+    }
+
+    fn handle(&self, line: &[u8], ready_line: &[u8]) {
+        let msg = match decode::<HostMessage>(line) {
+            Ok(msg) => msg,
+            Err(e) => {
+                let text = String::from_utf8_lossy(line);
+                log!("bad message {:?}: {e}", text.trim_end());
+                let notice = GuestMessage::Notice {
+                    message: format!("agent: bad message: {e}"),
+                };
+                self.send(encode(&notice));
+                return;
+            }
+        };
+        match respond(msg) {
+            Reply::Ready => self.send(ready_line.to_vec()),
+            Reply::Message(reply) => self.send(encode(&reply)),
+            Reply::PowerOff => {
+                log!("shutdown requested");
+                let (sent_tx, sent_rx) = mpsc::sync_channel(1);
+                let _ = self.writer.send(Outgoing {
+                    line: encode(&GuestMessage::ShuttingDown),
+                    sent: Some(sent_tx),
+                });
+                // If the host vanished right after asking, the write blocks
+                // forever; power off anyway.
+                let _ = sent_rx.recv_timeout(GOODBYE_WAIT);
+                power::power_off();
+            }
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Reply {
+    Ready,
+    Message(GuestMessage),
+    PowerOff,
+}
+
+fn respond(msg: HostMessage) -> Reply {
+    match msg {
+        // A host that (re)connected learns the state it may have missed.
+        HostMessage::Hello => Reply::Ready,
+        HostMessage::Ping { id } => Reply::Message(GuestMessage::Pong { id }),
+        HostMessage::Shutdown => Reply::PowerOff,
+    }
+}
+
+fn spawn_writer(mut file: File) -> io::Result<mpsc::Sender<Outgoing>> {
+    let (tx, rx) = mpsc::channel::<Outgoing>();
+    std::thread::Builder::new()
+        .name("agent-writer".into())
+        .spawn(move || {
+            for msg in rx {
+                if let Err(e) = file.write_all(&msg.line) {
+                    log!("write to agent port: {e}");
+                }
+                if let Some(sent) = msg.sent {
+                    let _ = sent.send(());
+                }
+            }
+        })?;
+    Ok(tx)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum ReadEvent {
+    Line(Vec<u8>),
+    /// The host is not connected (or just went away).
+    Eof,
+    /// A line over `MAX_LINE` started; it is skipped up to its newline.
+    Overlong,
+}
+
+/// Splits a byte stream into lines, with a bound on line length. A partial
+/// line pending at EOF belonged to a host that is gone and is dropped.
+struct LineReader<R> {
+    inner: R,
+    pending: Vec<u8>,
+    skipping: bool,
+}
+
+impl<R: Read> LineReader<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            pending: Vec::new(),
+            skipping: false,
+        }
+    }
+
+    fn next(&mut self) -> io::Result<ReadEvent> {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
+                let rest = self.pending.split_off(pos + 1);
+                let line = std::mem::replace(&mut self.pending, rest);
+                if std::mem::take(&mut self.skipping) {
+                    continue;
+                }
+                return Ok(ReadEvent::Line(line));
+            }
+            if self.pending.len() > MAX_LINE {
+                self.pending.clear();
+                if !self.skipping {
+                    self.skipping = true;
+                    return Ok(ReadEvent::Overlong);
+                }
+            }
+            let n = match self.inner.read(&mut chunk) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                self.pending.clear();
+                self.skipping = false;
+                return Ok(ReadEvent::Eof);
+            }
+            self.pending.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out pre-set chunks, one per read(), then EOF.
+    struct Chunks(Vec<Vec<u8>>);
+
+    impl Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let chunk = self.0.remove(0);
+            buf[..chunk.len()].copy_from_slice(&chunk);
+            Ok(chunk.len())
+        }
+    }
+
+    fn reader(chunks: &[&[u8]]) -> LineReader<Chunks> {
+        LineReader::new(Chunks(chunks.iter().map(|c| c.to_vec()).collect()))
+    }
+
+    fn line(s: &str) -> ReadEvent {
+        ReadEvent::Line(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn lines_split_and_joined_across_reads() {
+        let mut r = reader(&[
+            b"{\"type\":\"he",
+            b"llo\"}\n{\"type\":\"ping\",\"id\":1}\n{\"ty",
+        ]);
+        assert_eq!(r.next().unwrap(), line("{\"type\":\"hello\"}\n"));
+        assert_eq!(r.next().unwrap(), line("{\"type\":\"ping\",\"id\":1}\n"));
+        // The half line of a host that went away is dropped at EOF.
+        assert_eq!(r.next().unwrap(), ReadEvent::Eof);
+        assert!(r.pending.is_empty());
+    }
+
+    #[test]
+    fn reading_resumes_after_eof() {
+        let mut r = reader(&[b"a\n"]);
+        assert_eq!(r.next().unwrap(), line("a\n"));
+        assert_eq!(r.next().unwrap(), ReadEvent::Eof);
+        r.inner.0.push(b"b\n".to_vec());
+        assert_eq!(r.next().unwrap(), line("b\n"));
+    }
+
+    #[test]
+    fn overlong_lines_are_skipped() {
+        let big = vec![b'x'; 4000];
+        let mut chunks: Vec<&[u8]> = vec![&big; MAX_LINE / 4000 + 2];
+        chunks.push(b"tail\nnext\n");
+        let mut r = reader(&chunks);
+        assert_eq!(r.next().unwrap(), ReadEvent::Overlong);
+        assert_eq!(r.next().unwrap(), line("next\n"));
+    }
+
+    #[test]
+    fn responses() {
+        assert_eq!(respond(HostMessage::Hello), Reply::Ready);
+        assert_eq!(
+            respond(HostMessage::Ping { id: 9 }),
+            Reply::Message(GuestMessage::Pong { id: 9 })
+        );
+        assert_eq!(respond(HostMessage::Shutdown), Reply::PowerOff);
+    }
+
+    #[test]
+    fn port_is_found_by_name() {
+        let dir = std::env::temp_dir().join(format!("hype-agent-test-{}", std::process::id()));
+        for (port, name) in [
+            ("vport0p0", ""),
+            ("vport1p1", "other\n"),
+            ("vport1p2", "hype.agent\n"),
+        ] {
+            fs::create_dir_all(dir.join(port)).unwrap();
+            fs::write(dir.join(port).join("name"), name).unwrap();
+        }
+        assert_eq!(
+            find_port(&dir, "hype.agent"),
+            Some(PathBuf::from("/dev/vport1p2"))
+        );
+        assert_eq!(find_port(&dir, "missing"), None);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,148 @@
+//! `hype-agent`: PID 1 of every hype microVM.
+//!
+//! It owns the guest's boot and nothing beyond it: the pseudo-filesystems,
+//! the kernel modules listed in `/etc/hype/modules.order` (there is no
+//! modprobe in the guest), the optional static network from the kernel
+//! command line, and the channel to hyped, a virtio-serial port named
+//! `hype.agent` that speaks `hype-agent-proto`. It reaps orphaned processes
+//! and powers the machine off when asked. It must not touch the host's view
+//! of the VM (disks, devices) beyond what the boot needs, and it must never
+//! exit: the kernel panics when PID 1 dies, so every failure is logged to the
+//! console and the agent carries on, or idles, instead.
+
+mod channel;
+mod cmdline;
+mod error;
+mod log;
+mod modules;
+mod mount;
+mod net;
+mod power;
+mod signals;
+
+use std::path::Path;
+use std::time::Instant;
+
+use hype_agent_proto::{GuestMessage, PROTOCOL_VERSION};
+
+fn main() {
+    let started = Instant::now();
+
+    // Everything below mounts filesystems and powers the machine off; run by
+    // mistake on a host, it would do exactly that to the host.
+    if nix::unistd::getpid().as_raw() != 1 {
+        eprintln!("hype-agent: refusing to run: not PID 1 (this is the guest's init)");
+        std::process::exit(2);
+    }
+
+    // Before any thread exists, so that every thread inherits the mask and
+    // the signals wait for the thread that collects them.
+    if let Err(e) = signals::block_async_signals() {
+        log!("cannot block SIGCHLD/SIGIO: {e}");
+    }
+
+    for err in mount::mount_all() {
+        log!("{err}");
+    }
+
+    let config = match std::fs::read_to_string("/proc/cmdline") {
+        Ok(text) => {
+            let (config, errors) = cmdline::parse(&text);
+            for err in errors {
+                log!("kernel command line: {err}");
+            }
+            config
+        }
+        Err(e) => {
+            log!("cannot read /proc/cmdline: {e}");
+            cmdline::Config::default()
+        }
+    };
+
+    if config.probe {
+        // hyped boots a throwaway VM with hype.probe=1 to learn whether this
+        // accelerator can run a guest at all; it greps for this exact line.
+        log::raw_line("HYPE_PROBE_OK");
+        power::power_off();
+    }
+
+    log!(
+        "starting (name={}, id={})",
+        config.name.as_deref().unwrap_or("-"),
+        config.id.as_deref().unwrap_or("-")
+    );
+
+    if let Err(e) = signals::spawn_reaper() {
+        log!("cannot start the zombie reaper: {e}");
+    }
+
+    match modules::load_all(Path::new(modules::ORDER_PATH)) {
+        Ok(summary) => log!(
+            "modules: {} loaded, {} already present, {} failed",
+            summary.loaded,
+            summary.already,
+            summary.failed
+        ),
+        Err(e) => log!("{e}"),
+    }
+
+    if let Some(name) = &config.name {
+        if let Err(e) = nix::unistd::sethostname(name) {
+            log!("cannot set hostname {name:?}: {e}");
+        }
+    }
+
+    if let Some(net) = &config.net {
+        match net::configure(net) {
+            Ok(()) => log!("network: eth0 {}/{} up", net.addr, net.prefix),
+            Err(e) => log!("network: {e}"),
+        }
+    }
+
+    let init_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let uptime_ms = read_uptime_ms().unwrap_or_else(|e| {
+        log!("{e}");
+        0
+    });
+    log!("ready after {init_ms} ms in the agent, {uptime_ms} ms since boot");
+
+    let ready = GuestMessage::Ready {
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        protocol: PROTOCOL_VERSION,
+        uptime_ms,
+        init_ms,
+    };
+    channel::serve(ready)
+}
+
+/// Guest uptime, the first field of `/proc/uptime` (seconds, two decimals).
+fn read_uptime_ms() -> Result<u64, error::Error> {
+    let path = Path::new("/proc/uptime");
+    let text = std::fs::read_to_string(path).map_err(|source| error::Error::Io {
+        what: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_uptime_ms(&text).ok_or_else(|| error::Error::BadUptime(text.trim().to_string()))
+}
+
+fn parse_uptime_ms(text: &str) -> Option<u64> {
+    let secs: f64 = text.split_whitespace().next()?.parse().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some((secs * 1000.0).round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_uptime_ms;
+
+    #[test]
+    fn uptime_is_read_from_the_first_field() {
+        assert_eq!(parse_uptime_ms("3.27 5.90\n"), Some(3270));
+        assert_eq!(parse_uptime_ms("0.00 0.00"), Some(0));
+        assert_eq!(parse_uptime_ms(""), None);
+        assert_eq!(parse_uptime_ms("abc 1"), None);
+    }
+}

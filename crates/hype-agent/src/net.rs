@@ -1,0 +1,247 @@
+//! Static IPv4 on eth0 from `hype.ip=`/`hype.gw=`/`hype.dns=`, configured
+//! through rtnetlink directly: the guest has no `ip`, no DHCP client and no
+//! network manager, and a handful of fixed-layout messages is all it takes.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::libc;
+use nix::net::if_::if_nametoindex;
+use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
+
+use crate::cmdline::NetConfig;
+use crate::error::Error;
+
+const IFACE: &str = "eth0";
+/// virtio_net registers eth0 while its module loads, so this is a margin.
+const IFACE_WAIT: Duration = Duration::from_secs(2);
+
+pub fn configure(cfg: &NetConfig) -> Result<(), Error> {
+    let lo = wait_for_link("lo", Duration::ZERO)?;
+    let eth0 = wait_for_link(IFACE, IFACE_WAIT)?;
+    let mut nl = Netlink::open()?;
+    nl.request("bring lo up", &link_up(1, lo))?;
+    nl.request("bring eth0 up", &link_up(2, eth0))?;
+    nl.request("add address", &add_addr(3, eth0, cfg.addr, cfg.prefix))?;
+    if let Some(gw) = cfg.gateway {
+        nl.request("add default route", &add_default_route(4, eth0, gw))?;
+    }
+    if let Some(dns) = cfg.dns {
+        let path = Path::new("/etc/resolv.conf");
+        std::fs::write(path, format!("nameserver {dns}\n")).map_err(|source| Error::Io {
+            what: "write",
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+fn wait_for_link(name: &'static str, wait: Duration) -> Result<u32, Error> {
+    let started = Instant::now();
+    loop {
+        if let Ok(index) = if_nametoindex(name) {
+            return Ok(index);
+        }
+        if started.elapsed() >= wait {
+            return Err(Error::NoInterface { name, waited: wait });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Netlink(File);
+
+impl Netlink {
+    fn open() -> Result<Self, Error> {
+        let fd = socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkRoute,
+        )
+        .map_err(|e| Error::Netlink {
+            what: "socket",
+            source: e.into(),
+        })?;
+        // The kernel binds an unbound netlink socket on first send, and a
+        // plain write() to it goes to the kernel.
+        Ok(Self(File::from(fd)))
+    }
+
+    /// Sends one request flagged NLM_F_ACK and waits for its ack.
+    fn request(&mut self, what: &'static str, msg: &[u8]) -> Result<(), Error> {
+        let err = |source| Error::Netlink { what, source };
+        self.0.write_all(msg).map_err(err)?;
+        let mut buf = [0u8; 4096];
+        let n = self.0.read(&mut buf).map_err(err)?;
+        match ack_errno(&buf[..n]) {
+            Some(0) => Ok(()),
+            Some(errno) => Err(err(std::io::Error::from_raw_os_error(errno))),
+            None => Err(err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "no netlink ack",
+            ))),
+        }
+    }
+}
+
+/// The errno of an NLMSG_ERROR reply (0 for an ack), if `buf` starts with one.
+fn ack_errno(buf: &[u8]) -> Option<i32> {
+    let ty = u16::from_ne_bytes(buf.get(4..6)?.try_into().ok()?);
+    if ty != libc::NLMSG_ERROR as u16 {
+        return None;
+    }
+    let error = i32::from_ne_bytes(buf.get(16..20)?.try_into().ok()?);
+    Some(-error)
+}
+
+/// An rtnetlink message under construction: header, fixed body, attributes.
+struct Msg(Vec<u8>);
+
+impl Msg {
+    fn new(ty: u16, flags: u16, seq: u32) -> Self {
+        let mut b = Vec::with_capacity(64);
+        b.extend_from_slice(&0u32.to_ne_bytes()); // length, patched in finish()
+        b.extend_from_slice(&ty.to_ne_bytes());
+        let flags = flags | (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+        b.extend_from_slice(&flags.to_ne_bytes());
+        b.extend_from_slice(&seq.to_ne_bytes());
+        b.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel's
+        Self(b)
+    }
+
+    fn bytes(mut self, data: &[u8]) -> Self {
+        self.0.extend_from_slice(data);
+        self
+    }
+
+    fn attr(mut self, ty: u16, data: &[u8]) -> Self {
+        let len = 4 + data.len();
+        self.0.extend_from_slice(&(len as u16).to_ne_bytes());
+        self.0.extend_from_slice(&ty.to_ne_bytes());
+        self.0.extend_from_slice(data);
+        self.0.resize(self.0.len().next_multiple_of(4), 0);
+        self
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        let len = self.0.len() as u32;
+        self.0[..4].copy_from_slice(&len.to_ne_bytes());
+        self.0
+    }
+}
+
+/// RTM_NEWLINK setting IFF_UP.
+fn link_up(seq: u32, index: u32) -> Vec<u8> {
+    let up = libc::IFF_UP as u32;
+    let mut ifinfo = Vec::with_capacity(16);
+    ifinfo.extend_from_slice(&[libc::AF_UNSPEC as u8, 0]);
+    ifinfo.extend_from_slice(&0u16.to_ne_bytes()); // device type
+    ifinfo.extend_from_slice(&index.to_ne_bytes());
+    ifinfo.extend_from_slice(&up.to_ne_bytes()); // flags
+    ifinfo.extend_from_slice(&up.to_ne_bytes()); // change mask
+    Msg::new(libc::RTM_NEWLINK, 0, seq).bytes(&ifinfo).finish()
+}
+
+/// RTM_NEWADDR; REPLACE makes it idempotent.
+fn add_addr(seq: u32, index: u32, addr: Ipv4Addr, prefix: u8) -> Vec<u8> {
+    let flags = (libc::NLM_F_CREATE | libc::NLM_F_REPLACE) as u16;
+    let mut ifaddr = vec![libc::AF_INET as u8, prefix, 0, libc::RT_SCOPE_UNIVERSE];
+    ifaddr.extend_from_slice(&index.to_ne_bytes());
+    let mut msg = Msg::new(libc::RTM_NEWADDR, flags, seq)
+        .bytes(&ifaddr)
+        .attr(libc::IFA_LOCAL, &addr.octets())
+        .attr(libc::IFA_ADDRESS, &addr.octets());
+    if prefix < 31 {
+        let mask = u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
+        let broadcast = Ipv4Addr::from(u32::from(addr) | mask);
+        msg = msg.attr(libc::IFA_BROADCAST, &broadcast.octets());
+    }
+    msg.finish()
+}
+
+/// RTM_NEWROUTE for 0.0.0.0/0 via `gw` out of `index`.
+fn add_default_route(seq: u32, index: u32, gw: Ipv4Addr) -> Vec<u8> {
+    let flags = (libc::NLM_F_CREATE | libc::NLM_F_REPLACE) as u16;
+    let rtmsg = [
+        libc::AF_INET as u8,
+        0, // dst_len: the default route
+        0, // src_len
+        0, // tos
+        libc::RT_TABLE_MAIN,
+        libc::RTPROT_BOOT,
+        libc::RT_SCOPE_UNIVERSE,
+        libc::RTN_UNICAST,
+        0,
+        0,
+        0,
+        0, // flags
+    ];
+    Msg::new(libc::RTM_NEWROUTE, flags, seq)
+        .bytes(&rtmsg)
+        .attr(libc::RTA_GATEWAY, &gw.octets())
+        .attr(libc::RTA_OIF, &index.to_ne_bytes())
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u16_at(b: &[u8], at: usize) -> u16 {
+        u16::from_ne_bytes(b[at..at + 2].try_into().unwrap())
+    }
+
+    fn u32_at(b: &[u8], at: usize) -> u32 {
+        u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
+    }
+
+    #[test]
+    fn link_up_layout() {
+        let m = link_up(7, 2);
+        assert_eq!(m.len(), 32);
+        assert_eq!(u32_at(&m, 0), 32);
+        assert_eq!(u16_at(&m, 4), libc::RTM_NEWLINK);
+        assert_eq!(u32_at(&m, 8), 7);
+        assert_eq!(u32_at(&m, 20), 2);
+        assert_eq!(u32_at(&m, 24), libc::IFF_UP as u32);
+    }
+
+    #[test]
+    fn addr_layout() {
+        let m = add_addr(1, 2, Ipv4Addr::new(10, 0, 0, 2), 24);
+        // header 16 + ifaddrmsg 8 + three 8-byte attributes
+        assert_eq!(m.len(), 48);
+        assert_eq!(u32_at(&m, 0), 48);
+        assert_eq!(&m[16..20], &[libc::AF_INET as u8, 24, 0, 0]);
+        assert_eq!(u16_at(&m, 26), libc::IFA_LOCAL);
+        assert_eq!(&m[28..32], &[10, 0, 0, 2]);
+        assert_eq!(u16_at(&m, 42), libc::IFA_BROADCAST);
+        assert_eq!(&m[44..48], &[10, 0, 0, 255]);
+        // No broadcast on a /32.
+        assert_eq!(add_addr(1, 2, Ipv4Addr::new(10, 0, 0, 2), 32).len(), 40);
+    }
+
+    #[test]
+    fn route_layout() {
+        let m = add_default_route(1, 3, Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(m.len(), 16 + 12 + 8 + 8);
+        assert_eq!(m[16 + 4], libc::RT_TABLE_MAIN);
+        assert_eq!(&m[32..36], &[10, 0, 0, 1]);
+        assert_eq!(u32_at(&m, 40), 3);
+    }
+
+    #[test]
+    fn acks() {
+        let mut ack = vec![0u8; 36];
+        ack[4..6].copy_from_slice(&(libc::NLMSG_ERROR as u16).to_ne_bytes());
+        assert_eq!(ack_errno(&ack), Some(0));
+        ack[16..20].copy_from_slice(&(-libc::EEXIST).to_ne_bytes());
+        assert_eq!(ack_errno(&ack), Some(libc::EEXIST));
+        assert_eq!(ack_errno(&[0u8; 8]), None);
+    }
+}

@@ -1,0 +1,101 @@
+//! Signals PID 1 cares about. SIGCHLD and SIGIO are blocked in every thread
+//! and collected synchronously by the thread that needs them, which avoids
+//! async-signal-safety concerns entirely: the reaper waits for SIGCHLD, the
+//! channel waits for SIGIO (virtio-serial raises it when the host side of the
+//! port connects or disconnects).
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::libc;
+use nix::sys::signal::{
+    pthread_sigmask, sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
+};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::log;
+
+extern "C" fn ignore(_: libc::c_int) {}
+
+fn async_set() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    set.add(Signal::SIGIO);
+    set
+}
+
+/// Must run before any thread is spawned.
+pub fn block_async_signals() -> nix::Result<()> {
+    // The kernel drops signals that PID 1 leaves at SIG_DFL; a real (empty)
+    // handler keeps them deliverable however the mask ends up.
+    let action = SigAction::new(
+        SigHandler::Handler(ignore),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGCHLD, Signal::SIGIO] {
+        // SAFETY: the handler does nothing, so it is trivially async-signal-safe.
+        unsafe { sigaction(sig, &action) }?;
+    }
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&async_set()), None)
+}
+
+/// Reaps every child that exits, including orphans the kernel reparents to
+/// PID 1, so they never pile up as zombies.
+pub fn spawn_reaper() -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("reaper".into())
+        .spawn(|| {
+            let mut set = SigSet::empty();
+            set.add(Signal::SIGCHLD);
+            loop {
+                // SIGCHLD coalesces, so each wake-up drains all exited children.
+                if let Err(e) = set.wait() {
+                    log!("sigwait(SIGCHLD): {e}");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                reap_all();
+            }
+        })
+        .map(drop)
+}
+
+fn reap_all() {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(e) => {
+                log!("waitpid: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Asks for SIGIO on connection changes of `fd`'s port.
+pub fn enable_sigio(fd: BorrowedFd<'_>) -> nix::Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: fcntl on an fd that `fd` keeps open; no pointers are passed.
+    Errno::result(unsafe { libc::fcntl(raw, libc::F_SETOWN, libc::getpid()) })?;
+    // SAFETY: as above.
+    let flags = Errno::result(unsafe { libc::fcntl(raw, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    Errno::result(unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_ASYNC) })?;
+    Ok(())
+}
+
+/// Waits until a SIGIO arrives or `timeout` passes, whichever is first.
+pub fn wait_sigio(timeout: Duration) {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGIO);
+    let ts = libc::timespec {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+    };
+    // SAFETY: `set` and `ts` outlive the call; a null siginfo pointer is
+    // allowed. Errors (EAGAIN on timeout, EINTR) all mean "look again".
+    unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &ts) };
+}

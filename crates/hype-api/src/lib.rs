@@ -1,0 +1,94 @@
+//! hyped's HTTP face: the `/api/v1` REST routes, the SSE event streams, auth,
+//! metrics and the generated OpenAPI document.
+//!
+//! Handlers only extract, call [`hype_core::Hype`], and map the result; the
+//! one place errors become status codes is [`error`]. Nothing here decides
+//! lifecycle or touches VMMs. [`run`] serves until the shutdown token fires,
+//! then waits for every connection and core task to finish.
+
+mod auth;
+pub mod error;
+mod extract;
+mod metrics;
+pub mod openapi;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use hype_core::{CoreConfig, Hype};
+use ipnet::IpNet;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use auth::AuthConfig;
+
+/// Everything `run` needs beyond the listener.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub core: CoreConfig,
+    pub api_key: Option<String>,
+    /// Who may connect; empty means loopback only when no key is set, and
+    /// anyone with the key otherwise.
+    pub allow_cidrs: Vec<IpNet>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("refusing to listen on {addr} without an API key: set --api-key / HYPE_API_KEY, or listen on a loopback address")]
+    KeyRequired { addr: SocketAddr },
+    #[error("cannot read the listener's address")]
+    Listener(#[source] std::io::Error),
+    #[error(transparent)]
+    Core(#[from] hype_core::CoreError),
+    #[error("server error")]
+    Serve(#[source] std::io::Error),
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub hype: Hype,
+    pub auth: Arc<AuthConfig>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub shutdown: CancellationToken,
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    cfg: ServerConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr().map_err(ServeError::Listener)?;
+    if !addr.ip().is_loopback() && cfg.api_key.is_none() {
+        return Err(ServeError::KeyRequired { addr });
+    }
+    let hype = Hype::start(cfg.core.clone(), shutdown.clone()).await?;
+    let state = AppState {
+        hype: hype.clone(),
+        auth: Arc::new(AuthConfig::new(cfg.api_key.clone(), cfg.allow_cidrs.clone())),
+        metrics: Arc::new(metrics::Metrics::default()),
+        shutdown: shutdown.clone(),
+    };
+    let app = router(state);
+    tracing::info!(%addr, data_dir = %cfg.core.data_dir.display(), "hyped listening");
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown({
+        let s = shutdown.clone();
+        async move { s.cancelled().await }
+    })
+    .await;
+    // Whatever ended serving, make every core task stop and wait for them.
+    shutdown.cancel();
+    hype.closed().await;
+    tracing::info!("hyped stopped");
+    served.map_err(ServeError::Serve)
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    routes::router(state)
+}

@@ -1,0 +1,33 @@
+//! The OpenAPI document, generated from the handlers' own annotations and
+//! the `hype-types` shapes, so it cannot drift from what the code answers.
+
+use utoipa::OpenApi;
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "hype", description = "Single-node microVM orchestrator for browser sandboxes"),
+    paths(
+        routes::system::healthz, routes::system::version, routes::system::openapi,
+        routes::system::metrics,
+        routes::vms::list, routes::vms::create, routes::vms::get, routes::vms::delete,
+        routes::vms::start, routes::vms::stop, routes::vms::pause, routes::vms::resume,
+        routes::vms::snapshot, routes::vms::restore,
+        routes::logs::logs, routes::events::vm_events,
+        routes::images::list, routes::images::get, routes::images::delete,
+    ),
+    components(schemas(
+        hype_types::Vm, hype_types::VmList, hype_types::CreateVm, hype_types::VmState,
+        hype_types::VmmInfo, hype_types::VmmKind, hype_types::VmmChoice,
+        hype_types::Event, hype_types::EventType, hype_types::ErrorBody, hype_types::ErrorDetail,
+        hype_types::Image, hype_types::ImageList, hype_types::VersionInfo,
+        hype_types::ChVersions, hype_types::AccelInfo,
+    )),
+    tags((name = "vms"), (name = "events"), (name = "images"), (name = "system"))
+)]
+struct ApiDoc;
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

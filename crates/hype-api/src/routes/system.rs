@@ -1,0 +1,67 @@
+//! Liveness, version, metrics, the OpenAPI document, and the 404 shape.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use hype_types::{VersionInfo, VmState};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "ok")))]
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+#[utoipa::path(get, path = "/api/v1/version", tag = "system", responses((status = 200, body = VersionInfo)))]
+pub async fn version(State(s): State<AppState>) -> Json<VersionInfo> {
+    Json(s.hype.version().await)
+}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system",
+    responses((status = 200, description = "This document")))]
+pub async fn openapi() -> impl IntoResponse {
+    Json(crate::openapi::document())
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let mut reg = Registry::with_prefix("hype");
+    reg.register(
+        "http_requests",
+        "HTTP requests by route and status",
+        s.metrics.requests.clone(),
+    );
+    let vms = Family::<Vec<(String, String)>, Gauge>::default();
+    let all = s.hype.list_vms(None).await?;
+    for st in VmState::ALL {
+        let n = all.iter().filter(|v| v.state == st).count() as i64;
+        vms.get_or_create(&vec![("state".to_owned(), st.as_str().to_owned())])
+            .set(n);
+    }
+    reg.register("vms", "VMs by state", vms);
+    let last = Gauge::<i64>::default();
+    last.set(s.hype.store().last_event_id().await.map_err(hype_core::CoreError::from)?);
+    reg.register("last_event_id", "Id of the newest lifecycle event", last);
+    let mut body = String::new();
+    encode(&mut body, &reg).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "metrics", e.to_string())
+    })?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    ))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; see /api/v1/openapi.json")
+}

@@ -1,0 +1,93 @@
+//! `/api/v1/vms`: list, create, get, delete and the lifecycle actions.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use hype_types::{CreateVm, ErrorBody, Vm, VmList, VmState};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only VMs in this state.
+    state: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/vms", params(ListQuery), tag = "vms",
+    responses((status = 200, body = VmList), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<VmList>, ApiError> {
+    let state = match q.state.as_deref() {
+        None => None,
+        Some(raw) => Some(VmState::parse(raw).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_state",
+                format!(
+                    "unknown state {raw:?}; one of: {}",
+                    VmState::ALL.map(|s| s.as_str()).join(", ")
+                ),
+            )
+        })?),
+    };
+    Ok(Json(VmList {
+        vms: s.hype.list_vms(state).await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/vms", request_body = CreateVm, tag = "vms",
+    responses((status = 201, description = "Created; booting", body = Vm),
+        (status = 400, body = ErrorBody), (status = 404, description = "Unknown image", body = ErrorBody),
+        (status = 409, description = "Name taken", body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<CreateVm>,
+) -> Result<(StatusCode, Json<Vm>), ApiError> {
+    Ok((StatusCode::CREATED, Json(s.hype.create_vm(req).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/vms/{name}", tag = "vms", params(("name" = String, Path)),
+    responses((status = 200, body = Vm), (status = 404, body = ErrorBody)))]
+pub async fn get(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Vm>, ApiError> {
+    Ok(Json(s.hype.get_vm(&name).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/vms/{name}", tag = "vms", params(("name" = String, Path)),
+    responses((status = 204, description = "Stopped and destroyed"), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.hype.delete_vm(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+macro_rules! action {
+    ($fn:ident, $method:ident, $path:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "vms", params(("name" = String, Path)),
+            responses((status = 200, body = Vm), (status = 404, body = ErrorBody),
+                (status = 409, description = "Not allowed in the VM's state", body = ErrorBody),
+                (status = 501, description = "Not supported by the VM's backend", body = ErrorBody)))]
+        pub async fn $fn(
+            State(s): State<AppState>,
+            Path(name): Path<String>,
+        ) -> Result<Json<Vm>, ApiError> {
+            Ok(Json(s.hype.$method(&name).await?))
+        }
+    };
+}
+
+action!(start, start_vm, "/api/v1/vms/{name}/start", "Boot a stopped or crashed VM.");
+action!(stop, stop_vm, "/api/v1/vms/{name}/stop", "Shut down gracefully, forcefully after a timeout.");
+action!(pause, pause_vm, "/api/v1/vms/{name}/pause", "Freeze the vCPUs.");
+action!(resume, resume_vm, "/api/v1/vms/{name}/resume", "Unfreeze the vCPUs.");
+action!(snapshot, snapshot_vm, "/api/v1/vms/{name}/snapshot", "Save to disk and release the VMM (standby).");
+action!(restore, restore_vm, "/api/v1/vms/{name}/restore", "Bring a standby VM back.");

@@ -1,0 +1,183 @@
+//! A typed client for hyped's REST API and SSE streams, shared by the `hype`
+//! CLI, the TUI and MCP over stdio. It owns the wire details (auth header,
+//! error shape, SSE framing) and nothing of presentation.
+
+mod sse;
+
+use std::time::Duration;
+
+use hype_types::{CreateVm, ErrorBody, Image, ImageList, VersionInfo, Vm, VmList};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+pub use sse::{SseFrame, SseStream};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach hyped at {url}: {source}; is it running? (set HYPE_API_BASE to point elsewhere)")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{message}")]
+    Api {
+        status: StatusCode,
+        code: String,
+        message: String,
+    },
+    #[error("unexpected answer from {url}: {detail}")]
+    Decode { url: String, detail: String },
+}
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    key: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(base: impl Into<String>, key: Option<String>) -> Self {
+        Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            key,
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .expect("reqwest client builds"),
+        }
+    }
+
+    /// `HYPE_API_BASE` (default `http://127.0.0.1:7777`) and `HYPE_API_KEY`.
+    pub fn from_env() -> Self {
+        let base =
+            std::env::var("HYPE_API_BASE").unwrap_or_else(|_| "http://127.0.0.1:7777".into());
+        let key = std::env::var("HYPE_API_KEY").ok().filter(|k| !k.is_empty());
+        Self::new(base, key)
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn req(&self, method: Method, path: &str) -> (String, RequestBuilder) {
+        let url = format!("{}{path}", self.base);
+        let mut b = self.http.request(method, &url);
+        if let Some(k) = &self.key {
+            b = b.bearer_auth(k);
+        }
+        (url, b)
+    }
+
+    async fn send(&self, url: &str, b: RequestBuilder) -> Result<Response> {
+        let resp = b.send().await.map_err(|source| ClientError::Unreachable {
+            url: self.base.clone(),
+            source,
+        })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => Err(ClientError::Api {
+                status,
+                code: body.error.code,
+                message: body.error.message,
+            }),
+            Err(_) => Err(ClientError::Decode {
+                url: url.into(),
+                detail: format!("{status}: {text}"),
+            }),
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(&self, method: Method, path: &str) -> Result<T> {
+        let (url, b) = self.req(method, path);
+        let resp = self.send(&url, b).await?;
+        resp.json().await.map_err(|e| ClientError::Decode {
+            url,
+            detail: e.to_string(),
+        })
+    }
+
+    pub async fn version(&self) -> Result<VersionInfo> {
+        self.json(Method::GET, "/api/v1/version").await
+    }
+
+    pub async fn list_vms(&self, state: Option<&str>) -> Result<Vec<Vm>> {
+        let path = match state {
+            Some(s) => format!("/api/v1/vms?state={s}"),
+            None => "/api/v1/vms".into(),
+        };
+        Ok(self.json::<VmList>(Method::GET, &path).await?.vms)
+    }
+
+    pub async fn get_vm(&self, name: &str) -> Result<Vm> {
+        self.json(Method::GET, &format!("/api/v1/vms/{name}")).await
+    }
+
+    pub async fn create_vm(&self, req: &CreateVm) -> Result<Vm> {
+        let (url, b) = self.req(Method::POST, "/api/v1/vms");
+        let resp = self.send(&url, b.json(req)).await?;
+        resp.json().await.map_err(|e| ClientError::Decode {
+            url,
+            detail: e.to_string(),
+        })
+    }
+
+    pub async fn delete_vm(&self, name: &str) -> Result<()> {
+        let (url, b) = self.req(Method::DELETE, &format!("/api/v1/vms/{name}"));
+        self.send(&url, b).await.map(|_| ())
+    }
+
+    /// `start`, `stop`, `pause`, `resume`, `snapshot` or `restore`.
+    pub async fn vm_action(&self, name: &str, action: &str) -> Result<Vm> {
+        self.json(Method::POST, &format!("/api/v1/vms/{name}/{action}"))
+            .await
+    }
+
+    pub async fn logs(&self, name: &str) -> Result<String> {
+        let (url, b) = self.req(Method::GET, &format!("/api/v1/vms/{name}/logs"));
+        let resp = self.send(&url, b).await?;
+        resp.text().await.map_err(|e| ClientError::Decode {
+            url,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Follows the console as SSE.
+    pub async fn follow_logs(&self, name: &str) -> Result<SseStream> {
+        let (url, b) = self.req(Method::GET, &format!("/api/v1/vms/{name}/logs?follow=true"));
+        Ok(SseStream::new(self.send(&url, b).await?))
+    }
+
+    /// Lifecycle events after `last_event_id` (from now when `None`).
+    pub async fn vm_events(&self, vm: Option<&str>, last_event_id: Option<i64>) -> Result<SseStream> {
+        let path = match vm {
+            Some(v) => format!("/api/v1/events/vms?vm={v}"),
+            None => "/api/v1/events/vms".into(),
+        };
+        let (url, mut b) = self.req(Method::GET, &path);
+        if let Some(id) = last_event_id {
+            b = b.header("Last-Event-ID", id.to_string());
+        }
+        Ok(SseStream::new(self.send(&url, b).await?))
+    }
+
+    pub async fn list_images(&self) -> Result<Vec<Image>> {
+        Ok(self.json::<ImageList>(Method::GET, "/api/v1/images").await?.images)
+    }
+
+    pub async fn get_image(&self, name: &str) -> Result<Image> {
+        self.json(Method::GET, &format!("/api/v1/images/{name}")).await
+    }
+
+    pub async fn delete_image(&self, name: &str) -> Result<()> {
+        let (url, b) = self.req(Method::DELETE, &format!("/api/v1/images/{name}"));
+        self.send(&url, b).await.map(|_| ())
+    }
+}

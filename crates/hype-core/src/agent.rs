@@ -1,0 +1,79 @@
+//! The host side of the guest-agent channel: keeps a connection to the agent
+//! open (reconnecting when it drops), forwards requests to it and reports
+//! what it says. Which transport carries the bytes is the backend's business.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hype_agent_proto::{decode, encode, GuestMessage, HostMessage};
+use hype_vmm::{AnyVmm, Vmm};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) async fn run(
+    vmm: AnyVmm,
+    name: String,
+    run_dir: PathBuf,
+    mut requests: mpsc::Receiver<HostMessage>,
+    said: mpsc::Sender<GuestMessage>,
+    cancel: CancellationToken,
+) {
+    let mut pending: Option<HostMessage> = None;
+    loop {
+        let stream = tokio::select! {
+            _ = cancel.cancelled() => return,
+            s = vmm.connect_agent(&name, &run_dir) => s,
+        };
+        let stream = match stream {
+            Ok(s) => s,
+            Err(_) => {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
+                }
+            }
+        };
+        let (r, mut w) = stream.into_split();
+        let mut lines = BufReader::new(r).lines();
+        if w.write_all(&encode(&HostMessage::Hello)).await.is_err() {
+            continue;
+        }
+        if let Some(msg) = pending.take() {
+            if w.write_all(&encode(&msg)).await.is_err() {
+                pending = Some(msg);
+                continue;
+            }
+        }
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                line = lines.next_line() => match line {
+                    Ok(Some(line)) => match decode::<GuestMessage>(line.as_bytes()) {
+                        Ok(msg) => {
+                            if said.send(msg).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => tracing::warn!(vm = %name, error = %e, line, "unreadable agent message"),
+                    },
+                    // The guest or QEMU dropped the connection: reconnect.
+                    Ok(None) | Err(_) => break,
+                },
+                req = requests.recv() => match req {
+                    Some(msg) => {
+                        if w.write_all(&encode(&msg)).await.is_err() {
+                            pending = Some(msg);
+                            break;
+                        }
+                    }
+                    None => return,
+                },
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
+}

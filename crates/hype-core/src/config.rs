@@ -1,0 +1,86 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hype_types::{HostLimits, VmmChoice};
+
+/// How to pick the accelerator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccelChoice {
+    /// KVM if a probe guest boots under it, else TCG.
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    pub data_dir: PathBuf,
+    /// Where built images live (`<dir>/<name>/manifest.json`).
+    pub images_dir: PathBuf,
+    pub default_image: String,
+    pub default_vmm: VmmChoice,
+    pub accel: AccelChoice,
+    pub qemu_binary: Option<PathBuf>,
+    /// How long a guest has to shut down before it is killed.
+    pub stop_timeout: Duration,
+    /// How long a guest has to report ready before it counts as crashed.
+    pub boot_timeout: Duration,
+    /// hyped's own base URL, for URLs handed to clients (`cdp_url`).
+    pub public_url: String,
+    pub host: HostLimits,
+}
+
+impl CoreConfig {
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("hype.db")
+    }
+
+    pub fn vms_dir(&self) -> PathBuf {
+        self.data_dir.join("vms")
+    }
+
+    pub fn run_dir(&self, name: &str) -> PathBuf {
+        self.vms_dir().join(name)
+    }
+
+    pub fn system_dir(&self) -> PathBuf {
+        self.data_dir.join("system")
+    }
+
+    /// The host's CPUs and memory, as the bounds for a create.
+    pub fn detect_host() -> HostLimits {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1);
+        let memory_mb = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+            .map(|kb| (kb / 1024) as u32)
+            .unwrap_or(1024);
+        HostLimits { cpus, memory_mb }
+    }
+}
+
+pub(crate) const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("/var/lib/hype"),
+            images_dir: PathBuf::from("/var/lib/hype/images"),
+            default_image: "base".into(),
+            default_vmm: VmmChoice::Auto,
+            accel: AccelChoice::Auto,
+            qemu_binary: None,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+            boot_timeout: Duration::from_secs(120),
+            public_url: "http://127.0.0.1:7777".into(),
+            host: Self::detect_host(),
+        }
+    }
+}

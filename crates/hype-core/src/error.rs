@@ -1,0 +1,72 @@
+use std::path::PathBuf;
+
+use hype_store::StoreError;
+use hype_types::{InvalidVmSpec, VmState};
+use hype_vmm::VmmError;
+
+/// Everything an action can fail with. The API maps each variant to a status
+/// code in one place; the messages are written for the person who sent the
+/// request.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    InvalidSpec(#[from] InvalidVmSpec),
+    #[error("no VM named '{name}'")]
+    VmNotFound { name: String },
+    #[error("a VM named '{name}' already exists")]
+    NameTaken { name: String },
+    #[error("no image named '{name}'; `hype images list` shows what there is")]
+    ImageNotFound { name: String },
+    #[error("image '{name}' is used by {vms} VM(s); delete them first")]
+    ImageInUse { name: String, vms: i64 },
+    #[error("VM '{name}' is {state}; cannot {action} it")]
+    InvalidState {
+        name: String,
+        state: VmState,
+        action: &'static str,
+    },
+    #[error("VM '{name}': {what}")]
+    Unsupported { name: String, what: String },
+    #[error("no {backend} is available on this host: {why}")]
+    BackendUnavailable { backend: &'static str, why: String },
+    #[error("VM '{name}' could not be booted: {source}")]
+    Boot {
+        name: String,
+        #[source]
+        source: VmmError,
+    },
+    #[error("{0}")]
+    Vmm(#[from] VmmError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("storage failure: {0}")]
+    Store(#[source] StoreError),
+    #[error("hyped is shutting down")]
+    ShuttingDown,
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NameTaken { name } => CoreError::NameTaken { name },
+            StoreError::VmNotFound { name } => CoreError::VmNotFound { name },
+            StoreError::ImageNotFound { name } => CoreError::ImageNotFound { name },
+            StoreError::ImageInUse { name, vms } => CoreError::ImageInUse { name, vms },
+            StoreError::InvalidTransition { name, source } => CoreError::InvalidState {
+                name,
+                state: source.from,
+                action: source.action,
+            },
+            StoreError::Raced { name, now } => CoreError::InvalidState {
+                name,
+                state: now,
+                action: "change",
+            },
+            other => CoreError::Store(other),
+        }
+    }
+}

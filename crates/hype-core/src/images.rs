@@ -1,0 +1,97 @@
+//! Images built by `scripts/build-images.sh` are found on disk: each
+//! `<images_dir>/<name>/manifest.json` is registered (or refreshed) at start.
+
+use std::path::{Path, PathBuf};
+
+use hype_store::{ImageRecord, Store};
+use serde::Deserialize;
+
+use crate::Result;
+
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    name: String,
+    kind: String,
+    kernel_version: Option<String>,
+    vmlinuz: Option<String>,
+    vmlinux: Option<String>,
+    initramfs: Option<String>,
+    rootfs: Option<String>,
+    inputs: Option<String>,
+    size_bytes: u64,
+    built_at: String,
+}
+
+/// Registers every image under `dir`; returns the names found.
+pub(crate) async fn import_built(store: &Store, dir: &Path) -> Result<Vec<String>> {
+    let mut found = vec![];
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::warn!(dir = %dir.display(), "no images directory; build one with scripts/build-images.sh");
+        return Ok(found);
+    };
+    for entry in entries.flatten() {
+        let path = entry.path().join("manifest.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let m: Manifest = match serde_json::from_str(&text) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable image manifest");
+                continue;
+            }
+        };
+        let record = ImageRecord {
+            name: m.name.clone(),
+            kind: m.kind,
+            source: "build".into(),
+            dir: entry.path().display().to_string(),
+            vmlinuz: m.vmlinuz,
+            vmlinux: m.vmlinux,
+            initramfs: m.initramfs,
+            rootfs: m.rootfs,
+            kernel_version: m.kernel_version,
+            size_bytes: m.size_bytes,
+            sha256: m.inputs,
+            boot_mode: "kernel".into(),
+            created_at: m.built_at,
+        };
+        store.upsert_image(&record).await?;
+        tracing::info!(image = %m.name, dir = %entry.path().display(), "image registered");
+        found.push(m.name);
+    }
+    Ok(found)
+}
+
+/// The files a kernel-booted image needs, as absolute paths.
+pub(crate) struct BootFiles {
+    pub kernel: PathBuf,
+    pub initramfs: Option<PathBuf>,
+    pub rootfs: Option<PathBuf>,
+}
+
+pub(crate) fn boot_files(img: &ImageRecord) -> std::result::Result<BootFiles, String> {
+    let dir = Path::new(&img.dir);
+    let kernel = img
+        .vmlinux
+        .as_ref()
+        .or(img.vmlinuz.as_ref())
+        .map(|k| dir.join(k))
+        .ok_or_else(|| format!("image '{}' has no kernel", img.name))?;
+    let initramfs = img.initramfs.as_ref().map(|f| dir.join(f));
+    let rootfs = img.rootfs.as_ref().map(|f| dir.join(f));
+    for f in std::iter::once(&kernel).chain(initramfs.iter()).chain(rootfs.iter()) {
+        if !f.is_file() {
+            return Err(format!(
+                "image '{}' is missing {}; rebuild it with scripts/build-images.sh",
+                img.name,
+                f.display()
+            ));
+        }
+    }
+    Ok(BootFiles {
+        kernel,
+        initramfs,
+        rootfs,
+    })
+}

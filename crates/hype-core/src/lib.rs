@@ -1,0 +1,24 @@
+//! The core of hyped: every action a user can take on VMs and images, as
+//! plain async methods on [`Hype`] with typed results and one error type.
+//!
+//! It owns the orchestration: validating a create, choosing backend and
+//! accelerator, launching, supervising each VMM (exit and guest readiness),
+//! stopping gracefully, and reconciling with what survived a restart. It
+//! decides lifecycle transitions and leaves their persistence and events to
+//! `hype-store`. It must not know about HTTP, SSE or the CLI: the REST API,
+//! the MCP tools and tests call the same methods.
+
+mod agent;
+mod config;
+mod error;
+mod images;
+mod manager;
+mod reconcile;
+mod supervisor;
+mod view;
+
+pub use config::{AccelChoice, CoreConfig};
+pub use error::CoreError;
+pub use manager::Hype;
+
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -1,0 +1,555 @@
+//! [`Hype`]: the actions. Each VM's actions are serialised by a per-name
+//! lock; state changes go through the store's transition function, so a
+//! supervisor recording an exit and a user's request never disagree.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use hype_store::{NewVm, Store, VmRecord, VmmUpdate};
+use hype_types::{
+    AccelInfo, ChVersions, CreateVm, Image, Transition, VersionInfo, Vm, VmState, VmmChoice,
+};
+use hype_vmm::process::{self, ExitWatch};
+use hype_vmm::{Accel, AnyVmm, Qemu, VmSpec, Vmm};
+use nix::sys::signal::Signal;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::supervisor::{self, Runtime};
+use crate::{images, view, AccelChoice, CoreConfig, CoreError, Result};
+
+/// The accelerator decision, made once at start.
+#[derive(Debug, Clone)]
+pub(crate) struct AccelDecision {
+    pub accel: Accel,
+    pub info: AccelInfo,
+}
+
+pub(crate) struct Inner {
+    pub cfg: CoreConfig,
+    pub store: Store,
+    pub qemu: Option<Qemu>,
+    pub accel: watch::Receiver<Option<AccelDecision>>,
+    pub runtimes: Mutex<HashMap<String, Runtime>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    generation: AtomicU64,
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
+}
+
+impl Inner {
+    pub fn next_generation(&self) -> u64 {
+        self.generation.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn forget_runtime(&self, name: &str, generation: u64) {
+        let mut map = self.runtimes.lock().expect("runtimes lock");
+        if map.get(name).is_some_and(|r| r.generation == generation) {
+            map.remove(name);
+        }
+    }
+
+    fn runtime(&self, name: &str) -> Option<Runtime> {
+        self.runtimes.lock().expect("runtimes lock").get(name).cloned()
+    }
+
+    fn lock_for(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks
+            .lock()
+            .expect("locks lock")
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
+    }
+}
+
+/// The orchestrator. Cheap to clone; every clone is the same instance.
+#[derive(Clone)]
+pub struct Hype {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Hype {
+    /// Opens the store, registers built images, decides the accelerator (in
+    /// the background) and adopts or buries VMs left from a previous run.
+    pub async fn start(cfg: CoreConfig, shutdown: CancellationToken) -> Result<Self> {
+        for dir in [cfg.data_dir.clone(), cfg.vms_dir(), cfg.system_dir()] {
+            std::fs::create_dir_all(&dir).map_err(|source| CoreError::Io { path: dir, source })?;
+        }
+        let store = Store::open(&cfg.db_path()).await?;
+        images::import_built(&store, &cfg.images_dir).await?;
+        let qemu = Qemu::detect(cfg.qemu_binary.clone());
+        match &qemu {
+            Some(q) => tracing::info!(version = ?q.version(), "qemu found"),
+            None => tracing::warn!("qemu-system-x86_64 not found; VMs cannot boot"),
+        }
+        let (accel_tx, accel_rx) = watch::channel(None);
+        let inner = Arc::new(Inner {
+            cfg,
+            store,
+            qemu,
+            accel: accel_rx,
+            runtimes: Mutex::default(),
+            locks: Mutex::default(),
+            generation: AtomicU64::new(0),
+            shutdown,
+            tracker: TaskTracker::new(),
+        });
+        let hype = Hype { inner };
+        let probe = hype.clone();
+        hype.inner.tracker.spawn(async move {
+            let decision = probe.decide_accel().await;
+            tracing::info!(accel = decision.accel.as_str(), reason = %decision.info.reason, "accelerator chosen");
+            let _ = accel_tx.send(Some(decision));
+        });
+        crate::reconcile::run(&hype).await?;
+        Ok(hype)
+    }
+
+    /// Waits for every task the core started (after `shutdown` is cancelled).
+    pub async fn closed(&self) {
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+        self.inner.store.close().await;
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.inner.cfg
+    }
+
+    async fn accel(&self) -> Result<AccelDecision> {
+        let mut rx = self.inner.accel.clone();
+        let got = tokio::select! {
+            r = rx.wait_for(|d| d.is_some()) => r.map(|d| d.clone()),
+            _ = self.inner.shutdown.cancelled() => return Err(CoreError::ShuttingDown),
+        };
+        got.ok()
+            .flatten()
+            .ok_or(CoreError::ShuttingDown)
+    }
+
+    async fn decide_accel(&self) -> AccelDecision {
+        let forced = |accel: Accel, why: &str| AccelDecision {
+            accel,
+            info: AccelInfo {
+                mode: accel.as_str().into(),
+                kvm_usable: accel == Accel::Kvm,
+                reason: why.into(),
+            },
+        };
+        match self.inner.cfg.accel {
+            AccelChoice::Kvm => return forced(Accel::Kvm, "forced by --accel kvm"),
+            AccelChoice::Tcg => return forced(Accel::Tcg, "forced by --accel tcg"),
+            AccelChoice::Auto => {}
+        }
+        let Some(qemu) = &self.inner.qemu else {
+            return forced(Accel::Tcg, "no qemu to probe KVM with");
+        };
+        let img = match self.inner.store.get_image(&self.inner.cfg.default_image).await {
+            Ok(img) => img,
+            Err(_) => return forced(Accel::Tcg, "no image to probe KVM with"),
+        };
+        let files = match images::boot_files(&img) {
+            Ok(f) => f,
+            Err(why) => return forced(Accel::Tcg, &why),
+        };
+        let Some(initramfs) = files.initramfs else {
+            return forced(Accel::Tcg, "the default image has no initramfs to probe with");
+        };
+        let probe = hype_vmm::accel::probe_kvm(
+            qemu.binary(),
+            &files.kernel,
+            &initramfs,
+            &self.inner.cfg.system_dir(),
+            std::time::Duration::from_secs(10),
+        )
+        .await;
+        let accel = if probe.kvm_usable { Accel::Kvm } else { Accel::Tcg };
+        if !probe.kvm_usable {
+            tracing::warn!(reason = %probe.reason, "KVM cannot run guests here; using TCG (software emulation, slow)");
+        }
+        AccelDecision {
+            accel,
+            info: AccelInfo {
+                mode: accel.as_str().into(),
+                kvm_usable: probe.kvm_usable,
+                reason: probe.reason,
+            },
+        }
+    }
+
+    pub async fn version(&self) -> VersionInfo {
+        let accel = self.inner.accel.borrow().clone();
+        VersionInfo {
+            server: env!("CARGO_PKG_VERSION").into(),
+            api: "v1".into(),
+            qemu: self.inner.qemu.as_ref().and_then(|q| q.version()),
+            cloud_hypervisor: ChVersions {
+                available: vec![],
+                default: None,
+            },
+            accel: accel.map(|a| a.info).unwrap_or(AccelInfo {
+                mode: "pending".into(),
+                kvm_usable: false,
+                reason: "the KVM probe is still running".into(),
+            }),
+            default_vmm: "qemu".into(),
+        }
+    }
+
+    pub(crate) async fn to_view(&self, r: VmRecord) -> Vm {
+        view::vm(r, &self.inner.cfg.public_url, false)
+    }
+
+    pub async fn list_vms(&self, state: Option<VmState>) -> Result<Vec<Vm>> {
+        let rows = self.inner.store.list_vms(state).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.to_view(r).await);
+        }
+        Ok(out)
+    }
+
+    pub async fn get_vm(&self, name: &str) -> Result<Vm> {
+        let r = self.inner.store.get_vm(name).await?;
+        Ok(self.to_view(r).await)
+    }
+
+    fn backend(&self, choice: VmmChoice) -> Result<AnyVmm> {
+        let choice = match choice {
+            VmmChoice::Auto => self.inner.cfg.default_vmm,
+            other => other,
+        };
+        match choice {
+            VmmChoice::Auto | VmmChoice::Qemu => match &self.inner.qemu {
+                Some(q) => Ok(AnyVmm::Qemu(q.clone())),
+                None => Err(CoreError::BackendUnavailable {
+                    backend: "qemu",
+                    why: "qemu-system-x86_64 was not found (Debian package qemu-system-x86)".into(),
+                }),
+            },
+            VmmChoice::CloudHypervisor => Err(CoreError::BackendUnavailable {
+                backend: "cloud-hypervisor",
+                why: "this hyped has no cloud-hypervisor binary; use vmm \"qemu\"".into(),
+            }),
+        }
+    }
+
+    pub(crate) fn backend_for(&self, r: &VmRecord) -> Result<AnyVmm> {
+        self.backend(match r.vmm_kind {
+            hype_types::VmmKind::Qemu => VmmChoice::Qemu,
+            hype_types::VmmKind::CloudHypervisor => VmmChoice::CloudHypervisor,
+        })
+    }
+
+    /// Validates, records and boots a new VM. Returns it in `starting`;
+    /// `VM_RUNNING` follows once its agent reports ready.
+    pub async fn create_vm(&self, req: CreateVm) -> Result<Vm> {
+        req.validate(self.inner.cfg.host)?;
+        let vmm = self.backend(req.vmm)?;
+        let image_name = req
+            .image
+            .clone()
+            .unwrap_or_else(|| self.inner.cfg.default_image.clone());
+        let img = self.inner.store.get_image(&image_name).await?;
+        images::boot_files(&img).map_err(|what| CoreError::Unsupported {
+            name: req.name.clone(),
+            what,
+        })?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let (rec, _) = self
+            .inner
+            .store
+            .insert_vm(NewVm {
+                id,
+                name: req.name.clone(),
+                cpu_cores: req.cpu_cores,
+                memory_mb: req.memory_mb,
+                image: image_name,
+                kernel_cmdline: String::new(),
+                user_cmdline: req.kernel_cmdline.clone(),
+                vmm_kind: vmm.kind(),
+            })
+            .await?;
+        let lock = self.inner.lock_for(&rec.name);
+        let _guard = lock.lock().await;
+        let run_dir = self.inner.cfg.run_dir(&rec.name);
+        // A directory left by an earlier VM of the same name is stale.
+        let _ = std::fs::remove_dir_all(&run_dir);
+        match self.boot(&rec, &vmm).await {
+            Ok(vm) => Ok(vm),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&run_dir);
+                let detail = format!("create failed: {e}");
+                if let Err(del) = self.inner.store.delete_vm(&rec.name, Some(detail)).await {
+                    tracing::error!(vm = %rec.name, error = %del, "cannot remove a VM whose boot failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Launches the VMM for `rec` and starts supervising it.
+    async fn boot(&self, rec: &VmRecord, vmm: &AnyVmm) -> Result<Vm> {
+        let decision = self.accel().await?;
+        let img = self.inner.store.get_image(&rec.image).await?;
+        let files = images::boot_files(&img).map_err(|what| CoreError::Unsupported {
+            name: rec.name.clone(),
+            what,
+        })?;
+        let mut cmdline = vec![
+            "console=ttyS0".to_owned(),
+            "reboot=k".into(),
+            "panic=-1".into(),
+            format!("hype.name={}", rec.name),
+            format!("hype.id={}", rec.id),
+        ];
+        cmdline.extend(vmm.cmdline_extra(decision.accel));
+        if let Some(user) = &rec.user_cmdline {
+            cmdline.push(user.clone());
+        }
+        let spec = VmSpec {
+            name: rec.name.clone(),
+            id: rec.id.clone(),
+            cpu_cores: rec.cpu_cores,
+            memory_mb: rec.memory_mb,
+            kernel: files.kernel,
+            initramfs: files.initramfs,
+            rootfs: files.rootfs,
+            cmdline: cmdline.join(" "),
+            run_dir: self.inner.cfg.run_dir(&rec.name),
+            accel: decision.accel,
+            tap: None,
+            mac: None,
+        };
+        let launched_at = Instant::now();
+        let launched = vmm.launch(&spec).await.map_err(|source| CoreError::Boot {
+            name: rec.name.clone(),
+            source,
+        })?;
+        let watch = match ExitWatch::new(launched.pid) {
+            Ok(w) => w,
+            Err(e) => {
+                process::signal_group(launched.pid, Signal::SIGKILL);
+                return Err(CoreError::Io {
+                    path: PathBuf::from(format!("/proc/{}", launched.pid)),
+                    source: e,
+                });
+            }
+        };
+        let update = VmmUpdate {
+            pid: Some(Some(launched.pid)),
+            version: launched.version.clone(),
+            accel: Some(decision.accel.as_str().into()),
+            kernel_cmdline: Some(spec.cmdline.clone()),
+        };
+        let detail = format!(
+            "VMM pid {} up in {} ms ({})",
+            launched.pid,
+            launched_at.elapsed().as_millis(),
+            decision.accel.as_str()
+        );
+        let rec = match self
+            .inner
+            .store
+            .transition(&rec.name, Transition::Boot, Some(detail), update)
+            .await
+        {
+            Ok((rec, _)) => rec,
+            Err(e) => {
+                process::signal_group(launched.pid, Signal::SIGKILL);
+                watch.exited().await;
+                return Err(e.into());
+            }
+        };
+        supervisor::spawn(&self.inner, rec.name.clone(), vmm.clone(), watch, true, launched_at);
+        Ok(self.to_view(rec).await)
+    }
+
+    pub async fn start_vm(&self, name: &str) -> Result<Vm> {
+        let lock = self.inner.lock_for(name);
+        let _guard = lock.lock().await;
+        let rec = self.inner.store.get_vm(name).await?;
+        check(&rec, Transition::Boot)?;
+        let vmm = self.backend_for(&rec)?;
+        self.boot(&rec, &vmm).await
+    }
+
+    /// Graceful first (the agent, then the ACPI power button), forceful after
+    /// the stop timeout.
+    pub async fn stop_vm(&self, name: &str) -> Result<Vm> {
+        let lock = self.inner.lock_for(name);
+        let _guard = lock.lock().await;
+        let rec = self.inner.store.get_vm(name).await?;
+        check(&rec, Transition::Stop)?;
+        let vmm = self.backend_for(&rec)?;
+        let run_dir = self.inner.cfg.run_dir(name);
+        let Some(rt) = self.inner.runtime(name) else {
+            // No supervisor means no VMM: record it as gone.
+            self.inner
+                .store
+                .transition(name, Transition::Stop, None, VmmUpdate::default())
+                .await?;
+            self.inner
+                .store
+                .transition(
+                    name,
+                    Transition::Exited,
+                    Some("no VMM was running".into()),
+                    VmmUpdate {
+                        pid: Some(None),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            return self.get_vm(name).await;
+        };
+        self.inner
+            .store
+            .transition(name, Transition::Stop, None, VmmUpdate::default())
+            .await?;
+        if rec.state == VmState::Paused {
+            let _ = vmm.resume(name, &run_dir).await;
+        }
+        let _ = rt.agent.try_send(hype_agent_proto::HostMessage::Shutdown);
+        let timeout = self.inner.cfg.stop_timeout;
+        if tokio::time::timeout(timeout / 2, rt.wait_exited()).await.is_err() {
+            tracing::info!(vm = name, "agent shutdown not done; pressing the power button");
+            let _ = vmm.power_button(name, &run_dir).await;
+            if tokio::time::timeout(timeout / 2, rt.wait_exited()).await.is_err() {
+                tracing::warn!(vm = name, "guest did not shut down in time; killing its VMM");
+                process::signal_group(rt.pid, Signal::SIGKILL);
+                rt.wait_exited().await;
+            }
+        }
+        self.get_vm(name).await
+    }
+
+    pub async fn pause_vm(&self, name: &str) -> Result<Vm> {
+        self.freeze(name, true).await
+    }
+
+    pub async fn resume_vm(&self, name: &str) -> Result<Vm> {
+        self.freeze(name, false).await
+    }
+
+    /// Pause (`true`) or resume (`false`): the VMM first, then the record.
+    async fn freeze(&self, name: &str, pause: bool) -> Result<Vm> {
+        let t = if pause {
+            Transition::Pause
+        } else {
+            Transition::Resume
+        };
+        let lock = self.inner.lock_for(name);
+        let _guard = lock.lock().await;
+        let rec = self.inner.store.get_vm(name).await?;
+        check(&rec, t)?;
+        let vmm = self.backend_for(&rec)?;
+        let run_dir = self.inner.cfg.run_dir(name);
+        if pause {
+            vmm.pause(name, &run_dir).await?;
+        } else {
+            vmm.resume(name, &run_dir).await?;
+        }
+        let (rec, _) = self
+            .inner
+            .store
+            .transition(name, t, None, VmmUpdate::default())
+            .await?;
+        Ok(self.to_view(rec).await)
+    }
+
+    pub async fn snapshot_vm(&self, name: &str) -> Result<Vm> {
+        let rec = self.inner.store.get_vm(name).await?;
+        check(&rec, Transition::Snapshot)?;
+        Err(CoreError::Unsupported {
+            name: name.into(),
+            what: format!(
+                "snapshot (standby) needs the cloud-hypervisor backend; this VM runs on {}",
+                rec.vmm_kind.as_str()
+            ),
+        })
+    }
+
+    pub async fn restore_vm(&self, name: &str) -> Result<Vm> {
+        let rec = self.inner.store.get_vm(name).await?;
+        check(&rec, Transition::Restore)?;
+        Err(CoreError::Unsupported {
+            name: name.into(),
+            what: "restore needs the cloud-hypervisor backend".into(),
+        })
+    }
+
+    /// Kills the VMM if there is one, removes the VM's files and its row.
+    pub async fn delete_vm(&self, name: &str) -> Result<()> {
+        let lock = self.inner.lock_for(name);
+        let _guard = lock.lock().await;
+        let rec = self.inner.store.get_vm(name).await?;
+        if let Some(rt) = self.inner.runtime(name) {
+            rt.deleting.store(true, Ordering::SeqCst);
+            process::signal_group(rt.pid, Signal::SIGKILL);
+            rt.wait_exited().await;
+        } else if let Some(pid) = rec.vmm_pid {
+            if let Ok(vmm) = self.backend_for(&rec) {
+                if vmm.owns_process(pid, &self.inner.cfg.run_dir(name)) {
+                    process::signal_group(pid, Signal::SIGKILL);
+                }
+            }
+        }
+        let run_dir = self.inner.cfg.run_dir(name);
+        if let Err(e) = std::fs::remove_dir_all(&run_dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(CoreError::Io {
+                    path: run_dir,
+                    source: e,
+                });
+            }
+        }
+        self.inner.store.delete_vm(name, None).await?;
+        Ok(())
+    }
+
+    /// The serial console log of a VM (it may not exist yet).
+    pub async fn console_path(&self, name: &str) -> Result<PathBuf> {
+        self.inner.store.get_vm(name).await?;
+        Ok(self
+            .inner
+            .cfg
+            .run_dir(name)
+            .join(hype_vmm::spec_files::CONSOLE_LOG))
+    }
+
+    pub async fn list_images(&self) -> Result<Vec<Image>> {
+        let rows = self.inner.store.list_images().await?;
+        Ok(rows.into_iter().map(view::image).collect())
+    }
+
+    pub async fn get_image(&self, name: &str) -> Result<Image> {
+        Ok(view::image(self.inner.store.get_image(name).await?))
+    }
+
+    /// Forgets an image. Its files stay where the build put them.
+    pub async fn delete_image(&self, name: &str) -> Result<()> {
+        Ok(self.inner.store.delete_image(name).await?)
+    }
+}
+
+/// Rejects `t` early, before any side effect, with the VM's current state.
+fn check(rec: &VmRecord, t: Transition) -> Result<()> {
+    rec.state
+        .apply(t)
+        .map(|_| ())
+        .map_err(|e| CoreError::InvalidState {
+            name: rec.name.clone(),
+            state: rec.state,
+            action: e.action,
+        })
+}

@@ -1,0 +1,107 @@
+//! Start-up reconciliation: the store says what should exist, the process
+//! table says what does. VMMs that survived a restart of hyped are adopted;
+//! VMs whose VMM vanished are marked crashed; creations cut short by a crash
+//! of hyped are undone; stale sockets go.
+
+use std::time::Instant;
+
+use hype_store::VmmUpdate;
+use hype_types::{Transition, VmState};
+use hype_vmm::process::{self, ExitWatch};
+use hype_vmm::{AnyVmm, Vmm};
+use nix::sys::signal::Signal;
+
+use crate::{supervisor, Hype, Result};
+
+pub(crate) async fn run(hype: &Hype) -> Result<()> {
+    let inner = &hype.inner;
+    for rec in inner.store.list_vms(None).await? {
+        let run_dir = inner.cfg.run_dir(&rec.name);
+        let vmm = hype.backend_for(&rec).ok();
+        match rec.state {
+            VmState::Creating => {
+                // hyped died between recording the VM and launching it (or
+                // recording the launch): kill any VMM it left and undo.
+                if let Some(vmm) = &vmm {
+                    kill_orphans(vmm, &run_dir);
+                }
+                let _ = std::fs::remove_dir_all(&run_dir);
+                inner
+                    .store
+                    .delete_vm(
+                        &rec.name,
+                        Some("creation interrupted by a restart of hyped".into()),
+                    )
+                    .await?;
+                tracing::info!(vm = %rec.name, "removed a half-created VM");
+            }
+            VmState::Starting | VmState::Running | VmState::Paused | VmState::Stopping => {
+                let adopted = match (&vmm, rec.vmm_pid) {
+                    (Some(vmm), Some(pid)) => adopt(hype, vmm, &rec.name, pid, rec.state),
+                    _ => false,
+                };
+                if !adopted {
+                    let (t, detail) = if rec.state == VmState::Stopping {
+                        (Transition::Exited, "VMM exited while hyped was down")
+                    } else {
+                        (Transition::Crash, "VMM vanished while hyped was down")
+                    };
+                    inner
+                        .store
+                        .transition(
+                            &rec.name,
+                            t,
+                            Some(detail.into()),
+                            VmmUpdate {
+                                pid: Some(None),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    hype_vmm::remove_sockets(&run_dir);
+                    tracing::warn!(vm = %rec.name, detail, "VM not adopted");
+                }
+            }
+            VmState::Stopped | VmState::Crashed | VmState::Standby => {
+                hype_vmm::remove_sockets(&run_dir);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Takes a surviving VMM under supervision again. The pidfd is opened before
+/// the ownership check so the check is about the process we will watch.
+fn adopt(hype: &Hype, vmm: &AnyVmm, name: &str, pid: u32, state: VmState) -> bool {
+    let Ok(watch) = ExitWatch::new(pid) else {
+        return false;
+    };
+    let run_dir = hype.inner.cfg.run_dir(name);
+    if !process::is_alive(pid) || !vmm.owns_process(pid, &run_dir) {
+        return false;
+    }
+    tracing::info!(vm = name, pid, state = %state, "adopted a running VMM");
+    let booting = state == VmState::Starting;
+    let rt = supervisor::spawn(&hype.inner, name.into(), vmm.clone(), watch, booting, Instant::now());
+    if state == VmState::Stopping {
+        // The stop that was under way has lost its waiter; finish it hard.
+        process::signal_group(rt.pid, Signal::SIGKILL);
+    }
+    true
+}
+
+/// Kills VMM processes for `run_dir` that the store never heard of.
+fn kill_orphans(vmm: &AnyVmm, run_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if vmm.owns_process(pid, run_dir) {
+            tracing::info!(pid, "killing an orphaned VMM");
+            process::signal_group(pid, Signal::SIGKILL);
+        }
+    }
+}

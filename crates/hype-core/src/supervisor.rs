@@ -1,0 +1,214 @@
+//! One task per live VMM: it notices the VMM's exit the moment it happens
+//! (pidfd), turns the agent's `ready` into `VM_RUNNING`, enforces the boot
+//! deadline, and records how the VMM ended. On hyped's shutdown it lets go
+//! of the VMM without touching it, so the VM outlives hyped.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use hype_agent_proto::{GuestMessage, HostMessage};
+use hype_store::VmmUpdate;
+use hype_types::{Transition, VmState};
+use hype_vmm::process::{self, Exit, ExitWatch};
+use hype_vmm::AnyVmm;
+use nix::sys::signal::Signal;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::manager::Inner;
+
+/// What the rest of the core holds for a supervised VMM.
+#[derive(Clone)]
+pub(crate) struct Runtime {
+    pub generation: u64,
+    pub pid: u32,
+    pub agent: mpsc::Sender<HostMessage>,
+    pub exited: watch::Receiver<bool>,
+    /// Set by delete: the exit is expected and the row is about to go.
+    pub deleting: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    /// Waits until the supervisor has recorded the VMM's exit.
+    pub async fn wait_exited(&self) {
+        let mut rx = self.exited.clone();
+        let _ = rx.wait_for(|gone| *gone).await;
+    }
+}
+
+/// Starts supervising `watch`'s process for VM `name`.
+pub(crate) fn spawn(
+    inner: &Arc<Inner>,
+    name: String,
+    vmm: AnyVmm,
+    watch: ExitWatch,
+    booting: bool,
+    launched_at: Instant,
+) -> Runtime {
+    let (agent_tx, agent_rx) = mpsc::channel(8);
+    let (said_tx, said_rx) = mpsc::channel(8);
+    let (exited_tx, exited_rx) = watch::channel(false);
+    let generation = inner.next_generation();
+    let runtime = Runtime {
+        generation,
+        pid: watch.pid(),
+        agent: agent_tx,
+        exited: exited_rx,
+        deleting: Arc::new(AtomicBool::new(false)),
+    };
+    inner.runtimes.lock().expect("runtimes lock").insert(name.clone(), runtime.clone());
+
+    let run_dir = inner.cfg.run_dir(&name);
+    let agent_cancel = inner.shutdown.child_token();
+    inner.tracker.spawn(crate::agent::run(
+        vmm,
+        name.clone(),
+        run_dir,
+        agent_rx,
+        said_tx,
+        agent_cancel.clone(),
+    ));
+    let inner2 = inner.clone();
+    let deleting = runtime.deleting.clone();
+    inner.tracker.spawn(async move {
+        let sup = Supervisor {
+            inner: inner2,
+            name,
+            watch,
+            said: said_rx,
+            agent_cancel,
+            deleting,
+            generation,
+        };
+        sup.run(booting, launched_at, exited_tx).await;
+    });
+    runtime
+}
+
+struct Supervisor {
+    inner: Arc<Inner>,
+    name: String,
+    watch: ExitWatch,
+    said: mpsc::Receiver<GuestMessage>,
+    agent_cancel: CancellationToken,
+    deleting: Arc<AtomicBool>,
+    generation: u64,
+}
+
+impl Supervisor {
+    async fn run(mut self, booting: bool, launched_at: Instant, exited_tx: watch::Sender<bool>) {
+        let deadline = tokio::time::Instant::from_std(launched_at) + self.inner.cfg.boot_timeout;
+        let mut waiting_ready = booting;
+        let mut crash_reason: Option<String> = None;
+        let shutdown = self.inner.shutdown.clone();
+        let exit = loop {
+            tokio::select! {
+                exit = self.watch.exited() => break exit,
+                _ = shutdown.cancelled() => {
+                    // Leave the VMM running: it is adopted after a restart.
+                    self.agent_cancel.cancel();
+                    return;
+                }
+                Some(msg) = self.said.recv() => self.on_agent(msg, &mut waiting_ready, launched_at).await,
+                _ = tokio::time::sleep_until(deadline), if waiting_ready => {
+                    waiting_ready = false;
+                    let secs = self.inner.cfg.boot_timeout.as_secs();
+                    crash_reason = Some(format!(
+                        "the guest agent did not report ready within {secs} s{}",
+                        last_line(&self.inner.cfg.run_dir(&self.name), hype_vmm::spec_files::CONSOLE_LOG)
+                            .map(|l| format!("; last console line: {l}"))
+                            .unwrap_or_default()
+                    ));
+                    process::signal_group(self.watch.pid(), Signal::SIGKILL);
+                }
+            }
+        };
+        self.agent_cancel.cancel();
+        if !self.deleting.load(Ordering::SeqCst) {
+            self.record_exit(exit, crash_reason).await;
+        }
+        self.inner.forget_runtime(&self.name, self.generation);
+        let _ = exited_tx.send(true);
+    }
+
+    async fn on_agent(&self, msg: GuestMessage, waiting_ready: &mut bool, launched_at: Instant) {
+        match msg {
+            GuestMessage::Ready {
+                uptime_ms, init_ms, ..
+            } => {
+                if !*waiting_ready {
+                    return;
+                }
+                *waiting_ready = false;
+                let total = launched_at.elapsed().as_millis();
+                let detail = format!(
+                    "guest ready: {uptime_ms} ms guest uptime (agent init {init_ms} ms), {total} ms since VMM launch"
+                );
+                match self
+                    .inner
+                    .store
+                    .transition(&self.name, Transition::Ready, Some(detail), VmmUpdate::default())
+                    .await
+                {
+                    Ok(_) => tracing::info!(vm = %self.name, uptime_ms, total_ms = total as u64, "VM running"),
+                    Err(e) => tracing::warn!(vm = %self.name, error = %e, "ready from a VM no longer starting"),
+                }
+            }
+            GuestMessage::Notice { message } => {
+                tracing::info!(vm = %self.name, message, "guest notice")
+            }
+            GuestMessage::Pong { .. } | GuestMessage::ShuttingDown => {}
+        }
+    }
+
+    async fn record_exit(&self, exit: Exit, crash_reason: Option<String>) {
+        let store = &self.inner.store;
+        let state = match store.get_vm(&self.name).await {
+            Ok(vm) => vm.state,
+            Err(e) => {
+                tracing::warn!(vm = %self.name, error = %e, "VMM exited for a VM that is gone");
+                return;
+            }
+        };
+        let clear = VmmUpdate {
+            pid: Some(None),
+            ..Default::default()
+        };
+        let run_dir = self.inner.cfg.run_dir(&self.name);
+        let (t, detail) = match state {
+            VmState::Stopping => (Transition::Exited, format!("VMM {exit}")),
+            VmState::Starting | VmState::Running | VmState::Paused => {
+                let reason = crash_reason.unwrap_or_else(|| {
+                    let mut r = format!("VMM {exit}");
+                    if let Some(l) = last_line(&run_dir, hype_vmm::spec_files::VMM_LOG) {
+                        r.push_str(&format!(": {l}"));
+                    }
+                    r
+                });
+                (Transition::Crash, reason)
+            }
+            VmState::Creating | VmState::Stopped | VmState::Crashed | VmState::Standby => return,
+        };
+        match store.transition(&self.name, t, Some(detail.clone()), clear).await {
+            Ok(_) if t == Transition::Crash => {
+                tracing::warn!(vm = %self.name, detail, "VM crashed")
+            }
+            Ok(_) => tracing::info!(vm = %self.name, "VM stopped"),
+            Err(e) => tracing::warn!(vm = %self.name, error = %e, "cannot record VMM exit"),
+        }
+        hype_vmm::remove_sockets(&run_dir);
+    }
+}
+
+/// The last non-empty line of a file in the run directory, trimmed.
+pub(crate) fn last_line(run_dir: &Path, file: &str) -> Option<String> {
+    let text = std::fs::read(run_dir.join(file)).ok()?;
+    let text = String::from_utf8_lossy(&text);
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| l.chars().take(300).collect())
+}

@@ -1,0 +1,40 @@
+//! Store rows to API shapes.
+
+use hype_store::{ImageRecord, VmRecord};
+use hype_types::{Image, Vm, VmmInfo};
+
+pub(crate) fn vm(r: VmRecord, public_url: &str, browser: bool) -> Vm {
+    let cdp_url = browser.then(|| format!("{public_url}/api/v1/vms/{}/cdp", r.name));
+    Vm {
+        vmm: VmmInfo {
+            kind: r.vmm_kind,
+            version: r.vmm_version,
+            pid: if r.state.has_vmm() { r.vmm_pid } else { None },
+            accel: r.accel,
+        },
+        name: r.name,
+        id: r.id,
+        state: r.state,
+        cpu_cores: r.cpu_cores,
+        memory_mb: r.memory_mb,
+        image: r.image,
+        kernel_cmdline: r.kernel_cmdline,
+        ip: r.ip,
+        mac: r.mac,
+        cdp_url,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+pub(crate) fn image(r: ImageRecord) -> Image {
+    Image {
+        name: r.name,
+        kind: r.kind,
+        source: r.source,
+        size_bytes: r.size_bytes,
+        kernel_version: r.kernel_version,
+        sha256: r.sha256,
+        created_at: r.created_at,
+    }
+}

@@ -1,0 +1,306 @@
+//! The VM repository. A VM's state changes only through [`Store::transition`],
+//! which applies the lifecycle's transition function and writes the event in
+//! the same transaction.
+
+use hype_types::{Event, EventType, Transition, VmState, VmmKind};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::error::{is_unique_violation, DbContext};
+use crate::{events, now, Result, Store, StoreError};
+
+/// A VM row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmRecord {
+    pub id: String,
+    pub name: String,
+    pub state: VmState,
+    pub cpu_cores: u32,
+    pub memory_mb: u32,
+    pub image: String,
+    pub kernel_cmdline: String,
+    pub user_cmdline: Option<String>,
+    pub vmm_kind: VmmKind,
+    pub vmm_version: Option<String>,
+    pub vmm_pid: Option<u32>,
+    pub accel: Option<String>,
+    pub ip: Option<String>,
+    pub mac: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What a create writes.
+#[derive(Debug, Clone)]
+pub struct NewVm {
+    pub id: String,
+    pub name: String,
+    pub cpu_cores: u32,
+    pub memory_mb: u32,
+    pub image: String,
+    pub kernel_cmdline: String,
+    pub user_cmdline: Option<String>,
+    pub vmm_kind: VmmKind,
+}
+
+/// Fields a transition may set alongside the state.
+#[derive(Debug, Clone, Default)]
+pub struct VmmUpdate {
+    /// `Some(None)` clears the pid.
+    pub pid: Option<Option<u32>>,
+    pub version: Option<String>,
+    pub accel: Option<String>,
+    pub kernel_cmdline: Option<String>,
+}
+
+const COLUMNS: &str = "id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, user_cmdline, \
+     vmm_kind, vmm_version, vmm_pid, accel, ip, mac, created_at, updated_at";
+
+fn from_row(row: &SqliteRow) -> Result<VmRecord> {
+    let state: String = row.get("state");
+    let kind: String = row.get("vmm_kind");
+    Ok(VmRecord {
+        id: row.get("id"),
+        name: row.get("name"),
+        state: VmState::parse(&state).ok_or(StoreError::Corrupt {
+            table: "vms",
+            what: format!("state {state:?}"),
+        })?,
+        cpu_cores: row.get::<i64, _>("cpu_cores") as u32,
+        memory_mb: row.get::<i64, _>("memory_mb") as u32,
+        image: row.get("image"),
+        kernel_cmdline: row.get("kernel_cmdline"),
+        user_cmdline: row.get("user_cmdline"),
+        vmm_kind: VmmKind::parse(&kind).ok_or(StoreError::Corrupt {
+            table: "vms",
+            what: format!("vmm_kind {kind:?}"),
+        })?,
+        vmm_version: row.get("vmm_version"),
+        vmm_pid: row.get::<Option<i64>, _>("vmm_pid").map(|p| p as u32),
+        accel: row.get("accel"),
+        ip: row.get("ip"),
+        mac: row.get("mac"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    })
+}
+
+impl Store {
+    /// Inserts a VM in `creating` with its `VM_CREATED` event. The unique
+    /// name constraint decides between concurrent creates of one name.
+    pub async fn insert_vm(&self, new: NewVm) -> Result<(VmRecord, Event)> {
+        let _w = self.writer.lock().await;
+        let mut tx = self.pool.begin().await.during("begin create")?;
+        let at = now();
+        let res = sqlx::query(
+            "INSERT INTO vms (id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, \
+             user_cmdline, vmm_kind, created_at, updated_at) \
+             VALUES (?, ?, 'creating', ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&new.id)
+        .bind(&new.name)
+        .bind(new.cpu_cores as i64)
+        .bind(new.memory_mb as i64)
+        .bind(&new.image)
+        .bind(&new.kernel_cmdline)
+        .bind(&new.user_cmdline)
+        .bind(new.vmm_kind.as_str())
+        .bind(&at)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await;
+        match res {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::NameTaken { name: new.name });
+            }
+            Err(e) if is_fk_violation(&e) => {
+                return Err(StoreError::ImageNotFound { name: new.image });
+            }
+            Err(source) => return Err(StoreError::Db { op: "insert VM", source }),
+        }
+        let event = events::insert(
+            &mut tx,
+            EventType::VmCreated,
+            &new.name,
+            VmState::Creating,
+            None,
+        )
+        .await?;
+        let vm = fetch(&mut tx, &new.name).await?;
+        tx.commit().await.during("commit create")?;
+        self.publish([event.clone()]);
+        Ok((vm, event))
+    }
+
+    pub async fn get_vm(&self, name: &str) -> Result<VmRecord> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM vms WHERE name = ?"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .during("read VM")?;
+        match row {
+            Some(row) => from_row(&row),
+            None => Err(StoreError::VmNotFound { name: name.into() }),
+        }
+    }
+
+    pub async fn list_vms(&self, state: Option<VmState>) -> Result<Vec<VmRecord>> {
+        let rows = match state {
+            Some(s) => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM vms WHERE state = ? ORDER BY name"
+                ))
+                .bind(s.as_str())
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query(&format!("SELECT {COLUMNS} FROM vms ORDER BY name"))
+                    .fetch_all(&self.pool)
+                    .await
+            }
+        }
+        .during("list VMs")?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn count_vms(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT count(*) FROM vms")
+            .fetch_one(&self.pool)
+            .await
+            .during("count VMs")
+    }
+
+    /// Applies `t` to the VM's current state, stores the result with `update`,
+    /// and writes the transition's event, all in one transaction.
+    pub async fn transition(
+        &self,
+        name: &str,
+        t: Transition,
+        detail: Option<String>,
+        update: VmmUpdate,
+    ) -> Result<(VmRecord, Option<Event>)> {
+        let _w = self.writer.lock().await;
+        let mut tx = self.pool.begin().await.during("begin transition")?;
+        let current = fetch(&mut tx, name).await?;
+        let next = current
+            .state
+            .apply(t)
+            .map_err(|source| StoreError::InvalidTransition {
+                name: name.into(),
+                source,
+            })?;
+        let done = sqlx::query(
+            "UPDATE vms SET state = ?, updated_at = ?, \
+             vmm_pid = CASE WHEN ? THEN ? ELSE vmm_pid END, \
+             vmm_version = coalesce(?, vmm_version), accel = coalesce(?, accel), \
+             kernel_cmdline = coalesce(?, kernel_cmdline) \
+             WHERE name = ? AND state = ?",
+        )
+        .bind(next.as_str())
+        .bind(now())
+        .bind(update.pid.is_some())
+        .bind(update.pid.flatten().map(|p| p as i64))
+        .bind(&update.version)
+        .bind(&update.accel)
+        .bind(&update.kernel_cmdline)
+        .bind(name)
+        .bind(current.state.as_str())
+        .execute(&mut *tx)
+        .await
+        .during("update VM state")?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Raced {
+                name: name.into(),
+                now: current.state,
+            });
+        }
+        let event = match t.event() {
+            Some(ty) => Some(events::insert(&mut tx, ty, name, next, detail).await?),
+            None => None,
+        };
+        let vm = fetch(&mut tx, name).await?;
+        tx.commit().await.during("commit transition")?;
+        self.publish(event.clone());
+        Ok((vm, event))
+    }
+
+    /// Records the pid of a VMM without changing the state (e.g. adoption).
+    pub async fn set_vmm_pid(&self, name: &str, pid: Option<u32>) -> Result<()> {
+        sqlx::query("UPDATE vms SET vmm_pid = ?, updated_at = ? WHERE name = ?")
+            .bind(pid.map(|p| p as i64))
+            .bind(now())
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .during("set VMM pid")?;
+        Ok(())
+    }
+
+    /// Removes the VM (and, by cascade, its lease) with a `VM_DELETED` event.
+    pub async fn delete_vm(&self, name: &str, detail: Option<String>) -> Result<Event> {
+        let _w = self.writer.lock().await;
+        let mut tx = self.pool.begin().await.during("begin delete")?;
+        let current = fetch(&mut tx, name).await?;
+        sqlx::query("DELETE FROM vms WHERE id = ?")
+            .bind(&current.id)
+            .execute(&mut *tx)
+            .await
+            .during("delete VM")?;
+        let event = events::insert(
+            &mut tx,
+            EventType::VmDeleted,
+            name,
+            current.state,
+            detail,
+        )
+        .await?;
+        tx.commit().await.during("commit delete")?;
+        self.publish([event.clone()]);
+        Ok(event)
+    }
+
+    /// Bulk insert for benchmarks and tests: VMs straight into `stopped`,
+    /// without events.
+    pub async fn seed_stopped_vms(&self, vms: Vec<NewVm>) -> Result<()> {
+        let _w = self.writer.lock().await;
+        let mut tx = self.pool.begin().await.during("begin seed")?;
+        let at = now();
+        for new in vms {
+            sqlx::query(
+                "INSERT INTO vms (id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, \
+                 vmm_kind, created_at, updated_at) VALUES (?, ?, 'stopped', ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&new.id)
+            .bind(&new.name)
+            .bind(new.cpu_cores as i64)
+            .bind(new.memory_mb as i64)
+            .bind(&new.image)
+            .bind(&new.kernel_cmdline)
+            .bind(new.vmm_kind.as_str())
+            .bind(&at)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await
+            .during("seed VM")?;
+        }
+        tx.commit().await.during("commit seed")
+    }
+}
+
+async fn fetch(tx: &mut Transaction<'_, Sqlite>, name: &str) -> Result<VmRecord> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM vms WHERE name = ?"))
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await
+        .during("read VM")?;
+    match row {
+        Some(row) => from_row(&row),
+        None => Err(StoreError::VmNotFound { name: name.into() }),
+    }
+}
+
+fn is_fk_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_foreign_key_violation())
+}

@@ -1,0 +1,127 @@
+//! The store against a real SQLite file.
+
+use std::sync::Arc;
+
+use hype_store::{ImageRecord, NewVm, Store, StoreError, VmmUpdate};
+use hype_types::{EventType, Transition, VmState, VmmKind};
+
+fn image() -> ImageRecord {
+    ImageRecord {
+        name: "base".into(),
+        kind: "kernel".into(),
+        source: "build".into(),
+        dir: "/nowhere".into(),
+        vmlinuz: Some("vmlinuz".into()),
+        vmlinux: None,
+        initramfs: Some("initramfs.img".into()),
+        rootfs: None,
+        kernel_version: None,
+        size_bytes: 1,
+        sha256: None,
+        boot_mode: "kernel".into(),
+        created_at: "2026-11-22T00:00:00Z".into(),
+    }
+}
+
+fn new_vm(name: &str) -> NewVm {
+    NewVm {
+        id: format!("id-{name}"),
+        name: name.into(),
+        cpu_cores: 1,
+        memory_mb: 256,
+        image: "base".into(),
+        kernel_cmdline: "console=ttyS0".into(),
+        user_cmdline: None,
+        vmm_kind: VmmKind::Qemu,
+    }
+}
+
+async fn open() -> anyhow::Result<(tempfile::TempDir, Store)> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(&dir.path().join("hype.db")).await?;
+    store.upsert_image(&image()).await?;
+    Ok((dir, store))
+}
+
+#[tokio::test]
+async fn lifecycle_writes_ordered_events_that_survive_reopen() -> anyhow::Result<()> {
+    let (dir, store) = open().await?;
+    let mut live = store.subscribe();
+    store.insert_vm(new_vm("a")).await?;
+    store
+        .transition("a", Transition::Boot, None, VmmUpdate { pid: Some(Some(42)), ..Default::default() })
+        .await?;
+    let (vm, ev) = store.transition("a", Transition::Ready, None, VmmUpdate::default()).await?;
+    assert_eq!(vm.state, VmState::Running);
+    assert_eq!(vm.vmm_pid, Some(42));
+    assert_eq!(ev.unwrap().event_type, EventType::VmRunning);
+    let err = store
+        .transition("a", Transition::Resume, None, VmmUpdate::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "VM 'a': cannot resume a VM that is running");
+    store.delete_vm("a", None).await?;
+
+    let mut seen = vec![];
+    while let Ok(e) = live.try_recv() {
+        seen.push((e.id, e.event_type));
+    }
+    let types: Vec<_> = seen.iter().map(|s| s.1).collect();
+    assert_eq!(
+        types,
+        [EventType::VmCreated, EventType::VmStarting, EventType::VmRunning, EventType::VmDeleted]
+    );
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "ids grow: {seen:?}");
+    store.close().await;
+
+    let store = Store::open(&dir.path().join("hype.db")).await?;
+    let replay = store.events_after(seen[1].0, None, 100).await?;
+    assert_eq!(replay.iter().map(|e| e.id).collect::<Vec<_>>(), vec![seen[2].0, seen[3].0]);
+    // A new event after reopen never reuses an id, even of a deleted VM's.
+    store.insert_vm(new_vm("b")).await?;
+    assert!(store.last_event_id().await? > seen[3].0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_of_fifty_concurrent_creates_wins() -> anyhow::Result<()> {
+    let (_dir, store) = open().await?;
+    let store = Arc::new(store);
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut vm = new_vm("same");
+                vm.id = format!("id-{i}");
+                store.insert_vm(vm).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        match t.await? {
+            Ok(_) => won += 1,
+            Err(StoreError::NameTaken { name }) => assert_eq!(name, "same"),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.count_vms().await?, 1);
+    assert_eq!(store.events_after(0, Some("same"), 100).await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn schema_refuses_what_code_should_never_write() -> anyhow::Result<()> {
+    let (_dir, store) = open().await?;
+    let mut bad = new_vm("x");
+    bad.image = "missing".into();
+    assert!(matches!(store.insert_vm(bad).await, Err(StoreError::ImageNotFound { .. })));
+    let mut bad = new_vm("UPPER");
+    bad.id = "u".into();
+    assert!(store.insert_vm(bad).await.is_err(), "CHECK on names");
+    store.insert_vm(new_vm("x")).await?;
+    assert!(matches!(store.delete_image("base").await, Err(StoreError::ImageInUse { vms: 1, .. })));
+    assert_eq!(store.count_vms().await?, 1);
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! Boot images as the API shows them.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Image {
+    pub name: String,
+    /// `kernel` (kernel + initramfs), `rootfs` (kernel + shared root disk) or `disk` (imported).
+    pub kind: String,
+    /// Where it came from: `build`, `vsphere`, `xcpng`, ...
+    pub source: String,
+    pub size_bytes: u64,
+    pub kernel_version: Option<String>,
+    pub sha256: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImageList {
+    pub images: Vec<Image>,
+}

@@ -1,0 +1,21 @@
+//! The vocabulary hype speaks to the outside: VM, image, event and error
+//! shapes as `../shared/CONTRACT.md` names them, the create body with its
+//! validation, and the VM lifecycle with its one transition function.
+//!
+//! Everything here is plain data plus pure functions. It must not do I/O nor
+//! know about HTTP, SQLite or a VMM: the server, the CLI, the MCP tools and
+//! the TUI all link it, and the OpenAPI document is generated from it.
+
+pub mod error;
+pub mod event;
+pub mod image;
+pub mod lifecycle;
+pub mod version;
+pub mod vm;
+
+pub use error::{ErrorBody, ErrorDetail};
+pub use event::{Event, EventType};
+pub use image::{Image, ImageList};
+pub use lifecycle::{InvalidTransition, Transition, VmState};
+pub use version::{AccelInfo, ChVersions, VersionInfo};
+pub use vm::{validate_name, CreateVm, HostLimits, InvalidVmSpec, Vm, VmList, VmmChoice, VmmInfo, VmmKind};

@@ -1,0 +1,297 @@
+//! A VM as the API shows it, and the create body with its validation.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::VmState;
+
+static NAME_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$").expect("valid regex"));
+
+pub const DEFAULT_CPU_CORES: u32 = 1;
+pub const DEFAULT_MEMORY_MB: u32 = 512;
+pub const MIN_MEMORY_MB: u32 = 128;
+pub const MAX_CMDLINE_BYTES: usize = 2048;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum VmmKind {
+    CloudHypervisor,
+    Qemu,
+}
+
+impl VmmKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VmmKind::CloudHypervisor => "cloud-hypervisor",
+            VmmKind::Qemu => "qemu",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "cloud-hypervisor" => Some(VmmKind::CloudHypervisor),
+            "qemu" => Some(VmmKind::Qemu),
+            _ => None,
+        }
+    }
+}
+
+/// What a create asks for; `auto` lets the server pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum VmmChoice {
+    #[default]
+    Auto,
+    CloudHypervisor,
+    Qemu,
+}
+
+/// The create body: `{name, cpu_cores, memory_mb, image?, kernel_cmdline?, vmm?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVm {
+    /// `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
+    #[schema(example = "demo")]
+    pub name: String,
+    /// Virtual CPUs; at least 1, at most the host's.
+    #[serde(default = "default_cpu")]
+    #[schema(default = 1, minimum = 1)]
+    pub cpu_cores: u32,
+    /// Guest memory in MiB.
+    #[serde(default = "default_memory")]
+    #[schema(default = 512, minimum = 128)]
+    pub memory_mb: u32,
+    /// Boot image; the server's default when absent.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Appended to the kernel command line hype builds.
+    #[serde(default)]
+    pub kernel_cmdline: Option<String>,
+    #[serde(default)]
+    pub vmm: VmmChoice,
+}
+
+fn default_cpu() -> u32 {
+    DEFAULT_CPU_CORES
+}
+
+fn default_memory() -> u32 {
+    DEFAULT_MEMORY_MB
+}
+
+/// The host's bounds a create is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct HostLimits {
+    pub cpus: u32,
+    pub memory_mb: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidVmSpec {
+    #[error("invalid VM name {0:?}: use 1 to 63 lowercase letters, digits and '-', starting and ending with a letter or digit")]
+    Name(String),
+    #[error("cpu_cores must be at least 1")]
+    CpuZero,
+    #[error("cpu_cores {asked} is more than this host's {host} CPUs")]
+    CpuTooMany { asked: u32, host: u32 },
+    #[error("memory_mb {asked} is below the minimum of {min} MiB")]
+    MemoryTooSmall { asked: u32, min: u32 },
+    #[error("memory_mb {asked} is more than this host's {host} MiB")]
+    MemoryTooLarge { asked: u32, host: u32 },
+    #[error("kernel_cmdline is {len} bytes; at most {max} are allowed")]
+    CmdlineTooLong { len: usize, max: usize },
+    #[error("kernel_cmdline must be one line of printable characters")]
+    CmdlineUnprintable,
+    #[error("kernel_cmdline may not set hype.* parameters; hype sets those itself")]
+    CmdlineReserved,
+}
+
+impl InvalidVmSpec {
+    pub fn code(&self) -> &'static str {
+        match self {
+            InvalidVmSpec::Name(_) => "invalid_name",
+            InvalidVmSpec::CpuZero | InvalidVmSpec::CpuTooMany { .. } => "invalid_cpu_cores",
+            InvalidVmSpec::MemoryTooSmall { .. } | InvalidVmSpec::MemoryTooLarge { .. } => {
+                "invalid_memory_mb"
+            }
+            InvalidVmSpec::CmdlineTooLong { .. }
+            | InvalidVmSpec::CmdlineUnprintable
+            | InvalidVmSpec::CmdlineReserved => "invalid_kernel_cmdline",
+        }
+    }
+}
+
+pub fn validate_name(name: &str) -> Result<(), InvalidVmSpec> {
+    if NAME_RE.is_match(name) {
+        Ok(())
+    } else {
+        Err(InvalidVmSpec::Name(name.to_owned()))
+    }
+}
+
+impl CreateVm {
+    pub fn validate(&self, host: HostLimits) -> Result<(), InvalidVmSpec> {
+        validate_name(&self.name)?;
+        if self.cpu_cores == 0 {
+            return Err(InvalidVmSpec::CpuZero);
+        }
+        if self.cpu_cores > host.cpus {
+            return Err(InvalidVmSpec::CpuTooMany {
+                asked: self.cpu_cores,
+                host: host.cpus,
+            });
+        }
+        if self.memory_mb < MIN_MEMORY_MB {
+            return Err(InvalidVmSpec::MemoryTooSmall {
+                asked: self.memory_mb,
+                min: MIN_MEMORY_MB,
+            });
+        }
+        if self.memory_mb > host.memory_mb {
+            return Err(InvalidVmSpec::MemoryTooLarge {
+                asked: self.memory_mb,
+                host: host.memory_mb,
+            });
+        }
+        if let Some(cmdline) = &self.kernel_cmdline {
+            if cmdline.len() > MAX_CMDLINE_BYTES {
+                return Err(InvalidVmSpec::CmdlineTooLong {
+                    len: cmdline.len(),
+                    max: MAX_CMDLINE_BYTES,
+                });
+            }
+            if cmdline.chars().any(|c| c.is_control()) {
+                return Err(InvalidVmSpec::CmdlineUnprintable);
+            }
+            if cmdline.split_whitespace().any(|w| w.starts_with("hype.")) {
+                return Err(InvalidVmSpec::CmdlineReserved);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The VMM behind a VM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VmmInfo {
+    pub kind: VmmKind,
+    /// The VMM's version, e.g. `v53.0` or `7.2.19`.
+    pub version: Option<String>,
+    /// Absent when no VMM runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// `kvm` or `tcg` (QEMU's software emulation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accel: Option<String>,
+}
+
+/// A VM as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Vm {
+    pub name: String,
+    pub id: String,
+    pub state: VmState,
+    pub cpu_cores: u32,
+    pub memory_mb: u32,
+    pub image: String,
+    /// The full kernel command line the guest boots with.
+    pub kernel_cmdline: String,
+    pub ip: Option<String>,
+    pub mac: Option<String>,
+    pub vmm: VmmInfo,
+    /// The http URL a CDP client connects to (browser images).
+    pub cdp_url: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VmList {
+    pub vms: Vec<Vm>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOST: HostLimits = HostLimits {
+        cpus: 2,
+        memory_mb: 4096,
+    };
+
+    fn spec(name: &str) -> CreateVm {
+        CreateVm {
+            name: name.into(),
+            cpu_cores: 1,
+            memory_mb: 256,
+            image: None,
+            kernel_cmdline: None,
+            vmm: VmmChoice::Auto,
+        }
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["a", "demo", "s1", "a-b", "0", &"a".repeat(63)] {
+            assert_eq!(spec(ok).validate(HOST), Ok(()), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b", "ä", &"a".repeat(64), "a b"] {
+            assert_eq!(
+                spec(bad).validate(HOST),
+                Err(InvalidVmSpec::Name(bad.into())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn resources() {
+        let mut s = spec("x");
+        s.cpu_cores = 0;
+        assert_eq!(s.validate(HOST), Err(InvalidVmSpec::CpuZero));
+        s.cpu_cores = 3;
+        assert_eq!(
+            s.validate(HOST).unwrap_err().to_string(),
+            "cpu_cores 3 is more than this host's 2 CPUs"
+        );
+        s.cpu_cores = 2;
+        s.memory_mb = 64;
+        assert_eq!(s.validate(HOST).unwrap_err().code(), "invalid_memory_mb");
+        s.memory_mb = 4097;
+        assert_eq!(
+            s.validate(HOST),
+            Err(InvalidVmSpec::MemoryTooLarge {
+                asked: 4097,
+                host: 4096
+            })
+        );
+    }
+
+    #[test]
+    fn cmdline() {
+        let mut s = spec("x");
+        s.kernel_cmdline = Some("quiet loglevel=3".into());
+        assert_eq!(s.validate(HOST), Ok(()));
+        s.kernel_cmdline = Some("a\nb".into());
+        assert_eq!(s.validate(HOST), Err(InvalidVmSpec::CmdlineUnprintable));
+        s.kernel_cmdline = Some("hype.ip=1.2.3.4/24".into());
+        assert_eq!(s.validate(HOST), Err(InvalidVmSpec::CmdlineReserved));
+        s.kernel_cmdline = Some("x".repeat(MAX_CMDLINE_BYTES + 1));
+        assert_eq!(s.validate(HOST).unwrap_err().code(), "invalid_kernel_cmdline");
+    }
+
+    #[test]
+    fn body_defaults_and_unknown_fields() {
+        let s: CreateVm = serde_json::from_str(r#"{"name":"x"}"#).unwrap();
+        assert_eq!((s.cpu_cores, s.memory_mb, s.vmm), (1, 512, VmmChoice::Auto));
+        let err = serde_json::from_str::<CreateVm>(r#"{"name":"x","cpus":2}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `cpus`"), "{err}");
+        let s: CreateVm =
+            serde_json::from_str(r#"{"name":"x","vmm":"cloud-hypervisor"}"#).unwrap();
+        assert_eq!(s.vmm, VmmChoice::CloudHypervisor);
+    }
+}

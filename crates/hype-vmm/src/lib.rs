@@ -1,0 +1,112 @@
+//! Virtual machine monitors behind one trait: how to launch a VM, drive it
+//! (pause, resume, power button), reach its guest agent, and recognise its
+//! process after a restart of hyped.
+//!
+//! Each backend owns its wire protocol (QMP for QEMU, the REST API for
+//! cloud-hypervisor) and its files inside the VM's run directory. This crate
+//! must not touch the store nor decide lifecycle states: it reports what
+//! happened and the core decides what that means. [`AnyVmm`] dispatches to
+//! the backend a VM was created with.
+
+pub mod accel;
+mod error;
+pub mod process;
+pub mod qemu;
+mod spec;
+
+use std::path::Path;
+
+use hype_types::VmmKind;
+use tokio::net::UnixStream;
+
+pub use accel::Accel;
+pub use error::VmmError;
+pub use qemu::Qemu;
+pub use spec::{files as spec_files, Launched, VmSpec};
+
+/// Removes a run directory's sockets; they are stale once the VMM is gone.
+pub fn remove_sockets(run_dir: &Path) {
+    for f in [spec_files::QMP_SOCK, spec_files::AGENT_SOCK] {
+        let _ = std::fs::remove_file(run_dir.join(f));
+    }
+}
+
+pub type Result<T, E = VmmError> = std::result::Result<T, E>;
+
+/// What every backend does. Methods take the VM's run directory because
+/// everything a backend needs to find a VM again lives there (sockets,
+/// logs), which is what lets VMMs outlive hyped.
+#[allow(async_fn_in_trait)]
+pub trait Vmm {
+    fn kind(&self) -> VmmKind;
+    /// The version new VMs get.
+    fn version(&self) -> Option<String>;
+    /// Kernel parameters this backend needs under `accel`.
+    fn cmdline_extra(&self, accel: Accel) -> Vec<String>;
+    /// Starts the VMM in its own process group and returns once it is
+    /// reachable. Leaves no process behind on error.
+    async fn launch(&self, spec: &VmSpec) -> Result<Launched>;
+    async fn pause(&self, name: &str, run_dir: &Path) -> Result<()>;
+    async fn resume(&self, name: &str, run_dir: &Path) -> Result<()>;
+    /// Asks the guest's firmware to shut down (ACPI power button).
+    async fn power_button(&self, name: &str, run_dir: &Path) -> Result<()>;
+    /// A byte stream to the guest agent (protocol in `hype-agent-proto`).
+    async fn connect_agent(&self, name: &str, run_dir: &Path) -> Result<UnixStream>;
+    /// Whether `pid` is this backend's VMM for the VM in `run_dir`; guards
+    /// adoption against a recycled pid.
+    fn owns_process(&self, pid: u32, run_dir: &Path) -> bool;
+}
+
+/// The backend a VM runs on.
+#[derive(Debug, Clone)]
+pub enum AnyVmm {
+    Qemu(Qemu),
+}
+
+impl Vmm for AnyVmm {
+    fn kind(&self) -> VmmKind {
+        match self {
+            AnyVmm::Qemu(q) => q.kind(),
+        }
+    }
+    fn version(&self) -> Option<String> {
+        match self {
+            AnyVmm::Qemu(q) => q.version(),
+        }
+    }
+    fn cmdline_extra(&self, accel: Accel) -> Vec<String> {
+        match self {
+            AnyVmm::Qemu(q) => q.cmdline_extra(accel),
+        }
+    }
+    async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
+        match self {
+            AnyVmm::Qemu(q) => q.launch(spec).await,
+        }
+    }
+    async fn pause(&self, name: &str, run_dir: &Path) -> Result<()> {
+        match self {
+            AnyVmm::Qemu(q) => q.pause(name, run_dir).await,
+        }
+    }
+    async fn resume(&self, name: &str, run_dir: &Path) -> Result<()> {
+        match self {
+            AnyVmm::Qemu(q) => q.resume(name, run_dir).await,
+        }
+    }
+    async fn power_button(&self, name: &str, run_dir: &Path) -> Result<()> {
+        match self {
+            AnyVmm::Qemu(q) => q.power_button(name, run_dir).await,
+        }
+    }
+    async fn connect_agent(&self, name: &str, run_dir: &Path) -> Result<UnixStream> {
+        match self {
+            AnyVmm::Qemu(q) => q.connect_agent(name, run_dir).await,
+        }
+    }
+    fn owns_process(&self, pid: u32, run_dir: &Path) -> bool {
+        match self {
+            AnyVmm::Qemu(q) => q.owns_process(pid, run_dir),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The QEMU backend: `qemu-system-x86_64 -M microvm`, driven over QMP, with
+//! the guest agent on a virtio-serial port backed by a unix socket.
+
+mod qmp;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hype_types::VmmKind;
+use nix::sys::signal::Signal;
+use tokio::net::UnixStream;
+
+use crate::spec::files;
+use crate::{process, Accel, Launched, Result, VmSpec, Vmm, VmmError};
+pub use qmp::{Qmp, QmpError};
+
+/// How long QEMU gets to open its QMP socket.
+const SOCKET_DEADLINE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone)]
+pub struct Qemu {
+    binary: PathBuf,
+    version: Option<String>,
+}
+
+impl Qemu {
+    /// Finds `qemu-system-x86_64` (or `binary`) and reads its version.
+    pub fn detect(binary: Option<PathBuf>) -> Option<Self> {
+        let binary = binary.unwrap_or_else(|| PathBuf::from("qemu-system-x86_64"));
+        let out = Command::new(&binary).arg("--version").output().ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        Some(Self {
+            version: parse_version(&text),
+            binary,
+        })
+    }
+
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    fn args(&self, spec: &VmSpec) -> Vec<String> {
+        let dir = &spec.run_dir;
+        let p = |f: &str| dir.join(f).display().to_string();
+        let mut a: Vec<String> = vec![
+            "-name".into(),
+            format!("hype-{},debug-threads=on", spec.name),
+            "-M".into(),
+            "microvm,acpi=on".into(),
+            "-accel".into(),
+            spec.accel.as_str().into(),
+            "-cpu".into(),
+            match spec.accel {
+                Accel::Kvm => "host".into(),
+                Accel::Tcg => "max".into(),
+            },
+            "-smp".into(),
+            spec.cpu_cores.to_string(),
+            "-m".into(),
+            format!("{}M", spec.memory_mb),
+            "-nodefaults".into(),
+            "-no-user-config".into(),
+            "-display".into(),
+            "none".into(),
+            "-no-reboot".into(),
+            "-kernel".into(),
+            spec.kernel.display().to_string(),
+            "-append".into(),
+            spec.cmdline.clone(),
+            "-chardev".into(),
+            format!("file,id=console,path={}", p(files::CONSOLE_LOG)),
+            "-serial".into(),
+            "chardev:console".into(),
+            "-chardev".into(),
+            format!("socket,id=agent,path={},server=on,wait=off", p(files::AGENT_SOCK)),
+            "-device".into(),
+            "virtio-serial-device".into(),
+            "-device".into(),
+            format!(
+                "virtserialport,chardev=agent,name={}",
+                hype_agent_proto::VIRTIO_PORT_NAME
+            ),
+            "-device".into(),
+            "virtio-rng-device".into(),
+            "-qmp".into(),
+            format!("unix:{},server=on,wait=off", p(files::QMP_SOCK)),
+        ];
+        if let Some(initrd) = &spec.initramfs {
+            a.push("-initrd".into());
+            a.push(initrd.display().to_string());
+        }
+        if let Some(rootfs) = &spec.rootfs {
+            a.push("-drive".into());
+            a.push(format!(
+                "id=rootfs,file={},format=raw,if=none,readonly=on",
+                rootfs.display()
+            ));
+            a.push("-device".into());
+            a.push("virtio-blk-device,drive=rootfs".into());
+        }
+        if let (Some(tap), Some(mac)) = (&spec.tap, &spec.mac) {
+            a.push("-netdev".into());
+            a.push(format!("tap,id=net0,ifname={tap},script=no,downscript=no"));
+            a.push("-device".into());
+            a.push(format!("virtio-net-device,netdev=net0,mac={mac}"));
+        }
+        a
+    }
+
+    async fn qmp(&self, name: &str, run_dir: &Path, command: &str) -> Result<()> {
+        let path = run_dir.join(files::QMP_SOCK);
+        let fail = |e: QmpError| VmmError::Qmp {
+            vm: name.into(),
+            command: command.into(),
+            message: e.to_string(),
+        };
+        let mut qmp = Qmp::connect(&path).await.map_err(fail)?;
+        qmp.execute(command, None).await.map_err(fail)?;
+        Ok(())
+    }
+}
+
+/// `QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)` → `7.2.19`.
+fn parse_version(text: &str) -> Option<String> {
+    let rest = text.split("version ").nth(1)?;
+    rest.split_whitespace().next().map(str::to_owned)
+}
+
+/// The host TSC frequency in kHz, from /proc/cpuinfo.
+fn host_khz() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let mhz: f64 = info
+        .lines()
+        .find(|l| l.starts_with("cpu MHz"))?
+        .split(':')
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()?;
+    Some((mhz * 1000.0).round() as u64)
+}
+
+impl Vmm for Qemu {
+    fn kind(&self) -> VmmKind {
+        VmmKind::Qemu
+    }
+
+    fn version(&self) -> Option<String> {
+        self.version.clone()
+    }
+
+    fn cmdline_extra(&self, accel: Accel) -> Vec<String> {
+        match accel {
+            Accel::Kvm => vec![],
+            // Under TCG the guest's PIT-based TSC calibration fails about one
+            // boot in four and the boot hangs; telling it the frequency skips
+            // the calibration.
+            Accel::Tcg => match host_khz() {
+                Some(khz) => vec![format!("tsc_early_khz={khz}"), format!("lpj={}", 2 * khz)],
+                None => vec![],
+            },
+        }
+    }
+
+    async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
+        let io = |path: PathBuf| {
+            let vm = spec.name.clone();
+            move |source| VmmError::Io { vm, path, source }
+        };
+        std::fs::create_dir_all(&spec.run_dir).map_err(io(spec.run_dir.clone()))?;
+        for f in [files::QMP_SOCK, files::AGENT_SOCK] {
+            let _ = std::fs::remove_file(spec.run_dir.join(f));
+        }
+        let log = spec.run_dir.join(files::VMM_LOG);
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(self.args(spec)).current_dir(&spec.run_dir);
+        let pid = process::spawn_detached(&mut cmd, &log).map_err(|source| VmmError::Spawn {
+            vm: spec.name.clone(),
+            binary: self.binary.clone(),
+            source,
+        })?;
+        let kill = || {
+            process::signal_group(pid, Signal::SIGKILL);
+            // Give the kernel a moment to turn it into a zombie, then reap.
+            std::thread::sleep(Duration::from_millis(20));
+            process::reap(pid);
+        };
+        let qmp_path = spec.run_dir.join(files::QMP_SOCK);
+        let started = Instant::now();
+        loop {
+            if !process::is_alive(pid) {
+                let exit = process::reap(pid);
+                let tail = std::fs::read_to_string(&log).unwrap_or_default();
+                let last = tail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+                return Err(VmmError::EarlyExit {
+                    vm: spec.name.clone(),
+                    reason: format!("{exit}: {}", last.trim()),
+                });
+            }
+            if qmp_path.exists() {
+                match Qmp::connect(&qmp_path).await {
+                    Ok(_) => break,
+                    Err(e) if started.elapsed() > SOCKET_DEADLINE => {
+                        kill();
+                        return Err(VmmError::Qmp {
+                            vm: spec.name.clone(),
+                            command: "qmp_capabilities".into(),
+                            message: e.to_string(),
+                        });
+                    }
+                    Err(_) => {}
+                }
+            }
+            if started.elapsed() > SOCKET_DEADLINE {
+                kill();
+                return Err(VmmError::SocketTimeout {
+                    vm: spec.name.clone(),
+                    path: qmp_path,
+                    secs: SOCKET_DEADLINE.as_secs(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(Launched {
+            pid,
+            version: self.version.clone(),
+        })
+    }
+
+    async fn pause(&self, name: &str, run_dir: &Path) -> Result<()> {
+        self.qmp(name, run_dir, "stop").await
+    }
+
+    async fn resume(&self, name: &str, run_dir: &Path) -> Result<()> {
+        self.qmp(name, run_dir, "cont").await
+    }
+
+    async fn power_button(&self, name: &str, run_dir: &Path) -> Result<()> {
+        self.qmp(name, run_dir, "system_powerdown").await
+    }
+
+    async fn connect_agent(&self, name: &str, run_dir: &Path) -> Result<UnixStream> {
+        let path = run_dir.join(files::AGENT_SOCK);
+        UnixStream::connect(&path)
+            .await
+            .map_err(|source| VmmError::Connect {
+                vm: name.into(),
+                path,
+                source,
+            })
+    }
+
+    fn owns_process(&self, pid: u32, run_dir: &Path) -> bool {
+        let qmp = format!("unix:{},server=on,wait=off", run_dir.join(files::QMP_SOCK).display());
+        process::cmdline(pid).is_some_and(|argv| argv.iter().any(|a| *a == qmp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_debian_version_banner() {
+        assert_eq!(
+            parse_version("QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)\nCopyright"),
+            Some("7.2.19".into())
+        );
+        assert_eq!(parse_version("garbage"), None);
+    }
+
+    #[test]
+    fn tcg_gets_the_tsc_frequency_and_kvm_nothing() {
+        let q = Qemu {
+            binary: "qemu-system-x86_64".into(),
+            version: None,
+        };
+        assert!(q.cmdline_extra(Accel::Kvm).is_empty());
+        let extra = q.cmdline_extra(Accel::Tcg);
+        assert_eq!(extra.len(), 2, "{extra:?}");
+        let khz: u64 = extra[0].strip_prefix("tsc_early_khz=").unwrap().parse().unwrap();
+        assert_eq!(extra[1], format!("lpj={}", 2 * khz));
+    }
+}

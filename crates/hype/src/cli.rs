@@ -1,0 +1,180 @@
+//! The command line: every command, flag and default, as clap derives.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hype_types::VmmChoice;
+
+use crate::output::Format;
+
+#[derive(Debug, Parser)]
+#[command(name = "hype", version, about = "Run and manage microVMs on a hyped server")]
+pub struct Cli {
+    /// Output format.
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+    /// Where hyped listens.
+    #[arg(
+        long,
+        global = true,
+        env = "HYPE_API_BASE",
+        default_value = "http://127.0.0.1:7777"
+    )]
+    pub api_base: String,
+    /// Bearer token for hyped, when it requires one.
+    #[arg(long, global = true, env = "HYPE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, inspect and control microVMs.
+    #[command(subcommand)]
+    Vms(VmsCommand),
+    /// Boot images.
+    #[command(subcommand)]
+    Images(ImagesCommand),
+    /// This client's version and the server's.
+    Version,
+    /// Prepare this host for hyped (not yet available in this build).
+    Setup(Rest),
+    /// MCP over stdio (not yet available in this build).
+    Mcp(Rest),
+    /// Live dashboard (not yet available in this build).
+    Tui(Rest),
+    /// Import jobs (not yet available in this build).
+    Jobs(Rest),
+}
+
+/// Whatever follows a command this build does not implement yet.
+#[derive(Debug, Args)]
+pub struct Rest {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VmsCommand {
+    /// List VMs.
+    #[command(visible_alias = "ls")]
+    List {
+        /// Only VMs in this state.
+        #[arg(long, value_parser = STATES)]
+        state: Option<String>,
+    },
+    /// Create a VM and wait until its guest is ready.
+    Create(CreateArgs),
+    /// Show one VM.
+    Get { name: String },
+    /// Stop and destroy a VM.
+    #[command(visible_alias = "rm")]
+    Delete { name: String },
+    /// Boot a stopped or crashed VM.
+    Start { name: String },
+    /// Stop a VM.
+    Stop { name: String },
+    /// Pause a running VM.
+    Pause { name: String },
+    /// Resume a paused VM.
+    Resume { name: String },
+    /// Write a VM's memory and devices to disk and stop its VMM.
+    Snapshot { name: String },
+    /// Boot a VM from its snapshot.
+    Restore { name: String },
+    /// Print lifecycle events as they happen; reconnects on its own.
+    Watch {
+        /// Only this VM's events.
+        name: Option<String>,
+    },
+    /// Print a VM's serial console.
+    Logs {
+        name: String,
+        /// Keep following new output.
+        #[arg(short, long)]
+        follow: bool,
+    },
+}
+
+const STATES: [&str; 8] = [
+    "creating", "starting", "running", "paused", "stopping", "stopped", "crashed", "standby",
+];
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    pub name: String,
+    /// Virtual CPUs.
+    #[arg(long, default_value_t = hype_types::vm::DEFAULT_CPU_CORES)]
+    pub cpu: u32,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = hype_types::vm::DEFAULT_MEMORY_MB)]
+    pub memory: u32,
+    /// Boot image (the server's default when absent).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Which VMM runs the VM.
+    #[arg(long, value_enum, default_value_t = VmmArg::Auto)]
+    pub vmm: VmmArg,
+    /// Appended to the kernel command line.
+    #[arg(long)]
+    pub kernel_cmdline: Option<String>,
+    /// Return once the server accepted the VM, without waiting for it to run.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Seconds to wait for the VM to be running.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VmmArg {
+    Auto,
+    Qemu,
+    CloudHypervisor,
+}
+
+impl From<VmmArg> for VmmChoice {
+    fn from(v: VmmArg) -> Self {
+        match v {
+            VmmArg::Auto => VmmChoice::Auto,
+            VmmArg::Qemu => VmmChoice::Qemu,
+            VmmArg::CloudHypervisor => VmmChoice::CloudHypervisor,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// List boot images.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show one image.
+    Get { name: String },
+    /// Delete an image.
+    #[command(visible_alias = "rm")]
+    Delete { name: String },
+    /// Import a VM from vSphere or XCP-ng (not yet available in this build).
+    Import(Rest),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_create_with_defaults() {
+        let cli = Cli::try_parse_from(["hype", "vms", "create", "demo", "-o", "json"]).unwrap();
+        assert_eq!(cli.output, Format::Json);
+        let Command::Vms(VmsCommand::Create(c)) = cli.command else {
+            panic!("not a create");
+        };
+        assert_eq!((c.cpu, c.memory, c.timeout, c.no_wait), (1, 512, 300, false));
+        assert_eq!(VmmChoice::from(c.vmm), VmmChoice::Auto);
+    }
+}

@@ -1,0 +1,150 @@
+//! `hyped`: parses its settings, binds the listener, wires signals to a
+//! cancellation token and hands all three to `hype_api::run`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use hype_core::{AccelChoice, CoreConfig};
+use hype_types::VmmChoice;
+use ipnet::IpNet;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Accel {
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum VmmArg {
+    Auto,
+    Qemu,
+    #[value(name = "cloud-hypervisor")]
+    CloudHypervisor,
+}
+
+/// The hype server: microVMs for browser sandboxes.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    #[arg(long, env = "HYPE_LISTEN", default_value = "127.0.0.1:7777")]
+    listen: String,
+    /// Default: /var/lib/hype as root, else $XDG_DATA_HOME/hype.
+    #[arg(long, env = "HYPE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where built images live. Default: <data-dir>/images.
+    #[arg(long, env = "HYPE_IMAGES_DIR")]
+    images_dir: Option<PathBuf>,
+    #[arg(long, env = "HYPE_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Comma-separated CIDRs allowed to connect.
+    #[arg(long, env = "HYPE_API_ALLOW_CIDR", value_delimiter = ',')]
+    allow_cidr: Vec<IpNet>,
+    #[arg(long, env = "HYPE_VMM", value_enum, default_value = "auto")]
+    vmm: VmmArg,
+    #[arg(long, env = "HYPE_CH_BINARY")]
+    ch_binary: Option<PathBuf>,
+    #[arg(long, env = "HYPE_QEMU_BINARY")]
+    qemu_binary: Option<PathBuf>,
+    #[arg(long, env = "HYPE_ACCEL", value_enum, default_value = "auto")]
+    accel: Accel,
+    #[arg(long, env = "HYPE_BRIDGE", default_value = "hypebr0")]
+    bridge: String,
+    #[arg(long, env = "HYPE_SUBNET", default_value = "192.168.127.0/24")]
+    subnet: IpNet,
+    #[arg(long, env = "HYPE_DEFAULT_IMAGE", default_value = "base")]
+    default_image: String,
+    /// Seconds a guest gets to shut down before it is killed.
+    #[arg(long, env = "HYPE_STOP_TIMEOUT", default_value_t = 10)]
+    stop_timeout: u64,
+    /// Seconds a guest gets to report ready before it counts as crashed.
+    #[arg(long, env = "HYPE_BOOT_TIMEOUT", default_value_t = 120)]
+    boot_timeout: u64,
+}
+
+fn default_data_dir() -> PathBuf {
+    if nix_is_root() {
+        return PathBuf::from("/var/lib/hype");
+    }
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("hype")
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
+    let core = CoreConfig {
+        images_dir: args.images_dir.unwrap_or_else(|| data_dir.join("images")),
+        data_dir,
+        default_image: args.default_image,
+        default_vmm: match args.vmm {
+            VmmArg::Auto => VmmChoice::Auto,
+            VmmArg::Qemu => VmmChoice::Qemu,
+            VmmArg::CloudHypervisor => VmmChoice::CloudHypervisor,
+        },
+        accel: match args.accel {
+            Accel::Auto => AccelChoice::Auto,
+            Accel::Kvm => AccelChoice::Kvm,
+            Accel::Tcg => AccelChoice::Tcg,
+        },
+        qemu_binary: args.qemu_binary,
+        stop_timeout: Duration::from_secs(args.stop_timeout),
+        boot_timeout: Duration::from_secs(args.boot_timeout),
+        public_url: format!("http://{local}"),
+        host: CoreConfig::detect_host(),
+    };
+    let _ = (args.bridge, args.subnet, args.ch_binary);
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down; VMs keep running");
+        on_signal.cancel();
+    });
+    // The address goes to stdout too, so scripts using port 0 can find it.
+    println!("hyped listening on http://{local}");
+    hype_api::run(
+        hype_api::ServerConfig {
+            core,
+            api_key: args.api_key,
+            allow_cidrs: args.allow_cidr,
+        },
+        listener,
+        shutdown,
+    )
+    .await?;
+    Ok(())
+}

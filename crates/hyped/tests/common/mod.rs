@@ -1,0 +1,186 @@
+//! A real hyped for tests: the built binary on an ephemeral port, its own
+//! data directory with a real SQLite file, and the real images built by
+//! `scripts/build-images.sh` (HYPE_IMAGES_DIR, default /var/lib/hype/images).
+//! Dropping a server stops hyped and kills every VMM it left, so no test
+//! leaks a QEMU.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use hype_client::{Client, SseStream};
+use hype_types::{Event, EventType, Vm};
+
+pub fn images_dir() -> PathBuf {
+    let dir = PathBuf::from(
+        std::env::var("HYPE_IMAGES_DIR").unwrap_or_else(|_| "/var/lib/hype/images".into()),
+    );
+    assert!(
+        dir.join("base/manifest.json").is_file(),
+        "no base image in {}: run scripts/build-images.sh first",
+        dir.display()
+    );
+    dir
+}
+
+pub struct Server {
+    pub data: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    child: Option<Child>,
+    pub base: String,
+    pub client: Client,
+}
+
+impl Server {
+    pub fn start() -> anyhow::Result<Self> {
+        let tmp = tempfile::tempdir()?;
+        let data = tmp.path().to_owned();
+        let mut s = Self::start_in(&data, &[])?;
+        s._tmp = Some(tmp);
+        Ok(s)
+    }
+
+    /// Starts hyped on `data` (kept by the caller, so a restart finds it).
+    pub fn start_in(data: &Path, extra: &[&str]) -> anyhow::Result<Self> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hyped"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .arg("--images-dir")
+            .arg(images_dir())
+            .args(["--stop-timeout", "20"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(data.join("hyped.log"))?,
+            ))
+            .spawn()
+            .context("spawn hyped")?;
+        let stdout = child.stdout.take().expect("piped");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let Some(base) = line.trim().strip_prefix("hyped listening on ") else {
+            let _ = child.kill();
+            bail!("hyped did not start: {line:?}; see {}/hyped.log", data.display());
+        };
+        let base = base.to_owned();
+        let key = extra
+            .windows(2)
+            .find(|w| w[0] == "--api-key")
+            .map(|w| w[1].to_owned());
+        Ok(Self {
+            data: data.to_owned(),
+            _tmp: None,
+            child: Some(child),
+            client: Client::new(&base, key),
+            base,
+        })
+    }
+
+    /// Stops hyped with SIGTERM and waits; VMMs keep running.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let _ = c.wait();
+        }
+    }
+
+    pub fn hyped_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Follows lifecycle events until `pred` matches one, or the deadline.
+    pub async fn wait_event(
+        &self,
+        stream: &mut SseStream,
+        deadline: Duration,
+        mut pred: impl FnMut(&Event) -> bool,
+    ) -> anyhow::Result<Event> {
+        let until = Instant::now() + deadline;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let frame = tokio::time::timeout(left, stream.next())
+                .await
+                .context("timed out waiting for an event")?
+                .context("event stream ended")??;
+            let ev: Event = serde_json::from_str(&frame.data)?;
+            if pred(&ev) {
+                return Ok(ev);
+            }
+        }
+    }
+
+    /// Creates a VM and waits for VM_RUNNING (or fails on VM_CRASHED).
+    pub async fn create_running(&self, name: &str) -> anyhow::Result<Vm> {
+        let mut events = self.client.vm_events(Some(name), Some(self.last_event_id().await?)).await?;
+        let vm = self
+            .client
+            .create_vm(&serde_json::from_value(serde_json::json!({
+                "name": name, "cpu_cores": 1, "memory_mb": 256
+            }))?)
+            .await?;
+        assert_eq!(vm.state.as_str(), "starting");
+        let ev = self
+            .wait_event(&mut events, Duration::from_secs(180), |e| {
+                matches!(e.event_type, EventType::VmRunning | EventType::VmCrashed)
+            })
+            .await?;
+        if ev.event_type != EventType::VmRunning {
+            bail!("{name} did not boot: {:?}", ev.detail);
+        }
+        Ok(self.client.get_vm(name).await?)
+    }
+
+    pub async fn last_event_id(&self) -> anyhow::Result<i64> {
+        let text = reqwest::get(format!("{}/metrics", self.base)).await?.text().await?;
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("hype_last_event_id "))
+            .context("metrics lack hype_last_event_id")?;
+        Ok(line.split_whitespace().nth(1).context("value")?.parse()?)
+    }
+
+    /// QEMU processes whose command line points into this data directory.
+    pub fn vmm_pids(&self) -> Vec<u32> {
+        vmm_pids_under(&self.data)
+    }
+}
+
+pub fn vmm_pids_under(data: &Path) -> Vec<u32> {
+    let needle = data.display().to_string();
+    let mut out = vec![];
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd);
+        if cmd.starts_with("qemu-system") && cmd.contains(&needle) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        for pid in vmm_pids_under(&self.data) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
