@@ -42,11 +42,15 @@ pub enum GuestMessage {
         /// Time the agent itself spent from its start to ready.
         init_ms: u64,
     },
-    Pong { id: u64 },
+    Pong {
+        id: u64,
+    },
     /// The guest is about to power off (answer to `Shutdown`).
     ShuttingDown,
     /// Something the host should log and surface (e.g. a workload restart).
-    Notice { message: String },
+    Notice {
+        message: String,
+    },
 }
 
 /// Encodes one message as a line, newline included.
@@ -69,7 +73,11 @@ mod tests {
 
     #[test]
     fn host_messages_round_trip() {
-        for m in [HostMessage::Hello, HostMessage::Ping { id: 7 }, HostMessage::Shutdown] {
+        for m in [
+            HostMessage::Hello,
+            HostMessage::Ping { id: 7 },
+            HostMessage::Shutdown,
+        ] {
             let line = encode(&m);
             assert_eq!(line.last(), Some(&b'\n'));
             assert_eq!(decode::<HostMessage>(&line).unwrap(), m);

@@ -27,7 +27,10 @@ impl AuthConfig {
 
     fn peer_allowed(&self, ip: IpAddr) -> bool {
         let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+            IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(IpAddr::V4)
+                .unwrap_or(IpAddr::V6(v6)),
             v4 => v4,
         };
         if self.key.is_none() || self.allow.is_empty() {
@@ -80,8 +83,10 @@ pub(crate) async fn require(
             "missing or wrong API key: send Authorization: Bearer <key>",
         )
         .into_response();
-        resp.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static header"));
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            "Bearer".parse().expect("static header"),
+        );
         return resp;
     }
     next.run(req).await

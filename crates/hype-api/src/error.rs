@@ -44,7 +44,9 @@ pub fn convert(e: &CoreError) -> (StatusCode, &'static str) {
         CoreError::ImageInUse { .. } => (StatusCode::CONFLICT, "image_in_use"),
         CoreError::InvalidState { .. } => (StatusCode::CONFLICT, "invalid_state"),
         CoreError::Unsupported { .. } => (StatusCode::NOT_IMPLEMENTED, "not_supported"),
-        CoreError::BackendUnavailable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "vmm_unavailable"),
+        CoreError::BackendUnavailable { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "vmm_unavailable")
+        }
         CoreError::Boot { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "boot_failed"),
         CoreError::Vmm(_) => (StatusCode::BAD_GATEWAY, "vmm_error"),
         CoreError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "io_error"),

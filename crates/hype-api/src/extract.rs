@@ -36,7 +36,11 @@ where
                 "unsupported_media_type",
                 "send the body as JSON with Content-Type: application/json",
             )),
-            Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())),
+            Err(e) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                e.body_text(),
+            )),
         }
     }
 }

@@ -67,7 +67,10 @@ pub async fn run(
     let hype = Hype::start(cfg.core.clone(), shutdown.clone()).await?;
     let state = AppState {
         hype: hype.clone(),
-        auth: Arc::new(AuthConfig::new(cfg.api_key.clone(), cfg.allow_cidrs.clone())),
+        auth: Arc::new(AuthConfig::new(
+            cfg.api_key.clone(),
+            cfg.allow_cidrs.clone(),
+        )),
         metrics: Arc::new(metrics::Metrics::default()),
         shutdown: shutdown.clone(),
     };

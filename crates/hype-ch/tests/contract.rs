@@ -3,6 +3,10 @@
 //! schema with no undeclared field, and every response type must read what
 //! each schema describes. The negative tests at the bottom prove the checks
 //! can fail: a misspelled field, or a field renamed upstream, is caught.
+//!
+//! Fixtures: `vm_info.json` is written the way v48-era CH serialises (with
+//! `null` for unset options and internal fields); `vm_info_v53_created.json`
+//! was captured from a real CH v53.0 (built from its tag) after `vm.create`.
 
 #[path = "common/examples.rs"]
 mod examples;
@@ -263,6 +267,25 @@ fn responses_are_valid_and_readable_in_every_version() {
         );
         assert_eq!(config.vsock.as_ref().map(|v| v.cid), Some(3));
         assert!(config.balloon.is_none(), "null reads as absent");
+
+        // Captured from a real CH v53.0 after vm.create: no nulls (v53 skips
+        // unset options) but fields the document lacks, e.g. `cpus.profile`.
+        let created: VmInfo = check_response(
+            &spec,
+            "get",
+            "/vm.info",
+            "200",
+            &fixture("vm_info_v53_created.json"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(created.state, VmState::Created);
+        assert_eq!(
+            created.config.disks.as_ref().expect("disks")[0]
+                .serial
+                .as_deref(),
+            Some("hype-rootfs")
+        );
+        assert_eq!(created.config.vsock.as_ref().map(|v| v.cid), Some(3));
 
         let counters: VmCounters = check_response(
             &spec,

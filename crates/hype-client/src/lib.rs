@@ -156,7 +156,11 @@ impl Client {
     }
 
     /// Lifecycle events after `last_event_id` (from now when `None`).
-    pub async fn vm_events(&self, vm: Option<&str>, last_event_id: Option<i64>) -> Result<SseStream> {
+    pub async fn vm_events(
+        &self,
+        vm: Option<&str>,
+        last_event_id: Option<i64>,
+    ) -> Result<SseStream> {
         let path = match vm {
             Some(v) => format!("/api/v1/events/vms?vm={v}"),
             None => "/api/v1/events/vms".into(),
@@ -169,11 +173,15 @@ impl Client {
     }
 
     pub async fn list_images(&self) -> Result<Vec<Image>> {
-        Ok(self.json::<ImageList>(Method::GET, "/api/v1/images").await?.images)
+        Ok(self
+            .json::<ImageList>(Method::GET, "/api/v1/images")
+            .await?
+            .images)
     }
 
     pub async fn get_image(&self, name: &str) -> Result<Image> {
-        self.json(Method::GET, &format!("/api/v1/images/{name}")).await
+        self.json(Method::GET, &format!("/api/v1/images/{name}"))
+            .await
     }
 
     pub async fn delete_image(&self, name: &str) -> Result<()> {

@@ -80,7 +80,10 @@ pub(crate) fn boot_files(img: &ImageRecord) -> std::result::Result<BootFiles, St
         .ok_or_else(|| format!("image '{}' has no kernel", img.name))?;
     let initramfs = img.initramfs.as_ref().map(|f| dir.join(f));
     let rootfs = img.rootfs.as_ref().map(|f| dir.join(f));
-    for f in std::iter::once(&kernel).chain(initramfs.iter()).chain(rootfs.iter()) {
+    for f in std::iter::once(&kernel)
+        .chain(initramfs.iter())
+        .chain(rootfs.iter())
+    {
         if !f.is_file() {
             return Err(format!(
                 "image '{}' is missing {}; rebuild it with scripts/build-images.sh",

@@ -54,7 +54,11 @@ impl Inner {
     }
 
     fn runtime(&self, name: &str) -> Option<Runtime> {
-        self.runtimes.lock().expect("runtimes lock").get(name).cloned()
+        self.runtimes
+            .lock()
+            .expect("runtimes lock")
+            .get(name)
+            .cloned()
     }
 
     fn lock_for(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -131,9 +135,7 @@ impl Hype {
             r = rx.wait_for(|d| d.is_some()) => r.map(|d| d.clone()),
             _ = self.inner.shutdown.cancelled() => return Err(CoreError::ShuttingDown),
         };
-        got.ok()
-            .flatten()
-            .ok_or(CoreError::ShuttingDown)
+        got.ok().flatten().ok_or(CoreError::ShuttingDown)
     }
 
     async fn decide_accel(&self) -> AccelDecision {
@@ -153,7 +155,12 @@ impl Hype {
         let Some(qemu) = &self.inner.qemu else {
             return forced(Accel::Tcg, "no qemu to probe KVM with");
         };
-        let img = match self.inner.store.get_image(&self.inner.cfg.default_image).await {
+        let img = match self
+            .inner
+            .store
+            .get_image(&self.inner.cfg.default_image)
+            .await
+        {
             Ok(img) => img,
             Err(_) => return forced(Accel::Tcg, "no image to probe KVM with"),
         };
@@ -162,7 +169,10 @@ impl Hype {
             Err(why) => return forced(Accel::Tcg, &why),
         };
         let Some(initramfs) = files.initramfs else {
-            return forced(Accel::Tcg, "the default image has no initramfs to probe with");
+            return forced(
+                Accel::Tcg,
+                "the default image has no initramfs to probe with",
+            );
         };
         let probe = hype_vmm::accel::probe_kvm(
             qemu.binary(),
@@ -172,7 +182,11 @@ impl Hype {
             std::time::Duration::from_secs(10),
         )
         .await;
-        let accel = if probe.kvm_usable { Accel::Kvm } else { Accel::Tcg };
+        let accel = if probe.kvm_usable {
+            Accel::Kvm
+        } else {
+            Accel::Tcg
+        };
         if !probe.kvm_usable {
             tracing::warn!(reason = %probe.reason, "KVM cannot run guests here; using TCG (software emulation, slow)");
         }
@@ -370,7 +384,14 @@ impl Hype {
                 return Err(e.into());
             }
         };
-        supervisor::spawn(&self.inner, rec.name.clone(), vmm.clone(), watch, true, launched_at);
+        supervisor::spawn(
+            &self.inner,
+            rec.name.clone(),
+            vmm.clone(),
+            watch,
+            true,
+            launched_at,
+        );
         Ok(self.to_view(rec).await)
     }
 
@@ -421,11 +442,23 @@ impl Hype {
         }
         let _ = rt.agent.try_send(hype_agent_proto::HostMessage::Shutdown);
         let timeout = self.inner.cfg.stop_timeout;
-        if tokio::time::timeout(timeout / 2, rt.wait_exited()).await.is_err() {
-            tracing::info!(vm = name, "agent shutdown not done; pressing the power button");
+        if tokio::time::timeout(timeout / 2, rt.wait_exited())
+            .await
+            .is_err()
+        {
+            tracing::info!(
+                vm = name,
+                "agent shutdown not done; pressing the power button"
+            );
             let _ = vmm.power_button(name, &run_dir).await;
-            if tokio::time::timeout(timeout / 2, rt.wait_exited()).await.is_err() {
-                tracing::warn!(vm = name, "guest did not shut down in time; killing its VMM");
+            if tokio::time::timeout(timeout / 2, rt.wait_exited())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    vm = name,
+                    "guest did not shut down in time; killing its VMM"
+                );
                 process::signal_group(rt.pid, Signal::SIGKILL);
                 rt.wait_exited().await;
             }

@@ -82,7 +82,14 @@ fn adopt(hype: &Hype, vmm: &AnyVmm, name: &str, pid: u32, state: VmState) -> boo
     }
     tracing::info!(vm = name, pid, state = %state, "adopted a running VMM");
     let booting = state == VmState::Starting;
-    let rt = supervisor::spawn(&hype.inner, name.into(), vmm.clone(), watch, booting, Instant::now());
+    let rt = supervisor::spawn(
+        &hype.inner,
+        name.into(),
+        vmm.clone(),
+        watch,
+        booting,
+        Instant::now(),
+    );
     if state == VmState::Stopping {
         // The stop that was under way has lost its waiter; finish it hard.
         process::signal_group(rt.pid, Signal::SIGKILL);

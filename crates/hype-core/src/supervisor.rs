@@ -58,7 +58,11 @@ pub(crate) fn spawn(
         exited: exited_rx,
         deleting: Arc::new(AtomicBool::new(false)),
     };
-    inner.runtimes.lock().expect("runtimes lock").insert(name.clone(), runtime.clone());
+    inner
+        .runtimes
+        .lock()
+        .expect("runtimes lock")
+        .insert(name.clone(), runtime.clone());
 
     let run_dir = inner.cfg.run_dir(&name);
     let agent_cancel = inner.shutdown.child_token();
@@ -149,11 +153,20 @@ impl Supervisor {
                 match self
                     .inner
                     .store
-                    .transition(&self.name, Transition::Ready, Some(detail), VmmUpdate::default())
+                    .transition(
+                        &self.name,
+                        Transition::Ready,
+                        Some(detail),
+                        VmmUpdate::default(),
+                    )
                     .await
                 {
-                    Ok(_) => tracing::info!(vm = %self.name, uptime_ms, total_ms = total as u64, "VM running"),
-                    Err(e) => tracing::warn!(vm = %self.name, error = %e, "ready from a VM no longer starting"),
+                    Ok(_) => {
+                        tracing::info!(vm = %self.name, uptime_ms, total_ms = total as u64, "VM running")
+                    }
+                    Err(e) => {
+                        tracing::warn!(vm = %self.name, error = %e, "ready from a VM no longer starting")
+                    }
                 }
             }
             GuestMessage::Notice { message } => {
@@ -191,7 +204,10 @@ impl Supervisor {
             }
             VmState::Creating | VmState::Stopped | VmState::Crashed | VmState::Standby => return,
         };
-        match store.transition(&self.name, t, Some(detail.clone()), clear).await {
+        match store
+            .transition(&self.name, t, Some(detail.clone()), clear)
+            .await
+        {
             Ok(_) if t == Transition::Crash => {
                 tracing::warn!(vm = %self.name, detail, "VM crashed")
             }

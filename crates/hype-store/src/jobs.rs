@@ -96,7 +96,11 @@ impl Store {
             "UPDATE jobs SET state = ?, error = coalesce(?, error), updated_at = ? \
              WHERE id = ? AND state IN ({placeholders})"
         );
-        let mut q = sqlx::query(&sql).bind(state).bind(error).bind(now()).bind(id);
+        let mut q = sqlx::query(&sql)
+            .bind(state)
+            .bind(error)
+            .bind(now())
+            .bind(id);
         for f in from {
             q = q.bind(*f);
         }

@@ -53,7 +53,8 @@ pub struct VmmUpdate {
     pub kernel_cmdline: Option<String>,
 }
 
-const COLUMNS: &str = "id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, user_cmdline, \
+const COLUMNS: &str =
+    "id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, user_cmdline, \
      vmm_kind, vmm_version, vmm_pid, accel, ip, mac, created_at, updated_at";
 
 fn from_row(row: &SqliteRow) -> Result<VmRecord> {
@@ -117,7 +118,12 @@ impl Store {
             Err(e) if is_fk_violation(&e) => {
                 return Err(StoreError::ImageNotFound { name: new.image });
             }
-            Err(source) => return Err(StoreError::Db { op: "insert VM", source }),
+            Err(source) => {
+                return Err(StoreError::Db {
+                    op: "insert VM",
+                    source,
+                })
+            }
         }
         let event = events::insert(
             &mut tx,
@@ -248,14 +254,8 @@ impl Store {
             .execute(&mut *tx)
             .await
             .during("delete VM")?;
-        let event = events::insert(
-            &mut tx,
-            EventType::VmDeleted,
-            name,
-            current.state,
-            detail,
-        )
-        .await?;
+        let event =
+            events::insert(&mut tx, EventType::VmDeleted, name, current.state, detail).await?;
         tx.commit().await.during("commit delete")?;
         self.publish([event.clone()]);
         Ok(event)

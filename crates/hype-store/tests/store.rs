@@ -49,9 +49,19 @@ async fn lifecycle_writes_ordered_events_that_survive_reopen() -> anyhow::Result
     let mut live = store.subscribe();
     store.insert_vm(new_vm("a")).await?;
     store
-        .transition("a", Transition::Boot, None, VmmUpdate { pid: Some(Some(42)), ..Default::default() })
+        .transition(
+            "a",
+            Transition::Boot,
+            None,
+            VmmUpdate {
+                pid: Some(Some(42)),
+                ..Default::default()
+            },
+        )
         .await?;
-    let (vm, ev) = store.transition("a", Transition::Ready, None, VmmUpdate::default()).await?;
+    let (vm, ev) = store
+        .transition("a", Transition::Ready, None, VmmUpdate::default())
+        .await?;
     assert_eq!(vm.state, VmState::Running);
     assert_eq!(vm.vmm_pid, Some(42));
     assert_eq!(ev.unwrap().event_type, EventType::VmRunning);
@@ -59,7 +69,10 @@ async fn lifecycle_writes_ordered_events_that_survive_reopen() -> anyhow::Result
         .transition("a", Transition::Resume, None, VmmUpdate::default())
         .await
         .unwrap_err();
-    assert_eq!(err.to_string(), "VM 'a': cannot resume a VM that is running");
+    assert_eq!(
+        err.to_string(),
+        "VM 'a': cannot resume a VM that is running"
+    );
     store.delete_vm("a", None).await?;
 
     let mut seen = vec![];
@@ -69,14 +82,25 @@ async fn lifecycle_writes_ordered_events_that_survive_reopen() -> anyhow::Result
     let types: Vec<_> = seen.iter().map(|s| s.1).collect();
     assert_eq!(
         types,
-        [EventType::VmCreated, EventType::VmStarting, EventType::VmRunning, EventType::VmDeleted]
+        [
+            EventType::VmCreated,
+            EventType::VmStarting,
+            EventType::VmRunning,
+            EventType::VmDeleted
+        ]
     );
-    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "ids grow: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0),
+        "ids grow: {seen:?}"
+    );
     store.close().await;
 
     let store = Store::open(&dir.path().join("hype.db")).await?;
     let replay = store.events_after(seen[1].0, None, 100).await?;
-    assert_eq!(replay.iter().map(|e| e.id).collect::<Vec<_>>(), vec![seen[2].0, seen[3].0]);
+    assert_eq!(
+        replay.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![seen[2].0, seen[3].0]
+    );
     // A new event after reopen never reuses an id, even of a deleted VM's.
     store.insert_vm(new_vm("b")).await?;
     assert!(store.last_event_id().await? > seen[3].0);
@@ -116,12 +140,18 @@ async fn schema_refuses_what_code_should_never_write() -> anyhow::Result<()> {
     let (_dir, store) = open().await?;
     let mut bad = new_vm("x");
     bad.image = "missing".into();
-    assert!(matches!(store.insert_vm(bad).await, Err(StoreError::ImageNotFound { .. })));
+    assert!(matches!(
+        store.insert_vm(bad).await,
+        Err(StoreError::ImageNotFound { .. })
+    ));
     let mut bad = new_vm("UPPER");
     bad.id = "u".into();
     assert!(store.insert_vm(bad).await.is_err(), "CHECK on names");
     store.insert_vm(new_vm("x")).await?;
-    assert!(matches!(store.delete_image("base").await, Err(StoreError::ImageInUse { vms: 1, .. })));
+    assert!(matches!(
+        store.delete_image("base").await,
+        Err(StoreError::ImageInUse { vms: 1, .. })
+    ));
     assert_eq!(store.count_vms().await?, 1);
     Ok(())
 }

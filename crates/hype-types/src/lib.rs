@@ -18,4 +18,6 @@ pub use event::{Event, EventType};
 pub use image::{Image, ImageList};
 pub use lifecycle::{InvalidTransition, Transition, VmState};
 pub use version::{AccelInfo, ChVersions, VersionInfo};
-pub use vm::{validate_name, CreateVm, HostLimits, InvalidVmSpec, Vm, VmList, VmmChoice, VmmInfo, VmmKind};
+pub use vm::{
+    validate_name, CreateVm, HostLimits, InvalidVmSpec, Vm, VmList, VmmChoice, VmmInfo, VmmKind,
+};

@@ -239,7 +239,17 @@ mod tests {
         for ok in ["a", "demo", "s1", "a-b", "0", &"a".repeat(63)] {
             assert_eq!(spec(ok).validate(HOST), Ok(()), "{ok}");
         }
-        for bad in ["", "-a", "a-", "A", "a_b", "a.b", "ä", &"a".repeat(64), "a b"] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "A",
+            "a_b",
+            "a.b",
+            "ä",
+            &"a".repeat(64),
+            "a b",
+        ] {
             assert_eq!(
                 spec(bad).validate(HOST),
                 Err(InvalidVmSpec::Name(bad.into())),
@@ -281,7 +291,10 @@ mod tests {
         s.kernel_cmdline = Some("hype.ip=1.2.3.4/24".into());
         assert_eq!(s.validate(HOST), Err(InvalidVmSpec::CmdlineReserved));
         s.kernel_cmdline = Some("x".repeat(MAX_CMDLINE_BYTES + 1));
-        assert_eq!(s.validate(HOST).unwrap_err().code(), "invalid_kernel_cmdline");
+        assert_eq!(
+            s.validate(HOST).unwrap_err().code(),
+            "invalid_kernel_cmdline"
+        );
     }
 
     #[test]
@@ -290,8 +303,7 @@ mod tests {
         assert_eq!((s.cpu_cores, s.memory_mb, s.vmm), (1, 512, VmmChoice::Auto));
         let err = serde_json::from_str::<CreateVm>(r#"{"name":"x","cpus":2}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field `cpus`"), "{err}");
-        let s: CreateVm =
-            serde_json::from_str(r#"{"name":"x","vmm":"cloud-hypervisor"}"#).unwrap();
+        let s: CreateVm = serde_json::from_str(r#"{"name":"x","vmm":"cloud-hypervisor"}"#).unwrap();
         assert_eq!(s.vmm, VmmChoice::CloudHypervisor);
     }
 }

@@ -72,15 +72,23 @@ pub async fn probe_kvm(
     let _ = std::fs::remove_file(&console);
     let _ = std::fs::remove_file(&log);
     let mut cmd = Command::new(qemu);
-    cmd.args(["-M", "microvm", "-accel", "kvm", "-cpu", "host", "-smp", "1", "-m", "128"])
-        .args(["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"])
-        .arg("-kernel")
-        .arg(kernel)
-        .arg("-initrd")
-        .arg(initramfs)
-        .args(["-append", "console=ttyS0 panic=-1 hype.probe=1"])
-        .arg("-serial")
-        .arg(format!("file:{}", console.display()));
+    cmd.args([
+        "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-smp", "1", "-m", "128",
+    ])
+    .args([
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+    ])
+    .arg("-kernel")
+    .arg(kernel)
+    .arg("-initrd")
+    .arg(initramfs)
+    .args(["-append", "console=ttyS0 panic=-1 hype.probe=1"])
+    .arg("-serial")
+    .arg(format!("file:{}", console.display()));
     let pid = match process::spawn_detached(&mut cmd, &log) {
         Ok(pid) => pid,
         Err(e) => return no(format!("cannot run {}: {e}", qemu.display())),
@@ -106,7 +114,12 @@ pub async fn probe_kvm(
             ));
         }
         if !process::is_alive(pid) {
-            let last = qemu_text.lines().last().unwrap_or("no output").trim().to_owned();
+            let last = qemu_text
+                .lines()
+                .last()
+                .unwrap_or("no output")
+                .trim()
+                .to_owned();
             break no(format!("the KVM probe guest died: {last}"));
         }
         if started.elapsed() > deadline {

@@ -12,7 +12,11 @@ pub enum VmmError {
     #[error("VM '{vm}': the VMM exited during start-up: {reason}")]
     EarlyExit { vm: String, reason: String },
     #[error("VM '{vm}': {path} did not appear within {secs} s")]
-    SocketTimeout { vm: String, path: PathBuf, secs: u64 },
+    SocketTimeout {
+        vm: String,
+        path: PathBuf,
+        secs: u64,
+    },
     #[error("VM '{vm}': cannot connect to {path}")]
     Connect {
         vm: String,

@@ -156,8 +156,8 @@ mod tests {
     async fn reports_exit_codes_and_captures_output() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
-        let pid = spawn_detached(Command::new("sh").args(["-c", "echo hi >&2; exit 3"]), &log)
-            .unwrap();
+        let pid =
+            spawn_detached(Command::new("sh").args(["-c", "echo hi >&2; exit 3"]), &log).unwrap();
         let watch = ExitWatch::new(pid).unwrap();
         assert_eq!(watch.exited().await, Exit::Code(3));
         assert_eq!(std::fs::read_to_string(log).unwrap(), "hi\n");

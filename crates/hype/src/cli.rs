@@ -6,7 +6,11 @@ use hype_types::VmmChoice;
 use crate::output::Format;
 
 #[derive(Debug, Parser)]
-#[command(name = "hype", version, about = "Run and manage microVMs on a hyped server")]
+#[command(
+    name = "hype",
+    version,
+    about = "Run and manage microVMs on a hyped server"
+)]
 pub struct Cli {
     /// Output format.
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
@@ -174,7 +178,10 @@ mod tests {
         let Command::Vms(VmsCommand::Create(c)) = cli.command else {
             panic!("not a create");
         };
-        assert_eq!((c.cpu, c.memory, c.timeout, c.no_wait), (1, 512, 300, false));
+        assert_eq!(
+            (c.cpu, c.memory, c.timeout, c.no_wait),
+            (1, 512, 300, false)
+        );
         assert_eq!(VmmChoice::from(c.vmm), VmmChoice::Auto);
     }
 }

@@ -207,29 +207,44 @@ pub fn event_line(e: &Event) -> String {
     ])
 }
 
-pub fn version_text(client: &str, v: &VersionInfo) -> String {
-    let ch = match (&v.cloud_hypervisor.default, v.cloud_hypervisor.available.is_empty()) {
-        (_, true) => "not available".to_owned(),
-        (Some(d), false) => format!(
-            "{d} (available: {})",
-            v.cloud_hypervisor.available.join(", ")
-        ),
-        (None, false) => v.cloud_hypervisor.available.join(", "),
-    };
-    let kvm = if v.accel.kvm_usable { "usable" } else { "not usable" };
-    key_values(&[
-        ("Client", client.to_owned()),
-        ("Server", v.server.clone()),
-        ("API", v.api.clone()),
-        ("Default VMM", v.default_vmm.clone()),
-        ("QEMU", or_dash(v.qemu.as_deref())),
-        ("Cloud Hypervisor", ch),
-        ("Accel", format!("{} (KVM {kvm}: {})", v.accel.mode, v.accel.reason)),
-    ])
+/// `hype version`; without the server's answer, only the client's line.
+pub fn version_text(client: &str, server: Option<&VersionInfo>) -> String {
+    let mut fields = vec![("Client", client.to_owned())];
+    if let Some(v) = server {
+        let ch = match &v.cloud_hypervisor.default {
+            _ if v.cloud_hypervisor.available.is_empty() => "not available".to_owned(),
+            Some(d) => format!(
+                "{d} (available: {})",
+                v.cloud_hypervisor.available.join(", ")
+            ),
+            None => v.cloud_hypervisor.available.join(", "),
+        };
+        let kvm = if v.accel.kvm_usable {
+            "usable"
+        } else {
+            "not usable"
+        };
+        fields.extend([
+            ("Server", v.server.clone()),
+            ("API", v.api.clone()),
+            ("Default VMM", v.default_vmm.clone()),
+            ("QEMU", or_dash(v.qemu.as_deref())),
+            ("Cloud Hypervisor", ch),
+            (
+                "Accel",
+                format!("{} (KVM {kvm}: {})", v.accel.mode, v.accel.reason),
+            ),
+        ]);
+    }
+    key_values_width(&fields, "Cloud Hypervisor:".len())
 }
 
 fn key_values(fields: &[(&str, String)]) -> String {
     let w = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+    key_values_width(fields, w)
+}
+
+fn key_values_width(fields: &[(&str, String)], w: usize) -> String {
     fields
         .iter()
         .map(|(k, v)| format!("{:<w$} {v}\n", format!("{k}:")))

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use hype_client::{Client, ClientError};
-use serde_json::json;
+use hype_types::VersionInfo;
+use serde::Serialize;
 
 use crate::output::{self, Format};
 
@@ -29,19 +30,26 @@ impl std::fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
+#[derive(Serialize)]
+struct Versions {
+    client: &'static str,
+    server: VersionInfo,
+}
+
 pub async fn version(client: &Client, out: Format) -> Result<()> {
-    match out {
-        Format::Table => {
-            output::print(&format!("Client: {CLIENT_VERSION}\n"))?;
-            let v = client.version().await?;
-            let text = output::version_text(CLIENT_VERSION, &v);
-            // The first line (Client) is already out.
-            output::print(text.split_once('\n').map_or("", |(_, rest)| rest))?;
+    let server = client.version().await;
+    match (out, server) {
+        (Format::Table, Ok(v)) => output::print(&output::version_text(CLIENT_VERSION, Some(&v)))?,
+        (Format::Json, Ok(server)) => output::print_json(&Versions {
+            client: CLIENT_VERSION,
+            server,
+        })?,
+        (Format::Table, Err(e)) => {
+            // As `docker version` does: what is known locally, then the error.
+            output::print(&output::version_text(CLIENT_VERSION, None))?;
+            return Err(e.into());
         }
-        Format::Json => {
-            let v = client.version().await?;
-            output::print_json(&json!({ "client": CLIENT_VERSION, "server": v }))?;
-        }
+        (Format::Json, Err(e)) => return Err(e.into()),
     }
     Ok(())
 }

@@ -14,16 +14,29 @@ async fn create_run_pause_stop_start_delete() -> anyhow::Result<()> {
     assert_eq!(vm.state, VmState::Running);
     let pid = vm.vmm.pid.expect("a running VM has a VMM pid");
     assert!(["kvm", "tcg"].contains(&vm.vmm.accel.as_deref().unwrap_or("")));
-    assert!(vm.kernel_cmdline.contains("hype.name=e2e"), "{}", vm.kernel_cmdline);
+    assert!(
+        vm.kernel_cmdline.contains("hype.name=e2e"),
+        "{}",
+        vm.kernel_cmdline
+    );
     assert_eq!(s.vmm_pids(), vec![pid]);
 
     let log = s.client.logs("e2e").await?;
-    assert!(log.contains("hype-agent"), "console log shows the agent booting:\n{log}");
+    assert!(
+        log.contains("hype-agent"),
+        "console log shows the agent booting:\n{log}"
+    );
 
-    assert_eq!(s.client.vm_action("e2e", "pause").await?.state, VmState::Paused);
+    assert_eq!(
+        s.client.vm_action("e2e", "pause").await?.state,
+        VmState::Paused
+    );
     let err = s.client.vm_action("e2e", "pause").await.unwrap_err();
     assert_eq!(err.to_string(), "VM 'e2e' is paused; cannot pause it");
-    assert_eq!(s.client.vm_action("e2e", "resume").await?.state, VmState::Running);
+    assert_eq!(
+        s.client.vm_action("e2e", "resume").await?.state,
+        VmState::Running
+    );
 
     // Stop goes through the agent: the guest powers off, QEMU exits 0.
     let stopped = s.client.vm_action("e2e", "stop").await?;
@@ -32,7 +45,10 @@ async fn create_run_pause_stop_start_delete() -> anyhow::Result<()> {
     assert!(s.vmm_pids().is_empty());
 
     let mut events = s.client.vm_events(Some("e2e"), Some(0)).await?;
-    assert_eq!(s.client.vm_action("e2e", "start").await?.state, VmState::Starting);
+    assert_eq!(
+        s.client.vm_action("e2e", "start").await?.state,
+        VmState::Starting
+    );
     let ev = s
         .wait_event(&mut events, Duration::from_secs(180), |e| {
             e.event_type == EventType::VmRunning && e.id > 4
@@ -44,13 +60,18 @@ async fn create_run_pause_stop_start_delete() -> anyhow::Result<()> {
     let err = s.client.get_vm("e2e").await.unwrap_err();
     assert_eq!(err.to_string(), "no VM named 'e2e'");
     assert!(s.vmm_pids().is_empty(), "delete kills the VMM");
-    assert!(!s.data.join("vms/e2e").exists(), "delete removes the VM's files");
+    assert!(
+        !s.data.join("vms/e2e").exists(),
+        "delete removes the VM's files"
+    );
 
     // The whole story, in order, replayed from the store.
     let mut replay = s.client.vm_events(Some("e2e"), Some(0)).await?;
     let mut types = vec![];
     loop {
-        let ev = s.wait_event(&mut replay, Duration::from_secs(5), |_| true).await?;
+        let ev = s
+            .wait_event(&mut replay, Duration::from_secs(5), |_| true)
+            .await?;
         types.push(ev.event_type);
         if ev.event_type == EventType::VmDeleted {
             break;
@@ -79,16 +100,25 @@ async fn kill_9_of_the_vmm_is_reported_as_crashed_within_a_second() -> anyhow::R
         nix::sys::signal::Signal::SIGKILL,
     )?;
     let ev = s
-        .wait_event(&mut events, Duration::from_secs(5), |e| e.event_type == EventType::VmCrashed)
+        .wait_event(&mut events, Duration::from_secs(5), |e| {
+            e.event_type == EventType::VmCrashed
+        })
         .await?;
     let took = killed.elapsed();
     assert!(took < Duration::from_secs(1), "VM_CRASHED after {took:?}");
     assert_eq!(ev.state, VmState::Crashed);
-    assert!(ev.detail.as_deref().unwrap_or("").contains("SIGKILL"), "{:?}", ev.detail);
+    assert!(
+        ev.detail.as_deref().unwrap_or("").contains("SIGKILL"),
+        "{:?}",
+        ev.detail
+    );
     let vm = s.client.get_vm("victim").await?;
     assert_eq!((vm.state, vm.vmm.pid), (VmState::Crashed, None));
     // hyped itself is fine and the VM can be started again.
-    assert_eq!(s.client.vm_action("victim", "start").await?.state, VmState::Starting);
+    assert_eq!(
+        s.client.vm_action("victim", "start").await?.state,
+        VmState::Starting
+    );
     s.client.delete_vm("victim").await?;
     Ok(())
 }
@@ -121,7 +151,11 @@ async fn fifty_concurrent_creates_of_one_name_one_wins_nothing_leaks() -> anyhow
     assert_eq!(s.vmm_pids().len(), 1, "exactly one VMM");
     s.client.delete_vm("race").await?;
     assert!(s.vmm_pids().is_empty());
-    assert_eq!(std::fs::read_dir(s.data.join("vms"))?.count(), 0, "no files left");
+    assert_eq!(
+        std::fs::read_dir(s.data.join("vms"))?.count(),
+        0,
+        "no files left"
+    );
     Ok(())
 }
 
@@ -134,14 +168,20 @@ async fn vmms_survive_a_restart_and_watchers_miss_nothing() -> anyhow::Result<()
     // A watcher reads everything so far and remembers where it was.
     let mut w = a.client.vm_events(None, Some(0)).await?;
     let seen = a
-        .wait_event(&mut w, Duration::from_secs(5), |e| e.event_type == EventType::VmRunning)
+        .wait_event(&mut w, Duration::from_secs(5), |e| {
+            e.event_type == EventType::VmRunning
+        })
         .await?;
     a.stop();
     assert!(hype_vmm_alive(pid), "the VMM outlives hyped");
 
     let b = Server::start_in(tmp.path(), &[])?;
     let vm = b.client.get_vm("keeper").await?;
-    assert_eq!((vm.state, vm.vmm.pid), (VmState::Running, Some(pid)), "adopted");
+    assert_eq!(
+        (vm.state, vm.vmm.pid),
+        (VmState::Running, Some(pid)),
+        "adopted"
+    );
     b.client.vm_action("keeper", "pause").await?;
     b.client.vm_action("keeper", "resume").await?;
     b.client.delete_vm("keeper").await?;
@@ -150,14 +190,21 @@ async fn vmms_survive_a_restart_and_watchers_miss_nothing() -> anyhow::Result<()
     let mut w = b.client.vm_events(None, Some(seen.id)).await?;
     let mut got = vec![];
     while got.last().map(|e: &hype_types::Event| e.event_type) != Some(EventType::VmDeleted) {
-        got.push(b.wait_event(&mut w, Duration::from_secs(5), |_| true).await?);
+        got.push(
+            b.wait_event(&mut w, Duration::from_secs(5), |_| true)
+                .await?,
+        );
     }
     let ids: Vec<i64> = got.iter().map(|e| e.id).collect();
     let expect: Vec<i64> = (seen.id + 1..=seen.id + 3).collect();
     assert_eq!(ids, expect, "no gap, no duplicate: {got:?}");
     assert_eq!(
         got.iter().map(|e| e.event_type).collect::<Vec<_>>(),
-        [EventType::VmPaused, EventType::VmResumed, EventType::VmDeleted]
+        [
+            EventType::VmPaused,
+            EventType::VmResumed,
+            EventType::VmDeleted
+        ]
     );
     drop(a);
     Ok(())
@@ -180,7 +227,10 @@ async fn a_vmm_that_died_while_hyped_was_down_is_marked_crashed() -> anyhow::Res
     let b = Server::start_in(tmp.path(), &[])?;
     let vm = b.client.get_vm("ghost").await?;
     assert_eq!(vm.state, VmState::Crashed);
-    assert!(!tmp.path().join("vms/ghost/qmp.sock").exists(), "stale socket removed");
+    assert!(
+        !tmp.path().join("vms/ghost/qmp.sock").exists(),
+        "stale socket removed"
+    );
     b.client.delete_vm("ghost").await?;
     drop(a);
     Ok(())

@@ -54,7 +54,11 @@ pub async fn logs(
     let hype = s.hype.clone();
     tokio::spawn(async move {
         for l in shown.lines() {
-            if tx.send(Ok(SseEvent::default().event("log").data(l))).await.is_err() {
+            if tx
+                .send(Ok(SseEvent::default().event("log").data(l)))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -66,15 +70,23 @@ pub async fn logs(
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
             if hype.get_vm(&name).await.is_err() {
-                let _ = tx.send(Ok(SseEvent::default().event("end").data("VM deleted"))).await;
+                let _ = tx
+                    .send(Ok(SseEvent::default().event("end").data("VM deleted")))
+                    .await;
                 return;
             }
-            let Ok(mut f) = tokio::fs::File::open(&path).await else { continue };
+            let Ok(mut f) = tokio::fs::File::open(&path).await else {
+                continue;
+            };
             let len = f.metadata().await.map(|m| m.len() as usize).unwrap_or(0);
             if len < start {
                 start = 0; // truncated: a new boot
             }
-            if len == start || f.seek(std::io::SeekFrom::Start(start as u64)).await.is_err() {
+            if len == start
+                || f.seek(std::io::SeekFrom::Start(start as u64))
+                    .await
+                    .is_err()
+            {
                 continue;
             }
             let mut buf = Vec::new();
@@ -86,7 +98,11 @@ pub async fn logs(
             while let Some(i) = partial.find('\n') {
                 let line: String = partial.drain(..=i).collect();
                 let line = line.trim_end_matches(['\n', '\r']);
-                if tx.send(Ok(SseEvent::default().event("log").data(line))).await.is_err() {
+                if tx
+                    .send(Ok(SseEvent::default().event("log").data(line)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -30,7 +30,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/vms/{name}/logs", get(logs::logs))
         .route("/api/v1/events/vms", get(events::vm_events))
         .route("/api/v1/images", get(images::list))
-        .route("/api/v1/images/{name}", get(images::get).delete(images::delete))
+        .route(
+            "/api/v1/images/{name}",
+            get(images::get).delete(images::delete),
+        )
         .route("/metrics", get(system::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require));
     Router::new()

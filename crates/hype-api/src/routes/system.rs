@@ -6,8 +6,8 @@ use axum::response::IntoResponse;
 use axum::Json;
 use hype_types::{VersionInfo, VmState};
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::error::ApiError;
@@ -47,12 +47,17 @@ pub async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, Api
     }
     reg.register("vms", "VMs by state", vms);
     let last = Gauge::<i64>::default();
-    last.set(s.hype.store().last_event_id().await.map_err(hype_core::CoreError::from)?);
+    last.set(
+        s.hype
+            .store()
+            .last_event_id()
+            .await
+            .map_err(hype_core::CoreError::from)?,
+    );
     reg.register("last_event_id", "Id of the newest lifecycle event", last);
     let mut body = String::new();
-    encode(&mut body, &reg).map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "metrics", e.to_string())
-    })?;
+    encode(&mut body, &reg)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "metrics", e.to_string()))?;
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -63,5 +68,9 @@ pub async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, Api
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; see /api/v1/openapi.json")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route; see /api/v1/openapi.json",
+    )
 }

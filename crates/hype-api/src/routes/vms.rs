@@ -55,7 +55,10 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/v1/vms/{name}", tag = "vms", params(("name" = String, Path)),
     responses((status = 200, body = Vm), (status = 404, body = ErrorBody)))]
-pub async fn get(State(s): State<AppState>, Path(name): Path<String>) -> Result<Json<Vm>, ApiError> {
+pub async fn get(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Vm>, ApiError> {
     Ok(Json(s.hype.get_vm(&name).await?))
 }
 
@@ -85,9 +88,39 @@ macro_rules! action {
     };
 }
 
-action!(start, start_vm, "/api/v1/vms/{name}/start", "Boot a stopped or crashed VM.");
-action!(stop, stop_vm, "/api/v1/vms/{name}/stop", "Shut down gracefully, forcefully after a timeout.");
-action!(pause, pause_vm, "/api/v1/vms/{name}/pause", "Freeze the vCPUs.");
-action!(resume, resume_vm, "/api/v1/vms/{name}/resume", "Unfreeze the vCPUs.");
-action!(snapshot, snapshot_vm, "/api/v1/vms/{name}/snapshot", "Save to disk and release the VMM (standby).");
-action!(restore, restore_vm, "/api/v1/vms/{name}/restore", "Bring a standby VM back.");
+action!(
+    start,
+    start_vm,
+    "/api/v1/vms/{name}/start",
+    "Boot a stopped or crashed VM."
+);
+action!(
+    stop,
+    stop_vm,
+    "/api/v1/vms/{name}/stop",
+    "Shut down gracefully, forcefully after a timeout."
+);
+action!(
+    pause,
+    pause_vm,
+    "/api/v1/vms/{name}/pause",
+    "Freeze the vCPUs."
+);
+action!(
+    resume,
+    resume_vm,
+    "/api/v1/vms/{name}/resume",
+    "Unfreeze the vCPUs."
+);
+action!(
+    snapshot,
+    snapshot_vm,
+    "/api/v1/vms/{name}/snapshot",
+    "Save to disk and release the VMM (standby)."
+);
+action!(
+    restore,
+    restore_vm,
+    "/api/v1/vms/{name}/restore",
+    "Bring a standby VM back."
+);

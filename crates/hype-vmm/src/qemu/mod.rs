@@ -76,7 +76,10 @@ impl Qemu {
             "-serial".into(),
             "chardev:console".into(),
             "-chardev".into(),
-            format!("socket,id=agent,path={},server=on,wait=off", p(files::AGENT_SOCK)),
+            format!(
+                "socket,id=agent,path={},server=on,wait=off",
+                p(files::AGENT_SOCK)
+            ),
             "-device".into(),
             "virtio-serial-device".into(),
             "-device".into(),
@@ -195,7 +198,11 @@ impl Vmm for Qemu {
             if !process::is_alive(pid) {
                 let exit = process::reap(pid);
                 let tail = std::fs::read_to_string(&log).unwrap_or_default();
-                let last = tail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+                let last = tail
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
                 return Err(VmmError::EarlyExit {
                     vm: spec.name.clone(),
                     reason: format!("{exit}: {}", last.trim()),
@@ -255,8 +262,11 @@ impl Vmm for Qemu {
     }
 
     fn owns_process(&self, pid: u32, run_dir: &Path) -> bool {
-        let qmp = format!("unix:{},server=on,wait=off", run_dir.join(files::QMP_SOCK).display());
-        process::cmdline(pid).is_some_and(|argv| argv.iter().any(|a| *a == qmp))
+        let qmp = format!(
+            "unix:{},server=on,wait=off",
+            run_dir.join(files::QMP_SOCK).display()
+        );
+        process::cmdline(pid).is_some_and(|argv| argv.contains(&qmp))
     }
 }
 
@@ -282,7 +292,11 @@ mod tests {
         assert!(q.cmdline_extra(Accel::Kvm).is_empty());
         let extra = q.cmdline_extra(Accel::Tcg);
         assert_eq!(extra.len(), 2, "{extra:?}");
-        let khz: u64 = extra[0].strip_prefix("tsc_early_khz=").unwrap().parse().unwrap();
+        let khz: u64 = extra[0]
+            .strip_prefix("tsc_early_khz=")
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(extra[1], format!("lpj={}", 2 * khz));
     }
 }

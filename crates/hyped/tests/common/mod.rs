@@ -67,7 +67,10 @@ impl Server {
         BufReader::new(stdout).read_line(&mut line)?;
         let Some(base) = line.trim().strip_prefix("hyped listening on ") else {
             let _ = child.kill();
-            bail!("hyped did not start: {line:?}; see {}/hyped.log", data.display());
+            bail!(
+                "hyped did not start: {line:?}; see {}/hyped.log",
+                data.display()
+            );
         };
         let base = base.to_owned();
         let key = extra
@@ -121,7 +124,10 @@ impl Server {
 
     /// Creates a VM and waits for VM_RUNNING (or fails on VM_CRASHED).
     pub async fn create_running(&self, name: &str) -> anyhow::Result<Vm> {
-        let mut events = self.client.vm_events(Some(name), Some(self.last_event_id().await?)).await?;
+        let mut events = self
+            .client
+            .vm_events(Some(name), Some(self.last_event_id().await?))
+            .await?;
         let vm = self
             .client
             .create_vm(&serde_json::from_value(serde_json::json!({
@@ -141,7 +147,10 @@ impl Server {
     }
 
     pub async fn last_event_id(&self) -> anyhow::Result<i64> {
-        let text = reqwest::get(format!("{}/metrics", self.base)).await?.text().await?;
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await?
+            .text()
+            .await?;
         let line = text
             .lines()
             .find(|l| l.starts_with("hype_last_event_id "))

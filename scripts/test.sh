@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds the guest image
+# (cached by its inputs), then runs every test of the workspace, including
+# real QEMU guests (TCG where KVM cannot run them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/hype/target}
+export HYPE_IMAGES_DIR=${HYPE_IMAGES_DIR:-/var/lib/hype/images}
+
+scripts/install-deps.sh
+scripts/build-images.sh "$HYPE_IMAGES_DIR"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo test --workspace 2>&1 | tee "${TMPDIR:-/tmp}/hype-test.log"
