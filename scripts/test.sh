@@ -12,3 +12,5 @@ scripts/build-images.sh "$HYPE_IMAGES_DIR"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace 2>&1 | tee "${TMPDIR:-/tmp}/hype-test.log"
+# Say plainly which real-binary tests ran (cargo hides test output).
+cargo test -q -p hype-ch --test real_binary -- --nocapture 2>&1 | grep -E "skipped|passed|failed" || true
