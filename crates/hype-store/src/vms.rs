@@ -4,7 +4,7 @@
 
 use hype_types::{Event, EventType, Transition, VmState, VmmKind};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Executor, Row, Sqlite, Transaction};
 
 use crate::error::{is_unique_violation, DbContext};
 use crate::{events, now, Result, Store, StoreError};
@@ -93,23 +93,7 @@ impl Store {
         let _w = self.writer.lock().await;
         let mut tx = self.pool.begin().await.during("begin create")?;
         let at = now();
-        let res = sqlx::query(
-            "INSERT INTO vms (id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, \
-             user_cmdline, vmm_kind, created_at, updated_at) \
-             VALUES (?, ?, 'creating', ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&new.id)
-        .bind(&new.name)
-        .bind(new.cpu_cores as i64)
-        .bind(new.memory_mb as i64)
-        .bind(&new.image)
-        .bind(&new.kernel_cmdline)
-        .bind(&new.user_cmdline)
-        .bind(new.vmm_kind.as_str())
-        .bind(&at)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await;
+        let res = insert_row(&mut tx, &new, VmState::Creating, &at).await;
         match res {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
@@ -133,22 +117,14 @@ impl Store {
             None,
         )
         .await?;
-        let vm = fetch(&mut tx, &new.name).await?;
+        let vm = fetch(&mut *tx, &new.name).await?;
         tx.commit().await.during("commit create")?;
         self.publish([event.clone()]);
         Ok((vm, event))
     }
 
     pub async fn get_vm(&self, name: &str) -> Result<VmRecord> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM vms WHERE name = ?"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .during("read VM")?;
-        match row {
-            Some(row) => from_row(&row),
-            None => Err(StoreError::VmNotFound { name: name.into() }),
-        }
+        fetch(&self.pool, name).await
     }
 
     pub async fn list_vms(&self, state: Option<VmState>) -> Result<Vec<VmRecord>> {
@@ -189,7 +165,7 @@ impl Store {
     ) -> Result<(VmRecord, Option<Event>)> {
         let _w = self.writer.lock().await;
         let mut tx = self.pool.begin().await.during("begin transition")?;
-        let current = fetch(&mut tx, name).await?;
+        let current = fetch(&mut *tx, name).await?;
         let next = current
             .state
             .apply(t)
@@ -226,7 +202,7 @@ impl Store {
             Some(ty) => Some(events::insert(&mut tx, ty, name, next, detail).await?),
             None => None,
         };
-        let vm = fetch(&mut tx, name).await?;
+        let vm = fetch(&mut *tx, name).await?;
         tx.commit().await.during("commit transition")?;
         self.publish(event.clone());
         Ok((vm, event))
@@ -248,7 +224,7 @@ impl Store {
     pub async fn delete_vm(&self, name: &str, detail: Option<String>) -> Result<Event> {
         let _w = self.writer.lock().await;
         let mut tx = self.pool.begin().await.during("begin delete")?;
-        let current = fetch(&mut tx, name).await?;
+        let current = fetch(&mut *tx, name).await?;
         sqlx::query("DELETE FROM vms WHERE id = ?")
             .bind(&current.id)
             .execute(&mut *tx)
@@ -268,37 +244,52 @@ impl Store {
         let mut tx = self.pool.begin().await.during("begin seed")?;
         let at = now();
         for new in vms {
-            sqlx::query(
-                "INSERT INTO vms (id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, \
-                 vmm_kind, created_at, updated_at) VALUES (?, ?, 'stopped', ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&new.id)
-            .bind(&new.name)
-            .bind(new.cpu_cores as i64)
-            .bind(new.memory_mb as i64)
-            .bind(&new.image)
-            .bind(&new.kernel_cmdline)
-            .bind(new.vmm_kind.as_str())
-            .bind(&at)
-            .bind(&at)
-            .execute(&mut *tx)
-            .await
-            .during("seed VM")?;
+            insert_row(&mut tx, &new, VmState::Stopped, &at)
+                .await
+                .during("seed VM")?;
         }
         tx.commit().await.during("commit seed")
     }
 }
 
-async fn fetch(tx: &mut Transaction<'_, Sqlite>, name: &str) -> Result<VmRecord> {
+async fn fetch<'e, E: Executor<'e, Database = Sqlite>>(ex: E, name: &str) -> Result<VmRecord> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM vms WHERE name = ?"))
         .bind(name)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(ex)
         .await
         .during("read VM")?;
     match row {
         Some(row) => from_row(&row),
         None => Err(StoreError::VmNotFound { name: name.into() }),
     }
+}
+
+/// The one INSERT of a VM row, in `state`.
+async fn insert_row(
+    tx: &mut Transaction<'_, Sqlite>,
+    new: &NewVm,
+    state: VmState,
+    at: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO vms (id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, \
+         user_cmdline, vmm_kind, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&new.id)
+    .bind(&new.name)
+    .bind(state.as_str())
+    .bind(new.cpu_cores as i64)
+    .bind(new.memory_mb as i64)
+    .bind(&new.image)
+    .bind(&new.kernel_cmdline)
+    .bind(&new.user_cmdline)
+    .bind(new.vmm_kind.as_str())
+    .bind(at)
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
 fn is_fk_violation(e: &sqlx::Error) -> bool {
