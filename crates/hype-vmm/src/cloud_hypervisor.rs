@@ -27,7 +27,7 @@ const SOCKET_DEADLINE: Duration = Duration::from_secs(15);
 const GUEST_CID: u64 = 3;
 /// Bounds the hybrid vsock handshake, so a wedged CH cannot hold the
 /// agent task.
-const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(5);
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(2);
 /// Longest handshake answer accepted (`OK <port>\n` is a dozen bytes).
 const MAX_HANDSHAKE_LINE: u64 = 64;
 
