@@ -1,5 +1,7 @@
-//! The agent's side of the hyped channel: a virtio-serial port named
-//! `hype.agent`, carrying `hype-agent-proto` lines.
+//! The agent's side of the hyped channel, carrying `hype-agent-proto` lines:
+//! a virtio-serial port named `hype.agent` (QEMU) or, when the machine has a
+//! virtio vsock device instead, a vsock listener (cloud-hypervisor, which
+//! has no virtio-serial; see `vsock.rs`).
 //!
 //! virtio-serial has two quirks that shape this file. A write blocks while no
 //! host is connected, so writes go through their own thread and never hold
@@ -21,7 +23,7 @@ use hype_agent_proto::{decode, encode, GuestMessage, HostMessage, VIRTIO_PORT_NA
 use nix::libc;
 
 use crate::error::Error;
-use crate::{log, power, signals};
+use crate::{log, power, signals, vsock};
 
 /// How long to wait for the port before logging; then it keeps waiting.
 const PORT_WAIT: Duration = Duration::from_secs(5);
@@ -32,33 +34,53 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(2);
 /// Longest accepted line; longer ones are dropped (hyped never sends them).
 const MAX_LINE: usize = 64 * 1024;
 
+/// virtio device id of a vsock device (virtio spec 5.10).
+const VIRTIO_ID_VSOCK: u32 = 19;
+
 /// Serves the channel forever; returns only by powering off.
 pub fn serve(ready: GuestMessage) -> ! {
     let ready_line = encode(&ready);
     loop {
-        let path = wait_for_port();
-        match Session::open(&path) {
-            Ok(mut session) => {
-                session.send(ready_line.clone());
-                if let Err(e) = session.run(&ready_line) {
-                    log!("agent port {}: {e}; reopening", path.display());
+        match wait_for_transport() {
+            Transport::Port(path) => match Session::open(&path) {
+                Ok(mut session) => {
+                    session.send(ready_line.clone());
+                    if let Err(e) = session.run(&ready_line) {
+                        log!("agent port {}: {e}; reopening", path.display());
+                    }
                 }
+                Err(e) => log!("{e}"),
+            },
+            Transport::Vsock => {
+                let e = vsock::serve(&ready_line);
+                log!("{e}; listening again");
             }
-            Err(e) => log!("{e}"),
         }
         std::thread::sleep(Duration::from_secs(1));
     }
 }
 
-fn wait_for_port() -> PathBuf {
+#[derive(Debug, PartialEq, Eq)]
+enum Transport {
+    Port(PathBuf),
+    Vsock,
+}
+
+/// The named port wins when it exists; a vsock device is used only without
+/// one. Waiting for the port stays the default because its name arrives a
+/// moment after the device, whereas devices are all there once the modules
+/// are loaded.
+fn wait_for_transport() -> Transport {
     let started = Instant::now();
     let mut warned = false;
     loop {
         if let Some(path) = find_port(Path::new("/sys/class/virtio-ports"), VIRTIO_PORT_NAME) {
             // devtmpfs creates the node asynchronously after the sysfs entry.
             if path.exists() {
-                return path;
+                return Transport::Port(path);
             }
+        } else if has_virtio_device(Path::new("/sys/bus/virtio/devices"), VIRTIO_ID_VSOCK) {
+            return Transport::Vsock;
         }
         if !warned && started.elapsed() > PORT_WAIT {
             warned = true;
@@ -73,6 +95,21 @@ fn wait_for_port() -> PathBuf {
         let pause = if warned { 500 } else { 10 };
         std::thread::sleep(Duration::from_millis(pause));
     }
+}
+
+/// Whether a virtio device with this device id is present; sysfs prints the
+/// id as `0x0013`.
+fn has_virtio_device(devices_dir: &Path, id: u32) -> bool {
+    let Ok(entries) = fs::read_dir(devices_dir) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        fs::read_to_string(entry.path().join("device")).is_ok_and(|text| {
+            let text = text.trim();
+            let digits = text.strip_prefix("0x").unwrap_or(text);
+            u32::from_str_radix(digits, 16) == Ok(id)
+        })
+    })
 }
 
 /// The /dev node of the port whose `name` attribute is `name`. The name
@@ -95,12 +132,22 @@ struct Outgoing {
     sent: Option<mpsc::SyncSender<()>>,
 }
 
-struct Session {
+/// One host connection: lines in, answers out through a writer thread.
+pub(crate) struct Session {
     reader: LineReader<File>,
     writer: mpsc::Sender<Outgoing>,
 }
 
 impl Session {
+    /// Starts a session on a connected socket (or any byte stream).
+    pub(crate) fn new(file: File) -> io::Result<Self> {
+        let writer = spawn_writer(file.try_clone()?)?;
+        Ok(Self {
+            reader: LineReader::new(file),
+            writer,
+        })
+    }
+
     fn open(path: &Path) -> Result<Self, Error> {
         let io_err = |source| Error::Io {
             what: "open agent port",
@@ -125,7 +172,7 @@ impl Session {
         })
     }
 
-    fn send(&self, line: Vec<u8>) {
+    pub(crate) fn send(&self, line: Vec<u8>) {
         // The writer only goes away with the session, so this cannot fail
         // while the session is alive.
         let _ = self.writer.send(Outgoing { line, sent: None });
@@ -136,6 +183,18 @@ impl Session {
             match self.reader.next()? {
                 ReadEvent::Line(line) => self.handle(&line, ready_line),
                 ReadEvent::Eof => signals::wait_sigio(RECONNECT_POLL),
+                ReadEvent::Overlong => log!("dropped a line longer than {MAX_LINE} bytes"),
+            }
+        }
+    }
+
+    /// Serves a socket connection until the host closes it; unlike the
+    /// port, a socket's EOF means the connection is over.
+    pub(crate) fn run_until_eof(&mut self, ready_line: &[u8]) -> io::Result<()> {
+        loop {
+            match self.reader.next()? {
+                ReadEvent::Line(line) => self.handle(&line, ready_line),
+                ReadEvent::Eof => return Ok(()),
                 ReadEvent::Overlong => log!("dropped a line longer than {MAX_LINE} bytes"),
             }
         }
@@ -350,5 +409,38 @@ mod tests {
         );
         assert_eq!(find_port(&dir, "missing"), None);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn vsock_device_is_found_by_id() {
+        let dir = std::env::temp_dir().join(format!("hype-agent-vdev-{}", std::process::id()));
+        for (dev, id) in [("virtio0", "0x0001\n"), ("virtio1", "0x0003\n")] {
+            fs::create_dir_all(dir.join(dev)).unwrap();
+            fs::write(dir.join(dev).join("device"), id).unwrap();
+        }
+        assert!(!has_virtio_device(&dir, VIRTIO_ID_VSOCK));
+        fs::create_dir_all(dir.join("virtio2")).unwrap();
+        fs::write(dir.join("virtio2").join("device"), "0x0013\n").unwrap();
+        assert!(has_virtio_device(&dir, VIRTIO_ID_VSOCK));
+        assert!(!has_virtio_device(&dir.join("missing"), VIRTIO_ID_VSOCK));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_socket_session_answers_and_ends_at_eof() {
+        let (host, guest) = std::os::unix::net::UnixStream::pair().unwrap();
+        let guest = File::from(std::os::fd::OwnedFd::from(guest));
+        let mut session = Session::new(guest).unwrap();
+        let mut host_w = host.try_clone().unwrap();
+        host_w
+            .write_all(b"{\"type\":\"ping\",\"id\":5}\n{\"type\":\"hello\"}\n")
+            .unwrap();
+        host_w.shutdown(std::net::Shutdown::Write).unwrap();
+        session.run_until_eof(b"READY\n").unwrap();
+        drop(session);
+        let mut answers = String::new();
+        let mut host_r = host;
+        host_r.read_to_string(&mut answers).unwrap();
+        assert_eq!(answers, "{\"type\":\"pong\",\"id\":5}\nREADY\n");
     }
 }

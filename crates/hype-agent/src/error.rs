@@ -38,6 +38,14 @@ pub enum Error {
         waited: Duration,
     },
 
+    #[error("vsock port {port}: {what}: {source}")]
+    Vsock {
+        what: &'static str,
+        port: u32,
+        #[source]
+        source: nix::Error,
+    },
+
     #[error("network interface {name} did not appear within {waited:?}")]
     NoInterface {
         name: &'static str,

@@ -4,7 +4,8 @@
 //! the kernel modules listed in `/etc/hype/modules.order` (there is no
 //! modprobe in the guest), the optional static network from the kernel
 //! command line, and the channel to hyped, a virtio-serial port named
-//! `hype.agent` that speaks `hype-agent-proto`. It reaps orphaned processes
+//! `hype.agent` (or vsock port 1024 where the VMM has no virtio-serial)
+//! that speaks `hype-agent-proto`. It reaps orphaned processes
 //! and powers the machine off when asked. It must not touch the host's view
 //! of the VM (disks, devices) beyond what the boot needs, and it must never
 //! exit: the kernel panics when PID 1 dies, so every failure is logged to the
@@ -19,6 +20,7 @@ mod mount;
 mod net;
 mod power;
 mod signals;
+mod vsock;
 
 use std::path::Path;
 use std::time::Instant;

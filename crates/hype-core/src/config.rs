@@ -21,6 +21,8 @@ pub struct CoreConfig {
     pub default_vmm: VmmChoice,
     pub accel: AccelChoice,
     pub qemu_binary: Option<PathBuf>,
+    /// An operator-supplied cloud-hypervisor; when unset, an embedded one.
+    pub ch_binary: Option<PathBuf>,
     /// How long a guest has to shut down before it is killed.
     pub stop_timeout: Duration,
     /// How long a guest has to report ready before it counts as crashed.
@@ -77,6 +79,7 @@ impl Default for CoreConfig {
             default_vmm: VmmChoice::Auto,
             accel: AccelChoice::Auto,
             qemu_binary: None,
+            ch_binary: None,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             boot_timeout: Duration::from_secs(120),
             public_url: "http://127.0.0.1:7777".into(),

@@ -9,6 +9,7 @@
 //! the MCP tools and tests call the same methods.
 
 mod agent;
+mod ch;
 mod config;
 mod error;
 mod images;

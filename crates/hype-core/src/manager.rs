@@ -9,11 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hype_store::{NewVm, Store, VmRecord, VmmUpdate};
-use hype_types::{
-    AccelInfo, ChVersions, CreateVm, Image, Transition, VersionInfo, Vm, VmState, VmmChoice,
-};
+use hype_types::{AccelInfo, CreateVm, Image, Transition, VersionInfo, Vm, VmState, VmmChoice};
 use hype_vmm::process::{self, ExitWatch};
-use hype_vmm::{Accel, AnyVmm, Qemu, VmSpec, Vmm};
+use hype_vmm::{Accel, AnyVmm, CloudHypervisor, Qemu, VmSpec, Vmm};
 use nix::sys::signal::Signal;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +31,7 @@ pub(crate) struct Inner {
     pub cfg: CoreConfig,
     pub store: Store,
     pub qemu: Option<Qemu>,
+    pub ch: Option<CloudHypervisor>,
     pub accel: watch::Receiver<Option<AccelDecision>>,
     pub runtimes: Mutex<HashMap<String, Runtime>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -91,11 +90,13 @@ impl Hype {
             Some(q) => tracing::info!(version = ?q.version(), "qemu found"),
             None => tracing::warn!("qemu-system-x86_64 not found; VMs cannot boot"),
         }
+        let ch = crate::ch::detect(&cfg).await;
         let (accel_tx, accel_rx) = watch::channel(None);
         let inner = Arc::new(Inner {
             cfg,
             store,
             qemu,
+            ch,
             accel: accel_rx,
             runtimes: Mutex::default(),
             locks: Mutex::default(),
@@ -202,20 +203,23 @@ impl Hype {
 
     pub async fn version(&self) -> VersionInfo {
         let accel = self.inner.accel.borrow().clone();
+        let ch = self.inner.ch.as_ref();
+        let default_vmm = crate::ch::default_vmm(
+            self.inner.cfg.default_vmm,
+            ch.is_some(),
+            accel.as_ref().map(|a| a.accel),
+        );
         VersionInfo {
             server: env!("CARGO_PKG_VERSION").into(),
             api: "v1".into(),
             qemu: self.inner.qemu.as_ref().and_then(|q| q.version()),
-            cloud_hypervisor: ChVersions {
-                available: vec![],
-                default: None,
-            },
+            cloud_hypervisor: crate::ch::versions(ch),
             accel: accel.map(|a| a.info).unwrap_or(AccelInfo {
                 mode: "pending".into(),
                 kvm_usable: false,
                 reason: "the KVM probe is still running".into(),
             }),
-            default_vmm: "qemu".into(),
+            default_vmm: default_vmm.as_str().into(),
         }
     }
 
@@ -250,10 +254,25 @@ impl Hype {
                     why: "qemu-system-x86_64 was not found (Debian package qemu-system-x86)".into(),
                 }),
             },
-            VmmChoice::CloudHypervisor => Err(CoreError::BackendUnavailable {
-                backend: "cloud-hypervisor",
-                why: "this hyped has no cloud-hypervisor binary; use vmm \"qemu\"".into(),
-            }),
+            VmmChoice::CloudHypervisor => match &self.inner.ch {
+                Some(c) => Ok(AnyVmm::CloudHypervisor(c.clone())),
+                None => Err(CoreError::BackendUnavailable {
+                    backend: "cloud-hypervisor",
+                    why: "this hyped has no cloud-hypervisor binary; use vmm \"qemu\"".into(),
+                }),
+            },
+        }
+    }
+
+    /// Settles `auto`; CH is an option only on KVM, which may mean waiting
+    /// for the accelerator decision.
+    async fn resolve(&self, choice: VmmChoice) -> Result<VmmChoice> {
+        match (choice, self.inner.cfg.default_vmm) {
+            (VmmChoice::Auto, VmmChoice::Auto) if self.inner.ch.is_some() => {
+                Ok(crate::ch::auto_choice(true, self.accel().await?.accel))
+            }
+            (VmmChoice::Auto, configured) => Ok(configured),
+            (explicit, _) => Ok(explicit),
         }
     }
 
@@ -268,7 +287,7 @@ impl Hype {
     /// `VM_RUNNING` follows once its agent reports ready.
     pub async fn create_vm(&self, req: CreateVm) -> Result<Vm> {
         req.validate(self.inner.cfg.host)?;
-        let vmm = self.backend(req.vmm)?;
+        let vmm = self.backend(self.resolve(req.vmm).await?)?;
         let image_name = req
             .image
             .clone()

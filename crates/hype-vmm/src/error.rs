@@ -30,6 +30,24 @@ pub enum VmmError {
         command: String,
         message: String,
     },
+    /// CH refused or could not be reached; `source` carries CH's own
+    /// message. Boxed: `ChError` is large and this enum travels in every
+    /// `Result` of the core.
+    #[error("VM '{vm}': {source}")]
+    Ch {
+        vm: String,
+        #[source]
+        source: Box<hype_ch::ChError>,
+    },
+    /// The hybrid vsock handshake with CH failed (the guest is not
+    /// listening yet, or CH closed the connection).
+    #[error("VM '{vm}': vsock port {port} via {path}: {reason}")]
+    VsockHandshake {
+        vm: String,
+        path: PathBuf,
+        port: u32,
+        reason: String,
+    },
     #[error("VM '{vm}': file {path}")]
     Io {
         vm: String,

@@ -9,6 +9,7 @@
 //! the backend a VM was created with.
 
 pub mod accel;
+pub mod cloud_hypervisor;
 mod error;
 pub mod process;
 pub mod qemu;
@@ -20,13 +21,19 @@ use hype_types::VmmKind;
 use tokio::net::UnixStream;
 
 pub use accel::Accel;
+pub use cloud_hypervisor::CloudHypervisor;
 pub use error::VmmError;
 pub use qemu::Qemu;
 pub use spec::{files as spec_files, Launched, VmSpec};
 
 /// Removes a run directory's sockets; they are stale once the VMM is gone.
 pub fn remove_sockets(run_dir: &Path) {
-    for f in [spec_files::QMP_SOCK, spec_files::AGENT_SOCK] {
+    for f in [
+        spec_files::QMP_SOCK,
+        spec_files::AGENT_SOCK,
+        spec_files::CH_SOCK,
+        spec_files::VSOCK_SOCK,
+    ] {
         let _ = std::fs::remove_file(run_dir.join(f));
     }
 }
@@ -61,52 +68,62 @@ pub trait Vmm {
 #[derive(Debug, Clone)]
 pub enum AnyVmm {
     Qemu(Qemu),
+    CloudHypervisor(CloudHypervisor),
 }
 
 impl Vmm for AnyVmm {
     fn kind(&self) -> VmmKind {
         match self {
             AnyVmm::Qemu(q) => q.kind(),
+            AnyVmm::CloudHypervisor(c) => c.kind(),
         }
     }
     fn version(&self) -> Option<String> {
         match self {
             AnyVmm::Qemu(q) => q.version(),
+            AnyVmm::CloudHypervisor(c) => c.version(),
         }
     }
     fn cmdline_extra(&self, accel: Accel) -> Vec<String> {
         match self {
             AnyVmm::Qemu(q) => q.cmdline_extra(accel),
+            AnyVmm::CloudHypervisor(c) => c.cmdline_extra(accel),
         }
     }
     async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
         match self {
             AnyVmm::Qemu(q) => q.launch(spec).await,
+            AnyVmm::CloudHypervisor(c) => c.launch(spec).await,
         }
     }
     async fn pause(&self, name: &str, run_dir: &Path) -> Result<()> {
         match self {
             AnyVmm::Qemu(q) => q.pause(name, run_dir).await,
+            AnyVmm::CloudHypervisor(c) => c.pause(name, run_dir).await,
         }
     }
     async fn resume(&self, name: &str, run_dir: &Path) -> Result<()> {
         match self {
             AnyVmm::Qemu(q) => q.resume(name, run_dir).await,
+            AnyVmm::CloudHypervisor(c) => c.resume(name, run_dir).await,
         }
     }
     async fn power_button(&self, name: &str, run_dir: &Path) -> Result<()> {
         match self {
             AnyVmm::Qemu(q) => q.power_button(name, run_dir).await,
+            AnyVmm::CloudHypervisor(c) => c.power_button(name, run_dir).await,
         }
     }
     async fn connect_agent(&self, name: &str, run_dir: &Path) -> Result<UnixStream> {
         match self {
             AnyVmm::Qemu(q) => q.connect_agent(name, run_dir).await,
+            AnyVmm::CloudHypervisor(c) => c.connect_agent(name, run_dir).await,
         }
     }
     fn owns_process(&self, pid: u32, run_dir: &Path) -> bool {
         match self {
             AnyVmm::Qemu(q) => q.owns_process(pid, run_dir),
+            AnyVmm::CloudHypervisor(c) => c.owns_process(pid, run_dir),
         }
     }
 }

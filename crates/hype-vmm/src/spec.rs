@@ -36,4 +36,9 @@ pub mod files {
     pub const VMM_LOG: &str = "vmm.log";
     pub const QMP_SOCK: &str = "qmp.sock";
     pub const AGENT_SOCK: &str = "agent.sock";
+    /// cloud-hypervisor's API socket.
+    pub const CH_SOCK: &str = "ch.sock";
+    /// cloud-hypervisor's hybrid vsock socket (the host end of the guest's
+    /// vsock device).
+    pub const VSOCK_SOCK: &str = "vsock.sock";
 }

@@ -115,12 +115,13 @@ async fn main() -> anyhow::Result<()> {
             Accel::Tcg => AccelChoice::Tcg,
         },
         qemu_binary: args.qemu_binary,
+        ch_binary: args.ch_binary,
         stop_timeout: Duration::from_secs(args.stop_timeout),
         boot_timeout: Duration::from_secs(args.boot_timeout),
         public_url: format!("http://{local}"),
         host: CoreConfig::detect_host(),
     };
-    let _ = (args.bridge, args.subnet, args.ch_binary);
+    let _ = (args.bridge, args.subnet);
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {

@@ -1,0 +1,411 @@
+//! The cloud-hypervisor backend: one CH process per VM, configured and
+//! driven over its REST API socket, with the guest agent reached through
+//! CH's hybrid vsock (a unix socket on the host that forwards `CONNECT
+//! <port>` to the guest's vsock port). CH runs on KVM only.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hype_ch::api::{
+    ConsoleConfig, ConsoleMode, CpusConfig, DiskConfig, MemoryConfig, NetConfig, PayloadConfig,
+    RngConfig, SerialConfig, VmConfig, VsockConfig,
+};
+use hype_ch::{ChClient, ChError};
+use hype_types::VmmKind;
+use nix::sys::signal::Signal;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+use crate::spec::files;
+use crate::{process, Accel, Launched, Result, VmSpec, Vmm, VmmError};
+
+/// How long CH gets to answer on its API socket.
+const SOCKET_DEADLINE: Duration = Duration::from_secs(15);
+/// The guest's vsock CID; any value from 3 up works, since each VM has its
+/// own hybrid vsock socket and CIDs never meet.
+const GUEST_CID: u64 = 3;
+/// Bounds the hybrid vsock handshake, so a wedged CH cannot hold the
+/// agent task.
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(2);
+/// Longest handshake answer accepted (`OK <port>\n` is a dozen bytes).
+const MAX_HANDSHAKE_LINE: u64 = 64;
+
+#[derive(Debug, Clone)]
+pub struct CloudHypervisor {
+    binary: PathBuf,
+    version: Option<String>,
+}
+
+impl CloudHypervisor {
+    /// A backend running `binary`, which reported `version`.
+    pub fn new(binary: PathBuf, version: Option<String>) -> Self {
+        Self { binary, version }
+    }
+
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    fn client(run_dir: &Path) -> ChClient {
+        ChClient::new(run_dir.join(files::CH_SOCK))
+    }
+
+    /// `path=...` as passed to `--api-socket`; also how adoption recognises
+    /// the process.
+    fn api_socket_arg(run_dir: &Path) -> String {
+        format!("path={}", run_dir.join(files::CH_SOCK).display())
+    }
+
+    async fn call<F, Fut>(&self, name: &str, run_dir: &Path, f: F) -> Result<()>
+    where
+        F: FnOnce(ChClient) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<(), ChError>>,
+    {
+        f(Self::client(run_dir))
+            .await
+            .map_err(|source| VmmError::Ch {
+                vm: name.into(),
+                source: Box::new(source),
+            })
+    }
+}
+
+/// The `vm.create` body for `spec`.
+fn vm_config(spec: &VmSpec) -> VmConfig {
+    let p = |f: &str| spec.run_dir.join(f).display().to_string();
+    let net = match (&spec.tap, &spec.mac) {
+        (Some(tap), Some(mac)) => Some(vec![NetConfig {
+            tap: Some(tap.clone()),
+            mac: Some(mac.clone()),
+            ..NetConfig::default()
+        }]),
+        _ => None,
+    };
+    VmConfig {
+        cpus: Some(CpusConfig {
+            boot_vcpus: spec.cpu_cores,
+            max_vcpus: spec.cpu_cores,
+            ..CpusConfig::default()
+        }),
+        memory: Some(MemoryConfig {
+            size: u64::from(spec.memory_mb) * 1024 * 1024,
+            ..MemoryConfig::default()
+        }),
+        payload: PayloadConfig {
+            kernel: Some(spec.kernel.display().to_string()),
+            initramfs: spec.initramfs.as_ref().map(|i| i.display().to_string()),
+            cmdline: Some(spec.cmdline.clone()),
+            ..PayloadConfig::default()
+        },
+        disks: spec.rootfs.as_ref().map(|rootfs| {
+            vec![DiskConfig {
+                path: Some(rootfs.display().to_string()),
+                readonly: Some(true),
+                ..DiskConfig::default()
+            }]
+        }),
+        net,
+        rng: Some(RngConfig {
+            src: "/dev/urandom".into(),
+            ..RngConfig::default()
+        }),
+        serial: Some(SerialConfig {
+            mode: ConsoleMode::File,
+            file: Some(p(files::CONSOLE_LOG)),
+            ..SerialConfig::default()
+        }),
+        // The agent talks over vsock; a virtio-console would only be a
+        // second, unused console.
+        console: Some(ConsoleConfig {
+            mode: ConsoleMode::Off,
+            ..ConsoleConfig::default()
+        }),
+        vsock: Some(VsockConfig {
+            cid: GUEST_CID,
+            socket: p(files::VSOCK_SOCK),
+            ..VsockConfig::default()
+        }),
+        ..VmConfig::default()
+    }
+}
+
+/// Checks CH's answer to `CONNECT <port>`: `OK <host port>`.
+fn handshake_ok(line: &str) -> bool {
+    line.strip_prefix("OK ")
+        .is_some_and(|rest| rest.trim_end().parse::<u32>().is_ok())
+}
+
+/// The last non-empty line of the VMM's log: CH's reason for exiting.
+fn last_log_line(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_owned()
+}
+
+impl Vmm for CloudHypervisor {
+    fn kind(&self) -> VmmKind {
+        VmmKind::CloudHypervisor
+    }
+
+    fn version(&self) -> Option<String> {
+        self.version.clone()
+    }
+
+    fn cmdline_extra(&self, _accel: Accel) -> Vec<String> {
+        // KVM only, where the guest calibrates its clocks fine.
+        vec![]
+    }
+
+    async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
+        let io = |path: PathBuf| {
+            let vm = spec.name.clone();
+            move |source| VmmError::Io { vm, path, source }
+        };
+        std::fs::create_dir_all(&spec.run_dir).map_err(io(spec.run_dir.clone()))?;
+        // CH refuses to bind over an existing socket file.
+        for f in [files::CH_SOCK, files::VSOCK_SOCK] {
+            let _ = std::fs::remove_file(spec.run_dir.join(f));
+        }
+        let log = spec.run_dir.join(files::VMM_LOG);
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("--api-socket")
+            .arg(Self::api_socket_arg(&spec.run_dir))
+            .current_dir(&spec.run_dir);
+        let pid = process::spawn_detached(&mut cmd, &log).map_err(|source| VmmError::Spawn {
+            vm: spec.name.clone(),
+            binary: self.binary.clone(),
+            source,
+        })?;
+        let kill = || {
+            process::signal_group(pid, Signal::SIGKILL);
+            // Give the kernel a moment to turn it into a zombie, then reap.
+            std::thread::sleep(Duration::from_millis(20));
+            process::reap(pid);
+        };
+        // A CH that dies at once (bad binary, no /dev/kvm) says why in its
+        // log; that beats a socket timeout 15 s later.
+        let early_exit = || {
+            let exit = process::reap(pid);
+            VmmError::EarlyExit {
+                vm: spec.name.clone(),
+                reason: format!("{exit}: {}", last_log_line(&log)),
+            }
+        };
+        let socket = spec.run_dir.join(files::CH_SOCK);
+        let wait = hype_ch::wait_for_socket(socket.clone(), Instant::now() + SOCKET_DEADLINE);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                res = &mut wait => match res {
+                    Ok(_) => break,
+                    Err(_) if !process::is_alive(pid) => return Err(early_exit()),
+                    Err(_) => {
+                        kill();
+                        return Err(VmmError::SocketTimeout {
+                            vm: spec.name.clone(),
+                            path: socket,
+                            secs: SOCKET_DEADLINE.as_secs(),
+                        });
+                    }
+                },
+                () = tokio::time::sleep(Duration::from_millis(50)) => {
+                    if !process::is_alive(pid) {
+                        return Err(early_exit());
+                    }
+                }
+            }
+        }
+        let client = ChClient::new(&socket);
+        let started = async {
+            client.create(&vm_config(spec)).await?;
+            client.boot().await
+        };
+        if let Err(source) = started.await {
+            // A rejected config leaves CH running with nothing to do.
+            kill();
+            return Err(VmmError::Ch {
+                vm: spec.name.clone(),
+                source: Box::new(source),
+            });
+        }
+        Ok(Launched {
+            pid,
+            version: self.version.clone(),
+        })
+    }
+
+    async fn pause(&self, name: &str, run_dir: &Path) -> Result<()> {
+        self.call(name, run_dir, |c| async move { c.pause().await })
+            .await
+    }
+
+    async fn resume(&self, name: &str, run_dir: &Path) -> Result<()> {
+        self.call(name, run_dir, |c| async move { c.resume().await })
+            .await
+    }
+
+    async fn power_button(&self, name: &str, run_dir: &Path) -> Result<()> {
+        self.call(name, run_dir, |c| async move { c.power_button().await })
+            .await
+    }
+
+    async fn connect_agent(&self, name: &str, run_dir: &Path) -> Result<UnixStream> {
+        let path = run_dir.join(files::VSOCK_SOCK);
+        let port = hype_agent_proto::VSOCK_PORT;
+        let mut stream = UnixStream::connect(&path)
+            .await
+            .map_err(|source| VmmError::Connect {
+                vm: name.into(),
+                path: path.clone(),
+                source,
+            })?;
+        let fail = |reason: String| VmmError::VsockHandshake {
+            vm: name.into(),
+            path: path.clone(),
+            port,
+            reason,
+        };
+        let handshake = async {
+            stream
+                .write_all(format!("CONNECT {port}\n").as_bytes())
+                .await?;
+            // Byte by byte up to the newline: anything after it is the
+            // agent's, and a buffered reader would swallow it.
+            let mut line = Vec::new();
+            let mut reader = BufReader::with_capacity(1, &mut stream).take(MAX_HANDSHAKE_LINE);
+            reader.read_until(b'\n', &mut line).await?;
+            Ok::<_, std::io::Error>(String::from_utf8_lossy(&line).into_owned())
+        };
+        let line = match tokio::time::timeout(HANDSHAKE_DEADLINE, handshake).await {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => return Err(fail(e.to_string())),
+            Err(_) => return Err(fail(format!("no answer within {HANDSHAKE_DEADLINE:?}"))),
+        };
+        if !handshake_ok(&line) {
+            // CH closes the connection without a word when nothing listens
+            // on the port, which is the normal case early in the boot.
+            let reason = if line.is_empty() {
+                "connection closed (is the agent listening yet?)".to_owned()
+            } else {
+                format!("unexpected answer {:?}", line.trim_end())
+            };
+            return Err(fail(reason));
+        }
+        Ok(stream)
+    }
+
+    fn owns_process(&self, pid: u32, run_dir: &Path) -> bool {
+        let arg = Self::api_socket_arg(run_dir);
+        process::cmdline(pid).is_some_and(|argv| argv.contains(&arg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(dir: &Path) -> VmSpec {
+        VmSpec {
+            name: "a".into(),
+            id: "id".into(),
+            cpu_cores: 2,
+            memory_mb: 256,
+            kernel: "/img/vmlinux".into(),
+            initramfs: Some("/img/initramfs.img".into()),
+            rootfs: None,
+            cmdline: "console=ttyS0".into(),
+            run_dir: dir.to_owned(),
+            accel: Accel::Kvm,
+            tap: None,
+            mac: None,
+        }
+    }
+
+    #[test]
+    fn config_matches_the_spec() {
+        let c = vm_config(&spec(Path::new("/run/a")));
+        let cpus = c.cpus.unwrap();
+        assert_eq!((cpus.boot_vcpus, cpus.max_vcpus), (2, 2));
+        assert_eq!(c.memory.unwrap().size, 256 << 20);
+        assert_eq!(c.payload.kernel.as_deref(), Some("/img/vmlinux"));
+        assert_eq!(c.payload.initramfs.as_deref(), Some("/img/initramfs.img"));
+        assert_eq!(c.payload.cmdline.as_deref(), Some("console=ttyS0"));
+        assert_eq!(c.disks, None);
+        assert_eq!(c.net, None);
+        let serial = c.serial.unwrap();
+        assert_eq!(serial.mode, ConsoleMode::File);
+        assert_eq!(serial.file.as_deref(), Some("/run/a/console.log"));
+        assert_eq!(c.console.unwrap().mode, ConsoleMode::Off);
+        let vsock = c.vsock.unwrap();
+        assert_eq!((vsock.cid, vsock.socket.as_str()), (3, "/run/a/vsock.sock"));
+        assert_eq!(c.rng.unwrap().src, "/dev/urandom");
+    }
+
+    #[test]
+    fn rootfs_is_read_only_and_net_needs_tap_and_mac() {
+        let mut s = spec(Path::new("/run/a"));
+        s.rootfs = Some("/img/rootfs.ext4".into());
+        s.tap = Some("hype-tap0".into());
+        let c = vm_config(&s);
+        let disks = c.disks.unwrap();
+        assert_eq!(disks[0].path.as_deref(), Some("/img/rootfs.ext4"));
+        assert_eq!(disks[0].readonly, Some(true));
+        assert_eq!(c.net, None);
+        s.mac = Some("52:54:00:00:00:01".into());
+        let net = vm_config(&s).net.unwrap();
+        assert_eq!(net[0].tap.as_deref(), Some("hype-tap0"));
+        assert_eq!(net[0].mac.as_deref(), Some("52:54:00:00:00:01"));
+    }
+
+    #[test]
+    fn handshake_answers() {
+        assert!(handshake_ok("OK 1073741824\n"));
+        assert!(!handshake_ok(""));
+        assert!(!handshake_ok("OK\n"));
+        assert!(!handshake_ok("ERR\n"));
+    }
+
+    #[tokio::test]
+    async fn connect_agent_speaks_the_hybrid_vsock_handshake() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::UnixListener::bind(dir.path().join(files::VSOCK_SOCK)).unwrap();
+        let fake_ch = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 13];
+            tokio::io::AsyncReadExt::read_exact(&mut s, &mut buf)
+                .await
+                .unwrap();
+            assert_eq!(buf, b"CONNECT 1024\n");
+            // The answer and the agent's first line arrive together.
+            s.write_all(b"OK 1073741824\n{\"type\":\"ready\"}\n")
+                .await
+                .unwrap();
+            let (_, _) = listener.accept().await.unwrap();
+        });
+        let ch = CloudHypervisor::new("cloud-hypervisor".into(), None);
+        let stream = ch.connect_agent("a", dir.path()).await.unwrap();
+        let mut rest = String::new();
+        BufReader::new(stream).read_line(&mut rest).await.unwrap();
+        assert_eq!(rest, "{\"type\":\"ready\"}\n");
+        // A guest not listening yet: CH closes without an answer.
+        let err = ch.connect_agent("a", dir.path()).await.unwrap_err();
+        assert!(matches!(err, VmmError::VsockHandshake { .. }), "{err}");
+        fake_ch.await.unwrap();
+    }
+
+    #[test]
+    fn adoption_checks_the_api_socket_argument() {
+        let ch = CloudHypervisor::new("cloud-hypervisor".into(), None);
+        assert!(!ch.owns_process(std::process::id(), Path::new("/nonexistent/run")));
+        assert_eq!(
+            CloudHypervisor::api_socket_arg(Path::new("/d/vms/a")),
+            "path=/d/vms/a/ch.sock"
+        );
+        assert!(ch.cmdline_extra(Accel::Kvm).is_empty());
+    }
+}
