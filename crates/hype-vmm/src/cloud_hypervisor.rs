@@ -13,12 +13,11 @@ use hype_ch::api::{
 };
 use hype_ch::{ChClient, ChError};
 use hype_types::VmmKind;
-use nix::sys::signal::Signal;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use crate::spec::files;
-use crate::{process, Accel, Launched, Result, VmSpec, Vmm, VmmError};
+use crate::{launch, process, Accel, Launched, Result, VmSpec, Vmm, VmmError};
 
 /// How long CH gets to answer on its API socket.
 const SOCKET_DEADLINE: Duration = Duration::from_secs(15);
@@ -137,16 +136,6 @@ fn handshake_ok(line: &str) -> bool {
 }
 
 /// The last non-empty line of the VMM's log: CH's reason for exiting.
-fn last_log_line(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim()
-        .to_owned()
-}
-
 impl Vmm for CloudHypervisor {
     fn kind(&self) -> VmmKind {
         VmmKind::CloudHypervisor
@@ -162,40 +151,17 @@ impl Vmm for CloudHypervisor {
     }
 
     async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
-        let io = |path: PathBuf| {
-            let vm = spec.name.clone();
-            move |source| VmmError::Io { vm, path, source }
-        };
-        std::fs::create_dir_all(&spec.run_dir).map_err(io(spec.run_dir.clone()))?;
-        // CH refuses to bind over an existing socket file.
-        for f in [files::CH_SOCK, files::VSOCK_SOCK] {
-            let _ = std::fs::remove_file(spec.run_dir.join(f));
-        }
-        let log = spec.run_dir.join(files::VMM_LOG);
         let mut cmd = Command::new(&self.binary);
         cmd.arg("--api-socket")
-            .arg(Self::api_socket_arg(&spec.run_dir))
-            .current_dir(&spec.run_dir);
-        let pid = process::spawn_detached(&mut cmd, &log).map_err(|source| VmmError::Spawn {
-            vm: spec.name.clone(),
-            binary: self.binary.clone(),
-            source,
-        })?;
-        let kill = || {
-            process::signal_group(pid, Signal::SIGKILL);
-            // Give the kernel a moment to turn it into a zombie, then reap.
-            std::thread::sleep(Duration::from_millis(20));
-            process::reap(pid);
-        };
-        // A CH that dies at once (bad binary, no /dev/kvm) says why in its
-        // log; that beats a socket timeout 15 s later.
-        let early_exit = || {
-            let exit = process::reap(pid);
-            VmmError::EarlyExit {
-                vm: spec.name.clone(),
-                reason: format!("{exit}: {}", last_log_line(&log)),
-            }
-        };
+            .arg(Self::api_socket_arg(&spec.run_dir));
+        // CH refuses to bind over an existing socket file.
+        let vmm = launch::spawn(
+            spec,
+            &self.binary,
+            cmd,
+            &[files::CH_SOCK, files::VSOCK_SOCK],
+        )?;
+        let pid = vmm.pid;
         let socket = spec.run_dir.join(files::CH_SOCK);
         let wait = hype_ch::wait_for_socket(socket.clone(), Instant::now() + SOCKET_DEADLINE);
         tokio::pin!(wait);
@@ -203,9 +169,9 @@ impl Vmm for CloudHypervisor {
             tokio::select! {
                 res = &mut wait => match res {
                     Ok(_) => break,
-                    Err(_) if !process::is_alive(pid) => return Err(early_exit()),
+                    Err(_) if !vmm.is_alive() => return Err(vmm.early_exit()),
                     Err(_) => {
-                        kill();
+                        vmm.kill();
                         return Err(VmmError::SocketTimeout {
                             vm: spec.name.clone(),
                             path: socket,
@@ -214,8 +180,8 @@ impl Vmm for CloudHypervisor {
                     }
                 },
                 () = tokio::time::sleep(Duration::from_millis(50)) => {
-                    if !process::is_alive(pid) {
-                        return Err(early_exit());
+                    if !vmm.is_alive() {
+                        return Err(vmm.early_exit());
                     }
                 }
             }
@@ -227,7 +193,7 @@ impl Vmm for CloudHypervisor {
         };
         if let Err(source) = started.await {
             // A rejected config leaves CH running with nothing to do.
-            kill();
+            vmm.kill();
             return Err(VmmError::Ch {
                 vm: spec.name.clone(),
                 source: Box::new(source),

@@ -11,6 +11,7 @@
 pub mod accel;
 pub mod cloud_hypervisor;
 mod error;
+mod launch;
 pub mod process;
 pub mod qemu;
 mod spec;

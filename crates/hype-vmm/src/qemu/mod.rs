@@ -8,11 +8,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hype_types::VmmKind;
-use nix::sys::signal::Signal;
 use tokio::net::UnixStream;
 
 use crate::spec::files;
-use crate::{process, Accel, Launched, Result, VmSpec, Vmm, VmmError};
+use crate::{launch, process, Accel, Launched, Result, VmSpec, Vmm, VmmError};
 pub use qmp::{Qmp, QmpError};
 
 /// How long QEMU gets to open its QMP socket.
@@ -170,49 +169,26 @@ impl Vmm for Qemu {
     }
 
     async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
-        let io = |path: PathBuf| {
-            let vm = spec.name.clone();
-            move |source| VmmError::Io { vm, path, source }
-        };
-        std::fs::create_dir_all(&spec.run_dir).map_err(io(spec.run_dir.clone()))?;
-        for f in [files::QMP_SOCK, files::AGENT_SOCK] {
-            let _ = std::fs::remove_file(spec.run_dir.join(f));
-        }
-        let log = spec.run_dir.join(files::VMM_LOG);
         let mut cmd = Command::new(&self.binary);
-        cmd.args(self.args(spec)).current_dir(&spec.run_dir);
-        let pid = process::spawn_detached(&mut cmd, &log).map_err(|source| VmmError::Spawn {
-            vm: spec.name.clone(),
-            binary: self.binary.clone(),
-            source,
-        })?;
-        let kill = || {
-            process::signal_group(pid, Signal::SIGKILL);
-            // Give the kernel a moment to turn it into a zombie, then reap.
-            std::thread::sleep(Duration::from_millis(20));
-            process::reap(pid);
-        };
+        cmd.args(self.args(spec));
+        let vmm = launch::spawn(
+            spec,
+            &self.binary,
+            cmd,
+            &[files::QMP_SOCK, files::AGENT_SOCK],
+        )?;
+        let pid = vmm.pid;
         let qmp_path = spec.run_dir.join(files::QMP_SOCK);
         let started = Instant::now();
         loop {
-            if !process::is_alive(pid) {
-                let exit = process::reap(pid);
-                let tail = std::fs::read_to_string(&log).unwrap_or_default();
-                let last = tail
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("");
-                return Err(VmmError::EarlyExit {
-                    vm: spec.name.clone(),
-                    reason: format!("{exit}: {}", last.trim()),
-                });
+            if !vmm.is_alive() {
+                return Err(vmm.early_exit());
             }
             if qmp_path.exists() {
                 match Qmp::connect(&qmp_path).await {
                     Ok(_) => break,
                     Err(e) if started.elapsed() > SOCKET_DEADLINE => {
-                        kill();
+                        vmm.kill();
                         return Err(VmmError::Qmp {
                             vm: spec.name.clone(),
                             command: "qmp_capabilities".into(),
@@ -223,7 +199,7 @@ impl Vmm for Qemu {
                 }
             }
             if started.elapsed() > SOCKET_DEADLINE {
-                kill();
+                vmm.kill();
                 return Err(VmmError::SocketTimeout {
                     vm: spec.name.clone(),
                     path: qmp_path,
