@@ -16,7 +16,6 @@ mod routes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use hype_core::{CoreConfig, Hype};
 use ipnet::IpNet;
 use tokio::net::TcpListener;
@@ -74,7 +73,7 @@ pub async fn run(
         metrics: Arc::new(metrics::Metrics::default()),
         shutdown: shutdown.clone(),
     };
-    let app = router(state);
+    let app = routes::router(state);
     tracing::info!(%addr, data_dir = %cfg.core.data_dir.display(), "hyped listening");
     let served = axum::serve(
         listener,
@@ -90,8 +89,4 @@ pub async fn run(
     hype.closed().await;
     tracing::info!("hyped stopped");
     served.map_err(ServeError::Serve)
-}
-
-pub(crate) fn router(state: AppState) -> Router {
-    routes::router(state)
 }

@@ -223,22 +223,18 @@ impl Hype {
         }
     }
 
-    pub(crate) async fn to_view(&self, r: VmRecord) -> Vm {
+    pub(crate) fn to_view(&self, r: VmRecord) -> Vm {
         view::vm(r, &self.inner.cfg.public_url, false)
     }
 
     pub async fn list_vms(&self, state: Option<VmState>) -> Result<Vec<Vm>> {
         let rows = self.inner.store.list_vms(state).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            out.push(self.to_view(r).await);
-        }
-        Ok(out)
+        Ok(rows.into_iter().map(|r| self.to_view(r)).collect())
     }
 
     pub async fn get_vm(&self, name: &str) -> Result<Vm> {
         let r = self.inner.store.get_vm(name).await?;
-        Ok(self.to_view(r).await)
+        Ok(self.to_view(r))
     }
 
     fn backend(&self, choice: VmmChoice) -> Result<AnyVmm> {
@@ -411,7 +407,7 @@ impl Hype {
             true,
             launched_at,
         );
-        Ok(self.to_view(rec).await)
+        Ok(self.to_view(rec))
     }
 
     pub async fn start_vm(&self, name: &str) -> Result<Vm> {
@@ -516,7 +512,7 @@ impl Hype {
             .store
             .transition(name, t, None, VmmUpdate::default())
             .await?;
-        Ok(self.to_view(rec).await)
+        Ok(self.to_view(rec))
     }
 
     pub async fn snapshot_vm(&self, name: &str) -> Result<Vm> {
