@@ -147,6 +147,25 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
+    /// How many VMs are in each state (states with none are absent).
+    pub async fn count_vms_by_state(&self) -> Result<Vec<(VmState, i64)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, count(*) FROM vms GROUP BY state")
+                .fetch_all(&self.pool)
+                .await
+                .during("count VMs by state")?;
+        rows.into_iter()
+            .map(|(s, n)| {
+                VmState::parse(&s)
+                    .map(|st| (st, n))
+                    .ok_or(StoreError::Corrupt {
+                        table: "vms",
+                        what: format!("state {s:?}"),
+                    })
+            })
+            .collect()
+    }
+
     pub async fn count_vms(&self) -> Result<i64> {
         sqlx::query_scalar("SELECT count(*) FROM vms")
             .fetch_one(&self.pool)

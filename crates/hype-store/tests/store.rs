@@ -131,6 +131,10 @@ async fn one_of_fifty_concurrent_creates_wins() -> anyhow::Result<()> {
     }
     assert_eq!(won, 1);
     assert_eq!(store.count_vms().await?, 1);
+    assert_eq!(
+        store.count_vms_by_state().await?,
+        vec![(hype_types::VmState::Creating, 1)]
+    );
     assert_eq!(store.events_after(0, Some("same"), 100).await?.len(), 1);
     Ok(())
 }

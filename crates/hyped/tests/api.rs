@@ -228,6 +228,15 @@ async fn real_answers_match_the_published_openapi_document() -> anyhow::Result<(
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
     let vm = s.create_running("doc").await?;
+    let metrics = reqwest::get(format!("{}/metrics", s.base))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics.contains("hype_vms{state=\"running\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("hype_vms{state=\"stopped\"} 0"));
     let vm = serde_json::to_value(&vm)?;
     check_against_openapi(&doc, "get", "/api/v1/vms/{name}", 200, &vm);
     for (path, tpl) in [

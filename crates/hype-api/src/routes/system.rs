@@ -39,9 +39,15 @@ pub async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, Api
         s.metrics.requests.clone(),
     );
     let vms = Family::<Vec<(String, String)>, Gauge>::default();
-    let all = s.hype.list_vms(None).await?;
+    // Counted in SQL: a scrape must stay cheap with thousands of VMs.
+    let counts = s
+        .hype
+        .store()
+        .count_vms_by_state()
+        .await
+        .map_err(hype_core::CoreError::from)?;
     for st in VmState::ALL {
-        let n = all.iter().filter(|v| v.state == st).count() as i64;
+        let n = counts.iter().find(|(c, _)| *c == st).map_or(0, |(_, n)| *n);
         vms.get_or_create(&vec![("state".to_owned(), st.as_str().to_owned())])
             .set(n);
     }
