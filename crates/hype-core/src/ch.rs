@@ -101,12 +101,17 @@ pub(crate) fn default_vmm(
     }
 }
 
+/// Every version this host can boot with: the one in use (external or
+/// newest embedded) and every other one embedded for this architecture.
 pub(crate) fn versions(ch: Option<&CloudHypervisor>) -> ChVersions {
     let default = ch.and_then(hype_vmm::Vmm::version);
-    ChVersions {
-        available: default.iter().cloned().collect(),
-        default,
+    let mut available: Vec<String> = default.iter().cloned().collect();
+    for b in hype_ch::available_versions() {
+        if b.arch == hype_ch::HOST_ARCH && !available.iter().any(|v| v == b.version) {
+            available.push(b.version.to_owned());
+        }
     }
+    ChVersions { available, default }
 }
 
 #[cfg(test)]
@@ -131,6 +136,23 @@ mod tests {
             default_vmm(VmmChoice::Qemu, true, Some(Accel::Kvm)),
             VmmKind::Qemu
         );
+    }
+
+    #[test]
+    fn versions_list_every_embedded_one_for_this_arch() {
+        let v = versions(None);
+        assert_eq!(v.default, None);
+        let embedded: Vec<_> = hype_ch::available_versions()
+            .into_iter()
+            .filter(|b| b.arch == hype_ch::HOST_ARCH)
+            .map(|b| b.version.to_owned())
+            .collect();
+        assert_eq!(v.available, embedded);
+        let ext = CloudHypervisor::new("/bin/true".into(), Some("v99.0".into()));
+        let v = versions(Some(&ext));
+        assert_eq!(v.default.as_deref(), Some("v99.0"));
+        assert_eq!(v.available[0], "v99.0");
+        assert_eq!(v.available.len(), embedded.len() + 1);
     }
 
     #[test]
