@@ -26,6 +26,25 @@ pub enum HostMessage {
     Ping { id: u64 },
     /// Sync filesystems and power the machine off.
     Shutdown,
+    /// Report the guest's interfaces and addresses; answered by `NetInfo`.
+    NetInfo { id: u64 },
+    /// Send ICMP echo requests to `target` (IPv4) from inside the guest;
+    /// answered by `ProbeResult`. Lets the host check what a guest can reach.
+    Probe {
+        id: u64,
+        target: String,
+        timeout_ms: u32,
+    },
+}
+
+/// One guest network interface, as the guest sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestIface {
+    pub name: String,
+    pub mac: Option<String>,
+    pub up: bool,
+    /// `A.B.C.D/NN`
+    pub addresses: Vec<String>,
 }
 
 /// Guest to host.
@@ -50,6 +69,21 @@ pub enum GuestMessage {
     /// Something the host should log and surface (e.g. a workload restart).
     Notice {
         message: String,
+    },
+    NetInfo {
+        id: u64,
+        interfaces: Vec<GuestIface>,
+        /// The default route's gateway, if any.
+        gateway: Option<String>,
+    },
+    ProbeResult {
+        id: u64,
+        target: String,
+        /// Whether an echo reply came back before the timeout.
+        reachable: bool,
+        rtt_ms: Option<u64>,
+        /// Why the probe could not even be sent (no route, bad target, ...).
+        error: Option<String>,
     },
 }
 

@@ -23,7 +23,7 @@ use hype_agent_proto::{decode, encode, GuestMessage, HostMessage, VIRTIO_PORT_NA
 use nix::libc;
 
 use crate::error::Error;
-use crate::{log, power, signals, vsock};
+use crate::{log, netinfo, power, probe, signals, vsock};
 
 /// How long to wait for the port before logging; then it keeps waiting.
 const PORT_WAIT: Duration = Duration::from_secs(5);
@@ -216,6 +216,22 @@ impl Session {
         match respond(msg) {
             Reply::Ready => self.send(ready_line.to_vec()),
             Reply::Message(reply) => self.send(encode(&reply)),
+            Reply::NetInfo { id } => {
+                let (answer, errors) = netinfo::report(id);
+                for e in errors {
+                    log!("net_info: {e}");
+                    let notice = GuestMessage::Notice {
+                        message: format!("agent: net_info: {e}"),
+                    };
+                    self.send(encode(&notice));
+                }
+                self.send(encode(&answer));
+            }
+            Reply::Probe {
+                id,
+                target,
+                timeout_ms,
+            } => self.spawn_probe(id, target, timeout_ms),
             Reply::PowerOff => {
                 log!("shutdown requested");
                 let (sent_tx, sent_rx) = mpsc::sync_channel(1);
@@ -230,6 +246,31 @@ impl Session {
             }
         }
     }
+
+    /// A probe waits up to its timeout for replies; on its own thread it
+    /// cannot hold up pings or a shutdown. Its answer joins the others in
+    /// the writer's queue, so lines never interleave.
+    fn spawn_probe(&self, id: u64, target: String, timeout_ms: u32) {
+        let writer = self.writer.clone();
+        let for_thread = target.clone();
+        let spawned = std::thread::Builder::new()
+            .name("agent-probe".into())
+            .spawn(move || {
+                let answer = probe::run(id, for_thread, timeout_ms);
+                let _ = writer.send(Outgoing {
+                    line: encode(&answer),
+                    sent: None,
+                });
+            });
+        if let Err(source) = spawned {
+            let e = Error::Thread {
+                what: "a probe",
+                source,
+            };
+            log!("{e}");
+            self.send(encode(&probe::failed(id, target, &e)));
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -237,6 +278,16 @@ enum Reply {
     Ready,
     Message(GuestMessage),
     PowerOff,
+    /// Answered from the kernel's state, on the reader thread (it is quick).
+    NetInfo {
+        id: u64,
+    },
+    /// Answered later, from a thread of its own.
+    Probe {
+        id: u64,
+        target: String,
+        timeout_ms: u32,
+    },
 }
 
 fn respond(msg: HostMessage) -> Reply {
@@ -245,6 +296,16 @@ fn respond(msg: HostMessage) -> Reply {
         HostMessage::Hello => Reply::Ready,
         HostMessage::Ping { id } => Reply::Message(GuestMessage::Pong { id }),
         HostMessage::Shutdown => Reply::PowerOff,
+        HostMessage::NetInfo { id } => Reply::NetInfo { id },
+        HostMessage::Probe {
+            id,
+            target,
+            timeout_ms,
+        } => Reply::Probe {
+            id,
+            target,
+            timeout_ms,
+        },
     }
 }
 
@@ -390,6 +451,22 @@ mod tests {
             Reply::Message(GuestMessage::Pong { id: 9 })
         );
         assert_eq!(respond(HostMessage::Shutdown), Reply::PowerOff);
+        assert_eq!(
+            respond(HostMessage::NetInfo { id: 3 }),
+            Reply::NetInfo { id: 3 }
+        );
+        assert_eq!(
+            respond(HostMessage::Probe {
+                id: 4,
+                target: "10.0.0.1".into(),
+                timeout_ms: 500
+            }),
+            Reply::Probe {
+                id: 4,
+                target: "10.0.0.1".into(),
+                timeout_ms: 500
+            }
+        );
     }
 
     #[test]

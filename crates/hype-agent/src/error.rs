@@ -1,6 +1,8 @@
-//! Errors of the agent's boot steps. None of them is fatal: PID 1 logs them
-//! and goes on, so they carry enough context to be read on a console.
+//! Errors of the agent's boot steps and of the host's requests. None of them
+//! is fatal: PID 1 logs them (or reports them to the host) and goes on, so
+//! they carry enough context to be read on a console.
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -61,4 +63,25 @@ pub enum Error {
 
     #[error("unexpected /proc/uptime contents {0:?}")]
     BadUptime(String),
+
+    #[error("probe target {0:?} is not an IPv4 address")]
+    ProbeTarget(String),
+
+    #[error("probe timeout_ms must be above 0")]
+    ProbeTimeout,
+
+    #[error("{what} {target}: {source}")]
+    Probe {
+        what: &'static str,
+        target: Ipv4Addr,
+        #[source]
+        source: nix::Error,
+    },
+
+    #[error("cannot start a thread for {what}: {source}")]
+    Thread {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
 }

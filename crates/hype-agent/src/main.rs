@@ -18,7 +18,9 @@ mod log;
 mod modules;
 mod mount;
 mod net;
+mod netinfo;
 mod power;
+mod probe;
 mod signals;
 mod vsock;
 

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use nix::libc;
 use nix::net::if_::if_nametoindex;
-use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
+use nix::sys::socket::{
+    setsockopt, socket, sockopt, AddressFamily, SockFlag, SockProtocol, SockType,
+};
+use nix::sys::time::{TimeVal, TimeValLike};
 
 use crate::cmdline::NetConfig;
 use crate::error::Error;
@@ -53,10 +56,13 @@ fn wait_for_link(name: &'static str, wait: Duration) -> Result<u32, Error> {
     }
 }
 
-struct Netlink(File);
+/// Netlink messages start with a 16-byte `nlmsghdr`.
+const NLMSG_HDRLEN: usize = 16;
+
+pub(crate) struct Netlink(File);
 
 impl Netlink {
-    fn open() -> Result<Self, Error> {
+    pub(crate) fn open() -> Result<Self, Error> {
         let fd = socket(
             AddressFamily::Netlink,
             SockType::Raw,
@@ -70,6 +76,58 @@ impl Netlink {
         // The kernel binds an unbound netlink socket on first send, and a
         // plain write() to it goes to the kernel.
         Ok(Self(File::from(fd)))
+    }
+
+    /// Bounds every later read: the channel answers `net_info` on its reader
+    /// thread, which must not hang on a reply that never comes.
+    pub(crate) fn set_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        let micros = i64::try_from(timeout.as_micros()).unwrap_or(i64::MAX);
+        setsockopt(
+            &self.0,
+            sockopt::ReceiveTimeout,
+            &TimeVal::microseconds(micros),
+        )
+        .map_err(|e| Error::Netlink {
+            what: "set timeout",
+            source: e.into(),
+        })
+    }
+
+    /// Sends a dump request and collects the bodies (header stripped) of the
+    /// replies of type `ty` up to NLMSG_DONE.
+    pub(crate) fn dump(
+        &mut self,
+        what: &'static str,
+        msg: &[u8],
+        ty: u16,
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        let err = |source| Error::Netlink { what, source };
+        self.0.write_all(msg).map_err(err)?;
+        // A dump datagram can exceed a page; a short buffer would truncate it.
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut bodies = Vec::new();
+        loop {
+            let n = self.0.read(&mut buf).map_err(err)?;
+            if n == 0 {
+                return Err(err(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            for (msg_ty, body) in split_messages(&buf[..n]) {
+                match msg_ty {
+                    t if t == libc::NLMSG_DONE as u16 => return Ok(bodies),
+                    t if t == libc::NLMSG_ERROR as u16 => {
+                        let errno = body
+                            .get(..4)
+                            .and_then(|b| b.try_into().ok())
+                            .map_or(libc::EIO, |b| -i32::from_ne_bytes(b));
+                        if errno != 0 {
+                            return Err(err(std::io::Error::from_raw_os_error(errno)));
+                        }
+                    }
+                    t if t == ty => bodies.push(body.to_vec()),
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// Sends one request flagged NLM_F_ACK and waits for its ack.
@@ -99,27 +157,53 @@ fn ack_errno(buf: &[u8]) -> Option<i32> {
     Some(-error)
 }
 
+/// The (type, body) of each netlink message packed in one datagram; stops at
+/// the first header that does not fit, as the kernel never sends one.
+pub(crate) fn split_messages(mut buf: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    while let Some(header) = buf.get(..NLMSG_HDRLEN) {
+        let len = u32::from_ne_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let ty = u16::from_ne_bytes([header[4], header[5]]);
+        let Some(body) = buf.get(NLMSG_HDRLEN..len) else {
+            break;
+        };
+        out.push((ty, body));
+        buf = buf.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    out
+}
+
 /// An rtnetlink message under construction: header, fixed body, attributes.
-struct Msg(Vec<u8>);
+pub(crate) struct Msg(Vec<u8>);
 
 impl Msg {
+    /// A request the kernel acknowledges.
     fn new(ty: u16, flags: u16, seq: u32) -> Self {
+        Self::with_flags(ty, flags | libc::NLM_F_ACK as u16, seq)
+    }
+
+    /// A dump request: the kernel ends it with NLMSG_DONE rather than an ack.
+    pub(crate) fn dump(ty: u16, seq: u32) -> Self {
+        Self::with_flags(ty, libc::NLM_F_DUMP as u16, seq)
+    }
+
+    fn with_flags(ty: u16, flags: u16, seq: u32) -> Self {
         let mut b = Vec::with_capacity(64);
         b.extend_from_slice(&0u32.to_ne_bytes()); // length, patched in finish()
         b.extend_from_slice(&ty.to_ne_bytes());
-        let flags = flags | (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+        let flags = flags | libc::NLM_F_REQUEST as u16;
         b.extend_from_slice(&flags.to_ne_bytes());
         b.extend_from_slice(&seq.to_ne_bytes());
         b.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel's
         Self(b)
     }
 
-    fn bytes(mut self, data: &[u8]) -> Self {
+    pub(crate) fn bytes(mut self, data: &[u8]) -> Self {
         self.0.extend_from_slice(data);
         self
     }
 
-    fn attr(mut self, ty: u16, data: &[u8]) -> Self {
+    pub(crate) fn attr(mut self, ty: u16, data: &[u8]) -> Self {
         let len = 4 + data.len();
         self.0.extend_from_slice(&(len as u16).to_ne_bytes());
         self.0.extend_from_slice(&ty.to_ne_bytes());
@@ -128,7 +212,7 @@ impl Msg {
         self
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    pub(crate) fn finish(mut self) -> Vec<u8> {
         let len = self.0.len() as u32;
         self.0[..4].copy_from_slice(&len.to_ne_bytes());
         self.0
@@ -243,5 +327,29 @@ mod tests {
         ack[16..20].copy_from_slice(&(-libc::EEXIST).to_ne_bytes());
         assert_eq!(ack_errno(&ack), Some(libc::EEXIST));
         assert_eq!(ack_errno(&[0u8; 8]), None);
+    }
+
+    #[test]
+    fn datagrams_split_into_messages() {
+        let first = Msg::dump(libc::RTM_GETLINK, 1).bytes(&[1, 2, 3]).finish();
+        let second = Msg::new(libc::RTM_NEWLINK, 0, 2).bytes(&[9; 4]).finish();
+        let mut datagram = first.clone();
+        datagram.resize(first.len().next_multiple_of(4), 0);
+        datagram.extend_from_slice(&second);
+        let msgs = split_messages(&datagram);
+        assert_eq!(
+            msgs,
+            vec![
+                (libc::RTM_GETLINK, &[1u8, 2, 3][..]),
+                (libc::RTM_NEWLINK, &[9u8; 4][..])
+            ]
+        );
+        // A dump asks for no ack: NLMSG_DONE ends it.
+        let flags = u16_at(&first, 6);
+        assert_eq!(flags & libc::NLM_F_ACK as u16, 0);
+        assert_ne!(flags & libc::NLM_F_DUMP as u16, 0);
+        // A header claiming more than the datagram holds ends the walk.
+        assert_eq!(split_messages(&datagram[..first.len() + 20]).len(), 1);
+        assert!(split_messages(&[0u8; 15]).is_empty());
     }
 }

@@ -51,6 +51,8 @@ pub fn convert(e: &CoreError) -> (StatusCode, &'static str) {
         CoreError::Vmm(_) => (StatusCode::BAD_GATEWAY, "vmm_error"),
         CoreError::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "io_error"),
         CoreError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
+        CoreError::AgentUnavailable { .. } => (StatusCode::GATEWAY_TIMEOUT, "agent_unavailable"),
+        CoreError::InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
         CoreError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
     }
 }

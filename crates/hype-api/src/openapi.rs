@@ -15,6 +15,7 @@ use crate::routes;
         routes::vms::start, routes::vms::stop, routes::vms::pause, routes::vms::resume,
         routes::vms::snapshot, routes::vms::restore,
         routes::logs::logs, routes::events::vm_events,
+        routes::guest::network, routes::guest::probe,
         routes::images::list, routes::images::get, routes::images::delete,
     ),
     components(schemas(
@@ -23,6 +24,8 @@ use crate::routes;
         hype_types::Event, hype_types::EventType, hype_types::ErrorBody, hype_types::ErrorDetail,
         hype_types::Image, hype_types::ImageList, hype_types::VersionInfo,
         hype_types::ChVersions, hype_types::AccelInfo,
+        hype_types::GuestNetwork, hype_types::GuestInterface, hype_types::ProbeRequest,
+        hype_types::ProbeResult,
     )),
     tags((name = "vms"), (name = "events"), (name = "images"), (name = "system"))
 )]

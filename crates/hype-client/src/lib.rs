@@ -6,7 +6,10 @@ mod sse;
 
 use std::time::Duration;
 
-use hype_types::{CreateVm, ErrorBody, Image, ImageList, VersionInfo, Vm, VmList};
+use hype_types::{
+    CreateVm, ErrorBody, GuestNetwork, Image, ImageList, ProbeRequest, ProbeResult, VersionInfo,
+    Vm, VmList,
+};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -138,6 +141,22 @@ impl Client {
     pub async fn vm_action(&self, name: &str, action: &str) -> Result<Vm> {
         self.json(Method::POST, &format!("/api/v1/vms/{name}/{action}"))
             .await
+    }
+
+    /// The guest's interfaces, as its agent sees them.
+    pub async fn guest_network(&self, name: &str) -> Result<GuestNetwork> {
+        self.json(Method::GET, &format!("/api/v1/vms/{name}/guest/network"))
+            .await
+    }
+
+    /// Pings `req.target` from inside the guest.
+    pub async fn guest_probe(&self, name: &str, req: &ProbeRequest) -> Result<ProbeResult> {
+        let (url, b) = self.req(Method::POST, &format!("/api/v1/vms/{name}/guest/probe"));
+        let resp = self.send(&url, b.json(req)).await?;
+        resp.json().await.map_err(|e| ClientError::Decode {
+            url,
+            detail: e.to_string(),
+        })
     }
 
     pub async fn logs(&self, name: &str) -> Result<String> {

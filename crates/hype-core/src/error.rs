@@ -45,6 +45,10 @@ pub enum CoreError {
     },
     #[error("storage failure: {0}")]
     Store(#[source] StoreError),
+    #[error("VM '{name}': the guest agent {why}")]
+    AgentUnavailable { name: String, why: &'static str },
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error("hyped is shutting down")]
     ShuttingDown,
 }

@@ -12,6 +12,7 @@ mod agent;
 mod ch;
 mod config;
 mod error;
+mod guest;
 mod images;
 mod manager;
 mod reconcile;

@@ -3,10 +3,11 @@
 //! deadline, and records how the VMM ended. On hyped's shutdown it lets go
 //! of the VMM without touching it, so the VM outlives hyped.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use hype_agent_proto::{GuestMessage, HostMessage};
 use hype_store::VmmUpdate;
@@ -14,7 +15,7 @@ use hype_types::{Transition, VmState};
 use hype_vmm::process::{self, Exit, ExitWatch};
 use hype_vmm::AnyVmm;
 use nix::sys::signal::Signal;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::manager::Inner;
@@ -28,9 +29,47 @@ pub(crate) struct Runtime {
     pub exited: watch::Receiver<bool>,
     /// Set by delete: the exit is expected and the row is about to go.
     pub deleting: Arc<AtomicBool>,
+    /// Requests to the agent waiting for their answer, by id.
+    replies: Replies,
+}
+
+type Replies = Arc<Mutex<HashMap<u64, oneshot::Sender<GuestMessage>>>>;
+
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// Why a request to the guest agent got no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AgentUnanswered {
+    /// The supervisor is gone (the VMM exited meanwhile).
+    Gone,
+    Timeout,
 }
 
 impl Runtime {
+    /// Sends the request `make(id)` to the agent and waits for the answer
+    /// carrying the same id.
+    pub async fn request(
+        &self,
+        make: impl FnOnce(u64) -> HostMessage,
+        timeout: Duration,
+    ) -> Result<GuestMessage, AgentUnanswered> {
+        let id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.replies.lock().expect("replies lock").insert(id, tx);
+        let answered = async {
+            self.agent
+                .send(make(id))
+                .await
+                .map_err(|_| AgentUnanswered::Gone)?;
+            rx.await.map_err(|_| AgentUnanswered::Gone)
+        };
+        let out = tokio::time::timeout(timeout, answered)
+            .await
+            .unwrap_or(Err(AgentUnanswered::Timeout));
+        self.replies.lock().expect("replies lock").remove(&id);
+        out
+    }
+
     /// Waits until the supervisor has recorded the VMM's exit.
     pub async fn wait_exited(&self) {
         let mut rx = self.exited.clone();
@@ -57,6 +96,7 @@ pub(crate) fn spawn(
         agent: agent_tx,
         exited: exited_rx,
         deleting: Arc::new(AtomicBool::new(false)),
+        replies: Replies::default(),
     };
     inner
         .runtimes
@@ -76,6 +116,7 @@ pub(crate) fn spawn(
     ));
     let inner2 = inner.clone();
     let deleting = runtime.deleting.clone();
+    let replies = runtime.replies.clone();
     inner.tracker.spawn(async move {
         let sup = Supervisor {
             inner: inner2,
@@ -85,6 +126,7 @@ pub(crate) fn spawn(
             agent_cancel,
             deleting,
             generation,
+            replies,
         };
         sup.run(booting, launched_at, exited_tx).await;
     });
@@ -99,6 +141,7 @@ struct Supervisor {
     agent_cancel: CancellationToken,
     deleting: Arc<AtomicBool>,
     generation: u64,
+    replies: Replies,
 }
 
 impl Supervisor {
@@ -172,7 +215,16 @@ impl Supervisor {
             GuestMessage::Notice { message } => {
                 tracing::info!(vm = %self.name, message, "guest notice")
             }
-            GuestMessage::Pong { .. } | GuestMessage::ShuttingDown => {}
+            GuestMessage::Pong { id }
+            | GuestMessage::NetInfo { id, .. }
+            | GuestMessage::ProbeResult { id, .. } => {
+                let waiter = self.replies.lock().expect("replies lock").remove(&id);
+                if let Some(tx) = waiter {
+                    // The asker may have timed out meanwhile; that's fine.
+                    let _ = tx.send(msg);
+                }
+            }
+            GuestMessage::ShuttingDown => {}
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod event;
+pub mod guest;
 pub mod image;
 pub mod lifecycle;
 pub mod version;
@@ -15,6 +16,7 @@ pub mod vm;
 
 pub use error::{ErrorBody, ErrorDetail};
 pub use event::{Event, EventType};
+pub use guest::{GuestInterface, GuestNetwork, ProbeRequest, ProbeResult, MAX_PROBE_TIMEOUT_MS};
 pub use image::{Image, ImageList};
 pub use lifecycle::{InvalidTransition, Transition, VmState};
 pub use version::{AccelInfo, ChVersions, VersionInfo};

@@ -1,6 +1,7 @@
 //! The route table; one file per resource.
 
 pub(crate) mod events;
+pub(crate) mod guest;
 pub(crate) mod images;
 pub(crate) mod logs;
 pub(crate) mod system;
@@ -28,6 +29,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/vms/{name}/snapshot", post(vms::snapshot))
         .route("/api/v1/vms/{name}/restore", post(vms::restore))
         .route("/api/v1/vms/{name}/logs", get(logs::logs))
+        .route("/api/v1/vms/{name}/guest/network", get(guest::network))
+        .route("/api/v1/vms/{name}/guest/probe", post(guest::probe))
         .route("/api/v1/events/vms", get(events::vm_events))
         .route("/api/v1/images", get(images::list))
         .route(

@@ -1,0 +1,230 @@
+//! The bridge and the taps, through rtnetlink.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use futures::TryStreamExt;
+use ipnet::Ipv4Net;
+use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::link::{
+    InfoBridgePort, InfoPortData, LinkAttribute, LinkInfo, LinkMessage,
+};
+use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkUnspec};
+
+use crate::{addr, tap, NetError, Result};
+
+/// A netlink handle bound to one bridge and subnet. Everything it does is
+/// idempotent: creating what exists, or deleting what is gone, succeeds.
+#[derive(Clone)]
+pub struct Net {
+    handle: Handle,
+    bridge: String,
+    subnet: Ipv4Net,
+}
+
+fn nl(op: &'static str, link: &str) -> impl FnOnce(rtnetlink::Error) -> NetError {
+    let link = link.to_owned();
+    move |source| NetError::Netlink { op, link, source }
+}
+
+fn name_of(m: &LinkMessage) -> Option<&str> {
+    m.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.as_str()),
+        _ => None,
+    })
+}
+
+fn controller_of(m: &LinkMessage) -> Option<u32> {
+    m.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Controller(i) => Some(*i),
+        _ => None,
+    })
+}
+
+impl Net {
+    /// Opens a netlink socket in the calling thread's network namespace;
+    /// its connection task runs on the current tokio runtime.
+    pub fn connect(bridge: &str, subnet: Ipv4Net) -> Result<Self> {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(NetError::Connect)?;
+        tokio::spawn(conn);
+        if addr::gateway(subnet).is_none() || addr::usable_hosts(subnet).next().is_none() {
+            return Err(NetError::SubnetTooSmall {
+                subnet: subnet.to_string(),
+            });
+        }
+        Ok(Self {
+            handle,
+            bridge: bridge.to_owned(),
+            subnet,
+        })
+    }
+
+    pub fn bridge(&self) -> &str {
+        &self.bridge
+    }
+
+    pub fn subnet(&self) -> Ipv4Net {
+        self.subnet
+    }
+
+    async fn links(&self) -> Result<Vec<LinkMessage>> {
+        self.handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(nl("list links", "*"))
+    }
+
+    async fn index_of(&self, name: &str) -> Result<Option<u32>> {
+        Ok(self
+            .links()
+            .await?
+            .iter()
+            .find(|m| name_of(m) == Some(name))
+            .map(|m| m.header.index))
+    }
+
+    /// Creates the bridge if needed, gives it the subnet's first address and
+    /// brings it up. Returns its index.
+    pub async fn ensure_bridge(&self) -> Result<u32> {
+        let br = &self.bridge;
+        let index = match self.index_of(br).await? {
+            Some(i) => i,
+            None => {
+                self.handle
+                    .link()
+                    .add(LinkBridge::new(br).build())
+                    .execute()
+                    .await
+                    .map_err(nl("create bridge", br))?;
+                self.index_of(br)
+                    .await?
+                    .ok_or_else(|| NetError::NoLink(br.clone()))?
+            }
+        };
+        let gw = addr::gateway(self.subnet).expect("checked in connect");
+        if !self.has_address(index, gw).await? {
+            self.handle
+                .address()
+                .add(index, IpAddr::V4(gw), self.subnet.prefix_len())
+                .execute()
+                .await
+                .map_err(nl("add the gateway address to", br))?;
+        }
+        self.handle
+            .link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await
+            .map_err(nl("bring up", br))?;
+        Ok(index)
+    }
+
+    async fn has_address(&self, index: u32, want: Ipv4Addr) -> Result<bool> {
+        let addrs: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(nl("list addresses of", &self.bridge))?;
+        Ok(addrs.iter().any(|m| {
+            m.attributes
+                .iter()
+                .any(|a| matches!(a, AddressAttribute::Address(IpAddr::V4(v)) if *v == want))
+        }))
+    }
+
+    /// Creates the VM's tap, attaches it to the bridge with port isolation
+    /// (guests reach the host and the uplink, never each other) and brings
+    /// it up.
+    pub async fn create_tap(&self, name: &str) -> Result<()> {
+        let bridge = self.ensure_bridge().await?;
+        tap::create_persistent(name)?;
+        let index = self
+            .index_of(name)
+            .await?
+            .ok_or_else(|| NetError::NoLink(name.into()))?;
+        let attached = async {
+            self.handle
+                .link()
+                .set(
+                    LinkUnspec::new_with_index(index)
+                        .controller(bridge)
+                        .up()
+                        .build(),
+                )
+                .execute()
+                .await
+                .map_err(nl("attach to the bridge", name))?;
+            self.handle
+                .link()
+                .set_port(
+                    LinkBridgePort::new(index)
+                        .append_info_data(InfoBridgePort::Isolated(true))
+                        .build(),
+                )
+                .execute()
+                .await
+                .map_err(nl("isolate the bridge port", name))
+        };
+        if let Err(e) = attached.await {
+            // Leave nothing half-made.
+            let _ = self.delete_tap(name).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Deletes the tap; a tap that is already gone is fine.
+    pub async fn delete_tap(&self, name: &str) -> Result<()> {
+        let Some(index) = self.index_of(name).await? else {
+            return Ok(());
+        };
+        self.handle
+            .link()
+            .del(index)
+            .execute()
+            .await
+            .map_err(nl("delete", name))
+    }
+
+    /// hype's taps on this bridge (for reconcile).
+    pub async fn taps(&self) -> Result<Vec<String>> {
+        let links = self.links().await?;
+        let Some(bridge) = links
+            .iter()
+            .find(|m| name_of(m) == Some(self.bridge.as_str()))
+            .map(|m| m.header.index)
+        else {
+            return Ok(vec![]);
+        };
+        Ok(links
+            .iter()
+            .filter(|m| controller_of(m) == Some(bridge))
+            .filter_map(name_of)
+            .filter(|n| n.starts_with("hype"))
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Whether `name` is a port of the bridge with isolation on.
+    pub async fn is_isolated_port(&self, name: &str) -> Result<bool> {
+        let links = self.links().await?;
+        let Some(m) = links.iter().find(|m| name_of(m) == Some(name)) else {
+            return Err(NetError::NoLink(name.into()));
+        };
+        Ok(m.attributes.iter().any(|a| match a {
+            LinkAttribute::LinkInfo(infos) => infos.iter().any(|i| match i {
+                LinkInfo::PortData(InfoPortData::BridgePort(ps)) => ps
+                    .iter()
+                    .any(|p| matches!(p, InfoBridgePort::Isolated(true))),
+                _ => false,
+            }),
+            _ => false,
+        }))
+    }
+}
