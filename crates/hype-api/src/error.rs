@@ -53,6 +53,8 @@ pub fn convert(e: &CoreError) -> (StatusCode, &'static str) {
         CoreError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
         CoreError::AgentUnavailable { .. } => (StatusCode::GATEWAY_TIMEOUT, "agent_unavailable"),
         CoreError::InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        CoreError::Network { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "network_error"),
+        CoreError::SubnetExhausted(_) => (StatusCode::SERVICE_UNAVAILABLE, "subnet_exhausted"),
         CoreError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
     }
 }

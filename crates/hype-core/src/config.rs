@@ -30,6 +30,15 @@ pub struct CoreConfig {
     /// hyped's own base URL, for URLs handed to clients (`cdp_url`).
     pub public_url: String,
     pub host: HostLimits,
+    /// The bridge and subnet VMs get addresses in; `None` boots VMs without
+    /// a network.
+    pub network: Option<NetworkConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    pub bridge: String,
+    pub subnet: ipnet::Ipv4Net,
 }
 
 impl CoreConfig {
@@ -84,6 +93,7 @@ impl Default for CoreConfig {
             boot_timeout: Duration::from_secs(120),
             public_url: "http://127.0.0.1:7777".into(),
             host: Self::detect_host(),
+            network: None,
         }
     }
 }

@@ -49,6 +49,10 @@ pub enum CoreError {
     AgentUnavailable { name: String, why: &'static str },
     #[error("{0}")]
     InvalidRequest(String),
+    #[error("VM '{name}': network: {why}")]
+    Network { name: String, why: String },
+    #[error("{0}")]
+    SubnetExhausted(String),
     #[error("hyped is shutting down")]
     ShuttingDown,
 }
@@ -70,6 +74,7 @@ impl From<StoreError> for CoreError {
                 state: now,
                 action: "change",
             },
+            e @ StoreError::SubnetExhausted { .. } => CoreError::SubnetExhausted(e.to_string()),
             other => CoreError::Store(other),
         }
     }

@@ -15,11 +15,12 @@ mod error;
 mod guest;
 mod images;
 mod manager;
+mod network;
 mod reconcile;
 mod supervisor;
 mod view;
 
-pub use config::{AccelChoice, CoreConfig};
+pub use config::{AccelChoice, CoreConfig, NetworkConfig};
 pub use error::CoreError;
 pub use manager::Hype;
 

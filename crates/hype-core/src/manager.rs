@@ -32,6 +32,8 @@ pub(crate) struct Inner {
     pub store: Store,
     pub qemu: Option<Qemu>,
     pub ch: Option<CloudHypervisor>,
+    pub net: Option<hype_net::Net>,
+    pub net_status: hype_types::NetworkStatus,
     pub accel: watch::Receiver<Option<AccelDecision>>,
     pub runtimes: Mutex<HashMap<String, Runtime>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -91,12 +93,15 @@ impl Hype {
             None => tracing::warn!("qemu-system-x86_64 not found; VMs cannot boot"),
         }
         let ch = crate::ch::detect(&cfg).await;
+        let (net, net_status) = crate::network::setup(&cfg).await;
         let (accel_tx, accel_rx) = watch::channel(None);
         let inner = Arc::new(Inner {
             cfg,
             store,
             qemu,
             ch,
+            net,
+            net_status,
             accel: accel_rx,
             runtimes: Mutex::default(),
             locks: Mutex::default(),
@@ -220,6 +225,7 @@ impl Hype {
                 reason: "the KVM probe is still running".into(),
             }),
             default_vmm: default_vmm.as_str().into(),
+            network: self.inner.net_status.clone(),
         }
     }
 
@@ -306,6 +312,7 @@ impl Hype {
                 kernel_cmdline: String::new(),
                 user_cmdline: req.kernel_cmdline.clone(),
                 vmm_kind: vmm.kind(),
+                egress: req.egress(),
             })
             .await?;
         let lock = self.inner.lock_for(&rec.name);
@@ -328,6 +335,20 @@ impl Hype {
 
     /// Launches the VMM for `rec` and starts supervising it.
     async fn boot(&self, rec: &VmRecord, vmm: &AnyVmm) -> Result<Vm> {
+        let net = self.attach_network(rec).await?;
+        let booted = self.launch(rec, vmm, net.as_ref()).await;
+        if booted.is_err() && net.is_some() {
+            self.detach_network(rec).await;
+        }
+        booted
+    }
+
+    async fn launch(
+        &self,
+        rec: &VmRecord,
+        vmm: &AnyVmm,
+        net: Option<&crate::network::Attachment>,
+    ) -> Result<Vm> {
         let decision = self.accel().await?;
         let img = self.inner.store.get_image(&rec.image).await?;
         let files = images::boot_files(&img).map_err(|what| CoreError::Unsupported {
@@ -342,6 +363,9 @@ impl Hype {
             format!("hype.id={}", rec.id),
         ];
         cmdline.extend(vmm.cmdline_extra(decision.accel));
+        if let Some(net) = net {
+            cmdline.extend(net.cmdline.iter().cloned());
+        }
         if let Some(user) = &rec.user_cmdline {
             cmdline.push(user.clone());
         }
@@ -356,8 +380,8 @@ impl Hype {
             cmdline: cmdline.join(" "),
             run_dir: self.inner.cfg.run_dir(&rec.name),
             accel: decision.accel,
-            tap: None,
-            mac: None,
+            tap: net.map(|n| n.tap.clone()),
+            mac: net.map(|n| n.mac.clone()),
         };
         let launched_at = Instant::now();
         let launched = vmm.launch(&spec).await.map_err(|source| CoreError::Boot {
@@ -561,7 +585,11 @@ impl Hype {
                 });
             }
         }
+        self.detach_network(&rec).await;
         self.inner.store.delete_vm(name, None).await?;
+        if !rec.egress && rec.ip.is_some() {
+            self.refresh_firewall().await?;
+        }
         Ok(())
     }
 

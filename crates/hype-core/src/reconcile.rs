@@ -67,7 +67,7 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
             }
         }
     }
-    Ok(())
+    hype.reconcile_network().await
 }
 
 /// Takes a surviving VMM under supervision again. The pidfd is opened before

@@ -1,7 +1,7 @@
 //! Store rows to API shapes.
 
 use hype_store::{ImageRecord, VmRecord};
-use hype_types::{Image, Vm, VmmInfo};
+use hype_types::{Image, Vm, VmNetwork, VmmInfo};
 
 pub(crate) fn vm(r: VmRecord, public_url: &str, browser: bool) -> Vm {
     let cdp_url = browser.then(|| format!("{public_url}/api/v1/vms/{}/cdp", r.name));
@@ -11,6 +11,10 @@ pub(crate) fn vm(r: VmRecord, public_url: &str, browser: bool) -> Vm {
             version: r.vmm_version,
             pid: if r.state.has_vmm() { r.vmm_pid } else { None },
             accel: r.accel,
+        },
+        network: VmNetwork {
+            egress: r.egress,
+            tap: r.ip.as_ref().map(|_| hype_net::tap_name(&r.id)),
         },
         name: r.name,
         id: r.id,

@@ -28,7 +28,10 @@ fn bridge_taps_isolation_and_firewall() -> anyhow::Result<()> {
         let idx = net.ensure_bridge().await?;
         assert_eq!(net.ensure_bridge().await?, idx, "idempotent");
         let routes = std::fs::read_to_string("/proc/thread-self/net/route")?;
-        assert!(routes.contains("hypebr0"), "bridge has its subnet route:\n{routes}");
+        assert!(
+            routes.contains("hypebr0"),
+            "bridge has its subnet route:\n{routes}"
+        );
 
         net.create_tap("hypetest0").await?;
         net.create_tap("hypetest1").await?;
@@ -67,7 +70,9 @@ fn bridge_taps_isolation_and_firewall() -> anyhow::Result<()> {
 #[test]
 fn a_subnet_without_room_for_guests_is_refused() -> anyhow::Result<()> {
     in_netns(|| async {
-        let err = Net::connect("hypebr0", "10.0.0.0/32".parse()?).err().unwrap();
+        let err = Net::connect("hypebr0", "10.0.0.0/32".parse()?)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("too small"), "{err}");
         Ok(())
     })

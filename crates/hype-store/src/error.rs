@@ -28,6 +28,10 @@ pub enum StoreError {
     },
     #[error("VM '{name}' changed state to {now} meanwhile")]
     Raced { name: String, now: VmState },
+    #[error(
+        "no free address left in {subnet} ({leased} leased); delete a VM or use a larger --subnet"
+    )]
+    SubnetExhausted { subnet: String, leased: usize },
     #[error("no image named '{name}'")]
     ImageNotFound { name: String },
     #[error("image '{name}' is used by {vms} VM(s); delete them first")]

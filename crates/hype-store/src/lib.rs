@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod images;
 mod jobs;
+mod leases;
 mod vms;
 
 use std::path::Path;
@@ -26,6 +27,7 @@ use tokio::sync::{broadcast, Mutex};
 pub use error::StoreError;
 pub use images::ImageRecord;
 pub use jobs::JobRecord;
+pub use leases::Lease;
 pub use vms::{NewVm, VmRecord, VmmUpdate};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -26,6 +26,8 @@ pub struct VmRecord {
     pub accel: Option<String>,
     pub ip: Option<String>,
     pub mac: Option<String>,
+    /// Whether the guest may reach beyond the host.
+    pub egress: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -41,6 +43,7 @@ pub struct NewVm {
     pub kernel_cmdline: String,
     pub user_cmdline: Option<String>,
     pub vmm_kind: VmmKind,
+    pub egress: bool,
 }
 
 /// Fields a transition may set alongside the state.
@@ -55,7 +58,7 @@ pub struct VmmUpdate {
 
 const COLUMNS: &str =
     "id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, user_cmdline, \
-     vmm_kind, vmm_version, vmm_pid, accel, ip, mac, created_at, updated_at";
+     vmm_kind, vmm_version, vmm_pid, accel, ip, mac, egress, created_at, updated_at";
 
 fn from_row(row: &SqliteRow) -> Result<VmRecord> {
     let state: String = row.get("state");
@@ -81,6 +84,7 @@ fn from_row(row: &SqliteRow) -> Result<VmRecord> {
         accel: row.get("accel"),
         ip: row.get("ip"),
         mac: row.get("mac"),
+        egress: row.get::<i64, _>("egress") != 0,
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
@@ -292,8 +296,8 @@ async fn insert_row(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO vms (id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, \
-         user_cmdline, vmm_kind, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         user_cmdline, vmm_kind, egress, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&new.id)
     .bind(&new.name)
@@ -304,6 +308,7 @@ async fn insert_row(
     .bind(&new.kernel_cmdline)
     .bind(&new.user_cmdline)
     .bind(new.vmm_kind.as_str())
+    .bind(new.egress as i64)
     .bind(at)
     .bind(at)
     .execute(&mut **tx)

@@ -33,6 +33,7 @@ fn new_vm(name: &str) -> NewVm {
         kernel_cmdline: "console=ttyS0".into(),
         user_cmdline: None,
         vmm_kind: VmmKind::Qemu,
+        egress: true,
     }
 }
 
@@ -157,5 +158,77 @@ async fn schema_refuses_what_code_should_never_write() -> anyhow::Result<()> {
         Err(StoreError::ImageInUse { vms: 1, .. })
     ));
     assert_eq!(store.count_vms().await?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn leases_are_lowest_free_distinct_under_concurrency_and_freed_on_delete(
+) -> anyhow::Result<()> {
+    let (_dir, store) = open().await?;
+    let store = Arc::new(store);
+    let hosts = || (2..=254).map(|i| format!("10.0.0.{i}"));
+    for i in 0..100 {
+        store.insert_vm(new_vm(&format!("vm{i}"))).await?;
+    }
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let name = format!("vm{i}");
+                store
+                    .allocate_lease(
+                        &name,
+                        hosts(),
+                        "10.0.0.0/24",
+                        &format!("02:00:00:00:00:{i:02x}"),
+                        &format!("hypet{i}"),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut got = std::collections::HashSet::new();
+    for t in tasks {
+        assert!(got.insert(t.await??), "an address was handed out twice");
+    }
+    assert_eq!(got.len(), 100);
+    let expect: std::collections::HashSet<String> = hosts().take(100).collect();
+    assert_eq!(got, expect, "the lowest 100 addresses");
+    let vm = store.get_vm("vm7").await?;
+    assert!(vm.ip.is_some() && vm.mac.is_some());
+
+    // Freed with its VM, and then the lowest free address is reused.
+    let freed = vm.ip.clone().unwrap();
+    store.delete_vm("vm7", None).await?;
+    assert_eq!(store.leases().await?.len(), 99);
+    store.insert_vm(new_vm("again")).await?;
+    let ip = store
+        .allocate_lease(
+            "again",
+            hosts(),
+            "10.0.0.0/24",
+            "02:aa:00:00:00:01",
+            "hypeagain",
+        )
+        .await?;
+    assert_eq!(ip, freed);
+
+    // An exhausted subnet says so.
+    store.insert_vm(new_vm("late")).await?;
+    let err = store
+        .allocate_lease(
+            "late",
+            hosts().take(100),
+            "10.0.0.0/24",
+            "02:aa:00:00:00:02",
+            "hypelate",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("no free address left in 10.0.0.0/24"),
+        "{err}"
+    );
     Ok(())
 }

@@ -19,7 +19,8 @@ pub use event::{Event, EventType};
 pub use guest::{GuestInterface, GuestNetwork, ProbeRequest, ProbeResult, MAX_PROBE_TIMEOUT_MS};
 pub use image::{Image, ImageList};
 pub use lifecycle::{InvalidTransition, Transition, VmState};
-pub use version::{AccelInfo, ChVersions, VersionInfo};
+pub use version::{AccelInfo, ChVersions, NetworkStatus, VersionInfo};
 pub use vm::{
-    validate_name, CreateVm, HostLimits, InvalidVmSpec, Vm, VmList, VmmChoice, VmmInfo, VmmKind,
+    validate_name, CreateVm, HostLimits, InvalidVmSpec, NetworkSpec, Vm, VmList, VmNetwork,
+    VmmChoice, VmmInfo, VmmKind,
 };

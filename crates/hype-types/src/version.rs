@@ -15,6 +15,17 @@ pub struct VersionInfo {
     pub accel: AccelInfo,
     /// The backend `vmm: auto` picks on this host.
     pub default_vmm: String,
+    pub network: NetworkStatus,
+}
+
+/// Whether VMs get a network, and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NetworkStatus {
+    pub enabled: bool,
+    pub bridge: Option<String>,
+    pub subnet: Option<String>,
+    /// Failed preflight checks, each with its fix.
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

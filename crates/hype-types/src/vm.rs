@@ -73,6 +73,37 @@ pub struct CreateVm {
     pub kernel_cmdline: Option<String>,
     #[serde(default)]
     pub vmm: VmmChoice,
+    /// Network policy; egress allowed when absent.
+    #[serde(default)]
+    pub network: Option<NetworkSpec>,
+}
+
+/// `network` in the create body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Whether the guest may reach beyond the host (through NAT).
+    #[serde(default = "default_egress")]
+    #[schema(default = true)]
+    pub egress: bool,
+}
+
+fn default_egress() -> bool {
+    true
+}
+
+impl CreateVm {
+    pub fn egress(&self) -> bool {
+        self.network.is_none_or(|n| n.egress)
+    }
+}
+
+/// A VM's network as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VmNetwork {
+    pub egress: bool,
+    /// The host tap device, when the VM is networked.
+    pub tap: Option<String>,
 }
 
 fn default_cpu() -> u32 {
@@ -202,6 +233,7 @@ pub struct Vm {
     pub kernel_cmdline: String,
     pub ip: Option<String>,
     pub mac: Option<String>,
+    pub network: VmNetwork,
     pub vmm: VmmInfo,
     /// The http URL a CDP client connects to (browser images).
     pub cdp_url: Option<String>,
@@ -231,6 +263,7 @@ mod tests {
             image: None,
             kernel_cmdline: None,
             vmm: VmmChoice::Auto,
+            network: None,
         }
     }
 

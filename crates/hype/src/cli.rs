@@ -121,6 +121,9 @@ pub struct CreateArgs {
     /// Appended to the kernel command line.
     #[arg(long)]
     pub kernel_cmdline: Option<String>,
+    /// Keep the VM from reaching anything beyond the host.
+    #[arg(long)]
+    pub no_egress: bool,
     /// Return once the server accepted the VM, without waiting for it to run.
     #[arg(long)]
     pub no_wait: bool,

@@ -74,6 +74,9 @@ async fn create(client: &Client, out: Format, args: CreateArgs) -> Result<()> {
         image: args.image,
         kernel_cmdline: args.kernel_cmdline,
         vmm: args.vmm.into(),
+        network: args
+            .no_egress
+            .then_some(hype_types::NetworkSpec { egress: false }),
     };
     let created = client.create_vm(&req).await?;
     let progress = out == Format::Table;

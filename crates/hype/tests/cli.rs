@@ -27,6 +27,7 @@ fn start_hyped(data: &Path, listen: &str) -> anyhow::Result<Hyped> {
         .args(["--listen", listen, "--data-dir"])
         .arg(data)
         .args(["--images-dir", &images_dir()])
+        .args(["--network", "off"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;

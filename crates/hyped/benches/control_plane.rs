@@ -73,6 +73,7 @@ async fn list_with_10k() -> anyhow::Result<()> {
                 kernel_cmdline: "console=ttyS0 hype.name=vm".into(),
                 user_cmdline: None,
                 vmm_kind: VmmKind::Qemu,
+                egress: true,
             })
             .collect();
         store.seed_stopped_vms(vms).await?;

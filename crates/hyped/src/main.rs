@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use hype_core::{AccelChoice, CoreConfig};
+use hype_core::{AccelChoice, CoreConfig, NetworkConfig};
 use hype_types::VmmChoice;
 use ipnet::IpNet;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +16,12 @@ enum Accel {
     Auto,
     Kvm,
     Tcg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -51,10 +57,13 @@ struct Args {
     qemu_binary: Option<PathBuf>,
     #[arg(long, env = "HYPE_ACCEL", value_enum, default_value = "auto")]
     accel: Accel,
+    /// `off` boots VMs without a network (no bridge, taps or firewall).
+    #[arg(long, env = "HYPE_NETWORK", value_enum, default_value = "on")]
+    network: OnOff,
     #[arg(long, env = "HYPE_BRIDGE", default_value = "hypebr0")]
     bridge: String,
     #[arg(long, env = "HYPE_SUBNET", default_value = "192.168.127.0/24")]
-    subnet: IpNet,
+    subnet: ipnet::Ipv4Net,
     #[arg(long, env = "HYPE_DEFAULT_IMAGE", default_value = "base")]
     default_image: String,
     /// Seconds a guest gets to shut down before it is killed.
@@ -120,8 +129,11 @@ async fn main() -> anyhow::Result<()> {
         boot_timeout: Duration::from_secs(args.boot_timeout),
         public_url: format!("http://{local}"),
         host: CoreConfig::detect_host(),
+        network: (args.network == OnOff::On).then(|| NetworkConfig {
+            bridge: args.bridge,
+            subnet: args.subnet.trunc(),
+        }),
     };
-    let _ = (args.bridge, args.subnet);
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {

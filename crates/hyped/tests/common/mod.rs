@@ -51,6 +51,13 @@ impl Server {
             .arg("--images-dir")
             .arg(images_dir())
             .args(["--stop-timeout", "20"])
+            // Tests in the host's namespace never configure the host's
+            // network; the networking tests run in namespaces of their own.
+            .args(if extra.contains(&"--network") {
+                &[][..]
+            } else {
+                &["--network", "off"][..]
+            })
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -73,6 +80,15 @@ impl Server {
             );
         };
         let base = base.to_owned();
+        // The listener is bound before start-up (reconcile) is done; the
+        // first answer means hyped is fully up.
+        if let Err(e) = healthz(base.trim_start_matches("http://")) {
+            let _ = child.kill();
+            bail!(
+                "hyped did not come up ({e}); see {}/hyped.log",
+                data.display()
+            );
+        }
         let key = extra
             .windows(2)
             .find(|w| w[0] == "--api-key")
@@ -162,6 +178,19 @@ impl Server {
     pub fn vmm_pids(&self) -> Vec<u32> {
         vmm_pids_under(&self.data)
     }
+}
+
+/// One blocking GET /healthz; it waits in the listen queue until hyped
+/// serves.
+fn healthz(addr: &str) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.write_all(b"GET /healthz HTTP/1.0\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    anyhow::ensure!(answer.contains(" 200 "), "healthz answered {answer:?}");
+    Ok(())
 }
 
 pub fn vmm_pids_under(data: &Path) -> Vec<u32> {

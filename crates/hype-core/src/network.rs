@@ -1,0 +1,202 @@
+//! VMs on the host network: a lease, a tap on the bridge, the guest's
+//! address on its kernel command line, and the firewall kept in step with
+//! every VM's egress policy. Without a working network (no config, or the
+//! host failed its preflight), VMs boot without a NIC and `/version` says
+//! why.
+
+use std::net::Ipv4Addr;
+
+use hype_net::{FirewallPlan, Net};
+use hype_store::VmRecord;
+use hype_types::NetworkStatus;
+
+use crate::{CoreConfig, CoreError, Hype, Result};
+
+/// What a VM's boot needs from the network.
+pub(crate) struct Attachment {
+    pub tap: String,
+    pub mac: String,
+    /// `hype.ip=`, `hype.gw=`, `hype.dns=` for the agent.
+    pub cmdline: Vec<String>,
+}
+
+/// Checks the host, creates the bridge and installs the firewall.
+pub(crate) async fn setup(cfg: &CoreConfig) -> (Option<Net>, NetworkStatus) {
+    let Some(nc) = &cfg.network else {
+        return (
+            None,
+            NetworkStatus {
+                enabled: false,
+                bridge: None,
+                subnet: None,
+                problems: vec!["networking is off (--network off)".into()],
+            },
+        );
+    };
+    let mut problems = vec![];
+    for f in hype_net::preflight::run(&nc.bridge, nc.subnet) {
+        if !f.ok {
+            let line = format!(
+                "{}: {}; fix: {}",
+                f.check,
+                f.detail,
+                f.fix.unwrap_or_default()
+            );
+            tracing::warn!(check = f.check, "{line}");
+            problems.push(line);
+        }
+    }
+    let net = match Net::connect(&nc.bridge, nc.subnet) {
+        Ok(net) => match net.ensure_bridge().await {
+            Ok(_) => Some(net),
+            Err(e) => {
+                problems.push(format!("bridge {}: {}", nc.bridge, chain(&e)));
+                None
+            }
+        },
+        Err(e) => {
+            problems.push(chain(&e));
+            None
+        }
+    };
+    if net.is_none() {
+        tracing::error!(
+            ?problems,
+            "VM networking is unavailable; VMs boot without a NIC"
+        );
+    }
+    let status = NetworkStatus {
+        enabled: net.is_some(),
+        bridge: Some(nc.bridge.clone()),
+        subnet: Some(nc.subnet.to_string()),
+        problems,
+    };
+    (net, status)
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+fn net_err(name: &str, e: hype_net::NetError) -> CoreError {
+    CoreError::Network {
+        name: name.into(),
+        why: chain(&e),
+    }
+}
+
+impl Hype {
+    /// Leases an address (or finds the VM's lease), creates its tap and
+    /// applies its egress policy. `None` when networking is off.
+    pub(crate) async fn attach_network(&self, rec: &VmRecord) -> Result<Option<Attachment>> {
+        let Some(net) = &self.inner.net else {
+            return Ok(None);
+        };
+        let store = &self.inner.store;
+        let subnet = net.subnet();
+        let existing = store.leases().await?.into_iter().find(|l| l.vm == rec.name);
+        let (ip, mac, tap) = match existing {
+            Some(l) => (l.ip, l.mac, l.tap),
+            None => {
+                let mac = hype_net::mac_for(&rec.id);
+                let tap = hype_net::tap_name(&rec.id);
+                let ip = store
+                    .allocate_lease(
+                        &rec.name,
+                        hype_net::usable_hosts(subnet).map(|a| a.to_string()),
+                        &subnet.to_string(),
+                        &mac,
+                        &tap,
+                    )
+                    .await?;
+                (ip, mac, tap)
+            }
+        };
+        net.create_tap(&tap)
+            .await
+            .map_err(|e| net_err(&rec.name, e))?;
+        if !rec.egress {
+            if let Err(e) = self.refresh_firewall().await {
+                let _ = net.delete_tap(&tap).await;
+                return Err(e);
+            }
+        }
+        let gw = hype_net::gateway(subnet).expect("Net::connect checked the subnet");
+        let mut cmdline = vec![
+            format!("hype.ip={ip}/{}", subnet.prefix_len()),
+            format!("hype.gw={gw}"),
+        ];
+        if let Some(dns) = hype_net::dns_for_guests() {
+            cmdline.push(format!("hype.dns={dns}"));
+        }
+        Ok(Some(Attachment { tap, mac, cmdline }))
+    }
+
+    /// Removes the VM's tap; its lease goes with its row.
+    pub(crate) async fn detach_network(&self, rec: &VmRecord) {
+        let Some(net) = &self.inner.net else { return };
+        let tap = hype_net::tap_name(&rec.id);
+        if let Err(e) = net.delete_tap(&tap).await {
+            tracing::warn!(vm = %rec.name, tap, error = %e, "cannot delete tap");
+        }
+    }
+
+    /// Rewrites the firewall from the leases: denied egress for exactly the
+    /// VMs that asked for none.
+    pub(crate) async fn refresh_firewall(&self) -> Result<()> {
+        let Some(net) = &self.inner.net else {
+            return Ok(());
+        };
+        let deny: Vec<Ipv4Addr> = self
+            .inner
+            .store
+            .leases()
+            .await?
+            .into_iter()
+            .filter(|l| !l.egress)
+            .filter_map(|l| l.ip.parse().ok())
+            .collect();
+        let plan = FirewallPlan {
+            bridge: net.bridge().to_owned(),
+            subnet: net.subnet(),
+            egress_deny: deny,
+        };
+        tokio::task::spawn_blocking(move || plan.apply())
+            .await
+            .map_err(|e| CoreError::Network {
+                name: "*".into(),
+                why: e.to_string(),
+            })?
+            .map_err(|e| net_err("*", e))
+    }
+
+    /// Start-up: the firewall as the store says, and no tap without a lease.
+    pub(crate) async fn reconcile_network(&self) -> Result<()> {
+        let Some(net) = &self.inner.net else {
+            return Ok(());
+        };
+        self.refresh_firewall().await?;
+        let leased: Vec<String> = self
+            .inner
+            .store
+            .leases()
+            .await?
+            .into_iter()
+            .map(|l| l.tap)
+            .collect();
+        for tap in net.taps().await.map_err(|e| net_err("*", e))? {
+            if !leased.contains(&tap) {
+                tracing::info!(tap, "removing a tap no VM holds");
+                net.delete_tap(&tap).await.map_err(|e| net_err("*", e))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! VM networking for real, inside a network namespace this test makes:
+//! the test thread unshares its network namespace, so hyped, its bridge,
+//! taps and nftables table, and the QEMU guests all live there and vanish
+//! with it. An "outside" host is a second namespace joined by a veth pair,
+//! created and deleted here. No traffic leaves these namespaces.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::Server;
+use hype_types::ProbeRequest;
+
+fn sh(args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new(args[0]).args(&args[1..]).output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// Runs `f` on a thread inside a new network namespace with lo up and IPv4
+/// forwarding on.
+fn in_netns<F, Fut>(f: F) -> anyhow::Result<()>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
+        sh(&["ip", "link", "set", "lo", "up"])?;
+        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")?;
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(f())
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("test thread panicked"))?
+}
+
+/// A second namespace at 10.250.0.2 behind a veth pair, standing for the
+/// world beyond the host. Deleted on drop.
+struct Outside(String);
+
+impl Outside {
+    fn new() -> anyhow::Result<Self> {
+        let ns = format!("hype-test-{}", std::process::id());
+        sh(&["ip", "netns", "add", &ns])?;
+        let me = Self(ns.clone());
+        sh(&[
+            "ip", "link", "add", "hypeup0", "type", "veth", "peer", "name", "hypeup1",
+        ])?;
+        sh(&["ip", "link", "set", "hypeup1", "netns", &ns])?;
+        sh(&["ip", "addr", "add", "10.250.0.1/24", "dev", "hypeup0"])?;
+        sh(&["ip", "link", "set", "hypeup0", "up"])?;
+        sh(&[
+            "ip",
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            "10.250.0.2/24",
+            "dev",
+            "hypeup1",
+        ])?;
+        sh(&["ip", "-n", &ns, "link", "set", "hypeup1", "up"])?;
+        sh(&["ip", "-n", &ns, "link", "set", "lo", "up"])?;
+        Ok(me)
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = sh(&["ip", "netns", "del", &self.0]);
+    }
+}
+
+async fn reach(s: &Server, vm: &str, target: &str) -> anyhow::Result<bool> {
+    let r = s
+        .client
+        .guest_probe(
+            vm,
+            &ProbeRequest {
+                target: target.parse()?,
+                timeout_ms: 1500,
+            },
+        )
+        .await?;
+    anyhow::ensure!(
+        r.error.is_none(),
+        "probe from {vm} to {target}: {:?}",
+        r.error
+    );
+    Ok(r.reachable)
+}
+
+#[test]
+fn guests_get_addresses_reach_host_and_uplink_but_not_each_other() -> anyhow::Result<()> {
+    in_netns(|| async {
+        let _outside = Outside::new()?;
+        let tmp = tempfile::tempdir()?;
+        let s = Server::start_in(
+            tmp.path(),
+            &[
+                "--network",
+                "on",
+                "--subnet",
+                "10.77.0.0/24",
+                "--bridge",
+                "hypebr0",
+            ],
+        )?;
+        let version = s.client.version().await?;
+        assert!(version.network.enabled, "{:?}", version.network);
+
+        let a = s.create_running("net-a").await?;
+        let b_req =
+            serde_json::json!({"name": "net-b", "memory_mb": 256, "network": {"egress": false}});
+        let mut ev = s
+            .client
+            .vm_events(Some("net-b"), Some(s.last_event_id().await?))
+            .await?;
+        s.client.create_vm(&serde_json::from_value(b_req)?).await?;
+        s.wait_event(&mut ev, Duration::from_secs(180), |e| {
+            e.event_type == hype_types::EventType::VmRunning
+        })
+        .await?;
+        let b = s.client.get_vm("net-b").await?;
+        assert_eq!(a.ip.as_deref(), Some("10.77.0.2"), "lowest free address");
+        assert_eq!(b.ip.as_deref(), Some("10.77.0.3"));
+        assert!(!b.network.egress && a.network.egress);
+
+        // The guest configured what hyped leased, as seen from inside.
+        let inside = s.client.guest_network("net-a").await?;
+        let eth0 = inside
+            .interfaces
+            .iter()
+            .find(|i| i.name == "eth0")
+            .expect("eth0");
+        assert_eq!(eth0.addresses, ["10.77.0.2/24"]);
+        assert_eq!(eth0.mac, a.mac);
+        assert_eq!(inside.gateway.as_deref(), Some("10.77.0.1"));
+
+        assert!(reach(&s, "net-a", "10.77.0.1").await?, "A pings the host");
+        assert!(reach(&s, "net-b", "10.77.0.1").await?, "B pings the host");
+        assert!(!reach(&s, "net-a", "10.77.0.3").await?, "A cannot reach B");
+        assert!(!reach(&s, "net-b", "10.77.0.2").await?, "B cannot reach A");
+        assert!(
+            reach(&s, "net-a", "10.250.0.2").await?,
+            "A's egress is forwarded"
+        );
+        assert!(
+            !reach(&s, "net-b", "10.250.0.2").await?,
+            "B's egress is blocked"
+        );
+
+        // Delete frees the tap and the lease; the address is handed out again.
+        let tap_b = b.network.tap.clone().expect("tap");
+        s.client.delete_vm("net-b").await?;
+        let links = Command::new("ip").args(["-o", "link"]).output()?;
+        assert!(
+            !String::from_utf8_lossy(&links.stdout).contains(&tap_b),
+            "tap gone"
+        );
+        let c = s.create_running("net-c").await?;
+        assert_eq!(
+            c.ip.as_deref(),
+            Some("10.77.0.3"),
+            "B's address is free again"
+        );
+        s.client.delete_vm("net-a").await?;
+        s.client.delete_vm("net-c").await?;
+        Ok(())
+    })
+}
+
+#[test]
+fn taps_without_a_vm_are_removed_at_start() -> anyhow::Result<()> {
+    in_netns(|| async {
+        let tmp = tempfile::tempdir()?;
+        let args = ["--network", "on", "--subnet", "10.78.0.0/24"];
+        let mut s = Server::start_in(tmp.path(), &args)?;
+        s.stop();
+        // A tap on hype's bridge that no lease accounts for.
+        sh(&["ip", "tuntap", "add", "dev", "hypestray", "mode", "tap"])?;
+        sh(&["ip", "link", "set", "hypestray", "master", "hypebr0"])?;
+        let _s = Server::start_in(tmp.path(), &args)?;
+        let links = Command::new("ip").args(["-o", "link"]).output()?;
+        assert!(!String::from_utf8_lossy(&links.stdout).contains("hypestray"));
+        Ok(())
+    })
+}
