@@ -290,6 +290,10 @@ mod tests {
             kernel_cmdline: "console=ttyS0".into(),
             ip: Some("192.168.127.2".into()),
             mac: Some("02:00:00:00:00:02".into()),
+            network: hype_types::VmNetwork {
+                egress: true,
+                tap: Some("hype0123456789".into()),
+            },
             vmm: VmmInfo {
                 kind: VmmKind::Qemu,
                 version: Some("8.2.2".into()),
