@@ -96,6 +96,9 @@ fn main() {
         }
     }
 
+    if let Err(e) = net::loopback_up() {
+        log!("network: {e}");
+    }
     if let Some(net) = &config.net {
         match net::configure(net) {
             Ok(()) => log!("network: eth0 {}/{} up", net.addr, net.prefix),

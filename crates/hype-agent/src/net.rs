@@ -22,11 +22,16 @@ const IFACE: &str = "eth0";
 /// virtio_net registers eth0 while its module loads, so this is a margin.
 const IFACE_WAIT: Duration = Duration::from_secs(2);
 
-pub fn configure(cfg: &NetConfig) -> Result<(), Error> {
+/// Brings the loopback up: every guest has one working, networked or not
+/// (Chromium's remote debugging listens there).
+pub fn loopback_up() -> Result<(), Error> {
     let lo = wait_for_link("lo", Duration::ZERO)?;
+    Netlink::open()?.request("bring lo up", &link_up(1, lo))
+}
+
+pub fn configure(cfg: &NetConfig) -> Result<(), Error> {
     let eth0 = wait_for_link(IFACE, IFACE_WAIT)?;
     let mut nl = Netlink::open()?;
-    nl.request("bring lo up", &link_up(1, lo))?;
     nl.request("bring eth0 up", &link_up(2, eth0))?;
     nl.request("add address", &add_addr(3, eth0, cfg.addr, cfg.prefix))?;
     if let Some(gw) = cfg.gateway {
