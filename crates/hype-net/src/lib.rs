@@ -13,6 +13,7 @@ mod error;
 mod firewall;
 mod links;
 pub mod preflight;
+pub mod setup;
 mod tap;
 
 pub use addr::{dns_for_guests, gateway, mac_for, tap_name, usable_hosts};

@@ -6,7 +6,7 @@ use futures::TryStreamExt;
 use ipnet::Ipv4Net;
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{
-    InfoBridgePort, InfoPortData, LinkAttribute, LinkInfo, LinkMessage,
+    InfoBridgePort, InfoPortData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkUnspec};
 
@@ -119,6 +119,39 @@ impl Net {
             .await
             .map_err(nl("bring up", br))?;
         Ok(index)
+    }
+
+    /// Whether the bridge exists.
+    pub async fn has_bridge(&self) -> Result<bool> {
+        Ok(self.index_of(&self.bridge).await?.is_some())
+    }
+
+    /// Whether the bridge exists, is up and holds the gateway address: what
+    /// [`Net::ensure_bridge`] would leave unchanged.
+    pub async fn bridge_ready(&self) -> Result<bool> {
+        let links = self.links().await?;
+        let Some(m) = links
+            .iter()
+            .find(|m| name_of(m) == Some(self.bridge.as_str()))
+        else {
+            return Ok(false);
+        };
+        let gw = addr::gateway(self.subnet).expect("checked in connect");
+        Ok(m.header.flags.contains(LinkFlags::Up) && self.has_address(m.header.index, gw).await?)
+    }
+
+    /// Deletes the bridge (for `hype setup --undo`); one that is already
+    /// gone is fine.
+    pub async fn delete_bridge(&self) -> Result<()> {
+        let Some(index) = self.index_of(&self.bridge).await? else {
+            return Ok(());
+        };
+        self.handle
+            .link()
+            .del(index)
+            .execute()
+            .await
+            .map_err(nl("delete", &self.bridge))
     }
 
     async fn has_address(&self, index: u32, want: Ipv4Addr) -> Result<bool> {

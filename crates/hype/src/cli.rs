@@ -40,14 +40,34 @@ pub enum Command {
     Images(ImagesCommand),
     /// This client's version and the server's.
     Version,
-    /// Prepare this host for hyped (not yet available in this build).
-    Setup(Rest),
+    /// Prepare this host for hyped: bridge, forwarding, NAT, systemd unit.
+    Setup(SetupArgs),
     /// MCP over stdio (not yet available in this build).
     Mcp(Rest),
     /// Live dashboard (not yet available in this build).
     Tui(Rest),
     /// Import jobs (not yet available in this build).
     Jobs(Rest),
+}
+
+/// `hype setup`: runs on this host, not through hyped.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Print what would change, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Undo what setup did: bridge, nftables table, forwarding, files.
+    #[arg(long)]
+    pub undo: bool,
+    /// The bridge hyped attaches VMs to.
+    #[arg(long, env = "HYPE_BRIDGE", default_value = "hypebr0")]
+    pub bridge: String,
+    /// The guests' subnet; the bridge takes its first address.
+    #[arg(long, env = "HYPE_SUBNET", default_value = "192.168.127.0/24")]
+    pub subnet: ipnet::Ipv4Net,
+    /// The hyped the systemd unit starts [default: /usr/local/bin/hyped].
+    #[arg(long)]
+    pub hyped_binary: Option<std::path::PathBuf>,
 }
 
 /// Whatever follows a command this build does not implement yet.
@@ -186,5 +206,17 @@ mod tests {
             (1, 512, 300, false)
         );
         assert_eq!(VmmChoice::from(c.vmm), VmmChoice::Auto);
+    }
+
+    #[test]
+    fn parses_setup() {
+        let cli =
+            Cli::try_parse_from(["hype", "setup", "--dry-run", "--subnet", "10.9.0.0/16"]).unwrap();
+        let Command::Setup(s) = cli.command else {
+            panic!("not setup");
+        };
+        assert!(s.dry_run && !s.undo);
+        assert_eq!(s.subnet, "10.9.0.0/16".parse().unwrap());
+        assert!(Cli::try_parse_from(["hype", "setup", "--subnet", "nonsense"]).is_err());
     }
 }

@@ -6,6 +6,7 @@
 mod cli;
 mod images;
 mod output;
+mod setup;
 mod system;
 mod vms;
 mod watch;
@@ -25,9 +26,8 @@ async fn main() -> ExitCode {
         Command::Vms(cmd) => vms::run(&client, out, cmd).await,
         Command::Images(cmd) => images::run(&client, out, cmd).await,
         Command::Version => system::version(&client, out).await,
-        Command::Setup(_) | Command::Mcp(_) | Command::Tui(_) | Command::Jobs(_) => {
-            system::not_available()
-        }
+        Command::Setup(args) => setup::run(out, args).await,
+        Command::Mcp(_) | Command::Tui(_) | Command::Jobs(_) => system::not_available(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
