@@ -3,7 +3,7 @@
 # everything is there). Rust itself must already be installed (rustup).
 set -euo pipefail
 
-PKGS=(qemu-system-x86 qemu-utils kmod cpio lz4 binutils file e2fsprogs
+PKGS=(qemu-system-x86 qemu-utils chromium kmod cpio lz4 binutils file e2fsprogs
     iproute2 nftables curl ca-certificates tmux libc6-dev gcc)
 
 [[ $(id -u) -eq 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }

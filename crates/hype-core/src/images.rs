@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use hype_store::{ImageRecord, Store};
 use serde::Deserialize;
 
-use crate::Result;
+use hype_types::Image;
+
+use crate::{view, Hype, Result};
 
 #[derive(Debug, Deserialize)]
 struct Manifest {
@@ -97,4 +99,27 @@ pub(crate) fn boot_files(img: &ImageRecord) -> std::result::Result<BootFiles, St
         initramfs,
         rootfs,
     })
+}
+
+/// Image actions.
+impl Hype {
+    pub async fn list_images(&self) -> Result<Vec<Image>> {
+        let rows = self.inner.store.list_images().await?;
+        Ok(rows.into_iter().map(view::image).collect())
+    }
+
+    pub async fn get_image(&self, name: &str) -> Result<Image> {
+        Ok(view::image(self.inner.store.get_image(name).await?))
+    }
+
+    /// Forgets an image. Its files stay where the build put them.
+    pub async fn delete_image(&self, name: &str) -> Result<()> {
+        self.inner.store.delete_image(name).await?;
+        self.inner
+            .browser_images
+            .lock()
+            .expect("images lock")
+            .remove(name);
+        Ok(())
+    }
 }

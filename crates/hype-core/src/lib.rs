@@ -8,6 +8,7 @@
 //! `hype-store`. It must not know about HTTP, SSE or the CLI: the REST API,
 //! the MCP tools and tests call the same methods.
 
+mod accel;
 mod agent;
 mod ch;
 mod config;

@@ -9,23 +9,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hype_store::{NewVm, Store, VmRecord, VmmUpdate};
-use hype_types::{AccelInfo, CreateVm, Image, Transition, VersionInfo, Vm, VmState, VmmChoice};
+use hype_types::{AccelInfo, CreateVm, Transition, VersionInfo, Vm, VmState, VmmChoice};
 use hype_vmm::process::{self, ExitWatch};
-use hype_vmm::{Accel, AnyVmm, CloudHypervisor, Qemu, VmSpec, Vmm};
+use hype_vmm::{AnyVmm, CloudHypervisor, Qemu, VmSpec, Vmm};
 use nix::sys::signal::Signal;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::accel::AccelDecision;
 use crate::supervisor::{self, Runtime};
-use crate::{images, view, AccelChoice, CoreConfig, CoreError, Result};
-
-/// The accelerator decision, made once at start.
-#[derive(Debug, Clone)]
-pub(crate) struct AccelDecision {
-    pub accel: Accel,
-    pub info: AccelInfo,
-}
+use crate::{images, CoreConfig, CoreError, Result};
 
 pub(crate) struct Inner {
     pub cfg: CoreConfig,
@@ -34,6 +28,8 @@ pub(crate) struct Inner {
     pub ch: Option<CloudHypervisor>,
     pub net: Option<hype_net::Net>,
     pub net_status: hype_types::NetworkStatus,
+    /// Images with a browser root filesystem (their VMs get a `cdp_url`).
+    pub browser_images: Mutex<std::collections::HashSet<String>>,
     pub accel: watch::Receiver<Option<AccelDecision>>,
     pub runtimes: Mutex<HashMap<String, Runtime>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -87,6 +83,13 @@ impl Hype {
         }
         let store = Store::open(&cfg.db_path()).await?;
         images::import_built(&store, &cfg.images_dir).await?;
+        let browser_images = store
+            .list_images()
+            .await?
+            .into_iter()
+            .filter(|i| i.rootfs.is_some())
+            .map(|i| i.name)
+            .collect();
         let qemu = Qemu::detect(cfg.qemu_binary.clone());
         match &qemu {
             Some(q) => tracing::info!(version = ?q.version(), "qemu found"),
@@ -102,6 +105,7 @@ impl Hype {
             ch,
             net,
             net_status,
+            browser_images: Mutex::new(browser_images),
             accel: accel_rx,
             runtimes: Mutex::default(),
             locks: Mutex::default(),
@@ -135,77 +139,6 @@ impl Hype {
         &self.inner.cfg
     }
 
-    async fn accel(&self) -> Result<AccelDecision> {
-        let mut rx = self.inner.accel.clone();
-        let got = tokio::select! {
-            r = rx.wait_for(|d| d.is_some()) => r.map(|d| d.clone()),
-            _ = self.inner.shutdown.cancelled() => return Err(CoreError::ShuttingDown),
-        };
-        got.ok().flatten().ok_or(CoreError::ShuttingDown)
-    }
-
-    async fn decide_accel(&self) -> AccelDecision {
-        let forced = |accel: Accel, why: &str| AccelDecision {
-            accel,
-            info: AccelInfo {
-                mode: accel.as_str().into(),
-                kvm_usable: accel == Accel::Kvm,
-                reason: why.into(),
-            },
-        };
-        match self.inner.cfg.accel {
-            AccelChoice::Kvm => return forced(Accel::Kvm, "forced by --accel kvm"),
-            AccelChoice::Tcg => return forced(Accel::Tcg, "forced by --accel tcg"),
-            AccelChoice::Auto => {}
-        }
-        let Some(qemu) = &self.inner.qemu else {
-            return forced(Accel::Tcg, "no qemu to probe KVM with");
-        };
-        let img = match self
-            .inner
-            .store
-            .get_image(&self.inner.cfg.default_image)
-            .await
-        {
-            Ok(img) => img,
-            Err(_) => return forced(Accel::Tcg, "no image to probe KVM with"),
-        };
-        let files = match images::boot_files(&img) {
-            Ok(f) => f,
-            Err(why) => return forced(Accel::Tcg, &why),
-        };
-        let Some(initramfs) = files.initramfs else {
-            return forced(
-                Accel::Tcg,
-                "the default image has no initramfs to probe with",
-            );
-        };
-        let probe = hype_vmm::accel::probe_kvm(
-            qemu.binary(),
-            &files.kernel,
-            &initramfs,
-            &self.inner.cfg.system_dir(),
-            std::time::Duration::from_secs(10),
-        )
-        .await;
-        let accel = if probe.kvm_usable {
-            Accel::Kvm
-        } else {
-            Accel::Tcg
-        };
-        if !probe.kvm_usable {
-            tracing::warn!(reason = %probe.reason, "KVM cannot run guests here; using TCG (software emulation, slow)");
-        }
-        AccelDecision {
-            accel,
-            info: AccelInfo {
-                mode: accel.as_str().into(),
-                kvm_usable: probe.kvm_usable,
-                reason: probe.reason,
-            },
-        }
-    }
-
     pub async fn version(&self) -> VersionInfo {
         let accel = self.inner.accel.borrow().clone();
         let ch = self.inner.ch.as_ref();
@@ -227,20 +160,6 @@ impl Hype {
             default_vmm: default_vmm.as_str().into(),
             network: self.inner.net_status.clone(),
         }
-    }
-
-    pub(crate) fn to_view(&self, r: VmRecord) -> Vm {
-        view::vm(r, &self.inner.cfg.public_url, false)
-    }
-
-    pub async fn list_vms(&self, state: Option<VmState>) -> Result<Vec<Vm>> {
-        let rows = self.inner.store.list_vms(state).await?;
-        Ok(rows.into_iter().map(|r| self.to_view(r)).collect())
-    }
-
-    pub async fn get_vm(&self, name: &str) -> Result<Vm> {
-        let r = self.inner.store.get_vm(name).await?;
-        Ok(self.to_view(r))
     }
 
     fn backend(&self, choice: VmmChoice) -> Result<AnyVmm> {
@@ -365,6 +284,10 @@ impl Hype {
         cmdline.extend(vmm.cmdline_extra(decision.accel));
         if let Some(net) = net {
             cmdline.extend(net.cmdline.iter().cloned());
+        }
+        if files.rootfs.is_some() {
+            // The root disk is the first (and only) virtio-blk device.
+            cmdline.push("hype.rootfs=/dev/vda".into());
         }
         if let Some(user) = &rec.user_cmdline {
             cmdline.push(user.clone());
@@ -601,20 +524,6 @@ impl Hype {
             .cfg
             .run_dir(name)
             .join(hype_vmm::spec_files::CONSOLE_LOG))
-    }
-
-    pub async fn list_images(&self) -> Result<Vec<Image>> {
-        let rows = self.inner.store.list_images().await?;
-        Ok(rows.into_iter().map(view::image).collect())
-    }
-
-    pub async fn get_image(&self, name: &str) -> Result<Image> {
-        Ok(view::image(self.inner.store.get_image(name).await?))
-    }
-
-    /// Forgets an image. Its files stay where the build put them.
-    pub async fn delete_image(&self, name: &str) -> Result<()> {
-        Ok(self.inner.store.delete_image(name).await?)
     }
 }
 

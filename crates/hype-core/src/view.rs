@@ -1,6 +1,9 @@
 //! Store rows to API shapes.
 
 use hype_store::{ImageRecord, VmRecord};
+use hype_types::VmState;
+
+use crate::{Hype, Result};
 use hype_types::{Image, Vm, VmNetwork, VmmInfo};
 
 pub(crate) fn vm(r: VmRecord, public_url: &str, browser: bool) -> Vm {
@@ -40,5 +43,28 @@ pub(crate) fn image(r: ImageRecord) -> Image {
         kernel_version: r.kernel_version,
         sha256: r.sha256,
         created_at: r.created_at,
+    }
+}
+
+/// Reading VMs.
+impl Hype {
+    pub(crate) fn to_view(&self, r: VmRecord) -> Vm {
+        let browser = self
+            .inner
+            .browser_images
+            .lock()
+            .expect("images lock")
+            .contains(&r.image);
+        vm(r, &self.inner.cfg.public_url, browser)
+    }
+
+    pub async fn list_vms(&self, state: Option<VmState>) -> Result<Vec<Vm>> {
+        let rows = self.inner.store.list_vms(state).await?;
+        Ok(rows.into_iter().map(|r| self.to_view(r)).collect())
+    }
+
+    pub async fn get_vm(&self, name: &str) -> Result<Vm> {
+        let r = self.inner.store.get_vm(name).await?;
+        Ok(self.to_view(r))
     }
 }

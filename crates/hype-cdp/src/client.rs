@@ -1,0 +1,119 @@
+//! A minimal CDP client: one WebSocket, commands matched to answers by id,
+//! events skipped.
+
+use std::time::Duration;
+
+use base64::Engine;
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CdpError {
+    #[error("cannot reach the browser at {url}: {detail}")]
+    Connect { url: String, detail: String },
+    #[error("the browser has no page to show")]
+    NoPage,
+    #[error("CDP {method} failed: {message}")]
+    Command { method: String, message: String },
+    #[error("CDP {method}: no answer within {} s", TIMEOUT.as_secs())]
+    Timeout { method: String },
+    #[error("the browser closed the connection")]
+    Closed,
+    #[error("unexpected answer: {0}")]
+    Protocol(String),
+}
+
+pub struct CdpSession {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+}
+
+impl CdpSession {
+    pub async fn connect(url: &str) -> Result<Self, CdpError> {
+        let (ws, _) =
+            tokio_tungstenite::connect_async(url)
+                .await
+                .map_err(|e| CdpError::Connect {
+                    url: url.into(),
+                    detail: e.to_string(),
+                })?;
+        Ok(Self { ws, next_id: 1 })
+    }
+
+    /// Sends `method` and waits for its result.
+    pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, CdpError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = json!({"id": id, "method": method, "params": params});
+        self.ws
+            .send(Message::text(msg.to_string()))
+            .await
+            .map_err(|_| CdpError::Closed)?;
+        let answer = tokio::time::timeout(TIMEOUT, async {
+            while let Some(frame) = self.ws.next().await {
+                let Ok(Message::Text(text)) = frame else {
+                    continue;
+                };
+                let v: Value = serde_json::from_str(text.as_str())
+                    .map_err(|e| CdpError::Protocol(e.to_string()))?;
+                if v["id"].as_u64() == Some(id) {
+                    return Ok(v);
+                }
+            }
+            Err(CdpError::Closed)
+        })
+        .await
+        .map_err(|_| CdpError::Timeout {
+            method: method.into(),
+        })??;
+        if let Some(err) = answer.get("error") {
+            return Err(CdpError::Command {
+                method: method.into(),
+                message: err["message"].as_str().unwrap_or("unknown error").into(),
+            });
+        }
+        Ok(answer["result"].clone())
+    }
+}
+
+/// A PNG of the browser's first page, from the browser's HTTP endpoint
+/// `http://ADDR:PORT`.
+pub async fn screenshot(endpoint: &str) -> Result<Vec<u8>, CdpError> {
+    let list_url = format!("{endpoint}/json/list");
+    let connect = |detail: String| CdpError::Connect {
+        url: list_url.clone(),
+        detail,
+    };
+    let mut targets: Value = reqwest::get(&list_url)
+        .await
+        .map_err(|e| connect(e.to_string()))?
+        .json()
+        .await
+        .map_err(|e| connect(e.to_string()))?;
+    // The browser names itself by the address it saw; reach it where we did.
+    let authority = endpoint.trim_start_matches("http://");
+    crate::rewrite_discovery(&mut targets, authority, None);
+    let ws = targets
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["type"] == "page")
+        .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+        .ok_or(CdpError::NoPage)?
+        .to_owned();
+    let mut s = CdpSession::connect(&ws).await?;
+    let shot = s
+        .call("Page.captureScreenshot", json!({"format": "png"}))
+        .await?;
+    let data = shot["data"]
+        .as_str()
+        .ok_or_else(|| CdpError::Protocol("no data in the screenshot".into()))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| CdpError::Protocol(e.to_string()))
+}
