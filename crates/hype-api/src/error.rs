@@ -55,6 +55,9 @@ pub fn convert(e: &CoreError) -> (StatusCode, &'static str) {
         CoreError::InvalidRequest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
         CoreError::Network { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "network_error"),
         CoreError::SubnetExhausted(_) => (StatusCode::SERVICE_UNAVAILABLE, "subnet_exhausted"),
+        CoreError::NoBrowser { .. } => (StatusCode::CONFLICT, "no_browser"),
+        CoreError::Browser { .. } => (StatusCode::BAD_GATEWAY, "browser_error"),
+        CoreError::TooManyVms { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_vms"),
         CoreError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
     }
 }

@@ -16,6 +16,7 @@ use crate::routes;
         routes::vms::snapshot, routes::vms::restore,
         routes::logs::logs, routes::events::vm_events,
         routes::guest::network, routes::guest::probe,
+        routes::cdp::version, routes::cdp::list, routes::cdp::devtools, routes::cdp::screenshot,
         routes::images::list, routes::images::get, routes::images::delete,
     ),
     components(schemas(
@@ -27,7 +28,7 @@ use crate::routes;
         hype_types::GuestNetwork, hype_types::GuestInterface, hype_types::ProbeRequest,
         hype_types::ProbeResult,
     )),
-    tags((name = "vms"), (name = "events"), (name = "images"), (name = "system"))
+    tags((name = "vms"), (name = "browser"), (name = "events"), (name = "images"), (name = "system"))
 )]
 struct ApiDoc;
 

@@ -4,7 +4,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Browser(std::process::Child, tempfile::TempDir);
+/// The browser process and its profile directory, both gone on drop.
+struct Browser(std::process::Child, #[allow(dead_code)] tempfile::TempDir);
 
 impl Drop for Browser {
     fn drop(&mut self) {

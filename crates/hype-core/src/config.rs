@@ -33,6 +33,8 @@ pub struct CoreConfig {
     /// The bridge and subnet VMs get addresses in; `None` boots VMs without
     /// a network.
     pub network: Option<NetworkConfig>,
+    /// At most this many VMs exist at once; a create beyond is refused.
+    pub max_vms: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +96,7 @@ impl Default for CoreConfig {
             public_url: "http://127.0.0.1:7777".into(),
             host: Self::detect_host(),
             network: None,
+            max_vms: None,
         }
     }
 }

@@ -53,6 +53,12 @@ pub enum CoreError {
     Network { name: String, why: String },
     #[error("{0}")]
     SubnetExhausted(String),
+    #[error("VM '{name}' has no browser to reach: {why}")]
+    NoBrowser { name: String, why: String },
+    #[error("VM '{name}': browser: {why}")]
+    Browser { name: String, why: String },
+    #[error("at most {max} VMs may exist at once (--max-vms); delete one first")]
+    TooManyVms { max: u32 },
     #[error("hyped is shutting down")]
     ShuttingDown,
 }
@@ -74,6 +80,7 @@ impl From<StoreError> for CoreError {
                 state: now,
                 action: "change",
             },
+            StoreError::TooManyVms { max } => CoreError::TooManyVms { max },
             e @ StoreError::SubnetExhausted { .. } => CoreError::SubnetExhausted(e.to_string()),
             other => CoreError::Store(other),
         }

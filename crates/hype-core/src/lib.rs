@@ -10,6 +10,7 @@
 
 mod accel;
 mod agent;
+mod browser;
 mod ch;
 mod config;
 mod error;

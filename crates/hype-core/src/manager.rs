@@ -222,17 +222,20 @@ impl Hype {
         let (rec, _) = self
             .inner
             .store
-            .insert_vm(NewVm {
-                id,
-                name: req.name.clone(),
-                cpu_cores: req.cpu_cores,
-                memory_mb: req.memory_mb,
-                image: image_name,
-                kernel_cmdline: String::new(),
-                user_cmdline: req.kernel_cmdline.clone(),
-                vmm_kind: vmm.kind(),
-                egress: req.egress(),
-            })
+            .insert_vm(
+                NewVm {
+                    id,
+                    name: req.name.clone(),
+                    cpu_cores: req.cpu_cores,
+                    memory_mb: req.memory_mb,
+                    image: image_name,
+                    kernel_cmdline: String::new(),
+                    user_cmdline: req.kernel_cmdline.clone(),
+                    vmm_kind: vmm.kind(),
+                    egress: req.egress(),
+                },
+                self.inner.cfg.max_vms,
+            )
             .await?;
         let lock = self.inner.lock_for(&rec.name);
         let _guard = lock.lock().await;

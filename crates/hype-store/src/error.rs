@@ -32,6 +32,8 @@ pub enum StoreError {
         "no free address left in {subnet} ({leased} leased); delete a VM or use a larger --subnet"
     )]
     SubnetExhausted { subnet: String, leased: usize },
+    #[error("at most {max} VMs may exist at once")]
+    TooManyVms { max: u32 },
     #[error("no image named '{name}'")]
     ImageNotFound { name: String },
     #[error("image '{name}' is used by {vms} VM(s); delete them first")]

@@ -93,9 +93,21 @@ fn from_row(row: &SqliteRow) -> Result<VmRecord> {
 impl Store {
     /// Inserts a VM in `creating` with its `VM_CREATED` event. The unique
     /// name constraint decides between concurrent creates of one name.
-    pub async fn insert_vm(&self, new: NewVm) -> Result<(VmRecord, Event)> {
+    /// With `max`, refuses the insert when that many VMs exist already; the
+    /// count and the insert are one transaction under the writer lock, so
+    /// concurrent creates cannot overshoot.
+    pub async fn insert_vm(&self, new: NewVm, max: Option<u32>) -> Result<(VmRecord, Event)> {
         let _w = self.writer.lock().await;
         let mut tx = self.pool.begin().await.during("begin create")?;
+        if let Some(max) = max {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM vms")
+                .fetch_one(&mut *tx)
+                .await
+                .during("count VMs")?;
+            if n >= i64::from(max) {
+                return Err(StoreError::TooManyVms { max });
+            }
+        }
         let at = now();
         let res = insert_row(&mut tx, &new, VmState::Creating, &at).await;
         match res {

@@ -48,7 +48,7 @@ async fn open() -> anyhow::Result<(tempfile::TempDir, Store)> {
 async fn lifecycle_writes_ordered_events_that_survive_reopen() -> anyhow::Result<()> {
     let (dir, store) = open().await?;
     let mut live = store.subscribe();
-    store.insert_vm(new_vm("a")).await?;
+    store.insert_vm(new_vm("a"), None).await?;
     store
         .transition(
             "a",
@@ -103,7 +103,7 @@ async fn lifecycle_writes_ordered_events_that_survive_reopen() -> anyhow::Result
         vec![seen[2].0, seen[3].0]
     );
     // A new event after reopen never reuses an id, even of a deleted VM's.
-    store.insert_vm(new_vm("b")).await?;
+    store.insert_vm(new_vm("b"), None).await?;
     assert!(store.last_event_id().await? > seen[3].0);
     Ok(())
 }
@@ -118,7 +118,7 @@ async fn one_of_fifty_concurrent_creates_wins() -> anyhow::Result<()> {
             tokio::spawn(async move {
                 let mut vm = new_vm("same");
                 vm.id = format!("id-{i}");
-                store.insert_vm(vm).await
+                store.insert_vm(vm, None).await
             })
         })
         .collect();
@@ -132,6 +132,25 @@ async fn one_of_fifty_concurrent_creates_wins() -> anyhow::Result<()> {
     }
     assert_eq!(won, 1);
     assert_eq!(store.count_vms().await?, 1);
+    // A bound is exact, even under concurrency.
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.insert_vm(new_vm(&format!("b{i}")), Some(5)).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await? {
+            Ok(_) => ok += 1,
+            Err(StoreError::TooManyVms { max: 5 }) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(ok, 4, "one VM existed, four more fit under 5");
+    for i in 0..20 {
+        let _ = store.delete_vm(&format!("b{i}"), None).await;
+    }
     assert_eq!(
         store.count_vms_by_state().await?,
         vec![(hype_types::VmState::Creating, 1)]
@@ -146,13 +165,13 @@ async fn schema_refuses_what_code_should_never_write() -> anyhow::Result<()> {
     let mut bad = new_vm("x");
     bad.image = "missing".into();
     assert!(matches!(
-        store.insert_vm(bad).await,
+        store.insert_vm(bad, None).await,
         Err(StoreError::ImageNotFound { .. })
     ));
     let mut bad = new_vm("UPPER");
     bad.id = "u".into();
-    assert!(store.insert_vm(bad).await.is_err(), "CHECK on names");
-    store.insert_vm(new_vm("x")).await?;
+    assert!(store.insert_vm(bad, None).await.is_err(), "CHECK on names");
+    store.insert_vm(new_vm("x"), None).await?;
     assert!(matches!(
         store.delete_image("base").await,
         Err(StoreError::ImageInUse { vms: 1, .. })
@@ -168,7 +187,7 @@ async fn leases_are_lowest_free_distinct_under_concurrency_and_freed_on_delete(
     let store = Arc::new(store);
     let hosts = || (2..=254).map(|i| format!("10.0.0.{i}"));
     for i in 0..100 {
-        store.insert_vm(new_vm(&format!("vm{i}"))).await?;
+        store.insert_vm(new_vm(&format!("vm{i}")), None).await?;
     }
     let tasks: Vec<_> = (0..100)
         .map(|i| {
@@ -201,7 +220,7 @@ async fn leases_are_lowest_free_distinct_under_concurrency_and_freed_on_delete(
     let freed = vm.ip.clone().unwrap();
     store.delete_vm("vm7", None).await?;
     assert_eq!(store.leases().await?.len(), 99);
-    store.insert_vm(new_vm("again")).await?;
+    store.insert_vm(new_vm("again"), None).await?;
     let ip = store
         .allocate_lease(
             "again",
@@ -214,7 +233,7 @@ async fn leases_are_lowest_free_distinct_under_concurrency_and_freed_on_delete(
     assert_eq!(ip, freed);
 
     // An exhausted subnet says so.
-    store.insert_vm(new_vm("late")).await?;
+    store.insert_vm(new_vm("late"), None).await?;
     let err = store
         .allocate_lease(
             "late",

@@ -45,17 +45,20 @@ async fn run() -> anyhow::Result<()> {
         let name = format!("vm{i}");
         let id = format!("bench-{i}");
         store
-            .insert_vm(NewVm {
-                id: id.clone(),
-                name: name.clone(),
-                cpu_cores: 1,
-                memory_mb: 256,
-                image: "base".into(),
-                kernel_cmdline: String::new(),
-                user_cmdline: None,
-                vmm_kind: VmmKind::Qemu,
-                egress: true,
-            })
+            .insert_vm(
+                NewVm {
+                    id: id.clone(),
+                    name: name.clone(),
+                    cpu_cores: 1,
+                    memory_mb: 256,
+                    image: "base".into(),
+                    kernel_cmdline: String::new(),
+                    user_cmdline: None,
+                    vmm_kind: VmmKind::Qemu,
+                    egress: true,
+                },
+                None,
+            )
             .await?;
         let tap = hype_net::tap_name(&id);
         let t = Instant::now();

@@ -66,6 +66,9 @@ struct Args {
     subnet: ipnet::Ipv4Net,
     #[arg(long, env = "HYPE_DEFAULT_IMAGE", default_value = "base")]
     default_image: String,
+    /// At most this many VMs at once; a create beyond gets 429.
+    #[arg(long, env = "HYPE_MAX_VMS")]
+    max_vms: Option<u32>,
     /// Seconds a guest gets to shut down before it is killed.
     #[arg(long, env = "HYPE_STOP_TIMEOUT", default_value_t = 10)]
     stop_timeout: u64,
@@ -129,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
         boot_timeout: Duration::from_secs(args.boot_timeout),
         public_url: format!("http://{local}"),
         host: CoreConfig::detect_host(),
+        max_vms: args.max_vms,
         network: (args.network == OnOff::On).then(|| NetworkConfig {
             bridge: args.bridge,
             subnet: args.subnet.trunc(),

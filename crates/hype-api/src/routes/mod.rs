@@ -1,5 +1,6 @@
 //! The route table; one file per resource.
 
+pub(crate) mod cdp;
 pub(crate) mod events;
 pub(crate) mod guest;
 pub(crate) mod images;
@@ -30,6 +31,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/vms/{name}/restore", post(vms::restore))
         .route("/api/v1/vms/{name}/logs", get(logs::logs))
         .route("/api/v1/vms/{name}/guest/network", get(guest::network))
+        .route("/api/v1/vms/{name}/cdp/json/version", get(cdp::version))
+        .route("/api/v1/vms/{name}/cdp/json/list", get(cdp::list))
+        .route("/api/v1/vms/{name}/cdp/json", get(cdp::list))
+        .route(
+            "/api/v1/vms/{name}/cdp/devtools/{*target}",
+            get(cdp::devtools),
+        )
+        .route("/api/v1/vms/{name}/screenshot", get(cdp::screenshot))
         .route("/api/v1/vms/{name}/guest/probe", post(guest::probe))
         .route("/api/v1/events/vms", get(events::vm_events))
         .route("/api/v1/images", get(images::list))
