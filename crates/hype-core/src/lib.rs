@@ -16,6 +16,7 @@ mod config;
 mod error;
 mod guest;
 mod images;
+mod lifetime;
 mod manager;
 mod network;
 mod reconcile;
@@ -24,6 +25,7 @@ mod view;
 
 pub use config::{AccelChoice, CoreConfig, NetworkConfig};
 pub use error::CoreError;
+pub use lifetime::{CdpLease, CloseReason, CLOSE_EXPIRED};
 pub use manager::Hype;
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -28,6 +28,8 @@ pub(crate) struct Inner {
     pub ch: Option<CloudHypervisor>,
     pub net: Option<hype_net::Net>,
     pub net_status: hype_types::NetworkStatus,
+    /// Open CDP connections per VM, for idle timeouts and closing them.
+    pub cdp: Mutex<HashMap<String, crate::lifetime::CdpState>>,
     /// Images with a browser root filesystem (their VMs get a `cdp_url`).
     pub browser_images: Mutex<std::collections::HashSet<String>>,
     pub accel: watch::Receiver<Option<AccelDecision>>,
@@ -106,6 +108,7 @@ impl Hype {
             net,
             net_status,
             browser_images: Mutex::new(browser_images),
+            cdp: Mutex::default(),
             accel: accel_rx,
             runtimes: Mutex::default(),
             locks: Mutex::default(),
@@ -121,6 +124,10 @@ impl Hype {
             let _ = accel_tx.send(Some(decision));
         });
         crate::reconcile::run(&hype).await?;
+        let reaper = hype.clone();
+        hype.inner
+            .tracker
+            .spawn(async move { reaper.reap_expired().await });
         Ok(hype)
     }
 
@@ -233,6 +240,8 @@ impl Hype {
                     user_cmdline: req.kernel_cmdline.clone(),
                     vmm_kind: vmm.kind(),
                     egress: req.egress(),
+                    ttl_seconds: req.ttl_seconds,
+                    idle_timeout_seconds: req.idle_timeout_seconds,
                 },
                 self.inner.cfg.max_vms,
             )
@@ -488,6 +497,11 @@ impl Hype {
 
     /// Kills the VMM if there is one, removes the VM's files and its row.
     pub async fn delete_vm(&self, name: &str) -> Result<()> {
+        self.delete_vm_because(name, None).await
+    }
+
+    /// Delete with a reason recorded in `VM_DELETED`'s detail.
+    pub(crate) async fn delete_vm_because(&self, name: &str, detail: Option<String>) -> Result<()> {
         let lock = self.inner.lock_for(name);
         let _guard = lock.lock().await;
         let rec = self.inner.store.get_vm(name).await?;
@@ -512,7 +526,7 @@ impl Hype {
             }
         }
         self.detach_network(&rec).await;
-        self.inner.store.delete_vm(name, None).await?;
+        self.inner.store.delete_vm(name, detail).await?;
         if !rec.egress && rec.ip.is_some() {
             self.refresh_firewall().await?;
         }

@@ -29,6 +29,8 @@ pub(crate) fn vm(r: VmRecord, public_url: &str, browser: bool) -> Vm {
         ip: r.ip,
         mac: r.mac,
         cdp_url,
+        ttl_seconds: r.ttl_seconds,
+        idle_timeout_seconds: r.idle_timeout_seconds,
         created_at: r.created_at,
         updated_at: r.updated_at,
     }

@@ -28,6 +28,8 @@ pub struct VmRecord {
     pub mac: Option<String>,
     /// Whether the guest may reach beyond the host.
     pub egress: bool,
+    pub ttl_seconds: Option<u32>,
+    pub idle_timeout_seconds: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -44,6 +46,8 @@ pub struct NewVm {
     pub user_cmdline: Option<String>,
     pub vmm_kind: VmmKind,
     pub egress: bool,
+    pub ttl_seconds: Option<u32>,
+    pub idle_timeout_seconds: Option<u32>,
 }
 
 /// Fields a transition may set alongside the state.
@@ -58,7 +62,7 @@ pub struct VmmUpdate {
 
 const COLUMNS: &str =
     "id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, user_cmdline, \
-     vmm_kind, vmm_version, vmm_pid, accel, ip, mac, egress, created_at, updated_at";
+     vmm_kind, vmm_version, vmm_pid, accel, ip, mac, egress, ttl_seconds, idle_timeout_seconds, created_at, updated_at";
 
 fn from_row(row: &SqliteRow) -> Result<VmRecord> {
     let state: String = row.get("state");
@@ -85,6 +89,10 @@ fn from_row(row: &SqliteRow) -> Result<VmRecord> {
         ip: row.get("ip"),
         mac: row.get("mac"),
         egress: row.get::<i64, _>("egress") != 0,
+        ttl_seconds: row.get::<Option<i64>, _>("ttl_seconds").map(|v| v as u32),
+        idle_timeout_seconds: row
+            .get::<Option<i64>, _>("idle_timeout_seconds")
+            .map(|v| v as u32),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
@@ -308,8 +316,8 @@ async fn insert_row(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO vms (id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, \
-         user_cmdline, vmm_kind, egress, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         user_cmdline, vmm_kind, egress, ttl_seconds, idle_timeout_seconds, created_at, \
+         updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&new.id)
     .bind(&new.name)
@@ -321,6 +329,8 @@ async fn insert_row(
     .bind(&new.user_cmdline)
     .bind(new.vmm_kind.as_str())
     .bind(new.egress as i64)
+    .bind(new.ttl_seconds.map(i64::from))
+    .bind(new.idle_timeout_seconds.map(i64::from))
     .bind(at)
     .bind(at)
     .execute(&mut **tx)

@@ -34,6 +34,8 @@ fn new_vm(name: &str) -> NewVm {
         user_cmdline: None,
         vmm_kind: VmmKind::Qemu,
         egress: true,
+        ttl_seconds: None,
+        idle_timeout_seconds: None,
     }
 }
 

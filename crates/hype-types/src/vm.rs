@@ -76,7 +76,18 @@ pub struct CreateVm {
     /// Network policy; egress allowed when absent.
     #[serde(default)]
     pub network: Option<NetworkSpec>,
+    /// Stop and delete the VM this long after its creation.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 604800)]
+    pub ttl_seconds: Option<u32>,
+    /// Stop and delete the VM after this long without a CDP client.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 604800)]
+    pub idle_timeout_seconds: Option<u32>,
 }
+
+/// The longest lifetime a create may ask for: a week.
+pub const MAX_LIFETIME_SECONDS: u32 = 7 * 24 * 3600;
 
 /// `network` in the create body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -139,6 +150,8 @@ pub enum InvalidVmSpec {
     CmdlineUnprintable,
     #[error("kernel_cmdline may not set hype.* parameters; hype sets those itself")]
     CmdlineReserved,
+    #[error("{field} must be between 1 and {max} seconds")]
+    Lifetime { field: &'static str, max: u32 },
 }
 
 impl InvalidVmSpec {
@@ -152,6 +165,7 @@ impl InvalidVmSpec {
             InvalidVmSpec::CmdlineTooLong { .. }
             | InvalidVmSpec::CmdlineUnprintable
             | InvalidVmSpec::CmdlineReserved => "invalid_kernel_cmdline",
+            InvalidVmSpec::Lifetime { .. } => "invalid_lifetime",
         }
     }
 }
@@ -187,6 +201,17 @@ impl CreateVm {
                 asked: self.memory_mb,
                 host: host.memory_mb,
             });
+        }
+        for (field, v) in [
+            ("ttl_seconds", self.ttl_seconds),
+            ("idle_timeout_seconds", self.idle_timeout_seconds),
+        ] {
+            if v.is_some_and(|v| v == 0 || v > MAX_LIFETIME_SECONDS) {
+                return Err(InvalidVmSpec::Lifetime {
+                    field,
+                    max: MAX_LIFETIME_SECONDS,
+                });
+            }
         }
         if let Some(cmdline) = &self.kernel_cmdline {
             if cmdline.len() > MAX_CMDLINE_BYTES {
@@ -237,6 +262,8 @@ pub struct Vm {
     pub vmm: VmmInfo,
     /// The http URL a CDP client connects to (browser images).
     pub cdp_url: Option<String>,
+    pub ttl_seconds: Option<u32>,
+    pub idle_timeout_seconds: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -264,6 +291,8 @@ mod tests {
             kernel_cmdline: None,
             vmm: VmmChoice::Auto,
             network: None,
+            ttl_seconds: None,
+            idle_timeout_seconds: None,
         }
     }
 

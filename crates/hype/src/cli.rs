@@ -141,6 +141,12 @@ pub struct CreateArgs {
     /// Appended to the kernel command line.
     #[arg(long)]
     pub kernel_cmdline: Option<String>,
+    /// Stop and delete the VM this many seconds after creation.
+    #[arg(long)]
+    pub ttl: Option<u32>,
+    /// Stop and delete the VM after this many seconds without a CDP client.
+    #[arg(long)]
+    pub idle_timeout: Option<u32>,
     /// Keep the VM from reaching anything beyond the host.
     #[arg(long)]
     pub no_egress: bool,

@@ -301,6 +301,8 @@ mod tests {
                 accel: Some("tcg".into()),
             },
             cdp_url: None,
+            ttl_seconds: None,
+            idle_timeout_seconds: None,
             created_at: "2026-11-22T01:00:00Z".into(),
             updated_at: "2026-11-22T01:00:03Z".into(),
         }

@@ -77,6 +77,8 @@ async fn create(client: &Client, out: Format, args: CreateArgs) -> Result<()> {
         network: args
             .no_egress
             .then_some(hype_types::NetworkSpec { egress: false }),
+        ttl_seconds: args.ttl,
+        idle_timeout_seconds: args.idle_timeout,
     };
     let created = client.create_vm(&req).await?;
     let progress = out == Format::Table;

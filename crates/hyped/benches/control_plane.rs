@@ -74,6 +74,8 @@ async fn list_with_10k() -> anyhow::Result<()> {
                 user_cmdline: None,
                 vmm_kind: VmmKind::Qemu,
                 egress: true,
+                ttl_seconds: None,
+                idle_timeout_seconds: None,
             })
             .collect();
         store.seed_stopped_vms(vms).await?;

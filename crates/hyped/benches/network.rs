@@ -56,6 +56,8 @@ async fn run() -> anyhow::Result<()> {
                     user_cmdline: None,
                     vmm_kind: VmmKind::Qemu,
                     egress: true,
+                    ttl_seconds: None,
+                    idle_timeout_seconds: None,
                 },
                 None,
             )

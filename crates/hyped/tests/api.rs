@@ -191,6 +191,24 @@ async fn invalid_input_gets_a_precise_error_and_leaves_nothing() -> anyhow::Resu
             404,
             "image_not_found",
         ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/vms/nope/cdp/json/version",
+            404,
+            "vm_not_found",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/vms/taken/cdp/json/version",
+            409,
+            "no_browser",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/vms/taken/screenshot",
+            409,
+            "no_browser",
+        ),
     ] {
         let (got, err) = call(&s, m.clone(), path, None).await?;
         assert_eq!(
@@ -318,5 +336,26 @@ fn refuses_a_public_listener_without_a_key() -> anyhow::Result<()> {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refusing to listen on 0.0.0.0"), "{err}");
     assert!(!tmp.path().join("hype.db").exists(), "nothing created");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn creates_beyond_max_vms_get_429() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let s = Server::start_in(tmp.path(), &["--max-vms", "1"])?;
+    s.create_running("only").await?;
+    let (status, err) = call(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/vms",
+        Some(r#"{"name":"second"}"#),
+    )
+    .await?;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (429, Some("too_many_vms"))
+    );
+    assert_eq!(s.client.list_vms(None).await?.len(), 1);
+    s.client.delete_vm("only").await?;
     Ok(())
 }

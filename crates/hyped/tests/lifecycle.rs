@@ -241,3 +241,48 @@ fn hype_vmm_alive(pid: u32) -> bool {
         .map(|s| !s.contains(") Z "))
         .unwrap_or(false)
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vm_past_its_ttl_is_stopped_and_deleted_with_events() -> anyhow::Result<()> {
+    let s = Server::start()?;
+    let mut events = s
+        .client
+        .vm_events(Some("brief"), Some(s.last_event_id().await?))
+        .await?;
+    let created = Instant::now();
+    s.client
+        .create_vm(&serde_json::from_value(serde_json::json!({
+            "name": "brief", "memory_mb": 256, "ttl_seconds": 4
+        }))?)
+        .await?;
+    let deleted = s
+        .wait_event(&mut events, Duration::from_secs(60), |e| {
+            e.event_type == EventType::VmDeleted
+        })
+        .await?;
+    assert!(
+        created.elapsed() >= Duration::from_secs(4),
+        "not before its time"
+    );
+    assert_eq!(
+        deleted.detail.as_deref(),
+        Some("expired: ttl of 4 s expired")
+    );
+    let mut replay = s.client.vm_events(Some("brief"), Some(0)).await?;
+    let mut types = vec![];
+    loop {
+        let e = s
+            .wait_event(&mut replay, Duration::from_secs(5), |_| true)
+            .await?;
+        types.push(e.event_type);
+        if e.event_type == EventType::VmDeleted {
+            break;
+        }
+    }
+    assert!(
+        types.contains(&EventType::VmStopped),
+        "stopped before deleted: {types:?}"
+    );
+    assert!(s.vmm_pids().is_empty());
+    Ok(())
+}

@@ -106,23 +106,37 @@ pub async fn devtools(
         .await
         .map_err(|e| upstream_error(&name, e))?;
     let shutdown = s.shutdown.clone();
+    let lease = s.hype.cdp_lease(&name);
     Ok(upgrade
         .max_message_size(256 << 20)
-        .on_upgrade(move |client| pump(client, upstream, shutdown)))
+        .on_upgrade(move |client| pump(client, upstream, shutdown, lease)))
 }
 
-/// Copies frames both ways until either side closes or hyped shuts down.
+/// Copies frames both ways until either side closes, the sandbox expires
+/// (the client gets a close frame saying so) or hyped shuts down.
 async fn pump(
     client: WebSocket,
     upstream: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
     shutdown: tokio_util::sync::CancellationToken,
+    mut lease: hype_core::CdpLease,
 ) {
     let (mut c_tx, mut c_rx) = client.split();
     let (mut u_tx, mut u_rx) = upstream.split();
     loop {
         tokio::select! {
+            _ = lease.closed.changed() => {
+                let why = lease.closed.borrow().clone();
+                if let Some(why) = why {
+                    let _ = c_tx.send(ws::Message::Close(Some(ws::CloseFrame {
+                        code: why.code,
+                        reason: why.reason.as_str().into(),
+                    }))).await;
+                    let _ = u_tx.close().await;
+                    return;
+                }
+            }
             _ = shutdown.cancelled() => {
                 let _ = c_tx.send(ws::Message::Close(Some(ws::CloseFrame {
                     code: 1001,
