@@ -9,38 +9,8 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::Server;
+use common::{in_netns, sh, Server};
 use hype_types::ProbeRequest;
-
-fn sh(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new(args[0]).args(&args[1..]).output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
-}
-
-/// Runs `f` on a thread inside a new network namespace with lo up and IPv4
-/// forwarding on.
-fn in_netns<F, Fut>(f: F) -> anyhow::Result<()>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
-{
-    std::thread::spawn(move || {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
-        sh(&["ip", "link", "set", "lo", "up"])?;
-        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")?;
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(f())
-    })
-    .join()
-    .map_err(|_| anyhow::anyhow!("test thread panicked"))?
-}
 
 /// A second namespace at 10.250.0.2 behind a veth pair, standing for the
 /// world beyond the host. Deleted on drop.

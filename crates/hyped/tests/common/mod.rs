@@ -222,3 +222,33 @@ impl Drop for Server {
         }
     }
 }
+
+pub fn sh(args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new(args[0]).args(&args[1..]).output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// Runs `f` on a thread inside a new network namespace with lo up and IPv4
+/// forwarding on.
+pub fn in_netns<F, Fut>(f: F) -> anyhow::Result<()>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
+        sh(&["ip", "link", "set", "lo", "up"])?;
+        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")?;
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(f())
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("test thread panicked"))?
+}
