@@ -175,9 +175,11 @@ fn start_browser() {
     let t = Instant::now();
     match answered.recv_timeout(BROWSER_DEADLINE) {
         Ok(took) => log!(
-            "browser: ready (chromium answered {} ms after its start, {} ms after the agent asked)",
+            "browser: ready (chromium answered {} ms after its start, {} ms after the agent \
+             asked; guest uptime {} ms)",
             took.as_millis(),
-            t.elapsed().as_millis()
+            t.elapsed().as_millis(),
+            read_uptime_ms().unwrap_or(0)
         ),
         Err(_) => channel::notice(format!(
             "browser: chromium did not answer within {} s; reporting ready without it",
