@@ -77,7 +77,7 @@ EOF
 read -r -d '' PLAYWRIGHT <<'EOF' || true
 const { chromium } = require('playwright-core');
 (async () => {
-  const browser = await chromium.connectOverCDP(process.argv[2]);
+  const browser = await chromium.connectOverCDP(process.env.CDP_URL);
   const context = browser.contexts()[0] || await browser.newContext();
   const page = await context.newPage();
   await page.goto('data:text/html,<title>hi</title>');
@@ -143,13 +143,12 @@ t_cdp=$(echo "$(date +%s.%N) - $start" | bc)
 echo "$version" | python3 -c '
 import json, sys
 v = json.load(sys.stdin)
-url = v["webSocketDebuggerUrl"]
-print(f"  {v[\"Browser\"]}: {url}")
+print("  " + v["Browser"] + ": " + v["webSocketDebuggerUrl"])
 ' || fail "no webSocketDebuggerUrl in /json/version: $version"
 echo "/json/version answered through the relay ${t_cdp}s after QEMU start"
 
 if [[ -n ${HYPE_PLAYWRIGHT_DIR:-} ]]; then
-    title=$(cd "$HYPE_PLAYWRIGHT_DIR" && timeout 120 node -e "$PLAYWRIGHT" "http://127.0.0.1:$PORT") ||
+    title=$(cd "$HYPE_PLAYWRIGHT_DIR" && CDP_URL="http://127.0.0.1:$PORT" timeout 120 node -e "$PLAYWRIGHT") ||
         fail "playwright connectOverCDP"
     [[ $title == hi ]] || fail "playwright read the title ${title@Q}, not 'hi'"
     echo "playwright: connectOverCDP loaded a data: URL, title ${title@Q}"
