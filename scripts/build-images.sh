@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Builds hype's base boot image from Debian packages only:
+# Builds hype's boot images from Debian packages only:
 #   OUT_DIR/base/{vmlinuz,vmlinux,initramfs.img,manifest.json}
+#   OUT_DIR/browser/{vmlinuz,vmlinux,initramfs.img,rootfs.ext4,manifest.json}
 # The kernel is Debian's current cloud kernel; the initramfs holds hype-agent
-# as /init plus the virtio modules it loads. The image is rebuilt only when
-# its inputs change (kernel .deb, agent binary, this script).
+# as /init plus the virtio modules it loads. The browser image adds a root
+# filesystem with headless Chromium (scripts/build-browser-rootfs.sh). Each
+# image is rebuilt only when its inputs change (kernel .deb, agent binary,
+# this script; for the browser also the rootfs's own inputs).
 #
 # Usage: scripts/build-images.sh [OUT_DIR]
 #   OUT_DIR         default ${HYPE_IMAGES_DIR:-/var/lib/hype/images}
+#   HYPE_BROWSER_IMAGE=0  build only base
 #   HYPE_CACHE_DIR  downloaded .debs and scratch space (default /var/cache/hype)
 #   CARGO_TARGET_DIR  where the agent is built (default /var/cache/hype/target)
 set -euo pipefail
@@ -23,6 +27,11 @@ KERNEL_META=linux-image-cloud-amd64
 # virtio_pci: cloud-hypervisor's devices.
 WANTED_MODULES=(virtio_mmio virtio_pci virtio_blk virtio_net virtio_console
     vsock vmw_vsock_virtio_transport virtio_rng)
+# The browser image also mounts its rootfs under an overlay (ext4 is built
+# into Debian's cloud kernel; overlayfs is a module).
+BROWSER_MODULES=(overlay)
+BUILD_BROWSER_IMAGE=$([[ ${HYPE_BROWSER_IMAGE:-1} == 0 ]] && echo 0 || echo 1)
+ROOTFS_SCRIPT=$REPO_DIR/scripts/build-browser-rootfs.sh
 
 log() { echo "build-images: $*" >&2; }
 die() { echo "build-images: error: $*" >&2; exit 1; }
@@ -86,24 +95,64 @@ fi
 KERNEL_DEB_SHA=$(sha256sum <"$DEB" | cut -d' ' -f1)
 [[ -z $KSHA_APT || $KERNEL_DEB_SHA == "$KSHA_APT" ]] ||
     die "$DEB: sha256 $KERNEL_DEB_SHA does not match apt's $KSHA_APT"
-
 # --- cache check ---------------------------------------------------------------
 AGENT_SHA=$(sha256sum <"$AGENT" | cut -d' ' -f1)
 SCRIPT_SHA=$(sha256sum <"$SCRIPT" | cut -d' ' -f1)
 INPUTS=$(printf 'kernel-deb %s\nagent %s\nscript %s\n' \
     "$KERNEL_DEB_SHA" "$AGENT_SHA" "$SCRIPT_SHA" | sha256sum | cut -d' ' -f1)
-MANIFEST=$OUT_DIR/base/manifest.json
-if [[ -f $MANIFEST ]] && grep -q "\"inputs\": *\"$INPUTS\"" "$MANIFEST"; then
+# The browser's root filesystem has inputs of its own (packages, its script,
+# the chromium version apt offers), so an agent or kernel change rebuilds
+# only the browser's initramfs and keeps the rootfs.
+ROOTFS_INPUTS=$("$ROOTFS_SCRIPT" --inputs)
+BROWSER_INPUTS=$(printf 'base %s\nrootfs %s\n' "$INPUTS" "$ROOTFS_INPUTS" |
+    sha256sum | cut -d' ' -f1)
+
+# manifest_has NAME FIELD VALUE
+manifest_has() {
+    [[ -f $OUT_DIR/$1/manifest.json ]] &&
+        grep -q "\"$2\": *\"$3\"" "$OUT_DIR/$1/manifest.json"
+}
+BUILD_BASE=1 BUILD_BROWSER=1
+if manifest_has base inputs "$INPUTS"; then
     log "base image up to date ($OUT_DIR/base)"
-    exit 0
+    BUILD_BASE=0
 fi
+if ((BUILD_BROWSER_IMAGE)) && manifest_has browser inputs "$BROWSER_INPUTS"; then
+    log "browser image up to date ($OUT_DIR/browser)"
+    BUILD_BROWSER=0
+fi
+((BUILD_BROWSER_IMAGE)) || BUILD_BROWSER=0
+((BUILD_BASE || BUILD_BROWSER)) || exit 0
 
 # --- build ---------------------------------------------------------------------
 mkdir -p "$OUT_DIR" "$CACHE_DIR"
-STAGE=$(mktemp -d "$OUT_DIR/.base.tmp.XXXXXX")
 WORK=$(mktemp -d "$CACHE_DIR/.build.XXXXXX")
-trap 'rm -rf "$STAGE" "$WORK"' EXIT
-chmod 755 "$STAGE"
+STAGES=()
+trap 'rm -rf "$WORK" "${STAGES[@]}"' EXIT
+
+# new_stage NAME: an empty directory beside OUT_DIR/NAME, removed on failure.
+new_stage() {
+    local stage
+    stage=$(mktemp -d "$OUT_DIR/.$1.tmp.XXXXXX")
+    chmod 755 "$stage"
+    STAGES+=("$stage")
+    echo "$stage"
+}
+
+# Swaps a finished image in by renames: readers never see a half-written
+# file, only (for an instant) no image directory. Running VMs keep their
+# open files. install_image NAME STAGE
+install_image() {
+    local old
+    if [[ -e $OUT_DIR/$1 ]]; then
+        old=$(mktemp -d "$OUT_DIR/.$1.old.XXXXXX")
+        mv "$OUT_DIR/$1" "$old/"
+        mv "$2" "$OUT_DIR/$1"
+        rm -rf "$old"
+    else
+        mv "$2" "$OUT_DIR/$1"
+    fi
+}
 
 log "extracting $(basename "$DEB")"
 dpkg-deb -x "$DEB" "$WORK/deb"
@@ -112,21 +161,25 @@ KMOD_DIRS=("$WORK"/deb/lib/modules/*)
 KVER=$(basename "${KMOD_DIRS[0]}")
 KMODS=${KMOD_DIRS[0]}
 [[ -f $WORK/deb/boot/vmlinuz-$KVER ]] || die "no /boot/vmlinuz-$KVER in $DEB"
-cp "$WORK/deb/boot/vmlinuz-$KVER" "$STAGE/vmlinuz"
 
-# cloud-hypervisor boots an ELF vmlinux through its PVH entry point; Debian
-# ships only the bzImage, whose payload is an LZ4 legacy frame.
-log "extracting vmlinux from the bzImage"
-LZ4_OFFSET=$(LC_ALL=C grep -obUaP '\x02\x21\x4c\x18' "$STAGE/vmlinuz" | head -n1 | cut -d: -f1)
-[[ -n $LZ4_OFFSET ]] || die "no LZ4 frame in vmlinuz (kernel not built with CONFIG_KERNEL_LZ4?)"
-# lz4 exits 1 on the bzImage's trailing bytes after the frame; the ELF
-# checks below are what proves the result.
-tail -c +"$((LZ4_OFFSET + 1))" "$STAGE/vmlinuz" | lz4 -dc >"$STAGE/vmlinux" 2>/dev/null || true
-readelf -h "$STAGE/vmlinux" 2>/dev/null | grep -q 'Type: *EXEC' ||
-    die "decompressed vmlinux is not an ELF executable: $(file -b "$STAGE/vmlinux")"
-# XEN_ELFNOTE_PHYS32_ENTRY is note type 18; older binutils print it unnamed.
-readelf -n "$STAGE/vmlinux" | grep -Eq 'XEN_ELFNOTE_PHYS32_ENTRY|Xen .*\(0x00000012\)' ||
-    die "vmlinux has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)"
+# extract_kernel STAGE: vmlinuz as shipped, and vmlinux from it.
+extract_kernel() {
+    local stage=$1 lz4_offset
+    cp "$WORK/deb/boot/vmlinuz-$KVER" "$stage/vmlinuz"
+    # cloud-hypervisor boots an ELF vmlinux through its PVH entry point;
+    # Debian ships only the bzImage, whose payload is an LZ4 legacy frame.
+    log "extracting vmlinux from the bzImage"
+    lz4_offset=$(LC_ALL=C grep -obUaP '\x02\x21\x4c\x18' "$stage/vmlinuz" | head -n1 | cut -d: -f1)
+    [[ -n $lz4_offset ]] || die "no LZ4 frame in vmlinuz (kernel not built with CONFIG_KERNEL_LZ4?)"
+    # lz4 exits 1 on the bzImage's trailing bytes after the frame; the ELF
+    # checks below are what proves the result.
+    tail -c +"$((lz4_offset + 1))" "$stage/vmlinuz" | lz4 -dc >"$stage/vmlinux" 2>/dev/null || true
+    readelf -h "$stage/vmlinux" 2>/dev/null | grep -q 'Type: *EXEC' ||
+        die "decompressed vmlinux is not an ELF executable: $(file -b "$stage/vmlinux")"
+    # XEN_ELFNOTE_PHYS32_ENTRY is note type 18; older binutils print it unnamed.
+    readelf -n "$stage/vmlinux" | grep -Eq 'XEN_ELFNOTE_PHYS32_ENTRY|Xen .*\(0x00000012\)' ||
+        die "vmlinux has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)"
+}
 
 # --- modules -------------------------------------------------------------------
 declare -A MOD_PATH=()  # module name -> path relative to $KMODS
@@ -160,46 +213,66 @@ add_module() {
         EDGES+=("${dep//-/_} $name")
     done
 }
-for m in "${WANTED_MODULES[@]}"; do add_module "$m"; done
-mapfile -t ORDER < <(printf '%s\n' "${EDGES[@]}" | tsort)
 
-ROOT=$WORK/initramfs
-mkdir -p "$ROOT"/{dev,proc,sys,run,tmp,etc/hype,lib/modules/"$KVER"}
-chmod 1777 "$ROOT/tmp"
-# The kernel opens /dev/console for PID 1's stdio before devtmpfs is mounted.
-mknod -m 600 "$ROOT/dev/console" c 5 1
-mknod -m 666 "$ROOT/dev/null" c 1 3
-{
-    echo "# Load order for hype-agent, dependencies first (kernel $KVER)."
-    for name in "${ORDER[@]}"; do
-        rel=${MOD_PATH[$name]}
-        plain=${rel%.xz}; plain=${plain%.zst}; plain=${plain%.gz}
-        dest=$ROOT/lib/modules/$KVER/$plain
-        mkdir -p "$(dirname "$dest")"
-        # The guest's finit_module gets plain .ko files (6.1 cannot decompress).
-        case $rel in
-        *.xz) xz -dc "$KMODS/$rel" >"$dest" ;;
-        *.zst) zstd -qdc "$KMODS/$rel" >"$dest" ;;
-        *.gz) gzip -dc "$KMODS/$rel" >"$dest" ;;
-        *) cp "$KMODS/$rel" "$dest" ;;
-        esac
-        echo "/lib/modules/$KVER/$plain"
-    done
-} >"$ROOT/etc/hype/modules.order"
-log "modules: ${ORDER[*]}"
+# make_initramfs OUT_FILE MODULE...: hype-agent as /init plus the modules
+# (and their dependencies) in load order.
+make_initramfs() {
+    local out=$1 root name rel plain dest
+    shift
+    SEEN=() EDGES=()
+    for name in "$@"; do add_module "$name"; done
+    local order
+    mapfile -t order < <(printf '%s\n' "${EDGES[@]}" | tsort)
 
-install -m 755 "$AGENT" "$ROOT/init"
-strip --strip-all "$ROOT/init"
-printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost\n' >"$ROOT/etc/hosts"
-: >"$ROOT/etc/resolv.conf"
+    root=$(mktemp -d "$WORK/initramfs.XXXXXX")
+    mkdir -p "$root"/{dev,proc,sys,run,tmp,etc/hype,lib/modules/"$KVER"}
+    chmod 755 "$root"
+    chmod 1777 "$root/tmp"
+    # The kernel opens /dev/console for PID 1's stdio before devtmpfs is mounted.
+    mknod -m 600 "$root/dev/console" c 5 1
+    mknod -m 666 "$root/dev/null" c 1 3
+    {
+        echo "# Load order for hype-agent, dependencies first (kernel $KVER)."
+        for name in "${order[@]}"; do
+            rel=${MOD_PATH[$name]}
+            plain=${rel%.xz}; plain=${plain%.zst}; plain=${plain%.gz}
+            dest=$root/lib/modules/$KVER/$plain
+            mkdir -p "$(dirname "$dest")"
+            # The guest's finit_module gets plain .ko files (6.1 cannot decompress).
+            case $rel in
+            *.xz) xz -dc "$KMODS/$rel" >"$dest" ;;
+            *.zst) zstd -qdc "$KMODS/$rel" >"$dest" ;;
+            *.gz) gzip -dc "$KMODS/$rel" >"$dest" ;;
+            *) cp "$KMODS/$rel" "$dest" ;;
+            esac
+            echo "/lib/modules/$KVER/$plain"
+        done
+    } >"$root/etc/hype/modules.order"
+    log "modules: ${order[*]}"
 
-# Uncompressed: QEMU copies the initrd into guest memory as is, and under TCG
-# the guest decompressing a few MiB costs more than it saves.
-(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort |
-    cpio --quiet -o -H newc --reproducible -R 0:0) >"$STAGE/initramfs.img"
+    install -m 755 "$AGENT" "$root/init"
+    strip --strip-all "$root/init"
+    printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost\n' >"$root/etc/hosts"
+    : >"$root/etc/resolv.conf"
 
-SIZE=$(stat -c %s "$STAGE/vmlinuz" "$STAGE/vmlinux" "$STAGE/initramfs.img" | awk '{ s += $1 } END { print s }')
-cat >"$STAGE/manifest.json" <<EOF
+    # Uncompressed: QEMU copies the initrd into guest memory as is, and under
+    # TCG the guest decompressing a few MiB costs more than it saves.
+    (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
+        cpio --quiet -o -H newc --reproducible -R 0:0) >"$out"
+}
+
+# total_size FILE...: the sum of their sizes in bytes.
+total_size() {
+    stat -c %s "$@" | awk '{ s += $1 } END { print s }'
+}
+
+# --- base ----------------------------------------------------------------------
+if ((BUILD_BASE)); then
+    STAGE=$(new_stage base)
+    extract_kernel "$STAGE"
+    make_initramfs "$STAGE/initramfs.img" "${WANTED_MODULES[@]}"
+    SIZE=$(total_size "$STAGE/vmlinuz" "$STAGE/vmlinux" "$STAGE/initramfs.img")
+    cat >"$STAGE/manifest.json" <<EOF
 {
   "name": "base",
   "kind": "kernel",
@@ -213,16 +286,42 @@ cat >"$STAGE/manifest.json" <<EOF
   "built_at": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 EOF
-
-# Swap the finished image in by renames: readers never see a half-written
-# file, only (for an instant) no base directory. Running VMs keep their open
-# files.
-if [[ -e $OUT_DIR/base ]]; then
-    OLD=$(mktemp -d "$OUT_DIR/.base.old.XXXXXX")
-    mv "$OUT_DIR/base" "$OLD/"
-    mv "$STAGE" "$OUT_DIR/base"
-    rm -rf "$OLD"
-else
-    mv "$STAGE" "$OUT_DIR/base"
+    install_image base "$STAGE"
+    log "built $OUT_DIR/base (kernel $KVER, $SIZE bytes)"
 fi
-log "built $OUT_DIR/base (kernel $KVER, $SIZE bytes)"
+
+# --- browser -------------------------------------------------------------------
+if ((BUILD_BROWSER)); then
+    STAGE=$(new_stage browser)
+    # The same kernel as base, which was just checked or built from the
+    # same .deb: hard links where the filesystem allows.
+    for f in vmlinuz vmlinux; do
+        ln "$OUT_DIR/base/$f" "$STAGE/$f" 2>/dev/null || cp "$OUT_DIR/base/$f" "$STAGE/$f"
+    done
+    make_initramfs "$STAGE/initramfs.img" "${WANTED_MODULES[@]}" "${BROWSER_MODULES[@]}"
+    if manifest_has browser rootfs_inputs "$ROOTFS_INPUTS" && [[ -f $OUT_DIR/browser/rootfs.ext4 ]]; then
+        log "browser rootfs up to date; keeping it"
+        ln "$OUT_DIR/browser/rootfs.ext4" "$STAGE/rootfs.ext4" 2>/dev/null ||
+            cp --sparse=always "$OUT_DIR/browser/rootfs.ext4" "$STAGE/rootfs.ext4"
+    else
+        HYPE_CACHE_DIR=$CACHE_DIR "$ROOTFS_SCRIPT" "$STAGE/rootfs.ext4"
+    fi
+    SIZE=$(total_size "$STAGE/vmlinuz" "$STAGE/vmlinux" "$STAGE/initramfs.img" "$STAGE/rootfs.ext4")
+    cat >"$STAGE/manifest.json" <<EOF
+{
+  "name": "browser",
+  "kind": "rootfs",
+  "kernel_version": "$KVER",
+  "vmlinuz": "vmlinuz",
+  "vmlinux": "vmlinux",
+  "initramfs": "initramfs.img",
+  "rootfs": "rootfs.ext4",
+  "inputs": "$BROWSER_INPUTS",
+  "rootfs_inputs": "$ROOTFS_INPUTS",
+  "size_bytes": $SIZE,
+  "built_at": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}
+EOF
+    install_image browser "$STAGE"
+    log "built $OUT_DIR/browser (kernel $KVER, $SIZE bytes)"
+fi

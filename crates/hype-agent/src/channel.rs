@@ -11,12 +11,13 @@
 //! The port stays open across host reconnects; it is only reopened if it
 //! fails outright (hot-unplug).
 
+use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use hype_agent_proto::{decode, encode, GuestMessage, HostMessage, VIRTIO_PORT_NAME};
@@ -34,8 +35,46 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(2);
 /// Longest accepted line; longer ones are dropped (hyped never sends them).
 const MAX_LINE: usize = 64 * 1024;
 
+/// Notices kept while no host session exists; the oldest go first.
+const MAX_PENDING_NOTICES: usize = 32;
+
 /// virtio device id of a vsock device (virtio spec 5.10).
 const VIRTIO_ID_VSOCK: u32 = 19;
+
+/// Where notices raised outside a session (the browser supervisor's) go: the
+/// newest session's writer, or a short queue until a host connects.
+struct Notices {
+    writer: Option<mpsc::Sender<Outgoing>>,
+    pending: VecDeque<Vec<u8>>,
+}
+
+static NOTICES: Mutex<Notices> = Mutex::new(Notices {
+    writer: None,
+    pending: VecDeque::new(),
+});
+
+/// Logs `message` and sends it to the host as a `notice`, now if a session
+/// is up, else when the next one starts.
+pub fn notice(message: String) {
+    log!("{message}");
+    let line = encode(&GuestMessage::Notice { message });
+    let mut notices = NOTICES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(writer) = &notices.writer {
+        match writer.send(Outgoing { line, sent: None }) {
+            Ok(()) => return,
+            // That session's writer is gone; keep the line for the next.
+            Err(mpsc::SendError(out)) => {
+                notices.writer = None;
+                notices.pending.push_back(out.line);
+            }
+        }
+    } else {
+        notices.pending.push_back(line);
+    }
+    while notices.pending.len() > MAX_PENDING_NOTICES {
+        notices.pending.pop_front();
+    }
+}
 
 /// Serves the channel forever; returns only by powering off.
 pub fn serve(ready: GuestMessage) -> ! {
@@ -45,6 +84,7 @@ pub fn serve(ready: GuestMessage) -> ! {
             Transport::Port(path) => match Session::open(&path) {
                 Ok(mut session) => {
                     session.send(ready_line.clone());
+                    session.attach_notices();
                     if let Err(e) = session.run(&ready_line) {
                         log!("agent port {}: {e}; reopening", path.display());
                     }
@@ -170,6 +210,16 @@ impl Session {
             reader: LineReader::new(file),
             writer,
         })
+    }
+
+    /// Makes this session the one notices go to, and flushes the queue.
+    /// Called after `ready`, which must be a connection's first line.
+    pub(crate) fn attach_notices(&self) {
+        let mut notices = NOTICES.lock().unwrap_or_else(|p| p.into_inner());
+        for line in notices.pending.drain(..) {
+            self.send(line);
+        }
+        notices.writer = Some(self.writer.clone());
     }
 
     pub(crate) fn send(&self, line: Vec<u8>) {

@@ -4,6 +4,7 @@
 //! from init's argv/environment by the kernel but stay in /proc/cmdline.
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -15,6 +16,9 @@ pub struct Config {
     pub probe: bool,
     /// `hype.ip=` (with `hype.gw=`, `hype.dns=`): static IPv4 on eth0.
     pub net: Option<NetConfig>,
+    /// `hype.rootfs=/dev/vda`: a read-only root filesystem image to boot
+    /// into (under a tmpfs overlay), which also means "run the browser".
+    pub rootfs: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +39,8 @@ pub enum CmdlineError {
     NeedsIp { key: &'static str },
     #[error("hype.probe={0:?} is not a boolean")]
     BadBool(String),
+    #[error("hype.rootfs={0:?} is not a device under /dev/")]
+    BadRootfs(String),
 }
 
 /// Parses a whole command line. Bad values are reported and skipped rather
@@ -65,6 +71,10 @@ pub fn parse(cmdline: &str) -> (Config, Vec<CmdlineError>) {
             },
             "hype.gw" => gw = parse_addr("hype.gw", value, &mut errors),
             "hype.dns" => dns = parse_addr("hype.dns", value, &mut errors),
+            "hype.rootfs" => match parse_device(value) {
+                Some(dev) => config.rootfs = Some(dev),
+                None => errors.push(CmdlineError::BadRootfs(value.to_string())),
+            },
             _ => {}
         }
     }
@@ -138,6 +148,13 @@ fn parse_cidr(value: &str) -> Option<(Ipv4Addr, u8)> {
     let addr = addr.parse().ok()?;
     let prefix: u8 = prefix.parse().ok()?;
     (prefix <= 32).then_some((addr, prefix))
+}
+
+/// A block device path: under /dev/, without `..` (the agent mounts it).
+fn parse_device(value: &str) -> Option<PathBuf> {
+    let name = value.strip_prefix("/dev/")?;
+    (!name.is_empty() && !name.split('/').any(|part| part == ".." || part.is_empty()))
+        .then(|| PathBuf::from(value))
 }
 
 fn parse_addr(key: &'static str, value: &str, errors: &mut Vec<CmdlineError>) -> Option<Ipv4Addr> {
@@ -232,6 +249,18 @@ mod tests {
         assert!(errs.is_empty());
         let net = c.net.unwrap();
         assert_eq!((net.prefix, net.gateway, net.dns), (32, None, None));
+    }
+
+    #[test]
+    fn rootfs_device() {
+        let (c, errs) = parse("hype.rootfs=/dev/vda");
+        assert!(errs.is_empty());
+        assert_eq!(c.rootfs, Some(PathBuf::from("/dev/vda")));
+        for bad in ["vda", "/dev/", "/dev/../etc/x", "/tmp/x"] {
+            let (c, errs) = parse(&format!("hype.rootfs={bad}"));
+            assert_eq!(c.rootfs, None);
+            assert_eq!(errs, vec![CmdlineError::BadRootfs(bad.into())]);
+        }
     }
 
     #[test]

@@ -78,6 +78,19 @@ pub enum Error {
         source: nix::Error,
     },
 
+    #[error("device {} did not appear within {waited:?}", .path.display())]
+    NoDevice { path: PathBuf, waited: Duration },
+
+    #[error("no user {user:?} in {}", .path.display())]
+    NoUser { user: &'static str, path: PathBuf },
+
+    #[error("cdp relay: {what}: {source}")]
+    Relay {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("cannot start a thread for {what}: {source}")]
     Thread {
         what: &'static str,

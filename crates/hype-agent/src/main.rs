@@ -5,12 +5,16 @@
 //! modprobe in the guest), the optional static network from the kernel
 //! command line, and the channel to hyped, a virtio-serial port named
 //! `hype.agent` (or vsock port 1024 where the VMM has no virtio-serial)
-//! that speaks `hype-agent-proto`. It reaps orphaned processes
+//! that speaks `hype-agent-proto`. With `hype.rootfs=` it also switches to
+//! that root filesystem (under a tmpfs overlay) and runs headless Chromium
+//! there, with a relay to its DevTools port. It reaps orphaned processes
 //! and powers the machine off when asked. It must not touch the host's view
 //! of the VM (disks, devices) beyond what the boot needs, and it must never
 //! exit: the kernel panics when PID 1 dies, so every failure is logged to the
 //! console and the agent carries on, or idles, instead.
 
+mod browser;
+mod cdp;
 mod channel;
 mod cmdline;
 mod error;
@@ -21,11 +25,12 @@ mod net;
 mod netinfo;
 mod power;
 mod probe;
+mod rootfs;
 mod signals;
 mod vsock;
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hype_agent_proto::{GuestMessage, PROTOCOL_VERSION};
 
@@ -90,6 +95,28 @@ fn main() {
         Err(e) => log!("{e}"),
     }
 
+    // Before the network: its /etc/resolv.conf belongs in the new root.
+    let browser_root = match &config.rootfs {
+        Some(device) => {
+            let t = Instant::now();
+            match rootfs::switch_to(device) {
+                Ok(()) => {
+                    log!(
+                        "root: {} (read-only) under a tmpfs overlay, after {} ms",
+                        device.display(),
+                        t.elapsed().as_millis()
+                    );
+                    true
+                }
+                Err(e) => {
+                    log!("root: {e}; staying in the initramfs, no browser");
+                    false
+                }
+            }
+        }
+        None => false,
+    };
+
     if let Some(name) = &config.name {
         if let Err(e) = nix::unistd::sethostname(name) {
             log!("cannot set hostname {name:?}: {e}");
@@ -106,6 +133,10 @@ fn main() {
         }
     }
 
+    if browser_root {
+        start_browser();
+    }
+
     let init_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let uptime_ms = read_uptime_ms().unwrap_or_else(|e| {
         log!("{e}");
@@ -120,6 +151,41 @@ fn main() {
         init_ms,
     };
     channel::serve(ready)
+}
+
+/// How long `ready` waits for Chromium's first answer. Under TCG its first
+/// start takes tens of seconds; past this the VM is reported ready anyway
+/// (with a notice), so that the host can still reach and stop it, and the
+/// supervisor keeps trying.
+const BROWSER_DEADLINE: Duration = Duration::from_secs(300);
+
+/// Starts the relay and the Chromium supervisor, then waits for Chromium to
+/// answer (or the deadline).
+fn start_browser() {
+    if let Err(e) = cdp::spawn_relay() {
+        channel::notice(format!("browser: {e}"));
+    }
+    let answered = match browser::spawn_supervisor() {
+        Ok(rx) => rx,
+        Err(e) => {
+            channel::notice(format!("browser: {e}; no browser in this VM"));
+            return;
+        }
+    };
+    let t = Instant::now();
+    match answered.recv_timeout(BROWSER_DEADLINE) {
+        Ok(took) => log!(
+            "browser: ready (chromium answered {} ms after its start, {} ms after the agent \
+             asked; guest uptime {} ms)",
+            took.as_millis(),
+            t.elapsed().as_millis(),
+            read_uptime_ms().unwrap_or(0)
+        ),
+        Err(_) => channel::notice(format!(
+            "browser: chromium did not answer within {} s; reporting ready without it",
+            BROWSER_DEADLINE.as_secs()
+        )),
+    }
 }
 
 /// Guest uptime, the first field of `/proc/uptime` (seconds, two decimals).

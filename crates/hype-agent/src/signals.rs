@@ -5,6 +5,7 @@
 //! port connects or disconnects).
 
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -16,6 +17,10 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::log;
+
+/// Children whose exit someone waits for. The reaper's waitpid(-1) would
+/// otherwise take their status first; it hands it over instead.
+static WATCHED: Mutex<Vec<(i32, mpsc::Sender<WaitStatus>)>> = Mutex::new(Vec::new());
 
 extern "C" fn ignore(_: libc::c_int) {}
 
@@ -62,10 +67,30 @@ pub fn spawn_reaper() -> std::io::Result<()> {
         .map(drop)
 }
 
+/// Starts a child with `spawn` and returns it with a receiver for its exit
+/// status, which the reaper delivers. The table stays locked across the
+/// spawn, so a child that exits at once is still found by the reaper, which
+/// looks it up only after taking the lock.
+pub fn spawn_watched<T>(
+    spawn: impl FnOnce() -> std::io::Result<(T, u32)>,
+) -> std::io::Result<(T, mpsc::Receiver<WaitStatus>)> {
+    let mut watched = WATCHED.lock().unwrap_or_else(|p| p.into_inner());
+    let (child, pid) = spawn()?;
+    let (tx, rx) = mpsc::channel();
+    watched.push((i32::try_from(pid).unwrap_or(i32::MAX), tx));
+    Ok((child, rx))
+}
+
 fn reap_all() {
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
+            Ok(status @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _))) => {
+                let mut watched = WATCHED.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(i) = watched.iter().position(|(p, _)| *p == pid.as_raw()) {
+                    let _ = watched.swap_remove(i).1.send(status);
+                }
+            }
             Ok(_) | Err(Errno::EINTR) => continue,
             Err(e) => {
                 log!("waitpid: {e}");

@@ -85,6 +85,7 @@ fn serve_connection(conn: OwnedFd, ready_line: &[u8]) {
     };
     log!("host connected over vsock");
     session.send(ready_line.to_vec());
+    session.attach_notices();
     match session.run_until_eof(ready_line) {
         Ok(()) => log!("host disconnected from vsock"),
         Err(e) => log!("vsock session: {e}"),

@@ -1,0 +1,305 @@
+//! Headless Chromium, the reason the `browser` image exists. The agent
+//! starts it as the unprivileged `browser` user, keeps it running (restarts
+//! with backoff, each death reported to the host as a `notice`), and tells
+//! main when its DevTools endpoint first answers, which is when the VM is
+//! worth reporting `ready`. Chromium listens on loopback only; `cdp.rs`
+//! relays the guest's public port to it.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+
+use crate::error::Error;
+use crate::{channel, log, signals};
+
+const CHROMIUM: &str = "/usr/lib/chromium/chromium";
+const USER: &str = "browser";
+/// Chromium's own DevTools port, on loopback.
+pub const DEVTOOLS_PORT: u16 = 9223;
+/// Each start gets an empty profile here (tmpfs); a restarted browser must
+/// not trip over the lock files of the one that died.
+const PROFILE_DIR: &str = "/tmp/hype-chromium";
+/// How often to ask `/json/version` while Chromium starts.
+const POLL_EVERY: Duration = Duration::from_millis(250);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A run this long resets the backoff: the browser was working.
+const STABLE_RUN: Duration = Duration::from_secs(60);
+
+/// What `/json/version` must contain for Chromium to count as up.
+const VERSION_MARKER: &str = "webSocketDebuggerUrl";
+
+struct Account {
+    uid: u32,
+    gid: u32,
+    home: String,
+}
+
+/// Starts the supervisor thread. The receiver gets, once, how long the first
+/// Chromium took from its start to answering `/json/version`.
+pub fn spawn_supervisor() -> Result<mpsc::Receiver<Duration>, Error> {
+    let account = lookup_account(Path::new("/etc/passwd"), USER)?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("browser".into())
+        .spawn(move || supervise(&account, &tx))
+        .map_err(|source| Error::Thread {
+            what: "the browser supervisor",
+            source,
+        })?;
+    Ok(rx)
+}
+
+fn supervise(account: &Account, answered_tx: &mpsc::Sender<Duration>) -> ! {
+    let mut backoff = BACKOFF_FIRST;
+    let mut first = true;
+    loop {
+        let started = Instant::now();
+        match run_once(account, first.then_some(answered_tx)) {
+            Ok(RunEnd { status, answered }) => {
+                first &= !answered;
+                let ran = started.elapsed();
+                if ran > STABLE_RUN {
+                    backoff = BACKOFF_FIRST;
+                }
+                channel::notice(format!(
+                    "browser: chromium {} after {:.1} s; restarting in {} s",
+                    describe(status),
+                    ran.as_secs_f64(),
+                    backoff.as_secs()
+                ));
+            }
+            Err(e) => channel::notice(format!("browser: {e}; retrying in {} s", backoff.as_secs())),
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+struct RunEnd {
+    status: WaitStatus,
+    /// Whether this run answered `/json/version` at least once.
+    answered: bool,
+}
+
+/// Runs one Chromium until it exits. `answered_tx`, when given, is told how
+/// long it took to answer.
+fn run_once(
+    account: &Account,
+    answered_tx: Option<&mpsc::Sender<Duration>>,
+) -> Result<RunEnd, Error> {
+    fresh_profile(account)?;
+    let mut command = command(account);
+    let (mut child, exited) = signals::spawn_watched(|| {
+        let child = command.spawn()?;
+        let pid = child.id();
+        Ok((child, pid))
+    })
+    .map_err(|source| Error::Io {
+        what: "start",
+        path: CHROMIUM.into(),
+        source,
+    })?;
+    let started = Instant::now();
+    let pid = child.id();
+    log!("browser: chromium started (pid {pid})");
+    forward_output(&mut child);
+
+    let mut answered = false;
+    let status = loop {
+        let wait = if answered { BACKOFF_MAX } else { POLL_EVERY };
+        match exited.recv_timeout(wait) {
+            Ok(status) => break status,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // The reaper never drops a watched sender without sending.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                break WaitStatus::StillAlive;
+            }
+        }
+        if !answered && devtools_answers() {
+            answered = true;
+            let took = started.elapsed();
+            log!(
+                "browser: chromium answers on 127.0.0.1:{DEVTOOLS_PORT} after {} ms",
+                took.as_millis()
+            );
+            if let Some(tx) = answered_tx {
+                let _ = tx.send(took);
+            }
+        }
+    };
+    // Renderers and the zygote share Chromium's process group; none may
+    // outlive it and hold the port or the profile.
+    if let Ok(pgid) = i32::try_from(pid) {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+    Ok(RunEnd { status, answered })
+}
+
+fn command(account: &Account) -> Command {
+    let mut command = Command::new(CHROMIUM);
+    command
+        .args([
+            "--headless=new",
+            "--remote-debugging-address=127.0.0.1",
+            &format!("--remote-debugging-port={DEVTOOLS_PORT}"),
+            &format!("--user-data-dir={PROFILE_DIR}"),
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "about:blank",
+        ])
+        .env_clear()
+        .env("HOME", &account.home)
+        .env("USER", USER)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        .current_dir("/")
+        // std drops the supplementary groups, then setgid, then setuid, in
+        // the child after fork.
+        .uid(account.uid)
+        .gid(account.gid)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn fresh_profile(account: &Account) -> Result<(), Error> {
+    let dir = Path::new(PROFILE_DIR);
+    let io_err = |what| {
+        move |source| Error::Io {
+            what,
+            path: dir.to_path_buf(),
+            source,
+        }
+    };
+    match fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("remove")(e)),
+    }
+    fs::create_dir(dir).map_err(io_err("create"))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err("chmod"))?;
+    chown(dir, Some(account.uid), Some(account.gid)).map_err(io_err("chown"))
+}
+
+/// Copies Chromium's stdout and stderr to the console, line by line and
+/// prefixed, so its complaints end up in the VM's serial log.
+fn forward_output(child: &mut Child) {
+    let streams: [Option<Box<dyn Read + Send>>; 2] = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ];
+    for stream in streams.into_iter().flatten() {
+        let spawned = std::thread::Builder::new()
+            .name("browser-log".into())
+            .spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    match line {
+                        Ok(line) => log!("chromium: {line}"),
+                        Err(_) => break,
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            log!("browser: no thread for chromium's output: {e}");
+        }
+    }
+}
+
+/// Whether `GET /json/version` on Chromium's port answers with the browser's
+/// WebSocket URL.
+pub fn devtools_answers() -> bool {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, DEVTOOLS_PORT));
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(PROBE_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(PROBE_TIMEOUT));
+    let request = format!(
+        "GET /json/version HTTP/1.1\r\nHost: 127.0.0.1:{DEVTOOLS_PORT}\r\nConnection: close\r\n\r\n"
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    // Connection: close, so the answer ends at EOF (or the read timeout).
+    let _ = stream.take(64 * 1024).read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    answer.starts_with("HTTP/1.1 200") && answer.contains(VERSION_MARKER)
+}
+
+fn describe(status: WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exited with status {code}"),
+        WaitStatus::Signaled(_, signal, _) => format!("was killed by {signal}"),
+        other => format!("ended ({other:?})"),
+    }
+}
+
+/// The account's uid, gid and home from a passwd file. Parsed by hand: the
+/// agent is linked statically, and glibc's getpwnam would try to load NSS
+/// modules at run time.
+fn lookup_account(passwd: &Path, user: &'static str) -> Result<Account, Error> {
+    let text = fs::read_to_string(passwd).map_err(|source| Error::Io {
+        what: "read",
+        path: passwd.to_path_buf(),
+        source,
+    })?;
+    parse_passwd(&text, user).ok_or_else(|| Error::NoUser {
+        user,
+        path: passwd.to_path_buf(),
+    })
+}
+
+fn parse_passwd(text: &str, user: &str) -> Option<Account> {
+    text.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        match fields.as_slice() {
+            [name, _, uid, gid, _, home, ..] if *name == user => Some(Account {
+                uid: uid.parse().ok()?,
+                gid: gid.parse().ok()?,
+                home: (*home).to_string(),
+            }),
+            _ => None,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwd_lookup() {
+        let text = "root:x:0:0:root:/root:/bin/bash\n\
+                    browser:x:1000:1000::/home/browser:/usr/sbin/nologin\n";
+        let account = parse_passwd(text, "browser").unwrap();
+        assert_eq!((account.uid, account.gid), (1000, 1000));
+        assert_eq!(account.home, "/home/browser");
+        assert!(parse_passwd(text, "nobody").is_none());
+        assert!(parse_passwd("browser:x:abc:1000::/h:/bin/sh", "browser").is_none());
+    }
+}

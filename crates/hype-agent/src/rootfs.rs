@@ -1,0 +1,144 @@
+//! Booting into a root filesystem image (`hype.rootfs=/dev/vda`): the image
+//! is mounted read-only, a tmpfs takes every write through overlayfs, and
+//! the agent chroots into the overlay while staying PID 1. The image is
+//! shared by every VM booted from it (QEMU opens it `readonly=on`), so
+//! nothing may ever be written to it; the tmpfs is the VM's private,
+//! throw-away state.
+//!
+//! The initramfs is the kernel's `rootfs`, which cannot be pivot_root'ed
+//! away, so this does what switch_root does: move the new root onto `/` and
+//! chroot into it. The initramfs's few MiB stay in memory underneath; unlike
+//! switch_root the agent does not delete them, because it keeps running
+//! from its /init there and the modules are already loaded.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+
+use crate::error::Error;
+use crate::log;
+
+/// Where the pieces are mounted before the switch; hidden once it is done.
+const LOWER: &str = "/.hype/lower";
+const RW: &str = "/.hype/rw";
+const NEW_ROOT: &str = "/.hype/root";
+/// The pseudo-filesystems mount::mount_all set up, carried into the new root
+/// (their submounts, /dev/pts and /dev/shm, move with /dev).
+const CARRIED: &[&str] = &["/proc", "/sys", "/dev", "/run", "/tmp"];
+/// virtio-blk probes the disk while its module loads, but devtmpfs creates
+/// the node asynchronously; the wait is normally a few milliseconds.
+const DEVICE_WAIT: Duration = Duration::from_secs(10);
+
+/// Mounts `device` (ext4) under a tmpfs overlay and makes it the root.
+pub fn switch_to(device: &Path) -> Result<(), Error> {
+    wait_for_device(device)?;
+    for dir in [LOWER, RW, NEW_ROOT] {
+        create_dir(Path::new(dir))?;
+    }
+    mount(
+        Some(device),
+        LOWER,
+        Some("ext4"),
+        MsFlags::MS_RDONLY | MsFlags::MS_NODEV,
+        // The image is shared and read-only on the host side too; without
+        // noload, ext4 would try to replay a journal it cannot write.
+        Some("noload"),
+    )
+    .map_err(mount_err("ext4", LOWER))?;
+    mount(
+        Some("tmpfs"),
+        RW,
+        Some("tmpfs"),
+        MsFlags::MS_NODEV,
+        Some("mode=0755"),
+    )
+    .map_err(mount_err("tmpfs", RW))?;
+    let upper = Path::new(RW).join("upper");
+    let work = Path::new(RW).join("work");
+    create_dir(&upper)?;
+    create_dir(&work)?;
+    let options = format!(
+        "lowerdir={LOWER},upperdir={},workdir={}",
+        upper.display(),
+        work.display()
+    );
+    mount(
+        Some("overlay"),
+        NEW_ROOT,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    )
+    .map_err(mount_err("overlay", NEW_ROOT))?;
+
+    for dir in CARRIED {
+        let target = PathBuf::from(format!("{NEW_ROOT}{dir}"));
+        create_dir(&target)?;
+        mount(
+            Some(*dir),
+            &target,
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .map_err(mount_err("move", dir))?;
+    }
+
+    // switch_root's sequence: the new root replaces / in the mount tree,
+    // then chroot makes it the process's root too (for every thread: they
+    // share the filesystem context).
+    let io_err = |what: &'static str| {
+        move |source: Errno| Error::Io {
+            what,
+            path: PathBuf::from(NEW_ROOT),
+            source: source.into(),
+        }
+    };
+    nix::unistd::chdir(NEW_ROOT).map_err(io_err("chdir to"))?;
+    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+        .map_err(mount_err("move", "/"))?;
+    nix::unistd::chroot(".").map_err(io_err("chroot into"))?;
+    nix::unistd::chdir("/").map_err(io_err("chdir to / of"))?;
+    Ok(())
+}
+
+fn wait_for_device(device: &Path) -> Result<(), Error> {
+    let started = Instant::now();
+    while !device.exists() {
+        if started.elapsed() > DEVICE_WAIT {
+            return Err(Error::NoDevice {
+                path: device.to_path_buf(),
+                waited: DEVICE_WAIT,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let waited = started.elapsed();
+    if waited > Duration::from_millis(100) {
+        log!(
+            "{} appeared after {} ms",
+            device.display(),
+            waited.as_millis()
+        );
+    }
+    Ok(())
+}
+
+fn create_dir(path: &Path) -> Result<(), Error> {
+    fs::create_dir_all(path).map_err(|source| Error::Io {
+        what: "create directory",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn mount_err(fstype: &'static str, target: &'static str) -> impl Fn(Errno) -> Error {
+    move |source| Error::Mount {
+        fstype,
+        target,
+        source,
+    }
+}
