@@ -9,6 +9,8 @@ export HYPE_IMAGES_DIR=${HYPE_IMAGES_DIR:-/var/lib/hype/images}
 
 scripts/install-deps.sh
 scripts/build-images.sh "$HYPE_IMAGES_DIR"
+# Third-party CDP clients for the browser tests, as locked (no browser download).
+(cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --silent)
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace 2>&1 | tee "${TMPDIR:-/tmp}/hype-test.log"

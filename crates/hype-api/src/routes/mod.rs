@@ -34,6 +34,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/vms/{name}/cdp/json/version", get(cdp::version))
         .route("/api/v1/vms/{name}/cdp/json/list", get(cdp::list))
         .route("/api/v1/vms/{name}/cdp/json", get(cdp::list))
+        // Playwright asks with a trailing slash.
+        .route("/api/v1/vms/{name}/cdp/json/version/", get(cdp::version))
+        .route("/api/v1/vms/{name}/cdp/json/list/", get(cdp::list))
+        .route("/api/v1/vms/{name}/cdp/json/", get(cdp::list))
         .route(
             "/api/v1/vms/{name}/cdp/devtools/{*target}",
             get(cdp::devtools),

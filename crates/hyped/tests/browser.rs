@@ -1,0 +1,179 @@
+//! Browser sandboxes end to end: real microVMs booting the `browser` image
+//! (QEMU; TCG on hosts whose KVM cannot run guests, hence the generous
+//! deadlines), driven through hyped's CDP proxy by Playwright
+//! (`connectOverCDP`) and by chromiumoxide, in a network namespace of the
+//! test's own.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{in_netns, Server};
+use futures::StreamExt;
+use hype_types::EventType;
+use serde_json::Value;
+
+const BOOT: Duration = Duration::from_secs(420);
+
+fn browser_image_present() -> bool {
+    common::images_dir().join("browser/manifest.json").is_file()
+}
+
+async fn create(s: &Server, body: Value) -> anyhow::Result<Duration> {
+    let name = body["name"].as_str().unwrap_or_default().to_owned();
+    let mut ev = s
+        .client
+        .vm_events(Some(&name), Some(s.last_event_id().await?))
+        .await?;
+    let t = Instant::now();
+    s.client.create_vm(&serde_json::from_value(body)?).await?;
+    let e = s
+        .wait_event(&mut ev, BOOT, |e| {
+            matches!(e.event_type, EventType::VmRunning | EventType::VmCrashed)
+        })
+        .await?;
+    anyhow::ensure!(
+        e.event_type == EventType::VmRunning,
+        "{name}: {:?}",
+        e.detail
+    );
+    Ok(t.elapsed())
+}
+
+fn playwright(cdp_url: &str, out: &std::path::Path) -> anyhow::Result<Value> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/browser");
+    let run = Command::new("node")
+        .arg(format!("{dir}/playwright-check.mjs"))
+        .arg(cdp_url)
+        .arg(out)
+        .output()?;
+    anyhow::ensure!(
+        run.status.success(),
+        "playwright: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    Ok(serde_json::from_slice(&run.stdout)?)
+}
+
+#[test]
+fn playwright_and_chromiumoxide_drive_sandboxes_through_hyped() -> anyhow::Result<()> {
+    assert!(
+        browser_image_present(),
+        "no browser image: run scripts/build-images.sh"
+    );
+    in_netns(|| async {
+        let tmp = tempfile::tempdir()?;
+        let s = Server::start_in(
+            tmp.path(),
+            &[
+                "--network",
+                "on",
+                "--subnet",
+                "10.79.0.0/24",
+                "--boot-timeout",
+                "400",
+            ],
+        )?;
+        let spec = |name: &str| serde_json::json!({"name": name, "image": "browser", "cpu_cores": 2, "memory_mb": 1536});
+        // Two sandboxes at once.
+        let (a, b) = tokio::join!(create(&s, spec("s1")), create(&s, spec("s2")));
+        let boot = a?.max(b?);
+        eprintln!("two browser sandboxes running after {boot:?}");
+
+        // Not a browser image, or not running yet: clear errors.
+        let early = s
+            .client
+            .create_vm(&serde_json::from_value(spec("s3"))?)
+            .await?;
+        let r = reqwest::get(format!("{}/json/version", early.cdp_url.clone().unwrap())).await?;
+        assert_eq!(r.status(), 409);
+        let body: Value = r.json().await?;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("starting"),
+            "{body}"
+        );
+        s.client.delete_vm("s3").await?;
+
+        let s1 = s.client.get_vm("s1").await?;
+        let cdp = s1.cdp_url.clone().expect("a browser VM has a cdp_url");
+        assert_eq!(cdp, format!("{}/api/v1/vms/s1/cdp", s.base));
+        let version: Value = reqwest::get(format!("{cdp}/json/version"))
+            .await?
+            .json()
+            .await?;
+        let ws = version["webSocketDebuggerUrl"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let host = s.base.trim_start_matches("http://");
+        assert!(
+            ws.starts_with(&format!("ws://{host}/api/v1/vms/s1/cdp/devtools/browser/")),
+            "{ws}"
+        );
+
+        // Playwright on both sandboxes at once.
+        let dir = tempfile::tempdir()?;
+        let (o1, o2) = (dir.path().join("s1.png"), dir.path().join("s2.png"));
+        let c2 = s.client.get_vm("s2").await?.cdp_url.unwrap();
+        let (r1, r2) = std::thread::scope(|sc| {
+            let h1 = sc.spawn(|| playwright(&cdp, &o1));
+            let h2 = sc.spawn(|| playwright(&c2, &o2));
+            (h1.join(), h2.join())
+        });
+        for r in [r1, r2] {
+            let r = r.map_err(|_| anyhow::anyhow!("playwright thread panicked"))??;
+            assert_eq!(r["title"], "hype sandbox", "{r}");
+            assert!(r["png_bytes"].as_u64().unwrap_or(0) > 1000, "{r}");
+        }
+        assert!(std::fs::read(&o1)?.starts_with(b"\x89PNG"));
+
+        // chromiumoxide, from Rust.
+        let (browser, mut handler) = chromiumoxide::Browser::connect(ws.clone()).await?;
+        let pump = tokio::spawn(async move { while handler.next().await.is_some() {} });
+        let page = browser
+            .new_page("data:text/html,<title>from rust</title><p>hi</p>")
+            .await?;
+        assert_eq!(page.get_title().await?.as_deref(), Some("from rust"));
+        drop(browser);
+        pump.abort();
+
+        // The screenshot endpoint gives a PNG a person can open.
+        let png = reqwest::get(format!("{}/api/v1/vms/s1/screenshot", s.base)).await?;
+        assert_eq!(png.headers()["content-type"], "image/png");
+        assert!(png.bytes().await?.starts_with(b"\x89PNG"));
+
+        // An expiring sandbox closes its CDP clients with a close frame.
+        let ttl = (boot.as_secs() * 2 + 30) as u32;
+        let t = create(
+            &s,
+            serde_json::json!({"name": "s4", "image": "browser", "memory_mb": 1536, "ttl_seconds": ttl}),
+        )
+        .await?;
+        eprintln!("s4 running after {t:?}, ttl {ttl} s");
+        let v: Value = reqwest::get(format!("{}/api/v1/vms/s4/cdp/json/version", s.base))
+            .await?
+            .json()
+            .await?;
+        let (mut sock, _) =
+            tokio_tungstenite::connect_async(v["webSocketDebuggerUrl"].as_str().unwrap()).await?;
+        let close = tokio::time::timeout(Duration::from_secs(ttl as u64 + 30), async {
+            while let Some(m) = sock.next().await {
+                if let Ok(tokio_tungstenite::tungstenite::Message::Close(f)) = m {
+                    return f;
+                }
+            }
+            None
+        })
+        .await?
+        .expect("a close frame");
+        assert_eq!(u16::from(close.code), 4000);
+        assert!(close.reason.contains("ttl"), "{}", close.reason);
+        s.client.delete_vm("s1").await?;
+        s.client.delete_vm("s2").await?;
+        Ok(())
+    })
+}
