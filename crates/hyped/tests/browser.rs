@@ -41,19 +41,26 @@ async fn create(s: &Server, body: Value) -> anyhow::Result<Duration> {
     Ok(t.elapsed())
 }
 
-fn playwright(cdp_url: &str, out: &std::path::Path) -> anyhow::Result<Value> {
+/// Runs one of the Node clients in tests/browser and parses what it prints.
+fn node_client(script: &str, args: &[&str]) -> anyhow::Result<Value> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/browser");
     let run = Command::new("node")
-        .arg(format!("{dir}/playwright-check.mjs"))
-        .arg(cdp_url)
-        .arg(out)
+        .arg(format!("{dir}/{script}"))
+        .args(args)
         .output()?;
     anyhow::ensure!(
         run.status.success(),
-        "playwright: {}",
+        "{script}: {}",
         String::from_utf8_lossy(&run.stderr)
     );
     Ok(serde_json::from_slice(&run.stdout)?)
+}
+
+fn playwright(cdp_url: &str, out: &std::path::Path) -> anyhow::Result<Value> {
+    node_client(
+        "playwright-check.mjs",
+        &[cdp_url, &out.display().to_string()],
+    )
 }
 
 #[test]
@@ -130,6 +137,10 @@ fn playwright_and_chromiumoxide_drive_sandboxes_through_hyped() -> anyhow::Resul
             assert!(r["png_bytes"].as_u64().unwrap_or(0) > 1000, "{r}");
         }
         assert!(std::fs::read(&o1)?.starts_with(b"\x89PNG"));
+
+        // Puppeteer's connect() with the same URL.
+        let p = node_client("puppeteer-check.mjs", &[&cdp])?;
+        assert_eq!(p["title"], "via puppeteer", "{p}");
 
         // chromiumoxide, from Rust.
         let (browser, mut handler) = chromiumoxide::Browser::connect(ws.clone()).await?;
