@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -46,14 +46,40 @@ struct Account {
     home: String,
 }
 
+/// Where Chromium keeps its profile, and whether it outlives a start.
+struct Profile {
+    dir: PathBuf,
+    keep: bool,
+}
+
+impl Profile {
+    /// On a VM with a persistent disk the profile lives in the user's home
+    /// and is kept (cookies and logins survive); otherwise each start gets
+    /// an empty one on tmpfs.
+    fn for_account(account: &Account, persistent: bool) -> Self {
+        if persistent {
+            Self {
+                dir: Path::new(&account.home).join(".config/hype-chromium"),
+                keep: true,
+            }
+        } else {
+            Self {
+                dir: PathBuf::from(PROFILE_DIR),
+                keep: false,
+            }
+        }
+    }
+}
+
 /// Starts the supervisor thread. The receiver gets, once, how long the first
 /// Chromium took from its start to answering `/json/version`.
-pub fn spawn_supervisor() -> Result<mpsc::Receiver<Duration>, Error> {
+pub fn spawn_supervisor(persistent: bool) -> Result<mpsc::Receiver<Duration>, Error> {
     let account = lookup_account(Path::new("/etc/passwd"), USER)?;
+    let profile = Profile::for_account(&account, persistent);
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
         .name("browser".into())
-        .spawn(move || supervise(&account, &tx))
+        .spawn(move || supervise(&account, &profile, &tx))
         .map_err(|source| Error::Thread {
             what: "the browser supervisor",
             source,
@@ -61,12 +87,12 @@ pub fn spawn_supervisor() -> Result<mpsc::Receiver<Duration>, Error> {
     Ok(rx)
 }
 
-fn supervise(account: &Account, answered_tx: &mpsc::Sender<Duration>) -> ! {
+fn supervise(account: &Account, profile: &Profile, answered_tx: &mpsc::Sender<Duration>) -> ! {
     let mut backoff = BACKOFF_FIRST;
     let mut first = true;
     loop {
         let started = Instant::now();
-        match run_once(account, first.then_some(answered_tx)) {
+        match run_once(account, profile, first.then_some(answered_tx)) {
             Ok(RunEnd { status, answered }) => {
                 first &= !answered;
                 let ran = started.elapsed();
@@ -97,10 +123,11 @@ struct RunEnd {
 /// long it took to answer.
 fn run_once(
     account: &Account,
+    profile: &Profile,
     answered_tx: Option<&mpsc::Sender<Duration>>,
 ) -> Result<RunEnd, Error> {
-    fresh_profile(account)?;
-    let mut command = command(account);
+    prepare_profile(account, profile)?;
+    let mut command = command(account, profile);
     let (mut child, exited) = signals::spawn_watched(|| {
         let child = command.spawn()?;
         let pid = child.id();
@@ -147,14 +174,14 @@ fn run_once(
     Ok(RunEnd { status, answered })
 }
 
-fn command(account: &Account) -> Command {
+fn command(account: &Account, profile: &Profile) -> Command {
     let mut command = Command::new(CHROMIUM);
     command
         .args([
             "--headless=new",
             "--remote-debugging-address=127.0.0.1",
             &format!("--remote-debugging-port={DEVTOOLS_PORT}"),
-            &format!("--user-data-dir={PROFILE_DIR}"),
+            &format!("--user-data-dir={}", profile.dir.display()),
             "--no-first-run",
             "--disable-background-networking",
             "--disable-component-update",
@@ -180,8 +207,8 @@ fn command(account: &Account) -> Command {
     command
 }
 
-fn fresh_profile(account: &Account) -> Result<(), Error> {
-    let dir = Path::new(PROFILE_DIR);
+fn prepare_profile(account: &Account, profile: &Profile) -> Result<(), Error> {
+    let dir = profile.dir.as_path();
     let io_err = |what| {
         move |source| Error::Io {
             what,
@@ -189,10 +216,25 @@ fn fresh_profile(account: &Account) -> Result<(), Error> {
             source,
         }
     };
-    match fs::remove_dir_all(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err("remove")(e)),
+    if profile.keep {
+        // A browser that died (or a VM that was killed) leaves its
+        // singleton lock behind; the next Chromium would refuse the profile.
+        for lock in ["SingletonLock", "SingletonSocket", "SingletonCookie"] {
+            let _ = fs::remove_file(dir.join(lock));
+        }
+        if dir.is_dir() {
+            return Ok(());
+        }
+        if let Some(parent) = dir.parent() {
+            fs::create_dir_all(parent).map_err(io_err("create"))?;
+            chown(parent, Some(account.uid), Some(account.gid)).map_err(io_err("chown"))?;
+        }
+    } else {
+        match fs::remove_dir_all(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("remove")(e)),
+        }
     }
     fs::create_dir(dir).map_err(io_err("create"))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err("chmod"))?;

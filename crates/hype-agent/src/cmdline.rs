@@ -19,6 +19,9 @@ pub struct Config {
     /// `hype.rootfs=/dev/vda`: a read-only root filesystem image to boot
     /// into (under a tmpfs overlay), which also means "run the browser".
     pub rootfs: Option<PathBuf>,
+    /// `hype.persist=/dev/vdb`: a per-VM ext4 disk that takes the root's
+    /// writes instead of a tmpfs, so they outlive a reboot.
+    pub persist: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +76,10 @@ pub fn parse(cmdline: &str) -> (Config, Vec<CmdlineError>) {
             "hype.dns" => dns = parse_addr("hype.dns", value, &mut errors),
             "hype.rootfs" => match parse_device(value) {
                 Some(dev) => config.rootfs = Some(dev),
+                None => errors.push(CmdlineError::BadRootfs(value.to_string())),
+            },
+            "hype.persist" => match parse_device(value) {
+                Some(dev) => config.persist = Some(dev),
                 None => errors.push(CmdlineError::BadRootfs(value.to_string())),
             },
             _ => {}
@@ -253,7 +260,9 @@ mod tests {
 
     #[test]
     fn rootfs_device() {
-        let (c, errs) = parse("hype.rootfs=/dev/vda");
+        let (c, errs) = parse("hype.rootfs=/dev/vda hype.persist=/dev/vdb");
+        assert_eq!(c.persist, Some(PathBuf::from("/dev/vdb")));
+        let (c, errs) = (c, errs);
         assert!(errs.is_empty());
         assert_eq!(c.rootfs, Some(PathBuf::from("/dev/vda")));
         for bad in ["vda", "/dev/", "/dev/../etc/x", "/tmp/x"] {

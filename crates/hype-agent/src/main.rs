@@ -99,11 +99,15 @@ fn main() {
     let browser_root = match &config.rootfs {
         Some(device) => {
             let t = Instant::now();
-            match rootfs::switch_to(device) {
+            match rootfs::switch_to(device, config.persist.as_deref()) {
                 Ok(()) => {
                     log!(
-                        "root: {} (read-only) under a tmpfs overlay, after {} ms",
+                        "root: {} (read-only) under an overlay on {}, after {} ms",
                         device.display(),
+                        config
+                            .persist
+                            .as_deref()
+                            .map_or("tmpfs".into(), |p| p.display().to_string()),
                         t.elapsed().as_millis()
                     );
                     true
@@ -134,7 +138,7 @@ fn main() {
     }
 
     if browser_root {
-        start_browser();
+        start_browser(config.persist.is_some());
     }
 
     let init_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -161,11 +165,11 @@ const BROWSER_DEADLINE: Duration = Duration::from_secs(300);
 
 /// Starts the relay and the Chromium supervisor, then waits for Chromium to
 /// answer (or the deadline).
-fn start_browser() {
+fn start_browser(persistent: bool) {
     if let Err(e) = cdp::spawn_relay() {
         channel::notice(format!("browser: {e}"));
     }
-    let answered = match browser::spawn_supervisor() {
+    let answered = match browser::spawn_supervisor(persistent) {
         Ok(rx) => rx,
         Err(e) => {
             channel::notice(format!("browser: {e}; no browser in this VM"));

@@ -32,9 +32,14 @@ const CARRIED: &[&str] = &["/proc", "/sys", "/dev", "/run", "/tmp"];
 /// the node asynchronously; the wait is normally a few milliseconds.
 const DEVICE_WAIT: Duration = Duration::from_secs(10);
 
-/// Mounts `device` (ext4) under a tmpfs overlay and makes it the root.
-pub fn switch_to(device: &Path) -> Result<(), Error> {
+/// Mounts `device` (ext4) under an overlay and makes it the root. The
+/// overlay's writable layer is `persist` (an ext4 disk of the VM's own) when
+/// given, else a tmpfs.
+pub fn switch_to(device: &Path, persist: Option<&Path>) -> Result<(), Error> {
     wait_for_device(device)?;
+    if let Some(p) = persist {
+        wait_for_device(p)?;
+    }
     for dir in [LOWER, RW, NEW_ROOT] {
         create_dir(Path::new(dir))?;
     }
@@ -48,14 +53,18 @@ pub fn switch_to(device: &Path) -> Result<(), Error> {
         Some("noload"),
     )
     .map_err(mount_err("ext4", LOWER))?;
-    mount(
-        Some("tmpfs"),
-        RW,
-        Some("tmpfs"),
-        MsFlags::MS_NODEV,
-        Some("mode=0755"),
-    )
-    .map_err(mount_err("tmpfs", RW))?;
+    match persist {
+        Some(p) => mount(Some(p), RW, Some("ext4"), MsFlags::MS_NODEV, None::<&str>)
+            .map_err(mount_err("ext4", RW))?,
+        None => mount(
+            Some("tmpfs"),
+            RW,
+            Some("tmpfs"),
+            MsFlags::MS_NODEV,
+            Some("mode=0755"),
+        )
+        .map_err(mount_err("tmpfs", RW))?,
+    }
     let upper = Path::new(RW).join("upper");
     let work = Path::new(RW).join("work");
     create_dir(&upper)?;

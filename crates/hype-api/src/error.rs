@@ -58,6 +58,7 @@ pub fn convert(e: &CoreError) -> (StatusCode, &'static str) {
         CoreError::NoBrowser { .. } => (StatusCode::CONFLICT, "no_browser"),
         CoreError::Browser { .. } => (StatusCode::BAD_GATEWAY, "browser_error"),
         CoreError::TooManyVms { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_vms"),
+        CoreError::Disk { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "disk_error"),
         CoreError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
     }
 }

@@ -59,6 +59,8 @@ pub enum CoreError {
     Browser { name: String, why: String },
     #[error("at most {max} VMs may exist at once (--max-vms); delete one first")]
     TooManyVms { max: u32 },
+    #[error("VM '{name}': persistent disk: {why}")]
+    Disk { name: String, why: String },
     #[error("hyped is shutting down")]
     ShuttingDown,
 }

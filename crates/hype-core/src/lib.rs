@@ -13,6 +13,7 @@ mod agent;
 mod browser;
 mod ch;
 mod config;
+mod disk;
 mod error;
 mod guest;
 mod images;

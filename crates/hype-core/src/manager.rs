@@ -225,6 +225,12 @@ impl Hype {
             name: req.name.clone(),
             what,
         })?;
+        if req.persist && img.rootfs.is_none() {
+            return Err(CoreError::InvalidRequest(format!(
+                "persist needs an image with a root filesystem (such as 'browser'); '{}' has none",
+                img.name
+            )));
+        }
         let id = uuid::Uuid::now_v7().to_string();
         let (rec, _) = self
             .inner
@@ -242,6 +248,7 @@ impl Hype {
                     egress: req.egress(),
                     ttl_seconds: req.ttl_seconds,
                     idle_timeout_seconds: req.idle_timeout_seconds,
+                    persist: req.persist,
                 },
                 self.inner.cfg.max_vms,
             )
@@ -298,9 +305,19 @@ impl Hype {
             cmdline.extend(net.cmdline.iter().cloned());
         }
         if files.rootfs.is_some() {
-            // The root disk is the first (and only) virtio-blk device.
+            // The root disk is the first virtio-blk device, the VM's own
+            // disk (if any) the second.
             cmdline.push("hype.rootfs=/dev/vda".into());
         }
+        let run_dir = self.inner.cfg.run_dir(&rec.name);
+        let data_disk = if rec.persist && files.rootfs.is_some() {
+            let path = run_dir.join(crate::disk::PERSIST_DISK);
+            crate::disk::ensure(&rec.name, &path).await?;
+            cmdline.push("hype.persist=/dev/vdb".into());
+            Some(path)
+        } else {
+            None
+        };
         if let Some(user) = &rec.user_cmdline {
             cmdline.push(user.clone());
         }
@@ -312,8 +329,9 @@ impl Hype {
             kernel: files.kernel,
             initramfs: files.initramfs,
             rootfs: files.rootfs,
+            data_disk,
             cmdline: cmdline.join(" "),
-            run_dir: self.inner.cfg.run_dir(&rec.name),
+            run_dir,
             accel: decision.accel,
             tap: net.map(|n| n.tap.clone()),
             mac: net.map(|n| n.mac.clone()),

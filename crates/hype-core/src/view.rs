@@ -31,6 +31,7 @@ pub(crate) fn vm(r: VmRecord, public_url: &str, browser: bool) -> Vm {
         cdp_url,
         ttl_seconds: r.ttl_seconds,
         idle_timeout_seconds: r.idle_timeout_seconds,
+        persist: r.persist,
         created_at: r.created_at,
         updated_at: r.updated_at,
     }

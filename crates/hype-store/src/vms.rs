@@ -30,6 +30,8 @@ pub struct VmRecord {
     pub egress: bool,
     pub ttl_seconds: Option<u32>,
     pub idle_timeout_seconds: Option<u32>,
+    /// Root writes go to a disk of the VM's own.
+    pub persist: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -48,6 +50,7 @@ pub struct NewVm {
     pub egress: bool,
     pub ttl_seconds: Option<u32>,
     pub idle_timeout_seconds: Option<u32>,
+    pub persist: bool,
 }
 
 /// Fields a transition may set alongside the state.
@@ -62,7 +65,7 @@ pub struct VmmUpdate {
 
 const COLUMNS: &str =
     "id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, user_cmdline, \
-     vmm_kind, vmm_version, vmm_pid, accel, ip, mac, egress, ttl_seconds, idle_timeout_seconds, created_at, updated_at";
+     vmm_kind, vmm_version, vmm_pid, accel, ip, mac, egress, ttl_seconds, idle_timeout_seconds, persist, created_at, updated_at";
 
 fn from_row(row: &SqliteRow) -> Result<VmRecord> {
     let state: String = row.get("state");
@@ -93,6 +96,7 @@ fn from_row(row: &SqliteRow) -> Result<VmRecord> {
         idle_timeout_seconds: row
             .get::<Option<i64>, _>("idle_timeout_seconds")
             .map(|v| v as u32),
+        persist: row.get::<i64, _>("persist") != 0,
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
@@ -316,8 +320,8 @@ async fn insert_row(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO vms (id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, \
-         user_cmdline, vmm_kind, egress, ttl_seconds, idle_timeout_seconds, created_at, \
-         updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         user_cmdline, vmm_kind, egress, ttl_seconds, idle_timeout_seconds, persist, \
+         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&new.id)
     .bind(&new.name)
@@ -331,6 +335,7 @@ async fn insert_row(
     .bind(new.egress as i64)
     .bind(new.ttl_seconds.map(i64::from))
     .bind(new.idle_timeout_seconds.map(i64::from))
+    .bind(new.persist as i64)
     .bind(at)
     .bind(at)
     .execute(&mut **tx)

@@ -36,6 +36,7 @@ fn new_vm(name: &str) -> NewVm {
         egress: true,
         ttl_seconds: None,
         idle_timeout_seconds: None,
+        persist: false,
     }
 }
 

@@ -84,6 +84,10 @@ pub struct CreateVm {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 604800)]
     pub idle_timeout_seconds: Option<u32>,
+    /// Browser images: keep the VM's writes (its Chromium profile included)
+    /// on a disk of its own across stop and start, instead of a tmpfs.
+    #[serde(default)]
+    pub persist: bool,
 }
 
 /// The longest lifetime a create may ask for: a week.
@@ -264,6 +268,7 @@ pub struct Vm {
     pub cdp_url: Option<String>,
     pub ttl_seconds: Option<u32>,
     pub idle_timeout_seconds: Option<u32>,
+    pub persist: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -293,6 +298,7 @@ mod tests {
             network: None,
             ttl_seconds: None,
             idle_timeout_seconds: None,
+            persist: false,
         }
     }
 

@@ -98,11 +98,18 @@ fn vm_config(spec: &VmSpec) -> VmConfig {
             ..PayloadConfig::default()
         },
         disks: spec.rootfs.as_ref().map(|rootfs| {
-            vec![DiskConfig {
+            let mut disks = vec![DiskConfig {
                 path: Some(rootfs.display().to_string()),
                 readonly: Some(true),
                 ..DiskConfig::default()
-            }]
+            }];
+            if let Some(data) = &spec.data_disk {
+                disks.push(DiskConfig {
+                    path: Some(data.display().to_string()),
+                    ..DiskConfig::default()
+                });
+            }
+            disks
         }),
         net,
         rng: Some(RngConfig {
@@ -284,6 +291,7 @@ mod tests {
             kernel: "/img/vmlinux".into(),
             initramfs: Some("/img/initramfs.img".into()),
             rootfs: None,
+            data_disk: None,
             cmdline: "console=ttyS0".into(),
             run_dir: dir.to_owned(),
             accel: Accel::Kvm,

@@ -14,6 +14,8 @@ pub struct VmSpec {
     pub initramfs: Option<PathBuf>,
     /// Shared read-only root disk, if the image has one.
     pub rootfs: Option<PathBuf>,
+    /// The VM's own writable disk, after the root disk (`/dev/vdb`).
+    pub data_disk: Option<PathBuf>,
     pub cmdline: String,
     /// `{data}/vms/<name>`: sockets, console log, VMM log.
     pub run_dir: PathBuf,

@@ -36,6 +36,7 @@ fn spec(run_dir: &Path, name: &str) -> VmSpec {
         kernel: image.join("vmlinux"),
         initramfs: Some(image.join("initramfs.img")),
         rootfs: None,
+        data_disk: None,
         cmdline: format!("console=ttyS0 reboot=k panic=-1 hype.name={name}"),
         run_dir: run_dir.to_owned(),
         accel: Accel::Kvm,

@@ -147,6 +147,9 @@ pub struct CreateArgs {
     /// Stop and delete the VM after this many seconds without a CDP client.
     #[arg(long)]
     pub idle_timeout: Option<u32>,
+    /// Browser images: keep the VM's writes across stop and start.
+    #[arg(long)]
+    pub persist: bool,
     /// Keep the VM from reaching anything beyond the host.
     #[arg(long)]
     pub no_egress: bool,

@@ -79,6 +79,7 @@ async fn create(client: &Client, out: Format, args: CreateArgs) -> Result<()> {
             .then_some(hype_types::NetworkSpec { egress: false }),
         ttl_seconds: args.ttl,
         idle_timeout_seconds: args.idle_timeout,
+        persist: args.persist,
     };
     let created = client.create_vm(&req).await?;
     let progress = out == Format::Table;

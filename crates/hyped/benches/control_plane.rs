@@ -76,6 +76,7 @@ async fn list_with_10k() -> anyhow::Result<()> {
                 egress: true,
                 ttl_seconds: None,
                 idle_timeout_seconds: None,
+                persist: false,
             })
             .collect();
         store.seed_stopped_vms(vms).await?;

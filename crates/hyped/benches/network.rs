@@ -58,6 +58,7 @@ async fn run() -> anyhow::Result<()> {
                     egress: true,
                     ttl_seconds: None,
                     idle_timeout_seconds: None,
+                    persist: false,
                 },
                 None,
             )

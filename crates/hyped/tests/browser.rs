@@ -188,3 +188,77 @@ fn playwright_and_chromiumoxide_drive_sandboxes_through_hyped() -> anyhow::Resul
         Ok(())
     })
 }
+
+#[test]
+fn persist_keeps_the_vms_writes_across_stop_and_start() -> anyhow::Result<()> {
+    assert!(
+        browser_image_present(),
+        "no browser image: run scripts/build-images.sh"
+    );
+    in_netns(|| async {
+        let tmp = tempfile::tempdir()?;
+        let s = Server::start_in(
+            tmp.path(),
+            &[
+                "--network",
+                "on",
+                "--subnet",
+                "10.82.0.0/24",
+                "--boot-timeout",
+                "400",
+            ],
+        )?;
+        let err = s
+            .client
+            .create_vm(&serde_json::from_value(
+                serde_json::json!({"name": "nope", "persist": true}),
+            )?)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("persist needs an image with a root filesystem"),
+            "{err}"
+        );
+
+        let spec = serde_json::json!({
+            "name": "keep", "image": "browser", "cpu_cores": 2, "memory_mb": 1536, "persist": true
+        });
+        create(&s, spec).await?;
+        assert!(s.client.get_vm("keep").await?.persist);
+        s.client.vm_action("keep", "stop").await?;
+
+        // Chromium's profile went to the VM's own disk, not a tmpfs.
+        let disk = tmp.path().join("vms/keep/persist.ext4");
+        let ls = Command::new("debugfs")
+            .args(["-R", "ls /upper/home/browser/.config/hype-chromium"])
+            .arg(&disk)
+            .output()?;
+        let listing = String::from_utf8_lossy(&ls.stdout);
+        assert!(
+            listing.contains("Local State"),
+            "profile on the disk:\n{listing}"
+        );
+
+        // It boots again on the same disk, and Chromium takes its profile back.
+        let mut ev = s
+            .client
+            .vm_events(Some("keep"), Some(s.last_event_id().await?))
+            .await?;
+        s.client.vm_action("keep", "start").await?;
+        let e = s
+            .wait_event(&mut ev, BOOT, |e| {
+                matches!(e.event_type, EventType::VmRunning | EventType::VmCrashed)
+            })
+            .await?;
+        assert_eq!(e.event_type, EventType::VmRunning, "{:?}", e.detail);
+        let v: Value = reqwest::get(format!("{}/api/v1/vms/keep/cdp/json/version", s.base))
+            .await?
+            .json()
+            .await?;
+        assert!(v["webSocketDebuggerUrl"].is_string(), "{v}");
+        s.client.delete_vm("keep").await?;
+        assert!(!disk.exists(), "the disk goes with the VM");
+        Ok(())
+    })
+}

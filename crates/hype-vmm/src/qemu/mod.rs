@@ -104,6 +104,15 @@ impl Qemu {
             a.push("-device".into());
             a.push("virtio-blk-device,drive=rootfs".into());
         }
+        if let Some(data) = &spec.data_disk {
+            a.push("-drive".into());
+            a.push(format!(
+                "id=data,file={},format=raw,if=none",
+                data.display()
+            ));
+            a.push("-device".into());
+            a.push("virtio-blk-device,drive=data".into());
+        }
         if let (Some(tap), Some(mac)) = (&spec.tap, &spec.mac) {
             a.push("-netdev".into());
             a.push(format!("tap,id=net0,ifname={tap},script=no,downscript=no"));
