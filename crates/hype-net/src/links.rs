@@ -143,7 +143,12 @@ impl Net {
     /// Deletes the bridge (for `hype setup --undo`); one that is already
     /// gone is fine.
     pub async fn delete_bridge(&self) -> Result<()> {
-        let Some(index) = self.index_of(&self.bridge).await? else {
+        self.delete_link(&self.bridge).await
+    }
+
+    /// Deletes the link `name`; one that is already gone is fine.
+    async fn delete_link(&self, name: &str) -> Result<()> {
+        let Some(index) = self.index_of(name).await? else {
             return Ok(());
         };
         self.handle
@@ -151,7 +156,7 @@ impl Net {
             .del(index)
             .execute()
             .await
-            .map_err(nl("delete", &self.bridge))
+            .map_err(nl("delete", name))
     }
 
     async fn has_address(&self, index: u32, want: Ipv4Addr) -> Result<bool> {
@@ -214,15 +219,7 @@ impl Net {
 
     /// Deletes the tap; a tap that is already gone is fine.
     pub async fn delete_tap(&self, name: &str) -> Result<()> {
-        let Some(index) = self.index_of(name).await? else {
-            return Ok(());
-        };
-        self.handle
-            .link()
-            .del(index)
-            .execute()
-            .await
-            .map_err(nl("delete", name))
+        self.delete_link(name).await
     }
 
     /// hype's taps on this bridge (for reconcile).

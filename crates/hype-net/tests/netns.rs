@@ -2,24 +2,11 @@
 //! thread unshares its network namespace, so the bridge, taps and nftables
 //! table it makes vanish with it and nothing touches the host's network.
 
-use hype_net::{FirewallPlan, Net};
+mod common;
 
-/// Runs `f` on a fresh thread inside a new, empty network namespace.
-fn in_netns<F, Fut>(f: F) -> anyhow::Result<()>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
-{
-    std::thread::spawn(move || {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(f())
-    })
-    .join()
-    .map_err(|_| anyhow::anyhow!("test thread panicked"))?
-}
+use common::in_netns;
+
+use hype_net::{FirewallPlan, Net};
 
 #[test]
 fn bridge_taps_isolation_and_firewall() -> anyhow::Result<()> {

@@ -3,28 +3,15 @@
 //! and ip_forward it changes vanish with the namespace, and neither /etc nor
 //! the host's network is touched.
 
+mod common;
+
+use common::in_netns;
+
 use std::path::Path;
 use std::process::Command;
 
 use hype_net::setup::{self, SetupConfig, SetupPaths, Step};
 use hype_net::{FirewallPlan, Net};
-
-/// Runs `f` on a fresh thread inside a new, empty network namespace.
-fn in_netns<F, Fut>(f: F) -> anyhow::Result<()>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
-{
-    std::thread::spawn(move || {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(f())
-    })
-    .join()
-    .map_err(|_| anyhow::anyhow!("test thread panicked"))?
-}
 
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
 
