@@ -59,6 +59,10 @@ pub fn convert(e: &CoreError) -> (StatusCode, &'static str) {
         CoreError::Browser { .. } => (StatusCode::BAD_GATEWAY, "browser_error"),
         CoreError::TooManyVms { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_vms"),
         CoreError::Disk { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "disk_error"),
+        CoreError::Snapshot { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "snapshot_failed"),
+        CoreError::Restore { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "restore_failed"),
+        CoreError::VersionUnavailable { .. } => (StatusCode::CONFLICT, "vmm_version_unavailable"),
+        CoreError::SnapshotMissing { .. } => (StatusCode::CONFLICT, "snapshot_missing"),
         CoreError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
     }
 }

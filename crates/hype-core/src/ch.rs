@@ -73,6 +73,38 @@ fn find(external: Option<PathBuf>, data_dir: &Path) -> Result<Option<CloudHyperv
     )))
 }
 
+/// A CH backend of exactly `version`, for a VM locked to the version it
+/// was snapshotted with: the one in use if it matches, else an embedded
+/// one of that version. `None` when this host has no such binary.
+pub(crate) async fn of_version(
+    cfg: &CoreConfig,
+    current: Option<&CloudHypervisor>,
+    version: &str,
+) -> Option<CloudHypervisor> {
+    if let Some(ch) = current.filter(|c| hype_vmm::Vmm::version(*c).as_deref() == Some(version)) {
+        return Some(ch.clone());
+    }
+    let embedded = hype_ch::available_versions()
+        .into_iter()
+        .find(|b| b.arch == hype_ch::HOST_ARCH && b.version == version)?;
+    let data_dir = cfg.data_dir.clone();
+    let extracted = tokio::task::spawn_blocking(move || {
+        hype_ch::extract(&data_dir, embedded.version, embedded.arch)
+    })
+    .await;
+    match extracted {
+        Ok(Ok(path)) => Some(CloudHypervisor::new(path, Some(version.to_owned()))),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, version, "cannot extract the embedded cloud-hypervisor");
+            None
+        }
+        Err(error) => {
+            tracing::warn!(%error, version, "cloud-hypervisor extraction did not finish");
+            None
+        }
+    }
+}
+
 /// What `auto` means here. CH runs on KVM only, so it is preferred only when
 /// the accelerator decision says KVM can run guests; otherwise QEMU.
 pub(crate) fn auto_choice(ch_available: bool, accel: Accel) -> VmmChoice {
@@ -136,6 +168,20 @@ mod tests {
             default_vmm(VmmChoice::Qemu, true, Some(Accel::Kvm)),
             VmmKind::Qemu
         );
+    }
+
+    #[tokio::test]
+    async fn a_standby_vm_gets_exactly_its_version_or_nothing() {
+        let cfg = CoreConfig::default();
+        let current = CloudHypervisor::new("/bin/true".into(), Some("v53.0".into()));
+        let same = of_version(&cfg, Some(&current), "v53.0").await;
+        assert_eq!(
+            same.map(|c| c.binary().to_owned()),
+            Some("/bin/true".into())
+        );
+        // Not the one in use and not embedded: no stand-in of another version.
+        assert!(of_version(&cfg, Some(&current), "v0.1").await.is_none());
+        assert!(of_version(&cfg, None, "v0.1").await.is_none());
     }
 
     #[test]

@@ -61,6 +61,31 @@ pub enum CoreError {
     TooManyVms { max: u32 },
     #[error("VM '{name}': persistent disk: {why}")]
     Disk { name: String, why: String },
+    /// Saving the state failed; the VM was left as it was (running or
+    /// paused) and no snapshot was kept.
+    #[error("VM '{name}' could not be snapshotted (it is still {state}): {source}")]
+    Snapshot {
+        name: String,
+        state: VmState,
+        #[source]
+        source: VmmError,
+    },
+    /// Starting from the snapshot failed; the VM stays in standby with its
+    /// snapshot intact.
+    #[error("VM '{name}' could not be restored (it stays in standby): {source}")]
+    Restore {
+        name: String,
+        #[source]
+        source: VmmError,
+    },
+    #[error("VM '{name}' is in standby on cloud-hypervisor {version} and can be restored only with it; this host has {available}")]
+    VersionUnavailable {
+        name: String,
+        version: String,
+        available: String,
+    },
+    #[error("VM '{name}' is in standby but its snapshot is missing at {path}; delete the VM")]
+    SnapshotMissing { name: String, path: PathBuf },
     #[error("hyped is shutting down")]
     ShuttingDown,
 }

@@ -21,6 +21,7 @@ mod lifetime;
 mod manager;
 mod network;
 mod reconcile;
+mod standby;
 mod supervisor;
 mod view;
 

@@ -52,7 +52,7 @@ impl Inner {
         }
     }
 
-    fn runtime(&self, name: &str) -> Option<Runtime> {
+    pub(crate) fn runtime(&self, name: &str) -> Option<Runtime> {
         self.runtimes
             .lock()
             .expect("runtimes lock")
@@ -60,7 +60,7 @@ impl Inner {
             .cloned()
     }
 
-    fn lock_for(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) fn lock_for(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
         self.locks
             .lock()
             .expect("locks lock")
@@ -169,7 +169,7 @@ impl Hype {
         }
     }
 
-    fn backend(&self, choice: VmmChoice) -> Result<AnyVmm> {
+    pub(crate) fn backend(&self, choice: VmmChoice) -> Result<AnyVmm> {
         let choice = match choice {
             VmmChoice::Auto => self.inner.cfg.default_vmm,
             other => other,
@@ -281,13 +281,19 @@ impl Hype {
         booted
     }
 
-    async fn launch(
+    /// Everything `vmm` needs to start `rec`: its image's files, its disks,
+    /// its network attachment and the kernel command line.
+    pub(crate) async fn vm_spec(
         &self,
         rec: &VmRecord,
         vmm: &AnyVmm,
         net: Option<&crate::network::Attachment>,
-    ) -> Result<Vm> {
-        let decision = self.accel().await?;
+    ) -> Result<VmSpec> {
+        // CH runs on KVM or not at all; only QEMU follows the decision.
+        let accel = match vmm.kind() {
+            hype_types::VmmKind::CloudHypervisor => hype_vmm::Accel::Kvm,
+            hype_types::VmmKind::Qemu => self.accel().await?.accel,
+        };
         let img = self.inner.store.get_image(&rec.image).await?;
         let files = images::boot_files(&img).map_err(|what| CoreError::Unsupported {
             name: rec.name.clone(),
@@ -300,7 +306,7 @@ impl Hype {
             format!("hype.name={}", rec.name),
             format!("hype.id={}", rec.id),
         ];
-        cmdline.extend(vmm.cmdline_extra(decision.accel));
+        cmdline.extend(vmm.cmdline_extra(accel));
         if let Some(net) = net {
             cmdline.extend(net.cmdline.iter().cloned());
         }
@@ -332,10 +338,20 @@ impl Hype {
             data_disk,
             cmdline: cmdline.join(" "),
             run_dir,
-            accel: decision.accel,
+            accel,
             tap: net.map(|n| n.tap.clone()),
             mac: net.map(|n| n.mac.clone()),
         };
+        Ok(spec)
+    }
+
+    async fn launch(
+        &self,
+        rec: &VmRecord,
+        vmm: &AnyVmm,
+        net: Option<&crate::network::Attachment>,
+    ) -> Result<Vm> {
+        let spec = self.vm_spec(rec, vmm, net).await?;
         let launched_at = Instant::now();
         let launched = vmm.launch(&spec).await.map_err(|source| CoreError::Boot {
             name: rec.name.clone(),
@@ -354,14 +370,14 @@ impl Hype {
         let update = VmmUpdate {
             pid: Some(Some(launched.pid)),
             version: launched.version.clone(),
-            accel: Some(decision.accel.as_str().into()),
+            accel: Some(spec.accel.as_str().into()),
             kernel_cmdline: Some(spec.cmdline.clone()),
         };
         let detail = format!(
             "VMM pid {} up in {} ms ({})",
             launched.pid,
             launched_at.elapsed().as_millis(),
-            decision.accel.as_str()
+            spec.accel.as_str()
         );
         let rec = match self
             .inner
@@ -492,27 +508,6 @@ impl Hype {
         Ok(self.to_view(rec))
     }
 
-    pub async fn snapshot_vm(&self, name: &str) -> Result<Vm> {
-        let rec = self.inner.store.get_vm(name).await?;
-        check(&rec, Transition::Snapshot)?;
-        Err(CoreError::Unsupported {
-            name: name.into(),
-            what: format!(
-                "snapshot (standby) needs the cloud-hypervisor backend; this VM runs on {}",
-                rec.vmm_kind.as_str()
-            ),
-        })
-    }
-
-    pub async fn restore_vm(&self, name: &str) -> Result<Vm> {
-        let rec = self.inner.store.get_vm(name).await?;
-        check(&rec, Transition::Restore)?;
-        Err(CoreError::Unsupported {
-            name: name.into(),
-            what: "restore needs the cloud-hypervisor backend".into(),
-        })
-    }
-
     /// Kills the VMM if there is one, removes the VM's files and its row.
     pub async fn delete_vm(&self, name: &str) -> Result<()> {
         self.delete_vm_because(name, None).await
@@ -563,7 +558,7 @@ impl Hype {
 }
 
 /// Rejects `t` early, before any side effect, with the VM's current state.
-fn check(rec: &VmRecord, t: Transition) -> Result<()> {
+pub(crate) fn check(rec: &VmRecord, t: Transition) -> Result<()> {
     rec.state
         .apply(t)
         .map(|_| ())

@@ -62,7 +62,16 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
                     tracing::warn!(vm = %rec.name, detail, "VM not adopted");
                 }
             }
-            VmState::Stopped | VmState::Crashed | VmState::Standby => {
+            VmState::Standby => {
+                // hyped died after saving the state but before the VMM
+                // exited: the snapshot is complete, the VMM is surplus.
+                if let Some(vmm) = &vmm {
+                    kill_orphans(vmm, &run_dir);
+                }
+                crate::standby::discard_partial(&run_dir);
+                hype_vmm::remove_sockets(&run_dir);
+            }
+            VmState::Stopped | VmState::Crashed => {
                 hype_vmm::remove_sockets(&run_dir);
             }
         }

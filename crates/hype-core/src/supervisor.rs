@@ -13,7 +13,7 @@ use hype_agent_proto::{GuestMessage, HostMessage};
 use hype_store::VmmUpdate;
 use hype_types::{Transition, VmState};
 use hype_vmm::process::{self, Exit, ExitWatch};
-use hype_vmm::AnyVmm;
+use hype_vmm::{AnyVmm, Vmm};
 use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -107,7 +107,7 @@ pub(crate) fn spawn(
     let run_dir = inner.cfg.run_dir(&name);
     let agent_cancel = inner.shutdown.child_token();
     inner.tracker.spawn(crate::agent::run(
-        vmm,
+        vmm.clone(),
         name.clone(),
         run_dir,
         agent_rx,
@@ -121,6 +121,7 @@ pub(crate) fn spawn(
         let sup = Supervisor {
             inner: inner2,
             name,
+            vmm,
             watch,
             said: said_rx,
             agent_cancel,
@@ -136,6 +137,7 @@ pub(crate) fn spawn(
 struct Supervisor {
     inner: Arc<Inner>,
     name: String,
+    vmm: AnyVmm,
     watch: ExitWatch,
     said: mpsc::Receiver<GuestMessage>,
     agent_cancel: CancellationToken,
@@ -247,7 +249,7 @@ impl Supervisor {
             VmState::Starting | VmState::Running | VmState::Paused => {
                 let reason = crash_reason.unwrap_or_else(|| {
                     let mut r = format!("VMM {exit}");
-                    if let Some(l) = last_line(&run_dir, hype_vmm::spec_files::VMM_LOG) {
+                    if let Some(l) = self.vmm.exit_reason(&run_dir) {
                         r.push_str(&format!(": {l}"));
                     }
                     r

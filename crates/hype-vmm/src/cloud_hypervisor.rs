@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hype_ch::api::{
     ConsoleConfig, ConsoleMode, CpusConfig, DiskConfig, MemoryConfig, NetConfig, PayloadConfig,
-    RngConfig, SerialConfig, VmConfig, VsockConfig,
+    RestoreConfig, RngConfig, SerialConfig, VmConfig, VmSnapshotConfig, VsockConfig,
 };
 use hype_ch::{ChClient, ChError};
 use hype_types::VmmKind;
@@ -54,6 +54,63 @@ impl CloudHypervisor {
     /// the process.
     fn api_socket_arg(run_dir: &Path) -> String {
         format!("path={}", run_dir.join(files::CH_SOCK).display())
+    }
+
+    /// Spawns CH with its API socket in `spec`'s run directory, waits for
+    /// the API, then runs `setup` (create and boot, or restore). Leaves no
+    /// process behind on error.
+    async fn start<F, Fut>(&self, spec: &VmSpec, setup: F) -> Result<Launched>
+    where
+        F: FnOnce(ChClient) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<(), ChError>>,
+    {
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("--api-socket")
+            .arg(Self::api_socket_arg(&spec.run_dir));
+        // CH refuses to bind over an existing socket file.
+        let vmm = launch::spawn(
+            spec,
+            &self.binary,
+            cmd,
+            &[files::CH_SOCK, files::VSOCK_SOCK],
+        )?;
+        let pid = vmm.pid;
+        let socket = spec.run_dir.join(files::CH_SOCK);
+        let wait = hype_ch::wait_for_socket(socket.clone(), Instant::now() + SOCKET_DEADLINE);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                res = &mut wait => match res {
+                    Ok(_) => break,
+                    Err(_) if !vmm.is_alive() => return Err(vmm.early_exit()),
+                    Err(_) => {
+                        vmm.kill();
+                        return Err(VmmError::SocketTimeout {
+                            vm: spec.name.clone(),
+                            path: socket,
+                            secs: SOCKET_DEADLINE.as_secs(),
+                        });
+                    }
+                },
+                () = tokio::time::sleep(Duration::from_millis(50)) => {
+                    if !vmm.is_alive() {
+                        return Err(vmm.early_exit());
+                    }
+                }
+            }
+        }
+        if let Err(source) = setup(ChClient::new(&socket)).await {
+            // A rejected config leaves CH running with nothing to do.
+            vmm.kill();
+            return Err(VmmError::Ch {
+                vm: spec.name.clone(),
+                source: Box::new(source),
+            });
+        }
+        Ok(Launched {
+            pid,
+            version: self.version.clone(),
+        })
     }
 
     async fn call<F, Fut>(&self, name: &str, run_dir: &Path, f: F) -> Result<()>
@@ -142,7 +199,45 @@ fn handshake_ok(line: &str) -> bool {
         .is_some_and(|rest| rest.trim_end().parse::<u32>().is_ok())
 }
 
-/// The last non-empty line of the VMM's log: CH's reason for exiting.
+/// CH's last logged error with its causes, from a log where it is followed
+/// by a backtrace: `<vcpu0> ERROR:vmm/src/cpu.rs:1460 -- VCPU generated
+/// error: ...`, then `Caused by:` and indented causes.
+fn error_from_log(log: &str) -> Option<String> {
+    let lines: Vec<&str> = log.lines().collect();
+    let at = lines.iter().rposition(|l| l.contains(" ERROR:"))?;
+    let first = lines[at];
+    let mut reason = first
+        .split_once(" -- ")
+        .map_or(first, |(_, msg)| msg)
+        .trim()
+        .to_owned();
+    let mut causes = false;
+    for line in &lines[at + 1..] {
+        let line = line.trim();
+        match line {
+            "" => continue,
+            "Caused by:" => causes = true,
+            l if l.starts_with("Stack backtrace") => break,
+            l if causes => {
+                // Causes come numbered (`0: ...`) when there are several.
+                let l = l
+                    .split_once(": ")
+                    .filter(|(n, _)| n.parse::<u32>().is_ok())
+                    .map_or(l, |(_, rest)| rest);
+                reason.push_str(": ");
+                reason.push_str(l);
+            }
+            _ => break,
+        }
+    }
+    Some(reason.chars().take(500).collect())
+}
+
+/// `file://` URL of a local directory, as CH's snapshot calls take it.
+fn file_url(dir: &Path) -> String {
+    format!("file://{}", dir.display())
+}
+
 impl Vmm for CloudHypervisor {
     fn kind(&self) -> VmmKind {
         VmmKind::CloudHypervisor
@@ -158,58 +253,12 @@ impl Vmm for CloudHypervisor {
     }
 
     async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
-        let mut cmd = Command::new(&self.binary);
-        cmd.arg("--api-socket")
-            .arg(Self::api_socket_arg(&spec.run_dir));
-        // CH refuses to bind over an existing socket file.
-        let vmm = launch::spawn(
-            spec,
-            &self.binary,
-            cmd,
-            &[files::CH_SOCK, files::VSOCK_SOCK],
-        )?;
-        let pid = vmm.pid;
-        let socket = spec.run_dir.join(files::CH_SOCK);
-        let wait = hype_ch::wait_for_socket(socket.clone(), Instant::now() + SOCKET_DEADLINE);
-        tokio::pin!(wait);
-        loop {
-            tokio::select! {
-                res = &mut wait => match res {
-                    Ok(_) => break,
-                    Err(_) if !vmm.is_alive() => return Err(vmm.early_exit()),
-                    Err(_) => {
-                        vmm.kill();
-                        return Err(VmmError::SocketTimeout {
-                            vm: spec.name.clone(),
-                            path: socket,
-                            secs: SOCKET_DEADLINE.as_secs(),
-                        });
-                    }
-                },
-                () = tokio::time::sleep(Duration::from_millis(50)) => {
-                    if !vmm.is_alive() {
-                        return Err(vmm.early_exit());
-                    }
-                }
-            }
-        }
-        let client = ChClient::new(&socket);
-        let started = async {
-            client.create(&vm_config(spec)).await?;
+        let config = vm_config(spec);
+        self.start(spec, |client| async move {
+            client.create(&config).await?;
             client.boot().await
-        };
-        if let Err(source) = started.await {
-            // A rejected config leaves CH running with nothing to do.
-            vmm.kill();
-            return Err(VmmError::Ch {
-                vm: spec.name.clone(),
-                source: Box::new(source),
-            });
-        }
-        Ok(Launched {
-            pid,
-            version: self.version.clone(),
         })
+        .await
     }
 
     async fn pause(&self, name: &str, run_dir: &Path) -> Result<()> {
@@ -270,6 +319,38 @@ impl Vmm for CloudHypervisor {
             return Err(fail(reason));
         }
         Ok(stream)
+    }
+
+    async fn snapshot(&self, name: &str, run_dir: &Path, dest: &Path) -> Result<()> {
+        let config = VmSnapshotConfig {
+            destination_url: file_url(dest),
+        };
+        self.call(name, run_dir, |c| async move { c.snapshot(&config).await })
+            .await
+    }
+
+    async fn restore(&self, spec: &VmSpec, from: &Path) -> Result<Launched> {
+        // The devices come from the snapshot's own config, which names the
+        // same tap, disks and socket paths `spec` would.
+        let config = RestoreConfig {
+            source_url: file_url(from),
+            prefault: None,
+        };
+        self.start(spec, |client| async move {
+            client.restore(&config).await?;
+            client.resume().await
+        })
+        .await
+    }
+
+    async fn quit(&self, name: &str, run_dir: &Path) -> Result<()> {
+        self.call(name, run_dir, |c| async move { c.shutdown_vmm().await })
+            .await
+    }
+
+    fn exit_reason(&self, run_dir: &Path) -> Option<String> {
+        let log = std::fs::read_to_string(run_dir.join(files::VMM_LOG)).ok()?;
+        error_from_log(&log)
     }
 
     fn owns_process(&self, pid: u32, run_dir: &Path) -> bool {
@@ -334,6 +415,25 @@ mod tests {
         let net = vm_config(&s).net.unwrap();
         assert_eq!(net[0].tap.as_deref(), Some("hype-tap0"));
         assert_eq!(net[0].mac.as_deref(), Some("52:54:00:00:00:01"));
+    }
+
+    #[test]
+    fn the_exit_reason_is_chs_last_error_with_its_causes() {
+        let log = "cloud-hypervisor:   0.15s: <vcpu0> WARN:vmm/src/cpu.rs:268 -- Kernel lacks CONFIG_SCHED_CORE\n\
+cloud-hypervisor:  39.43s: <vcpu0> ERROR:vmm/src/cpu.rs:1460 -- VCPU generated error: VcpuRun(Failed to run vcpu\n\
+\n\
+Caused by:\n\
+    Unexpected exit reason on vcpu run: InternalError\n\
+\n\
+Stack backtrace:\n\
+   0: <unknown>\n\
+  16: clone3\n\
+             at ./misc/../sysdeps/unix/sysv/linux/x86_64/clone3.S:81:0)\n";
+        assert_eq!(
+            error_from_log(log).as_deref(),
+            Some("VCPU generated error: VcpuRun(Failed to run vcpu: Unexpected exit reason on vcpu run: InternalError")
+        );
+        assert_eq!(error_from_log("all fine\n"), None);
     }
 
     #[test]

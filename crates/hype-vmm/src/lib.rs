@@ -60,9 +60,19 @@ pub trait Vmm {
     async fn power_button(&self, name: &str, run_dir: &Path) -> Result<()>;
     /// A byte stream to the guest agent (protocol in `hype-agent-proto`).
     async fn connect_agent(&self, name: &str, run_dir: &Path) -> Result<UnixStream>;
+    /// Saves the state of the paused VM into the existing, empty directory
+    /// `dest`. The VMM keeps running (paused) whether or not it succeeds.
+    async fn snapshot(&self, name: &str, run_dir: &Path, dest: &Path) -> Result<()>;
+    /// Starts a VMM with `spec`'s devices from the snapshot in `from` and
+    /// lets the guest run on. Leaves no process behind on error.
+    async fn restore(&self, spec: &VmSpec, from: &Path) -> Result<Launched>;
+    /// Asks the VMM process to exit (the guest is not told).
+    async fn quit(&self, name: &str, run_dir: &Path) -> Result<()>;
     /// Whether `pid` is this backend's VMM for the VM in `run_dir`; guards
     /// adoption against a recycled pid.
     fn owns_process(&self, pid: u32, run_dir: &Path) -> bool;
+    /// The VMM's own account of why it ended, from its log.
+    fn exit_reason(&self, run_dir: &Path) -> Option<String>;
 }
 
 /// The backend a VM runs on.
@@ -121,10 +131,34 @@ impl Vmm for AnyVmm {
             AnyVmm::CloudHypervisor(c) => c.connect_agent(name, run_dir).await,
         }
     }
+    async fn snapshot(&self, name: &str, run_dir: &Path, dest: &Path) -> Result<()> {
+        match self {
+            AnyVmm::Qemu(q) => q.snapshot(name, run_dir, dest).await,
+            AnyVmm::CloudHypervisor(c) => c.snapshot(name, run_dir, dest).await,
+        }
+    }
+    async fn restore(&self, spec: &VmSpec, from: &Path) -> Result<Launched> {
+        match self {
+            AnyVmm::Qemu(q) => q.restore(spec, from).await,
+            AnyVmm::CloudHypervisor(c) => c.restore(spec, from).await,
+        }
+    }
+    async fn quit(&self, name: &str, run_dir: &Path) -> Result<()> {
+        match self {
+            AnyVmm::Qemu(q) => q.quit(name, run_dir).await,
+            AnyVmm::CloudHypervisor(c) => c.quit(name, run_dir).await,
+        }
+    }
     fn owns_process(&self, pid: u32, run_dir: &Path) -> bool {
         match self {
             AnyVmm::Qemu(q) => q.owns_process(pid, run_dir),
             AnyVmm::CloudHypervisor(c) => c.owns_process(pid, run_dir),
+        }
+    }
+    fn exit_reason(&self, run_dir: &Path) -> Option<String> {
+        match self {
+            AnyVmm::Qemu(q) => q.exit_reason(run_dir),
+            AnyVmm::CloudHypervisor(c) => c.exit_reason(run_dir),
         }
     }
 }

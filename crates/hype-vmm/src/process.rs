@@ -124,6 +124,18 @@ pub fn cmdline(pid: u32) -> Option<Vec<String>> {
     )
 }
 
+/// Kills `pid`'s process group and waits (a few seconds at most) until
+/// `pid` is gone, reaping it if it is our child.
+pub async fn kill_and_reap(pid: u32) -> Exit {
+    signal_group(pid, Signal::SIGKILL);
+    match ExitWatch::new(pid) {
+        Ok(w) => tokio::time::timeout(std::time::Duration::from_secs(5), w.exited())
+            .await
+            .unwrap_or(Exit::Unknown),
+        Err(_) => reap(pid),
+    }
+}
+
 /// Sends `sig` to the whole process group led by `pid`.
 pub fn signal_group(pid: u32, sig: Signal) {
     let _ = killpg(Pid::from_raw(pid as i32), sig);

@@ -104,6 +104,69 @@ async fn launches_drives_and_loses_a_vm() {
     assert!(!run_dir.join(spec_files::CH_SOCK).exists());
 }
 
+/// Whether CH refused a snapshot because of this host (nested KVM cannot
+/// hand out the vCPUs' nested state), as opposed to a fault of ours.
+fn host_cannot_snapshot(err: &VmmError) -> bool {
+    match err {
+        VmmError::Ch { source, .. } => {
+            matches!(**source, hype_ch::ChError::Api { status: 500, .. })
+                && source.to_string().contains("GetNestedState")
+        }
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn snapshot_then_restore_or_a_clear_refusal_that_leaves_the_vm_paused() {
+    let Some(binary) = binary() else { return };
+    let identified = hype_ch::external_binary(&binary).expect("identify the CH binary");
+    let ch = CloudHypervisor::new(binary, Some(identified.version.to_string()));
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("vm");
+    let spec = spec(&run_dir, "ch-snap");
+    let launched = ch
+        .launch(&spec)
+        .await
+        .unwrap_or_else(|e| panic!("launch: {e}\nvmm.log:\n{}", log(&run_dir)));
+    let watch = ExitWatch::new(launched.pid).unwrap();
+    let client = ChClient::new(run_dir.join(spec_files::CH_SOCK));
+    if let Err(e) = ch.pause("ch-snap", &run_dir).await {
+        println!("skipped: the guest died before it could be paused (nested KVM?): {e}");
+        process::kill_and_reap(launched.pid).await;
+        return;
+    }
+    let snap = dir.path().join("snapshot");
+    std::fs::create_dir(&snap).unwrap();
+    match ch.snapshot("ch-snap", &run_dir, &snap).await {
+        Ok(()) => {
+            assert!(snap.join("config.json").exists(), "CH wrote its config");
+            ch.quit("ch-snap", &run_dir).await.unwrap();
+            tokio::time::timeout(Duration::from_secs(10), watch.exited())
+                .await
+                .expect("vmm.shutdown ends the process");
+            let restored = ch
+                .restore(&spec, &snap)
+                .await
+                .unwrap_or_else(|e| panic!("restore: {e}\nvmm.log:\n{}", log(&run_dir)));
+            assert_eq!(client.info().await.unwrap().state, VmState::Running);
+            println!("snapshotted and restored (pid {})", restored.pid);
+            process::kill_and_reap(restored.pid).await;
+        }
+        Err(e) if host_cannot_snapshot(&e) => {
+            // The refusal is CH's, word for word, and the VM is untouched.
+            println!("skipped: this host cannot snapshot: {e}");
+            assert_eq!(client.info().await.unwrap().state, VmState::Paused);
+            ch.resume("ch-snap", &run_dir).await.unwrap();
+            assert_eq!(client.info().await.unwrap().state, VmState::Running);
+            process::kill_and_reap(launched.pid).await;
+        }
+        Err(e) => {
+            process::kill_and_reap(launched.pid).await;
+            panic!("snapshot failed for a reason other than the host: {e}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_rejected_config_leaves_no_process() {
     let Some(binary) = binary() else { return };

@@ -271,8 +271,25 @@ async fn real_answers_match_the_published_openapi_document() -> anyhow::Result<(
     let (status, body) = call(&s, reqwest::Method::POST, "/api/v1/vms/doc/pause", None).await?;
     check_against_openapi(&doc, "post", "/api/v1/vms/{name}/pause", status, &body);
     let (status, body) = call(&s, reqwest::Method::POST, "/api/v1/vms/doc/snapshot", None).await?;
-    assert_eq!(status, 501, "QEMU VMs have no standby yet: {body}");
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("standby")),
+        "{body}"
+    );
     check_against_openapi(&doc, "post", "/api/v1/vms/{name}/snapshot", status, &body);
+    let (status, body) = call(&s, reqwest::Method::POST, "/api/v1/vms/doc/snapshot", None).await?;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("invalid_state"))
+    );
+    check_against_openapi(&doc, "post", "/api/v1/vms/{name}/snapshot", status, &body);
+    let (status, body) = call(&s, reqwest::Method::POST, "/api/v1/vms/doc/restore", None).await?;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (200, Some("running")),
+        "{body}"
+    );
+    check_against_openapi(&doc, "post", "/api/v1/vms/{name}/restore", status, &body);
     // Events as SSE carry the documented Event shape.
     let mut ev = s.client.vm_events(Some("doc"), Some(0)).await?;
     let first = ev.next().await.unwrap()?;

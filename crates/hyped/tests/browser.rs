@@ -157,6 +157,23 @@ fn playwright_and_chromiumoxide_drive_sandboxes_through_hyped() -> anyhow::Resul
         drop(browser);
         pump.abort();
 
+        // Standby and back: the same browser, its open page, reachable on
+        // the same address through the same proxy.
+        let ip = s1.ip.clone();
+        assert_eq!(
+            s.client.vm_action("s1", "snapshot").await?.state,
+            hype_types::VmState::Standby
+        );
+        let back = s.client.vm_action("s1", "restore").await?;
+        assert_eq!((back.state, back.ip), (hype_types::VmState::Running, ip));
+        let pages: Value = reqwest::get(format!("{cdp}/json/list")).await?.json().await?;
+        assert!(
+            pages
+                .as_array()
+                .is_some_and(|p| p.iter().any(|t| t["title"] == "from rust")),
+            "the page opened before standby is still there: {pages}"
+        );
+
         // The screenshot endpoint gives a PNG a person can open.
         let png = reqwest::get(format!("{}/api/v1/vms/s1/screenshot", s.base)).await?;
         assert_eq!(png.headers()["content-type"], "image/png");

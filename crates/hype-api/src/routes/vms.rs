@@ -78,7 +78,9 @@ macro_rules! action {
         #[utoipa::path(post, path = $path, tag = "vms", params(("name" = String, Path)),
             responses((status = 200, body = Vm), (status = 404, body = ErrorBody),
                 (status = 409, description = "Not allowed in the VM's state", body = ErrorBody),
-                (status = 501, description = "Not supported by the VM's backend", body = ErrorBody)))]
+                (status = 500, description = "The VMM failed (boot, snapshot, restore); the message says the state the VM was left in", body = ErrorBody),
+                (status = 501, description = "Not supported by the VM's backend", body = ErrorBody),
+                (status = 502, description = "The VMM did not answer", body = ErrorBody)))]
         pub async fn $fn(
             State(s): State<AppState>,
             Path(name): Path<String>,

@@ -2,6 +2,7 @@
 //! the guest agent on a virtio-serial port backed by a unix socket.
 
 mod qmp;
+mod standby;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -71,7 +72,7 @@ impl Qemu {
             "-append".into(),
             spec.cmdline.clone(),
             "-chardev".into(),
-            format!("file,id=console,path={}", p(files::CONSOLE_LOG)),
+            format!("file,id=console,path={},append=on", p(files::CONSOLE_LOG)),
             "-serial".into(),
             "chardev:console".into(),
             "-chardev".into(),
@@ -120,6 +121,54 @@ impl Qemu {
             a.push(format!("virtio-net-device,netdev=net0,mac={mac}"));
         }
         a
+    }
+
+    /// Spawns QEMU with `spec`'s devices plus `extra` arguments and waits
+    /// for its QMP socket. Leaves no process behind on error.
+    async fn start(&self, spec: &VmSpec, extra: &[String]) -> Result<Launched> {
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(self.args(spec)).args(extra);
+        let vmm = launch::spawn(
+            spec,
+            &self.binary,
+            cmd,
+            &[files::QMP_SOCK, files::AGENT_SOCK],
+        )?;
+        let pid = vmm.pid;
+        let qmp_path = spec.run_dir.join(files::QMP_SOCK);
+        let started = Instant::now();
+        loop {
+            if !vmm.is_alive() {
+                return Err(vmm.early_exit());
+            }
+            if qmp_path.exists() {
+                match Qmp::connect(&qmp_path).await {
+                    Ok(_) => break,
+                    Err(e) if started.elapsed() > SOCKET_DEADLINE => {
+                        vmm.kill();
+                        return Err(VmmError::Qmp {
+                            vm: spec.name.clone(),
+                            command: "qmp_capabilities".into(),
+                            message: e.to_string(),
+                        });
+                    }
+                    Err(_) => {}
+                }
+            }
+            if started.elapsed() > SOCKET_DEADLINE {
+                vmm.kill();
+                return Err(VmmError::SocketTimeout {
+                    vm: spec.name.clone(),
+                    path: qmp_path,
+                    secs: SOCKET_DEADLINE.as_secs(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(Launched {
+            pid,
+            version: self.version.clone(),
+        })
     }
 
     async fn qmp(&self, name: &str, run_dir: &Path, command: &str) -> Result<()> {
@@ -178,49 +227,7 @@ impl Vmm for Qemu {
     }
 
     async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
-        let mut cmd = Command::new(&self.binary);
-        cmd.args(self.args(spec));
-        let vmm = launch::spawn(
-            spec,
-            &self.binary,
-            cmd,
-            &[files::QMP_SOCK, files::AGENT_SOCK],
-        )?;
-        let pid = vmm.pid;
-        let qmp_path = spec.run_dir.join(files::QMP_SOCK);
-        let started = Instant::now();
-        loop {
-            if !vmm.is_alive() {
-                return Err(vmm.early_exit());
-            }
-            if qmp_path.exists() {
-                match Qmp::connect(&qmp_path).await {
-                    Ok(_) => break,
-                    Err(e) if started.elapsed() > SOCKET_DEADLINE => {
-                        vmm.kill();
-                        return Err(VmmError::Qmp {
-                            vm: spec.name.clone(),
-                            command: "qmp_capabilities".into(),
-                            message: e.to_string(),
-                        });
-                    }
-                    Err(_) => {}
-                }
-            }
-            if started.elapsed() > SOCKET_DEADLINE {
-                vmm.kill();
-                return Err(VmmError::SocketTimeout {
-                    vm: spec.name.clone(),
-                    path: qmp_path,
-                    secs: SOCKET_DEADLINE.as_secs(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        Ok(Launched {
-            pid,
-            version: self.version.clone(),
-        })
+        self.start(spec, &[]).await
     }
 
     async fn pause(&self, name: &str, run_dir: &Path) -> Result<()> {
@@ -244,6 +251,37 @@ impl Vmm for Qemu {
                 path,
                 source,
             })
+    }
+
+    async fn snapshot(&self, name: &str, run_dir: &Path, dest: &Path) -> Result<()> {
+        standby::save(name, &run_dir.join(files::QMP_SOCK), dest).await
+    }
+
+    async fn restore(&self, spec: &VmSpec, from: &Path) -> Result<Launched> {
+        let incoming = ["-incoming".to_owned(), standby::incoming_arg(from)];
+        let launched = self.start(spec, &incoming).await?;
+        let qmp_path = spec.run_dir.join(files::QMP_SOCK);
+        let pid = launched.pid;
+        if let Err(e) =
+            standby::resume_loaded(&spec.name, &qmp_path, || process::is_alive(pid)).await
+        {
+            let exit = process::kill_and_reap(pid).await;
+            let log = launch::last_log_line(&spec.run_dir.join(files::VMM_LOG));
+            return Err(VmmError::EarlyExit {
+                vm: spec.name.clone(),
+                reason: format!("{e}; QEMU {exit}: {log}"),
+            });
+        }
+        Ok(launched)
+    }
+
+    async fn quit(&self, name: &str, run_dir: &Path) -> Result<()> {
+        self.qmp(name, run_dir, "quit").await
+    }
+
+    fn exit_reason(&self, run_dir: &Path) -> Option<String> {
+        // QEMU prints its reason as its last words.
+        Some(launch::last_log_line(&run_dir.join(files::VMM_LOG))).filter(|l| !l.is_empty())
     }
 
     fn owns_process(&self, pid: u32, run_dir: &Path) -> bool {
