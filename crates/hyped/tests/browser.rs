@@ -166,7 +166,10 @@ fn playwright_and_chromiumoxide_drive_sandboxes_through_hyped() -> anyhow::Resul
         );
         let back = s.client.vm_action("s1", "restore").await?;
         assert_eq!((back.state, back.ip), (hype_types::VmState::Running, ip));
-        let pages: Value = reqwest::get(format!("{cdp}/json/list")).await?.json().await?;
+        let pages: Value = reqwest::get(format!("{cdp}/json/list"))
+            .await?
+            .json()
+            .await?;
         assert!(
             pages
                 .as_array()
