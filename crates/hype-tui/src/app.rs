@@ -34,7 +34,7 @@ pub enum Msg {
         retry_in: Duration,
     },
     Jobs(Vec<Job>),
-    Job(Job),
+    Job(Box<Job>),
     /// The server has no jobs API.
     JobsUnavailable,
     /// A line of a VM's console.
@@ -208,7 +208,7 @@ impl App {
             }
             Msg::Lost { why, retry_in } => self.conn = Conn::Lost { why, retry_in },
             Msg::Jobs(jobs) => self.jobs.replace(jobs),
-            Msg::Job(job) => self.jobs.upsert(job),
+            Msg::Job(job) => self.jobs.upsert(*job),
             Msg::JobsUnavailable => self.jobs.available = false,
             Msg::Log { vm, line } => {
                 if let Mode::Logs(view) = &mut self.mode {

@@ -188,7 +188,7 @@ async fn jobs(client: Client, tx: UnboundedSender<Msg>) {
                 Err(_) => continue,
             },
             Ok(Followed::Frame(frame)) => match serde_json::from_str::<JobEvent>(&frame.data) {
-                Ok(e) => Msg::Job(e.job),
+                Ok(e) => Msg::Job(Box::new(e.job)),
                 Err(_) => continue,
             },
             // The VM stream reports the connection.

@@ -238,7 +238,13 @@ fn import_jobs_have_progress_bars() {
         1 << 30,
         1 << 31,
     )]));
-    app.update(Msg::Job(job("0193b", "db01", "pending", 0, 1 << 30)));
+    app.update(Msg::Job(Box::new(job(
+        "0193b",
+        "db01",
+        "pending",
+        0,
+        1 << 30,
+    ))));
     for (w, h) in [(80, 24), (120, 40)] {
         let b = draw(&app, w, h);
         let s = screen(&b);
@@ -259,7 +265,13 @@ fn import_jobs_have_progress_bars() {
         assert!(s.contains("NAME▲") && s.contains("web-02"), "{s}");
     }
     // A progress event moves the bar.
-    app.update(Msg::Job(job("0193a", "web01", "running", 1 << 31, 1 << 31)));
+    app.update(Msg::Job(Box::new(job(
+        "0193a",
+        "web01",
+        "running",
+        1 << 31,
+        1 << 31,
+    ))));
     let s = screen(&draw(&app, 80, 24));
     assert!(s.contains("] 100% downloading 2.0 GiB/2.0 GiB"), "{s}");
 }
