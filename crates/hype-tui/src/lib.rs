@@ -25,6 +25,8 @@ use crate::tasks::Runner;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TuiError {
+    #[error("hype tui needs a terminal: run it interactively, or use `hype vms list` and `hype vms watch` in scripts")]
+    NotATerminal,
     #[error("the terminal failed: {0}")]
     Terminal(#[from] std::io::Error),
 }
@@ -53,6 +55,10 @@ pub async fn run(
     opts: Options,
     shutdown: CancellationToken,
 ) -> Result<(), TuiError> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(TuiError::NotATerminal);
+    }
     let mut terminal = ratatui::try_init()?;
     let result = event_loop(&mut terminal, client, opts, shutdown).await;
     ratatui::try_restore()?;

@@ -350,3 +350,18 @@ fn no_color_means_no_colour_anywhere() {
     let coloured = draw(&self::app(true), 80, 24);
     assert!(coloured.content.iter().any(|c| c.fg != Color::Reset));
 }
+
+/// Below 80x24 the screen is cramped but drawing never fails.
+#[test]
+fn tiny_terminals_do_not_break_drawing() {
+    let mut app = app(true);
+    app.update(Msg::Jobs(vec![job("j", "web01", "running", 1, 2)]));
+    for k in ['?', 'd', 'c', 'l'] {
+        for (w, h) in [(1, 1), (20, 5), (40, 10), (79, 23)] {
+            app.update(key(KeyCode::Char(k)));
+            draw(&app, w, h);
+            app.update(key(KeyCode::Esc));
+            draw(&app, w, h);
+        }
+    }
+}

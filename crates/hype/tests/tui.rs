@@ -312,3 +312,10 @@ fn drive(
     assert!(!out.contains("tui1") && !out.contains("tui2"), "{out}");
     Ok(())
 }
+
+#[test]
+fn without_a_terminal_it_says_so() {
+    let (code, out, err) = hype("http://127.0.0.1:9", &["tui"]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("hype tui needs a terminal"), "{err}");
+}
