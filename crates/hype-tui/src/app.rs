@@ -204,6 +204,18 @@ impl App {
             }
             Msg::Connected => {
                 self.conn = Conn::Connected;
+                // A console cut off by the outage starts over (the server
+                // sends it whole again).
+                if let Mode::Logs(view) = &mut self.mode {
+                    if view.ended.is_some() {
+                        let vm = view.vm.clone();
+                        *view = LogView {
+                            vm: vm.clone(),
+                            ..LogView::default()
+                        };
+                        return vec![Cmd::Refresh, Cmd::FollowLogs(vm)];
+                    }
+                }
                 return vec![Cmd::Refresh];
             }
             Msg::Lost { why, retry_in } => self.conn = Conn::Lost { why, retry_in },
@@ -345,6 +357,32 @@ mod tests {
         assert_eq!(app.selected_index(), Some(0));
         app.move_selection(-5);
         assert_eq!(app.selected.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn a_console_cut_by_an_outage_follows_again_on_reconnect() {
+        let mut app = App::new("http://x", true, now());
+        app.mode = Mode::Logs(LogView {
+            vm: "a".into(),
+            ..LogView::default()
+        });
+        app.update(Msg::Log {
+            vm: "a".into(),
+            line: "boot".into(),
+        });
+        assert_eq!(app.update(Msg::Connected), [Cmd::Refresh], "not cut off");
+        app.update(Msg::LogEnd {
+            vm: "a".into(),
+            why: "the stream broke".into(),
+        });
+        assert_eq!(
+            app.update(Msg::Connected),
+            [Cmd::Refresh, Cmd::FollowLogs("a".into())]
+        );
+        let Mode::Logs(view) = &app.mode else {
+            panic!("left the log view");
+        };
+        assert!(view.lines.is_empty() && view.ended.is_none());
     }
 
     #[test]
