@@ -10,22 +10,23 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use common::{free_port, hype, kill_vmms, start_hyped};
 
-/// A tmux server of its own (its own socket), killed when dropped, so a
-/// failing test leaves no terminal or dashboard behind.
+/// A tmux server of its own (its socket in the test's directory), killed
+/// when dropped, so a failing test leaves no terminal or dashboard behind.
 struct Tmux {
-    socket: String,
+    socket: std::path::PathBuf,
 }
 
 impl Tmux {
-    fn new() -> Self {
+    fn new(dir: &std::path::Path) -> Self {
         Self {
-            socket: format!("hype-tui-test-{}", std::process::id()),
+            socket: dir.join("tmux.sock"),
         }
     }
 
     fn tmux(&self, args: &[&str]) -> anyhow::Result<String> {
         let out = Command::new("tmux")
-            .args(["-L", &self.socket])
+            .arg("-S")
+            .arg(&self.socket)
             .args(args)
             .output()
             .context("run tmux (scripts/install-deps.sh installs it)")?;
@@ -161,8 +162,7 @@ fn dashboard_driven_by_keys_across_a_restart() -> anyhow::Result<()> {
     let listen = format!("127.0.0.1:{}", free_port()?);
     let mut a = start_hyped(tmp.path(), &listen)?;
     let base = a.base.clone();
-    let t = Tmux::new();
-    let result = drive(&t, tmp.path(), &listen, &base, &mut a);
+    let result = drive(&Tmux::new(tmp.path()), tmp.path(), &listen, &base, &mut a);
     kill_vmms(tmp.path());
     result
 }
@@ -208,6 +208,11 @@ fn drive(
     })?;
     let r = row(&s, "tui1").unwrap();
     assert!(r.contains("qemu ") && r.contains("256 MiB"), "{r}");
+    let uptime = r.split_whitespace().nth(5).unwrap_or_default();
+    assert!(
+        uptime.ends_with('s') && uptime[..uptime.len() - 1].parse::<u32>().is_ok(),
+        "uptime in seconds: {r}"
+    );
     assert!(!t.alive("plain"), "q quits");
     let s = t.wait("tui", "the events of the boot", short, |s| {
         events(s, "VM_RUNNING", "tui1") == 1
