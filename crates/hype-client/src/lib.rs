@@ -2,6 +2,7 @@
 //! CLI, the TUI and MCP over stdio. It owns the wire details (auth header,
 //! error shape, SSE framing) and nothing of presentation.
 
+mod follow;
 mod sse;
 
 use std::time::Duration;
@@ -13,6 +14,7 @@ use hype_types::{
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
+pub use follow::{frame_id, is_permanent, Backoff, Feed, Followed, Follower};
 pub use sse::{SseFrame, SseStream};
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +109,11 @@ impl Client {
         })
     }
 
+    /// Any GET answering JSON, for resources this client has no method for.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.json(Method::GET, path).await
+    }
+
     pub async fn version(&self) -> Result<VersionInfo> {
         self.json(Method::GET, "/api/v1/version").await
     }
@@ -189,6 +196,37 @@ impl Client {
             b = b.header("Last-Event-ID", id.to_string());
         }
         Ok(SseStream::new(self.send(&url, b).await?))
+    }
+
+    /// Import-job events after `last_event_id` (from now when `None`).
+    pub async fn job_events(&self, last_event_id: Option<i64>) -> Result<SseStream> {
+        let (url, mut b) = self.req(Method::GET, "/api/v1/events/jobs");
+        if let Some(id) = last_event_id {
+            b = b.header("Last-Event-ID", id.to_string());
+        }
+        Ok(SseStream::new(self.send(&url, b).await?))
+    }
+
+    /// The id of the newest lifecycle event (`hype_last_event_id` in
+    /// `/metrics`), to follow events from a known point rather than "now".
+    pub async fn last_event_id(&self) -> Result<i64> {
+        let (url, b) = self.req(Method::GET, "/metrics");
+        let text = self
+            .send(&url, b)
+            .await?
+            .text()
+            .await
+            .map_err(|e| ClientError::Decode {
+                url: url.clone(),
+                detail: e.to_string(),
+            })?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("hype_last_event_id "))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| ClientError::Decode {
+                url,
+                detail: "no hype_last_event_id in the metrics".into(),
+            })
     }
 
     pub async fn list_images(&self) -> Result<Vec<Image>> {

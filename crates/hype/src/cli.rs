@@ -44,8 +44,8 @@ pub enum Command {
     Setup(SetupArgs),
     /// MCP over stdio (not yet available in this build).
     Mcp(Rest),
-    /// Live dashboard (not yet available in this build).
-    Tui(Rest),
+    /// Live dashboard: VMs, events and import jobs; `?` inside for keys.
+    Tui,
     /// Import jobs (not yet available in this build).
     Jobs(Rest),
 }

@@ -27,7 +27,14 @@ async fn main() -> ExitCode {
         Command::Images(cmd) => images::run(&client, out, cmd).await,
         Command::Version => system::version(&client, out).await,
         Command::Setup(args) => setup::run(out, args).await,
-        Command::Mcp(_) | Command::Tui(_) | Command::Jobs(_) => system::not_available(),
+        Command::Tui => hype_tui::run(
+            client,
+            hype_tui::Options::from_env(),
+            hype_tui::CancellationToken::new(),
+        )
+        .await
+        .map_err(Into::into),
+        Command::Mcp(_) | Command::Jobs(_) => system::not_available(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,35 +6,12 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use hype_client::{Client, ClientError, SseFrame};
+use hype_client::{frame_id, Client, Feed, Followed, Follower, SseFrame};
 use hype_types::{Event, EventType, Vm};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::output::{self, Format};
-
-const MIN_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// Reconnect delays: 250 ms, doubling, at most 5 s.
-struct Backoff(Duration);
-
-impl Backoff {
-    fn new() -> Self {
-        Self(MIN_BACKOFF)
-    }
-
-    fn reset(&mut self) {
-        self.0 = MIN_BACKOFF;
-    }
-
-    /// The delay to wait now; the next one doubles.
-    fn next_delay(&mut self) -> Duration {
-        let d = self.0;
-        self.0 = (self.0 * 2).min(MAX_BACKOFF);
-        d
-    }
-}
 
 fn human_delay(d: Duration) -> String {
     if d < Duration::from_secs(1) {
@@ -44,81 +21,55 @@ fn human_delay(d: Duration) -> String {
     }
 }
 
-/// A client error that retrying cannot fix (the request itself is wrong).
-fn is_permanent(e: &ClientError) -> bool {
-    matches!(e, ClientError::Api { status, .. } if status.is_client_error())
-}
-
 /// Prints events as they arrive and never returns on its own, except for an
 /// error a retry cannot fix (a bad VM name, a wrong API key).
 pub async fn watch(client: &Client, out: Format, vm: Option<&str>) -> Result<()> {
-    let mut last: Option<i64> = None;
-    let mut backoff = Backoff::new();
+    let feed = Feed::Vms {
+        vm: vm.map(str::to_owned),
+    };
+    let mut follower = Follower::new(client.clone(), feed, None);
     let mut down = false;
     let mut notice: Option<String> = None;
     let mut header = out == Format::Table && std::io::stdout().is_terminal();
     loop {
-        let why = match client.vm_events(vm, last).await {
-            Ok(mut stream) => {
+        match follower.next().await? {
+            Followed::Connected => {
                 if down {
                     eprintln!("watch: reconnected to {}", client.base());
                     notice = None;
                 }
-                backoff.reset();
                 if header {
                     output::print(&output::event_header())?;
                     header = false;
                 }
-                loop {
-                    match stream.next().await {
-                        None => break "the server closed the stream".to_owned(),
-                        Some(Err(e)) => break format!("the event stream broke: {e}"),
-                        Some(Ok(frame)) => {
-                            if let Some(id) = print_event(out, &frame, last)? {
-                                last = Some(id);
-                            }
-                        }
-                    }
+            }
+            Followed::Frame(frame) => print_event(out, &frame)?,
+            Followed::Lost { why, retry_in } => {
+                down = true;
+                // One notice per kind of trouble, not one per attempt.
+                if notice.as_deref() != Some(why.as_str()) {
+                    eprintln!("watch: {why}; reconnecting in {}", human_delay(retry_in));
+                    notice = Some(why);
                 }
             }
-            Err(e) if is_permanent(&e) => return Err(e.into()),
-            Err(e) => e.to_string(),
-        };
-        down = true;
-        let delay = backoff.next_delay();
-        // One notice per kind of trouble, not one per attempt.
-        if notice.as_deref() != Some(why.as_str()) {
-            eprintln!("watch: {why}; reconnecting in {}", human_delay(delay));
-            notice = Some(why);
         }
-        tokio::time::sleep(delay).await;
     }
 }
 
-/// Prints one frame unless it is not newer than `last`; returns its id.
-fn print_event(out: Format, frame: &SseFrame, last: Option<i64>) -> Result<Option<i64>> {
-    let id = frame
-        .id
-        .as_deref()
-        .and_then(|i| i.trim().parse::<i64>().ok());
-    if let (Some(id), Some(last)) = (id, last) {
-        if id <= last {
-            return Ok(None);
-        }
-    }
+fn print_event(out: Format, frame: &SseFrame) -> Result<()> {
     match out {
         Format::Json => output::print(&format!("{}\n", frame.data))?,
         Format::Table => match serde_json::from_str::<Event>(&frame.data) {
             Ok(e) => output::print(&output::event_line(&e))?,
             Err(_) => output::print(&format!(
                 "{}   {}   {}\n",
-                id.map(|i| i.to_string()).unwrap_or_default(),
+                frame_id(frame).map(|i| i.to_string()).unwrap_or_default(),
                 frame.event.as_deref().unwrap_or("-"),
                 frame.data
             ))?,
         },
     }
-    Ok(id)
+    Ok(())
 }
 
 /// Whether `e` is the `VM_CREATED` of the VM created at `created_at`, and
@@ -141,41 +92,35 @@ pub async fn until_running(client: &Client, created: &Vm, progress: bool) -> Res
     let name = created.name.as_str();
     let created_at = OffsetDateTime::parse(&created.created_at, &Rfc3339).ok();
     let mut ours = false;
-    let mut last = 0;
-    let mut backoff = Backoff::new();
+    let feed = Feed::Vms {
+        vm: Some(name.to_owned()),
+    };
+    let mut follower = Follower::new(client.clone(), feed, Some(0));
     loop {
-        match client.vm_events(Some(name), Some(last)).await {
-            Ok(mut stream) => {
-                backoff.reset();
-                while let Some(Ok(frame)) = stream.next().await {
-                    let Ok(e) = serde_json::from_str::<Event>(&frame.data) else {
-                        continue;
-                    };
-                    last = last.max(e.id);
-                    if e.vm != name {
-                        continue;
-                    }
-                    if !ours {
-                        ours = is_this_create(&e, created_at);
-                        continue;
-                    }
-                    if progress && e.event_type != EventType::VmCreated {
-                        eprintln!("{}", progress_line(&e));
-                    }
-                    let detail = e.detail.as_deref().unwrap_or("no detail given");
-                    match e.event_type {
-                        EventType::VmRunning => return Ok(()),
-                        EventType::VmCrashed => bail!("{name} crashed: {detail}"),
-                        EventType::VmDeleted => bail!("{name} was deleted: {detail}"),
-                        EventType::VmStopped => bail!("{name} stopped before it was running"),
-                        _ => {}
-                    }
-                }
-            }
-            Err(e) if is_permanent(&e) => return Err(e.into()),
-            Err(_) => {}
+        let Followed::Frame(frame) = follower.next().await? else {
+            continue;
+        };
+        let Ok(e) = serde_json::from_str::<Event>(&frame.data) else {
+            continue;
+        };
+        if e.vm != name {
+            continue;
         }
-        tokio::time::sleep(backoff.next_delay()).await;
+        if !ours {
+            ours = is_this_create(&e, created_at);
+            continue;
+        }
+        if progress && e.event_type != EventType::VmCreated {
+            eprintln!("{}", progress_line(&e));
+        }
+        let detail = e.detail.as_deref().unwrap_or("no detail given");
+        match e.event_type {
+            EventType::VmRunning => return Ok(()),
+            EventType::VmCrashed => bail!("{name} crashed: {detail}"),
+            EventType::VmDeleted => bail!("{name} was deleted: {detail}"),
+            EventType::VmStopped => bail!("{name} stopped before it was running"),
+            _ => {}
+        }
     }
 }
 
@@ -205,14 +150,9 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_up_to_five_seconds() {
-        let mut b = Backoff::new();
-        let got: Vec<u128> = (0..8).map(|_| b.next_delay().as_millis()).collect();
-        assert_eq!(got, [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
-        b.reset();
-        assert_eq!(b.next_delay(), MIN_BACKOFF);
-        assert_eq!(human_delay(MIN_BACKOFF), "250 ms");
-        assert_eq!(human_delay(MAX_BACKOFF), "5 s");
+    fn delays_read_as_people_say_them() {
+        assert_eq!(human_delay(Duration::from_millis(250)), "250 ms");
+        assert_eq!(human_delay(Duration::from_secs(5)), "5 s");
     }
 
     #[test]
@@ -228,17 +168,6 @@ mod tests {
             is_this_create(&old, None),
             "unparsable times fall back to any create"
         );
-    }
-
-    #[test]
-    fn frames_not_newer_than_the_last_are_skipped() {
-        let frame = SseFrame {
-            id: Some("5".into()),
-            event: Some("VM_RUNNING".into()),
-            data: String::new(),
-        };
-        assert_eq!(print_event(Format::Json, &frame, Some(5)).unwrap(), None);
-        assert_eq!(print_event(Format::Json, &frame, Some(7)).unwrap(), None);
     }
 
     #[test]

@@ -1,85 +1,14 @@
 //! The CLI as a person uses it: the real `hype` binary against a real hyped
 //! (built beside it) booting real QEMU guests.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn hyped_bin() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_BIN_EXE_hype")).with_file_name("hyped");
-    assert!(p.is_file(), "{} missing: cargo build -p hyped", p.display());
-    p
-}
-
-fn images_dir() -> String {
-    std::env::var("HYPE_IMAGES_DIR").unwrap_or_else(|_| "/var/lib/hype/images".into())
-}
-
-struct Hyped {
-    child: Child,
-    base: String,
-}
-
-fn start_hyped(data: &Path, listen: &str) -> anyhow::Result<Hyped> {
-    let mut child = Command::new(hyped_bin())
-        .args(["--listen", listen, "--data-dir"])
-        .arg(data)
-        .args(["--images-dir", &images_dir()])
-        .args(["--network", "off"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
-    let base = line
-        .trim()
-        .strip_prefix("hyped listening on ")
-        .ok_or_else(|| anyhow::anyhow!("hyped did not start: {line:?}"))?
-        .to_owned();
-    Ok(Hyped { child, base })
-}
-
-impl Hyped {
-    fn stop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.child.wait();
-    }
-}
-
-fn hype(base: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hype"))
-        .args(args)
-        .env("HYPE_API_BASE", base)
-        .env_remove("HYPE_API_KEY")
-        .output()
-        .expect("run hype");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn kill_vmms(data: &Path) {
-    let needle = data.display().to_string();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmd).contains(&needle) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-    }
-}
+use common::{hype, kill_vmms, start_hyped};
 
 #[test]
 fn create_list_watch_across_a_restart_and_delete() -> anyhow::Result<()> {

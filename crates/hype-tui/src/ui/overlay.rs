@@ -1,0 +1,109 @@
+//! What opens over the dashboard: help, the delete confirmation, the create
+//! form, and the full-screen serial log.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::Frame;
+
+use super::centered;
+use super::theme::Theme;
+use crate::app::LogView;
+use crate::form::{CreateForm, FIELDS};
+use crate::input::KEYS;
+
+fn boxed<'a>(title: &'a str, theme: Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(title, theme.title()))
+}
+
+pub fn help(theme: Theme, f: &mut Frame, area: Rect) {
+    let mut lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, what, _)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>10}  "), theme.header()),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::styled("any key closes this help", theme.dim()));
+    let r = centered(area, 66, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(boxed(" Keys ", theme)), r);
+}
+
+pub fn confirm_delete(name: &str, theme: Theme, f: &mut Frame, area: Rect) {
+    let lines = vec![
+        Line::from(format!("Delete VM {name}?")),
+        Line::styled(
+            "Its VMM is killed and its disk and address freed.",
+            theme.dim(),
+        ),
+        Line::from(vec![
+            Span::styled("y", theme.key()),
+            Span::raw(" delete   "),
+            Span::styled("n", theme.key()),
+            Span::raw(" keep"),
+        ]),
+    ];
+    let r = centered(area, 54, 5);
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(boxed(" Confirm ", theme)), r);
+}
+
+pub fn create(form: &CreateForm, theme: Theme, f: &mut Frame, area: Rect) {
+    let mut lines: Vec<Line> = FIELDS
+        .iter()
+        .zip(&form.values)
+        .enumerate()
+        .map(|(i, (label, value))| {
+            let focused = i == form.focus;
+            let shown = if value.is_empty() && i == 3 && !focused {
+                "(server default)".to_owned()
+            } else if focused {
+                format!("{value}_")
+            } else {
+                value.clone()
+            };
+            let style = if focused {
+                theme.selected()
+            } else {
+                Default::default()
+            };
+            Line::from(vec![
+                Span::raw(format!("{label:>13}: ")),
+                Span::styled(shown, style),
+            ])
+        })
+        .collect();
+    lines.push(Line::styled(
+        "Tab next field · Enter create · Esc cancel",
+        theme.dim(),
+    ));
+    let r = centered(area, 50, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(boxed(" Create VM ", theme)), r);
+}
+
+/// The console, scrolled `view.back` lines up from the end.
+pub fn logs(view: &LogView, theme: Theme, f: &mut Frame, area: Rect) {
+    let state = match (&view.ended, view.back) {
+        (Some(why), _) => format!("ended: {why}"),
+        (None, 0) => "following".into(),
+        (None, n) => format!("{n} lines back"),
+    };
+    let title = format!(" Serial log: {} ({state}) ", view.vm);
+    let fit = area.height.saturating_sub(2) as usize;
+    let end = view.lines.len().saturating_sub(view.back);
+    let start = end.saturating_sub(fit);
+    let lines: Vec<Line> = view
+        .lines
+        .iter()
+        .skip(start)
+        .take(end - start)
+        .map(|l| Line::raw(l.clone()))
+        .collect();
+    f.render_widget(Paragraph::new(lines).block(boxed(&title, theme)), area);
+}
