@@ -57,14 +57,16 @@ pub async fn download_all(
     counters: &Counters,
     cancel: &CancellationToken,
 ) -> Result<Vec<Downloaded>, VsphereError> {
-    futures::stream::iter(
-        targets
-            .iter()
-            .map(|t| download(client, t, counters, cancel)),
-    )
-    .buffered(parallel.max(1))
-    .try_collect()
-    .await
+    // A loop, not `map`: a closure returning these futures makes the whole
+    // export fail to be `Send` for every lifetime, and job runners spawn it.
+    let mut downloads = Vec::with_capacity(targets.len());
+    for t in targets {
+        downloads.push(download(client, t, counters, cancel));
+    }
+    futures::stream::iter(downloads)
+        .buffered(parallel.max(1))
+        .try_collect()
+        .await
 }
 
 enum Failure {

@@ -41,7 +41,7 @@ func sinceStart() float64 { return float64(time.Since(began).Microseconds()) / 1
 
 var (
 	eventsMu sync.Mutex
-	events   []event
+	events   = []event{}
 )
 
 func record(e event) {
