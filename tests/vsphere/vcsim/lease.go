@@ -93,8 +93,8 @@ func (l *lease) prepare(name string, self types.ManagedObjectReference, devices 
 		file := fmt.Sprintf("disk-%d.vmdk", i)
 		path := cfg.diskFile
 		if path == "" {
-			path = filepath.Join(cfg.dataDir, fmt.Sprintf("%s-disk-%d.bin", name, i))
-			if err := ensureFile(path, cfg.diskSize+int64(i)*65536, int64(i)); err != nil {
+			path = diskPath(name, i)
+			if err := ensureFile(path, diskSize(i), int64(i)); err != nil {
 				l.setState(types.HttpNfcLeaseStateError, &types.LocalizedMethodFault{Fault: &types.SystemError{Reason: err.Error()}, LocalizedMessage: err.Error()})
 				return
 			}
@@ -234,6 +234,12 @@ func (l *lease) HttpNfcLeaseAbort(ctx *simulator.Context, req *types.HttpNfcLeas
 	body.Res = new(types.HttpNfcLeaseAbortResponse)
 	return body
 }
+
+func diskPath(vm string, i int) string {
+	return filepath.Join(cfg.dataDir, fmt.Sprintf("%s-disk-%d.bin", vm, i))
+}
+
+func diskSize(i int) int64 { return cfg.diskSize + int64(i)*65536 }
 
 // ensureFile writes size bytes of seeded, incompressible content (a random
 // mebibyte, each copy stamped with its index) unless the file is there.

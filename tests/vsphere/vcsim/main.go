@@ -39,6 +39,7 @@ type config struct {
 	absurdSize   bool
 	noFileSize   bool
 	poweredOn    string
+	pregen       string
 }
 
 var cfg config
@@ -57,6 +58,7 @@ func main() {
 	flag.BoolVar(&cfg.absurdSize, "absurd-size", false, "announce a 4 EiB file size for each disk")
 	flag.BoolVar(&cfg.noFileSize, "no-file-size", false, "omit fileSize from device URLs (the client relies on Content-Length)")
 	flag.StringVar(&cfg.poweredOn, "powered-on", "DC0_H0_VM1", "comma-separated VMs left powered on; the others are powered off")
+	flag.StringVar(&cfg.pregen, "pregen", "", "comma-separated VMs whose disk files are made at start, not at their first export")
 	flag.Parse()
 	if os.Getenv("VCSIM_LOG") == "" {
 		log.SetOutput(io.Discard) // the simulator logs every call; tests read /hype/events instead
@@ -86,6 +88,7 @@ func main() {
 	model.Service.TLS = new(tls.Config)
 	model.Service.HandleFunc(nfcPrefix, serveNFC)
 	model.Service.HandleFunc("/hype/events", serveEvents)
+	model.Service.HandleFunc("/hype/disk/", serveDisk)
 
 	s := model.Service.NewServer()
 	defer s.Close()
@@ -101,9 +104,12 @@ func main() {
 // prepareVMs powers off the VMs an export needs off, gives DC0_H0_VM0 a
 // second disk, and wraps every VM so it answers ExportVm.
 func prepareVMs() {
-	on := map[string]bool{}
+	on, pregen := map[string]bool{}, map[string]bool{}
 	for _, n := range strings.Split(cfg.poweredOn, ",") {
 		on[strings.TrimSpace(n)] = true
+	}
+	for _, n := range strings.Split(cfg.pregen, ",") {
+		pregen[strings.TrimSpace(n)] = true
 	}
 	for _, e := range simulator.Map.All("VirtualMachine") {
 		vm := e.(*simulator.VirtualMachine)
@@ -113,6 +119,17 @@ func prepareVMs() {
 		}
 		if vm.Name == "DC0_H0_VM0" {
 			addDisk(vm)
+		}
+		if pregen[vm.Name] && cfg.diskFile == "" {
+			n := 0
+			for _, d := range vm.Config.Hardware.Device {
+				if _, ok := d.(*types.VirtualDisk); ok {
+					if err := ensureFile(diskPath(vm.Name, n), diskSize(n), int64(n)); err != nil {
+						fatal(err)
+					}
+					n++
+				}
+			}
 		}
 		simulator.Map.Put(&exportVM{*vm})
 	}

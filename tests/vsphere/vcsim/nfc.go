@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -188,4 +189,29 @@ func parseRange(h string, size int64) (int64, int64, bool) {
 		}
 	}
 	return start, end, true
+}
+
+// serveDisk serves a generated disk file without a lease, for the
+// benchmark's curl baseline: same server, TLS and buffer size as serveNFC.
+func serveDisk(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/hype/disk/")
+	if name == "" || strings.ContainsAny(name, "/\\") || strings.HasPrefix(name, ".") {
+		http.NotFound(w, r)
+		return
+	}
+	f, err := os.Open(filepath.Join(cfg.dataDir, name))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.CopyBuffer(w, struct{ io.Reader }{f}, make([]byte, 256<<10))
 }
