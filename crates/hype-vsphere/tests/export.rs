@@ -349,3 +349,25 @@ async fn progress_calls_keep_a_short_lease_alive() {
     let last = progress_calls.last().unwrap();
     assert_eq!(last["percent"], 100);
 }
+
+#[tokio::test]
+async fn without_announced_sizes_the_server_length_decides() {
+    let sim = Sim::start(&["-no-file-size", "-drop-after", "500000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, rx) = progress();
+    let out = export(
+        &sim.spec("DC0_C0_RP0_VM0"),
+        dir.path(),
+        tx,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read(&out.disks[0].path).unwrap(),
+        sim.source("DC0_C0_RP0_VM0", 0)
+    );
+    let p = rx.borrow().clone();
+    assert_eq!((p.bytes_done, p.bytes_total), (4 << 20, None));
+    assert_eq!(gets(&sim, "disk-0.vmdk").await[1]["status"], 206);
+}
