@@ -190,3 +190,15 @@ async fn bad_specs_are_refused_before_connecting() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_name_shared_by_two_vms_asks_for_the_path() {
+    let sim = Sim::start(&["-twins"]);
+    let err = fails(&sim.spec("twin")).await;
+    assert!(
+        matches!(&err, VsphereError::AmbiguousVm { vm, count: 2 } if vm == "twin"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("inventory path"), "{err}");
+    assert!(sim.kinds("lease").await.is_empty());
+}

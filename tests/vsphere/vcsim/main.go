@@ -40,6 +40,7 @@ type config struct {
 	noFileSize   bool
 	poweredOn    string
 	pregen       string
+	twins        bool
 }
 
 var cfg config
@@ -59,6 +60,7 @@ func main() {
 	flag.BoolVar(&cfg.noFileSize, "no-file-size", false, "omit fileSize from device URLs (the client relies on Content-Length)")
 	flag.StringVar(&cfg.poweredOn, "powered-on", "DC0_H0_VM1", "comma-separated VMs left powered on; the others are powered off")
 	flag.StringVar(&cfg.pregen, "pregen", "", "comma-separated VMs whose disk files are made at start, not at their first export")
+	flag.BoolVar(&cfg.twins, "twins", false, "rename DC0_C0_RP0_VM0 and DC0_C0_RP0_VM1 both to twin")
 	flag.Parse()
 	if os.Getenv("VCSIM_LOG") == "" {
 		log.SetOutput(io.Discard) // the simulator logs every call; tests read /hype/events instead
@@ -119,6 +121,11 @@ func prepareVMs() {
 		}
 		if vm.Name == "DC0_H0_VM0" {
 			addDisk(vm)
+		}
+		if cfg.twins && strings.HasPrefix(vm.Name, "DC0_C0_RP0_VM") {
+			vm.Name = "twin"
+			vm.Config.Name = "twin"
+			vm.Summary.Config.Name = "twin"
 		}
 		if pregen[vm.Name] && cfg.diskFile == "" {
 			n := 0
