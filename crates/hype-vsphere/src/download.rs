@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio_util::sync::CancellationToken;
 
+use crate::error::certificate_problem;
 use crate::inventory::pause;
 use crate::soap::Client;
 use crate::VsphereError;
@@ -142,11 +143,17 @@ async fn attempt(
         _ = cancel.cancelled() => return Err(Failure::Fatal(VsphereError::Cancelled)),
         r = req.send() => r,
     };
-    let mut res = sent.map_err(|source| {
-        Failure::Retry(VsphereError::Download {
+    let mut res = sent.map_err(|source| match certificate_problem(&source) {
+        // The disk host (an ESXi host, for vCenter) has its own certificate;
+        // asking again will not make it trusted.
+        Some(message) => Failure::Fatal(VsphereError::Certificate {
+            url: t.url.to_string(),
+            message,
+        }),
+        None => Failure::Retry(VsphereError::Download {
             file: t.name.clone(),
             source,
-        })
+        }),
     })?;
     let status = res.status();
     let status_error = || VsphereError::HttpStatus {

@@ -97,7 +97,7 @@ impl VsphereError {
 
 /// reqwest hides the TLS library's error behind hyper's and an io::Error
 /// (whose `source()` skips the inner error), so walk both ways.
-fn certificate_problem(err: &reqwest::Error) -> Option<String> {
+pub(crate) fn certificate_problem(err: &reqwest::Error) -> Option<String> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         let mut texts = vec![e.to_string()];
