@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(qemu-system-x86 qemu-utils chromium kmod cpio lz4 binutils file e2fsprogs
-    iproute2 nftables curl ca-certificates tmux libc6-dev gcc)
+    iproute2 nftables curl ca-certificates tmux libc6-dev gcc
+    golang-go golang-github-vmware-govmomi-dev)  # the last two: vCenter simulator for hype-vsphere's tests
 
 [[ $(id -u) -eq 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }
 missing=()

@@ -9,6 +9,7 @@ export HYPE_IMAGES_DIR=${HYPE_IMAGES_DIR:-/var/lib/hype/images}
 
 scripts/install-deps.sh
 scripts/build-images.sh "$HYPE_IMAGES_DIR"
+scripts/build-vcsim.sh >/dev/null
 # Third-party CDP clients for the browser tests, as locked (no browser download).
 (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --silent)
 cargo fmt --all -- --check

@@ -1,0 +1,126 @@
+//! Exports a virtual machine from vCenter or ESXi as OVF: SOAP to `/sdk`
+//! (login, finding the VM, optional guest shutdown and CD-ROM removal,
+//! `ExportVm` and its `HttpNfcLease`), parallel resumable disk downloads,
+//! then the OVF descriptor and its SHA256 manifest.
+//!
+//! It owns only the files it creates under the destination it is given
+//! (removed again on failure or cancel) and the lease it opens (completed
+//! or aborted). It must not touch hype's store or images: registering the
+//! result is the caller's job. The password never reaches a log or a
+//! `Debug` output.
+
+mod download;
+mod error;
+mod export;
+mod inventory;
+mod lease;
+mod ovf;
+mod soap;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use download::MAX_FILE_BYTES;
+pub use error::VsphereError;
+pub use export::export;
+pub use soap::Fault;
+
+/// What to export and how.
+#[derive(Clone)]
+pub struct ExportSpec {
+    /// `https://host/sdk` (a bare `https://host` gets `/sdk`).
+    pub url: String,
+    pub username: String,
+    pub password: String,
+    /// Inventory path (`/dc/vm/folder/name`) or plain VM name.
+    pub vm: String,
+    /// Accept any server certificate (self-signed vCenter); off by default.
+    pub insecure: bool,
+    /// Shut the guest down first when the VM is powered on.
+    pub shutdown: bool,
+    /// Remove the VM's CD-ROM drives before the export.
+    pub remove_cdrom: bool,
+    /// Disks downloaded at once; 0 means the default.
+    pub parallel_downloads: usize,
+}
+
+impl ExportSpec {
+    pub const DEFAULT_PARALLEL_DOWNLOADS: usize = 4;
+
+    pub fn new(url: &str, username: &str, password: &str, vm: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            username: username.to_string(),
+            password: password.to_string(),
+            vm: vm.to_string(),
+            insecure: false,
+            shutdown: false,
+            remove_cdrom: false,
+            parallel_downloads: Self::DEFAULT_PARALLEL_DOWNLOADS,
+        }
+    }
+}
+
+impl fmt::Debug for ExportSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExportSpec")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("vm", &self.vm)
+            .field("insecure", &self.insecure)
+            .field("shutdown", &self.shutdown)
+            .field("remove_cdrom", &self.remove_cdrom)
+            .field("parallel_downloads", &self.parallel_downloads)
+            .finish()
+    }
+}
+
+/// Where an export stands, sent on a watch channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// `connecting`, `exporting`, `downloading`, `verifying` or `done`.
+    pub phase: &'static str,
+    pub bytes_done: u64,
+    pub bytes_total: Option<u64>,
+    pub files_done: u64,
+    pub files_total: Option<u64>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self {
+            phase: "connecting",
+            bytes_done: 0,
+            bytes_total: None,
+            files_done: 0,
+            files_total: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedDisk {
+    pub path: PathBuf,
+    pub capacity_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportOutcome {
+    pub ovf: PathBuf,
+    pub manifest: PathBuf,
+    pub disks: Vec<ExportedDisk>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let spec = ExportSpec::new("https://vc/sdk", "admin", "s3cr3t-pw", "/dc/vm/a");
+        let out = format!("{spec:?}");
+        assert!(!out.contains("s3cr3t-pw"), "{out}");
+        assert!(out.contains("admin") && out.contains("<redacted>"));
+    }
+}
