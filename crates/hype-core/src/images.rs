@@ -56,6 +56,8 @@ pub(crate) async fn import_built(store: &Store, dir: &Path) -> Result<Vec<String
             size_bytes: m.size_bytes,
             sha256: m.inputs,
             boot_mode: "kernel".into(),
+            disk: None,
+            format: None,
             created_at: m.built_at,
         };
         store.upsert_image(&record).await?;
