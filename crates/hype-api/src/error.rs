@@ -59,6 +59,10 @@ pub fn convert(e: &CoreError) -> (StatusCode, &'static str) {
         CoreError::Browser { .. } => (StatusCode::BAD_GATEWAY, "browser_error"),
         CoreError::TooManyVms { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_vms"),
         CoreError::Disk { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "disk_error"),
+        CoreError::InvalidJob(e) => (StatusCode::BAD_REQUEST, e.code),
+        CoreError::JobNotFound { .. } => (StatusCode::NOT_FOUND, "job_not_found"),
+        CoreError::JobFinished { .. } => (StatusCode::CONFLICT, "job_finished"),
+        CoreError::ImageExists { .. } => (StatusCode::CONFLICT, "image_exists"),
         CoreError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
     }
 }
