@@ -188,6 +188,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def handle(self):
+        # A client that stops reading (a cancelled or failed import) is normal here.
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     def reply(self, code, body, ctype="application/json", extra=()):
         self.send_response(code)
         self.send_header("Content-Type", ctype)
@@ -266,7 +273,7 @@ class Handler(BaseHTTPRequestHandler):
                     if a.delay:
                         time.sleep(a.delay)
             self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
             self.xapi.finish_task(task, False, "client went away")
             self.close_connection = True
             return
@@ -329,7 +336,7 @@ class Handler(BaseHTTPRequestHandler):
                             idx += 1
             self.wfile.flush()
             x.finish_task(task, True)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError):
             x.finish_task(task, False, "client went away")
 
 

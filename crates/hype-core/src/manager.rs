@@ -128,6 +128,7 @@ impl Hype {
         });
         crate::reconcile::run(&hype).await?;
         hype.reconcile_jobs().await?;
+        hype.start_dispatcher();
         let reaper = hype.clone();
         hype.inner
             .tracker

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use hype_store::NewJob;
 use hype_types::{InvalidJob, Job, JobSpec, JobState};
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::{CoreError, Hype, Result};
@@ -25,6 +25,16 @@ pub(crate) struct Jobs {
     /// Per live job: its token and whether a user asked to cancel it.
     live: Mutex<HashMap<String, Live>>,
     slots: Arc<Semaphore>,
+    /// Jobs in submission order, to the dispatcher.
+    queue: mpsc::UnboundedSender<Queued>,
+    inbox: Mutex<Option<mpsc::UnboundedReceiver<Queued>>>,
+}
+
+struct Queued {
+    id: String,
+    spec: JobSpec,
+    password: Option<String>,
+    live: Live,
 }
 
 #[derive(Clone)]
@@ -35,9 +45,12 @@ struct Live {
 
 impl Jobs {
     pub fn new(workers: usize) -> Self {
+        let (queue, inbox) = mpsc::unbounded_channel();
         Self {
             live: Mutex::default(),
             slots: Arc::new(Semaphore::new(workers.max(1))),
+            queue,
+            inbox: Mutex::new(Some(inbox)),
         }
     }
 }
@@ -214,10 +227,43 @@ impl Hype {
             .lock()
             .expect("jobs lock")
             .insert(id.clone(), live.clone());
+        let _ = self.inner.jobs.queue.send(Queued {
+            id,
+            spec,
+            password,
+            live,
+        });
+    }
+
+    /// Hands queued jobs a worker slot each, first come first served; a job
+    /// cancelled while it waits is skipped.
+    pub(crate) fn start_dispatcher(&self) {
+        let Some(mut inbox) = self.inner.jobs.inbox.lock().expect("jobs lock").take() else {
+            return;
+        };
         let hype = self.clone();
         self.inner.tracker.spawn(async move {
-            hype.run_job(&id, spec, password, live).await;
-            hype.inner.jobs.live.lock().expect("jobs lock").remove(&id);
+            let shutdown = hype.inner.shutdown.clone();
+            loop {
+                let q = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    q = inbox.recv() => match q { Some(q) => q, None => break },
+                };
+                let slots = hype.inner.jobs.slots.clone();
+                let permit = tokio::select! {
+                    _ = q.live.cancel.cancelled() => None,
+                    p = slots.acquire_owned() => Some(p.expect("the semaphore is never closed")),
+                };
+                let h = hype.clone();
+                hype.inner.tracker.spawn(async move {
+                    match permit {
+                        Some(p) => h.run_job(&q.id, q.spec, q.password, q.live, p).await,
+                        None => h.settle_interrupted(&q.id, &q.live).await,
+                    }
+                    h.inner.jobs.live.lock().expect("jobs lock").remove(&q.id);
+                });
+            }
+            // Jobs still queued stay pending; the next start fails them.
         });
     }
 

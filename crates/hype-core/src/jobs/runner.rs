@@ -48,16 +48,9 @@ impl Hype {
         spec: JobSpec,
         password: Option<String>,
         live: Live,
+        _permit: tokio::sync::OwnedSemaphorePermit,
     ) {
         let store = &self.inner.store;
-        let slots = self.inner.jobs.slots.clone();
-        let _permit = tokio::select! {
-            _ = live.cancel.cancelled() => {
-                self.settle_interrupted(id, &live).await;
-                return;
-            }
-            p = slots.acquire_owned() => p.expect("the semaphore is never closed"),
-        };
         let first = ExportProgress {
             phase: "connecting",
             ..Default::default()
@@ -136,7 +129,7 @@ impl Hype {
     }
 
     /// A job stopped by its token: by a user (`cancelled`) or by shutdown.
-    async fn settle_interrupted(&self, id: &str, live: &Live) {
+    pub(super) async fn settle_interrupted(&self, id: &str, live: &Live) {
         let (to, why) = if live.by_user.load(Ordering::SeqCst) {
             (JobState::Cancelled, "cancelled by request")
         } else {
