@@ -223,7 +223,10 @@ impl Client {
     }
 
     pub async fn list_jobs(&self) -> Result<Vec<Job>> {
-        Ok(self.json::<JobList>(Method::GET, "/api/v1/jobs").await?.jobs)
+        Ok(self
+            .json::<JobList>(Method::GET, "/api/v1/jobs")
+            .await?
+            .jobs)
     }
 
     pub async fn get_job(&self, id: &str) -> Result<Job> {

@@ -53,11 +53,7 @@ async fn fetch(tx: &mut Transaction<'_, Sqlite>, id: &str) -> Result<Job> {
     }
 }
 
-async fn append(
-    tx: &mut Transaction<'_, Sqlite>,
-    ty: JobEventType,
-    job: &Job,
-) -> Result<JobEvent> {
+async fn append(tx: &mut Transaction<'_, Sqlite>, ty: JobEventType, job: &Job) -> Result<JobEvent> {
     let at = now();
     let body = serde_json::to_string(job).expect("jobs serialize");
     let id: i64 = sqlx::query_scalar(

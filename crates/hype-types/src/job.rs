@@ -237,13 +237,8 @@ pub fn parse_submission(value: serde_json::Value) -> Result<Vec<JobSpec>, Invali
         }
     };
     for (i, s) in specs.iter().enumerate() {
-        s.validate().map_err(|e| {
-            if specs.len() > 1 {
-                e.at(i)
-            } else {
-                e
-            }
-        })?;
+        s.validate()
+            .map_err(|e| if specs.len() > 1 { e.at(i) } else { e })?;
     }
     Ok(specs)
 }
@@ -348,10 +343,11 @@ impl JobSpec {
         if let Some(n) = &self.name {
             return Some(n.clone());
         }
-        let from = self
-            .vm
-            .as_deref()
-            .or_else(|| self.xva.as_deref().map(|p| p.rsplit('/').next().unwrap_or(p)))?;
+        let from = self.vm.as_deref().or_else(|| {
+            self.xva
+                .as_deref()
+                .map(|p| p.rsplit('/').next().unwrap_or(p))
+        })?;
         sanitize_image_name(from)
     }
 
@@ -512,8 +508,10 @@ mod tests {
 
     #[test]
     fn one_job_and_a_batch_parse() {
-        let one = parse(json!({"kind":"xcpng_export","url":"https://h","username":"root",
-            "vm":"Web 01","insecure":true}))
+        let one = parse(
+            json!({"kind":"xcpng_export","url":"https://h","username":"root",
+            "vm":"Web 01","insecure":true}),
+        )
         .unwrap();
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].image_name().as_deref(), Some("web-01"));
@@ -541,8 +539,7 @@ mod tests {
         assert!(e.message.contains("unknown variant"), "{e}");
         let e = parse(json!({"kind":"xcpng_export","xva":"rel.xva"})).unwrap_err();
         assert!(e.message.contains("absolute"), "{e}");
-        let e = parse(json!({"kind":"xcpng_export","xva":"/a.xva","name":"Bad_Name"}))
-            .unwrap_err();
+        let e = parse(json!({"kind":"xcpng_export","xva":"/a.xva","name":"Bad_Name"})).unwrap_err();
         assert_eq!(e.code, "invalid_name");
         assert!(parse(json!({"jobs":[]})).is_err());
         assert!(parse(json!([1])).is_err());
@@ -550,8 +547,10 @@ mod tests {
 
     #[test]
     fn the_password_is_never_shown() {
-        let s = parse(json!({"kind":"xcpng_export","url":"https://h","username":"root",
-            "password":"hunter2","vm":"v"}))
+        let s = parse(
+            json!({"kind":"xcpng_export","url":"https://h","username":"root",
+            "password":"hunter2","vm":"v"}),
+        )
         .unwrap()
         .remove(0);
         assert!(!format!("{s:?}").contains("hunter2"));
@@ -562,7 +561,10 @@ mod tests {
 
     #[test]
     fn names_are_sanitised() {
-        assert_eq!(sanitize_image_name("/dc/vm/My VM").as_deref(), Some("my-vm"));
+        assert_eq!(
+            sanitize_image_name("/dc/vm/My VM").as_deref(),
+            Some("my-vm")
+        );
         assert_eq!(sanitize_image_name("debian.xva").as_deref(), Some("debian"));
         assert_eq!(sanitize_image_name("___"), None);
     }

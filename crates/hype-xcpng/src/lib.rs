@@ -117,8 +117,8 @@ pub async fn export(
             rebuild_xva(file, dest, &progress, &cancel).await
         }
         Source::Remote(r) => {
-            let session = Session::login(&r.url, &r.username, &r.password, r.insecure, &cancel)
-                .await?;
+            let session =
+                Session::login(&r.url, &r.username, &r.password, r.insecure, &cancel).await?;
             let out = if r.xva {
                 raw::export_xva(&session, &r.vm, dest, &progress, &cancel).await
             } else {

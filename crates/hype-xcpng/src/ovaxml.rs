@@ -195,7 +195,10 @@ pub(crate) fn disks(xml: &str) -> Result<Vec<DeclaredDisk>, XcpngError> {
         if o.get("class").and_then(Value::as_str) != Some("VBD") {
             continue;
         }
-        if field(o, "type").and_then(|t| t.as_str().map(str::to_owned)).as_deref() != Some("Disk")
+        if field(o, "type")
+            .and_then(|t| t.as_str().map(str::to_owned))
+            .as_deref()
+            != Some("Disk")
         {
             continue;
         }

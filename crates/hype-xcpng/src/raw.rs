@@ -91,7 +91,13 @@ pub(crate) async fn disks(s: &Session, vm: &Vm, rec: &Value) -> Result<Vec<Disk>
             });
         }
         let dev = as_u64(&vbd["userdevice"]).unwrap_or(u64::MAX);
-        out.push((dev, Disk { vdi_ref: vdi, virtual_size: size }));
+        out.push((
+            dev,
+            Disk {
+                vdi_ref: vdi,
+                virtual_size: size,
+            },
+        ));
     }
     if out.is_empty() {
         return Err(XcpngError::NoDisks {

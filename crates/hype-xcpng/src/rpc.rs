@@ -57,12 +57,13 @@ async fn call_raw(
             status: status.as_u16(),
         });
     }
-    let answer: Value = cancellable(cancel, resp.json())
-        .await?
-        .map_err(|e| XcpngError::Protocol {
-            method: method.into(),
-            why: e.without_url().to_string(),
-        })?;
+    let answer: Value =
+        cancellable(cancel, resp.json())
+            .await?
+            .map_err(|e| XcpngError::Protocol {
+                method: method.into(),
+                why: e.without_url().to_string(),
+            })?;
     if let Some(err) = answer.get("error").filter(|e| !e.is_null()) {
         let code = err
             .get("message")
@@ -138,7 +139,14 @@ impl Session {
     pub async fn call(&self, method: &str, params: &[Value]) -> Result<Value, XcpngError> {
         let mut all = vec![Value::String(self.id.clone())];
         all.extend_from_slice(params);
-        call_raw(&self.http, &self.base, method, Value::Array(all), &self.cancel).await
+        call_raw(
+            &self.http,
+            &self.base,
+            method,
+            Value::Array(all),
+            &self.cancel,
+        )
+        .await
     }
 
     pub async fn logout(&self) {
@@ -159,5 +167,6 @@ impl Session {
 
 /// XAPI's int64 travel as strings in XML-RPC and often in JSON-RPC too.
 pub(crate) fn as_u64(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }

@@ -94,9 +94,7 @@ fn cstr(field: &[u8]) -> String {
 /// Refuses names that could address anything outside the destination.
 fn check_path(name: &str) -> Result<(), XcpngError> {
     if name.starts_with('/') || name.split('/').any(|c| c == "..") || name.contains('\\') {
-        return Err(XcpngError::UnsafePath {
-            entry: name.into(),
-        });
+        return Err(XcpngError::UnsafePath { entry: name.into() });
     }
     Ok(())
 }
@@ -166,7 +164,13 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
         let sum: u64 = header
             .iter()
             .enumerate()
-            .map(|(i, b)| if (148..156).contains(&i) { 32 } else { *b as u64 })
+            .map(|(i, b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    *b as u64
+                }
+            })
             .sum();
         if octal(&header[148..156])? != sum {
             return Err(bad(format!(
@@ -254,7 +258,14 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
                 let file = SparseFile::create(&dest.join(format!("disk{i}.raw"))).await?;
                 order.push(d.vdi.clone());
                 let next = base + d.virtual_size;
-                outs.insert(d.vdi.clone(), Out { file, disk: d, base });
+                outs.insert(
+                    d.vdi.clone(),
+                    Out {
+                        file,
+                        disk: d,
+                        base,
+                    },
+                );
                 base = next;
             }
             let total = base;
@@ -288,7 +299,9 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
                 let expected = String::from_utf8_lossy(&buf).trim().to_ascii_lowercase();
                 let target = name.rsplit_once('.').map(|(n, _)| n).unwrap_or(&name);
                 let Some(p) = pending.as_mut().filter(|p| p.name == target) else {
-                    return Err(bad(format!("checksum {name} follows no chunk of that name")));
+                    return Err(bad(format!(
+                        "checksum {name} follows no chunk of that name"
+                    )));
                 };
                 let got = match kind {
                     Sum::Sha1 => hex::encode(Sha1::digest(&p.data)),
@@ -395,7 +408,10 @@ mod tests {
     #[test]
     fn climbing_paths_are_refused() {
         for p in ["../etc/passwd", "Ref:1/../../x", "/etc/passwd"] {
-            assert!(matches!(check_path(p), Err(XcpngError::UnsafePath { .. })), "{p}");
+            assert!(
+                matches!(check_path(p), Err(XcpngError::UnsafePath { .. })),
+                "{p}"
+            );
         }
         assert!(check_path("Ref:1/00000000").is_ok());
     }

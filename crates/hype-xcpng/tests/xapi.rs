@@ -40,7 +40,10 @@ fn xapi(disks: &[&Path], extra: &[&str]) -> Xapi {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let port = line.trim().strip_prefix("listening on ").expect("port line");
+    let port = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("port line");
     Xapi {
         child,
         url: format!("http://127.0.0.1:{port}"),
@@ -149,10 +152,9 @@ async fn bad_sources_fail_with_their_reason() {
 
 #[test]
 fn the_test_server_satisfies_the_official_xenapi_client() {
-    let py = PathBuf::from(
-        std::env::var("HYPE_VENV").unwrap_or_else(|_| "/var/cache/hype/venv".into()),
-    )
-    .join("bin/python");
+    let py =
+        PathBuf::from(std::env::var("HYPE_VENV").unwrap_or_else(|_| "/var/cache/hype/venv".into()))
+            .join("bin/python");
     assert!(
         py.is_file(),
         "{} missing: run scripts/install-deps.sh (it installs tests/xcpng/requirements.txt)",
@@ -236,7 +238,10 @@ fn build_xva(disk: &Path, out: &Path, xxhash: bool) {
             let h = format!("{:016x}", xxhash_rust::xxh64::xxh64(chunk, 0));
             t.add(&format!("{name}.xxhash"), h.as_bytes());
         } else {
-            t.add(&format!("{name}.checksum"), hex::encode(sha1::Sha1::digest(chunk)).as_bytes());
+            t.add(
+                &format!("{name}.checksum"),
+                hex::encode(sha1::Sha1::digest(chunk)).as_bytes(),
+            );
         }
     }
     t.finish();
@@ -275,11 +280,18 @@ async fn xva_files_rebuild_as_xva_img_does() {
             .arg(&theirs)
             .output()
             .expect("xva-img (Debian package xva-img, installed by scripts/install-deps.sh)");
-        assert!(out2.status.success(), "{}", String::from_utf8_lossy(&out2.stderr));
+        assert!(
+            out2.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out2.stderr)
+        );
         // xva-img stops at the last chunk present; the disk's size is ova.xml's.
         let mut t = std::fs::read(&theirs).unwrap();
         t.resize(7 << 20, 0);
-        assert!(t == std::fs::read(&out.disks[0].path).unwrap(), "xva-img disagrees");
+        assert!(
+            t == std::fs::read(&out.disks[0].path).unwrap(),
+            "xva-img disagrees"
+        );
     }
 }
 

@@ -79,7 +79,10 @@ fn check_against_openapi(doc: &Value, method: &str, path: &str, status: u16, bod
     root["components"] = doc["components"].clone();
     let v = jsonschema::validator_for(&root).expect("schemas compile");
     let errors: Vec<String> = v.iter_errors(body).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{method} {path} {status}: {errors:?}\n{body:#}");
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status}: {errors:?}\n{body:#}"
+    );
 }
 
 async fn call(s: &Server, method: &str, path: &str, ct: Option<&str>, body: &str) -> (u16, Value) {
@@ -110,7 +113,13 @@ async fn next_event(events: &mut SseStream, within: Duration) -> anyhow::Result<
         .context("the job event stream ended")??;
     let ev: JobEvent = serde_json::from_str(&frame.data)?;
     if std::env::var_os("HYPE_TEST_TRACE").is_some() {
-        eprintln!("event {} {} {:?} {:?}", ev.id, ev.event_type.as_str(), ev.job.progress.phase, ev.job.progress.bytes_done);
+        eprintln!(
+            "event {} {} {:?} {:?}",
+            ev.id,
+            ev.event_type.as_str(),
+            ev.job.progress.phase,
+            ev.job.progress.bytes_done
+        );
     }
     anyhow::ensure!(frame.event.as_deref() == Some(ev.event_type.as_str()));
     anyhow::ensure!(frame.id.as_deref() == Some(ev.id.to_string().as_str()));
@@ -123,7 +132,10 @@ async fn until_final(events: &mut SseStream, id: &str) -> anyhow::Result<Vec<Job
 }
 
 /// Follows the events of every job of `ids` until all have ended.
-async fn until_all_final(events: &mut SseStream, ids: &[&str]) -> anyhow::Result<Vec<Vec<JobEvent>>> {
+async fn until_all_final(
+    events: &mut SseStream,
+    ids: &[&str],
+) -> anyhow::Result<Vec<Vec<JobEvent>>> {
     let mut seen: Vec<Vec<JobEvent>> = vec![vec![]; ids.len()];
     while !seen
         .iter()
@@ -167,12 +179,22 @@ async fn xcpng_jobs_in_json_and_yaml_become_images() -> anyhow::Result<()> {
     let mut events = s.client.job_events(None, Some(0)).await?;
 
     let body = job_body(&x.url, "web-raw", json!({"boot": "firmware"}));
-    let (st, answer) = call(&s, "post", "/api/v1/jobs", Some("application/json"), &body.to_string()).await;
+    let (st, answer) = call(
+        &s,
+        "post",
+        "/api/v1/jobs",
+        Some("application/json"),
+        &body.to_string(),
+    )
+    .await;
     assert_eq!(st, 202, "{answer}");
     check_against_openapi(&doc, "post", "/api/v1/jobs", 202, &answer);
     assert!(!answer.to_string().contains(PASSWORD));
     let raw: Job = serde_json::from_value(answer["jobs"][0].clone())?;
-    assert_eq!((raw.state, raw.image.as_str()), (JobState::Pending, "web-raw"));
+    assert_eq!(
+        (raw.state, raw.image.as_str()),
+        (JobState::Pending, "web-raw")
+    );
 
     // YAML, as `hype jobs submit -f job.yaml` sends it; no name: derived from the VM.
     let yaml = format!(
@@ -187,9 +209,16 @@ async fn xcpng_jobs_in_json_and_yaml_become_images() -> anyhow::Result<()> {
     let all = until_all_final(&mut events, &[&raw.id, &xva.id]).await?;
     for (seen, name) in all.into_iter().zip(["web-raw", "web-01"]) {
         let last = seen.last().unwrap();
-        assert_eq!(last.event_type, JobEventType::JobCompleted, "{:?}", last.job.error);
+        assert_eq!(
+            last.event_type,
+            JobEventType::JobCompleted,
+            "{:?}",
+            last.job.error
+        );
         assert_eq!(seen[0].event_type, JobEventType::JobQueued);
-        assert!(seen.iter().any(|e| e.event_type == JobEventType::JobStarted));
+        assert!(seen
+            .iter()
+            .any(|e| e.event_type == JobEventType::JobStarted));
         let progress: Vec<_> = seen
             .iter()
             .filter(|e| e.event_type == JobEventType::JobProgress)
@@ -204,7 +233,12 @@ async fn xcpng_jobs_in_json_and_yaml_become_images() -> anyhow::Result<()> {
         let img = s.client.get_image(name).await?;
         assert_eq!(img.sha256.as_deref(), Some(sha.as_str()), "{name}");
         assert_eq!(
-            (img.kind.as_str(), img.source.as_str(), img.boot_mode.as_str(), img.format.as_deref()),
+            (
+                img.kind.as_str(),
+                img.source.as_str(),
+                img.boot_mode.as_str(),
+                img.format.as_deref()
+            ),
             ("disk", "xcpng", "firmware", Some("raw"))
         );
         assert_eq!(img.size_bytes, 24 << 20);
@@ -223,17 +257,37 @@ async fn xcpng_jobs_in_json_and_yaml_become_images() -> anyhow::Result<()> {
     let mut replay = s.client.job_events(Some(&raw.id), Some(0)).await?;
     let mut kinds = vec![];
     while kinds.len() < 3 {
-        kinds.push(next_event(&mut replay, Duration::from_secs(5)).await?.event_type);
+        kinds.push(
+            next_event(&mut replay, Duration::from_secs(5))
+                .await?
+                .event_type,
+        );
     }
     assert_eq!(
         kinds,
-        [JobEventType::JobQueued, JobEventType::JobStarted, JobEventType::JobCompleted]
+        [
+            JobEventType::JobQueued,
+            JobEventType::JobStarted,
+            JobEventType::JobCompleted
+        ]
     );
     // A second import of the same name is refused up front.
-    let (st, err) = call(&s, "post", "/api/v1/jobs", Some("application/json"), &body.to_string()).await;
-    assert_eq!((st, err["error"]["code"].as_str()), (409, Some("image_exists")));
+    let (st, err) = call(
+        &s,
+        "post",
+        "/api/v1/jobs",
+        Some("application/json"),
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (409, Some("image_exists"))
+    );
     check_against_openapi(&doc, "post", "/api/v1/jobs", st, &err);
-    assert!(leftovers(&s).iter().all(|p| p.starts_with(s.data.join("imported"))));
+    assert!(leftovers(&s)
+        .iter()
+        .all(|p| p.starts_with(s.data.join("imported"))));
     let log = std::fs::read_to_string(s.data.join("hyped.log"))?;
     let db = std::fs::read(s.data.join("hype.db"))?;
     assert!(!log.contains(PASSWORD));
@@ -249,46 +303,128 @@ async fn invalid_bodies_are_refused_and_store_nothing() -> anyhow::Result<()> {
     let cases = [
         ("application/json", "{\"kind\":", 400, "malformed_json"),
         ("application/yaml", "kind: [unclosed", 400, "malformed_yaml"),
-        ("text/plain", "kind: xcpng_export", 415, "unsupported_media_type"),
-        ("application/json", r#"{"kind":"hyperv_export"}"#, 400, "invalid_job"),
-        ("application/json", r#"{"kind":"xcpng_export","url":"https://h","username":"u","vm":"v","colour":1}"#, 400, "invalid_job"),
-        ("application/json", r#"{"kind":"xcpng_export","url":"gopher://h","username":"u","vm":"v"}"#, 400, "invalid_url"),
-        ("application/json", r#"{"kind":"xcpng_export","xva":"/nonexistent/x.xva"}"#, 400, "invalid_job"),
-        ("application/json", r#"{"kind":"xcpng_export","url":"https://h","username":"u","vm":"v"}"#, 400, "missing_password"),
-        ("application/json", r#"{"kind":"xcpng_export","xva":"/etc/hostname","name":"Not_OK"}"#, 400, "invalid_name"),
+        (
+            "text/plain",
+            "kind: xcpng_export",
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "application/json",
+            r#"{"kind":"hyperv_export"}"#,
+            400,
+            "invalid_job",
+        ),
+        (
+            "application/json",
+            r#"{"kind":"xcpng_export","url":"https://h","username":"u","vm":"v","colour":1}"#,
+            400,
+            "invalid_job",
+        ),
+        (
+            "application/json",
+            r#"{"kind":"xcpng_export","url":"gopher://h","username":"u","vm":"v"}"#,
+            400,
+            "invalid_url",
+        ),
+        (
+            "application/json",
+            r#"{"kind":"xcpng_export","xva":"/nonexistent/x.xva"}"#,
+            400,
+            "invalid_job",
+        ),
+        (
+            "application/json",
+            r#"{"kind":"xcpng_export","url":"https://h","username":"u","vm":"v"}"#,
+            400,
+            "missing_password",
+        ),
+        (
+            "application/json",
+            r#"{"kind":"xcpng_export","xva":"/etc/hostname","name":"Not_OK"}"#,
+            400,
+            "invalid_name",
+        ),
         ("application/json", r#"{"jobs":[]}"#, 400, "invalid_job"),
     ];
     for (ct, body, status, code) in cases {
         let (st, err) = call(&s, "post", "/api/v1/jobs", Some(ct), body).await;
-        assert_eq!((st, err["error"]["code"].as_str()), (status, Some(code)), "{body}: {err}");
+        assert_eq!(
+            (st, err["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {err}"
+        );
         check_against_openapi(&doc, "post", "/api/v1/jobs", st, &err);
     }
     // One bad job in a batch: the message names it, and none is stored.
     let batch = json!({"jobs": [good, {"kind":"xcpng_export","xva":"/etc/hostname","name":"b","shutdown":true}]});
-    let (st, err) = call(&s, "post", "/api/v1/jobs", Some("application/json"), &batch.to_string()).await;
+    let (st, err) = call(
+        &s,
+        "post",
+        "/api/v1/jobs",
+        Some("application/json"),
+        &batch.to_string(),
+    )
+    .await;
     assert_eq!(st, 400);
-    assert!(err["error"]["message"].as_str().unwrap().starts_with("jobs[1]: "), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("jobs[1]: "),
+        "{err}"
+    );
     let dup = json!({"jobs": [good, good]});
-    let (st, err) = call(&s, "post", "/api/v1/jobs", Some("application/json"), &dup.to_string()).await;
+    let (st, err) = call(
+        &s,
+        "post",
+        "/api/v1/jobs",
+        Some("application/json"),
+        &dup.to_string(),
+    )
+    .await;
     assert_eq!(st, 400, "{err}");
     assert!(s.client.list_jobs().await?.is_empty());
     let (st, err) = call(&s, "get", "/api/v1/jobs/nope", None, "").await;
-    assert_eq!((st, err["error"]["code"].as_str()), (404, Some("job_not_found")));
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (404, Some("job_not_found"))
+    );
     check_against_openapi(&doc, "get", "/api/v1/jobs/{id}", st, &err);
     let (st, err) = call(&s, "post", "/api/v1/jobs/nope/cancel", None, "").await;
-    assert_eq!((st, err["error"]["code"].as_str()), (404, Some("job_not_found")));
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (404, Some("job_not_found"))
+    );
     let (st, err) = call(&s, "get", "/api/v1/jobs?state=dancing", None, "").await;
-    assert_eq!((st, err["error"]["code"].as_str()), (400, Some("invalid_state")));
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (400, Some("invalid_state"))
+    );
     // A job that fails (not an XVA) is finished; cancelling it is a conflict.
-    let (st, ok) = call(&s, "post", "/api/v1/jobs", Some("application/json"), &good.to_string()).await;
+    let (st, ok) = call(
+        &s,
+        "post",
+        "/api/v1/jobs",
+        Some("application/json"),
+        &good.to_string(),
+    )
+    .await;
     assert_eq!(st, 202, "{ok}");
     let id = ok["jobs"][0]["id"].as_str().unwrap().to_owned();
     let mut events = s.client.job_events(Some(&id), Some(0)).await?;
     let last = until_final(&mut events, &id).await?.pop().unwrap();
     assert_eq!(last.job.state, JobState::Failed);
-    assert!(last.job.error.as_deref().unwrap().contains("XVA"), "{:?}", last.job.error);
+    assert!(
+        last.job.error.as_deref().unwrap().contains("XVA"),
+        "{:?}",
+        last.job.error
+    );
     let (st, err) = call(&s, "post", &format!("/api/v1/jobs/{id}/cancel"), None, "").await;
-    assert_eq!((st, err["error"]["code"].as_str()), (409, Some("job_finished")));
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (409, Some("job_finished"))
+    );
     check_against_openapi(&doc, "post", "/api/v1/jobs/{id}/cancel", st, &err);
     assert!(leftovers(&s).is_empty(), "{:?}", leftovers(&s));
     Ok(())
@@ -301,10 +437,22 @@ async fn bad_sources_fail_with_a_reason_and_leave_nothing() -> anyhow::Result<()
     make_disk(&disk, 6);
     let s = Server::start()?;
     let cases: [(&[&str], Value, &str); 5] = [
-        (&[], json!({"password": "wrong"}), "SESSION_AUTHENTICATION_FAILED"),
-        (&[], json!({"vm": "no-such-vm"}), "no VM named or with uuid 'no-such-vm'"),
+        (
+            &[],
+            json!({"password": "wrong"}),
+            "SESSION_AUTHENTICATION_FAILED",
+        ),
+        (
+            &[],
+            json!({"vm": "no-such-vm"}),
+            "no VM named or with uuid 'no-such-vm'",
+        ),
         (&["--truncate"], json!({}), "the transfer ended after"),
-        (&["--corrupt-checksum"], json!({"transport": "xva"}), "checksum mismatch"),
+        (
+            &["--corrupt-checksum"],
+            json!({"transport": "xva"}),
+            "checksum mismatch",
+        ),
         (&["--climb"], json!({"transport": "xva"}), "unsafe path"),
     ];
     for (i, (flags, extra, reason)) in cases.into_iter().enumerate() {
@@ -322,7 +470,12 @@ async fn bad_sources_fail_with_a_reason_and_leave_nothing() -> anyhow::Result<()
         assert!(!why.contains(PASSWORD) && !why.contains("wrong\""));
         assert!(leftovers(&s).is_empty(), "{reason}: {:?}", leftovers(&s));
     }
-    assert!(s.client.list_images().await?.iter().all(|i| !i.name.starts_with("bad")));
+    assert!(s
+        .client
+        .list_images()
+        .await?
+        .iter()
+        .all(|i| !i.name.starts_with("bad")));
     assert!(!tmp.path().join("escaped").exists());
     Ok(())
 }
@@ -351,7 +504,11 @@ async fn cancel_stops_the_transfer_and_workers_are_bounded() -> anyhow::Result<(
         }
     }
     assert!(std::fs::read_dir(data.path().join("imports"))?.count() == 1);
-    assert_eq!(s.client.get_job(b).await?.state, JobState::Pending, "one worker only");
+    assert_eq!(
+        s.client.get_job(b).await?.state,
+        JobState::Pending,
+        "one worker only"
+    );
     let cancelled = s.client.cancel_job(a).await?;
     assert_eq!(cancelled.state, JobState::Cancelled);
     assert_eq!(cancelled.error.as_deref(), Some("cancelled by request"));
@@ -364,7 +521,12 @@ async fn cancel_stops_the_transfer_and_workers_are_bounded() -> anyhow::Result<(
     }
     assert_eq!(s.client.cancel_job(b).await?.state, JobState::Cancelled);
     assert!(leftovers(&s).is_empty(), "{:?}", leftovers(&s));
-    assert!(s.client.list_images().await?.iter().all(|i| !i.name.starts_with("slow")));
+    assert!(s
+        .client
+        .list_images()
+        .await?
+        .iter()
+        .all(|i| !i.name.starts_with("slow")));
     Ok(())
 }
 
@@ -381,7 +543,10 @@ async fn a_restart_never_leaves_a_job_running() -> anyhow::Result<()> {
         let name = if hard { "killed" } else { "stopped" };
         let job = s
             .client
-            .submit_jobs(job_body(&x.url, name, json!({})).to_string().into_bytes(), "application/json")
+            .submit_jobs(
+                job_body(&x.url, name, json!({})).to_string().into_bytes(),
+                "application/json",
+            )
             .await?
             .remove(0);
         loop {
@@ -403,7 +568,11 @@ async fn a_restart_never_leaves_a_job_running() -> anyhow::Result<()> {
         let j = s.client.get_job(&job.id).await?;
         assert_eq!(j.state, JobState::Failed, "{name}");
         let why = j.error.unwrap_or_default();
-        let expected = if hard { "hyped restarted" } else { "hyped stopped" };
+        let expected = if hard {
+            "hyped restarted"
+        } else {
+            "hyped stopped"
+        };
         assert!(why.contains(expected), "{why}");
         assert!(leftovers(&s).is_empty(), "{:?}", leftovers(&s));
     }

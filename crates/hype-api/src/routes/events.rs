@@ -181,10 +181,7 @@ async fn stream<F: Feed>(
     let mut live = feed.subscribe();
     let after = match header_id.or(query_id) {
         Some(id) => id,
-        None => feed
-            .last_id()
-            .await
-            .map_err(hype_core::CoreError::from)?,
+        None => feed.last_id().await.map_err(hype_core::CoreError::from)?,
     };
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
     tokio::spawn(async move {

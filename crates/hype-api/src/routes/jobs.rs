@@ -87,7 +87,9 @@ pub async fn list(
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_state",
-                format!("unknown job state {v:?}: pending, running, completed, failed or cancelled"),
+                format!(
+                    "unknown job state {v:?}: pending, running, completed, failed or cancelled"
+                ),
             )
         })?),
     };

@@ -16,14 +16,20 @@ fn failed(msg: impl Into<String>) -> ExportError {
 }
 
 /// Runs a child to its end unless cancelled (then it is killed).
-async fn run(cmd: &mut Command, what: &str, cancel: &CancellationToken) -> Result<Vec<u8>, ExportError> {
+async fn run(
+    cmd: &mut Command,
+    what: &str,
+    cancel: &CancellationToken,
+) -> Result<Vec<u8>, ExportError> {
     cmd.kill_on_drop(true)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let child = cmd
-        .spawn()
-        .map_err(|e| failed(format!("cannot run {what}: {e} (Debian package qemu-utils)")))?;
+    let child = cmd.spawn().map_err(|e| {
+        failed(format!(
+            "cannot run {what}: {e} (Debian package qemu-utils)"
+        ))
+    })?;
     let out = tokio::select! {
         _ = cancel.cancelled() => return Err(ExportError::Cancelled),
         out = child.wait_with_output() => out.map_err(|e| failed(format!("{what}: {e}")))?,

@@ -90,7 +90,8 @@ impl Hype {
         let mut new = vec![];
         let mut secrets = vec![];
         for (i, spec) in specs.iter().enumerate() {
-            spec.validate().map_err(|e| CoreError::InvalidJob(at(i, e)))?;
+            spec.validate()
+                .map_err(|e| CoreError::InvalidJob(at(i, e)))?;
             let image = spec.image_name().expect("validated specs have a name");
             if !names.insert(image.clone()) {
                 return Err(CoreError::InvalidJob(at(

@@ -141,7 +141,13 @@ impl Hype {
         if let Err(e) = self
             .inner
             .store
-            .set_job_state(id, &[JobState::Pending, JobState::Running], to, Some(why), None)
+            .set_job_state(
+                id,
+                &[JobState::Pending, JobState::Running],
+                to,
+                Some(why),
+                None,
+            )
             .await
         {
             tracing::error!(job = %id, error = %e, "cannot record the job's end");
@@ -235,7 +241,9 @@ impl Hype {
         };
         if let Err(e) = self.inner.store.insert_image(&record).await {
             let _ = tokio::fs::remove_dir_all(&dir).await;
-            return Err(ExportError::Failed(format!("cannot register image '{image}': {e}")));
+            return Err(ExportError::Failed(format!(
+                "cannot register image '{image}': {e}"
+            )));
         }
         Ok(())
     }
