@@ -8,7 +8,7 @@ Only the standard library. Prints "listening on PORT" once ready.
 
   xapi_server.py --user root --password secret --vm web01=/path/disk0.raw[,/path/disk1.raw]
       [--delay SECONDS_PER_MIB] [--truncate] [--corrupt-checksum] [--climb]
-      [--redirect] [--xxhash-unsupported]
+      [--redirect] [--tls CERT KEY]
 """
 
 import argparse
@@ -351,10 +351,16 @@ def main():
     p.add_argument("--corrupt-checksum", action="store_true")
     p.add_argument("--climb", action="store_true", help="XVA with a ../ entry")
     p.add_argument("--redirect", action="store_true", help="exports answer 302 first")
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
     args = p.parse_args()
     Handler.xapi = Xapi(args)
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
+    if args.tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*args.tls)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print(f"listening on {srv.server_address[1]}", flush=True)
     srv.serve_forever()
 

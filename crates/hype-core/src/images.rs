@@ -126,7 +126,9 @@ impl Hype {
         let img = self.inner.store.get_image(name).await?;
         self.inner.store.delete_image(name).await?;
         let dir = Path::new(&img.dir);
-        if img.kind == "disk" && dir.starts_with(crate::jobs::imported_root(&self.inner.cfg.data_dir)) {
+        if img.kind == "disk"
+            && dir.starts_with(crate::jobs::imported_root(&self.inner.cfg.data_dir))
+        {
             if let Err(e) = tokio::fs::remove_dir_all(dir).await {
                 tracing::warn!(image = %name, error = %e, "cannot remove the imported disk");
             }

@@ -76,7 +76,8 @@ fn build_xva(disk: &Path, out: &Path) {
         h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
         w.write_all(&h).unwrap();
         w.write_all(d).unwrap();
-        w.write_all(&vec![0u8; (512 - d.len() % 512) % 512]).unwrap();
+        w.write_all(&vec![0u8; (512 - d.len() % 512) % 512])
+            .unwrap();
     };
     let ova = format!(
         "<value><struct><member><name>objects</name><value><array><data>\
@@ -95,14 +96,20 @@ fn build_xva(disk: &Path, out: &Path) {
         }
         let name = format!("Ref:2/{i:08}");
         add(&name, c);
-        add(&format!("{name}.checksum"), hex::encode(sha1::Sha1::digest(c)).as_bytes());
+        add(
+            &format!("{name}.checksum"),
+            hex::encode(sha1::Sha1::digest(c)).as_bytes(),
+        );
     }
     w.write_all(&[0u8; 1024]).unwrap();
 }
 
 #[tokio::main]
 async fn main() {
-    let gib: u64 = std::env::var("HYPE_BENCH_GIB").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let gib: u64 = std::env::var("HYPE_BENCH_GIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
     let size = gib << 30;
     let tmp = tempfile::tempdir_in("/var/tmp").unwrap();
     let disk = tmp.path().join("disk.raw");
@@ -117,8 +124,13 @@ async fn main() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = format!("http://127.0.0.1:{}", line.trim().trim_start_matches("listening on "));
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}",
+        line.trim().trim_start_matches("listening on ")
+    );
     let mut ours = f64::MAX;
     let mut theirs = f64::MAX;
     for round in 0..2 {
@@ -134,14 +146,26 @@ async fn main() {
             xva: false,
         });
         let t = Instant::now();
-        export(&src, &dest, tx, CancellationToken::new()).await.unwrap();
+        export(&src, &dest, tx, CancellationToken::new())
+            .await
+            .unwrap();
         ours = ours.min(t.elapsed().as_secs_f64());
         std::fs::remove_dir_all(&dest).unwrap();
 
-        let session = rpc(&url, "session.login_with_password", json!(["root", "pw", "2.0", "bench"])).await;
+        let session = rpc(
+            &url,
+            "session.login_with_password",
+            json!(["root", "pw", "2.0", "bench"]),
+        )
+        .await;
         let s = session.as_str().unwrap();
         let vms = rpc(&url, "VM.get_all_records", json!([s])).await;
-        let vm = vms.as_object().unwrap().values().find(|v| v["name_label"] == "bench").unwrap();
+        let vm = vms
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|v| v["name_label"] == "bench")
+            .unwrap();
         let vbds = vm["VBDs"].as_array().unwrap();
         let mut vdi = String::new();
         for vbd in vbds {
@@ -183,15 +207,27 @@ async fn main() {
     std::fs::create_dir(&dest).unwrap();
     let (tx, _rx) = watch::channel(Progress::default());
     let t = Instant::now();
-    export(&Source::XvaFile(xva.clone()), &dest, tx, CancellationToken::new())
-        .await
-        .unwrap();
+    export(
+        &Source::XvaFile(xva.clone()),
+        &dest,
+        tx,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let ours = t.elapsed().as_secs_f64();
     std::fs::remove_dir_all(&dest).unwrap();
     let unpacked = tmp.path().join("unpacked");
     std::fs::create_dir(&unpacked).unwrap();
     let t = Instant::now();
-    assert!(Command::new("tar").arg("-xf").arg(&xva).arg("-C").arg(&unpacked).status().unwrap().success());
+    assert!(Command::new("tar")
+        .arg("-xf")
+        .arg(&xva)
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .unwrap()
+        .success());
     let untar = t.elapsed().as_secs_f64();
     let t = Instant::now();
     assert!(Command::new("xva-img")

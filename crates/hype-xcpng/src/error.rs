@@ -4,12 +4,10 @@ use std::path::PathBuf;
 /// password or a session id (URLs are stripped from HTTP errors).
 #[derive(Debug, thiserror::Error)]
 pub enum XcpngError {
-    #[error("cannot reach {url}: {source}")]
-    Connect {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    /// `why` is the whole cause chain (a certificate problem is several
+    /// levels down), without any URL (it would carry the session id).
+    #[error("cannot reach {url}: {why}")]
+    Connect { url: String, why: String },
     #[error("XAPI refused the credentials of user '{user}' (SESSION_AUTHENTICATION_FAILED)")]
     Auth { user: String },
     #[error("XAPI {method} failed: {code} {params:?}")]
@@ -59,6 +57,22 @@ pub enum XcpngError {
 }
 
 impl XcpngError {
+    pub(crate) fn connect(url: &str, e: reqwest::Error) -> Self {
+        let e = e.without_url();
+        let mut why = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            let part = s.to_string();
+            if !why.contains(&part) {
+                why.push_str(": ");
+                why.push_str(&part);
+            }
+            src = s.source();
+        }
+        let url = url.split('?').next().unwrap_or(url).to_owned();
+        XcpngError::Connect { url, why }
+    }
+
     pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
         move |source| XcpngError::Io {
             path: path.to_owned(),

@@ -172,10 +172,7 @@ async fn get(
     let url = format!("{}{path}", s.base);
     let resp = cancellable(cancel, s.http.get(&url).query(query).send())
         .await?
-        .map_err(|e| XcpngError::Connect {
-            url,
-            source: e.without_url(),
-        })?;
+        .map_err(|e| XcpngError::connect(&url, e))?;
     if !resp.status().is_success() {
         return Err(XcpngError::Http {
             what: what.into(),

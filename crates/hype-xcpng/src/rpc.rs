@@ -46,10 +46,7 @@ async fn call_raw(
     let url = format!("{base}/jsonrpc");
     let resp = cancellable(cancel, http.post(&url).json(&body).send())
         .await?
-        .map_err(|e| XcpngError::Connect {
-            url: url.clone(),
-            source: e.without_url(),
-        })?;
+        .map_err(|e| XcpngError::connect(&url, e))?;
     let status = resp.status();
     if !status.is_success() {
         return Err(XcpngError::Http {

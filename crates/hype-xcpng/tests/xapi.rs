@@ -150,6 +150,52 @@ async fn bad_sources_fail_with_their_reason() {
     }
 }
 
+#[tokio::test]
+async fn self_signed_certificates_need_insecure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = (tmp.path().join("c.pem"), tmp.path().join("k.pem"));
+    let st = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let d0 = tmp.path().join("d0.raw");
+    make_disk(&d0, 2, 5);
+    let s = xapi(
+        &[&d0],
+        &["--tls", cert.to_str().unwrap(), key.to_str().unwrap()],
+    );
+    let url = s.url.replace("http://", "https://");
+    let dest = tmp.path().join("strict");
+    std::fs::create_dir(&dest).unwrap();
+    let e = run(&remote(&url, "web01", "s3cret", false), &dest)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, XcpngError::Connect { .. }), "{e}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+    let dest = tmp.path().join("insecure");
+    std::fs::create_dir(&dest).unwrap();
+    let Source::Remote(mut r) = remote(&url, "web01", "s3cret", false) else {
+        unreachable!()
+    };
+    r.insecure = true;
+    let out = run(&Source::Remote(r), &dest).await.unwrap();
+    same(&out.disks[0].path, &d0);
+}
+
 #[test]
 fn the_test_server_satisfies_the_official_xenapi_client() {
     let py =

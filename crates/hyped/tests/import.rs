@@ -272,13 +272,39 @@ async fn xcpng_jobs_in_json_and_yaml_become_images() -> anyhow::Result<()> {
         ]
     );
     // An imported disk cannot boot yet, and says so.
-    let (st, err) = call(&s, "post", "/api/v1/vms", Some("application/json"),
-        &json!({"name": "imp", "cpu_cores": 1, "memory_mb": 256, "image": "web-raw"}).to_string()).await;
-    assert_eq!((st, err["error"]["code"].as_str()), (501, Some("not_supported")), "{err}");
-    assert!(err["error"]["message"].as_str().unwrap().contains("imported disk"), "{err}");
+    let (st, err) = call(
+        &s,
+        "post",
+        "/api/v1/vms",
+        Some("application/json"),
+        &json!({"name": "imp", "cpu_cores": 1, "memory_mb": 256, "image": "web-raw"}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (501, Some("not_supported")),
+        "{err}"
+    );
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("imported disk"),
+        "{err}"
+    );
     // A second import of the same name is refused up front.
-    let (st, err) = call(&s, "post", "/api/v1/jobs", Some("application/json"), &body.to_string()).await;
-    assert_eq!((st, err["error"]["code"].as_str()), (409, Some("image_exists")));
+    let (st, err) = call(
+        &s,
+        "post",
+        "/api/v1/jobs",
+        Some("application/json"),
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (409, Some("image_exists"))
+    );
     check_against_openapi(&doc, "post", "/api/v1/jobs", st, &err);
     // Deleting the image removes the disk hyped made.
     s.client.delete_image("web-01").await?;
