@@ -239,7 +239,7 @@ async fn main() {
         .success());
     let img = t.elapsed().as_secs_f64();
     println!(
-        "XVA -> raw, {gib} GiB disk: hype {ours:.2} s ({:.0} MiB/s, straight from the .xva), xva-img {img:.2} s (+ tar -x {untar:.2} s), hype/xva-img time ratio {:.2} ({:.2} counting tar)",
+        "XVA -> raw, {gib} GiB disk: hype {ours:.2} s ({:.0} MiB/s, straight from the .xva), xva-img {img:.2} s ({:.0} MiB/s; tar -x before it {untar:.2} s), hype/xva-img time ratio {:.2} ({:.2} counting tar)",
         mibs(size, ours),
         mibs(size, img),
         ours / img,

@@ -369,7 +369,12 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
             path: dest.join(format!("disk{i}.raw")),
             capacity_bytes: size,
         });
-        progress.send_modify(|p| p.files_done = i as u64 + 1);
+        // Trailing zero chunks were never sent; the disk is whole now.
+        let whole = out.base + size;
+        progress.send_modify(|p| {
+            p.files_done = i as u64 + 1;
+            p.bytes_done = p.bytes_done.max(whole);
+        });
     }
     Ok(ExportOutcome { disks })
 }

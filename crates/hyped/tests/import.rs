@@ -229,6 +229,9 @@ async fn xcpng_jobs_in_json_and_yaml_become_images() -> anyhow::Result<()> {
             .any(|e| e.job.progress.bytes_total == Some(24 << 20)));
         assert!(seen.windows(2).all(|w| w[0].id < w[1].id));
         assert_eq!(last.job.progress.phase, "done");
+        assert_eq!(last.job.progress.bytes_done, Some(24 << 20), "{name}");
+        assert_eq!(last.job.progress.percent, Some(100.0), "{name}");
+        assert!(seen.iter().all(|e| !e.job.progress.phase.is_empty()));
         assert!(last.job.finished_at.is_some() && last.job.started_at.is_some());
         let img = s.client.get_image(name).await?;
         assert_eq!(img.sha256.as_deref(), Some(sha.as_str()), "{name}");

@@ -9,13 +9,25 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// Progress as every exporter reports it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ExportProgress {
     pub phase: &'static str,
     pub bytes_done: u64,
     pub bytes_total: Option<u64>,
     pub files_done: u64,
     pub files_total: Option<u64>,
+}
+
+impl Default for ExportProgress {
+    fn default() -> Self {
+        Self {
+            phase: "connecting",
+            bytes_done: 0,
+            bytes_total: None,
+            files_done: 0,
+            files_total: None,
+        }
+    }
 }
 
 pub(crate) struct Disk {

@@ -76,26 +76,34 @@ impl Hype {
         }
         tracing::info!(job = %id, kind = spec.kind.as_str(), "import job started");
         let (tx, rx) = watch::channel(first);
+        // Stopped between writes, never inside one: a store write cut short
+        // could leave SQLite's write lock behind.
+        let stop = tokio_util::sync::CancellationToken::new();
         let reporter = {
             let hype = self.clone();
             let id = id.to_owned();
             let mut rx = rx.clone();
+            let stop = stop.clone();
             tokio::spawn(async move {
                 loop {
-                    if rx.changed().await.is_err() {
-                        return;
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        changed = rx.changed() => if changed.is_err() { return },
                     }
                     let p = view(&rx.borrow_and_update(), started);
                     if let Err(e) = hype.inner.store.set_job_progress(&id, &p).await {
                         tracing::warn!(job = %id, error = %e, "cannot record progress");
                     }
-                    tokio::time::sleep(PROGRESS_EVERY).await;
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(PROGRESS_EVERY) => {}
+                    }
                 }
             })
         };
         let staging = staging_root(&self.inner.cfg.data_dir).join(id);
         let out = self.pipeline(&spec, password, &staging, &tx, &live).await;
-        reporter.abort();
+        stop.cancel();
         let _ = reporter.await;
         if let Err(e) = tokio::fs::remove_dir_all(&staging).await {
             if e.kind() != std::io::ErrorKind::NotFound {
@@ -120,11 +128,31 @@ impl Hype {
         if to == JobState::Completed {
             last.phase = "done".into();
         }
-        if let Err(e) = store
-            .set_job_state(id, &[JobState::Running], to, why.as_deref(), Some(&last))
-            .await
-        {
-            tracing::error!(job = %id, error = %e, "cannot record the job's end");
+        self.record_end(id, to, why.as_deref(), Some(&last)).await;
+    }
+
+    /// Records a job's final state, retrying a few times: a job must not
+    /// stay `running` because one write met a busy database.
+    async fn record_end(
+        &self,
+        id: &str,
+        to: JobState,
+        why: Option<&str>,
+        last: Option<&JobProgress>,
+    ) {
+        for attempt in 1..=5 {
+            match self
+                .inner
+                .store
+                .set_job_state(id, &[JobState::Pending, JobState::Running], to, why, last)
+                .await
+            {
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::error!(job = %id, attempt, error = %e, "cannot record the job's end");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
         }
     }
 
@@ -138,20 +166,7 @@ impl Hype {
                 "hyped stopped during the job; its partial files were removed; submit it again",
             )
         };
-        if let Err(e) = self
-            .inner
-            .store
-            .set_job_state(
-                id,
-                &[JobState::Pending, JobState::Running],
-                to,
-                Some(why),
-                None,
-            )
-            .await
-        {
-            tracing::error!(job = %id, error = %e, "cannot record the job's end");
-        }
+        self.record_end(id, to, Some(why), None).await;
     }
 
     async fn pipeline(
