@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(qemu-system-x86 qemu-utils chromium kmod cpio lz4 binutils file e2fsprogs
     iproute2 nftables curl ca-certificates tmux libc6-dev gcc
-    xva-img python3 python3-venv tar)
+    xva-img python3 python3-venv tar openssl)
 
 [[ $(id -u) -eq 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }
 missing=()

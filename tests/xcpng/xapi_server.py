@@ -8,7 +8,7 @@ Only the standard library. Prints "listening on PORT" once ready.
 
   xapi_server.py --user root --password secret --vm web01=/path/disk0.raw[,/path/disk1.raw]
       [--delay SECONDS_PER_MIB] [--truncate] [--corrupt-checksum] [--climb]
-      [--redirect] [--tls CERT KEY]
+      [--redirect] [--tls CERT KEY] [--claim-size BYTES]
 """
 
 import argparse
@@ -53,7 +53,8 @@ class Xapi:
                 vbd_ref = "OpaqueRef:" + str(uuid.uuid4())
                 self.vdis[vdi_ref] = {
                     "uuid": str(uuid.uuid4()), "name_label": f"{name} disk {dev}",
-                    "virtual_size": os.path.getsize(path), "path": path, "type": "user",
+                    "virtual_size": args.claim_size or os.path.getsize(path), "path": path,
+                    "type": "user",
                 }
                 self.vbds[vbd_ref] = {
                     "uuid": str(uuid.uuid4()), "VM": vm_ref, "VDI": vdi_ref,
@@ -255,7 +256,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_raw(self, vdi, task):
         a = self.xapi.args
-        size = vdi["virtual_size"]
+        size = os.path.getsize(vdi["path"])
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(size))
@@ -351,6 +352,8 @@ def main():
     p.add_argument("--corrupt-checksum", action="store_true")
     p.add_argument("--climb", action="store_true", help="XVA with a ../ entry")
     p.add_argument("--redirect", action="store_true", help="exports answer 302 first")
+    p.add_argument("--claim-size", type=int, default=0,
+                   help="declare this virtual_size whatever the disk's real size")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
     args = p.parse_args()
     Handler.xapi = Xapi(args)

@@ -151,6 +151,29 @@ async fn bad_sources_fail_with_their_reason() {
 }
 
 #[tokio::test]
+async fn absurd_or_false_sizes_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d0 = tmp.path().join("d0.raw");
+    make_disk(&d0, 3, 1);
+    // A petabyte-sized claim, over raw and XVA; then a claim smaller than
+    // what is actually sent.
+    for (claim, xva, expect) in [
+        ("1125899906842624000", false, "beyond the limit"),
+        ("1125899906842624000", true, "beyond the limit"),
+        ("1048576", false, "differs from the VDI's virtual_size"),
+        ("1048576", true, "beyond its disk's declared size"),
+    ] {
+        let s = xapi(&[&d0], &["--claim-size", claim]);
+        let dest = tmp.path().join(format!("{claim}-{xva}"));
+        std::fs::create_dir(&dest).unwrap();
+        let e = run(&remote(&s.url, "web01", "s3cret", xva), &dest)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(expect), "{claim} {xva}: {e}");
+    }
+}
+
+#[tokio::test]
 async fn self_signed_certificates_need_insecure() {
     let tmp = tempfile::tempdir().unwrap();
     let (cert, key) = (tmp.path().join("c.pem"), tmp.path().join("k.pem"));
