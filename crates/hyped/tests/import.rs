@@ -619,3 +619,53 @@ async fn a_restart_never_leaves_a_job_running() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_raw_disk_that_looks_like_qcow2_stays_raw() -> anyhow::Result<()> {
+    // A guest may write a qcow2 header naming a host file as backing store
+    // into its own disk; the import must copy bytes, not follow it.
+    let tmp = tempfile::tempdir()?;
+    let hdr = tmp.path().join("hdr.qcow2");
+    let out = Command::new("qemu-img")
+        .args([
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-b",
+            "/etc/passwd",
+            "-F",
+            "raw",
+        ])
+        .arg(&hdr)
+        .arg("4M")
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let disk = tmp.path().join("evil.raw");
+    let mut bytes = std::fs::read(&hdr)?;
+    bytes.resize(4 << 20, 0);
+    std::fs::write(&disk, &bytes)?;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let x = xapi(&disk, &[])?;
+    let s = Server::start()?;
+    let job = s
+        .client
+        .submit_jobs(
+            job_body(&x.url, "evil", json!({})).to_string().into_bytes(),
+            "application/json",
+        )
+        .await?
+        .remove(0);
+    let mut events = s.client.job_events(Some(&job.id), Some(0)).await?;
+    let last = until_final(&mut events, &job.id).await?.pop().unwrap();
+    assert_eq!(last.job.state, JobState::Completed, "{:?}", last.job.error);
+    assert_eq!(
+        s.client.get_image("evil").await?.sha256.as_deref(),
+        Some(sha.as_str())
+    );
+    Ok(())
+}

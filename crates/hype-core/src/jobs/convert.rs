@@ -47,13 +47,12 @@ async fn run(
 struct Info {
     #[serde(rename = "virtual-size")]
     virtual_size: u64,
-    format: String,
 }
 
 async fn info(path: &Path, cancel: &CancellationToken) -> Result<Info, ExportError> {
     let out = run(
         Command::new("qemu-img")
-            .args(["info", "--output=json"])
+            .args(["info", "--output=json", "-f", "raw"])
             .arg(path),
         "qemu-img info",
         cancel,
@@ -62,20 +61,20 @@ async fn info(path: &Path, cancel: &CancellationToken) -> Result<Info, ExportErr
     serde_json::from_slice(&out).map_err(|e| failed(format!("qemu-img info: {e}")))
 }
 
-/// Converts `src` (any format qemu-img reads) into sparse raw `dst` and
-/// checks its size is `capacity`.
+/// Converts `src`, of the format its exporter named, into sparse raw `dst`
+/// and checks its size is `capacity`. The format is never probed: a raw
+/// disk whose guest wrote a qcow2 header would otherwise be read as qcow2,
+/// backing file (any file of this host) and all.
 pub(crate) async fn to_raw(
     src: &Path,
+    format: &str,
     dst: &Path,
     capacity: u64,
     cancel: &CancellationToken,
 ) -> Result<(), ExportError> {
-    let fmt = info(src, cancel).await?.format;
-    // Probing raw files is unsafe (a guest could write a qcow2 header), so
-    // the format we learnt is passed explicitly.
     run(
         Command::new("qemu-img")
-            .args(["convert", "-q", "-f", &fmt, "-O", "raw", "-S", "4k"])
+            .args(["convert", "-q", "-f", format, "-O", "raw", "-S", "4k"])
             .arg(src)
             .arg(dst),
         "qemu-img convert",

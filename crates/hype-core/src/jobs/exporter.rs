@@ -33,6 +33,9 @@ impl Default for ExportProgress {
 pub(crate) struct Disk {
     pub path: PathBuf,
     pub capacity_bytes: u64,
+    /// What the exporter wrote (`raw`, `vmdk`), never guessed from the
+    /// bytes: a guest can write any header it likes into its own disk.
+    pub format: &'static str,
 }
 
 pub(crate) enum ExportError {
@@ -89,6 +92,7 @@ impl Exporter {
                         .map(|d| Disk {
                             path: d.path,
                             capacity_bytes: d.capacity_bytes,
+                            format: "raw",
                         })
                         .collect()),
                     Err(hype_xcpng::XcpngError::Cancelled) => Err(ExportError::Cancelled),

@@ -209,7 +209,14 @@ impl Hype {
         let mut files = vec![];
         for (i, d) in disks.iter().enumerate() {
             let name = format!("disk{i}.raw");
-            convert::to_raw(&d.path, &out_dir.join(&name), d.capacity_bytes, cancel).await?;
+            convert::to_raw(
+                &d.path,
+                d.format,
+                &out_dir.join(&name),
+                d.capacity_bytes,
+                cancel,
+            )
+            .await?;
             // The exported copy is no longer needed; free its room early.
             let _ = tokio::fs::remove_file(&d.path).await;
             files.push(name);
