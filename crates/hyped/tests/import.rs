@@ -530,13 +530,20 @@ async fn cancel_stops_the_transfer_and_workers_are_bounded() -> anyhow::Result<(
     let x = xapi(&disk, &["--delay", "0.1"])?;
     let data = tempfile::tempdir()?;
     let s = Server::start_in(data.path(), &["--import-workers", "1"])?;
-    let body = json!({"jobs": [job_body(&x.url, "slow-a", json!({})), job_body(&x.url, "slow-b", json!({}))]});
+    let body = json!({"jobs": [job_body(&x.url, "slow-a", json!({})), job_body(&x.url, "slow-b", json!({})),
+        job_body(&x.url, "slow-c", json!({}))]});
     let mut events = s.client.job_events(None, Some(0)).await?;
     let jobs = s
         .client
         .submit_jobs(body.to_string().into_bytes(), "application/json")
         .await?;
-    let (a, b) = (&jobs[0].id, &jobs[1].id);
+    let (a, b, c) = (&jobs[0].id, &jobs[1].id, &jobs[2].id);
+    // A queued job is cancelled at once and never starts.
+    let cancelled = s.client.cancel_job(c).await?;
+    assert_eq!(
+        (cancelled.state, cancelled.started_at.as_deref()),
+        (JobState::Cancelled, None)
+    );
     // Wait until bytes flow for the first.
     loop {
         let ev = next_event(&mut events, Duration::from_secs(30)).await?;
