@@ -5,6 +5,7 @@ set -euo pipefail
 
 PKGS=(qemu-system-x86 qemu-utils chromium kmod cpio lz4 binutils file e2fsprogs
     iproute2 nftables curl ca-certificates tmux libc6-dev gcc
+    xva-img python3 python3-venv tar openssl
     golang-go golang-github-vmware-govmomi-dev)  # the last two: vCenter simulator for hype-vsphere's tests
 
 [[ $(id -u) -eq 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }
@@ -19,3 +20,16 @@ if ((${#missing[@]})); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "install-deps: cargo not found; install Rust with rustup" >&2; exit 1; }
+
+# Python packages for tests (the official XenAPI client), in a venv outside
+# the clone; reinstalled only when a requirements file changes.
+VENV=${HYPE_VENV:-/var/cache/hype/venv}
+for req in "$(dirname "$0")"/../tests/*/requirements.txt; do
+    [[ -f $req ]] || continue
+    stamp="$VENV/.$(basename "$(dirname "$req")")-$(sha256sum "$req" | cut -c1-16)"
+    [[ -f $stamp ]] && continue
+    [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
+    echo "install-deps: pip install -r $req" >&2
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$req"
+    touch "$stamp"
+done

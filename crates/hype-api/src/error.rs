@@ -63,6 +63,10 @@ pub fn convert(e: &CoreError) -> (StatusCode, &'static str) {
         CoreError::Restore { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "restore_failed"),
         CoreError::VersionUnavailable { .. } => (StatusCode::CONFLICT, "vmm_version_unavailable"),
         CoreError::SnapshotMissing { .. } => (StatusCode::CONFLICT, "snapshot_missing"),
+        CoreError::InvalidJob(e) => (StatusCode::BAD_REQUEST, e.code),
+        CoreError::JobNotFound { .. } => (StatusCode::NOT_FOUND, "job_not_found"),
+        CoreError::JobFinished { .. } => (StatusCode::CONFLICT, "job_finished"),
+        CoreError::ImageExists { .. } => (StatusCode::CONFLICT, "image_exists"),
         CoreError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
     }
 }

@@ -18,6 +18,8 @@ use crate::routes;
         routes::guest::network, routes::guest::probe,
         routes::cdp::version, routes::cdp::list, routes::cdp::devtools, routes::cdp::screenshot,
         routes::images::list, routes::images::get, routes::images::delete,
+        routes::jobs::submit, routes::jobs::list, routes::jobs::get, routes::jobs::cancel,
+        routes::events::job_events,
     ),
     components(schemas(
         hype_types::Vm, hype_types::VmList, hype_types::CreateVm, hype_types::VmState,
@@ -27,8 +29,12 @@ use crate::routes;
         hype_types::ChVersions, hype_types::AccelInfo,
         hype_types::GuestNetwork, hype_types::GuestInterface, hype_types::ProbeRequest,
         hype_types::ProbeResult,
+        hype_types::Job, hype_types::JobList, hype_types::JobSpec, hype_types::JobBatch,
+        hype_types::JobKind, hype_types::JobState, hype_types::JobSource, hype_types::JobProgress,
+        hype_types::JobEvent, hype_types::JobEventType, hype_types::BootMode,
+        hype_types::XcpngTransport,
     )),
-    tags((name = "vms"), (name = "browser"), (name = "events"), (name = "images"), (name = "system"))
+    tags((name = "vms"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"))
 )]
 struct ApiDoc;
 

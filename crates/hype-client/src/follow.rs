@@ -151,7 +151,7 @@ impl Follower {
 async fn open(client: &Client, feed: &Feed, last: Option<i64>) -> Result<SseStream, ClientError> {
     match feed {
         Feed::Vms { vm } => client.vm_events(vm.as_deref(), last).await,
-        Feed::Jobs => client.job_events(last).await,
+        Feed::Jobs => client.job_events(None, last).await,
     }
 }
 

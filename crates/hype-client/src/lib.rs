@@ -8,8 +8,8 @@ mod sse;
 use std::time::Duration;
 
 use hype_types::{
-    CreateVm, ErrorBody, GuestNetwork, Image, ImageList, ProbeRequest, ProbeResult, VersionInfo,
-    Vm, VmList,
+    CreateVm, ErrorBody, GuestNetwork, Image, ImageList, Job, JobList, ProbeRequest, ProbeResult,
+    VersionInfo, Vm, VmList,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -198,15 +198,6 @@ impl Client {
         Ok(SseStream::new(self.send(&url, b).await?))
     }
 
-    /// Import-job events after `last_event_id` (from now when `None`).
-    pub async fn job_events(&self, last_event_id: Option<i64>) -> Result<SseStream> {
-        let (url, mut b) = self.req(Method::GET, "/api/v1/events/jobs");
-        if let Some(id) = last_event_id {
-            b = b.header("Last-Event-ID", id.to_string());
-        }
-        Ok(SseStream::new(self.send(&url, b).await?))
-    }
-
     /// The id of the newest lifecycle event (`hype_last_event_id` in
     /// `/metrics`), to follow events from a known point rather than "now".
     pub async fn last_event_id(&self) -> Result<i64> {
@@ -244,5 +235,52 @@ impl Client {
     pub async fn delete_image(&self, name: &str) -> Result<()> {
         let (url, b) = self.req(Method::DELETE, &format!("/api/v1/images/{name}"));
         self.send(&url, b).await.map(|_| ())
+    }
+
+    /// Submits a job body as it is: `content_type` is `application/json`
+    /// or `application/yaml`.
+    pub async fn submit_jobs(&self, body: Vec<u8>, content_type: &str) -> Result<Vec<Job>> {
+        let (url, b) = self.req(Method::POST, "/api/v1/jobs");
+        let resp = self
+            .send(&url, b.header("content-type", content_type).body(body))
+            .await?;
+        let list: JobList = resp.json().await.map_err(|e| ClientError::Decode {
+            url,
+            detail: e.to_string(),
+        })?;
+        Ok(list.jobs)
+    }
+
+    pub async fn list_jobs(&self) -> Result<Vec<Job>> {
+        Ok(self
+            .json::<JobList>(Method::GET, "/api/v1/jobs")
+            .await?
+            .jobs)
+    }
+
+    pub async fn get_job(&self, id: &str) -> Result<Job> {
+        self.json(Method::GET, &format!("/api/v1/jobs/{id}")).await
+    }
+
+    pub async fn cancel_job(&self, id: &str) -> Result<Job> {
+        self.json(Method::POST, &format!("/api/v1/jobs/{id}/cancel"))
+            .await
+    }
+
+    /// Job events after `last_event_id` (from now when `None`).
+    pub async fn job_events(
+        &self,
+        job: Option<&str>,
+        last_event_id: Option<i64>,
+    ) -> Result<SseStream> {
+        let path = match job {
+            Some(j) => format!("/api/v1/events/jobs?job={j}"),
+            None => "/api/v1/events/jobs".into(),
+        };
+        let (url, mut b) = self.req(Method::GET, &path);
+        if let Some(id) = last_event_id {
+            b = b.header("Last-Event-ID", id.to_string());
+        }
+        Ok(SseStream::new(self.send(&url, b).await?))
     }
 }

@@ -35,6 +35,8 @@ pub struct CoreConfig {
     pub network: Option<NetworkConfig>,
     /// At most this many VMs exist at once; a create beyond is refused.
     pub max_vms: Option<u32>,
+    /// Import jobs running at once; the rest wait their turn.
+    pub import_workers: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +99,7 @@ impl Default for CoreConfig {
             host: Self::detect_host(),
             network: None,
             max_vms: None,
+            import_workers: 2,
         }
     }
 }

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use hype_store::StoreError;
-use hype_types::{InvalidVmSpec, VmState};
+use hype_types::{InvalidJob, InvalidVmSpec, JobState, VmState};
 use hype_vmm::VmmError;
 
 /// Everything an action can fail with. The API maps each variant to a status
@@ -86,6 +86,14 @@ pub enum CoreError {
     },
     #[error("VM '{name}' is in standby but its snapshot is missing at {path}; delete the VM")]
     SnapshotMissing { name: String, path: PathBuf },
+    #[error("{0}")]
+    InvalidJob(#[from] InvalidJob),
+    #[error("no job with id '{id}'")]
+    JobNotFound { id: String },
+    #[error("job '{id}' is already {state}")]
+    JobFinished { id: String, state: JobState },
+    #[error("an image named '{name}' already exists: {why}")]
+    ImageExists { name: String, why: &'static str },
     #[error("hyped is shutting down")]
     ShuttingDown,
 }
@@ -108,6 +116,11 @@ impl From<StoreError> for CoreError {
                 action: "change",
             },
             StoreError::TooManyVms { max } => CoreError::TooManyVms { max },
+            StoreError::JobNotFound { id } => CoreError::JobNotFound { id },
+            StoreError::ImageExists { name } => CoreError::ImageExists {
+                name,
+                why: "delete it first",
+            },
             e @ StoreError::SubnetExhausted { .. } => CoreError::SubnetExhausted(e.to_string()),
             other => CoreError::Store(other),
         }

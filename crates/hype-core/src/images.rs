@@ -56,6 +56,8 @@ pub(crate) async fn import_built(store: &Store, dir: &Path) -> Result<Vec<String
             size_bytes: m.size_bytes,
             sha256: m.inputs,
             boot_mode: "kernel".into(),
+            disk: None,
+            format: None,
             created_at: m.built_at,
         };
         store.upsert_image(&record).await?;
@@ -73,6 +75,12 @@ pub(crate) struct BootFiles {
 }
 
 pub(crate) fn boot_files(img: &ImageRecord) -> std::result::Result<BootFiles, String> {
+    if img.kind == "disk" {
+        return Err(format!(
+            "image '{}' is an imported disk (boot mode {}); this hyped cannot boot imported disks yet",
+            img.name, img.boot_mode
+        ));
+    }
     let dir = Path::new(&img.dir);
     let kernel = img
         .vmlinux
@@ -112,9 +120,19 @@ impl Hype {
         Ok(view::image(self.inner.store.get_image(name).await?))
     }
 
-    /// Forgets an image. Its files stay where the build put them.
+    /// Forgets an image. A built image's files stay where the build put
+    /// them; an imported disk's directory (hyped made it) goes too.
     pub async fn delete_image(&self, name: &str) -> Result<()> {
+        let img = self.inner.store.get_image(name).await?;
         self.inner.store.delete_image(name).await?;
+        let dir = Path::new(&img.dir);
+        if img.kind == "disk"
+            && dir.starts_with(crate::jobs::imported_root(&self.inner.cfg.data_dir))
+        {
+            if let Err(e) = tokio::fs::remove_dir_all(dir).await {
+                tracing::warn!(image = %name, error = %e, "cannot remove the imported disk");
+            }
+        }
         self.inner
             .browser_images
             .lock()

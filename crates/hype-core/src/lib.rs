@@ -6,7 +6,8 @@
 //! stopping gracefully, and reconciling with what survived a restart. It
 //! decides lifecycle transitions and leaves their persistence and events to
 //! `hype-store`. It must not know about HTTP, SSE or the CLI: the REST API,
-//! the MCP tools and tests call the same methods.
+//! the MCP tools and tests call the same methods. Import jobs (`jobs`) run
+//! here too: a bounded worker pool, cancellation, registration of the image.
 
 mod accel;
 mod agent;
@@ -17,6 +18,7 @@ mod disk;
 mod error;
 mod guest;
 mod images;
+mod jobs;
 mod lifetime;
 mod manager;
 mod network;

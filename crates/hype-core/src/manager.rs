@@ -38,6 +38,7 @@ pub(crate) struct Inner {
     generation: AtomicU64,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    pub jobs: crate::jobs::Jobs,
 }
 
 impl Inner {
@@ -100,6 +101,7 @@ impl Hype {
         let ch = crate::ch::detect(&cfg).await;
         let (net, net_status) = crate::network::setup(&cfg).await;
         let (accel_tx, accel_rx) = watch::channel(None);
+        let workers = cfg.import_workers;
         let inner = Arc::new(Inner {
             cfg,
             store,
@@ -113,6 +115,7 @@ impl Hype {
             runtimes: Mutex::default(),
             locks: Mutex::default(),
             generation: AtomicU64::new(0),
+            jobs: crate::jobs::Jobs::new(workers),
             shutdown,
             tracker: TaskTracker::new(),
         });
@@ -124,6 +127,8 @@ impl Hype {
             let _ = accel_tx.send(Some(decision));
         });
         crate::reconcile::run(&hype).await?;
+        hype.reconcile_jobs().await?;
+        hype.start_dispatcher();
         let reaper = hype.clone();
         hype.inner
             .tracker

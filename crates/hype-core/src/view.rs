@@ -45,6 +45,8 @@ pub(crate) fn image(r: ImageRecord) -> Image {
         size_bytes: r.size_bytes,
         kernel_version: r.kernel_version,
         sha256: r.sha256,
+        boot_mode: r.boot_mode,
+        format: r.format,
         created_at: r.created_at,
     }
 }

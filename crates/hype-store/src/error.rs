@@ -38,6 +38,8 @@ pub enum StoreError {
     ImageNotFound { name: String },
     #[error("image '{name}' is used by {vms} VM(s); delete them first")]
     ImageInUse { name: String, vms: i64 },
+    #[error("an image named '{name}' already exists")]
+    ImageExists { name: String },
     #[error("no job with id '{id}'")]
     JobNotFound { id: String },
     #[error("corrupt row in {table}: {what}")]

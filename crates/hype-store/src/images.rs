@@ -23,6 +23,10 @@ pub struct ImageRecord {
     pub sha256: Option<String>,
     /// `kernel` or `firmware`.
     pub boot_mode: String,
+    /// Imported full-disk images: the disk file, relative to `dir`.
+    pub disk: Option<String>,
+    /// The disk's format (`raw`).
+    pub format: Option<String>,
     pub created_at: String,
 }
 
@@ -40,6 +44,8 @@ fn from_row(row: &SqliteRow) -> ImageRecord {
         size_bytes: row.get::<i64, _>("size_bytes") as u64,
         sha256: row.get("sha256"),
         boot_mode: row.get("boot_mode"),
+        disk: row.get("disk"),
+        format: row.get("format"),
         created_at: row.get("created_at"),
     }
 }
@@ -49,14 +55,14 @@ impl Store {
     pub async fn upsert_image(&self, img: &ImageRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO images (name, kind, source, dir, vmlinuz, vmlinux, initramfs, rootfs, \
-             kernel_version, size_bytes, sha256, boot_mode, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             kernel_version, size_bytes, sha256, boot_mode, created_at, disk, format) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, source = excluded.source, \
              dir = excluded.dir, vmlinuz = excluded.vmlinuz, vmlinux = excluded.vmlinux, \
              initramfs = excluded.initramfs, rootfs = excluded.rootfs, \
              kernel_version = excluded.kernel_version, size_bytes = excluded.size_bytes, \
              sha256 = excluded.sha256, boot_mode = excluded.boot_mode, \
-             created_at = excluded.created_at",
+             created_at = excluded.created_at, disk = excluded.disk, format = excluded.format",
         )
         .bind(&img.name)
         .bind(&img.kind)
@@ -71,10 +77,27 @@ impl Store {
         .bind(&img.sha256)
         .bind(&img.boot_mode)
         .bind(&img.created_at)
+        .bind(&img.disk)
+        .bind(&img.format)
         .execute(&self.pool)
         .await
         .during("save image")?;
         Ok(())
+    }
+
+    /// Registers a new image; refuses to replace one of the same name.
+    pub async fn insert_image(&self, img: &ImageRecord) -> Result<()> {
+        let exists: i64 = sqlx::query_scalar("SELECT count(*) FROM images WHERE name = ?")
+            .bind(&img.name)
+            .fetch_one(&self.pool)
+            .await
+            .during("check image name")?;
+        if exists > 0 {
+            return Err(StoreError::ImageExists {
+                name: img.name.clone(),
+            });
+        }
+        self.upsert_image(img).await
     }
 
     pub async fn get_image(&self, name: &str) -> Result<ImageRecord> {

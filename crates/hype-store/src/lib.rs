@@ -19,14 +19,14 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use hype_types::Event;
+use hype_types::{Event, JobEvent};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use tokio::sync::{broadcast, Mutex};
 
 pub use error::StoreError;
 pub use images::ImageRecord;
-pub use jobs::JobRecord;
+pub use jobs::NewJob;
 pub use leases::Lease;
 pub use vms::{NewVm, VmRecord, VmmUpdate};
 
@@ -38,6 +38,7 @@ const LIVE_BUFFER: usize = 4096;
 pub struct Store {
     pool: SqlitePool,
     live: broadcast::Sender<Event>,
+    live_jobs: broadcast::Sender<JobEvent>,
     /// Held from the start of an event-writing transaction until its events
     /// are published, so publication order is commit order is id order.
     writer: Mutex<()>,
@@ -74,9 +75,11 @@ impl Store {
                 source,
             })?;
         let (live, _) = broadcast::channel(LIVE_BUFFER);
+        let (live_jobs, _) = broadcast::channel(LIVE_BUFFER);
         Ok(Self {
             pool,
             live,
+            live_jobs,
             writer: Mutex::new(()),
         })
     }
@@ -87,6 +90,11 @@ impl Store {
         self.live.subscribe()
     }
 
+    /// Job events committed from now on, in id order (as [`Store::subscribe`]).
+    pub fn subscribe_jobs(&self) -> broadcast::Receiver<JobEvent> {
+        self.live_jobs.subscribe()
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -95,6 +103,12 @@ impl Store {
         for e in events {
             // No receivers is fine: nobody is watching.
             let _ = self.live.send(e);
+        }
+    }
+
+    fn publish_jobs(&self, events: impl IntoIterator<Item = JobEvent>) {
+        for e in events {
+            let _ = self.live_jobs.send(e);
         }
     }
 }

@@ -19,6 +19,8 @@ fn image() -> ImageRecord {
         size_bytes: 1,
         sha256: None,
         boot_mode: "kernel".into(),
+        disk: None,
+        format: None,
         created_at: "2026-11-22T00:00:00Z".into(),
     }
 }

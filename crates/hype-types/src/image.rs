@@ -13,6 +13,10 @@ pub struct Image {
     pub size_bytes: u64,
     pub kernel_version: Option<String>,
     pub sha256: Option<String>,
+    /// `kernel` (hype's kernel) or `firmware` (imported disks booted by QEMU's firmware).
+    pub boot_mode: String,
+    /// An imported disk's format (`raw`); absent for built images.
+    pub format: Option<String>,
     pub created_at: String,
 }
 

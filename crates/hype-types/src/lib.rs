@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod guest;
 pub mod image;
+pub mod job;
 pub mod lifecycle;
 pub mod version;
 pub mod vm;
@@ -18,6 +19,10 @@ pub use error::{ErrorBody, ErrorDetail};
 pub use event::{Event, EventType};
 pub use guest::{GuestInterface, GuestNetwork, ProbeRequest, ProbeResult, MAX_PROBE_TIMEOUT_MS};
 pub use image::{Image, ImageList};
+pub use job::{
+    parse_submission, sanitize_image_name, BootMode, InvalidJob, Job, JobBatch, JobEvent,
+    JobEventType, JobKind, JobList, JobProgress, JobSource, JobSpec, JobState, XcpngTransport,
+};
 pub use lifecycle::{InvalidTransition, Transition, VmState};
 pub use version::{AccelInfo, ChVersions, NetworkStatus, VersionInfo};
 pub use vm::{

@@ -46,8 +46,9 @@ pub enum Command {
     Mcp(Rest),
     /// Live dashboard: VMs, events and import jobs; `?` inside for keys.
     Tui,
-    /// Import jobs (not yet available in this build).
-    Jobs(Rest),
+    /// Import jobs: submit, list, inspect, cancel.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
 }
 
 /// `hype setup`: runs on this host, not through hyped.
@@ -188,8 +189,81 @@ pub enum ImagesCommand {
     /// Delete an image.
     #[command(visible_alias = "rm")]
     Delete { name: String },
-    /// Import a VM from vSphere or XCP-ng (not yet available in this build).
-    Import(Rest),
+    /// Import a VM's disk from vSphere or XCP-ng as an image.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Submit one job or a batch (`jobs: [...]`) from a YAML or JSON file (`-` for stdin).
+    Submit {
+        #[arg(short = 'f', long = "file")]
+        file: String,
+    },
+    /// List jobs, newest first.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show one job.
+    Get { id: String },
+    /// Cancel a pending or running job.
+    Cancel { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// From vCenter or ESXi; password from HYPE_VSPHERE_PASSWORD.
+    Vsphere(VsphereImport),
+    /// From an XCP-ng (or XenServer) pool; password from HYPE_XCPNG_PASSWORD.
+    Xcpng(XcpngImport),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportCommon {
+    /// The server: https://HOST/sdk (vSphere) or https://HOST (XCP-ng).
+    #[arg(long)]
+    pub url: String,
+    #[arg(long)]
+    pub username: String,
+    /// vSphere: inventory path or name; XCP-ng: name label or uuid.
+    #[arg(long)]
+    pub vm: String,
+    /// The image's name [default: the VM's name, sanitised].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Accept a self-signed certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Print the job's id and return instead of following it.
+    #[arg(long)]
+    pub detach: bool,
+    /// How the image boots: its own boot loader through firmware, or hype's kernel.
+    #[arg(long, value_parser = ["firmware", "kernel"], default_value = "firmware")]
+    pub boot: String,
+}
+
+#[derive(Debug, Args)]
+pub struct VsphereImport {
+    #[command(flatten)]
+    pub common: ImportCommon,
+    /// Shut the guest down gracefully first.
+    #[arg(long)]
+    pub shutdown: bool,
+    /// Remove CD-ROM drives before exporting.
+    #[arg(long)]
+    pub remove_cdrom: bool,
+    /// Disks downloaded at once.
+    #[arg(long)]
+    pub parallel_downloads: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct XcpngImport {
+    #[command(flatten)]
+    pub common: ImportCommon,
+    /// `raw` (one export per disk) or `xva` (the whole VM, checksummed).
+    #[arg(long, value_parser = ["raw", "xva"], default_value = "raw")]
+    pub transport: String,
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use time::OffsetDateTime;
 
 use crate::cli::ImagesCommand;
 use crate::output::{self, Format};
-use crate::system;
 
 pub async fn run(client: &Client, out: Format, cmd: ImagesCommand) -> Result<()> {
     let now = OffsetDateTime::now_utc();
@@ -34,7 +33,7 @@ pub async fn run(client: &Client, out: Format, cmd: ImagesCommand) -> Result<()>
                 Format::Json => output::print_json(&json!({ "deleted": name }))?,
             }
         }
-        ImagesCommand::Import(_) => system::not_available()?,
+        ImagesCommand::Import(cmd) => crate::jobs::import(client, out, cmd).await?,
     }
     Ok(())
 }

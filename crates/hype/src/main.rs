@@ -5,6 +5,7 @@
 
 mod cli;
 mod images;
+mod jobs;
 mod output;
 mod setup;
 mod system;
@@ -34,7 +35,8 @@ async fn main() -> ExitCode {
         )
         .await
         .map_err(Into::into),
-        Command::Mcp(_) | Command::Jobs(_) => system::not_available(),
+        Command::Jobs(cmd) => jobs::run(&client, out, cmd).await,
+        Command::Mcp(_) => system::not_available(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

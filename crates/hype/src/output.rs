@@ -371,6 +371,8 @@ a-much-longer-name   stopped   2     1024       base    -               qemu   -
             size_bytes: 69_835_571,
             kernel_version: Some("6.12.1".into()),
             sha256: None,
+            boot_mode: "kernel".into(),
+            format: None,
             created_at: "2026-11-20T01:00:00Z".into(),
         };
         let got = image_table(&[img], datetime!(2026-11-22 01:00:00 UTC));

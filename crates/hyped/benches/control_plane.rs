@@ -60,6 +60,8 @@ async fn list_with_10k() -> anyhow::Result<()> {
                 size_bytes: 0,
                 sha256: None,
                 boot_mode: "kernel".into(),
+                disk: None,
+                format: None,
                 created_at: "2026-01-01T00:00:00Z".into(),
             })
             .await?;

@@ -34,6 +34,8 @@ async fn run() -> anyhow::Result<()> {
             size_bytes: 0,
             sha256: None,
             boot_mode: "kernel".into(),
+            disk: None,
+            format: None,
             created_at: "2026-01-01T00:00:00Z".into(),
         })
         .await?;

@@ -75,6 +75,9 @@ struct Args {
     /// Seconds a guest gets to report ready before it counts as crashed.
     #[arg(long, env = "HYPE_BOOT_TIMEOUT", default_value_t = 120)]
     boot_timeout: u64,
+    /// Import jobs running at once; further jobs wait in the queue.
+    #[arg(long, env = "HYPE_IMPORT_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    import_workers: u16,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -133,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
         public_url: format!("http://{local}"),
         host: CoreConfig::detect_host(),
         max_vms: args.max_vms,
+        import_workers: args.import_workers as usize,
         network: (args.network == OnOff::On).then(|| NetworkConfig {
             bridge: args.bridge,
             subnet: args.subnet.trunc(),

@@ -1,30 +1,110 @@
-//! `GET /api/v1/events/vms`: lifecycle events over SSE.
+//! `GET /api/v1/events/vms` and `GET /api/v1/events/jobs`: events over SSE.
 //!
 //! A watcher first subscribes to live events, then replays from SQLite
 //! everything after its `Last-Event-ID`, then switches to the live feed,
 //! skipping ids it has already sent. Ids come from the store and only grow,
 //! so a reconnect (even across a restart of hyped) neither misses nor
 //! repeats an event. A watcher that falls behind the live buffer goes back
-//! to SQLite for the gap.
+//! to SQLite for the gap. Both streams are one [`stream`] over a [`Feed`].
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
-use hype_types::Event;
-use serde::Deserialize;
+use hype_core::Hype;
+use hype_store::StoreError;
+use hype_types::{Event, JobEvent};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
 use crate::AppState;
 
 const PAGE: i64 = 500;
+
+/// A source of events with growing ids, kept in SQLite and published live.
+pub(crate) trait Feed: Send + Sync + 'static {
+    type Item: Serialize + Clone + Send + Sync + 'static;
+    fn id(item: &Self::Item) -> i64;
+    fn kind(item: &Self::Item) -> &'static str;
+    fn wanted(&self, item: &Self::Item) -> bool;
+    fn subscribe(&self) -> broadcast::Receiver<Self::Item>;
+    fn after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Self::Item>, StoreError>> + Send;
+    fn last_id(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+}
+
+struct VmFeed {
+    hype: Hype,
+    vm: Option<String>,
+}
+
+impl Feed for VmFeed {
+    type Item = Event;
+    fn id(e: &Event) -> i64 {
+        e.id
+    }
+    fn kind(e: &Event) -> &'static str {
+        e.event_type.as_str()
+    }
+    fn wanted(&self, e: &Event) -> bool {
+        self.vm.as_deref().is_none_or(|v| v == e.vm)
+    }
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.hype.store().subscribe()
+    }
+    async fn after(&self, after: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
+        self.hype
+            .store()
+            .events_after(after, self.vm.as_deref(), limit)
+            .await
+    }
+    async fn last_id(&self) -> Result<i64, StoreError> {
+        self.hype.store().last_event_id().await
+    }
+}
+
+struct JobFeed {
+    hype: Hype,
+    job: Option<String>,
+}
+
+impl Feed for JobFeed {
+    type Item = JobEvent;
+    fn id(e: &JobEvent) -> i64 {
+        e.id
+    }
+    fn kind(e: &JobEvent) -> &'static str {
+        e.event_type.as_str()
+    }
+    fn wanted(&self, e: &JobEvent) -> bool {
+        self.job.as_deref().is_none_or(|j| j == e.job.id)
+    }
+    fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
+        self.hype.store().subscribe_jobs()
+    }
+    async fn after(&self, after: i64, limit: i64) -> Result<Vec<JobEvent>, StoreError> {
+        self.hype
+            .store()
+            .job_events_after(after, self.job.as_deref(), limit)
+            .await
+    }
+    async fn last_id(&self) -> Result<i64, StoreError> {
+        self.hype.store().last_job_event_id().await
+    }
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +124,44 @@ pub async fn vm_events(
     Query(q): Query<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let feed = VmFeed {
+        hype: s.hype.clone(),
+        vm: q.vm,
+    };
+    stream(feed, &headers, q.last_event_id, s.shutdown.clone()).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct JobEventsQuery {
+    /// Only events of this job.
+    job: Option<String>,
+    /// Same as the `Last-Event-ID` header, for clients that cannot set it.
+    last_event_id: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/events/jobs", tag = "events", params(JobEventsQuery,
+        ("Last-Event-ID" = Option<i64>, Header, description = "Replay events after this id")),
+    responses((status = 200, description = "text/event-stream of job events (JOB_QUEUED, JOB_STARTED, JOB_PROGRESS, JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED)", body = JobEvent,
+        content_type = "text/event-stream")))]
+pub async fn job_events(
+    State(s): State<AppState>,
+    Query(q): Query<JobEventsQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let feed = JobFeed {
+        hype: s.hype.clone(),
+        job: q.job,
+    };
+    stream(feed, &headers, q.last_event_id, s.shutdown.clone()).await
+}
+
+async fn stream<F: Feed>(
+    feed: F,
+    headers: &HeaderMap,
+    query_id: Option<i64>,
+    shutdown: CancellationToken,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let header_id = match headers.get("last-event-id") {
         None => None,
         Some(v) => Some(
@@ -60,26 +178,18 @@ pub async fn vm_events(
         ),
     };
     // Without an id a watcher starts from now, as `docker events` does.
-    let mut live = s.hype.store().subscribe();
-    let after = match header_id.or(q.last_event_id) {
+    let mut live = feed.subscribe();
+    let after = match header_id.or(query_id) {
         Some(id) => id,
-        None => s
-            .hype
-            .store()
-            .last_event_id()
-            .await
-            .map_err(hype_core::CoreError::from)?,
+        None => feed.last_id().await.map_err(hype_core::CoreError::from)?,
     };
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
-    let shutdown = s.shutdown.clone();
-    let hype = s.hype.clone();
-    let vm = q.vm;
     tokio::spawn(async move {
         let mut sent = after;
-        let send = |e: &Event| {
+        let send = |e: &F::Item| {
             SseEvent::default()
-                .id(e.id.to_string())
-                .event(e.event_type.as_str())
+                .id(F::id(e).to_string())
+                .event(F::kind(e))
                 .json_data(e)
                 .expect("events serialize")
         };
@@ -87,13 +197,13 @@ pub async fn vm_events(
         'outer: loop {
             let replay = async {
                 loop {
-                    let page = hype.store().events_after(sent, vm.as_deref(), PAGE).await?;
+                    let page = feed.after(sent, PAGE).await?;
                     let n = page.len() as i64;
                     for e in &page {
                         if tx.send(Ok(send(e))).await.is_err() {
-                            return Ok::<bool, hype_store::StoreError>(false);
+                            return Ok::<bool, StoreError>(false);
                         }
-                        sent = e.id;
+                        sent = F::id(e);
                     }
                     if n < PAGE {
                         return Ok(true);
@@ -110,13 +220,13 @@ pub async fn vm_events(
                     _ = tx.closed() => break 'outer,
                     got = live.recv() => match got {
                         Ok(e) => {
-                            if e.id <= sent || vm.as_deref().is_some_and(|v| v != e.vm) {
+                            if F::id(&e) <= sent || !feed.wanted(&e) {
                                 continue;
                             }
                             if tx.send(Ok(send(&e))).await.is_err() {
                                 break 'outer;
                             }
-                            sent = e.id;
+                            sent = F::id(&e);
                         }
                         Err(RecvError::Lagged(_)) => continue 'outer,
                         Err(RecvError::Closed) => break 'outer,

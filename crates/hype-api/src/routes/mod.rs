@@ -4,6 +4,7 @@ pub(crate) mod cdp;
 pub(crate) mod events;
 pub(crate) mod guest;
 pub(crate) mod images;
+pub(crate) mod jobs;
 pub(crate) mod logs;
 pub(crate) mod system;
 pub(crate) mod vms;
@@ -45,6 +46,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/vms/{name}/screenshot", get(cdp::screenshot))
         .route("/api/v1/vms/{name}/guest/probe", post(guest::probe))
         .route("/api/v1/events/vms", get(events::vm_events))
+        .route("/api/v1/events/jobs", get(events::job_events))
+        .route("/api/v1/jobs", get(jobs::list).post(jobs::submit))
+        .route("/api/v1/jobs/{id}", get(jobs::get))
+        .route("/api/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/api/v1/images", get(images::list))
         .route(
             "/api/v1/images/{name}",

@@ -1,0 +1,116 @@
+//! `/api/v1/jobs`: import jobs. The body is JSON or YAML (by Content-Type),
+//! one job or `{jobs: [...]}`; every refusal is a 400 naming the job and the
+//! field, and stores nothing.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use hype_types::{ErrorBody, Job, JobList, JobSpec, JobState};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match ct.as_str() {
+        "application/json" => serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the body is not valid JSON: {e}"),
+            )
+        }),
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => {
+            serde_yaml::from_slice(body).map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_yaml",
+                    format!("the body is not valid YAML: {e}"),
+                )
+            })
+        }
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the job as JSON (Content-Type: application/json) or YAML (application/yaml)",
+        )),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs",
+    request_body(content(
+        (JobSpec = "application/json"), (JobSpec = "application/yaml")),
+        description = "One job, or `{jobs: [...]}` (all stored or none)"),
+    responses((status = 202, description = "Queued", body = JobList),
+        (status = 400, description = "Invalid job", body = ErrorBody),
+        (status = 409, description = "The image exists or is being imported", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor YAML", body = ErrorBody)))]
+pub async fn submit(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<JobList>), ApiError> {
+    let value = parse_body(&headers, &body)?;
+    let specs = hype_types::parse_submission(value).map_err(hype_core::CoreError::from)?;
+    let jobs = s.hype.submit_jobs(specs).await?;
+    Ok((StatusCode::ACCEPTED, Json(JobList { jobs })))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only jobs in this state.
+    state: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(ListQuery),
+    responses((status = 200, description = "Newest first", body = JobList),
+        (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(s): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<JobList>, ApiError> {
+    let state = match q.state.as_deref() {
+        None => None,
+        Some(v) => Some(JobState::parse(v).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_state",
+                format!(
+                    "unknown job state {v:?}: pending, running, completed, failed or cancelled"
+                ),
+            )
+        })?),
+    };
+    Ok(Json(JobList {
+        jobs: s.hype.list_jobs(state).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, body = Job), (status = 404, body = ErrorBody)))]
+pub async fn get(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Job>, ApiError> {
+    Ok(Json(s.hype.get_job(&id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, description = "The job, cancelled (or still stopping)", body = Job),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Already finished", body = ErrorBody)))]
+pub async fn cancel(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    Ok(Json(s.hype.cancel_job(&id).await?))
+}

@@ -1,0 +1,124 @@
+//! One exporter per job kind, behind one enum: each takes the job's source
+//! and password, writes raw (or VMDK) disk files into a staging directory,
+//! reports progress and honours its token. Adding a kind means an arm here.
+
+use std::path::{Path, PathBuf};
+
+use hype_types::{JobKind, JobSource, XcpngTransport};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Progress as every exporter reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExportProgress {
+    pub phase: &'static str,
+    pub bytes_done: u64,
+    pub bytes_total: Option<u64>,
+    pub files_done: u64,
+    pub files_total: Option<u64>,
+}
+
+impl Default for ExportProgress {
+    fn default() -> Self {
+        Self {
+            phase: "connecting",
+            bytes_done: 0,
+            bytes_total: None,
+            files_done: 0,
+            files_total: None,
+        }
+    }
+}
+
+pub(crate) struct Disk {
+    pub path: PathBuf,
+    pub capacity_bytes: u64,
+    /// What the exporter wrote (`raw`, `vmdk`), never guessed from the
+    /// bytes: a guest can write any header it likes into its own disk.
+    pub format: &'static str,
+}
+
+pub(crate) enum ExportError {
+    Cancelled,
+    Failed(String),
+}
+
+pub(crate) enum Exporter {
+    Xcpng(hype_xcpng::Source),
+    /// Not built into this hyped yet.
+    Vsphere,
+}
+
+impl Exporter {
+    pub fn new(kind: JobKind, src: &JobSource, password: Option<String>) -> Self {
+        match kind {
+            JobKind::XcpngExport => Exporter::Xcpng(match &src.xva {
+                Some(p) => hype_xcpng::Source::XvaFile(p.into()),
+                None => hype_xcpng::Source::Remote(hype_xcpng::Remote {
+                    url: src.url.clone().unwrap_or_default(),
+                    username: src.username.clone().unwrap_or_default(),
+                    password: password.unwrap_or_default(),
+                    vm: src.vm.clone().unwrap_or_default(),
+                    insecure: src.insecure,
+                    xva: src.transport == Some(XcpngTransport::Xva),
+                }),
+            }),
+            JobKind::VsphereExport => Exporter::Vsphere,
+        }
+    }
+
+    pub async fn export(
+        &self,
+        dest: &Path,
+        progress: watch::Sender<ExportProgress>,
+        cancel: CancellationToken,
+    ) -> Result<Vec<Disk>, ExportError> {
+        match self {
+            Exporter::Xcpng(source) => {
+                let (tx, rx) = watch::channel(hype_xcpng::Progress::default());
+                let fwd = forward(rx, progress, |p| ExportProgress {
+                    phase: p.phase,
+                    bytes_done: p.bytes_done,
+                    bytes_total: p.bytes_total,
+                    files_done: p.files_done,
+                    files_total: p.files_total,
+                });
+                let out = hype_xcpng::export(source, dest, tx, cancel).await;
+                fwd.abort();
+                match out {
+                    Ok(o) => Ok(o
+                        .disks
+                        .into_iter()
+                        .map(|d| Disk {
+                            path: d.path,
+                            capacity_bytes: d.capacity_bytes,
+                            format: "raw",
+                        })
+                        .collect()),
+                    Err(hype_xcpng::XcpngError::Cancelled) => Err(ExportError::Cancelled),
+                    Err(e) => Err(ExportError::Failed(e.to_string())),
+                }
+            }
+            Exporter::Vsphere => Err(ExportError::Failed(
+                "vsphere_export is not built into this hyped yet".into(),
+            )),
+        }
+    }
+}
+
+/// Copies an exporter's own progress type into ours as it changes.
+fn forward<P: Clone + Send + Sync + 'static>(
+    mut rx: watch::Receiver<P>,
+    tx: watch::Sender<ExportProgress>,
+    map: fn(&P) -> ExportProgress,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let p = map(&rx.borrow_and_update());
+            tx.send_replace(p);
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+}

@@ -1,0 +1,312 @@
+//! Import jobs: accepted in batches (all stored or none), run by a bounded
+//! pool of workers, each cancellable through its own token, progress
+//! written to the store (which turns it into events). A job's files live in
+//! `<data>/imports/<id>/` until it succeeds; an imported image lands in
+//! `<data>/imported/<name>/`. Passwords stay in memory only, for as long
+//! as their job is pending or running.
+
+mod convert;
+mod exporter;
+mod runner;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use hype_store::NewJob;
+use hype_types::{InvalidJob, Job, JobSpec, JobState};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::{CoreError, Hype, Result};
+
+/// What the core keeps about jobs besides the store.
+pub(crate) struct Jobs {
+    /// Per live job: its token and whether a user asked to cancel it.
+    live: Mutex<HashMap<String, Live>>,
+    slots: Arc<Semaphore>,
+    /// Jobs in submission order, to the dispatcher.
+    queue: mpsc::UnboundedSender<Queued>,
+    inbox: Mutex<Option<mpsc::UnboundedReceiver<Queued>>>,
+}
+
+struct Queued {
+    id: String,
+    spec: JobSpec,
+    password: Option<String>,
+    live: Live,
+}
+
+#[derive(Clone)]
+struct Live {
+    cancel: CancellationToken,
+    by_user: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Jobs {
+    pub fn new(workers: usize) -> Self {
+        let (queue, inbox) = mpsc::unbounded_channel();
+        Self {
+            live: Mutex::default(),
+            slots: Arc::new(Semaphore::new(workers.max(1))),
+            queue,
+            inbox: Mutex::new(Some(inbox)),
+        }
+    }
+}
+
+pub(crate) fn staging_root(data: &std::path::Path) -> PathBuf {
+    data.join("imports")
+}
+
+pub(crate) fn imported_root(data: &std::path::Path) -> PathBuf {
+    data.join("imported")
+}
+
+fn invalid(code: &'static str, message: String) -> CoreError {
+    CoreError::InvalidJob(InvalidJob {
+        index: None,
+        code,
+        message,
+    })
+}
+
+/// Job actions.
+impl Hype {
+    /// Validates and stores every job (or none), then queues them.
+    pub async fn submit_jobs(&self, specs: Vec<JobSpec>) -> Result<Vec<Job>> {
+        let batch = specs.len() > 1;
+        let at = |i: usize, e: InvalidJob| if batch { e.at(i) } else { e };
+        let active: HashSet<String> = self
+            .inner
+            .store
+            .list_jobs(None)
+            .await?
+            .into_iter()
+            .filter(|j| !j.state.is_final())
+            .map(|j| j.image)
+            .collect();
+        let mut names = HashSet::new();
+        let mut new = vec![];
+        let mut secrets = vec![];
+        for (i, spec) in specs.iter().enumerate() {
+            spec.validate()
+                .map_err(|e| CoreError::InvalidJob(at(i, e)))?;
+            let image = spec.image_name().expect("validated specs have a name");
+            if !names.insert(image.clone()) {
+                return Err(CoreError::InvalidJob(at(
+                    i,
+                    InvalidJob {
+                        index: None,
+                        code: "invalid_job",
+                        message: format!("two jobs of the batch would both make image '{image}'"),
+                    },
+                )));
+            }
+            if active.contains(&image) {
+                return Err(CoreError::ImageExists {
+                    name: image,
+                    why: "another job is importing it",
+                });
+            }
+            match self.inner.store.get_image(&image).await {
+                Ok(_) => {
+                    return Err(CoreError::ImageExists {
+                        name: image,
+                        why: "delete it first or give the job another `name`",
+                    })
+                }
+                Err(hype_store::StoreError::ImageNotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(p) = &spec.xva {
+                if !std::path::Path::new(p).is_file() {
+                    return Err(invalid(
+                        "invalid_job",
+                        format!("`xva`: no file {p} on hyped's host"),
+                    ));
+                }
+            }
+            let password = match (&spec.xva, &spec.password) {
+                (Some(_), _) => None,
+                (None, Some(p)) => Some(p.clone()),
+                (None, None) => Some(std::env::var(spec.kind.password_env()).map_err(|_| {
+                    invalid(
+                        "missing_password",
+                        format!(
+                            "no password: put `password` in the job or set {} in hyped's environment",
+                            spec.kind.password_env()
+                        ),
+                    )
+                })?),
+            };
+            let id = uuid::Uuid::now_v7().to_string();
+            secrets.push((id.clone(), spec.clone(), password));
+            new.push(NewJob {
+                id,
+                kind: spec.kind,
+                image,
+                source: spec.source(),
+            });
+        }
+        let jobs = self.inner.store.insert_jobs(&new).await?;
+        for (id, spec, password) in secrets {
+            self.queue(id, spec, password);
+        }
+        Ok(jobs)
+    }
+
+    pub async fn list_jobs(&self, state: Option<JobState>) -> Result<Vec<Job>> {
+        Ok(self.inner.store.list_jobs(state).await?)
+    }
+
+    pub async fn get_job(&self, id: &str) -> Result<Job> {
+        Ok(self.inner.store.get_job(id).await?)
+    }
+
+    /// Cancels a pending or running job; a running one stops its transfer,
+    /// removes its files and then records `cancelled`.
+    pub async fn cancel_job(&self, id: &str) -> Result<Job> {
+        let job = self.inner.store.get_job(id).await?;
+        if job.state.is_final() {
+            return Err(CoreError::JobFinished {
+                id: id.into(),
+                state: job.state,
+            });
+        }
+        let live = self
+            .inner
+            .jobs
+            .live
+            .lock()
+            .expect("jobs lock")
+            .get(id)
+            .cloned();
+        if let Some(l) = &live {
+            l.by_user.store(true, std::sync::atomic::Ordering::SeqCst);
+            l.cancel.cancel();
+        }
+        // A pending job has nothing to clean up: record it at once.
+        if let Some(j) = self
+            .inner
+            .store
+            .set_job_state(
+                id,
+                &[JobState::Pending],
+                JobState::Cancelled,
+                Some("cancelled by request"),
+                None,
+            )
+            .await?
+        {
+            return Ok(j);
+        }
+        // A running one records `cancelled` once its files are gone.
+        let mut events = self.inner.store.subscribe_jobs();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let j = self.inner.store.get_job(id).await?;
+            if j.state.is_final() {
+                return Ok(j);
+            }
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Err(_) => return Ok(j),
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return Ok(j),
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    fn queue(&self, id: String, spec: JobSpec, password: Option<String>) {
+        let live = Live {
+            cancel: self.inner.shutdown.child_token(),
+            by_user: Arc::default(),
+        };
+        self.inner
+            .jobs
+            .live
+            .lock()
+            .expect("jobs lock")
+            .insert(id.clone(), live.clone());
+        let _ = self.inner.jobs.queue.send(Queued {
+            id,
+            spec,
+            password,
+            live,
+        });
+    }
+
+    /// Hands queued jobs a worker slot each, first come first served; a job
+    /// cancelled while it waits is skipped.
+    pub(crate) fn start_dispatcher(&self) {
+        let Some(mut inbox) = self.inner.jobs.inbox.lock().expect("jobs lock").take() else {
+            return;
+        };
+        let hype = self.clone();
+        self.inner.tracker.spawn(async move {
+            let shutdown = hype.inner.shutdown.clone();
+            loop {
+                let q = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    q = inbox.recv() => match q { Some(q) => q, None => break },
+                };
+                let slots = hype.inner.jobs.slots.clone();
+                let permit = tokio::select! {
+                    _ = q.live.cancel.cancelled() => None,
+                    p = slots.acquire_owned() => Some(p.expect("the semaphore is never closed")),
+                };
+                let h = hype.clone();
+                hype.inner.tracker.spawn(async move {
+                    match permit {
+                        Some(p) => h.run_job(&q.id, q.spec, q.password, q.live, p).await,
+                        None => h.settle_interrupted(&q.id, &q.live).await,
+                    }
+                    h.inner.jobs.live.lock().expect("jobs lock").remove(&q.id);
+                });
+            }
+            // Jobs still queued stay pending; the next start fails them.
+        });
+    }
+
+    /// At start: no job stays `pending` or `running` from a previous run
+    /// (its password was in memory only), and no partial file survives.
+    pub(crate) async fn reconcile_jobs(&self) -> Result<()> {
+        let store = &self.inner.store;
+        for j in store.list_jobs(None).await? {
+            if j.state.is_final() {
+                continue;
+            }
+            let why = format!(
+                "hyped restarted while the job was {}; its partial files were removed; submit it again",
+                j.state
+            );
+            store
+                .set_job_state(
+                    &j.id,
+                    &[JobState::Pending, JobState::Running],
+                    JobState::Failed,
+                    Some(&why),
+                    None,
+                )
+                .await?;
+            tracing::warn!(job = %j.id, "interrupted import job marked failed");
+        }
+        let data = &self.inner.cfg.data_dir;
+        let _ = std::fs::remove_dir_all(staging_root(data));
+        // An image directory without its row is a crash between the two.
+        let known: HashSet<String> = store
+            .list_images()
+            .await?
+            .into_iter()
+            .map(|i| i.dir)
+            .collect();
+        if let Ok(entries) = std::fs::read_dir(imported_root(data)) {
+            for e in entries.flatten() {
+                if !known.contains(&e.path().display().to_string()) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        Ok(())
+    }
+}

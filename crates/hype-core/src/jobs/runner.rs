@@ -1,0 +1,272 @@
+//! One job's run: wait for a worker slot, export into staging, convert,
+//! hash, move into place and register; on any failure or cancellation,
+//! remove what it made and record why.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use hype_store::ImageRecord;
+use hype_types::{JobProgress, JobSpec, JobState};
+use tokio::sync::watch;
+
+use super::convert;
+use super::exporter::{ExportError, ExportProgress, Exporter};
+use super::{imported_root, staging_root, Live};
+use crate::Hype;
+
+/// At most this often a job's progress is written (and streamed).
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+fn view(p: &ExportProgress, started: Instant) -> JobProgress {
+    let percent = p
+        .bytes_total
+        .filter(|t| *t > 0)
+        .map(|t| (p.bytes_done as f64 / t as f64 * 100.0).min(100.0));
+    let secs = started.elapsed().as_secs_f64();
+    let eta_seconds = match (p.bytes_total, p.bytes_done) {
+        (Some(t), d) if d > 0 && secs > 0.5 && t >= d => {
+            Some(((t - d) as f64 / (d as f64 / secs)).round() as u64)
+        }
+        _ => None,
+    };
+    JobProgress {
+        phase: p.phase.into(),
+        bytes_done: Some(p.bytes_done),
+        bytes_total: p.bytes_total,
+        files_done: Some(p.files_done),
+        files_total: p.files_total,
+        percent,
+        eta_seconds,
+    }
+}
+
+impl Hype {
+    pub(super) async fn run_job(
+        &self,
+        id: &str,
+        spec: JobSpec,
+        password: Option<String>,
+        live: Live,
+        _permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
+        let store = &self.inner.store;
+        let first = ExportProgress {
+            phase: "connecting",
+            ..Default::default()
+        };
+        let started = Instant::now();
+        match store
+            .set_job_state(
+                id,
+                &[JobState::Pending],
+                JobState::Running,
+                None,
+                Some(&view(&first, started)),
+            )
+            .await
+        {
+            Ok(Some(_)) => {}
+            // Cancelled while queued, or the store failed: nothing to run.
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(job = %id, error = %e, "cannot start job");
+                return;
+            }
+        }
+        tracing::info!(job = %id, kind = spec.kind.as_str(), "import job started");
+        let (tx, rx) = watch::channel(first);
+        // Stopped between writes, never inside one: a store write cut short
+        // could leave SQLite's write lock behind.
+        let stop = tokio_util::sync::CancellationToken::new();
+        let reporter = {
+            let hype = self.clone();
+            let id = id.to_owned();
+            let mut rx = rx.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        changed = rx.changed() => if changed.is_err() { return },
+                    }
+                    let p = view(&rx.borrow_and_update(), started);
+                    if let Err(e) = hype.inner.store.set_job_progress(&id, &p).await {
+                        tracing::warn!(job = %id, error = %e, "cannot record progress");
+                    }
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(PROGRESS_EVERY) => {}
+                    }
+                }
+            })
+        };
+        let staging = staging_root(&self.inner.cfg.data_dir).join(id);
+        let out = self.pipeline(&spec, password, &staging, &tx, &live).await;
+        stop.cancel();
+        let _ = reporter.await;
+        if let Err(e) = tokio::fs::remove_dir_all(&staging).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(job = %id, error = %e, "cannot remove staging directory");
+            }
+        }
+        let last = view(&rx.borrow(), started);
+        let (to, why) = match out {
+            Ok(()) => (JobState::Completed, None),
+            Err(ExportError::Cancelled) => {
+                self.settle_interrupted(id, &live).await;
+                return;
+            }
+            Err(ExportError::Failed(why)) => (JobState::Failed, Some(why)),
+        };
+        if let Some(w) = &why {
+            tracing::warn!(job = %id, reason = %w, "import job failed");
+        } else {
+            tracing::info!(job = %id, "import job completed");
+        }
+        let mut last = last;
+        if to == JobState::Completed {
+            last.phase = "done".into();
+        }
+        self.record_end(id, to, why.as_deref(), Some(&last)).await;
+    }
+
+    /// Records a job's final state, retrying a few times: a job must not
+    /// stay `running` because one write met a busy database.
+    async fn record_end(
+        &self,
+        id: &str,
+        to: JobState,
+        why: Option<&str>,
+        last: Option<&JobProgress>,
+    ) {
+        for attempt in 1..=5 {
+            match self
+                .inner
+                .store
+                .set_job_state(id, &[JobState::Pending, JobState::Running], to, why, last)
+                .await
+            {
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::error!(job = %id, attempt, error = %e, "cannot record the job's end");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// A job stopped by its token: by a user (`cancelled`) or by shutdown.
+    pub(super) async fn settle_interrupted(&self, id: &str, live: &Live) {
+        let (to, why) = if live.by_user.load(Ordering::SeqCst) {
+            (JobState::Cancelled, "cancelled by request")
+        } else {
+            (
+                JobState::Failed,
+                "hyped stopped during the job; its partial files were removed; submit it again",
+            )
+        };
+        self.record_end(id, to, Some(why), None).await;
+    }
+
+    async fn pipeline(
+        &self,
+        spec: &JobSpec,
+        password: Option<String>,
+        staging: &Path,
+        progress: &watch::Sender<ExportProgress>,
+        live: &Live,
+    ) -> Result<(), ExportError> {
+        let cancel = &live.cancel;
+        let io = |what: &str, e: std::io::Error| ExportError::Failed(format!("{what}: {e}"));
+        let export_dir = staging.join("export");
+        let out_dir = staging.join("image");
+        for d in [&export_dir, &out_dir] {
+            tokio::fs::create_dir_all(d)
+                .await
+                .map_err(|e| io(&d.display().to_string(), e))?;
+        }
+        let exporter = Exporter::new(spec.kind, &spec.source(), password);
+        let (etx, mut erx) = watch::channel(ExportProgress::default());
+        let fwd = {
+            let tx = progress.clone();
+            tokio::spawn(async move {
+                loop {
+                    tx.send_replace(erx.borrow_and_update().clone());
+                    if erx.changed().await.is_err() {
+                        return;
+                    }
+                }
+            })
+        };
+        let disks = exporter.export(&export_dir, etx, cancel.clone()).await;
+        let _ = fwd.await;
+        let disks = disks?;
+        let Some(boot) = disks.first() else {
+            return Err(ExportError::Failed("the source has no disk".into()));
+        };
+        progress.send_modify(|p| p.phase = "converting");
+        let mut files = vec![];
+        for (i, d) in disks.iter().enumerate() {
+            let name = format!("disk{i}.raw");
+            convert::to_raw(
+                &d.path,
+                d.format,
+                &out_dir.join(&name),
+                d.capacity_bytes,
+                cancel,
+            )
+            .await?;
+            // The exported copy is no longer needed; free its room early.
+            let _ = tokio::fs::remove_file(&d.path).await;
+            files.push(name);
+        }
+        progress.send_modify(|p| p.phase = "verifying");
+        let sha = convert::sha256(&out_dir.join(&files[0]), cancel).await?;
+        progress.send_modify(|p| p.phase = "registering");
+        if cancel.is_cancelled() {
+            return Err(ExportError::Cancelled);
+        }
+        let image = spec.image_name().expect("validated specs have a name");
+        let root = imported_root(&self.inner.cfg.data_dir);
+        tokio::fs::create_dir_all(&root)
+            .await
+            .map_err(|e| io(&root.display().to_string(), e))?;
+        let dir = root.join(&image);
+        if dir.exists() {
+            return Err(ExportError::Failed(format!(
+                "{} already exists; not overwriting it",
+                dir.display()
+            )));
+        }
+        tokio::fs::rename(&out_dir, &dir)
+            .await
+            .map_err(|e| io(&dir.display().to_string(), e))?;
+        let record = ImageRecord {
+            name: image.clone(),
+            kind: "disk".into(),
+            source: spec.kind.image_source().into(),
+            dir: dir.display().to_string(),
+            vmlinuz: None,
+            vmlinux: None,
+            initramfs: None,
+            rootfs: None,
+            kernel_version: None,
+            size_bytes: boot.capacity_bytes,
+            sha256: Some(sha),
+            boot_mode: spec.boot.as_str().into(),
+            disk: Some(files[0].clone()),
+            format: Some("raw".into()),
+            created_at: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .expect("UTC timestamps format"),
+        };
+        if let Err(e) = self.inner.store.insert_image(&record).await {
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+            return Err(ExportError::Failed(format!(
+                "cannot register image '{image}': {e}"
+            )));
+        }
+        Ok(())
+    }
+}

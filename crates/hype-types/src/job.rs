@@ -1,0 +1,571 @@
+//! Import jobs: the submission body (one job or `jobs: [...]`), its
+//! validation, and the job and job-event shapes the API answers with.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::vm::validate_name;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    VsphereExport,
+    XcpngExport,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::VsphereExport => "vsphere_export",
+            JobKind::XcpngExport => "xcpng_export",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [JobKind::VsphereExport, JobKind::XcpngExport]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    /// The variable of hyped's environment a missing password comes from.
+    pub fn password_env(self) -> &'static str {
+        match self {
+            JobKind::VsphereExport => "HYPE_VSPHERE_PASSWORD",
+            JobKind::XcpngExport => "HYPE_XCPNG_PASSWORD",
+        }
+    }
+
+    /// The image `source` recorded for what this kind imports.
+    pub fn image_source(self) -> &'static str {
+        match self {
+            JobKind::VsphereExport => "vsphere",
+            JobKind::XcpngExport => "xcpng",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 5] = [
+        JobState::Pending,
+        JobState::Running,
+        JobState::Completed,
+        JobState::Failed,
+        JobState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Running => "running",
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Completed | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an imported full-disk image boots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BootMode {
+    /// QEMU's own firmware (SeaBIOS or OVMF) boots the disk's boot loader.
+    #[default]
+    Firmware,
+    /// hype's kernel with `root=` on the disk.
+    Kernel,
+}
+
+impl BootMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BootMode::Firmware => "firmware",
+            BootMode::Kernel => "kernel",
+        }
+    }
+}
+
+/// How an XCP-ng disk travels: XAPI's raw VDI export, or a whole-VM XVA.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum XcpngTransport {
+    #[default]
+    Raw,
+    Xva,
+}
+
+/// One job as submitted (JSON or YAML). `password` is optional: without it
+/// hyped uses `HYPE_VSPHERE_PASSWORD` / `HYPE_XCPNG_PASSWORD` from its own
+/// environment. Never echoed back.
+#[derive(Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    pub kind: JobKind,
+    /// The image to register; defaults to the source VM's name, sanitised.
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// vSphere: inventory path or name. XCP-ng: name label or uuid.
+    pub vm: Option<String>,
+    /// XCP-ng only: a local `.xva` file on hyped's host instead of url/vm.
+    pub xva: Option<String>,
+    /// XCP-ng only: `raw` (per-VDI export, default) or `xva`.
+    pub transport: Option<XcpngTransport>,
+    #[serde(default)]
+    pub insecure: bool,
+    #[serde(default)]
+    pub shutdown: bool,
+    #[serde(default)]
+    pub remove_cdrom: bool,
+    pub parallel_downloads: Option<u32>,
+    #[serde(default)]
+    pub boot: BootMode,
+}
+
+impl std::fmt::Debug for JobSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobSpec")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("vm", &self.vm)
+            .field("xva", &self.xva)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `jobs: [...]`: several jobs, all stored or none.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobBatch {
+    pub jobs: Vec<JobSpec>,
+}
+
+/// Why a submission was refused; `index` is the job's place in a batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", index.map(|i| format!("jobs[{i}]: ")).unwrap_or_default())]
+pub struct InvalidJob {
+    pub index: Option<usize>,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl InvalidJob {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            index: None,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn at(mut self, i: usize) -> Self {
+        self.index = Some(i);
+        self
+    }
+}
+
+/// Most jobs a batch may hold.
+pub const MAX_BATCH: usize = 64;
+
+/// Parses a submission body: one job or `{"jobs": [...]}`. Errors name the
+/// job's index and serde's own reason (unknown field, wrong type).
+pub fn parse_submission(value: serde_json::Value) -> Result<Vec<JobSpec>, InvalidJob> {
+    let bad = |e: serde_json::Error| InvalidJob::new("invalid_job", e.to_string());
+    let specs = match &value {
+        serde_json::Value::Object(m) if m.contains_key("jobs") => {
+            let items = match m.get("jobs") {
+                Some(serde_json::Value::Array(items)) if m.len() == 1 => items.clone(),
+                Some(serde_json::Value::Array(_)) => {
+                    return Err(InvalidJob::new(
+                        "invalid_job",
+                        "a batch has only the field `jobs`",
+                    ))
+                }
+                _ => return Err(InvalidJob::new("invalid_job", "`jobs` must be a list")),
+            };
+            if items.is_empty() {
+                return Err(InvalidJob::new("invalid_job", "`jobs` is empty"));
+            }
+            if items.len() > MAX_BATCH {
+                return Err(InvalidJob::new(
+                    "invalid_job",
+                    format!("at most {MAX_BATCH} jobs per batch"),
+                ));
+            }
+            let mut out: Vec<JobSpec> = vec![];
+            for (i, item) in items.into_iter().enumerate() {
+                out.push(serde_json::from_value(item).map_err(|e| bad(e).at(i))?);
+            }
+            out
+        }
+        serde_json::Value::Object(_) => vec![serde_json::from_value(value).map_err(bad)?],
+        _ => {
+            return Err(InvalidJob::new(
+                "invalid_job",
+                "the body must be a job (a mapping) or {jobs: [...]}",
+            ))
+        }
+    };
+    for (i, s) in specs.iter().enumerate() {
+        s.validate()
+            .map_err(|e| if specs.len() > 1 { e.at(i) } else { e })?;
+    }
+    Ok(specs)
+}
+
+/// Turns a VM name into an image name: lower case, `[a-z0-9-]`, at most 63.
+pub fn sanitize_image_name(raw: &str) -> Option<String> {
+    let last = raw.rsplit('/').next().unwrap_or(raw);
+    let last = last.strip_suffix(".xva").unwrap_or(last);
+    let mut out = String::new();
+    for c in last.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out: String = out.chars().take(63).collect();
+    let out = out.trim_end_matches('-').to_owned();
+    validate_name(&out).is_ok().then_some(out)
+}
+
+impl JobSpec {
+    /// Checks what can be checked without the network.
+    pub fn validate(&self) -> Result<(), InvalidJob> {
+        let missing = |f: &str| InvalidJob::new("invalid_job", format!("`{f}` is required"));
+        let xcp = self.kind == JobKind::XcpngExport;
+        if let Some(n) = &self.name {
+            validate_name(n).map_err(|_| {
+                InvalidJob::new(
+                    "invalid_name",
+                    format!("image name {n:?} must match ^[a-z0-9]([a-z0-9-]{{0,61}}[a-z0-9])?$"),
+                )
+            })?;
+        }
+        if self.xva.is_some() {
+            if !xcp {
+                return Err(InvalidJob::new(
+                    "invalid_job",
+                    "`xva` applies to xcpng_export only",
+                ));
+            }
+            if self.url.is_some() || self.vm.is_some() {
+                return Err(InvalidJob::new(
+                    "invalid_job",
+                    "give either `xva` (a local file) or `url` and `vm`, not both",
+                ));
+            }
+            let p = self.xva.as_deref().unwrap_or_default();
+            if !p.starts_with('/') {
+                return Err(InvalidJob::new(
+                    "invalid_job",
+                    "`xva` must be an absolute path on hyped's host",
+                ));
+            }
+        } else {
+            let url = self.url.as_deref().ok_or_else(|| missing("url"))?;
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(InvalidJob::new(
+                    "invalid_url",
+                    format!("url {url:?} must start with https:// or http://"),
+                ));
+            }
+            if self.username.as_deref().unwrap_or("").is_empty() {
+                return Err(missing("username"));
+            }
+            if self.vm.as_deref().unwrap_or("").is_empty() {
+                return Err(missing("vm"));
+            }
+        }
+        if !xcp && self.transport.is_some() {
+            return Err(InvalidJob::new(
+                "invalid_job",
+                "`transport` applies to xcpng_export only",
+            ));
+        }
+        if xcp && (self.shutdown || self.remove_cdrom) {
+            return Err(InvalidJob::new(
+                "invalid_job",
+                "`shutdown` and `remove_cdrom` apply to vsphere_export only",
+            ));
+        }
+        if let Some(p) = self.parallel_downloads {
+            if !(1..=16).contains(&p) {
+                return Err(InvalidJob::new(
+                    "invalid_job",
+                    "`parallel_downloads` must be between 1 and 16",
+                ));
+            }
+        }
+        if self.name.is_none() && self.image_name().is_none() {
+            return Err(InvalidJob::new(
+                "invalid_name",
+                "cannot derive an image name from the source; give `name`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The image name the job will register.
+    pub fn image_name(&self) -> Option<String> {
+        if let Some(n) = &self.name {
+            return Some(n.clone());
+        }
+        let from = self.vm.as_deref().or_else(|| {
+            self.xva
+                .as_deref()
+                .map(|p| p.rsplit('/').next().unwrap_or(p))
+        })?;
+        sanitize_image_name(from)
+    }
+
+    /// What the API shows of the source: never the password.
+    pub fn source(&self) -> JobSource {
+        JobSource {
+            url: self.url.clone(),
+            username: self.username.clone(),
+            vm: self.vm.clone(),
+            xva: self.xva.clone(),
+            insecure: self.insecure,
+            transport: self.transport,
+            shutdown: self.shutdown,
+            remove_cdrom: self.remove_cdrom,
+            parallel_downloads: self.parallel_downloads,
+            boot: self.boot,
+        }
+    }
+}
+
+/// The job's source as stored and shown (no password, ever).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobSource {
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub vm: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xva: Option<String>,
+    pub insecure: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<XcpngTransport>,
+    #[serde(default)]
+    pub shutdown: bool,
+    #[serde(default)]
+    pub remove_cdrom: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_downloads: Option<u32>,
+    #[serde(default)]
+    pub boot: BootMode,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobProgress {
+    /// `queued`, `connecting`, `exporting`, `downloading`, `verifying`,
+    /// `converting`, `registering`, `done`.
+    pub phase: String,
+    pub bytes_done: Option<u64>,
+    pub bytes_total: Option<u64>,
+    pub files_done: Option<u64>,
+    pub files_total: Option<u64>,
+    /// 0 to 100.
+    pub percent: Option<f64>,
+    pub eta_seconds: Option<u64>,
+}
+
+impl JobProgress {
+    pub fn queued() -> Self {
+        Self {
+            phase: "queued".into(),
+            bytes_done: None,
+            bytes_total: None,
+            files_done: None,
+            files_total: None,
+            percent: None,
+            eta_seconds: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Job {
+    pub id: String,
+    pub kind: JobKind,
+    pub state: JobState,
+    pub image: String,
+    pub source: JobSource,
+    pub progress: JobProgress,
+    /// The reason, when failed or cancelled.
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobList {
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobEventType {
+    JobQueued,
+    JobStarted,
+    JobProgress,
+    JobCompleted,
+    JobFailed,
+    JobCancelled,
+}
+
+impl JobEventType {
+    pub const ALL: [JobEventType; 6] = [
+        JobEventType::JobQueued,
+        JobEventType::JobStarted,
+        JobEventType::JobProgress,
+        JobEventType::JobCompleted,
+        JobEventType::JobFailed,
+        JobEventType::JobCancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobEventType::JobQueued => "JOB_QUEUED",
+            JobEventType::JobStarted => "JOB_STARTED",
+            JobEventType::JobProgress => "JOB_PROGRESS",
+            JobEventType::JobCompleted => "JOB_COMPLETED",
+            JobEventType::JobFailed => "JOB_FAILED",
+            JobEventType::JobCancelled => "JOB_CANCELLED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The event a move into `state` makes.
+    pub fn for_state(state: JobState) -> Self {
+        match state {
+            JobState::Pending => JobEventType::JobQueued,
+            JobState::Running => JobEventType::JobStarted,
+            JobState::Completed => JobEventType::JobCompleted,
+            JobState::Failed => JobEventType::JobFailed,
+            JobState::Cancelled => JobEventType::JobCancelled,
+        }
+    }
+}
+
+/// `{id, type, job, at}` on `GET /api/v1/events/jobs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobEvent {
+    /// Grows strictly; the SSE `id:`.
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub event_type: JobEventType,
+    pub job: Job,
+    pub at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value) -> Result<Vec<JobSpec>, InvalidJob> {
+        parse_submission(v)
+    }
+
+    #[test]
+    fn one_job_and_a_batch_parse() {
+        let one = parse(
+            json!({"kind":"xcpng_export","url":"https://h","username":"root",
+            "vm":"Web 01","insecure":true}),
+        )
+        .unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].image_name().as_deref(), Some("web-01"));
+        let two = parse(json!({"jobs":[
+            {"kind":"xcpng_export","xva":"/tmp/a.xva","name":"a"},
+            {"kind":"vsphere_export","url":"https://vc/sdk","username":"u","vm":"/dc/vm/web01"}]}))
+        .unwrap();
+        assert_eq!(two[1].image_name().as_deref(), Some("web01"));
+    }
+
+    #[test]
+    fn bad_jobs_are_refused_with_their_index() {
+        let e = parse(json!({"jobs":[
+            {"kind":"xcpng_export","xva":"/tmp/a.xva"},
+            {"kind":"xcpng_export","xva":"/tmp/b.xva","colour":"red"}]}))
+        .unwrap_err();
+        assert_eq!(e.index, Some(1));
+        assert!(e.to_string().contains("unknown field `colour`"), "{e}");
+        let e = parse(json!({"kind":"xcpng_export","url":"ftp://h","username":"u","vm":"v"}))
+            .unwrap_err();
+        assert_eq!(e.code, "invalid_url");
+        let e = parse(json!({"kind":"xcpng_export","url":"https://h","vm":"v"})).unwrap_err();
+        assert!(e.message.contains("username"), "{e}");
+        let e = parse(json!({"kind":"docker_export"})).unwrap_err();
+        assert!(e.message.contains("unknown variant"), "{e}");
+        let e = parse(json!({"kind":"xcpng_export","xva":"rel.xva"})).unwrap_err();
+        assert!(e.message.contains("absolute"), "{e}");
+        let e = parse(json!({"kind":"xcpng_export","xva":"/a.xva","name":"Bad_Name"})).unwrap_err();
+        assert_eq!(e.code, "invalid_name");
+        assert!(parse(json!({"jobs":[]})).is_err());
+        assert!(parse(json!([1])).is_err());
+    }
+
+    #[test]
+    fn the_password_is_never_shown() {
+        let s = parse(
+            json!({"kind":"xcpng_export","url":"https://h","username":"root",
+            "password":"hunter2","vm":"v"}),
+        )
+        .unwrap()
+        .remove(0);
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!serde_json::to_string(&s.source())
+            .unwrap()
+            .contains("hunter2"));
+    }
+
+    #[test]
+    fn names_are_sanitised() {
+        assert_eq!(
+            sanitize_image_name("/dc/vm/My VM").as_deref(),
+            Some("my-vm")
+        );
+        assert_eq!(sanitize_image_name("debian.xva").as_deref(), Some("debian"));
+        assert_eq!(sanitize_image_name("___"), None);
+    }
+}

@@ -1,0 +1,255 @@
+//! `hype jobs submit|list|get|cancel` and `hype images import vsphere|xcpng`:
+//! jobs are submitted as they are written (JSON or YAML); an import follows
+//! the job's events with a progress bar until it ends, unless `--detach`.
+
+use std::io::Read;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use hype_client::Client;
+use hype_types::{Job, JobList, JobState};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::cli::{ImportCommand, JobsCommand};
+use crate::output::{self, Format, Table};
+use crate::system::Exit;
+
+/// Exit status of an import that failed or was cancelled.
+const JOB_FAILED: u8 = 4;
+
+pub async fn run(client: &Client, out: Format, cmd: JobsCommand) -> Result<()> {
+    match cmd {
+        JobsCommand::Submit { file } => {
+            let (body, ct) = read_job_file(&file)?;
+            let jobs = client.submit_jobs(body, ct).await?;
+            show(out, &jobs)
+        }
+        JobsCommand::List => show(out, &client.list_jobs().await?),
+        JobsCommand::Get { id } => {
+            let job = client.get_job(&id).await?;
+            match out {
+                Format::Table => Ok(output::print(&job_table(
+                    &[job],
+                    OffsetDateTime::now_utc(),
+                ))?),
+                Format::Json => output::print_json(&job),
+            }
+        }
+        JobsCommand::Cancel { id } => {
+            let job = client.cancel_job(&id).await?;
+            match out {
+                Format::Table => Ok(output::print(&format!("{} {}\n", job.id, job.state))?),
+                Format::Json => output::print_json(&job),
+            }
+        }
+    }
+}
+
+fn show(out: Format, jobs: &[Job]) -> Result<()> {
+    match out {
+        Format::Table => Ok(output::print(&job_table(jobs, OffsetDateTime::now_utc()))?),
+        Format::Json => output::print_json(&JobList {
+            jobs: jobs.to_vec(),
+        }),
+    }
+}
+
+/// The file's bytes and content type: by extension, else by its first byte.
+fn read_job_file(path: &str) -> Result<(Vec<u8>, &'static str)> {
+    let mut body = vec![];
+    if path == "-" {
+        std::io::stdin().read_to_end(&mut body)?;
+    } else {
+        body = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
+    }
+    let lower = path.to_ascii_lowercase();
+    let ct = if lower.ends_with(".json") {
+        "application/json"
+    } else if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+        "application/yaml"
+    } else if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        "application/json"
+    } else {
+        "application/yaml"
+    };
+    Ok((body, ct))
+}
+
+pub fn job_table(jobs: &[Job], now: OffsetDateTime) -> String {
+    let mut t = Table::new(&[
+        "ID", "KIND", "STATE", "IMAGE", "PHASE", "PROGRESS", "AGE", "ERROR",
+    ]);
+    for j in jobs {
+        let progress = match (j.progress.percent, j.progress.bytes_done) {
+            (Some(p), _) => format!("{p:.0}%"),
+            (None, Some(b)) if b > 0 => output::human_size(b),
+            _ => "-".into(),
+        };
+        t.row(vec![
+            j.id.clone(),
+            j.kind.as_str().into(),
+            j.state.as_str().into(),
+            j.image.clone(),
+            j.progress.phase.clone(),
+            progress,
+            output::age_since(&j.created_at, now),
+            j.error.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    t.render()
+}
+
+/// The job body `hype images import` sends. The password comes from this
+/// shell's environment (never a flag); without it hyped uses its own.
+pub fn import_body(cmd: &ImportCommand) -> Value {
+    let (mut body, env) = match cmd {
+        ImportCommand::Vsphere(a) => (
+            json!({"kind": "vsphere_export", "url": a.common.url, "username": a.common.username,
+                "vm": a.common.vm, "insecure": a.common.insecure, "shutdown": a.shutdown,
+                "remove_cdrom": a.remove_cdrom, "boot": a.common.boot}),
+            "HYPE_VSPHERE_PASSWORD",
+        ),
+        ImportCommand::Xcpng(a) => (
+            json!({"kind": "xcpng_export", "url": a.common.url, "username": a.common.username,
+                "vm": a.common.vm, "insecure": a.common.insecure, "transport": a.transport,
+                "boot": a.common.boot}),
+            "HYPE_XCPNG_PASSWORD",
+        ),
+    };
+    let common = match cmd {
+        ImportCommand::Vsphere(a) => &a.common,
+        ImportCommand::Xcpng(a) => &a.common,
+    };
+    let m = body.as_object_mut().expect("an object");
+    if let Some(n) = &common.name {
+        m.insert("name".into(), json!(n));
+    }
+    if let ImportCommand::Vsphere(a) = cmd {
+        if let Some(p) = a.parallel_downloads {
+            m.insert("parallel_downloads".into(), json!(p));
+        }
+    }
+    if let Ok(p) = std::env::var(env) {
+        if !p.is_empty() {
+            m.insert("password".into(), json!(p));
+        }
+    }
+    body
+}
+
+pub async fn import(client: &Client, out: Format, cmd: ImportCommand) -> Result<()> {
+    let detach = match &cmd {
+        ImportCommand::Vsphere(a) => a.common.detach,
+        ImportCommand::Xcpng(a) => a.common.detach,
+    };
+    let body = serde_json::to_vec(&import_body(&cmd))?;
+    let job = client
+        .submit_jobs(body, "application/json")
+        .await?
+        .into_iter()
+        .next()
+        .context("hyped accepted no job")?;
+    if detach {
+        return match out {
+            Format::Table => Ok(output::print(&format!("{}\n", job.id))?),
+            Format::Json => output::print_json(&job),
+        };
+    }
+    let last = follow(client, &job).await?;
+    match out {
+        Format::Table => output::print(&format!(
+            "job {} {}: image {}\n",
+            last.id, last.state, last.image
+        ))?,
+        Format::Json => output::print_json(&last)?,
+    }
+    if last.state != JobState::Completed {
+        return Err(Exit {
+            code: JOB_FAILED,
+            message: format!(
+                "import {}: {}",
+                last.state,
+                last.error.as_deref().unwrap_or("no reason given")
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Follows the job's events (reconnecting from the last id) with a progress
+/// bar on stderr until the job ends.
+async fn follow(client: &Client, job: &Job) -> Result<Job> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg:<12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let mut last_id = 0i64;
+    loop {
+        let mut events = match client.job_events(Some(&job.id), Some(last_id)).await {
+            Ok(e) => e,
+            Err(e) => {
+                bar.suspend(|| eprintln!("reconnecting: {e}"));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        while let Some(frame) = events.next().await {
+            let Ok(frame) = frame else { break };
+            let Ok(ev) = serde_json::from_str::<hype_types::JobEvent>(&frame.data) else {
+                continue;
+            };
+            last_id = ev.id;
+            let current = ev.job;
+            let p = &current.progress;
+            bar.set_message(p.phase.clone());
+            if let Some(t) = p.bytes_total {
+                bar.set_length(t);
+            }
+            if let Some(d) = p.bytes_done {
+                bar.set_position(d);
+            }
+            if current.state.is_final() {
+                bar.finish_and_clear();
+                return Ok(current);
+            }
+        }
+        // The stream ended (hyped restarted?): the job itself says where it is.
+        if let Ok(j) = client.get_job(&job.id).await {
+            if j.state.is_final() {
+                bar.finish_and_clear();
+                return Ok(j);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_files_are_typed_by_extension_or_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let y = dir.path().join("job");
+        std::fs::write(&y, "kind: xcpng_export\n").unwrap();
+        assert_eq!(
+            read_job_file(y.to_str().unwrap()).unwrap().1,
+            "application/yaml"
+        );
+        let j = dir.path().join("job.txt");
+        std::fs::write(&j, "  {\"kind\":\"xcpng_export\"}").unwrap();
+        assert_eq!(
+            read_job_file(j.to_str().unwrap()).unwrap().1,
+            "application/json"
+        );
+    }
+}
