@@ -26,6 +26,16 @@ pub enum CdpError {
     Closed,
     #[error("unexpected answer: {0}")]
     Protocol(String),
+    #[error("element e{node} is not on the page any more")]
+    StaleNode { node: u64 },
+    #[error("element e{node} has no visible box (hidden or not rendered)")]
+    NotVisible { node: u64 },
+    #[error("navigation to {url} failed: {why}")]
+    Navigation { url: String, why: String },
+    #[error("unknown key '{key}': use a single character or a KeyboardEvent.key name such as Enter, Tab, Escape, Backspace, ArrowDown")]
+    UnknownKey { key: String },
+    #[error("the script threw: {message}")]
+    Script { message: String },
 }
 
 pub struct CdpSession {
@@ -81,15 +91,16 @@ impl CdpSession {
     }
 }
 
-/// A PNG of the browser's first page, from the browser's HTTP endpoint
-/// `http://ADDR:PORT`.
-pub async fn screenshot(endpoint: &str) -> Result<Vec<u8>, CdpError> {
-    let list_url = format!("{endpoint}/json/list");
+/// A discovery document (`/json/version` or `/json/list`) from the
+/// browser's HTTP endpoint `http://ADDR:PORT`, its WebSocket URLs pointing
+/// at that same endpoint.
+pub async fn discover(endpoint: &str, path: &str) -> Result<Value, CdpError> {
+    let url = format!("{endpoint}{path}");
     let connect = |detail: String| CdpError::Connect {
-        url: list_url.clone(),
+        url: url.clone(),
         detail,
     };
-    let mut targets: Value = reqwest::get(&list_url)
+    let mut doc: Value = reqwest::get(&url)
         .await
         .map_err(|e| connect(e.to_string()))?
         .json()
@@ -97,7 +108,14 @@ pub async fn screenshot(endpoint: &str) -> Result<Vec<u8>, CdpError> {
         .map_err(|e| connect(e.to_string()))?;
     // The browser names itself by the address it saw; reach it where we did.
     let authority = endpoint.trim_start_matches("http://");
-    crate::rewrite_discovery(&mut targets, authority, None);
+    crate::rewrite_discovery(&mut doc, authority, None);
+    Ok(doc)
+}
+
+/// A PNG of the browser's first page, from the browser's HTTP endpoint
+/// `http://ADDR:PORT`.
+pub async fn screenshot(endpoint: &str) -> Result<Vec<u8>, CdpError> {
+    let targets = discover(endpoint, "/json/list").await?;
     let ws = targets
         .as_array()
         .into_iter()
