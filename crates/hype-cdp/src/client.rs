@@ -7,6 +7,7 @@ use base64::Engine;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -45,13 +46,26 @@ pub struct CdpSession {
 
 impl CdpSession {
     pub async fn connect(url: &str) -> Result<Self, CdpError> {
-        let (ws, _) =
-            tokio_tungstenite::connect_async(url)
-                .await
-                .map_err(|e| CdpError::Connect {
-                    url: url.into(),
-                    detail: e.to_string(),
-                })?;
+        Self::connect_authorized(url, None).await
+    }
+
+    /// Connects with `Authorization: Bearer KEY` (hyped's proxy), so the
+    /// key never has to be part of a URL.
+    pub async fn connect_authorized(url: &str, bearer: Option<&str>) -> Result<Self, CdpError> {
+        let err = |detail: String| CdpError::Connect {
+            url: url.into(),
+            detail,
+        };
+        let mut req = url.into_client_request().map_err(|e| err(e.to_string()))?;
+        if let Some(k) = bearer {
+            let v = format!("Bearer {k}")
+                .parse()
+                .map_err(|_| err("the API key is not a valid header value".into()))?;
+            req.headers_mut().insert("authorization", v);
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .map_err(|e| err(e.to_string()))?;
         Ok(Self { ws, next_id: 1 })
     }
 

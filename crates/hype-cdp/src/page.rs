@@ -43,9 +43,9 @@ pub struct Page {
 
 impl Page {
     /// Attaches to the page target at `ws` (its `webSocketDebuggerUrl`).
-    pub async fn connect(ws: &str) -> Result<Self, CdpError> {
+    pub async fn connect(ws: &str, bearer: Option<&str>) -> Result<Self, CdpError> {
         Ok(Self {
-            s: CdpSession::connect(ws).await?,
+            s: CdpSession::connect_authorized(ws, bearer).await?,
         })
     }
 

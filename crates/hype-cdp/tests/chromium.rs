@@ -106,7 +106,7 @@ async fn a_page_is_read_clicked_typed_into_and_shot() -> anyhow::Result<()> {
         .and_then(|t| t["webSocketDebuggerUrl"].as_str())
         .unwrap()
         .to_owned();
-    let mut page = hype_cdp::Page::connect(&ws).await?;
+    let mut page = hype_cdp::Page::connect(&ws, None).await?;
     page.navigate(
         "data:text/html,<title>before</title><h1>Form</h1>\
          <input aria-label='Who' id=who><button onclick=\"document.title='clicked '+who.value\">Go</button>",

@@ -42,8 +42,9 @@ pub enum Command {
     Version,
     /// Prepare this host for hyped: bridge, forwarding, NAT, systemd unit.
     Setup(SetupArgs),
-    /// MCP over stdio (not yet available in this build).
-    Mcp(Rest),
+    /// Serve MCP over stdio for AI agents (sandbox and browser tools),
+    /// calling hyped's REST API at --api-base.
+    Mcp,
     /// Live dashboard (not yet available in this build).
     Tui(Rest),
     /// Import jobs (not yet available in this build).

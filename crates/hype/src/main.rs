@@ -5,6 +5,7 @@
 
 mod cli;
 mod images;
+mod mcp;
 mod output;
 mod setup;
 mod system;
@@ -27,7 +28,8 @@ async fn main() -> ExitCode {
         Command::Images(cmd) => images::run(&client, out, cmd).await,
         Command::Version => system::version(&client, out).await,
         Command::Setup(args) => setup::run(out, args).await,
-        Command::Mcp(_) | Command::Tui(_) | Command::Jobs(_) => system::not_available(),
+        Command::Mcp => mcp::run(client).await,
+        Command::Tui(_) | Command::Jobs(_) => system::not_available(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

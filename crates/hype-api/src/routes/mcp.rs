@@ -1,0 +1,16 @@
+//! `/mcp`: the Model Context Protocol over streamable HTTP, the same tools
+//! as `hype mcp`, calling the core in-process. Not a REST route (it is not
+//! in the OpenAPI document); behind the same auth as the API.
+
+use hype_mcp::{HypeMcp, LocalBackend};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::StreamableHttpService;
+
+use crate::AppState;
+
+pub(crate) fn service(
+    s: &AppState,
+) -> StreamableHttpService<HypeMcp<LocalBackend>, LocalSessionManager> {
+    let server = HypeMcp::new(LocalBackend::new(s.hype.clone()), s.shutdown.clone());
+    hype_mcp::http_service(server, s.auth.keyed(), s.shutdown.clone())
+}
