@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(qemu-system-x86 qemu-utils chromium kmod cpio lz4 binutils file e2fsprogs
-    iproute2 nftables curl ca-certificates tmux libc6-dev gcc)
+    iproute2 nftables curl ca-certificates tmux libc6-dev gcc python3-venv)
 
 [[ $(id -u) -eq 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }
 missing=()
