@@ -328,3 +328,42 @@ impl<B: Backend> ServerHandler for HypeMcp<B> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_is_described_and_takes_only_known_fields() {
+        let tools = catalogue();
+        let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), tools.len(), "unique names");
+        for t in &tools {
+            assert!(
+                t.description.as_deref().is_some_and(|d| d.len() > 20),
+                "{}",
+                t.name
+            );
+            let s = &serde_json::Value::Object((*t.input_schema).clone());
+            assert_eq!(s["type"], "object", "{}", t.name);
+            assert_eq!(s["additionalProperties"], false, "{}", t.name);
+            for (field, schema) in s["properties"].as_object().into_iter().flatten() {
+                assert!(schema["description"].is_string(), "{}.{field}", t.name);
+            }
+            if t.name.starts_with("browser_") {
+                assert!(s["properties"]["sandbox"].is_object(), "{}", t.name);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_arguments_say_what_is_wrong() {
+        let e = parse::<Navigate>("browser_navigate", serde_json::json!({})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid arguments for browser_navigate: missing field `url`; see the tool's input schema for the accepted fields"
+        );
+    }
+}
