@@ -28,7 +28,8 @@ TOOLS = {
     "browser_evaluate", "browser_tabs", "browser_wait_for",
 }
 PAGE = ("data:text/html,<title>before</title><h1>MCP test</h1>"
-        "<button onclick=\"document.title='clicked'\">Press me</button>")
+        "<button onclick=\"document.title='clicked'\">Press me</button>"
+        "<input aria-label=Who id=who onkeydown=\"if(event.key=='Enter')document.title='hi '+who.value\">")
 
 
 def check(cond, what):
@@ -74,6 +75,18 @@ async def browse(client, sandbox=None):
     images = [c for c in shot.content if getattr(c, "type", "") == "image"]
     check(len(images) == 1 and images[0].mime_type == "image/png", f"screenshot content: {shot.content}")
     check(base64.b64decode(images[0].data).startswith(b"\x89PNG"), "the screenshot is not a PNG")
+    m = re.search(r'- textbox "Who" \[ref=(e\d+)\]', snap)
+    check(m, f"no textbox ref in the snapshot:\n{snap}")
+    typed = text(await call(client, "browser_type",
+                            {"element": "Who", "ref": m.group(1), "text": "ann", "submit": True, **extra}))
+    check('textbox "Who"' in typed and '"ann"' in typed and "Page Title: hi ann" in typed, typed)
+    await call(client, "browser_press_key", {"key": "Backspace", **extra})
+    value = text(await call(client, "browser_evaluate",
+                            {"function": "(el) => el.value", "ref": m.group(1), **extra}))
+    check(json.loads(value) == "an", f"value after Backspace: {value}")
+    await call(client, "browser_wait_for", {"text": "MCP test", **extra})
+    empty = await call(client, "browser_wait_for", extra, ok=False)
+    check("textGone" in text(empty), text(empty))
     jpeg = await call(client, "browser_screenshot", {"type": "jpeg", **extra})
     check(any(getattr(c, "mime_type", "") == "image/jpeg" for c in jpeg.content), "no JPEG")
     # Mistakes are tool errors a model can act on, not protocol failures.
@@ -125,7 +138,13 @@ async def http(url, key):
         check(any(v["name"] == "mcp-http" and v["state"] == "running" for v in listed), listed)
         await browse(c, sandbox="mcp-http")
         tabs = text(await call(c, "browser_tabs", {"action": "new", "sandbox": "mcp-http"}))
-        check(tabs.count("\n- ") >= 1 and "(current)" in tabs, tabs)
+        check(tabs.count("\n- ") == 2 and any("(current)" in l and "about:blank" in l for l in tabs.splitlines()), tabs)
+        tabs = text(await call(c, "browser_tabs", {"action": "select", "index": 1, "sandbox": "mcp-http"}))
+        check("1: (current)" in tabs, tabs)
+        tabs = text(await call(c, "browser_tabs", {"action": "close", "sandbox": "mcp-http"}))
+        check(tabs.count("\n- ") == 1, tabs)
+        bad = await call(c, "browser_tabs", {"action": "select", "index": 5, "sandbox": "mcp-http"}, ok=False)
+        check("no tab 5" in text(bad), text(bad))
         await call(c, "sandbox_delete", {"name": "mcp-http"})
         listed = text(await call(c, "sandbox_list", {}))
         check("mcp-http" not in listed, listed)

@@ -161,3 +161,34 @@ async fn a_page_is_read_clicked_typed_into_and_shot() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_created_target_is_listed_under_its_id() -> anyhow::Result<()> {
+    let (_b, endpoint) = start()?;
+    let until = Instant::now() + Duration::from_secs(60);
+    let version = loop {
+        match hype_cdp::discover(&endpoint, "/json/version").await {
+            Ok(v) => break v,
+            Err(_) if Instant::now() < until => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut b =
+        hype_cdp::CdpSession::connect(version["webSocketDebuggerUrl"].as_str().unwrap()).await?;
+    let r = b
+        .call(
+            "Target.createTarget",
+            serde_json::json!({"url": "about:blank"}),
+        )
+        .await?;
+    let id = r["targetId"].as_str().unwrap().to_owned();
+    let list = hype_cdp::discover(&endpoint, "/json/list").await?;
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["id"] == id.as_str()));
+    Ok(())
+}

@@ -72,9 +72,21 @@ impl<L> Tab<L> {
 }
 
 impl<B: Backend> HypeMcp<B> {
+    /// The sandbox's pages, in a stable order: first seen, first.
     async fn targets(&self, sandbox: &str) -> Result<(Vec<Target>, Option<String>), ToolError> {
         let access = self.backend.cdp(sandbox, "json/list").await?;
-        Ok((pages(&access.doc), access.bearer))
+        let mut list = pages(&access.doc);
+        let mut tabs = self.shared.tabs.lock().expect("tabs lock");
+        let st = tabs.entry(sandbox.to_owned()).or_default();
+        st.order.retain(|id| list.iter().any(|t| &t.id == id));
+        // The browser lists the newest first; new ones go at the end.
+        for t in list.iter().rev() {
+            if !st.order.contains(&t.id) {
+                st.order.push(t.id.clone());
+            }
+        }
+        list.sort_by_key(|t| st.order.iter().position(|id| id == &t.id));
+        Ok((list, access.bearer))
     }
 
     /// A CDP connection to the browser itself (tabs are opened and closed there).
@@ -92,15 +104,17 @@ impl<B: Backend> HypeMcp<B> {
             .lock()
             .expect("tabs lock")
             .get(sandbox)
-            .cloned()
+            .and_then(|t| t.selected.clone())
     }
 
-    fn select(&self, sandbox: &str, target: &str) {
+    fn select(&self, sandbox: &str, target: Option<&str>) {
         self.shared
             .tabs
             .lock()
             .expect("tabs lock")
-            .insert(sandbox.into(), target.into());
+            .entry(sandbox.into())
+            .or_default()
+            .selected = target.map(Into::into);
     }
 
     async fn new_tab(&self, sandbox: &str) -> Result<String, ToolError> {
@@ -110,7 +124,7 @@ impl<B: Backend> HypeMcp<B> {
             .await
             .map_err(|e| ToolError::browser(sandbox, e))?;
         let id = r["targetId"].as_str().unwrap_or("").to_owned();
-        self.select(sandbox, &id);
+        self.select(sandbox, Some(&id));
         Ok(id)
     }
 
@@ -130,7 +144,7 @@ impl<B: Backend> HypeMcp<B> {
             .find(|t| Some(&t.id) == chosen.as_ref())
             .or(list.first())
             .ok_or_else(|| ToolError::browser(&sandbox, hype_cdp::CdpError::NoPage))?;
-        self.select(&sandbox, &t.id);
+        self.select(&sandbox, Some(&t.id));
         let page = Page::connect(&t.ws, bearer.as_deref())
             .await
             .map_err(|e| ToolError::browser(&sandbox, e))?;
@@ -282,7 +296,7 @@ impl<B: Backend> HypeMcp<B> {
             }
             TabAction::Select => {
                 let t = pick(a.index)?;
-                self.select(&sandbox, &t.id);
+                self.select(&sandbox, Some(&t.id));
                 let mut b = self.browser_session(&sandbox).await?;
                 b.call("Target.activateTarget", json!({"targetId": t.id}))
                     .await
@@ -301,7 +315,7 @@ impl<B: Backend> HypeMcp<B> {
                     .await
                     .map_err(|e| ToolError::browser(&sandbox, e))?;
                 if self.selected(&sandbox).as_deref() == Some(id.as_str()) {
-                    self.shared.tabs.lock().expect("tabs lock").remove(&sandbox);
+                    self.select(&sandbox, None);
                 }
             }
         }

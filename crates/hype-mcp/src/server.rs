@@ -39,10 +39,19 @@ pub(crate) struct Session {
     pub watching: Option<CancellationToken>,
 }
 
+/// The tabs of one sandbox's browser as the tools number them.
+#[derive(Default)]
+pub(crate) struct TabState {
+    /// Target ids in the order they were first seen. The browser's own list
+    /// is reordered by activation, which would make indexes shift.
+    pub order: Vec<String>,
+    /// The tab the browser tools act on.
+    pub selected: Option<String>,
+}
+
 /// Shared by every session of one server.
 pub(crate) struct Shared {
-    /// The selected tab of each sandbox's browser (a target id).
-    pub tabs: Mutex<HashMap<String, String>>,
+    pub tabs: Mutex<HashMap<String, TabState>>,
     pub shutdown: CancellationToken,
 }
 
