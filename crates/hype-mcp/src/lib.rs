@@ -65,6 +65,7 @@ pub async fn serve_stdio(
 ) -> Result<(), McpError> {
     let server = HypeMcp::new(RestBackend::new(client, shutdown.clone()), shutdown.clone());
     let running = server
+        .clone()
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| McpError::Stdio(e.to_string()))?;
@@ -74,5 +75,7 @@ pub async fn serve_stdio(
         _ = shutdown.cancelled() => ct.cancel(),
     }
     shutdown.cancel();
+    server.closed().await;
+    server.backend.closed().await;
     Ok(())
 }

@@ -12,6 +12,7 @@ use futures::StreamExt;
 use hype_client::{Client, ClientError, SseStream};
 use hype_types::{CreateVm, Event, Vm};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::backend::{Backend, BackendError, BackendResult, CdpAccess, ErrorKind};
 
@@ -21,6 +22,7 @@ const KEPT: usize = 200;
 pub struct RestBackend {
     client: Client,
     seen: Arc<Mutex<VecDeque<Event>>>,
+    tasks: TaskTracker,
 }
 
 impl RestBackend {
@@ -29,15 +31,22 @@ impl RestBackend {
         let b = Self {
             client,
             seen: Arc::default(),
+            tasks: TaskTracker::new(),
         };
         let follower = b.clone();
-        tokio::spawn(async move {
+        b.tasks.spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = follower.follow() => {}
             }
         });
         b
+    }
+
+    /// Waits for the follower (it ends on shutdown).
+    pub async fn closed(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
     /// Keeps the last events, reconnecting after the last one seen.

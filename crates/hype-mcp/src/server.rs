@@ -21,6 +21,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::args::*;
 use crate::backend::Backend;
@@ -53,6 +54,8 @@ pub(crate) struct TabState {
 pub(crate) struct Shared {
     pub tabs: Mutex<HashMap<String, TabState>>,
     pub shutdown: CancellationToken,
+    /// Notification tasks of subscribed sessions.
+    pub tasks: TaskTracker,
 }
 
 /// The tools and resources, over a [`Backend`].
@@ -79,9 +82,16 @@ impl<B: Backend> HypeMcp<B> {
             shared: Arc::new(Shared {
                 tabs: Mutex::default(),
                 shutdown,
+                tasks: TaskTracker::new(),
             }),
             session: Arc::default(),
         }
+    }
+
+    /// Waits for the tasks this server started (they end on shutdown).
+    pub async fn closed(&self) {
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
     }
 
     /// The same server with a session state of its own.
@@ -145,7 +155,7 @@ impl<B: Backend> HypeMcp<B> {
             t
         };
         let mut events = self.backend.events().await?;
-        tokio::spawn(async move {
+        self.shared.tasks.spawn(async move {
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,
@@ -186,7 +196,12 @@ fn tool<T: JsonSchema + 'static>(name: &'static str, description: &'static str) 
 const SANDBOX_NOTE: &str = " Acts on `sandbox` when given, else on the session's current sandbox (the one last created or used).";
 
 /// Every tool, with its description and input schema.
-pub fn catalogue() -> Vec<Tool> {
+pub fn catalogue() -> &'static [Tool] {
+    static TOOLS: std::sync::LazyLock<Vec<Tool>> = std::sync::LazyLock::new(build_catalogue);
+    &TOOLS
+}
+
+fn build_catalogue() -> Vec<Tool> {
     let shot = "Take a screenshot of the current page (the viewport, the full page, or one element by ref) and return it as an image (PNG by default, or JPEG).";
     let mut tools = vec![
         tool::<SandboxCreate>("sandbox_create", "Create a sandbox (a microVM with headless Chromium by default) and wait until it is running. It becomes this session's current sandbox, which the browser tools use."),
@@ -240,11 +255,11 @@ impl<B: Backend> ServerHandler for HypeMcp<B> {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> impl Future<Output = Result<ListToolsResult, ErrorData>> + Send + '_ {
-        std::future::ready(Ok(ListToolsResult::with_all_items(catalogue())))
+        std::future::ready(Ok(ListToolsResult::with_all_items(catalogue().to_vec())))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        catalogue().into_iter().find(|t| t.name == name)
+        catalogue().iter().find(|t| t.name == name).cloned()
     }
 
     async fn call_tool(
@@ -349,7 +364,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), tools.len(), "unique names");
-        for t in &tools {
+        for t in tools {
             assert!(
                 t.description.as_deref().is_some_and(|d| d.len() > 20),
                 "{}",

@@ -11,6 +11,5 @@ use crate::AppState;
 pub(crate) fn service(
     s: &AppState,
 ) -> StreamableHttpService<HypeMcp<LocalBackend>, LocalSessionManager> {
-    let server = HypeMcp::new(LocalBackend::new(s.hype.clone()), s.shutdown.clone());
-    hype_mcp::http_service(server, s.auth.keyed(), s.shutdown.clone())
+    hype_mcp::http_service(s.mcp.clone(), s.auth.keyed(), s.shutdown.clone())
 }
