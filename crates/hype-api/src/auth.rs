@@ -25,6 +25,11 @@ impl AuthConfig {
         Self { key, allow }
     }
 
+    /// Whether callers must present a key.
+    pub fn keyed(&self) -> bool {
+        self.key.is_some()
+    }
+
     fn peer_allowed(&self, ip: IpAddr) -> bool {
         let ip = match ip {
             IpAddr::V6(v6) => v6

@@ -51,6 +51,8 @@ pub(crate) struct AppState {
     pub auth: Arc<AuthConfig>,
     pub metrics: Arc<metrics::Metrics>,
     pub shutdown: CancellationToken,
+    /// The MCP tools over the core, for `/mcp`.
+    pub mcp: hype_mcp::HypeMcp<hype_mcp::LocalBackend>,
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled.
@@ -72,7 +74,9 @@ pub async fn run(
         )),
         metrics: Arc::new(metrics::Metrics::default()),
         shutdown: shutdown.clone(),
+        mcp: hype_mcp::HypeMcp::new(hype_mcp::LocalBackend::new(hype.clone()), shutdown.clone()),
     };
+    let mcp = state.mcp.clone();
     let app = routes::router(state);
     tracing::info!(%addr, data_dir = %cfg.core.data_dir.display(), "hyped listening");
     let served = axum::serve(
@@ -86,6 +90,7 @@ pub async fn run(
     .await;
     // Whatever ended serving, make every core task stop and wait for them.
     shutdown.cancel();
+    mcp.closed().await;
     hype.closed().await;
     tracing::info!("hyped stopped");
     served.map_err(ServeError::Serve)

@@ -7,7 +7,8 @@ use crate::routes;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "hype", description = "Single-node microVM orchestrator for browser sandboxes"),
+    info(title = "hype", description = "Single-node microVM orchestrator for browser sandboxes. \
+        `/mcp` (the Model Context Protocol over streamable HTTP, same auth) is not a REST route and is not described here."),
     paths(
         routes::system::healthz, routes::system::version, routes::system::openapi,
         routes::system::metrics,

@@ -7,6 +7,7 @@ use base64::Engine;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -26,6 +27,16 @@ pub enum CdpError {
     Closed,
     #[error("unexpected answer: {0}")]
     Protocol(String),
+    #[error("element e{node} is not on the page any more")]
+    StaleNode { node: u64 },
+    #[error("element e{node} has no visible box (hidden or not rendered)")]
+    NotVisible { node: u64 },
+    #[error("navigation to {url} failed: {why}")]
+    Navigation { url: String, why: String },
+    #[error("unknown key '{key}': use a single character or a KeyboardEvent.key name such as Enter, Tab, Escape, Backspace, ArrowDown")]
+    UnknownKey { key: String },
+    #[error("the script threw: {message}")]
+    Script { message: String },
 }
 
 pub struct CdpSession {
@@ -35,13 +46,26 @@ pub struct CdpSession {
 
 impl CdpSession {
     pub async fn connect(url: &str) -> Result<Self, CdpError> {
-        let (ws, _) =
-            tokio_tungstenite::connect_async(url)
-                .await
-                .map_err(|e| CdpError::Connect {
-                    url: url.into(),
-                    detail: e.to_string(),
-                })?;
+        Self::connect_authorized(url, None).await
+    }
+
+    /// Connects with `Authorization: Bearer KEY` (hyped's proxy), so the
+    /// key never has to be part of a URL.
+    pub async fn connect_authorized(url: &str, bearer: Option<&str>) -> Result<Self, CdpError> {
+        let err = |detail: String| CdpError::Connect {
+            url: url.into(),
+            detail,
+        };
+        let mut req = url.into_client_request().map_err(|e| err(e.to_string()))?;
+        if let Some(k) = bearer {
+            let v = format!("Bearer {k}")
+                .parse()
+                .map_err(|_| err("the API key is not a valid header value".into()))?;
+            req.headers_mut().insert("authorization", v);
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .map_err(|e| err(e.to_string()))?;
         Ok(Self { ws, next_id: 1 })
     }
 
@@ -81,15 +105,16 @@ impl CdpSession {
     }
 }
 
-/// A PNG of the browser's first page, from the browser's HTTP endpoint
-/// `http://ADDR:PORT`.
-pub async fn screenshot(endpoint: &str) -> Result<Vec<u8>, CdpError> {
-    let list_url = format!("{endpoint}/json/list");
+/// A discovery document (`/json/version` or `/json/list`) from the
+/// browser's HTTP endpoint `http://ADDR:PORT`, its WebSocket URLs pointing
+/// at that same endpoint.
+pub async fn discover(endpoint: &str, path: &str) -> Result<Value, CdpError> {
+    let url = format!("{endpoint}{path}");
     let connect = |detail: String| CdpError::Connect {
-        url: list_url.clone(),
+        url: url.clone(),
         detail,
     };
-    let mut targets: Value = reqwest::get(&list_url)
+    let mut doc: Value = reqwest::get(&url)
         .await
         .map_err(|e| connect(e.to_string()))?
         .json()
@@ -97,7 +122,14 @@ pub async fn screenshot(endpoint: &str) -> Result<Vec<u8>, CdpError> {
         .map_err(|e| connect(e.to_string()))?;
     // The browser names itself by the address it saw; reach it where we did.
     let authority = endpoint.trim_start_matches("http://");
-    crate::rewrite_discovery(&mut targets, authority, None);
+    crate::rewrite_discovery(&mut doc, authority, None);
+    Ok(doc)
+}
+
+/// A PNG of the browser's first page, from the browser's HTTP endpoint
+/// `http://ADDR:PORT`.
+pub async fn screenshot(endpoint: &str) -> Result<Vec<u8>, CdpError> {
+    let targets = discover(endpoint, "/json/list").await?;
     let ws = targets
         .as_array()
         .into_iter()

@@ -220,6 +220,20 @@ impl Client {
             })
     }
 
+    /// The browser's CDP discovery document (`json/version` or `json/list`)
+    /// through hyped, its WebSocket URLs leading back through hyped. They
+    /// carry no key: connect with [`Client::api_key`] as a bearer header.
+    pub async fn cdp_discovery(&self, name: &str, doc: &str) -> Result<serde_json::Value> {
+        self.json(Method::GET, &format!("/api/v1/vms/{name}/cdp/{doc}"))
+            .await
+    }
+
+    /// The key this client authenticates with, for connections it does not
+    /// make itself (CDP WebSockets).
+    pub fn api_key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
     pub async fn list_images(&self) -> Result<Vec<Image>> {
         Ok(self
             .json::<ImageList>(Method::GET, "/api/v1/images")

@@ -42,8 +42,9 @@ pub enum Command {
     Version,
     /// Prepare this host for hyped: bridge, forwarding, NAT, systemd unit.
     Setup(SetupArgs),
-    /// MCP over stdio (not yet available in this build).
-    Mcp(Rest),
+    /// Serve MCP over stdio for AI agents (sandbox and browser tools),
+    /// calling hyped's REST API at --api-base.
+    Mcp,
     /// Live dashboard: VMs, events and import jobs; `?` inside for keys.
     Tui,
     /// Import jobs: submit, list, inspect, cancel.
@@ -69,13 +70,6 @@ pub struct SetupArgs {
     /// The hyped the systemd unit starts [default: /usr/local/bin/hyped].
     #[arg(long)]
     pub hyped_binary: Option<std::path::PathBuf>,
-}
-
-/// Whatever follows a command this build does not implement yet.
-#[derive(Debug, Args)]
-pub struct Rest {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub args: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 mod cli;
 mod images;
 mod jobs;
+mod mcp;
 mod output;
 mod setup;
 mod system;
@@ -36,7 +37,7 @@ async fn main() -> ExitCode {
         .await
         .map_err(Into::into),
         Command::Jobs(cmd) => jobs::run(&client, out, cmd).await,
-        Command::Mcp(_) => system::not_available(),
+        Command::Mcp => mcp::run(client).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,9 +12,6 @@ use crate::output::{self, Format};
 
 const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Exit status of a command that exists in the interface but not in this build.
-const NOT_AVAILABLE: u8 = 3;
-
 /// An error that carries its own exit status.
 #[derive(Debug)]
 pub struct Exit {
@@ -52,14 +49,6 @@ pub async fn version(client: &Client, out: Format) -> Result<()> {
         (Format::Json, Err(e)) => return Err(e.into()),
     }
     Ok(())
-}
-
-pub fn not_available() -> Result<()> {
-    Err(Exit {
-        code: NOT_AVAILABLE,
-        message: "not yet available in this build".into(),
-    }
-    .into())
 }
 
 /// Prints `error: ...` and picks the exit status. A closed stdout (as under

@@ -41,21 +41,6 @@ async fn create(s: &Server, body: Value) -> anyhow::Result<Duration> {
     Ok(t.elapsed())
 }
 
-/// A hyped with networking on `subnet`, in the caller's namespace.
-fn networked(dir: &std::path::Path, subnet: &str) -> anyhow::Result<Server> {
-    Server::start_in(
-        dir,
-        &[
-            "--network",
-            "on",
-            "--subnet",
-            subnet,
-            "--boot-timeout",
-            "400",
-        ],
-    )
-}
-
 /// Runs one of the Node clients in tests/browser and parses what it prints.
 fn node_client(script: &str, args: &[&str]) -> anyhow::Result<Value> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/browser");
@@ -86,7 +71,7 @@ fn playwright_and_chromiumoxide_drive_sandboxes_through_hyped() -> anyhow::Resul
     );
     in_netns(|| async {
         let tmp = tempfile::tempdir()?;
-        let s = networked(tmp.path(), "10.79.0.0/24")?;
+        let s = Server::networked(tmp.path(), "10.79.0.0/24", &[])?;
         let spec = |name: &str| serde_json::json!({"name": name, "image": "browser", "cpu_cores": 2, "memory_mb": 1536});
         // Two sandboxes at once.
         let (a, b) = tokio::join!(create(&s, spec("s1")), create(&s, spec("s2")));
@@ -222,7 +207,7 @@ fn persist_keeps_the_vms_writes_across_stop_and_start() -> anyhow::Result<()> {
     );
     in_netns(|| async {
         let tmp = tempfile::tempdir()?;
-        let s = networked(tmp.path(), "10.82.0.0/24")?;
+        let s = Server::networked(tmp.path(), "10.82.0.0/24", &[])?;
         let err = s
             .client
             .create_vm(&serde_json::from_value(

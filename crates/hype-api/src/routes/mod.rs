@@ -6,6 +6,7 @@ pub(crate) mod guest;
 pub(crate) mod images;
 pub(crate) mod jobs;
 pub(crate) mod logs;
+pub(crate) mod mcp;
 pub(crate) mod system;
 pub(crate) mod vms;
 
@@ -56,6 +57,7 @@ pub(crate) fn router(state: AppState) -> Router {
             get(images::get).delete(images::delete),
         )
         .route("/metrics", get(system::metrics))
+        .nest_service("/mcp", mcp::service(&state))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require));
     Router::new()
         .route("/healthz", get(system::healthz))

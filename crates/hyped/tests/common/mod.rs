@@ -113,6 +113,22 @@ impl Server {
         }
     }
 
+    /// A hyped with networking on `subnet` (in the caller's namespace, see
+    /// [`in_netns`]) and a boot deadline long enough for browser guests
+    /// under TCG; `extra` adds flags.
+    pub fn networked(dir: &Path, subnet: &str, extra: &[&str]) -> anyhow::Result<Self> {
+        let mut args = vec![
+            "--network",
+            "on",
+            "--subnet",
+            subnet,
+            "--boot-timeout",
+            "400",
+        ];
+        args.extend_from_slice(extra);
+        Self::start_in(dir, &args)
+    }
+
     pub fn hyped_pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
     }

@@ -1,0 +1,81 @@
+//! hype over the Model Context Protocol: the sandbox and browser tools an
+//! agent uses, the `hype://events` resource, and the two transports —
+//! streamable HTTP ([`http_service`], mounted at `/mcp` by hype-api) and
+//! stdio ([`serve_stdio`], `hype mcp`).
+//!
+//! The tools are generic over a [`Backend`]: in hyped they call the core
+//! in-process ([`LocalBackend`]), in `hype mcp` they call hyped's REST API
+//! ([`RestBackend`]). They must not decide what the core decides (names,
+//! limits, lifecycle); browser work goes through `hype-cdp`, only to the
+//! browser of a sandbox the backend resolves.
+
+mod args;
+mod backend;
+mod browser;
+mod error;
+mod local;
+mod rest;
+mod sandbox;
+mod server;
+
+use std::sync::Arc;
+
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::ServiceExt;
+use tokio_util::sync::CancellationToken;
+
+pub use backend::{Backend, BackendError, BackendResult, CdpAccess, ErrorKind};
+pub use error::ToolError;
+pub use local::LocalBackend;
+pub use rest::RestBackend;
+pub use server::{catalogue, HypeMcp, EVENTS_URI};
+
+#[derive(Debug, thiserror::Error)]
+pub enum McpError {
+    #[error("MCP over stdio: {0}")]
+    Stdio(String),
+}
+
+/// The streamable-HTTP service for `/mcp`: sessions for protocol versions
+/// that have them (each gets its own current sandbox), stateless requests
+/// for those that do not. Host checks guard a key-less hyped on loopback
+/// against DNS rebinding; with an API key the key is the guard.
+pub fn http_service<B: Backend>(
+    server: HypeMcp<B>,
+    keyed: bool,
+    shutdown: CancellationToken,
+) -> StreamableHttpService<HypeMcp<B>, LocalSessionManager> {
+    let mut cfg = StreamableHttpServerConfig::default().with_cancellation_token(shutdown);
+    if keyed {
+        cfg = cfg.disable_allowed_hosts();
+    }
+    StreamableHttpService::new(
+        move || Ok(server.fresh_session()),
+        Arc::new(LocalSessionManager::default()),
+        cfg,
+    )
+}
+
+/// Serves MCP on stdin/stdout against hyped's REST API until the client
+/// closes the stream or `shutdown` fires.
+pub async fn serve_stdio(
+    client: hype_client::Client,
+    shutdown: CancellationToken,
+) -> Result<(), McpError> {
+    let server = HypeMcp::new(RestBackend::new(client, shutdown.clone()), shutdown.clone());
+    let running = server
+        .clone()
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| McpError::Stdio(e.to_string()))?;
+    let ct = running.cancellation_token();
+    tokio::select! {
+        r = running.waiting() => { r.map_err(|e| McpError::Stdio(e.to_string()))?; }
+        _ = shutdown.cancelled() => ct.cancel(),
+    }
+    shutdown.cancel();
+    server.closed().await;
+    server.backend.closed().await;
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! MCP end to end with real third-party clients: the official Python SDK
+//! (`tests/mcp/e2e.py`, `mcp` from PyPI in the venv scripts/test.sh makes)
+//! over streamable HTTP (`/mcp`, both the current protocol version and the
+//! previous one) and over stdio (`hype mcp` against the REST API), and
+//! `@modelcontextprotocol/inspector --cli` listing the tools. A real hyped
+//! with an API key, networking in a namespace of the test's own, and real
+//! browser microVMs (one per transport).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{in_netns, Server};
+use serde_json::Value;
+
+const KEY: &str = "mcp-test-key";
+
+fn tests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mcp")
+}
+
+/// The venv with the pinned `mcp` package (scripts/test.sh makes it).
+fn python() -> PathBuf {
+    let venv = std::env::var("HYPE_MCP_VENV").unwrap_or_else(|_| "/var/cache/hype/venv-mcp".into());
+    let py = Path::new(&venv).join("bin/python");
+    assert!(
+        py.is_file(),
+        "no Python venv at {venv}: run scripts/test.sh first"
+    );
+    py
+}
+
+/// The `hype` binary of this build, built if this test run did not.
+fn hype_binary() -> anyhow::Result<PathBuf> {
+    let hyped = Path::new(env!("CARGO_BIN_EXE_hyped"));
+    let profile_dir = hyped.parent().expect("a directory");
+    let target = profile_dir.parent().expect("a target directory");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "-q", "-p", "hype", "--target-dir"])
+        .arg(target)
+        .status()?;
+    anyhow::ensure!(status.success(), "cargo build -p hype failed");
+    Ok(profile_dir.join("hype"))
+}
+
+fn e2e(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Value> {
+    let out = Command::new(python())
+        .arg(tests_dir().join("e2e.py"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "e2e.py {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+#[test]
+fn python_sdk_and_inspector_drive_sandboxes_over_http_and_stdio() -> anyhow::Result<()> {
+    assert!(
+        common::images_dir().join("browser/manifest.json").is_file(),
+        "no browser image: run scripts/build-images.sh"
+    );
+    let hype = hype_binary()?;
+    in_netns(move || async move {
+        let tmp = tempfile::tempdir()?;
+        let s = Server::networked(tmp.path(), "10.85.0.0/24", &["--api-key", KEY])?;
+        let url = format!("{}/mcp", s.base);
+
+        // Auth as for the REST API.
+        let anon = reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#)
+            .send()
+            .await?;
+        assert_eq!(anon.status(), 401);
+
+        // The inspector's CLI lists the tools.
+        let catalog = tmp.path().join("inspector-catalog.json");
+        let out = Command::new("npx")
+            .current_dir(tests_dir())
+            .args([
+                "--no-install",
+                "@modelcontextprotocol/inspector",
+                "--cli",
+                &url,
+            ])
+            .args(["--transport", "http", "--method", "tools/list", "--header"])
+            .arg(format!("Authorization: Bearer {KEY}"))
+            .env("MCP_CATALOG_PATH", &catalog)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "inspector: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let listed: Value = serde_json::from_slice(&out.stdout)?;
+        let names: Vec<&str> = listed["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        assert_eq!(names.len(), 15, "{names:?}");
+        assert!(names.contains(&"browser_snapshot") && names.contains(&"sandbox_create"));
+
+        // The Python SDK over streamable HTTP, both protocol versions.
+        let seen = e2e(&["http", &url, KEY], &[])?;
+        eprintln!("http: {seen}");
+        assert_eq!(seen["legacy_version"], "2025-11-25");
+        assert_eq!(seen["current_version"], "2026-07-28");
+
+        // And over stdio, `hype mcp` calling the REST API with the key.
+        let seen = e2e(
+            &["stdio", &hype.display().to_string()],
+            &[("HYPE_API_BASE", s.base.as_str()), ("HYPE_API_KEY", KEY)],
+        )?;
+        eprintln!("stdio: {seen}");
+        assert!(seen["ref"].as_str().unwrap_or("").starts_with('e'));
+
+        // Nothing left behind.
+        assert!(s.client.list_vms(None).await?.is_empty());
+        Ok(())
+    })
+}
