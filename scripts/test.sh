@@ -12,12 +12,9 @@ scripts/build-images.sh "$HYPE_IMAGES_DIR"
 scripts/build-vcsim.sh >/dev/null
 # Third-party CDP clients for the browser tests, as locked (no browser download).
 (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --silent)
-# MCP clients for the MCP tests: the inspector (npm) and the official Python
-# SDK in a venv outside the clone, both as pinned under tests/mcp.
+# The MCP inspector (npm), as locked; the Python clients (the MCP SDK,
+# XenAPI) are in the venv install-deps.sh fills from tests/*/requirements.txt.
 (cd tests/mcp && npm ci --ignore-scripts --no-audit --no-fund --silent --loglevel=error)
-export HYPE_MCP_VENV=${HYPE_MCP_VENV:-/var/cache/hype/venv-mcp}
-[[ -x $HYPE_MCP_VENV/bin/python ]] || /usr/bin/python3 -m venv "$HYPE_MCP_VENV"
-"$HYPE_MCP_VENV/bin/pip" install -q --disable-pip-version-check -r tests/mcp/requirements.txt
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace 2>&1 | tee "${TMPDIR:-/tmp}/hype-test.log"

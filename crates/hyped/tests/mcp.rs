@@ -1,5 +1,5 @@
 //! MCP end to end with real third-party clients: the official Python SDK
-//! (`tests/mcp/e2e.py`, `mcp` from PyPI in the venv scripts/test.sh makes)
+//! (`tests/mcp/e2e.py`, `mcp` from PyPI in the venv scripts/install-deps.sh makes)
 //! over streamable HTTP (`/mcp`, both the current protocol version and the
 //! previous one) and over stdio (`hype mcp` against the REST API), and
 //! `@modelcontextprotocol/inspector --cli` listing the tools. A real hyped
@@ -20,13 +20,13 @@ fn tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mcp")
 }
 
-/// The venv with the pinned `mcp` package (scripts/test.sh makes it).
+/// The venv with the pinned `mcp` package (scripts/install-deps.sh makes it).
 fn python() -> PathBuf {
-    let venv = std::env::var("HYPE_MCP_VENV").unwrap_or_else(|_| "/var/cache/hype/venv-mcp".into());
+    let venv = std::env::var("HYPE_VENV").unwrap_or_else(|_| "/var/cache/hype/venv".into());
     let py = Path::new(&venv).join("bin/python");
     assert!(
         py.is_file(),
-        "no Python venv at {venv}: run scripts/test.sh first"
+        "no Python venv at {venv}: run scripts/install-deps.sh first"
     );
     py
 }
