@@ -45,8 +45,7 @@ pub(crate) enum ExportError {
 
 pub(crate) enum Exporter {
     Xcpng(hype_xcpng::Source),
-    /// Not built into this hyped yet.
-    Vsphere,
+    Vsphere(Box<hype_vsphere::ExportSpec>),
 }
 
 impl Exporter {
@@ -63,7 +62,21 @@ impl Exporter {
                     xva: src.transport == Some(XcpngTransport::Xva),
                 }),
             }),
-            JobKind::VsphereExport => Exporter::Vsphere,
+            JobKind::VsphereExport => {
+                let mut spec = hype_vsphere::ExportSpec::new(
+                    src.url.as_deref().unwrap_or_default(),
+                    src.username.as_deref().unwrap_or_default(),
+                    password.as_deref().unwrap_or_default(),
+                    src.vm.as_deref().unwrap_or_default(),
+                );
+                spec.insecure = src.insecure;
+                spec.shutdown = src.shutdown;
+                spec.remove_cdrom = src.remove_cdrom;
+                if let Some(n) = src.parallel_downloads {
+                    spec.parallel_downloads = n as usize;
+                }
+                Exporter::Vsphere(Box::new(spec))
+            }
         }
     }
 
@@ -99,9 +112,32 @@ impl Exporter {
                     Err(e) => Err(ExportError::Failed(e.to_string())),
                 }
             }
-            Exporter::Vsphere => Err(ExportError::Failed(
-                "vsphere_export is not built into this hyped yet".into(),
-            )),
+            Exporter::Vsphere(spec) => {
+                let (tx, rx) = watch::channel(hype_vsphere::Progress::default());
+                let fwd = forward(rx, progress, |p| ExportProgress {
+                    phase: p.phase,
+                    bytes_done: p.bytes_done,
+                    bytes_total: p.bytes_total,
+                    files_done: p.files_done,
+                    files_total: p.files_total,
+                });
+                let out = hype_vsphere::export(spec, dest, tx, cancel).await;
+                fwd.abort();
+                match out {
+                    // ExportVm streams each disk as a stream-optimised VMDK.
+                    Ok(o) => Ok(o
+                        .disks
+                        .into_iter()
+                        .map(|d| Disk {
+                            path: d.path,
+                            capacity_bytes: d.capacity_bytes,
+                            format: "vmdk",
+                        })
+                        .collect()),
+                    Err(hype_vsphere::VsphereError::Cancelled) => Err(ExportError::Cancelled),
+                    Err(e) => Err(ExportError::Failed(e.to_string())),
+                }
+            }
         }
     }
 }
