@@ -231,10 +231,20 @@ fn drive(
         row_has(s, "tui1", "running") && events(s, "VM_RESUMED", "tui1") == 1
     })?;
 
-    // An action the API refuses says why in the status line.
+    // Standby and back.
     t.keys("tui", &["n"])?;
-    t.wait("tui", "the snapshot refusal", short, |s| {
-        s.contains("error: VM 'tui1': snapshot")
+    t.wait("tui", "tui1 in standby", short, |s| {
+        row_has(s, "tui1", "standby") && events(s, "VM_SNAPSHOTTED", "tui1") == 1
+    })?;
+    t.keys("tui", &["R"])?;
+    t.wait("tui", "tui1 restored", short, |s| {
+        row_has(s, "tui1", "running") && events(s, "VM_RESTORED", "tui1") == 1
+    })?;
+
+    // An action the API refuses says why in the status line.
+    t.keys("tui", &["u"])?;
+    t.wait("tui", "the resume refusal", short, |s| {
+        s.contains("VM 'tui1' is running; cannot resume it")
     })?;
 
     // The serial log, then back.
