@@ -142,6 +142,11 @@ pub async fn screenshot(endpoint: &str) -> Result<Vec<u8>, CdpError> {
     let shot = s
         .call("Page.captureScreenshot", json!({"format": "png"}))
         .await?;
+    screenshot_bytes(&shot)
+}
+
+/// The image bytes of a `Page.captureScreenshot` answer.
+pub(crate) fn screenshot_bytes(shot: &Value) -> Result<Vec<u8>, CdpError> {
     let data = shot["data"]
         .as_str()
         .ok_or_else(|| CdpError::Protocol("no data in the screenshot".into()))?;

@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::{CdpError, CdpSession};
@@ -91,20 +90,24 @@ impl Page {
         Ok(crate::axtree::render(&nodes))
     }
 
-    /// The centre of the element, scrolled into view.
-    async fn centre(&mut self, node: u64) -> Result<(f64, f64), CdpError> {
+    /// One of the element's box-model quads (`content`, `border`, ...) in
+    /// viewport coordinates, after scrolling it into view.
+    async fn quad(&mut self, node: u64, which: &str) -> Result<[f64; 8], CdpError> {
         self.node_call("DOM.scrollIntoViewIfNeeded", node, json!({}))
             .await?;
         let b = self.node_call("DOM.getBoxModel", node, json!({})).await?;
-        let q: Vec<f64> = b["model"]["content"]
+        let q: Vec<f64> = b["model"][which]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(Value::as_f64)
             .collect();
-        if q.len() != 8 {
-            return Err(CdpError::NotVisible { node });
-        }
+        q.try_into().map_err(|_| CdpError::NotVisible { node })
+    }
+
+    /// The centre of the element, scrolled into view.
+    async fn centre(&mut self, node: u64) -> Result<(f64, f64), CdpError> {
+        let q = self.quad(node, "content").await?;
         Ok((
             (q[0] + q[2] + q[4] + q[6]) / 4.0,
             (q[1] + q[3] + q[5] + q[7]) / 4.0,
@@ -197,18 +200,7 @@ impl Page {
     ) -> Result<Vec<u8>, CdpError> {
         let mut p = json!({"format": match format { ImageFormat::Png => "png", ImageFormat::Jpeg => "jpeg" }});
         if let Some(n) = node {
-            self.node_call("DOM.scrollIntoViewIfNeeded", n, json!({}))
-                .await?;
-            let b = self.node_call("DOM.getBoxModel", n, json!({})).await?;
-            let q: Vec<f64> = b["model"]["border"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_f64)
-                .collect();
-            if q.len() != 8 {
-                return Err(CdpError::NotVisible { node: n });
-            }
+            let q = self.quad(n, "border").await?;
             let (xs, ys) = ([q[0], q[2], q[4], q[6]], [q[1], q[3], q[5], q[7]]);
             let min = |a: [f64; 4]| a.iter().copied().fold(f64::INFINITY, f64::min);
             let max = |a: [f64; 4]| a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -226,12 +218,7 @@ impl Page {
             p["clip"] = json!({"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1});
         }
         let shot = self.call("Page.captureScreenshot", p).await?;
-        let data = shot["data"]
-            .as_str()
-            .ok_or_else(|| CdpError::Protocol("no data in the screenshot".into()))?;
-        base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .map_err(|e| CdpError::Protocol(e.to_string()))
+        crate::client::screenshot_bytes(&shot)
     }
 
     /// Calls the JavaScript function source `function` (such as

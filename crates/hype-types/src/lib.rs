@@ -12,6 +12,7 @@ pub mod guest;
 pub mod image;
 pub mod job;
 pub mod lifecycle;
+pub mod transfer;
 pub mod version;
 pub mod vm;
 
@@ -24,6 +25,7 @@ pub use job::{
     JobEventType, JobKind, JobList, JobProgress, JobSource, JobSpec, JobState, XcpngTransport,
 };
 pub use lifecycle::{InvalidTransition, Transition, VmState};
+pub use transfer::{ExportProgress, ExportedDisk};
 pub use version::{AccelInfo, ChVersions, NetworkStatus, VersionInfo};
 pub use vm::{
     validate_name, CreateVm, HostLimits, InvalidVmSpec, NetworkSpec, Vm, VmList, VmNetwork,

@@ -76,34 +76,7 @@ impl fmt::Debug for ExportSpec {
     }
 }
 
-/// Where an export stands, sent on a watch channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Progress {
-    /// `connecting`, `exporting`, `downloading`, `verifying` or `done`.
-    pub phase: &'static str,
-    pub bytes_done: u64,
-    pub bytes_total: Option<u64>,
-    pub files_done: u64,
-    pub files_total: Option<u64>,
-}
-
-impl Default for Progress {
-    fn default() -> Self {
-        Self {
-            phase: "connecting",
-            bytes_done: 0,
-            bytes_total: None,
-            files_done: 0,
-            files_total: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportedDisk {
-    pub path: PathBuf,
-    pub capacity_bytes: u64,
-}
+pub use hype_types::{ExportProgress as Progress, ExportedDisk};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportOutcome {

@@ -63,35 +63,7 @@ impl std::fmt::Debug for Remote {
     }
 }
 
-/// Where an export stands; the same shape as the vSphere exporter's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Progress {
-    pub phase: &'static str,
-    pub bytes_done: u64,
-    pub bytes_total: Option<u64>,
-    pub files_done: u64,
-    pub files_total: Option<u64>,
-}
-
-impl Default for Progress {
-    fn default() -> Self {
-        Self {
-            phase: "connecting",
-            bytes_done: 0,
-            bytes_total: None,
-            files_done: 0,
-            files_total: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportedDisk {
-    /// A sparse raw file under the destination directory.
-    pub path: PathBuf,
-    /// The size the source declared (XAPI's `virtual_size`).
-    pub capacity_bytes: u64,
-}
+pub use hype_types::{ExportProgress as Progress, ExportedDisk};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportOutcome {

@@ -8,27 +8,7 @@ use hype_types::{JobKind, JobSource, XcpngTransport};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// Progress as every exporter reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ExportProgress {
-    pub phase: &'static str,
-    pub bytes_done: u64,
-    pub bytes_total: Option<u64>,
-    pub files_done: u64,
-    pub files_total: Option<u64>,
-}
-
-impl Default for ExportProgress {
-    fn default() -> Self {
-        Self {
-            phase: "connecting",
-            bytes_done: 0,
-            bytes_total: None,
-            files_done: 0,
-            files_total: None,
-        }
-    }
-}
+pub(crate) use hype_types::ExportProgress;
 
 pub(crate) struct Disk {
     pub path: PathBuf,
@@ -88,16 +68,7 @@ impl Exporter {
     ) -> Result<Vec<Disk>, ExportError> {
         match self {
             Exporter::Xcpng(source) => {
-                let (tx, rx) = watch::channel(hype_xcpng::Progress::default());
-                let fwd = forward(rx, progress, |p| ExportProgress {
-                    phase: p.phase,
-                    bytes_done: p.bytes_done,
-                    bytes_total: p.bytes_total,
-                    files_done: p.files_done,
-                    files_total: p.files_total,
-                });
-                let out = hype_xcpng::export(source, dest, tx, cancel).await;
-                fwd.abort();
+                let out = hype_xcpng::export(source, dest, progress, cancel).await;
                 match out {
                     Ok(o) => Ok(o
                         .disks
@@ -113,16 +84,7 @@ impl Exporter {
                 }
             }
             Exporter::Vsphere(spec) => {
-                let (tx, rx) = watch::channel(hype_vsphere::Progress::default());
-                let fwd = forward(rx, progress, |p| ExportProgress {
-                    phase: p.phase,
-                    bytes_done: p.bytes_done,
-                    bytes_total: p.bytes_total,
-                    files_done: p.files_done,
-                    files_total: p.files_total,
-                });
-                let out = hype_vsphere::export(spec, dest, tx, cancel).await;
-                fwd.abort();
+                let out = hype_vsphere::export(spec, dest, progress, cancel).await;
                 match out {
                     // ExportVm streams each disk as a stream-optimised VMDK.
                     Ok(o) => Ok(o
@@ -140,21 +102,4 @@ impl Exporter {
             }
         }
     }
-}
-
-/// Copies an exporter's own progress type into ours as it changes.
-fn forward<P: Clone + Send + Sync + 'static>(
-    mut rx: watch::Receiver<P>,
-    tx: watch::Sender<ExportProgress>,
-    map: fn(&P) -> ExportProgress,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let p = map(&rx.borrow_and_update());
-            tx.send_replace(p);
-            if rx.changed().await.is_err() {
-                return;
-            }
-        }
-    })
 }

@@ -154,6 +154,30 @@ impl Server {
         }
     }
 
+    /// Kills VM `name`'s VMM (`pid`) with SIGKILL and returns the
+    /// `VM_CRASHED` that must follow within a second, naming the signal.
+    pub async fn kill_expecting_crash(&self, name: &str, pid: u32) -> anyhow::Result<Event> {
+        let mut events = self.client.vm_events(Some(name), None).await?;
+        let killed = Instant::now();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )?;
+        let ev = self
+            .wait_event(&mut events, Duration::from_secs(5), |e| {
+                e.event_type == EventType::VmCrashed
+            })
+            .await?;
+        let took = killed.elapsed();
+        anyhow::ensure!(took < Duration::from_secs(1), "VM_CRASHED after {took:?}");
+        anyhow::ensure!(
+            ev.detail.as_deref().unwrap_or("").contains("SIGKILL"),
+            "{:?}",
+            ev.detail
+        );
+        Ok(ev)
+    }
+
     /// Creates a VM and waits for VM_RUNNING (or fails on VM_CRASHED).
     pub async fn create_running(&self, name: &str) -> anyhow::Result<Vm> {
         let mut events = self
