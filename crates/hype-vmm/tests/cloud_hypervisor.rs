@@ -176,7 +176,9 @@ async fn a_rejected_config_leaves_no_process() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("vm");
     let mut bad = spec(&run_dir, "ch-bad");
-    bad.kernel = dir.path().join("no-such-kernel");
+    if let Boot::Kernel { kernel, .. } = &mut bad.boot {
+        *kernel = dir.path().join("no-such-kernel");
+    }
     let err = ch.launch(&bad).await.unwrap_err();
     // CH's own explanation reaches the caller.
     assert!(matches!(err, VmmError::Ch { .. }), "{err}");

@@ -347,6 +347,78 @@ mod tests {
         assert_eq!(parse_version("garbage"), None);
     }
 
+    fn spec(boot: Boot) -> VmSpec {
+        VmSpec {
+            name: "a".into(),
+            id: "id".into(),
+            cpu_cores: 1,
+            memory_mb: 256,
+            boot,
+            rootfs: None,
+            data_disk: None,
+            run_dir: "/run/a".into(),
+            accel: Accel::Tcg,
+            tap: Some("hype-tap0".into()),
+            mac: Some("52:54:00:00:00:01".into()),
+        }
+    }
+
+    fn qemu() -> Qemu {
+        Qemu {
+            binary: "qemu-system-x86_64".into(),
+            version: None,
+        }
+    }
+
+    /// The value following `flag`, every time it appears.
+    fn values<'a>(args: &'a [String], flag: &str) -> Vec<&'a str> {
+        args.windows(2)
+            .filter(|w| w[0] == flag)
+            .map(|w| w[1].as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_firmware_boot_is_a_pc_with_the_overlay_on_virtio_pci_and_no_agent() {
+        let a = qemu().args(&spec(Boot::Firmware {
+            disk: "/run/a/disk.qcow2".into(),
+            firmware: None,
+        }));
+        assert_eq!(values(&a, "-M"), ["q35"]);
+        assert!(values(&a, "-kernel").is_empty() && values(&a, "-bios").is_empty());
+        assert_eq!(
+            values(&a, "-drive"),
+            ["id=disk0,file=/run/a/disk.qcow2,format=qcow2,if=none"]
+        );
+        let devices = values(&a, "-device");
+        assert!(devices.contains(&"virtio-blk-pci,drive=disk0,bootindex=0"));
+        assert!(devices.contains(&"virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01,romfile="));
+        assert!(devices.iter().all(|d| !d.contains("virtserialport")));
+        assert_eq!(values(&a, "-serial"), ["chardev:console"]);
+        let uefi = qemu().args(&spec(Boot::Firmware {
+            disk: "/run/a/disk.qcow2".into(),
+            firmware: Some("/usr/share/ovmf/OVMF.fd".into()),
+        }));
+        assert_eq!(values(&uefi, "-bios"), ["/usr/share/ovmf/OVMF.fd"]);
+    }
+
+    #[test]
+    fn a_kernel_boot_stays_a_microvm_with_mmio_devices_and_the_agent_port() {
+        let a = qemu().args(&spec(Boot::Kernel {
+            kernel: "/img/vmlinux".into(),
+            initramfs: Some("/img/initramfs.img".into()),
+            cmdline: "console=ttyS0".into(),
+        }));
+        assert_eq!(values(&a, "-M"), ["microvm,acpi=on"]);
+        assert_eq!(values(&a, "-kernel"), ["/img/vmlinux"]);
+        assert_eq!(values(&a, "-initrd"), ["/img/initramfs.img"]);
+        assert_eq!(values(&a, "-append"), ["console=ttyS0"]);
+        let devices = values(&a, "-device");
+        assert!(devices.contains(&"virtio-net-device,netdev=net0,mac=52:54:00:00:00:01"));
+        assert!(devices.iter().any(|d| d.starts_with("virtserialport,")));
+        assert!(devices.iter().all(|d| !d.contains("-pci")));
+    }
+
     #[test]
     fn tcg_gets_the_tsc_frequency_and_kvm_nothing() {
         let q = Qemu {
