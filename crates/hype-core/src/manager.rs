@@ -504,7 +504,8 @@ impl Hype {
         {
             tracing::info!(
                 vm = name,
-                "agent shutdown not done; pressing the power button"
+                agent = rt.has_agent,
+                "no shutdown by the agent; pressing the power button"
             );
             let _ = vmm.power_button(name, &run_dir).await;
             if tokio::time::timeout(button_wait, rt.wait_exited())

@@ -252,12 +252,22 @@ async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow:
     let log2 = console_until(&s, "imp2", "HYPE_TEST_DISK: wrote mark: ").await?;
     assert!(log2.contains("previous mark: none"), "{log2}");
 
+    // The image backs the overlays: it stays while VMs use it.
+    let (st, err) = call(&s, "delete", "/api/v1/images/bios", None).await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (409, Some("image_in_use")),
+        "{err}"
+    );
+
     // Delete: the VMMs and the overlays go, the image stays as it was.
     s.client.delete_vm("imp").await?;
     s.client.delete_vm("imp2").await?;
     assert!(!s.data.join("vms/imp").exists() && !s.data.join("vms/imp2").exists());
     assert!(s.vmm_pids().is_empty());
     assert_eq!(sha256(&image_file), source_sha);
+    s.client.delete_image("bios").await?;
+    assert!(!image_file.exists());
     Ok(())
 }
 
