@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(qemu-system-x86 qemu-utils chromium kmod cpio lz4 binutils file e2fsprogs
     iproute2 nftables curl ca-certificates tmux libc6-dev gcc
     xva-img python3 python3-venv tar openssl
+    syslinux syslinux-common mtools dosfstools fdisk busybox-static  # the bootable test disk (scripts/build-test-disk.sh)
     golang-go golang-github-vmware-govmomi-dev)  # the last two: vCenter simulator for hype-vsphere's tests
 
 [[ $(id -u) -eq 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }

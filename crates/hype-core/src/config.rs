@@ -23,6 +23,9 @@ pub struct CoreConfig {
     pub qemu_binary: Option<PathBuf>,
     /// An operator-supplied cloud-hypervisor; when unset, an embedded one.
     pub ch_binary: Option<PathBuf>,
+    /// The UEFI firmware cloud-hypervisor boots imported disks with
+    /// (`CLOUDHV.fd`); `None` means hype-vmm's default path.
+    pub ch_firmware: Option<PathBuf>,
     /// How long a guest has to shut down before it is killed.
     pub stop_timeout: Duration,
     /// How long a guest has to report ready before it counts as crashed.
@@ -93,6 +96,7 @@ impl Default for CoreConfig {
             accel: AccelChoice::Auto,
             qemu_binary: None,
             ch_binary: None,
+            ch_firmware: None,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             boot_timeout: Duration::from_secs(120),
             public_url: "http://127.0.0.1:7777".into(),

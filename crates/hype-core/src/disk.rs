@@ -1,5 +1,7 @@
-//! A VM's own writable disk (`persist: true`): a sparse ext4 file in its run
-//! directory, made on first boot and kept until the VM is deleted.
+//! A VM's own writable disks, in its run directory, made on first boot and
+//! kept until the VM is deleted: the sparse ext4 file of `persist: true`,
+//! and the copy-on-write overlay a VM of an imported disk writes to (the
+//! registered image is shared and must never change).
 
 use std::path::Path;
 
@@ -53,4 +55,39 @@ fn make(vm: &str, path: &Path) -> Result<()> {
         });
     }
     std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Makes the qcow2 overlay at `path` over the raw `image` unless it exists.
+pub(crate) async fn ensure_overlay(vm: &str, path: &Path, image: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let io = |source| CoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    }
+    let tmp = path.with_extension("qcow2.tmp");
+    // The backing format is stated, never probed: the guest writes the
+    // image's bytes and could make them look like a qcow2 header.
+    let out = tokio::process::Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+        .arg(image)
+        .arg(&tmp)
+        .output()
+        .await
+        .map_err(io)?;
+    if !out.status.success() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CoreError::Disk {
+            name: vm.into(),
+            why: format!(
+                "qemu-img create failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
+    tokio::fs::rename(&tmp, path).await.map_err(io)
 }

@@ -41,6 +41,13 @@ impl Hype {
                 name: name.into(),
                 why: "is not connected",
             })?;
+        if !rt.has_agent {
+            return Err(CoreError::Unsupported {
+                name: name.into(),
+                what: "it has no guest agent to ask (it runs its own system from an imported disk)"
+                    .into(),
+            });
+        }
         rt.request(make, wait)
             .await
             .map_err(|e| CoreError::AgentUnavailable {

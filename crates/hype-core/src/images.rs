@@ -67,6 +67,61 @@ pub(crate) async fn import_built(store: &Store, dir: &Path) -> Result<Vec<String
     Ok(found)
 }
 
+/// How VMs of an image boot.
+pub(crate) enum ImageBoot {
+    /// A built image: hype's kernel, initramfs and maybe a root disk.
+    Kernel(BootFiles),
+    /// An imported full disk (raw) that the firmware boots; each VM writes
+    /// to its own overlay over it.
+    Firmware { disk: PathBuf },
+}
+
+impl ImageBoot {
+    /// Whether a hype agent runs in such a VM.
+    pub fn has_agent(&self) -> bool {
+        matches!(self, ImageBoot::Kernel(_))
+    }
+}
+
+/// Whether a VM of `img` has a hype agent: built images do, imported
+/// disks do not (they run their own operating system).
+pub(crate) fn has_agent(img: &ImageRecord) -> bool {
+    img.kind != "disk"
+}
+
+/// How VMs of `img` boot, with every file checked to be there.
+pub(crate) fn image_boot(img: &ImageRecord) -> std::result::Result<ImageBoot, String> {
+    if img.kind != "disk" {
+        return boot_files(img).map(ImageBoot::Kernel);
+    }
+    if img.boot_mode != "firmware" {
+        return Err(format!(
+            "image '{}' is an imported disk with boot mode {}; this hyped boots imported disks through firmware only (import it with boot: firmware)",
+            img.name, img.boot_mode
+        ));
+    }
+    if img.format.as_deref() != Some("raw") {
+        return Err(format!(
+            "image '{}' is a {} disk; only raw imported disks boot",
+            img.name,
+            img.format.as_deref().unwrap_or("unknown")
+        ));
+    }
+    let disk = img
+        .disk
+        .as_ref()
+        .map(|d| Path::new(&img.dir).join(d))
+        .ok_or_else(|| format!("image '{}' has no disk file", img.name))?;
+    if !disk.is_file() {
+        return Err(format!(
+            "image '{}' is missing its disk {}",
+            img.name,
+            disk.display()
+        ));
+    }
+    Ok(ImageBoot::Firmware { disk })
+}
+
 /// The files a kernel-booted image needs, as absolute paths.
 pub(crate) struct BootFiles {
     pub kernel: PathBuf,
@@ -75,12 +130,6 @@ pub(crate) struct BootFiles {
 }
 
 pub(crate) fn boot_files(img: &ImageRecord) -> std::result::Result<BootFiles, String> {
-    if img.kind == "disk" {
-        return Err(format!(
-            "image '{}' is an imported disk (boot mode {}); this hyped cannot boot imported disks yet",
-            img.name, img.boot_mode
-        ));
-    }
     let dir = Path::new(&img.dir);
     let kernel = img
         .vmlinux

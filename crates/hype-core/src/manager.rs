@@ -11,7 +11,7 @@ use std::time::Instant;
 use hype_store::{NewVm, Store, VmRecord, VmmUpdate};
 use hype_types::{AccelInfo, CreateVm, Transition, VersionInfo, Vm, VmState, VmmChoice};
 use hype_vmm::process::{self, ExitWatch};
-use hype_vmm::{AnyVmm, CloudHypervisor, Qemu, VmSpec, Vmm};
+use hype_vmm::{AnyVmm, Boot, CloudHypervisor, Qemu, VmSpec, Vmm};
 use nix::sys::signal::Signal;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -226,10 +226,16 @@ impl Hype {
             .clone()
             .unwrap_or_else(|| self.inner.cfg.default_image.clone());
         let img = self.inner.store.get_image(&image_name).await?;
-        images::boot_files(&img).map_err(|what| CoreError::Unsupported {
+        let boot = images::image_boot(&img).map_err(|what| CoreError::Unsupported {
             name: req.name.clone(),
             what,
         })?;
+        if !boot.has_agent() && req.kernel_cmdline.is_some() {
+            return Err(CoreError::InvalidRequest(format!(
+                "kernel_cmdline: image '{}' boots its own kernel through firmware; hype passes it no command line",
+                img.name
+            )));
+        }
         if req.persist && img.rootfs.is_none() {
             return Err(CoreError::InvalidRequest(format!(
                 "persist needs an image with a root filesystem (such as 'browser'); '{}' has none",
@@ -300,10 +306,38 @@ impl Hype {
             hype_types::VmmKind::Qemu => self.accel().await?.accel,
         };
         let img = self.inner.store.get_image(&rec.image).await?;
-        let files = images::boot_files(&img).map_err(|what| CoreError::Unsupported {
+        let boot = images::image_boot(&img).map_err(|what| CoreError::Unsupported {
             name: rec.name.clone(),
             what,
         })?;
+        let run_dir = self.inner.cfg.run_dir(&rec.name);
+        let files = match boot {
+            images::ImageBoot::Kernel(files) => files,
+            images::ImageBoot::Firmware { disk } => {
+                let overlay = run_dir.join(hype_vmm::spec_files::OVERLAY_DISK);
+                crate::disk::ensure_overlay(&rec.name, &overlay, &disk).await?;
+                let firmware = match vmm.kind() {
+                    hype_types::VmmKind::CloudHypervisor => self.inner.cfg.ch_firmware.clone(),
+                    hype_types::VmmKind::Qemu => None,
+                };
+                return Ok(VmSpec {
+                    name: rec.name.clone(),
+                    id: rec.id.clone(),
+                    cpu_cores: rec.cpu_cores,
+                    memory_mb: rec.memory_mb,
+                    boot: Boot::Firmware {
+                        disk: overlay,
+                        firmware,
+                    },
+                    rootfs: None,
+                    data_disk: None,
+                    run_dir,
+                    accel,
+                    tap: net.map(|n| n.tap.clone()),
+                    mac: net.map(|n| n.mac.clone()),
+                });
+            }
+        };
         let mut cmdline = vec![
             "console=ttyS0".to_owned(),
             "reboot=k".into(),
@@ -320,7 +354,6 @@ impl Hype {
             // disk (if any) the second.
             cmdline.push("hype.rootfs=/dev/vda".into());
         }
-        let run_dir = self.inner.cfg.run_dir(&rec.name);
         let data_disk = if rec.persist && files.rootfs.is_some() {
             let path = run_dir.join(crate::disk::PERSIST_DISK);
             crate::disk::ensure(&rec.name, &path).await?;
@@ -337,11 +370,13 @@ impl Hype {
             id: rec.id.clone(),
             cpu_cores: rec.cpu_cores,
             memory_mb: rec.memory_mb,
-            kernel: files.kernel,
-            initramfs: files.initramfs,
+            boot: Boot::Kernel {
+                kernel: files.kernel,
+                initramfs: files.initramfs,
+                cmdline: cmdline.join(" "),
+            },
             rootfs: files.rootfs,
             data_disk,
-            cmdline: cmdline.join(" "),
             run_dir,
             accel,
             tap: net.map(|n| n.tap.clone()),
@@ -376,7 +411,7 @@ impl Hype {
             pid: Some(Some(launched.pid)),
             version: launched.version.clone(),
             accel: Some(spec.accel.as_str().into()),
-            kernel_cmdline: Some(spec.cmdline.clone()),
+            kernel_cmdline: Some(spec.boot.cmdline().unwrap_or_default().to_owned()),
         };
         let detail = format!(
             "VMM pid {} up in {} ms ({})",
@@ -403,6 +438,7 @@ impl Hype {
             vmm.clone(),
             watch,
             true,
+            spec.boot.has_agent(),
             launched_at,
         );
         Ok(self.to_view(rec))
@@ -453,18 +489,26 @@ impl Hype {
         if rec.state == VmState::Paused {
             let _ = vmm.resume(name, &run_dir).await;
         }
-        let _ = rt.agent.try_send(hype_agent_proto::HostMessage::Shutdown);
         let timeout = self.inner.cfg.stop_timeout;
-        if tokio::time::timeout(timeout / 2, rt.wait_exited())
+        // Without an agent the power button is the only polite request,
+        // and it gets the whole timeout.
+        let (agent_wait, button_wait) = if rt.has_agent {
+            let _ = rt.agent.try_send(hype_agent_proto::HostMessage::Shutdown);
+            (timeout / 2, timeout / 2)
+        } else {
+            (std::time::Duration::ZERO, timeout)
+        };
+        if tokio::time::timeout(agent_wait, rt.wait_exited())
             .await
             .is_err()
         {
             tracing::info!(
                 vm = name,
-                "agent shutdown not done; pressing the power button"
+                agent = rt.has_agent,
+                "no shutdown by the agent; pressing the power button"
             );
             let _ = vmm.power_button(name, &run_dir).await;
-            if tokio::time::timeout(timeout / 2, rt.wait_exited())
+            if tokio::time::timeout(button_wait, rt.wait_exited())
                 .await
                 .is_err()
             {

@@ -36,8 +36,14 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
                 tracing::info!(vm = %rec.name, "removed a half-created VM");
             }
             VmState::Starting | VmState::Running | VmState::Paused | VmState::Stopping => {
+                let has_agent = match inner.store.get_image(&rec.image).await {
+                    Ok(img) => crate::images::has_agent(&img),
+                    Err(_) => true,
+                };
                 let adopted = match (&vmm, rec.vmm_pid) {
-                    (Some(vmm), Some(pid)) => adopt(hype, vmm, &rec.name, pid, rec.state),
+                    (Some(vmm), Some(pid)) => {
+                        adopt(hype, vmm, &rec.name, pid, rec.state, has_agent)
+                    }
                     _ => false,
                 };
                 if !adopted {
@@ -81,7 +87,7 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
 
 /// Takes a surviving VMM under supervision again. The pidfd is opened before
 /// the ownership check so the check is about the process we will watch.
-fn adopt(hype: &Hype, vmm: &AnyVmm, name: &str, pid: u32, state: VmState) -> bool {
+fn adopt(hype: &Hype, vmm: &AnyVmm, name: &str, pid: u32, state: VmState, has_agent: bool) -> bool {
     let Ok(watch) = ExitWatch::new(pid) else {
         return false;
     };
@@ -97,6 +103,7 @@ fn adopt(hype: &Hype, vmm: &AnyVmm, name: &str, pid: u32, state: VmState) -> boo
         vmm.clone(),
         watch,
         booting,
+        has_agent,
         Instant::now(),
     );
     if state == VmState::Stopping {

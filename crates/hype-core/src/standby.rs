@@ -165,7 +165,16 @@ impl Hype {
                 return Err(e.into());
             }
         };
-        crate::supervisor::spawn(&self.inner, name.into(), vmm, watch, false, started);
+        let has_agent = spec.boot.has_agent();
+        crate::supervisor::spawn(
+            &self.inner,
+            name.into(),
+            vmm,
+            watch,
+            false,
+            has_agent,
+            started,
+        );
         // The guest has moved on: this state must never be loaded again.
         if let Err(e) = std::fs::remove_dir_all(&from) {
             tracing::warn!(vm = name, error = %e, "cannot remove a used snapshot");

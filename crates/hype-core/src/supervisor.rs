@@ -27,6 +27,8 @@ pub(crate) struct Runtime {
     pub pid: u32,
     pub agent: mpsc::Sender<HostMessage>,
     pub exited: watch::Receiver<bool>,
+    /// Whether a hype agent runs in the guest (not in an imported disk's).
+    pub has_agent: bool,
     /// Set by delete: the exit is expected and the row is about to go.
     pub deleting: Arc<AtomicBool>,
     /// Requests to the agent waiting for their answer, by id.
@@ -84,6 +86,7 @@ pub(crate) fn spawn(
     vmm: AnyVmm,
     watch: ExitWatch,
     booting: bool,
+    has_agent: bool,
     launched_at: Instant,
 ) -> Runtime {
     let (agent_tx, agent_rx) = mpsc::channel(8);
@@ -95,6 +98,7 @@ pub(crate) fn spawn(
         pid: watch.pid(),
         agent: agent_tx,
         exited: exited_rx,
+        has_agent,
         deleting: Arc::new(AtomicBool::new(false)),
         replies: Replies::default(),
     };
@@ -106,14 +110,16 @@ pub(crate) fn spawn(
 
     let run_dir = inner.cfg.run_dir(&name);
     let agent_cancel = inner.shutdown.child_token();
-    inner.tracker.spawn(crate::agent::run(
-        vmm.clone(),
-        name.clone(),
-        run_dir,
-        agent_rx,
-        said_tx,
-        agent_cancel.clone(),
-    ));
+    if has_agent {
+        inner.tracker.spawn(crate::agent::run(
+            vmm.clone(),
+            name.clone(),
+            run_dir,
+            agent_rx,
+            said_tx,
+            agent_cancel.clone(),
+        ));
+    }
     let inner2 = inner.clone();
     let deleting = runtime.deleting.clone();
     let replies = runtime.replies.clone();
@@ -128,6 +134,7 @@ pub(crate) fn spawn(
             deleting,
             generation,
             replies,
+            has_agent,
         };
         sup.run(booting, launched_at, exited_tx).await;
     });
@@ -144,7 +151,11 @@ struct Supervisor {
     deleting: Arc<AtomicBool>,
     generation: u64,
     replies: Replies,
+    has_agent: bool,
 }
+
+/// How often a VMM without a guest agent is asked whether it runs the guest.
+const STATUS_POLL: Duration = Duration::from_millis(100);
 
 impl Supervisor {
     async fn run(mut self, booting: bool, launched_at: Instant, exited_tx: watch::Sender<bool>) {
@@ -161,11 +172,15 @@ impl Supervisor {
                     return;
                 }
                 Some(msg) = self.said.recv() => self.on_agent(msg, &mut waiting_ready, launched_at).await,
+                _ = tokio::time::sleep(STATUS_POLL), if waiting_ready && !self.has_agent => {
+                    self.poll_running(&mut waiting_ready, launched_at).await
+                }
                 _ = tokio::time::sleep_until(deadline), if waiting_ready => {
                     waiting_ready = false;
                     let secs = self.inner.cfg.boot_timeout.as_secs();
+                    let who = if self.has_agent { "the guest agent did not report ready" } else { "the VMM did not run the guest" };
                     crash_reason = Some(format!(
-                        "the guest agent did not report ready within {secs} s{}",
+                        "{who} within {secs} s{}",
                         last_line(&self.inner.cfg.run_dir(&self.name), hype_vmm::spec_files::CONSOLE_LOG)
                             .map(|l| format!("; last console line: {l}"))
                             .unwrap_or_default()
@@ -180,6 +195,33 @@ impl Supervisor {
         }
         self.inner.forget_runtime(&self.name, self.generation);
         let _ = exited_tx.send(true);
+    }
+
+    /// Readiness without an agent: the VMM runs the guest, so the firmware
+    /// has it. Nothing more about the guest can be known from outside.
+    async fn poll_running(&self, waiting_ready: &mut bool, launched_at: Instant) {
+        let run_dir = self.inner.cfg.run_dir(&self.name);
+        if !matches!(self.vmm.guest_running(&self.name, &run_dir).await, Ok(true)) {
+            return;
+        }
+        *waiting_ready = false;
+        let total = launched_at.elapsed().as_millis();
+        let detail = format!(
+            "no guest agent: running means the VMM runs the guest ({total} ms since VMM launch)"
+        );
+        if let Err(e) = self
+            .inner
+            .store
+            .transition(
+                &self.name,
+                Transition::Ready,
+                Some(detail),
+                VmmUpdate::default(),
+            )
+            .await
+        {
+            tracing::warn!(vm = %self.name, error = %e, "running from a VM no longer starting");
+        }
     }
 
     async fn on_agent(&self, msg: GuestMessage, waiting_ready: &mut bool, launched_at: Instant) {

@@ -17,9 +17,13 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use crate::spec::files;
-use crate::{launch, process, Accel, Launched, Result, VmSpec, Vmm, VmmError};
+use crate::{launch, process, Accel, Boot, Launched, Result, VmSpec, Vmm, VmmError};
 
 /// How long CH gets to answer on its API socket.
+/// Where Debian's `cloudhv-efi-x86-64` package (edk2 built for
+/// cloud-hypervisor) puts its firmware; `--ch-firmware` overrides it.
+pub const DEFAULT_FIRMWARE: &str = "/usr/share/cloud-hypervisor/CLOUDHV.fd";
+
 const SOCKET_DEADLINE: Duration = Duration::from_secs(15);
 /// The guest's vsock CID; any value from 3 up works, since each VM has its
 /// own hybrid vsock socket and CIDs never meet.
@@ -138,6 +142,49 @@ fn vm_config(spec: &VmSpec) -> VmConfig {
         }]),
         _ => None,
     };
+    let mut disks = vec![];
+    let payload = match &spec.boot {
+        Boot::Kernel {
+            kernel,
+            initramfs,
+            cmdline,
+        } => PayloadConfig {
+            kernel: Some(kernel.display().to_string()),
+            initramfs: initramfs.as_ref().map(|i| i.display().to_string()),
+            cmdline: Some(cmdline.clone()),
+            ..PayloadConfig::default()
+        },
+        // CH has no BIOS: an imported disk boots through a UEFI firmware.
+        Boot::Firmware { disk, firmware } => {
+            disks.push(DiskConfig {
+                path: Some(disk.display().to_string()),
+                ..DiskConfig::default()
+            });
+            PayloadConfig {
+                firmware: Some(
+                    firmware
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_FIRMWARE.into())
+                        .display()
+                        .to_string(),
+                ),
+                ..PayloadConfig::default()
+            }
+        }
+    };
+    if let Some(rootfs) = &spec.rootfs {
+        disks.push(DiskConfig {
+            path: Some(rootfs.display().to_string()),
+            readonly: Some(true),
+            ..DiskConfig::default()
+        });
+    }
+    if let Some(data) = &spec.data_disk {
+        disks.push(DiskConfig {
+            path: Some(data.display().to_string()),
+            ..DiskConfig::default()
+        });
+    }
     VmConfig {
         cpus: Some(CpusConfig {
             boot_vcpus: spec.cpu_cores,
@@ -148,26 +195,8 @@ fn vm_config(spec: &VmSpec) -> VmConfig {
             size: u64::from(spec.memory_mb) * 1024 * 1024,
             ..MemoryConfig::default()
         }),
-        payload: PayloadConfig {
-            kernel: Some(spec.kernel.display().to_string()),
-            initramfs: spec.initramfs.as_ref().map(|i| i.display().to_string()),
-            cmdline: Some(spec.cmdline.clone()),
-            ..PayloadConfig::default()
-        },
-        disks: spec.rootfs.as_ref().map(|rootfs| {
-            let mut disks = vec![DiskConfig {
-                path: Some(rootfs.display().to_string()),
-                readonly: Some(true),
-                ..DiskConfig::default()
-            }];
-            if let Some(data) = &spec.data_disk {
-                disks.push(DiskConfig {
-                    path: Some(data.display().to_string()),
-                    ..DiskConfig::default()
-                });
-            }
-            disks
-        }),
+        payload,
+        disks: (!disks.is_empty()).then_some(disks),
         net,
         rng: Some(RngConfig {
             src: "/dev/urandom".into(),
@@ -184,7 +213,8 @@ fn vm_config(spec: &VmSpec) -> VmConfig {
             mode: ConsoleMode::Off,
             ..ConsoleConfig::default()
         }),
-        vsock: Some(VsockConfig {
+        // Only hype's agent listens on vsock.
+        vsock: spec.boot.has_agent().then(|| VsockConfig {
             cid: GUEST_CID,
             socket: p(files::VSOCK_SOCK),
             ..VsockConfig::default()
@@ -348,6 +378,17 @@ impl Vmm for CloudHypervisor {
             .await
     }
 
+    async fn guest_running(&self, name: &str, run_dir: &Path) -> Result<bool> {
+        let info = Self::client(run_dir)
+            .info()
+            .await
+            .map_err(|source| VmmError::Ch {
+                vm: name.into(),
+                source: Box::new(source),
+            })?;
+        Ok(info.state == hype_ch::api::VmState::Running)
+    }
+
     fn exit_reason(&self, run_dir: &Path) -> Option<String> {
         let log = std::fs::read_to_string(run_dir.join(files::VMM_LOG)).ok()?;
         error_from_log(&log)
@@ -369,16 +410,46 @@ mod tests {
             id: "id".into(),
             cpu_cores: 2,
             memory_mb: 256,
-            kernel: "/img/vmlinux".into(),
-            initramfs: Some("/img/initramfs.img".into()),
+            boot: Boot::Kernel {
+                kernel: "/img/vmlinux".into(),
+                initramfs: Some("/img/initramfs.img".into()),
+                cmdline: "console=ttyS0".into(),
+            },
             rootfs: None,
             data_disk: None,
-            cmdline: "console=ttyS0".into(),
             run_dir: dir.to_owned(),
             accel: Accel::Kvm,
             tap: None,
             mac: None,
         }
+    }
+
+    #[test]
+    fn an_imported_disk_boots_through_the_firmware_without_vsock() {
+        let mut s = spec(Path::new("/run/a"));
+        s.boot = Boot::Firmware {
+            disk: "/run/a/disk.qcow2".into(),
+            firmware: None,
+        };
+        let c = vm_config(&s);
+        assert_eq!(c.payload.firmware.as_deref(), Some(DEFAULT_FIRMWARE));
+        assert_eq!(
+            (c.payload.kernel, c.payload.cmdline, c.payload.initramfs),
+            (None, None, None)
+        );
+        let disks = c.disks.unwrap();
+        assert_eq!(disks.len(), 1);
+        assert_eq!(disks[0].path.as_deref(), Some("/run/a/disk.qcow2"));
+        assert_ne!(disks[0].readonly, Some(true));
+        assert_eq!(c.vsock, None);
+        s.boot = Boot::Firmware {
+            disk: "/run/a/disk.qcow2".into(),
+            firmware: Some("/opt/CLOUDHV.fd".into()),
+        };
+        assert_eq!(
+            vm_config(&s).payload.firmware.as_deref(),
+            Some("/opt/CLOUDHV.fd")
+        );
     }
 
     #[test]

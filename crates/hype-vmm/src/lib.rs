@@ -25,7 +25,7 @@ pub use accel::Accel;
 pub use cloud_hypervisor::CloudHypervisor;
 pub use error::VmmError;
 pub use qemu::Qemu;
-pub use spec::{files as spec_files, Launched, VmSpec};
+pub use spec::{files as spec_files, Boot, Launched, VmSpec};
 
 /// Removes a run directory's sockets; they are stale once the VMM is gone.
 pub fn remove_sockets(run_dir: &Path) {
@@ -68,6 +68,9 @@ pub trait Vmm {
     async fn restore(&self, spec: &VmSpec, from: &Path) -> Result<Launched>;
     /// Asks the VMM process to exit (the guest is not told).
     async fn quit(&self, name: &str, run_dir: &Path) -> Result<()>;
+    /// Whether the VMM is executing the guest (not paused, not yet
+    /// waiting to start): all hyped can know of a guest without an agent.
+    async fn guest_running(&self, name: &str, run_dir: &Path) -> Result<bool>;
     /// Whether `pid` is this backend's VMM for the VM in `run_dir`; guards
     /// adoption against a recycled pid.
     fn owns_process(&self, pid: u32, run_dir: &Path) -> bool;
@@ -147,6 +150,12 @@ impl Vmm for AnyVmm {
         match self {
             AnyVmm::Qemu(q) => q.quit(name, run_dir).await,
             AnyVmm::CloudHypervisor(c) => c.quit(name, run_dir).await,
+        }
+    }
+    async fn guest_running(&self, name: &str, run_dir: &Path) -> Result<bool> {
+        match self {
+            AnyVmm::Qemu(q) => q.guest_running(name, run_dir).await,
+            AnyVmm::CloudHypervisor(c) => c.guest_running(name, run_dir).await,
         }
     }
     fn owns_process(&self, pid: u32, run_dir: &Path) -> bool {

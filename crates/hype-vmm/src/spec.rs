@@ -9,20 +9,55 @@ pub struct VmSpec {
     pub id: String,
     pub cpu_cores: u32,
     pub memory_mb: u32,
-    /// Uncompressed ELF (PVH) kernel; QEMU also takes a bzImage.
-    pub kernel: PathBuf,
-    pub initramfs: Option<PathBuf>,
+    /// What starts the guest: hype's kernel, or firmware reading a disk.
+    pub boot: Boot,
     /// Shared read-only root disk, if the image has one.
     pub rootfs: Option<PathBuf>,
     /// The VM's own writable disk, after the root disk (`/dev/vdb`).
     pub data_disk: Option<PathBuf>,
-    pub cmdline: String,
     /// `{data}/vms/<name>`: sockets, console log, VMM log.
     pub run_dir: PathBuf,
     pub accel: Accel,
     /// Host tap device and guest MAC, when the VM is networked.
     pub tap: Option<String>,
     pub mac: Option<String>,
+}
+
+/// How the guest starts. The machine follows from it: hype's own images
+/// boot a minimal machine (QEMU `microvm`) straight into the kernel; an
+/// imported full disk needs a whole PC whose firmware finds its boot loader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Boot {
+    /// hype's kernel and initramfs; the guest agent reports ready.
+    Kernel {
+        /// Uncompressed ELF (PVH) kernel; QEMU also takes a bzImage.
+        kernel: PathBuf,
+        initramfs: Option<PathBuf>,
+        cmdline: String,
+    },
+    /// Firmware boots `disk` (the VM's own copy-on-write overlay, qcow2);
+    /// there is no guest agent.
+    Firmware {
+        disk: PathBuf,
+        /// A UEFI firmware file. QEMU uses SeaBIOS without one;
+        /// cloud-hypervisor needs one and defaults to `CLOUDHV.fd`.
+        firmware: Option<PathBuf>,
+    },
+}
+
+impl Boot {
+    /// The kernel command line, for kernel boots.
+    pub fn cmdline(&self) -> Option<&str> {
+        match self {
+            Boot::Kernel { cmdline, .. } => Some(cmdline),
+            Boot::Firmware { .. } => None,
+        }
+    }
+
+    /// Whether a hype agent runs in the guest.
+    pub fn has_agent(&self) -> bool {
+        matches!(self, Boot::Kernel { .. })
+    }
 }
 
 /// A VMM that is up and reachable.
@@ -38,6 +73,8 @@ pub mod files {
     pub const VMM_LOG: &str = "vmm.log";
     pub const QMP_SOCK: &str = "qmp.sock";
     pub const AGENT_SOCK: &str = "agent.sock";
+    /// A firmware-booted VM's copy-on-write overlay over its image's disk.
+    pub const OVERLAY_DISK: &str = "disk.qcow2";
     /// cloud-hypervisor's API socket.
     pub const CH_SOCK: &str = "ch.sock";
     /// cloud-hypervisor's hybrid vsock socket (the host end of the guest's

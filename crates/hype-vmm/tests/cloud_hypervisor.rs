@@ -11,7 +11,7 @@ use std::time::Duration;
 use hype_ch::api::VmState;
 use hype_ch::ChClient;
 use hype_vmm::process::{self, Exit, ExitWatch};
-use hype_vmm::{spec_files, Accel, CloudHypervisor, VmSpec, Vmm, VmmError};
+use hype_vmm::{spec_files, Accel, Boot, CloudHypervisor, VmSpec, Vmm, VmmError};
 use nix::sys::signal::Signal;
 
 const IMAGE_DIR: &str = "/var/lib/hype/images/base";
@@ -33,11 +33,13 @@ fn spec(run_dir: &Path, name: &str) -> VmSpec {
         id: "00000000-0000-0000-0000-000000000000".into(),
         cpu_cores: 1,
         memory_mb: 256,
-        kernel: image.join("vmlinux"),
-        initramfs: Some(image.join("initramfs.img")),
+        boot: Boot::Kernel {
+            kernel: image.join("vmlinux"),
+            initramfs: Some(image.join("initramfs.img")),
+            cmdline: format!("console=ttyS0 reboot=k panic=-1 hype.name={name}"),
+        },
         rootfs: None,
         data_disk: None,
-        cmdline: format!("console=ttyS0 reboot=k panic=-1 hype.name={name}"),
         run_dir: run_dir.to_owned(),
         accel: Accel::Kvm,
         tap: None,
@@ -174,7 +176,9 @@ async fn a_rejected_config_leaves_no_process() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("vm");
     let mut bad = spec(&run_dir, "ch-bad");
-    bad.kernel = dir.path().join("no-such-kernel");
+    if let Boot::Kernel { kernel, .. } = &mut bad.boot {
+        *kernel = dir.path().join("no-such-kernel");
+    }
     let err = ch.launch(&bad).await.unwrap_err();
     // CH's own explanation reaches the caller.
     assert!(matches!(err, VmmError::Ch { .. }), "{err}");

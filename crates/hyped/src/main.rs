@@ -53,6 +53,10 @@ struct Args {
     vmm: VmmArg,
     #[arg(long, env = "HYPE_CH_BINARY")]
     ch_binary: Option<PathBuf>,
+    /// cloud-hypervisor's UEFI firmware for imported disks (default
+    /// /usr/share/cloud-hypervisor/CLOUDHV.fd).
+    #[arg(long, env = "HYPE_CH_FIRMWARE")]
+    ch_firmware: Option<PathBuf>,
     #[arg(long, env = "HYPE_QEMU_BINARY")]
     qemu_binary: Option<PathBuf>,
     #[arg(long, env = "HYPE_ACCEL", value_enum, default_value = "auto")]
@@ -131,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
         },
         qemu_binary: args.qemu_binary,
         ch_binary: args.ch_binary,
+        ch_firmware: args.ch_firmware,
         stop_timeout: Duration::from_secs(args.stop_timeout),
         boot_timeout: Duration::from_secs(args.boot_timeout),
         public_url: format!("http://{local}"),

@@ -274,27 +274,7 @@ async fn xcpng_jobs_in_json_and_yaml_become_images() -> anyhow::Result<()> {
             JobEventType::JobCompleted
         ]
     );
-    // An imported disk cannot boot yet, and says so.
-    let (st, err) = call(
-        &s,
-        "post",
-        "/api/v1/vms",
-        Some("application/json"),
-        &json!({"name": "imp", "cpu_cores": 1, "memory_mb": 256, "image": "web-raw"}).to_string(),
-    )
-    .await;
-    assert_eq!(
-        (st, err["error"]["code"].as_str()),
-        (501, Some("not_supported")),
-        "{err}"
-    );
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("imported disk"),
-        "{err}"
-    );
+    // Booting imported disks: see tests/boot.rs.
     // A second import of the same name is refused up front.
     let (st, err) = call(
         &s,

@@ -12,6 +12,7 @@ use crate::AppState;
 #[utoipa::path(get, path = "/api/v1/vms/{name}/guest/network", tag = "vms", params(("name" = String, Path)),
     responses((status = 200, body = GuestNetwork), (status = 404, body = ErrorBody),
         (status = 409, description = "The VM is not running", body = ErrorBody),
+        (status = 501, description = "The VM has no guest agent (an imported disk)", body = ErrorBody),
         (status = 504, description = "The guest agent did not answer", body = ErrorBody)))]
 pub async fn network(
     State(s): State<AppState>,
@@ -24,7 +25,9 @@ pub async fn network(
     request_body = ProbeRequest,
     responses((status = 200, description = "Whether the guest reached the target", body = ProbeResult),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 504, body = ErrorBody)))]
+        (status = 422, body = ErrorBody),
+        (status = 501, description = "The VM has no guest agent (an imported disk)", body = ErrorBody),
+        (status = 504, body = ErrorBody)))]
 pub async fn probe(
     State(s): State<AppState>,
     Path(name): Path<String>,

@@ -12,7 +12,7 @@ use hype_types::VmmKind;
 use tokio::net::UnixStream;
 
 use crate::spec::files;
-use crate::{launch, process, Accel, Launched, Result, VmSpec, Vmm, VmmError};
+use crate::{launch, process, Accel, Boot, Launched, Result, VmSpec, Vmm, VmmError};
 pub use qmp::{Qmp, QmpError};
 
 /// How long QEMU gets to open its QMP socket.
@@ -46,11 +46,14 @@ impl Qemu {
     fn args(&self, spec: &VmSpec) -> Vec<String> {
         let dir = &spec.run_dir;
         let p = |f: &str| dir.join(f).display().to_string();
+        let firmware = matches!(spec.boot, Boot::Firmware { .. });
         let mut a: Vec<String> = vec![
             "-name".into(),
             format!("hype-{},debug-threads=on", spec.name),
             "-M".into(),
-            "microvm,acpi=on".into(),
+            // An imported disk expects a PC (PCI, a BIOS, ACPI) as its
+            // firmware and boot loader were installed on one.
+            if firmware { "q35" } else { "microvm,acpi=on" }.into(),
             "-accel".into(),
             spec.accel.as_str().into(),
             "-cpu".into(),
@@ -67,35 +70,59 @@ impl Qemu {
             "-display".into(),
             "none".into(),
             "-no-reboot".into(),
-            "-kernel".into(),
-            spec.kernel.display().to_string(),
-            "-append".into(),
-            spec.cmdline.clone(),
             "-chardev".into(),
             format!("file,id=console,path={},append=on", p(files::CONSOLE_LOG)),
             "-serial".into(),
             "chardev:console".into(),
-            "-chardev".into(),
-            format!(
-                "socket,id=agent,path={},server=on,wait=off",
-                p(files::AGENT_SOCK)
-            ),
-            "-device".into(),
-            "virtio-serial-device".into(),
-            "-device".into(),
-            format!(
-                "virtserialport,chardev=agent,name={}",
-                hype_agent_proto::VIRTIO_PORT_NAME
-            ),
-            "-device".into(),
-            "virtio-rng-device".into(),
             "-qmp".into(),
             format!("unix:{},server=on,wait=off", p(files::QMP_SOCK)),
         ];
-        if let Some(initrd) = &spec.initramfs {
-            a.push("-initrd".into());
-            a.push(initrd.display().to_string());
+        // microvm has virtio-mmio devices, the PC virtio-pci ones.
+        let bus = if firmware { "pci" } else { "device" };
+        match &spec.boot {
+            Boot::Kernel {
+                kernel,
+                initramfs,
+                cmdline,
+            } => {
+                a.extend([
+                    "-kernel".into(),
+                    kernel.display().to_string(),
+                    "-append".into(),
+                    cmdline.clone(),
+                    "-chardev".into(),
+                    format!(
+                        "socket,id=agent,path={},server=on,wait=off",
+                        p(files::AGENT_SOCK)
+                    ),
+                    "-device".into(),
+                    "virtio-serial-device".into(),
+                    "-device".into(),
+                    format!(
+                        "virtserialport,chardev=agent,name={}",
+                        hype_agent_proto::VIRTIO_PORT_NAME
+                    ),
+                ]);
+                if let Some(initrd) = initramfs {
+                    a.push("-initrd".into());
+                    a.push(initrd.display().to_string());
+                }
+            }
+            Boot::Firmware { disk, firmware } => {
+                if let Some(fw) = firmware {
+                    a.push("-bios".into());
+                    a.push(fw.display().to_string());
+                }
+                a.extend([
+                    "-drive".into(),
+                    format!("id=disk0,file={},format=qcow2,if=none", disk.display()),
+                    "-device".into(),
+                    "virtio-blk-pci,drive=disk0,bootindex=0".into(),
+                ]);
+            }
         }
+        a.push("-device".into());
+        a.push(format!("virtio-rng-{bus}"));
         if let Some(rootfs) = &spec.rootfs {
             a.push("-drive".into());
             a.push(format!(
@@ -103,7 +130,7 @@ impl Qemu {
                 rootfs.display()
             ));
             a.push("-device".into());
-            a.push("virtio-blk-device,drive=rootfs".into());
+            a.push(format!("virtio-blk-{bus},drive=rootfs"));
         }
         if let Some(data) = &spec.data_disk {
             a.push("-drive".into());
@@ -112,13 +139,15 @@ impl Qemu {
                 data.display()
             ));
             a.push("-device".into());
-            a.push("virtio-blk-device,drive=data".into());
+            a.push(format!("virtio-blk-{bus},drive=data"));
         }
         if let (Some(tap), Some(mac)) = (&spec.tap, &spec.mac) {
             a.push("-netdev".into());
             a.push(format!("tap,id=net0,ifname={tap},script=no,downscript=no"));
             a.push("-device".into());
-            a.push(format!("virtio-net-device,netdev=net0,mac={mac}"));
+            // No option ROM: PXE is not how these guests boot.
+            let rom = if firmware { ",romfile=" } else { "" };
+            a.push(format!("virtio-net-{bus},netdev=net0,mac={mac}{rom}"));
         }
         a
     }
@@ -279,6 +308,18 @@ impl Vmm for Qemu {
         self.qmp(name, run_dir, "quit").await
     }
 
+    async fn guest_running(&self, name: &str, run_dir: &Path) -> Result<bool> {
+        let path = run_dir.join(files::QMP_SOCK);
+        let fail = |e: QmpError| VmmError::Qmp {
+            vm: name.into(),
+            command: "query-status".into(),
+            message: e.to_string(),
+        };
+        let mut qmp = Qmp::connect(&path).await.map_err(fail)?;
+        let status = qmp.execute("query-status", None).await.map_err(fail)?;
+        Ok(status["status"] == "running")
+    }
+
     fn exit_reason(&self, run_dir: &Path) -> Option<String> {
         // QEMU prints its reason as its last words.
         Some(launch::last_log_line(&run_dir.join(files::VMM_LOG))).filter(|l| !l.is_empty())
@@ -304,6 +345,78 @@ mod tests {
             Some("7.2.19".into())
         );
         assert_eq!(parse_version("garbage"), None);
+    }
+
+    fn spec(boot: Boot) -> VmSpec {
+        VmSpec {
+            name: "a".into(),
+            id: "id".into(),
+            cpu_cores: 1,
+            memory_mb: 256,
+            boot,
+            rootfs: None,
+            data_disk: None,
+            run_dir: "/run/a".into(),
+            accel: Accel::Tcg,
+            tap: Some("hype-tap0".into()),
+            mac: Some("52:54:00:00:00:01".into()),
+        }
+    }
+
+    fn qemu() -> Qemu {
+        Qemu {
+            binary: "qemu-system-x86_64".into(),
+            version: None,
+        }
+    }
+
+    /// The value following `flag`, every time it appears.
+    fn values<'a>(args: &'a [String], flag: &str) -> Vec<&'a str> {
+        args.windows(2)
+            .filter(|w| w[0] == flag)
+            .map(|w| w[1].as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_firmware_boot_is_a_pc_with_the_overlay_on_virtio_pci_and_no_agent() {
+        let a = qemu().args(&spec(Boot::Firmware {
+            disk: "/run/a/disk.qcow2".into(),
+            firmware: None,
+        }));
+        assert_eq!(values(&a, "-M"), ["q35"]);
+        assert!(values(&a, "-kernel").is_empty() && values(&a, "-bios").is_empty());
+        assert_eq!(
+            values(&a, "-drive"),
+            ["id=disk0,file=/run/a/disk.qcow2,format=qcow2,if=none"]
+        );
+        let devices = values(&a, "-device");
+        assert!(devices.contains(&"virtio-blk-pci,drive=disk0,bootindex=0"));
+        assert!(devices.contains(&"virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01,romfile="));
+        assert!(devices.iter().all(|d| !d.contains("virtserialport")));
+        assert_eq!(values(&a, "-serial"), ["chardev:console"]);
+        let uefi = qemu().args(&spec(Boot::Firmware {
+            disk: "/run/a/disk.qcow2".into(),
+            firmware: Some("/usr/share/ovmf/OVMF.fd".into()),
+        }));
+        assert_eq!(values(&uefi, "-bios"), ["/usr/share/ovmf/OVMF.fd"]);
+    }
+
+    #[test]
+    fn a_kernel_boot_stays_a_microvm_with_mmio_devices_and_the_agent_port() {
+        let a = qemu().args(&spec(Boot::Kernel {
+            kernel: "/img/vmlinux".into(),
+            initramfs: Some("/img/initramfs.img".into()),
+            cmdline: "console=ttyS0".into(),
+        }));
+        assert_eq!(values(&a, "-M"), ["microvm,acpi=on"]);
+        assert_eq!(values(&a, "-kernel"), ["/img/vmlinux"]);
+        assert_eq!(values(&a, "-initrd"), ["/img/initramfs.img"]);
+        assert_eq!(values(&a, "-append"), ["console=ttyS0"]);
+        let devices = values(&a, "-device");
+        assert!(devices.contains(&"virtio-net-device,netdev=net0,mac=52:54:00:00:00:01"));
+        assert!(devices.iter().any(|d| d.starts_with("virtserialport,")));
+        assert!(devices.iter().all(|d| !d.contains("-pci")));
     }
 
     #[test]

@@ -1,0 +1,331 @@
+//! Booting imported full disks end to end: a BIOS-bootable disk built by
+//! scripts/build-test-disk.sh (syslinux, Debian's kernel, a busybox /init
+//! that prints marks to the serial console), imported from the test XAPI
+//! server (tests/xcpng/xapi_server.py) by a real hyped, then booted by
+//! SeaBIOS in a QEMU q35 machine under TCG.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use common::Server;
+use hype_types::{EventType, JobState};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const PASSWORD: &str = "xcp-s3cret-pw";
+const BOOTED: &str = "HYPE_TEST_DISK: booted from the imported disk";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The cached test disk (built on first use).
+fn test_disk() -> PathBuf {
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/build-test-disk.sh"))
+        .output()
+        .expect("bash runs scripts/build-test-disk.sh");
+    assert!(
+        out.status.success(),
+        "build-test-disk.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+fn sha256(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// The test XAPI server serving `disk` as VM "Web 01", killed on drop.
+struct Xapi {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Xapi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn xapi(disk: &Path) -> anyhow::Result<Xapi> {
+    let mut child = Command::new("python3")
+        .arg(repo().join("tests/xcpng/xapi_server.py"))
+        .args(["--user", "root", "--password", PASSWORD, "--vm"])
+        .arg(format!("Web 01={}", disk.display()))
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("python3 runs tests/xcpng/xapi_server.py")?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+    let port = line
+        .trim()
+        .strip_prefix("listening on ")
+        .context("no port from the XAPI server")?
+        .to_owned();
+    Ok(Xapi {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    })
+}
+
+async fn call(s: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let m = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+    let mut req = reqwest::Client::new().request(m, format!("{}{path}", s.base));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Imports the disk served by `x` as image `name` and waits for the job.
+async fn import(s: &Server, x: &Xapi, name: &str, boot: &str) -> anyhow::Result<()> {
+    let body = json!({"kind": "xcpng_export", "name": name, "url": x.url, "username": "root",
+        "password": PASSWORD, "vm": "Web 01", "boot": boot});
+    let jobs = s
+        .client
+        .submit_jobs(body.to_string().into_bytes(), "application/json")
+        .await?;
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let job = s.client.get_job(&jobs[0].id).await?;
+        match job.state {
+            JobState::Completed => return Ok(()),
+            st if st.is_final() => bail!("import {name}: {st}: {:?}", job.error),
+            _ if Instant::now() > until => bail!("import {name} did not finish"),
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Waits until the console log holds `needle`; returns the log.
+async fn console_until(s: &Server, vm: &str, needle: &str) -> anyhow::Result<String> {
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let log = s.client.logs(vm).await?;
+        if log.contains(needle) {
+            return Ok(log);
+        }
+        if Instant::now() > until {
+            bail!("no {needle:?} in {vm}'s console:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The mark the guest wrote this boot, from its console.
+fn mark_written(log: &str) -> String {
+    log.lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("HYPE_TEST_DISK: wrote mark: "))
+        .expect("a written mark")
+        .to_owned()
+}
+
+/// Starts (create or start) and waits for VM_RUNNING; returns its detail.
+async fn until_running(s: &Server, name: &str, from: i64) -> anyhow::Result<String> {
+    let mut events = s.client.vm_events(Some(name), Some(from)).await?;
+    let ev = s
+        .wait_event(&mut events, Duration::from_secs(120), |e| {
+            matches!(e.event_type, EventType::VmRunning | EventType::VmCrashed)
+        })
+        .await?;
+    if ev.event_type != EventType::VmRunning {
+        bail!("{name} did not run: {:?}", ev.detail);
+    }
+    Ok(ev.detail.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow::Result<()> {
+    let disk = test_disk();
+    let source_sha = sha256(&disk);
+    let x = xapi(&disk)?;
+    let s = Server::start()?;
+    import(&s, &x, "bios", "firmware").await?;
+    let img = s.client.get_image("bios").await?;
+    assert_eq!(img.sha256.as_deref(), Some(source_sha.as_str()));
+    let image_file = s.data.join("imported/bios/disk0.raw");
+
+    // A command line would go nowhere: refused, nothing made.
+    let (st, err) = call(
+        &s,
+        "post",
+        "/api/v1/vms",
+        Some(
+            json!({"name": "imp", "cpu_cores": 1, "memory_mb": 256, "image": "bios",
+            "kernel_cmdline": "quiet"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (422, Some("invalid_request")),
+        "{err}"
+    );
+    assert!(!s.data.join("vms/imp").exists());
+    assert_eq!(call(&s, "get", "/api/v1/vms/imp", None).await.0, 404);
+
+    let from = s.last_event_id().await?;
+    let vm = s
+        .client
+        .create_vm(&serde_json::from_value(json!({
+            "name": "imp", "cpu_cores": 1, "memory_mb": 256, "image": "bios", "vmm": "qemu"
+        }))?)
+        .await?;
+    assert_eq!(vm.state.as_str(), "starting");
+    let detail = until_running(&s, "imp", from).await?;
+    assert!(detail.contains("no guest agent"), "{detail}");
+    let overlay = s.data.join("vms/imp/disk.qcow2");
+    assert!(overlay.is_file());
+    let log = console_until(&s, "imp", "HYPE_TEST_DISK: wrote mark: ").await?;
+    assert!(log.contains(BOOTED), "{log}");
+    assert!(log.contains("HYPE_TEST_DISK: previous mark: none"), "{log}");
+    let first = mark_written(&log);
+
+    // Agent-only questions say why they cannot be answered.
+    let (st, err) = call(&s, "get", "/api/v1/vms/imp/guest/network", None).await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (501, Some("not_supported")),
+        "{err}"
+    );
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no guest agent"));
+
+    // Stop: the ACPI power button at once (no agent to ask first), which
+    // this guest obeys; with an agent step it would take half of the
+    // 20 s stop timeout.
+    let t = Instant::now();
+    let vm = s.client.vm_action("imp", "stop").await?;
+    assert_eq!(vm.state.as_str(), "stopped");
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "stop took {:?}",
+        t.elapsed()
+    );
+    console_until(&s, "imp", "HYPE_TEST_DISK: power button, powering off").await?;
+    assert!(overlay.is_file(), "the overlay outlives a stop");
+    assert!(s.vmm_pids().is_empty());
+    // The guest wrote to its disk; the image did not change.
+    assert_eq!(sha256(&image_file), source_sha);
+
+    // Start again: the guest finds what it wrote last time.
+    let from = s.last_event_id().await?;
+    s.client.vm_action("imp", "start").await?;
+    until_running(&s, "imp", from).await?;
+    let prev = format!("HYPE_TEST_DISK: previous mark: {first}");
+    let until = Instant::now() + Duration::from_secs(120);
+    let second = loop {
+        let log = s.client.logs("imp").await?;
+        let lines: Vec<&str> = log.lines().map(str::trim).collect();
+        let after = lines.iter().position(|l| *l == prev).map(|i| &lines[i..]);
+        if let Some(m) = after.and_then(|a| {
+            a.iter()
+                .find_map(|l| l.strip_prefix("HYPE_TEST_DISK: wrote mark: "))
+        }) {
+            break m.to_owned();
+        }
+        anyhow::ensure!(Instant::now() < until, "no second boot in:\n{log}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_ne!(second, first);
+
+    // A second VM of the same image has its own overlay: a fresh disk.
+    let from = s.last_event_id().await?;
+    s.client
+        .create_vm(&serde_json::from_value(json!({
+            "name": "imp2", "cpu_cores": 1, "memory_mb": 256, "image": "bios"
+        }))?)
+        .await?;
+    until_running(&s, "imp2", from).await?;
+    let log2 = console_until(&s, "imp2", "HYPE_TEST_DISK: wrote mark: ").await?;
+    assert!(log2.contains("previous mark: none"), "{log2}");
+
+    // The image backs the overlays: it stays while VMs use it.
+    let (st, err) = call(&s, "delete", "/api/v1/images/bios", None).await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (409, Some("image_in_use")),
+        "{err}"
+    );
+
+    // Delete: the VMMs and the overlays go, the image stays as it was.
+    s.client.delete_vm("imp").await?;
+    s.client.delete_vm("imp2").await?;
+    assert!(!s.data.join("vms/imp").exists() && !s.data.join("vms/imp2").exists());
+    assert!(s.vmm_pids().is_empty());
+    assert_eq!(sha256(&image_file), source_sha);
+    s.client.delete_image("bios").await?;
+    assert!(!image_file.exists());
+    Ok(())
+}
+
+#[tokio::test]
+async fn kernel_boot_of_an_imported_disk_is_refused_with_the_reason() -> anyhow::Result<()> {
+    let disk = test_disk();
+    let x = xapi(&disk)?;
+    let s = Server::start()?;
+    import(&s, &x, "kern", "kernel").await?;
+    let (st, err) = call(
+        &s,
+        "post",
+        "/api/v1/vms",
+        Some(json!({"name": "k", "cpu_cores": 1, "memory_mb": 256, "image": "kern"})),
+    )
+    .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (501, Some("not_supported")),
+        "{err}"
+    );
+    let msg = err["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("boot mode kernel"), "{msg}");
+    assert!(!s.data.join("vms/k").exists());
+    assert_eq!(call(&s, "get", "/api/v1/vms/k", None).await.0, 404);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_restarted_hyped_adopts_a_firmware_vm_and_still_stops_it_by_the_button(
+) -> anyhow::Result<()> {
+    let disk = test_disk();
+    let x = xapi(&disk)?;
+    let tmp = tempfile::tempdir()?;
+    let mut s = Server::start_in(tmp.path(), &[])?;
+    import(&s, &x, "bios", "firmware").await?;
+    let from = s.last_event_id().await?;
+    s.client
+        .create_vm(&serde_json::from_value(json!({
+            "name": "adopt", "cpu_cores": 1, "memory_mb": 256, "image": "bios"
+        }))?)
+        .await?;
+    until_running(&s, "adopt", from).await?;
+    console_until(&s, "adopt", "HYPE_TEST_DISK: wrote mark: ").await?;
+    let pid = s.client.get_vm("adopt").await?.vmm.pid;
+    s.stop();
+
+    let s = Server::start_in(tmp.path(), &[])?;
+    let vm = s.client.get_vm("adopt").await?;
+    assert_eq!((vm.state.as_str(), vm.vmm.pid), ("running", pid));
+    let t = Instant::now();
+    let vm = s.client.vm_action("adopt", "stop").await?;
+    assert_eq!(vm.state.as_str(), "stopped");
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    console_until(&s, "adopt", "HYPE_TEST_DISK: power button, powering off").await?;
+    s.client.delete_vm("adopt").await?;
+    assert!(s.vmm_pids().is_empty());
+    Ok(())
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Builds a tiny BIOS-bootable full-disk image for the tests of imported
+# disks, and prints its path. Cached under ${HYPE_CACHE_DIR:-/var/cache/hype}/test-disk
+# by the sha256 of its inputs, so only the first run builds it (about 1 s).
+#
+# Layout (64 MiB, sparse raw): an MBR with syslinux's boot code; partition 1
+# (active, FAT16) holds syslinux, Debian's kernel from the base image and a
+# busybox initramfs. Its /init prints `HYPE_TEST_DISK: booted`, reads the
+# mark a previous boot left in sector 100 of the disk, writes a new one
+# (so a test can see the VM's writes persist in its own overlay while the
+# imported image stays unchanged), and powers off on the ACPI power button.
+# No loop mount: syslinux and mtools work on the image file.
+set -euo pipefail
+
+IMAGES=${HYPE_IMAGES_DIR:-/var/lib/hype/images}
+CACHE=${HYPE_CACHE_DIR:-/var/cache/hype}
+BASE=$IMAGES/base
+SIZE_MIB=64
+PART_START=2048 # sectors
+
+die() { echo "build-test-disk: $*" >&2; exit 1; }
+for t in syslinux mcopy mkfs.fat sfdisk busybox cpio dpkg-deb; do
+    command -v "$t" >/dev/null || die "$t missing; run scripts/install-deps.sh"
+done
+[[ -f $BASE/vmlinuz && -f $BASE/initramfs.img && -f $BASE/manifest.json ]] ||
+    die "no base image in $BASE; run scripts/build-images.sh"
+kver=$(sed -n 's/.*"kernel_version": *"\([^"]*\)".*/\1/p' "$BASE/manifest.json")
+[[ -n $kver ]] || die "no kernel_version in $BASE/manifest.json"
+deb=$(ls "$CACHE"/debs/linux-image-"$kver"_*.deb 2>/dev/null | head -1)
+[[ -f $deb ]] || die "the kernel package for $kver is not in $CACHE/debs; run scripts/build-images.sh"
+MBR=/usr/lib/syslinux/mbr/mbr.bin
+[[ -f $MBR ]] || die "$MBR missing (Debian package syslinux-common)"
+
+key=$(cat "$BASE/vmlinuz" "$BASE/initramfs.img" "$deb" "$(command -v busybox)" "$MBR" \
+    "$(command -v syslinux)" "$0" | sha256sum | cut -c1-16)
+out=$CACHE/test-disk/boot-$key.raw
+if [[ -f $out ]]; then
+    echo "$out"
+    exit 0
+fi
+mkdir -p "$CACHE/test-disk"
+# Older builds are stale once an input changed.
+find "$CACHE/test-disk" -name 'boot-*.raw' -delete
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# The initramfs: busybox, the virtio modules from the base image, and the
+# ACPI button driver (a module in Debian's cloud kernel) from the .deb.
+root=$tmp/root
+mkdir -p "$root"/{bin,dev,proc,sys,etc}
+cp "$(command -v busybox)" "$root/bin/busybox"
+for a in sh mount insmod dd sleep cat sync poweroff tr head; do ln -s busybox "$root/bin/$a"; done
+(cd "$root" && cpio -id --quiet 'lib/modules/*' 'etc/hype/modules.order' <"$BASE/initramfs.img")
+button=lib/modules/$kver/kernel/drivers/acpi/button.ko
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$root" "./$button"
+cat >"$root/init" <<'EOF'
+#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+echo "HYPE_TEST_DISK: booted from the imported disk"
+for m in $(grep -v '^#' /etc/hype/modules.order) /lib/modules/*/kernel/drivers/acpi/button.ko; do
+    insmod "$m" 2>/dev/null
+done
+n=0
+while [ ! -b /dev/vda ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+prev=$(dd if=/dev/vda bs=512 skip=100 count=1 2>/dev/null | tr -d '\000' | head -c 64)
+echo "HYPE_TEST_DISK: previous mark: ${prev:-none}"
+mark="mark-$(cat /proc/sys/kernel/random/uuid)"
+printf '%s' "$mark" | dd of=/dev/vda bs=512 seek=100 conv=notrunc,sync 2>/dev/null
+sync
+echo "HYPE_TEST_DISK: wrote mark: $mark"
+pwr=/sys/firmware/acpi/interrupts/ff_pwr_btn
+read -r first _ <"$pwr"
+while read -r now _ <"$pwr" && [ "$now" = "$first" ]; do sleep 0.2; done
+echo "HYPE_TEST_DISK: power button, powering off"
+sync
+poweroff -f
+EOF
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet) >"$tmp/initrd.img"
+
+# The boot partition, made as its own file and copied in at its offset.
+part=$tmp/part.img
+part_sectors=$((SIZE_MIB * 2048 - PART_START))
+truncate -s $((part_sectors * 512)) "$part"
+mkfs.fat -F 16 -n HYPETEST "$part" >/dev/null
+cat >"$tmp/syslinux.cfg" <<'EOF'
+SERIAL 0 115200
+DEFAULT hype
+PROMPT 0
+TIMEOUT 0
+LABEL hype
+  KERNEL vmlinuz
+  INITRD initrd.img
+  APPEND console=ttyS0 panic=-1 quiet
+EOF
+mcopy -i "$part" "$BASE/vmlinuz" "$tmp/initrd.img" "$tmp/syslinux.cfg" ::/
+syslinux --install "$part"
+
+disk=$tmp/disk.raw
+truncate -s ${SIZE_MIB}M "$disk"
+echo "start=$PART_START, type=6, bootable" | sfdisk -q "$disk"
+dd if="$MBR" of="$disk" bs=440 count=1 conv=notrunc status=none
+dd if="$part" of="$disk" bs=1M seek=$((PART_START * 512 / 1048576)) conv=notrunc,sparse status=none
+mv "$disk" "$out.tmp"
+mv "$out.tmp" "$out"
+echo "$out"
