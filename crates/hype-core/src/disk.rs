@@ -3,6 +3,7 @@
 //! and the copy-on-write overlay a VM of an imported disk writes to (the
 //! registered image is shared and must never change).
 
+use std::ffi::OsString;
 use std::path::Path;
 
 use crate::{CoreError, Result};
@@ -11,54 +12,46 @@ pub(crate) const PERSIST_DISK: &str = "persist.ext4";
 /// Sparse: only what the guest writes takes host space.
 const SIZE: u64 = 4 << 30;
 
-/// Makes the disk at `path` unless it exists.
+/// Makes the persistent ext4 disk at `path` unless it exists.
 pub(crate) async fn ensure(vm: &str, path: &Path) -> Result<()> {
-    if path.exists() {
-        return Ok(());
-    }
-    let name = vm.to_owned();
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || make(&name, &path))
-        .await
-        .map_err(|e| CoreError::Disk {
-            name: vm.to_owned(),
-            why: format!("disk preparation stopped: {e}"),
-        })?
-}
-
-fn make(vm: &str, path: &Path) -> Result<()> {
-    let io = |source| CoreError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    // Built beside and renamed, so a crash never leaves a half-made disk.
-    let tmp = path.with_extension("ext4.tmp");
-    std::fs::File::create(&tmp)
-        .and_then(|f| f.set_len(SIZE))
-        .map_err(io)?;
-    let out = std::process::Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-L", "hype-persist"])
-        .arg(&tmp)
-        .output()
-        .map_err(io)?;
-    if !out.status.success() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(CoreError::Disk {
-            name: vm.into(),
-            why: format!(
-                "mkfs.ext4 failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        });
-    }
-    std::fs::rename(&tmp, path).map_err(io)
+    build(vm, path, "ext4.tmp", Some(SIZE), "mkfs.ext4", |tmp| {
+        vec![
+            "-q".into(),
+            "-F".into(),
+            "-L".into(),
+            "hype-persist".into(),
+            tmp.into(),
+        ]
+    })
+    .await
 }
 
 /// Makes the qcow2 overlay at `path` over the raw `image` unless it exists.
 pub(crate) async fn ensure_overlay(vm: &str, path: &Path, image: &Path) -> Result<()> {
+    // The backing format is stated, never probed: the guest writes the
+    // image's bytes and could make them look like a qcow2 header.
+    build(vm, path, "qcow2.tmp", None, "qemu-img", |tmp| {
+        let mut args: Vec<OsString> = ["create", "-q", "-f", "qcow2", "-F", "raw", "-b"]
+            .map(OsString::from)
+            .into();
+        args.push(image.into());
+        args.push(tmp.into());
+        args
+    })
+    .await
+}
+
+/// Runs `tool` with `args(tmp)` on a temporary file beside `path` (first
+/// made `sparse` bytes long, if given) and renames it into place, so a
+/// crash never leaves a half-made disk. Nothing is done if `path` exists.
+async fn build(
+    vm: &str,
+    path: &Path,
+    tmp_ext: &str,
+    sparse: Option<u64>,
+    tool: &str,
+    args: impl FnOnce(&Path) -> Vec<OsString>,
+) -> Result<()> {
     if path.exists() {
         return Ok(());
     }
@@ -69,22 +62,22 @@ pub(crate) async fn ensure_overlay(vm: &str, path: &Path, image: &Path) -> Resul
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(io)?;
     }
-    let tmp = path.with_extension("qcow2.tmp");
-    // The backing format is stated, never probed: the guest writes the
-    // image's bytes and could make them look like a qcow2 header.
-    let out = tokio::process::Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
-        .arg(image)
-        .arg(&tmp)
+    let tmp = path.with_extension(tmp_ext);
+    if let Some(size) = sparse {
+        let f = tokio::fs::File::create(&tmp).await.map_err(io)?;
+        f.set_len(size).await.map_err(io)?;
+    }
+    let out = tokio::process::Command::new(tool)
+        .args(args(&tmp))
         .output()
         .await
         .map_err(io)?;
     if !out.status.success() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = tokio::fs::remove_file(&tmp).await;
         return Err(CoreError::Disk {
             name: vm.into(),
             why: format!(
-                "qemu-img create failed: {}",
+                "{tool} failed: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             ),
         });

@@ -209,7 +209,15 @@ impl Supervisor {
         let detail = format!(
             "no guest agent: running means the VMM runs the guest ({total} ms since VMM launch)"
         );
-        if let Err(e) = self
+        if self.mark_running(detail).await {
+            tracing::info!(vm = %self.name, total_ms = total as u64, "VM running (no agent)");
+        }
+    }
+
+    /// Records `running` (`VM_RUNNING` with `detail`); false if the VM was
+    /// no longer starting.
+    async fn mark_running(&self, detail: String) -> bool {
+        let done = self
             .inner
             .store
             .transition(
@@ -218,10 +226,11 @@ impl Supervisor {
                 Some(detail),
                 VmmUpdate::default(),
             )
-            .await
-        {
+            .await;
+        if let Err(e) = &done {
             tracing::warn!(vm = %self.name, error = %e, "running from a VM no longer starting");
         }
+        done.is_ok()
     }
 
     async fn on_agent(&self, msg: GuestMessage, waiting_ready: &mut bool, launched_at: Instant) {
@@ -237,23 +246,8 @@ impl Supervisor {
                 let detail = format!(
                     "guest ready: {uptime_ms} ms guest uptime (agent init {init_ms} ms), {total} ms since VMM launch"
                 );
-                match self
-                    .inner
-                    .store
-                    .transition(
-                        &self.name,
-                        Transition::Ready,
-                        Some(detail),
-                        VmmUpdate::default(),
-                    )
-                    .await
-                {
-                    Ok(_) => {
-                        tracing::info!(vm = %self.name, uptime_ms, total_ms = total as u64, "VM running")
-                    }
-                    Err(e) => {
-                        tracing::warn!(vm = %self.name, error = %e, "ready from a VM no longer starting")
-                    }
+                if self.mark_running(detail).await {
+                    tracing::info!(vm = %self.name, uptime_ms, total_ms = total as u64, "VM running")
                 }
             }
             GuestMessage::Notice { message } => {

@@ -6,18 +6,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use common::Server;
 use hype_types::{EventType, JobState};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-const PASSWORD: &str = "xcp-s3cret-pw";
+use common::xapi::{xapi, Xapi, PASSWORD};
 const BOOTED: &str = "HYPE_TEST_DISK: booted from the imported disk";
 
 fn repo() -> PathBuf {
@@ -40,40 +39,6 @@ fn test_disk() -> PathBuf {
 
 fn sha256(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
-}
-
-/// The test XAPI server serving `disk` as VM "Web 01", killed on drop.
-struct Xapi {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Xapi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn xapi(disk: &Path) -> anyhow::Result<Xapi> {
-    let mut child = Command::new("python3")
-        .arg(repo().join("tests/xcpng/xapi_server.py"))
-        .args(["--user", "root", "--password", PASSWORD, "--vm"])
-        .arg(format!("Web 01={}", disk.display()))
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("python3 runs tests/xcpng/xapi_server.py")?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let port = line
-        .trim()
-        .strip_prefix("listening on ")
-        .context("no port from the XAPI server")?
-        .to_owned();
-    Ok(Xapi {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    })
 }
 
 async fn call(s: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -150,7 +115,7 @@ async fn until_running(s: &Server, name: &str, from: i64) -> anyhow::Result<Stri
 async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow::Result<()> {
     let disk = test_disk();
     let source_sha = sha256(&disk);
-    let x = xapi(&disk)?;
+    let x = xapi(&disk, &[])?;
     let s = Server::start()?;
     import(&s, &x, "bios", "firmware").await?;
     let img = s.client.get_image("bios").await?;
@@ -276,7 +241,7 @@ async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow:
 #[tokio::test]
 async fn kernel_boot_of_an_imported_disk_is_refused_with_the_reason() -> anyhow::Result<()> {
     let disk = test_disk();
-    let x = xapi(&disk)?;
+    let x = xapi(&disk, &[])?;
     let s = Server::start()?;
     import(&s, &x, "kern", "kernel").await?;
     let (st, err) = call(
@@ -302,7 +267,7 @@ async fn kernel_boot_of_an_imported_disk_is_refused_with_the_reason() -> anyhow:
 async fn a_restarted_hyped_adopts_a_firmware_vm_and_still_stops_it_by_the_button(
 ) -> anyhow::Result<()> {
     let disk = test_disk();
-    let x = xapi(&disk)?;
+    let x = xapi(&disk, &[])?;
     let tmp = tempfile::tempdir()?;
     let mut s = Server::start_in(tmp.path(), &[])?;
     import(&s, &x, "bios", "firmware").await?;

@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,46 +15,7 @@ use hype_types::{Job, JobEvent, JobEventType, JobState};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-const PASSWORD: &str = "xcp-s3cret-pw";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The test XAPI server, killed on drop.
-struct Xapi {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Xapi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn xapi(disk: &Path, extra: &[&str]) -> anyhow::Result<Xapi> {
-    let mut child = Command::new("python3")
-        .arg(repo().join("tests/xcpng/xapi_server.py"))
-        .args(["--user", "root", "--password", PASSWORD, "--vm"])
-        .arg(format!("Web 01={}", disk.display()))
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("python3 runs tests/xcpng/xapi_server.py")?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let port = line
-        .trim()
-        .strip_prefix("listening on ")
-        .context("no port from the XAPI server")?
-        .to_owned();
-    Ok(Xapi {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    })
-}
+use common::xapi::{xapi, PASSWORD};
 
 /// A disk with data every third MiB and zeros between.
 fn make_disk(path: &Path, mib: u64) -> String {

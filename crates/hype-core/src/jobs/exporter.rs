@@ -70,15 +70,7 @@ impl Exporter {
             Exporter::Xcpng(source) => {
                 let out = hype_xcpng::export(source, dest, progress, cancel).await;
                 match out {
-                    Ok(o) => Ok(o
-                        .disks
-                        .into_iter()
-                        .map(|d| Disk {
-                            path: d.path,
-                            capacity_bytes: d.capacity_bytes,
-                            format: "raw",
-                        })
-                        .collect()),
+                    Ok(o) => Ok(disks(o.disks, "raw")),
                     Err(hype_xcpng::XcpngError::Cancelled) => Err(ExportError::Cancelled),
                     Err(e) => Err(ExportError::Failed(e.to_string())),
                 }
@@ -87,19 +79,24 @@ impl Exporter {
                 let out = hype_vsphere::export(spec, dest, progress, cancel).await;
                 match out {
                     // ExportVm streams each disk as a stream-optimised VMDK.
-                    Ok(o) => Ok(o
-                        .disks
-                        .into_iter()
-                        .map(|d| Disk {
-                            path: d.path,
-                            capacity_bytes: d.capacity_bytes,
-                            format: "vmdk",
-                        })
-                        .collect()),
+                    Ok(o) => Ok(disks(o.disks, "vmdk")),
                     Err(hype_vsphere::VsphereError::Cancelled) => Err(ExportError::Cancelled),
                     Err(e) => Err(ExportError::Failed(e.to_string())),
                 }
             }
         }
     }
+}
+
+/// The exported disks as the runner converts them, in the format the
+/// exporter says it wrote.
+fn disks(exported: Vec<hype_types::ExportedDisk>, format: &'static str) -> Vec<Disk> {
+    exported
+        .into_iter()
+        .map(|d| Disk {
+            path: d.path,
+            capacity_bytes: d.capacity_bytes,
+            format,
+        })
+        .collect()
 }

@@ -5,6 +5,8 @@
 //! leaks a QEMU.
 #![allow(dead_code)]
 
+pub mod xapi;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
