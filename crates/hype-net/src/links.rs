@@ -1,6 +1,7 @@
 //! The bridge and the taps, through rtnetlink.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use futures::TryStreamExt;
 use ipnet::Ipv4Net;
@@ -19,6 +20,9 @@ pub struct Net {
     handle: Handle,
     bridge: String,
     subnet: Ipv4Net,
+    /// The kernel runs one dump at a time per netlink socket and answers a
+    /// second with EBUSY: concurrent creates must take turns to list.
+    dump: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn nl(op: &'static str, link: &str) -> impl FnOnce(rtnetlink::Error) -> NetError {
@@ -55,6 +59,7 @@ impl Net {
             handle,
             bridge: bridge.to_owned(),
             subnet,
+            dump: Arc::default(),
         })
     }
 
@@ -67,6 +72,7 @@ impl Net {
     }
 
     async fn links(&self) -> Result<Vec<LinkMessage>> {
+        let _turn = self.dump.lock().await;
         self.handle
             .link()
             .get()
@@ -160,6 +166,7 @@ impl Net {
     }
 
     async fn has_address(&self, index: u32, want: Ipv4Addr) -> Result<bool> {
+        let _turn = self.dump.lock().await;
         let addrs: Vec<_> = self
             .handle
             .address()
