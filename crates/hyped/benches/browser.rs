@@ -6,10 +6,12 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod figures;
 
 use std::time::{Duration, Instant};
 
 use common::Server;
+use figures::{env_n, pct};
 use hype_types::EventType;
 
 fn num_after(text: &str, marker: &str) -> Option<f64> {
@@ -33,20 +35,12 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--list") {
         return Ok(());
     }
-    let boots: usize = std::env::var("HYPE_BENCH_BOOTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let boots = env_n("HYPE_BENCH_BOOTS", 3);
     let s = Server::start_in(&tempfile::tempdir()?.keep(), &["--boot-timeout", "400"])?;
     let image = s.client.get_image("browser").await?;
     let cols = [
@@ -113,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
     );
     for (c, f) in cols.iter().zip(figures.iter_mut()) {
         let unit = if *c == "RSS MiB" { "MiB" } else { "ms" };
-        println!("  {c:<16} {:>9.0} {unit}", median(f));
+        println!("  {c:<16} {:>9.0} {unit}", pct(f, 0.5));
     }
     Ok(())
 }

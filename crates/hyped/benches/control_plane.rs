@@ -7,19 +7,15 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod figures;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Server;
+use figures::{env_n, pct};
 use hype_store::{ImageRecord, NewVm, Store};
 use hype_types::{EventType, VmmKind};
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i]
-}
 
 fn report(name: &str, v: &mut [f64]) {
     let n = v.len();
@@ -32,13 +28,6 @@ fn raise_fd_limit() {
     if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
-}
-
-fn env_n(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 async fn list_with_10k() -> anyhow::Result<()> {

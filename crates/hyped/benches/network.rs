@@ -4,18 +4,17 @@
 //!
 //! `cargo bench -p hyped --bench network`
 
+mod figures;
+
 use std::time::Instant;
 
 use hype_net::Net;
 use hype_store::{ImageRecord, NewVm, Store};
 use hype_types::VmmKind;
 
-const N: usize = 200;
+use figures::pct;
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
+const N: usize = 200;
 
 async fn run() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;

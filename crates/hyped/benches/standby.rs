@@ -7,22 +7,16 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod figures;
 
 use std::time::Instant;
 
 use common::Server;
+use figures::{env_n, pct};
 use hype_types::VmState;
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
 async fn run() -> anyhow::Result<()> {
-    let rounds: usize = std::env::var("HYPE_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let rounds = env_n("HYPE_BENCH_ROUNDS", 5);
     let s = Server::start()?;
     for memory_mb in [256u32, 1024] {
         let name = format!("bench-{memory_mb}");
