@@ -4,12 +4,17 @@
 # by the sha256 of its inputs, so only the first run builds it (about 1 s).
 #
 # Layout (64 MiB, sparse raw): an MBR with syslinux's boot code; partition 1
-# (active, FAT16) holds syslinux, Debian's kernel from the base image and a
-# busybox initramfs. Its /init prints `HYPE_TEST_DISK: booted`, reads the
-# mark a previous boot left in sector 100 of the disk, writes a new one
+# (active, FAT16, 31 MiB) holds syslinux, Debian's kernel from the base image
+# and a busybox initramfs. Its /init prints `HYPE_TEST_DISK: booted`, reads
+# the mark a previous boot left in sector 100 of the disk, writes a new one
 # (so a test can see the VM's writes persist in its own overlay while the
 # imported image stays unchanged), and powers off on the ACPI power button.
-# No loop mount: syslinux and mtools work on the image file.
+# Partition 2 (ext4, 32 MiB) is a root filesystem for `boot: kernel`, where
+# hype's kernel and agent start its init: busybox init, whose rcS prints
+# `HYPE_TEST_DISK: init from the root partition`, keeps its mark in
+# /var/lib/hype-test/mark, and whose shutdown action prints a line, so a
+# test can tell a clean shutdown by the guest's init from a power cut.
+# No loop mount: syslinux, mtools and `mkfs.ext4 -d` work on image files.
 set -euo pipefail
 
 IMAGES=${HYPE_IMAGES_DIR:-/var/lib/hype/images}
@@ -17,9 +22,10 @@ CACHE=${HYPE_CACHE_DIR:-/var/cache/hype}
 BASE=$IMAGES/base
 SIZE_MIB=64
 PART_START=2048 # sectors
+ROOT_START=$((32 * 2048)) # sectors: partition 2, the root filesystem
 
 die() { echo "build-test-disk: $*" >&2; exit 1; }
-for t in syslinux mcopy mkfs.fat sfdisk busybox cpio dpkg-deb; do
+for t in syslinux mcopy mkfs.fat mkfs.ext4 sfdisk busybox cpio dpkg-deb; do
     command -v "$t" >/dev/null || die "$t missing; run scripts/install-deps.sh"
 done
 [[ -f $BASE/vmlinuz && -f $BASE/initramfs.img && -f $BASE/manifest.json ]] ||
@@ -84,7 +90,7 @@ chmod +x "$root/init"
 
 # The boot partition, made as its own file and copied in at its offset.
 part=$tmp/part.img
-part_sectors=$((SIZE_MIB * 2048 - PART_START))
+part_sectors=$((ROOT_START - PART_START))
 truncate -s $((part_sectors * 512)) "$part"
 mkfs.fat -F 16 -n HYPETEST "$part" >/dev/null
 cat >"$tmp/syslinux.cfg" <<'EOF'
@@ -100,11 +106,43 @@ EOF
 mcopy -i "$part" "$BASE/vmlinuz" "$tmp/initrd.img" "$tmp/syslinux.cfg" ::/
 syslinux --install "$part"
 
+# The root filesystem of partition 2: busybox as init and shell.
+sysroot=$tmp/sysroot
+mkdir -p "$sysroot"/{bin,sbin,etc,proc,sys,dev,run,tmp,var/lib/hype-test}
+cp "$(command -v busybox)" "$sysroot/bin/busybox"
+for a in sh cat echo mkdir sync sleep uname mount; do ln -s busybox "$sysroot/bin/$a"; done
+ln -s ../bin/busybox "$sysroot/sbin/init"
+ln -s ../bin/busybox "$sysroot/sbin/poweroff"
+printf '%s\n' 'NAME="hype test disk"' 'ID=hype-test' >"$sysroot/etc/os-release"
+printf '%s\n' '::sysinit:/etc/rcS' '::shutdown:/etc/rc.shutdown' >"$sysroot/etc/inittab"
+cat >"$sysroot/etc/rcS" <<'EOF'
+#!/bin/sh
+export PATH=/bin:/sbin
+echo "HYPE_TEST_DISK: init from the root partition: pid1=$(cat /proc/1/comm) kernel=$(uname -r)"
+prev=$(cat /var/lib/hype-test/mark 2>/dev/null)
+echo "HYPE_TEST_DISK: previous mark: ${prev:-none}"
+mark="mark-$(cat /proc/sys/kernel/random/uuid)"
+echo "$mark" >/var/lib/hype-test/mark
+sync
+echo "HYPE_TEST_DISK: wrote mark: $mark"
+EOF
+cat >"$sysroot/etc/rc.shutdown" <<'EOF'
+#!/bin/sh
+sync
+echo "HYPE_TEST_DISK: init shutting down"
+EOF
+chmod +x "$sysroot/etc/rcS" "$sysroot/etc/rc.shutdown"
+rootpart=$tmp/root.img
+truncate -s $(((SIZE_MIB * 2048 - ROOT_START) * 512)) "$rootpart"
+mkfs.ext4 -q -F -L hypetestroot -d "$sysroot" "$rootpart"
+
 disk=$tmp/disk.raw
 truncate -s ${SIZE_MIB}M "$disk"
-echo "start=$PART_START, type=6, bootable" | sfdisk -q "$disk"
+printf '%s\n' "start=$PART_START, size=$((ROOT_START - PART_START)), type=6, bootable" \
+    "start=$ROOT_START, type=83" | sfdisk -q "$disk"
 dd if="$MBR" of="$disk" bs=440 count=1 conv=notrunc status=none
 dd if="$part" of="$disk" bs=1M seek=$((PART_START * 512 / 1048576)) conv=notrunc,sparse status=none
+dd if="$rootpart" of="$disk" bs=1M seek=$((ROOT_START * 512 / 1048576)) conv=notrunc,sparse status=none
 mv "$disk" "$out.tmp"
 mv "$out.tmp" "$out"
 echo "$out"

@@ -66,6 +66,12 @@ pub enum GuestMessage {
     },
     /// The guest is about to power off (answer to `Shutdown`).
     ShuttingDown,
+    /// The guest cannot finish booting (e.g. an imported disk without a
+    /// root filesystem the kernel can mount); sent instead of `Ready`. The
+    /// guest stays up only so that this can be read: the host ends it.
+    Failed {
+        message: String,
+    },
     /// Something the host should log and surface (e.g. a workload restart).
     Notice {
         message: String,
@@ -116,6 +122,19 @@ mod tests {
             assert_eq!(line.last(), Some(&b'\n'));
             assert_eq!(decode::<HostMessage>(&line).unwrap(), m);
         }
+    }
+
+    #[test]
+    fn failed_wire_shape() {
+        let m = GuestMessage::Failed {
+            message: "no root filesystem on /dev/vda".into(),
+        };
+        let line = encode(&m);
+        assert_eq!(
+            String::from_utf8(line.clone()).unwrap(),
+            "{\"type\":\"failed\",\"message\":\"no root filesystem on /dev/vda\"}\n"
+        );
+        assert_eq!(decode::<GuestMessage>(&line).unwrap(), m);
     }
 
     #[test]

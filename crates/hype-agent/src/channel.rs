@@ -292,7 +292,7 @@ impl Session {
                 // If the host vanished right after asking, the write blocks
                 // forever; power off anyway.
                 let _ = sent_rx.recv_timeout(GOODBYE_WAIT);
-                power::power_off();
+                power::shutdown();
             }
         }
     }

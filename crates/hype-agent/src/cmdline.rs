@@ -22,6 +22,13 @@ pub struct Config {
     /// `hype.persist=/dev/vdb`: a per-VM ext4 disk that takes the root's
     /// writes instead of a tmpfs, so they outlive a reboot.
     pub persist: Option<PathBuf>,
+    /// `hype.root=/dev/vda`: an imported disk (or one of its partitions)
+    /// whose own system to start: its root filesystem is mounted read-write
+    /// and its init becomes PID 1, while the agent stays beside it.
+    pub root: Option<PathBuf>,
+    /// `init=`: that system's init, as the kernel would take it without an
+    /// initramfs; unset means the kernel's own search order.
+    pub init: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +49,10 @@ pub enum CmdlineError {
     NeedsIp { key: &'static str },
     #[error("hype.probe={0:?} is not a boolean")]
     BadBool(String),
-    #[error("hype.rootfs={0:?} is not a device under /dev/")]
-    BadRootfs(String),
+    #[error("{key}={value:?} is not a device under /dev/")]
+    BadDevice { key: &'static str, value: String },
+    #[error("init={0:?} is not an absolute path")]
+    BadInit(String),
 }
 
 /// Parses a whole command line. Bad values are reported and skipped rather
@@ -76,12 +85,32 @@ pub fn parse(cmdline: &str) -> (Config, Vec<CmdlineError>) {
             "hype.dns" => dns = parse_addr("hype.dns", value, &mut errors),
             "hype.rootfs" => match parse_device(value) {
                 Some(dev) => config.rootfs = Some(dev),
-                None => errors.push(CmdlineError::BadRootfs(value.to_string())),
+                None => errors.push(CmdlineError::BadDevice {
+                    key: "hype.rootfs",
+                    value: value.to_string(),
+                }),
             },
             "hype.persist" => match parse_device(value) {
                 Some(dev) => config.persist = Some(dev),
-                None => errors.push(CmdlineError::BadRootfs(value.to_string())),
+                None => errors.push(CmdlineError::BadDevice {
+                    key: "hype.persist",
+                    value: value.to_string(),
+                }),
             },
+            "hype.root" => match parse_device(value) {
+                Some(dev) => config.root = Some(dev),
+                None => errors.push(CmdlineError::BadDevice {
+                    key: "hype.root",
+                    value: value.to_string(),
+                }),
+            },
+            "init" => {
+                if value.starts_with('/') && !value.split('/').any(|p| p == "..") {
+                    config.init = Some(PathBuf::from(value));
+                } else {
+                    errors.push(CmdlineError::BadInit(value.to_string()));
+                }
+            }
             _ => {}
         }
     }
@@ -268,8 +297,36 @@ mod tests {
         for bad in ["vda", "/dev/", "/dev/../etc/x", "/tmp/x"] {
             let (c, errs) = parse(&format!("hype.rootfs={bad}"));
             assert_eq!(c.rootfs, None);
-            assert_eq!(errs, vec![CmdlineError::BadRootfs(bad.into())]);
+            assert_eq!(
+                errs,
+                vec![CmdlineError::BadDevice {
+                    key: "hype.rootfs",
+                    value: bad.into()
+                }]
+            );
         }
+    }
+
+    #[test]
+    fn an_imported_disks_root_and_init() {
+        let (c, errs) = parse("hype.root=/dev/vda init=/lib/systemd/systemd hype.root=/dev/vda2");
+        assert!(errs.is_empty(), "{errs:?}");
+        // The last word wins, so a user's command line overrides hyped's.
+        assert_eq!(c.root, Some(PathBuf::from("/dev/vda2")));
+        assert_eq!(c.init, Some(PathBuf::from("/lib/systemd/systemd")));
+        assert_eq!(c.rootfs, None);
+        let (c, errs) = parse("init=sbin/init hype.root=vda");
+        assert_eq!((c.init, c.root), (None, None));
+        assert_eq!(
+            errs,
+            vec![
+                CmdlineError::BadInit("sbin/init".into()),
+                CmdlineError::BadDevice {
+                    key: "hype.root",
+                    value: "vda".into()
+                }
+            ]
+        );
     }
 
     #[test]

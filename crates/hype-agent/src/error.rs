@@ -78,6 +78,12 @@ pub enum Error {
         source: nix::Error,
     },
 
+    #[error("no root filesystem on {}: {seen}", .device.display())]
+    NoRoot { device: PathBuf, seen: String },
+
+    #[error("no init on {} (tried {tried})", .device.display())]
+    NoInit { device: PathBuf, tried: String },
+
     #[error("device {} did not appear within {waited:?}", .path.display())]
     NoDevice { path: PathBuf, waited: Duration },
 

@@ -7,8 +7,10 @@
 //! `hype.agent` (or vsock port 1024 where the VMM has no virtio-serial)
 //! that speaks `hype-agent-proto`. With `hype.rootfs=` it also switches to
 //! that root filesystem (under a tmpfs overlay) and runs headless Chromium
-//! there, with a relay to its DevTools port. It reaps orphaned processes
-//! and powers the machine off when asked. It must not touch the host's view
+//! there, with a relay to its DevTools port. With `hype.root=` (an imported
+//! disk booted with hype's kernel) it mounts that disk's root, hands PID 1
+//! to the disk's own init and stays beside it as an ordinary process. It
+//! reaps orphaned processes and powers the machine off when asked. It must not touch the host's view
 //! of the VM (disks, devices) beyond what the boot needs, and it must never
 //! exit: the kernel panics when PID 1 dies, so every failure is logged to the
 //! console and the agent carries on, or idles, instead.
@@ -23,6 +25,7 @@ mod modules;
 mod mount;
 mod net;
 mod netinfo;
+mod osdisk;
 mod power;
 mod probe;
 mod rootfs;
@@ -81,8 +84,12 @@ fn main() {
         config.id.as_deref().unwrap_or("-")
     );
 
-    if let Err(e) = signals::spawn_reaper() {
-        log!("cannot start the zombie reaper: {e}");
+    // An imported disk's own init will reap; and hand_over forks, which
+    // wants no other thread around.
+    if config.root.is_none() {
+        if let Err(e) = signals::spawn_reaper() {
+            log!("cannot start the zombie reaper: {e}");
+        }
     }
 
     match modules::load_all(Path::new(modules::ORDER_PATH)) {
@@ -93,6 +100,10 @@ fn main() {
             summary.failed
         ),
         Err(e) => log!("{e}"),
+    }
+
+    if let Some(device) = &config.root {
+        boot_disk_system(&config, device, started);
     }
 
     // Before the network: its /etc/resolv.conf belongs in the new root.
@@ -121,12 +132,21 @@ fn main() {
         None => false,
     };
 
+    host_and_network(&config);
+
+    if browser_root {
+        start_browser(config.persist.is_some());
+    }
+    serve_ready(started)
+}
+
+/// The hostname and the static network from the command line.
+fn host_and_network(config: &cmdline::Config) {
     if let Some(name) = &config.name {
         if let Err(e) = nix::unistd::sethostname(name) {
             log!("cannot set hostname {name:?}: {e}");
         }
     }
-
     if let Err(e) = net::loopback_up() {
         log!("network: {e}");
     }
@@ -136,11 +156,10 @@ fn main() {
             Err(e) => log!("network: {e}"),
         }
     }
+}
 
-    if browser_root {
-        start_browser(config.persist.is_some());
-    }
-
+/// Reports ready and serves hyped forever.
+fn serve_ready(started: Instant) -> ! {
     let init_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let uptime_ms = read_uptime_ms().unwrap_or_else(|e| {
         log!("{e}");
@@ -155,6 +174,43 @@ fn main() {
         init_ms,
     };
     channel::serve(ready)
+}
+
+/// `hype.root=`: an imported disk's own system. The network is set up
+/// first, while any file it writes (resolv.conf) still lands in the
+/// initramfs rather than on the guest's disk; then the disk's root becomes
+/// `/`, its init becomes PID 1, and this agent goes on as a child of it.
+/// Ready means that init has started. If there is no system to start, the
+/// host is told why (`failed`) and ends the VM.
+fn boot_disk_system(config: &cmdline::Config, device: &Path, started: Instant) -> ! {
+    host_and_network(config);
+    let t = Instant::now();
+    let root = match osdisk::switch_to(device, config.init.as_deref()) {
+        Ok(root) => root,
+        Err(e) => fail(format!("{e}")),
+    };
+    log!(
+        "root: {} (read-write) after {} ms; starting its init {}",
+        root.device.display(),
+        t.elapsed().as_millis(),
+        root.init.display()
+    );
+    if let Err(why) = osdisk::hand_over(&root) {
+        fail(why);
+    }
+    power::hand_to_guest_init();
+    log!(
+        "{} is PID 1; the agent goes on as pid {}",
+        root.init.display(),
+        nix::unistd::getpid()
+    );
+    serve_ready(started)
+}
+
+/// Tells the host the boot failed, for as long as it takes to hear it.
+fn fail(message: String) -> ! {
+    log!("boot failed: {message}");
+    channel::serve(GuestMessage::Failed { message })
 }
 
 /// How long `ready` waits for Chromium's first answer. Under TCG its first

@@ -96,17 +96,21 @@ pub fn switch_to(device: &Path, persist: Option<&Path>) -> Result<(), Error> {
         .map_err(mount_err("move", dir))?;
     }
 
-    // switch_root's sequence: the new root replaces / in the mount tree,
-    // then chroot makes it the process's root too (for every thread: they
-    // share the filesystem context).
+    make_root(NEW_ROOT)
+}
+
+/// switch_root's sequence: the filesystem mounted at `dir` replaces / in the
+/// mount tree, then chroot makes it the process's root too (for every
+/// thread: they share the filesystem context).
+pub(crate) fn make_root(dir: &'static str) -> Result<(), Error> {
     let io_err = |what: &'static str| {
         move |source: Errno| Error::Io {
             what,
-            path: PathBuf::from(NEW_ROOT),
+            path: PathBuf::from(dir),
             source: source.into(),
         }
     };
-    nix::unistd::chdir(NEW_ROOT).map_err(io_err("chdir to"))?;
+    nix::unistd::chdir(dir).map_err(io_err("chdir to"))?;
     mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
         .map_err(mount_err("move", "/"))?;
     nix::unistd::chroot(".").map_err(io_err("chroot into"))?;
@@ -114,7 +118,7 @@ pub fn switch_to(device: &Path, persist: Option<&Path>) -> Result<(), Error> {
     Ok(())
 }
 
-fn wait_for_device(device: &Path) -> Result<(), Error> {
+pub(crate) fn wait_for_device(device: &Path) -> Result<(), Error> {
     let started = Instant::now();
     while !device.exists() {
         if started.elapsed() > DEVICE_WAIT {
@@ -136,7 +140,7 @@ fn wait_for_device(device: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn create_dir(path: &Path) -> Result<(), Error> {
+pub(crate) fn create_dir(path: &Path) -> Result<(), Error> {
     fs::create_dir_all(path).map_err(|source| Error::Io {
         what: "create directory",
         path: path.to_path_buf(),

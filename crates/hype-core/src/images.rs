@@ -67,38 +67,56 @@ pub(crate) async fn import_built(store: &Store, dir: &Path) -> Result<Vec<String
     Ok(found)
 }
 
+/// The built image whose kernel and initramfs boot imported disks with
+/// `boot: kernel`: its agent mounts the disk's root and starts its init.
+pub(crate) const KERNEL_IMAGE: &str = "base";
+
 /// How VMs of an image boot.
 pub(crate) enum ImageBoot {
     /// A built image: hype's kernel, initramfs and maybe a root disk.
     Kernel(BootFiles),
-    /// An imported full disk (raw) that the firmware boots; each VM writes
-    /// to its own overlay over it.
-    Firmware { disk: PathBuf },
+    /// An imported full disk (raw); each VM writes to its own overlay over
+    /// it.
+    Disk { disk: PathBuf, boot: DiskBoot },
+}
+
+/// What starts an imported disk's own system.
+pub(crate) enum DiskBoot {
+    /// The VMM's firmware and the disk's boot loader; no hype agent.
+    Firmware,
+    /// hype's kernel and agent (from [`KERNEL_IMAGE`]): the agent mounts
+    /// the disk's root filesystem, hands PID 1 to its init and stays beside
+    /// it to answer hyped.
+    Kernel(BootFiles),
 }
 
 impl ImageBoot {
     /// Whether a hype agent runs in such a VM.
     pub fn has_agent(&self) -> bool {
-        matches!(self, ImageBoot::Kernel(_))
+        match self {
+            ImageBoot::Kernel(_) => true,
+            ImageBoot::Disk { boot, .. } => match boot {
+                DiskBoot::Firmware => false,
+                DiskBoot::Kernel(_) => true,
+            },
+        }
     }
 }
 
 /// Whether a VM of `img` has a hype agent: built images do, imported
-/// disks do not (they run their own operating system).
+/// disks only when hype's kernel boots them.
 pub(crate) fn has_agent(img: &ImageRecord) -> bool {
-    img.kind != "disk"
+    img.kind != "disk" || img.boot_mode == "kernel"
 }
 
-/// How VMs of `img` boot, with every file checked to be there.
-pub(crate) fn image_boot(img: &ImageRecord) -> std::result::Result<ImageBoot, String> {
+/// How VMs of `img` boot, with every file checked to be there; `kernel`
+/// is the [`KERNEL_IMAGE`], when there is one.
+pub(crate) fn image_boot(
+    img: &ImageRecord,
+    kernel: Option<&ImageRecord>,
+) -> std::result::Result<ImageBoot, String> {
     if img.kind != "disk" {
         return boot_files(img).map(ImageBoot::Kernel);
-    }
-    if img.boot_mode != "firmware" {
-        return Err(format!(
-            "image '{}' is an imported disk with boot mode {}; this hyped boots imported disks through firmware only (import it with boot: firmware)",
-            img.name, img.boot_mode
-        ));
     }
     if img.format.as_deref() != Some("raw") {
         return Err(format!(
@@ -119,7 +137,25 @@ pub(crate) fn image_boot(img: &ImageRecord) -> std::result::Result<ImageBoot, St
             disk.display()
         ));
     }
-    Ok(ImageBoot::Firmware { disk })
+    let boot = match img.boot_mode.as_str() {
+        "firmware" => DiskBoot::Firmware,
+        "kernel" => {
+            let base = kernel.ok_or_else(|| {
+                format!(
+                    "image '{}' boots with hype's kernel, from the '{KERNEL_IMAGE}' image, which this hyped does not have; build it with scripts/build-images.sh",
+                    img.name
+                )
+            })?;
+            DiskBoot::Kernel(boot_files(base)?)
+        }
+        other => {
+            return Err(format!(
+                "image '{}' has boot mode {other}, which this hyped does not know",
+                img.name
+            ))
+        }
+    };
+    Ok(ImageBoot::Disk { disk, boot })
 }
 
 /// The files a kernel-booted image needs, as absolute paths.

@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use hype_store::{NewVm, Store, VmRecord, VmmUpdate};
+use hype_store::{ImageRecord, NewVm, Store, VmRecord, VmmUpdate};
 use hype_types::{AccelInfo, CreateVm, Transition, VersionInfo, Vm, VmState, VmmChoice};
 use hype_vmm::process::{self, ExitWatch};
-use hype_vmm::{AnyVmm, Boot, CloudHypervisor, Qemu, VmSpec, Vmm};
+use hype_vmm::{AnyVmm, Boot, CloudHypervisor, Disk, DiskFormat, Qemu, VmSpec, Vmm};
 use nix::sys::signal::Signal;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -226,10 +226,7 @@ impl Hype {
             .clone()
             .unwrap_or_else(|| self.inner.cfg.default_image.clone());
         let img = self.inner.store.get_image(&image_name).await?;
-        let boot = images::image_boot(&img).map_err(|what| CoreError::Unsupported {
-            name: req.name.clone(),
-            what,
-        })?;
+        let boot = self.image_boot(&req.name, &img).await?;
         if !boot.has_agent() && req.kernel_cmdline.is_some() {
             return Err(CoreError::InvalidRequest(format!(
                 "kernel_cmdline: image '{}' boots its own kernel through firmware; hype passes it no command line",
@@ -292,6 +289,24 @@ impl Hype {
         booted
     }
 
+    /// How VMs of `img` boot; refused (with the reason) when this hyped
+    /// cannot boot them.
+    async fn image_boot(&self, vm: &str, img: &ImageRecord) -> Result<images::ImageBoot> {
+        let kernel = if img.kind == "disk" && img.boot_mode == "kernel" {
+            match self.inner.store.get_image(images::KERNEL_IMAGE).await {
+                Ok(base) => Some(base),
+                Err(hype_store::StoreError::ImageNotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            None
+        };
+        images::image_boot(img, kernel.as_ref()).map_err(|what| CoreError::Unsupported {
+            name: vm.into(),
+            what,
+        })
+    }
+
     /// Everything `vmm` needs to start `rec`: its image's files, its disks,
     /// its network attachment and the kernel command line.
     pub(crate) async fn vm_spec(
@@ -306,36 +321,43 @@ impl Hype {
             hype_types::VmmKind::Qemu => self.accel().await?.accel,
         };
         let img = self.inner.store.get_image(&rec.image).await?;
-        let boot = images::image_boot(&img).map_err(|what| CoreError::Unsupported {
-            name: rec.name.clone(),
-            what,
-        })?;
+        let boot = self.image_boot(&rec.name, &img).await?;
         let run_dir = self.inner.cfg.run_dir(&rec.name);
-        let files = match boot {
-            images::ImageBoot::Kernel(files) => files,
-            images::ImageBoot::Firmware { disk } => {
+        let tap = net.map(|n| n.tap.clone());
+        let mac = net.map(|n| n.mac.clone());
+        let (files, mut disks) = match boot {
+            images::ImageBoot::Kernel(files) => (files, vec![]),
+            images::ImageBoot::Disk { disk, boot } => {
                 let overlay = run_dir.join(hype_vmm::spec_files::OVERLAY_DISK);
                 crate::disk::ensure_overlay(&rec.name, &overlay, &disk).await?;
-                let firmware = match vmm.kind() {
-                    hype_types::VmmKind::CloudHypervisor => self.inner.cfg.ch_firmware.clone(),
-                    hype_types::VmmKind::Qemu => None,
+                let overlay = Disk {
+                    path: overlay,
+                    format: DiskFormat::Qcow2,
+                    read_only: false,
                 };
-                return Ok(VmSpec {
-                    name: rec.name.clone(),
-                    id: rec.id.clone(),
-                    cpu_cores: rec.cpu_cores,
-                    memory_mb: rec.memory_mb,
-                    boot: Boot::Firmware {
-                        disk: overlay,
-                        firmware,
-                    },
-                    rootfs: None,
-                    data_disk: None,
-                    run_dir,
-                    accel,
-                    tap: net.map(|n| n.tap.clone()),
-                    mac: net.map(|n| n.mac.clone()),
-                });
+                match boot {
+                    images::DiskBoot::Kernel(files) => (files, vec![overlay]),
+                    images::DiskBoot::Firmware => {
+                        let firmware = match vmm.kind() {
+                            hype_types::VmmKind::CloudHypervisor => {
+                                self.inner.cfg.ch_firmware.clone()
+                            }
+                            hype_types::VmmKind::Qemu => None,
+                        };
+                        return Ok(VmSpec {
+                            name: rec.name.clone(),
+                            id: rec.id.clone(),
+                            cpu_cores: rec.cpu_cores,
+                            memory_mb: rec.memory_mb,
+                            boot: Boot::Firmware { firmware },
+                            disks: vec![overlay],
+                            run_dir,
+                            accel,
+                            tap,
+                            mac,
+                        });
+                    }
+                }
             }
         };
         let mut cmdline = vec![
@@ -349,19 +371,31 @@ impl Hype {
         if let Some(net) = net {
             cmdline.extend(net.cmdline.iter().cloned());
         }
-        if files.rootfs.is_some() {
+        if !disks.is_empty() {
+            // An imported disk: the agent finds the root filesystem on it
+            // and starts the disk's own init.
+            cmdline.push("hype.root=/dev/vda".into());
+        }
+        if let Some(rootfs) = files.rootfs {
             // The root disk is the first virtio-blk device, the VM's own
             // disk (if any) the second.
             cmdline.push("hype.rootfs=/dev/vda".into());
+            disks.push(Disk {
+                path: rootfs,
+                format: DiskFormat::Raw,
+                read_only: true,
+            });
+            if rec.persist {
+                let path = run_dir.join(crate::disk::PERSIST_DISK);
+                crate::disk::ensure(&rec.name, &path).await?;
+                cmdline.push("hype.persist=/dev/vdb".into());
+                disks.push(Disk {
+                    path,
+                    format: DiskFormat::Raw,
+                    read_only: false,
+                });
+            }
         }
-        let data_disk = if rec.persist && files.rootfs.is_some() {
-            let path = run_dir.join(crate::disk::PERSIST_DISK);
-            crate::disk::ensure(&rec.name, &path).await?;
-            cmdline.push("hype.persist=/dev/vdb".into());
-            Some(path)
-        } else {
-            None
-        };
         if let Some(user) = &rec.user_cmdline {
             cmdline.push(user.clone());
         }
@@ -375,12 +409,11 @@ impl Hype {
                 initramfs: files.initramfs,
                 cmdline: cmdline.join(" "),
             },
-            rootfs: files.rootfs,
-            data_disk,
+            disks,
             run_dir,
             accel,
-            tap: net.map(|n| n.tap.clone()),
-            mac: net.map(|n| n.mac.clone()),
+            tap,
+            mac,
         };
         Ok(spec)
     }

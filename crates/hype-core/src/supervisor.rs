@@ -171,7 +171,17 @@ impl Supervisor {
                     self.agent_cancel.cancel();
                     return;
                 }
-                Some(msg) = self.said.recv() => self.on_agent(msg, &mut waiting_ready, launched_at).await,
+                Some(msg) = self.said.recv() => {
+                    if let (true, GuestMessage::Failed { message }) = (waiting_ready, &msg) {
+                        // The guest says it will not get ready; no point
+                        // waiting out the boot deadline.
+                        waiting_ready = false;
+                        crash_reason = Some(format!("guest: {message}"));
+                        tracing::warn!(vm = %self.name, message, "guest failed to boot");
+                        process::signal_group(self.watch.pid(), Signal::SIGKILL);
+                    }
+                    self.on_agent(msg, &mut waiting_ready, launched_at).await
+                }
                 _ = tokio::time::sleep(STATUS_POLL), if waiting_ready && !self.has_agent => {
                     self.poll_running(&mut waiting_ready, launched_at).await
                 }
@@ -263,6 +273,10 @@ impl Supervisor {
                 }
             }
             GuestMessage::ShuttingDown => {}
+            // While booting, `run` ends the VM with it; later it is news.
+            GuestMessage::Failed { message } => {
+                tracing::warn!(vm = %self.name, message, "guest reports a failure")
+            }
         }
     }
 

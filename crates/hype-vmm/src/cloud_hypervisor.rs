@@ -8,16 +8,16 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hype_ch::api::{
-    ConsoleConfig, ConsoleMode, CpusConfig, DiskConfig, MemoryConfig, NetConfig, PayloadConfig,
-    RestoreConfig, RngConfig, SerialConfig, VmConfig, VmSnapshotConfig, VsockConfig,
+    ConsoleConfig, ConsoleMode, CpusConfig, DiskConfig, ImageType, MemoryConfig, NetConfig,
+    PayloadConfig, RestoreConfig, RngConfig, SerialConfig, VmConfig, VmSnapshotConfig, VsockConfig,
 };
-use hype_ch::{ChClient, ChError};
+use hype_ch::{ChClient, ChError, ChVersion};
 use hype_types::VmmKind;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use crate::spec::files;
-use crate::{launch, process, Accel, Boot, Launched, Result, VmSpec, Vmm, VmmError};
+use crate::{launch, process, Accel, Boot, DiskFormat, Launched, Result, VmSpec, Vmm, VmmError};
 
 /// How long CH gets to answer on its API socket.
 /// Where Debian's `cloudhv-efi-x86-64` package (edk2 built for
@@ -131,8 +131,8 @@ impl CloudHypervisor {
     }
 }
 
-/// The `vm.create` body for `spec`.
-fn vm_config(spec: &VmSpec) -> VmConfig {
+/// The `vm.create` body for `spec`, for a CH of `version`.
+fn vm_config(spec: &VmSpec, version: Option<ChVersion>) -> VmConfig {
     let p = |f: &str| spec.run_dir.join(f).display().to_string();
     let net = match (&spec.tap, &spec.mac) {
         (Some(tap), Some(mac)) => Some(vec![NetConfig {
@@ -142,7 +142,6 @@ fn vm_config(spec: &VmSpec) -> VmConfig {
         }]),
         _ => None,
     };
-    let mut disks = vec![];
     let payload = match &spec.boot {
         Boot::Kernel {
             kernel,
@@ -155,36 +154,35 @@ fn vm_config(spec: &VmSpec) -> VmConfig {
             ..PayloadConfig::default()
         },
         // CH has no BIOS: an imported disk boots through a UEFI firmware.
-        Boot::Firmware { disk, firmware } => {
-            disks.push(DiskConfig {
-                path: Some(disk.display().to_string()),
-                ..DiskConfig::default()
-            });
-            PayloadConfig {
-                firmware: Some(
-                    firmware
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_FIRMWARE.into())
-                        .display()
-                        .to_string(),
-                ),
-                ..PayloadConfig::default()
-            }
-        }
+        Boot::Firmware { firmware } => PayloadConfig {
+            firmware: Some(
+                firmware
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_FIRMWARE.into())
+                    .display()
+                    .to_string(),
+            ),
+            ..PayloadConfig::default()
+        },
     };
-    if let Some(rootfs) = &spec.rootfs {
-        disks.push(DiskConfig {
-            path: Some(rootfs.display().to_string()),
-            readonly: Some(true),
-            ..DiskConfig::default()
-        });
-    }
-    if let Some(data) = &spec.data_disk {
-        disks.push(DiskConfig {
-            path: Some(data.display().to_string()),
-            ..DiskConfig::default()
-        });
-    }
+    let disks: Vec<DiskConfig> = spec
+        .disks
+        .iter()
+        .map(|d| {
+            DiskConfig {
+                path: Some(d.path.display().to_string()),
+                readonly: d.read_only.then_some(true),
+                ..DiskConfig::default()
+            }
+            .typed(
+                version,
+                match d.format {
+                    DiskFormat::Raw => ImageType::Raw,
+                    DiskFormat::Qcow2 => ImageType::Qcow2,
+                },
+            )
+        })
+        .collect();
     VmConfig {
         cpus: Some(CpusConfig {
             boot_vcpus: spec.cpu_cores,
@@ -283,7 +281,8 @@ impl Vmm for CloudHypervisor {
     }
 
     async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
-        let config = vm_config(spec);
+        let version = self.version.as_deref().and_then(|v| v.parse().ok());
+        let config = vm_config(spec, version);
         self.start(spec, |client| async move {
             client.create(&config).await?;
             client.boot().await
@@ -415,8 +414,7 @@ mod tests {
                 initramfs: Some("/img/initramfs.img".into()),
                 cmdline: "console=ttyS0".into(),
             },
-            rootfs: None,
-            data_disk: None,
+            disks: vec![],
             run_dir: dir.to_owned(),
             accel: Accel::Kvm,
             tap: None,
@@ -427,11 +425,13 @@ mod tests {
     #[test]
     fn an_imported_disk_boots_through_the_firmware_without_vsock() {
         let mut s = spec(Path::new("/run/a"));
-        s.boot = Boot::Firmware {
-            disk: "/run/a/disk.qcow2".into(),
-            firmware: None,
-        };
-        let c = vm_config(&s);
+        s.boot = Boot::Firmware { firmware: None };
+        s.disks = vec![crate::Disk {
+            path: "/run/a/disk.qcow2".into(),
+            format: DiskFormat::Qcow2,
+            read_only: false,
+        }];
+        let c = vm_config(&s, None);
         assert_eq!(c.payload.firmware.as_deref(), Some(DEFAULT_FIRMWARE));
         assert_eq!(
             (c.payload.kernel, c.payload.cmdline, c.payload.initramfs),
@@ -443,18 +443,34 @@ mod tests {
         assert_ne!(disks[0].readonly, Some(true));
         assert_eq!(c.vsock, None);
         s.boot = Boot::Firmware {
-            disk: "/run/a/disk.qcow2".into(),
             firmware: Some("/opt/CLOUDHV.fd".into()),
         };
         assert_eq!(
-            vm_config(&s).payload.firmware.as_deref(),
+            vm_config(&s, None).payload.firmware.as_deref(),
             Some("/opt/CLOUDHV.fd")
         );
     }
 
     #[test]
+    fn an_overlay_may_open_its_backing_file_from_ch_51_on() {
+        let mut s = spec(Path::new("/run/a"));
+        s.disks = vec![crate::Disk {
+            path: "/run/a/disk.qcow2".into(),
+            format: DiskFormat::Qcow2,
+            read_only: false,
+        }];
+        let new = vm_config(&s, "v53.0".parse().ok()).disks.unwrap();
+        assert_eq!(
+            (new[0].image_type, new[0].backing_files),
+            (Some(ImageType::Qcow2), Some(true))
+        );
+        let old = vm_config(&s, "v48.0".parse().ok()).disks.unwrap();
+        assert_eq!((old[0].image_type, old[0].backing_files), (None, None));
+    }
+
+    #[test]
     fn config_matches_the_spec() {
-        let c = vm_config(&spec(Path::new("/run/a")));
+        let c = vm_config(&spec(Path::new("/run/a")), None);
         let cpus = c.cpus.unwrap();
         assert_eq!((cpus.boot_vcpus, cpus.max_vcpus), (2, 2));
         assert_eq!(c.memory.unwrap().size, 256 << 20);
@@ -475,15 +491,19 @@ mod tests {
     #[test]
     fn rootfs_is_read_only_and_net_needs_tap_and_mac() {
         let mut s = spec(Path::new("/run/a"));
-        s.rootfs = Some("/img/rootfs.ext4".into());
+        s.disks = vec![crate::Disk {
+            path: "/img/rootfs.ext4".into(),
+            format: DiskFormat::Raw,
+            read_only: true,
+        }];
         s.tap = Some("hype-tap0".into());
-        let c = vm_config(&s);
+        let c = vm_config(&s, None);
         let disks = c.disks.unwrap();
         assert_eq!(disks[0].path.as_deref(), Some("/img/rootfs.ext4"));
         assert_eq!(disks[0].readonly, Some(true));
         assert_eq!(c.net, None);
         s.mac = Some("52:54:00:00:00:01".into());
-        let net = vm_config(&s).net.unwrap();
+        let net = vm_config(&s, None).net.unwrap();
         assert_eq!(net[0].tap.as_deref(), Some("hype-tap0"));
         assert_eq!(net[0].mac.as_deref(), Some("52:54:00:00:00:01"));
     }

@@ -11,10 +11,9 @@ pub struct VmSpec {
     pub memory_mb: u32,
     /// What starts the guest: hype's kernel, or firmware reading a disk.
     pub boot: Boot,
-    /// Shared read-only root disk, if the image has one.
-    pub rootfs: Option<PathBuf>,
-    /// The VM's own writable disk, after the root disk (`/dev/vdb`).
-    pub data_disk: Option<PathBuf>,
+    /// virtio-blk disks, in the order the guest sees them (`/dev/vda`,
+    /// `/dev/vdb`, ...); firmware boots the first.
+    pub disks: Vec<Disk>,
     /// `{data}/vms/<name>`: sockets, console log, VMM log.
     pub run_dir: PathBuf,
     pub accel: Accel,
@@ -35,14 +34,41 @@ pub enum Boot {
         initramfs: Option<PathBuf>,
         cmdline: String,
     },
-    /// Firmware boots `disk` (the VM's own copy-on-write overlay, qcow2);
-    /// there is no guest agent.
+    /// Firmware boots the first disk (an imported disk's copy-on-write
+    /// overlay); there is no guest agent.
     Firmware {
-        disk: PathBuf,
         /// A UEFI firmware file. QEMU uses SeaBIOS without one;
         /// cloud-hypervisor needs one and defaults to `CLOUDHV.fd`.
         firmware: Option<PathBuf>,
     },
+}
+
+/// One virtio-blk disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disk {
+    pub path: PathBuf,
+    /// Stated to the VMM, never probed: a guest writes a raw disk's bytes
+    /// and could make them look like a qcow2 header naming a host file.
+    pub format: DiskFormat,
+    /// A disk several VMs share (a built image's root filesystem).
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskFormat {
+    Raw,
+    /// A per-VM overlay whose backing file is a raw image.
+    Qcow2,
+}
+
+impl DiskFormat {
+    /// QEMU's spelling (`format=`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiskFormat::Raw => "raw",
+            DiskFormat::Qcow2 => "qcow2",
+        }
+    }
 }
 
 impl Boot {
@@ -73,7 +99,7 @@ pub mod files {
     pub const VMM_LOG: &str = "vmm.log";
     pub const QMP_SOCK: &str = "qmp.sock";
     pub const AGENT_SOCK: &str = "agent.sock";
-    /// A firmware-booted VM's copy-on-write overlay over its image's disk.
+    /// The copy-on-write overlay of a VM of an imported disk.
     pub const OVERLAY_DISK: &str = "disk.qcow2";
     /// cloud-hypervisor's API socket.
     pub const CH_SOCK: &str = "ch.sock";

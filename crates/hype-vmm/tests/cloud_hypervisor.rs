@@ -11,7 +11,7 @@ use std::time::Duration;
 use hype_ch::api::VmState;
 use hype_ch::ChClient;
 use hype_vmm::process::{self, Exit, ExitWatch};
-use hype_vmm::{spec_files, Accel, Boot, CloudHypervisor, VmSpec, Vmm, VmmError};
+use hype_vmm::{spec_files, Accel, Boot, CloudHypervisor, Disk, DiskFormat, VmSpec, Vmm, VmmError};
 use nix::sys::signal::Signal;
 
 const IMAGE_DIR: &str = "/var/lib/hype/images/base";
@@ -38,8 +38,7 @@ fn spec(run_dir: &Path, name: &str) -> VmSpec {
             initramfs: Some(image.join("initramfs.img")),
             cmdline: format!("console=ttyS0 reboot=k panic=-1 hype.name={name}"),
         },
-        rootfs: None,
-        data_disk: None,
+        disks: vec![],
         run_dir: run_dir.to_owned(),
         accel: Accel::Kvm,
         tap: None,
@@ -192,6 +191,50 @@ async fn a_rejected_config_leaves_no_process() {
         .filter(|&pid| process::cmdline(pid).is_some_and(|a| a.contains(&argv)))
         .collect();
     assert!(survivors.is_empty(), "left behind: {survivors:?}");
+}
+
+/// An imported disk's VM writes to a qcow2 overlay over the raw image;
+/// CH must open it with its backing file (v51+ refuses unless told).
+#[tokio::test]
+async fn a_qcow2_overlay_over_a_raw_image_opens() {
+    let Some(binary) = binary() else { return };
+    let identified = hype_ch::external_binary(&binary).expect("identify the CH binary");
+    let ch = CloudHypervisor::new(binary, Some(identified.version.to_string()));
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image.raw");
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let overlay = dir.path().join("disk.qcow2");
+    let made = std::process::Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+        .arg(&image)
+        .arg(&overlay)
+        .status()
+        .expect("qemu-img runs");
+    assert!(made.success());
+    let run_dir = dir.path().join("vm");
+    let mut s = spec(&run_dir, "ch-overlay");
+    s.disks = vec![Disk {
+        path: overlay.clone(),
+        format: DiskFormat::Qcow2,
+        read_only: false,
+    }];
+    let launched = ch
+        .launch(&s)
+        .await
+        .unwrap_or_else(|e| panic!("launch with an overlay: {e}\nvmm.log:\n{}", log(&run_dir)));
+    let info = ChClient::new(run_dir.join(spec_files::CH_SOCK))
+        .info()
+        .await
+        .unwrap();
+    let disks = info.config.disks.unwrap_or_default();
+    assert_eq!(disks.len(), 1);
+    assert_eq!(disks[0].path.as_deref(), overlay.to_str());
+    println!("CH {} booted with the overlay", identified.version);
+    process::signal_group(launched.pid, Signal::SIGKILL);
+    hype_vmm::remove_sockets(&run_dir);
 }
 
 fn log(run_dir: &Path) -> String {

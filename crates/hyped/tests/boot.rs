@@ -1,8 +1,10 @@
 //! Booting imported full disks end to end: a BIOS-bootable disk built by
 //! scripts/build-test-disk.sh (syslinux, Debian's kernel, a busybox /init
-//! that prints marks to the serial console), imported from the test XAPI
-//! server (tests/xcpng/xapi_server.py) by a real hyped, then booted by
-//! SeaBIOS in a QEMU q35 machine under TCG.
+//! that prints marks to the serial console, and a second partition with a
+//! busybox root filesystem), imported from the test XAPI server
+//! (tests/xcpng/xapi_server.py) by a real hyped, then booted under TCG by
+//! SeaBIOS in a QEMU q35 machine (`boot: firmware`) or by hype's kernel and
+//! agent in a microvm that start the disk's own init (`boot: kernel`).
 
 mod common;
 
@@ -239,27 +241,110 @@ async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow:
 }
 
 #[tokio::test]
-async fn kernel_boot_of_an_imported_disk_is_refused_with_the_reason() -> anyhow::Result<()> {
+async fn an_imported_disk_boots_its_own_init_on_hypes_kernel() -> anyhow::Result<()> {
     let disk = test_disk();
+    let source_sha = sha256(&disk);
     let x = xapi(&disk, &[])?;
     let s = Server::start()?;
     import(&s, &x, "kern", "kernel").await?;
-    let (st, err) = call(
-        &s,
-        "post",
-        "/api/v1/vms",
-        Some(json!({"name": "k", "cpu_cores": 1, "memory_mb": 256, "image": "kern"})),
-    )
-    .await;
-    assert_eq!(
-        (st, err["error"]["code"].as_str()),
-        (501, Some("not_supported")),
-        "{err}"
+    let img = s.client.get_image("kern").await?;
+    assert_eq!(img.boot_mode, "kernel");
+    let image_file = s.data.join("imported/kern/disk0.raw");
+
+    let from = s.last_event_id().await?;
+    s.client
+        .create_vm(&serde_json::from_value(json!({
+            "name": "k", "cpu_cores": 1, "memory_mb": 256, "image": "kern", "vmm": "qemu"
+        }))?)
+        .await?;
+    // Ready comes from hype's agent, once the disk's init is PID 1.
+    let detail = until_running(&s, "k", from).await?;
+    assert!(detail.starts_with("guest ready"), "{detail}");
+    let log = console_until(&s, "k", "HYPE_TEST_DISK: wrote mark: ").await?;
+    // hype's kernel (not the disk's syslinux and initramfs) started the
+    // disk's own init as PID 1, on partition 2.
+    assert!(!log.contains(BOOTED), "{log}");
+    let base = s.client.get_image("base").await?;
+    let kver = base.kernel_version.expect("base has a kernel version");
+    assert!(
+        log.contains(&format!(
+            "HYPE_TEST_DISK: init from the root partition: pid1=init kernel={kver}"
+        )),
+        "{log}"
     );
-    let msg = err["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("boot mode kernel"), "{msg}");
+    assert!(log.contains("root: /dev/vda2 (read-write)"), "{log}");
+    assert!(log.contains("HYPE_TEST_DISK: previous mark: none"), "{log}");
+    let first = mark_written(&log);
+
+    // The agent still answers beside the guest's init.
+    let (st, net) = call(&s, "get", "/api/v1/vms/k/guest/network", None).await;
+    assert_eq!(st, 200, "{net}");
+    assert!(net.to_string().contains("\"lo\""), "{net}");
+
+    // Stop asks the guest's init to shut down: its shutdown action runs.
+    let t = Instant::now();
+    let vm = s.client.vm_action("k", "stop").await?;
+    assert_eq!(vm.state.as_str(), "stopped");
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "stop took {:?}",
+        t.elapsed()
+    );
+    let log = s.client.logs("k").await?;
+    assert!(log.contains("HYPE_TEST_DISK: init shutting down"), "{log}");
+    assert!(s.vmm_pids().is_empty());
+    assert_eq!(sha256(&image_file), source_sha);
+
+    // Start again: the file the guest wrote on its root is still there.
+    let from = s.last_event_id().await?;
+    s.client.vm_action("k", "start").await?;
+    until_running(&s, "k", from).await?;
+    console_until(&s, "k", &format!("HYPE_TEST_DISK: previous mark: {first}")).await?;
+
+    s.client.delete_vm("k").await?;
     assert!(!s.data.join("vms/k").exists());
-    assert_eq!(call(&s, "get", "/api/v1/vms/k", None).await.0, 404);
+    assert!(s.vmm_pids().is_empty());
+    assert_eq!(sha256(&image_file), source_sha);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_disk_without_a_root_filesystem_fails_with_what_is_on_it() -> anyhow::Result<()> {
+    // A whole-disk FAT filesystem: nothing the agent could start.
+    let tmp = tempfile::tempdir()?;
+    let disk = tmp.path().join("fat.raw");
+    let made = Command::new("mkfs.fat")
+        .args(["-C", "-F", "16"])
+        .arg(&disk)
+        .arg("16384")
+        .output()?;
+    anyhow::ensure!(made.status.success(), "mkfs.fat: {made:?}");
+    let x = xapi(&disk, &[])?;
+    let s = Server::start()?;
+    import(&s, &x, "fat", "kernel").await?;
+    let from = s.last_event_id().await?;
+    let t = Instant::now();
+    s.client
+        .create_vm(&serde_json::from_value(json!({
+            "name": "nofs", "cpu_cores": 1, "memory_mb": 256, "image": "fat"
+        }))?)
+        .await?;
+    let mut events = s.client.vm_events(Some("nofs"), Some(from)).await?;
+    let ev = s
+        .wait_event(&mut events, Duration::from_secs(120), |e| {
+            matches!(e.event_type, EventType::VmRunning | EventType::VmCrashed)
+        })
+        .await?;
+    assert_eq!(ev.event_type, EventType::VmCrashed, "{:?}", ev.detail);
+    let detail = ev.detail.unwrap_or_default();
+    assert!(
+        detail.contains("no root filesystem on /dev/vda: /dev/vda: vfat"),
+        "{detail}"
+    );
+    // Told by the guest, not found out at the boot deadline.
+    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+    assert!(s.vmm_pids().is_empty());
+    s.client.delete_vm("nofs").await?;
     Ok(())
 }
 

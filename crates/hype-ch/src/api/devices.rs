@@ -1,8 +1,11 @@
 //! Device configurations shared by `vm.create` and the `vm.add-*` calls.
 //!
-//! Newer fields (disk `sparse`/`image_type`/`lock_granularity`, net
-//! `offload_*`, `pci_device_id` everywhere) are deliberately absent: v48 does
-//! not accept them. See `docs/cloud-hypervisor.md`.
+//! Newer fields (disk `sparse`/`lock_granularity`, net `offload_*`,
+//! `pci_device_id` everywhere) are deliberately absent: v48 does not accept
+//! them. The disk's `image_type` and `backing_files` are here because a
+//! qcow2 overlay does not open without them from v51 on; callers set them
+//! only for such versions ([`DiskConfig::typed`]). See
+//! `docs/cloud-hypervisor.md`.
 
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +45,39 @@ pub struct DiskConfig {
     pub serial: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_group: Option<String>,
+    /// Whether a qcow2 image may open its backing file (v51+; off by
+    /// default there, so an overlay fails with `MaxNestingDepthExceeded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backing_files: Option<bool>,
+    /// The image format, stated rather than probed (v51+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_type: Option<ImageType>,
+}
+
+/// `ImageType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImageType {
+    FixedVhd,
+    Qcow2,
+    Raw,
+    Vhdx,
+    Unknown,
+}
+
+impl DiskConfig {
+    /// The first release whose `DiskConfig` has `image_type` and
+    /// `backing_files` (v48 rejects them).
+    pub const TYPED_SINCE: crate::ChVersion = crate::ChVersion::new(51, 0);
+
+    /// States the image's type, and lets a qcow2 open its backing file,
+    /// where `version` knows these fields.
+    pub fn typed(mut self, version: Option<crate::ChVersion>, image_type: ImageType) -> Self {
+        if version.is_some_and(|v| v >= Self::TYPED_SINCE) {
+            self.backing_files = (image_type == ImageType::Qcow2).then_some(true);
+            self.image_type = Some(image_type);
+        }
+        self
+    }
 }
 
 /// A virtio-net device (`NetConfig`).
@@ -149,4 +185,32 @@ pub struct DeviceConfig {
     pub pci_segment: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ChVersion;
+
+    #[test]
+    fn typed_fields_go_only_to_versions_that_know_them() {
+        let disk = || DiskConfig {
+            path: Some("/d".into()),
+            ..DiskConfig::default()
+        };
+        let v48 = disk().typed(Some(ChVersion::new(48, 0)), ImageType::Qcow2);
+        assert_eq!(v48, disk());
+        assert_eq!(disk().typed(None, ImageType::Qcow2), disk());
+        let v51 = disk().typed("v51.1".parse().ok(), ImageType::Qcow2);
+        assert_eq!(
+            (v51.image_type, v51.backing_files),
+            (Some(ImageType::Qcow2), Some(true))
+        );
+        // A raw image has no backing file to allow.
+        let raw = disk().typed(Some(ChVersion::new(53, 0)), ImageType::Raw);
+        assert_eq!(
+            (raw.image_type, raw.backing_files),
+            (Some(ImageType::Raw), None)
+        );
+    }
 }

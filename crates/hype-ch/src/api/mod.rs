@@ -21,7 +21,7 @@ mod vmm;
 pub use console::{ConsoleConfig, ConsoleMode, SerialConfig};
 pub use counters::VmCounters;
 pub use devices::{
-    BalloonConfig, DeviceConfig, DiskConfig, FsConfig, NetConfig, RngConfig, VsockConfig,
+    BalloonConfig, DeviceConfig, DiskConfig, FsConfig, ImageType, NetConfig, RngConfig, VsockConfig,
 };
 pub use pci::{PciDeviceInfo, VmAddDevice, VmRemoveDevice};
 pub use rate_limit::{RateLimiterConfig, TokenBucket};

@@ -2,6 +2,7 @@
 //! send them for a small Linux guest.
 
 use hype_ch::api::*;
+use hype_ch::ChVersion;
 
 const MIB: u64 = 1 << 20;
 
@@ -35,7 +36,14 @@ pub fn disk() -> DiskConfig {
         id: Some("data1".into()),
         serial: Some("hype-data1".into()),
         rate_limit_group: Some("tenant-a".into()),
+        backing_files: None,
+        image_type: None,
     }
+}
+
+/// A qcow2 overlay's disk as sent to v51+: every field set.
+pub fn typed_disk() -> DiskConfig {
+    disk().typed(Some(ChVersion::new(53, 0)), ImageType::Qcow2)
 }
 
 pub fn net() -> NetConfig {

@@ -108,38 +108,32 @@ impl Qemu {
                     a.push(initrd.display().to_string());
                 }
             }
-            Boot::Firmware { disk, firmware } => {
+            Boot::Firmware { firmware } => {
                 if let Some(fw) = firmware {
                     a.push("-bios".into());
                     a.push(fw.display().to_string());
                 }
-                a.extend([
-                    "-drive".into(),
-                    format!("id=disk0,file={},format=qcow2,if=none", disk.display()),
-                    "-device".into(),
-                    "virtio-blk-pci,drive=disk0,bootindex=0".into(),
-                ]);
             }
         }
         a.push("-device".into());
         a.push(format!("virtio-rng-{bus}"));
-        if let Some(rootfs) = &spec.rootfs {
+        for (i, disk) in spec.disks.iter().enumerate() {
+            let ro = if disk.read_only { ",readonly=on" } else { "" };
             a.push("-drive".into());
             a.push(format!(
-                "id=rootfs,file={},format=raw,if=none,readonly=on",
-                rootfs.display()
+                "id=disk{i},file={},format={},if=none{ro}",
+                disk.path.display(),
+                disk.format.as_str()
             ));
+            // The firmware boots the first disk; a kernel boot has no
+            // firmware that would look.
+            let boot = if firmware && i == 0 {
+                ",bootindex=0"
+            } else {
+                ""
+            };
             a.push("-device".into());
-            a.push(format!("virtio-blk-{bus},drive=rootfs"));
-        }
-        if let Some(data) = &spec.data_disk {
-            a.push("-drive".into());
-            a.push(format!(
-                "id=data,file={},format=raw,if=none",
-                data.display()
-            ));
-            a.push("-device".into());
-            a.push(format!("virtio-blk-{bus},drive=data"));
+            a.push(format!("virtio-blk-{bus},drive=disk{i}{boot}"));
         }
         if let (Some(tap), Some(mac)) = (&spec.tap, &spec.mac) {
             a.push("-netdev".into());
@@ -337,6 +331,7 @@ impl Vmm for Qemu {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Disk, DiskFormat};
 
     #[test]
     fn parses_debian_version_banner() {
@@ -354,8 +349,7 @@ mod tests {
             cpu_cores: 1,
             memory_mb: 256,
             boot,
-            rootfs: None,
-            data_disk: None,
+            disks: vec![],
             run_dir: "/run/a".into(),
             accel: Accel::Tcg,
             tap: Some("hype-tap0".into()),
@@ -378,12 +372,19 @@ mod tests {
             .collect()
     }
 
+    fn overlay() -> Disk {
+        Disk {
+            path: "/run/a/disk.qcow2".into(),
+            format: DiskFormat::Qcow2,
+            read_only: false,
+        }
+    }
+
     #[test]
     fn a_firmware_boot_is_a_pc_with_the_overlay_on_virtio_pci_and_no_agent() {
-        let a = qemu().args(&spec(Boot::Firmware {
-            disk: "/run/a/disk.qcow2".into(),
-            firmware: None,
-        }));
+        let mut s = spec(Boot::Firmware { firmware: None });
+        s.disks = vec![overlay()];
+        let a = qemu().args(&s);
         assert_eq!(values(&a, "-M"), ["q35"]);
         assert!(values(&a, "-kernel").is_empty() && values(&a, "-bios").is_empty());
         assert_eq!(
@@ -395,10 +396,10 @@ mod tests {
         assert!(devices.contains(&"virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01,romfile="));
         assert!(devices.iter().all(|d| !d.contains("virtserialport")));
         assert_eq!(values(&a, "-serial"), ["chardev:console"]);
-        let uefi = qemu().args(&spec(Boot::Firmware {
-            disk: "/run/a/disk.qcow2".into(),
+        s.boot = Boot::Firmware {
             firmware: Some("/usr/share/ovmf/OVMF.fd".into()),
-        }));
+        };
+        let uefi = qemu().args(&s);
         assert_eq!(values(&uefi, "-bios"), ["/usr/share/ovmf/OVMF.fd"]);
     }
 
@@ -417,6 +418,43 @@ mod tests {
         assert!(devices.contains(&"virtio-net-device,netdev=net0,mac=52:54:00:00:00:01"));
         assert!(devices.iter().any(|d| d.starts_with("virtserialport,")));
         assert!(devices.iter().all(|d| !d.contains("-pci")));
+        assert!(values(&a, "-drive").is_empty());
+    }
+
+    #[test]
+    fn disks_keep_their_order_format_and_sharing() {
+        let mut s = spec(Boot::Kernel {
+            kernel: "/img/vmlinux".into(),
+            initramfs: None,
+            cmdline: "console=ttyS0".into(),
+        });
+        s.disks = vec![
+            Disk {
+                path: "/img/rootfs.ext4".into(),
+                format: DiskFormat::Raw,
+                read_only: true,
+            },
+            overlay(),
+        ];
+        let a = qemu().args(&s);
+        assert_eq!(
+            values(&a, "-drive"),
+            [
+                "id=disk0,file=/img/rootfs.ext4,format=raw,if=none,readonly=on",
+                "id=disk1,file=/run/a/disk.qcow2,format=qcow2,if=none"
+            ]
+        );
+        let blk: Vec<_> = values(&a, "-device")
+            .into_iter()
+            .filter(|d| d.starts_with("virtio-blk"))
+            .collect();
+        assert_eq!(
+            blk,
+            [
+                "virtio-blk-device,drive=disk0",
+                "virtio-blk-device,drive=disk1"
+            ]
+        );
     }
 
     #[test]
