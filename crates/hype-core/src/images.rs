@@ -58,6 +58,7 @@ pub(crate) async fn import_built(store: &Store, dir: &Path) -> Result<Vec<String
             boot_mode: "kernel".into(),
             disk: None,
             format: None,
+            firmware: None,
             created_at: m.built_at,
         };
         store.upsert_image(&record).await?;
@@ -73,7 +74,10 @@ pub(crate) enum ImageBoot {
     Kernel(BootFiles),
     /// An imported full disk (raw) that the firmware boots; each VM writes
     /// to its own overlay over it.
-    Firmware { disk: PathBuf },
+    Firmware {
+        disk: PathBuf,
+        firmware: hype_types::Firmware,
+    },
 }
 
 impl ImageBoot {
@@ -119,7 +123,13 @@ pub(crate) fn image_boot(img: &ImageRecord) -> std::result::Result<ImageBoot, St
             disk.display()
         ));
     }
-    Ok(ImageBoot::Firmware { disk })
+    // Disks imported before the firmware was recorded booted BIOS.
+    let firmware = match img.firmware.as_deref() {
+        None => hype_types::Firmware::Bios,
+        Some(f) => hype_types::Firmware::parse(f)
+            .ok_or_else(|| format!("image '{}' has an unknown firmware {f:?}", img.name))?,
+    };
+    Ok(ImageBoot::Firmware { disk, firmware })
 }
 
 /// The files a kernel-booted image needs, as absolute paths.

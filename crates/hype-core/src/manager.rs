@@ -236,6 +236,11 @@ impl Hype {
                 img.name
             )));
         }
+        if let images::ImageBoot::Firmware { firmware, .. } = &boot {
+            // Checked before the VM is recorded: a firmware that cannot
+            // run here leaves nothing behind.
+            crate::firmware::plan(&self.inner.cfg, &req.name, &img.name, *firmware, vmm.kind())?;
+        }
         if req.persist && img.rootfs.is_none() {
             return Err(CoreError::InvalidRequest(format!(
                 "persist needs an image with a root filesystem (such as 'browser'); '{}' has none",
@@ -313,13 +318,17 @@ impl Hype {
         let run_dir = self.inner.cfg.run_dir(&rec.name);
         let files = match boot {
             images::ImageBoot::Kernel(files) => files,
-            images::ImageBoot::Firmware { disk } => {
+            images::ImageBoot::Firmware { disk, firmware } => {
+                let plan = crate::firmware::plan(
+                    &self.inner.cfg,
+                    &rec.name,
+                    &rec.image,
+                    firmware,
+                    vmm.kind(),
+                )?;
                 let overlay = run_dir.join(hype_vmm::spec_files::OVERLAY_DISK);
                 crate::disk::ensure_overlay(&rec.name, &overlay, &disk).await?;
-                let firmware = match vmm.kind() {
-                    hype_types::VmmKind::CloudHypervisor => self.inner.cfg.ch_firmware.clone(),
-                    hype_types::VmmKind::Qemu => None,
-                };
+                let firmware = crate::firmware::prepare(&rec.name, plan, &run_dir).await?;
                 return Ok(VmSpec {
                     name: rec.name.clone(),
                     id: rec.id.clone(),

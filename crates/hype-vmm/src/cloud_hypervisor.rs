@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use crate::spec::files;
-use crate::{launch, process, Accel, Boot, Launched, Result, VmSpec, Vmm, VmmError};
+use crate::{launch, process, Accel, Boot, Firmware, Launched, Result, VmSpec, Vmm, VmmError};
 
 /// How long CH gets to answer on its API socket.
 /// Where Debian's `cloudhv-efi-x86-64` package (edk2 built for
@@ -131,8 +131,8 @@ impl CloudHypervisor {
     }
 }
 
-/// The `vm.create` body for `spec`.
-fn vm_config(spec: &VmSpec) -> VmConfig {
+/// The `vm.create` body for `spec`; refuses a firmware CH cannot run.
+fn vm_config(spec: &VmSpec) -> Result<VmConfig> {
     let p = |f: &str| spec.run_dir.join(f).display().to_string();
     let net = match (&spec.tap, &spec.mac) {
         (Some(tap), Some(mac)) => Some(vec![NetConfig {
@@ -154,20 +154,28 @@ fn vm_config(spec: &VmSpec) -> VmConfig {
             cmdline: Some(cmdline.clone()),
             ..PayloadConfig::default()
         },
-        // CH has no BIOS: an imported disk boots through a UEFI firmware.
+        // CH has no BIOS: an imported disk boots through a UEFI firmware
+        // loaded whole (it has no flash chips for OVMF's split build).
         Boot::Firmware { disk, firmware } => {
+            let firmware = match firmware {
+                Firmware::UefiImage(f) => f.clone().unwrap_or_else(|| DEFAULT_FIRMWARE.into()),
+                Firmware::Bios | Firmware::UefiFlash { .. } => {
+                    return Err(VmmError::NotSupported {
+                        vm: spec.name.clone(),
+                        what: match firmware {
+                            Firmware::Bios => "a BIOS boot",
+                            _ => "UEFI in flash chips (OVMF)",
+                        },
+                        backend: "cloud-hypervisor",
+                    })
+                }
+            };
             disks.push(DiskConfig {
                 path: Some(disk.display().to_string()),
                 ..DiskConfig::default()
             });
             PayloadConfig {
-                firmware: Some(
-                    firmware
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_FIRMWARE.into())
-                        .display()
-                        .to_string(),
-                ),
+                firmware: Some(firmware.display().to_string()),
                 ..PayloadConfig::default()
             }
         }
@@ -185,7 +193,7 @@ fn vm_config(spec: &VmSpec) -> VmConfig {
             ..DiskConfig::default()
         });
     }
-    VmConfig {
+    Ok(VmConfig {
         cpus: Some(CpusConfig {
             boot_vcpus: spec.cpu_cores,
             max_vcpus: spec.cpu_cores,
@@ -220,7 +228,7 @@ fn vm_config(spec: &VmSpec) -> VmConfig {
             ..VsockConfig::default()
         }),
         ..VmConfig::default()
-    }
+    })
 }
 
 /// Checks CH's answer to `CONNECT <port>`: `OK <host port>`.
@@ -283,7 +291,7 @@ impl Vmm for CloudHypervisor {
     }
 
     async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
-        let config = vm_config(spec);
+        let config = vm_config(spec)?;
         self.start(spec, |client| async move {
             client.create(&config).await?;
             client.boot().await
@@ -429,9 +437,9 @@ mod tests {
         let mut s = spec(Path::new("/run/a"));
         s.boot = Boot::Firmware {
             disk: "/run/a/disk.qcow2".into(),
-            firmware: None,
+            firmware: Firmware::UefiImage(None),
         };
-        let c = vm_config(&s);
+        let c = vm_config(&s).unwrap();
         assert_eq!(c.payload.firmware.as_deref(), Some(DEFAULT_FIRMWARE));
         assert_eq!(
             (c.payload.kernel, c.payload.cmdline, c.payload.initramfs),
@@ -444,17 +452,37 @@ mod tests {
         assert_eq!(c.vsock, None);
         s.boot = Boot::Firmware {
             disk: "/run/a/disk.qcow2".into(),
-            firmware: Some("/opt/CLOUDHV.fd".into()),
+            firmware: Firmware::UefiImage(Some("/opt/CLOUDHV.fd".into())),
         };
         assert_eq!(
-            vm_config(&s).payload.firmware.as_deref(),
+            vm_config(&s).unwrap().payload.firmware.as_deref(),
             Some("/opt/CLOUDHV.fd")
         );
     }
 
     #[test]
+    fn a_bios_disk_or_ovmf_flash_is_refused_before_ch_starts() {
+        let mut s = spec(Path::new("/run/a"));
+        s.boot = Boot::Firmware {
+            disk: "/run/a/disk.qcow2".into(),
+            firmware: Firmware::Bios,
+        };
+        let e = vm_config(&s).unwrap_err();
+        assert!(matches!(e, VmmError::NotSupported { .. }), "{e}");
+        assert!(e.to_string().contains("BIOS"), "{e}");
+        s.boot = Boot::Firmware {
+            disk: "/run/a/disk.qcow2".into(),
+            firmware: Firmware::UefiFlash {
+                code: "/c.fd".into(),
+                vars: "/v.fd".into(),
+            },
+        };
+        assert!(vm_config(&s).is_err());
+    }
+
+    #[test]
     fn config_matches_the_spec() {
-        let c = vm_config(&spec(Path::new("/run/a")));
+        let c = vm_config(&spec(Path::new("/run/a"))).unwrap();
         let cpus = c.cpus.unwrap();
         assert_eq!((cpus.boot_vcpus, cpus.max_vcpus), (2, 2));
         assert_eq!(c.memory.unwrap().size, 256 << 20);
@@ -477,13 +505,13 @@ mod tests {
         let mut s = spec(Path::new("/run/a"));
         s.rootfs = Some("/img/rootfs.ext4".into());
         s.tap = Some("hype-tap0".into());
-        let c = vm_config(&s);
+        let c = vm_config(&s).unwrap();
         let disks = c.disks.unwrap();
         assert_eq!(disks[0].path.as_deref(), Some("/img/rootfs.ext4"));
         assert_eq!(disks[0].readonly, Some(true));
         assert_eq!(c.net, None);
         s.mac = Some("52:54:00:00:00:01".into());
-        let net = vm_config(&s).net.unwrap();
+        let net = vm_config(&s).unwrap().net.unwrap();
         assert_eq!(net[0].tap.as_deref(), Some("hype-tap0"));
         assert_eq!(net[0].mac.as_deref(), Some("52:54:00:00:00:01"));
     }
