@@ -53,6 +53,19 @@ async fn an_imported_uefi_disk_boots_with_ovmf_and_keeps_its_variables() -> anyh
     }
     let (_, raw) = call(&s, "get", "/api/v1/images/efi", None).await;
     assert_eq!(raw["firmware"], "uefi", "{raw}");
+    // As the published OpenAPI document says an image looks.
+    let (_, doc) = call(&s, "get", "/api/v1/openapi.json", None).await;
+    let mut schema = json!({"$ref": "#/components/schemas/Image"});
+    schema["components"] = doc["components"].clone();
+    let errors: Vec<String> = jsonschema::validator_for(&schema)?
+        .iter_errors(&raw)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        doc["components"]["schemas"]["Firmware"]["enum"],
+        json!(["bios", "uefi"])
+    );
     let (_, built) = call(&s, "get", "/api/v1/images/base", None).await;
     assert!(built["firmware"].is_null(), "{built}");
     s.client.delete_image("efi-xva").await?;
