@@ -15,7 +15,17 @@
 # /var/lib/hype-test/mark, and whose shutdown action prints a line, so a
 # test can tell a clean shutdown by the guest's init from a power cut.
 # No loop mount: syslinux, mtools and `mkfs.ext4 -d` work on image files.
+#
+# `build-test-disk.sh uefi` builds the UEFI variant instead (cached as
+# uefi-*.raw beside it): a GPT disk whose only partition is an EFI system
+# partition (FAT) holding EFI/BOOT/BOOTX64.EFI, a unified kernel image made
+# with objcopy from systemd's EFI stub, the same kernel and the same busybox
+# initramfs, and the command line `console=ttyS0 panic=-1 quiet`.
 set -euo pipefail
+
+MODE=${1:-bios}
+[[ $MODE == bios || $MODE == uefi ]] || { echo "usage: $0 [uefi]" >&2; exit 2; }
+STUB=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 
 IMAGES=${HYPE_IMAGES_DIR:-/var/lib/hype/images}
 CACHE=${HYPE_CACHE_DIR:-/var/cache/hype}
@@ -36,17 +46,64 @@ deb=$(ls "$CACHE"/debs/linux-image-"$kver"_*.deb 2>/dev/null | head -1)
 [[ -f $deb ]] || die "the kernel package for $kver is not in $CACHE/debs; run scripts/build-images.sh"
 MBR=/usr/lib/syslinux/mbr/mbr.bin
 [[ -f $MBR ]] || die "$MBR missing (Debian package syslinux-common)"
+if [[ $MODE == uefi ]]; then
+    [[ -f $STUB ]] || die "$STUB missing (Debian package systemd-boot-efi)"
+    for t in objcopy objdump mmd; do
+        command -v "$t" >/dev/null || die "$t missing; run scripts/install-deps.sh"
+    done
+fi
 
 key=$(cat "$BASE/vmlinuz" "$BASE/initramfs.img" "$deb" "$(command -v busybox)" "$MBR" \
     "$(command -v syslinux)" "$0" | sha256sum | cut -c1-16)
 out=$CACHE/test-disk/boot-$key.raw
+if [[ $MODE == uefi ]]; then
+    key=$(cat <(echo "$key") "$STUB" "$(command -v objcopy)" | sha256sum | cut -c1-16)
+    out=$CACHE/test-disk/uefi-$key.raw
+fi
 if [[ -f $out ]]; then
     echo "$out"
     exit 0
 fi
 mkdir -p "$CACHE/test-disk"
 # Older builds are stale once an input changed.
-find "$CACHE/test-disk" -name 'boot-*.raw' -delete
+find "$CACHE/test-disk" -name "$(basename "${out%-*}")-*.raw" -delete
+
+# The UEFI disk from the initramfs in $1, moved to $2 when complete.
+build_uefi() {
+    local tmp=$1 out=$2
+    # The unified kernel image: the stub finds the kernel, initramfs and
+    # command line in PE sections of its own, placed past the stub's image
+    # (and each other) at 2 MiB-aligned addresses.
+    printf 'console=ttyS0 panic=-1 quiet' >"$tmp/cmdline"
+    printf 'NAME="hype test disk"\nID=hype-test\n' >"$tmp/os-release"
+    local end args=() sec file
+    end=$(objdump -p "$STUB" | awk '$1 == "SizeOfImage" {print $2}')
+    [[ -n $end ]] || die "cannot read SizeOfImage of $STUB"
+    end=$((16#$end))
+    for sec in osrel:os-release cmdline:cmdline linux:"$BASE/vmlinuz" initrd:initrd.img; do
+        file=${sec#*:}
+        [[ $file == /* ]] || file=$tmp/$file
+        end=$(((end + 0x1fffff) / 0x200000 * 0x200000))
+        args+=(--add-section ".${sec%%:*}=$file" --change-section-vma ".${sec%%:*}=$(printf '0x%x' "$end")")
+        end=$((end + $(stat -c %s "$file")))
+    done
+    objcopy "${args[@]}" "$STUB" "$tmp/BOOTX64.EFI"
+
+    # The EFI system partition, made as its own file and copied in.
+    local esp=$tmp/esp.img esp_sectors=$((SIZE_MIB * 2048 - PART_START - 33))
+    truncate -s $((esp_sectors * 512)) "$esp"
+    mkfs.fat -F 16 -n HYPEEFI "$esp" >/dev/null
+    mmd -i "$esp" ::/EFI ::/EFI/BOOT
+    mcopy -i "$esp" "$tmp/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+
+    local disk=$tmp/disk.raw
+    truncate -s ${SIZE_MIB}M "$disk"
+    printf 'label: gpt\nstart=%s, size=%s, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="EFI system"\n' \
+        "$PART_START" "$esp_sectors" | sfdisk -q "$disk"
+    dd if="$esp" of="$disk" bs=1M seek=$((PART_START * 512 / 1048576)) conv=notrunc,sparse status=none
+    mv "$disk" "$out.tmp"
+    mv "$out.tmp" "$out"
+}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -87,6 +144,12 @@ poweroff -f
 EOF
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet) >"$tmp/initrd.img"
+
+if [[ $MODE == uefi ]]; then
+    build_uefi "$tmp" "$out"
+    echo "$out"
+    exit 0
+fi
 
 # The boot partition, made as its own file and copied in at its offset.
 part=$tmp/part.img

@@ -7,7 +7,9 @@ PKGS=(qemu-system-x86 qemu-utils chromium kmod cpio lz4 binutils file e2fsprogs
     iproute2 nftables curl ca-certificates tmux libc6-dev gcc
     xva-img python3 python3-venv tar openssl
     syslinux syslinux-common mtools dosfstools fdisk busybox-static  # the bootable test disk (scripts/build-test-disk.sh)
-    golang-go golang-github-vmware-govmomi-dev)  # the last two: vCenter simulator for hype-vsphere's tests
+    golang-go golang-github-vmware-govmomi-dev  # the last two: vCenter simulator for hype-vsphere's tests
+    ovmf  # UEFI firmware for QEMU: imported disks whose source booted UEFI
+    systemd-boot-efi)  # the EFI stub of the UEFI test disk (scripts/build-test-disk.sh uefi)
 
 [[ $(id -u) -eq 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }
 missing=()

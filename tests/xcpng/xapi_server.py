@@ -8,7 +8,11 @@ Only the standard library. Prints "listening on PORT" once ready.
 
   xapi_server.py --user root --password secret --vm web01=/path/disk0.raw[,/path/disk1.raw]
       [--delay SECONDS_PER_MIB] [--truncate] [--corrupt-checksum] [--climb]
-      [--redirect] [--tls CERT KEY] [--claim-size BYTES]
+      [--redirect] [--tls CERT KEY] [--claim-size BYTES] [--uefi NAME]...
+
+A VM named with --uefi declares HVM_boot_params firmware=uefi, as XCP-ng
+records a UEFI guest; the others have no firmware key, as BIOS guests made
+before XCP-ng knew UEFI (and which it still boots BIOS).
 """
 
 import argparse
@@ -66,13 +70,18 @@ class Xapi:
             self.vbds[cd] = {"uuid": str(uuid.uuid4()), "VM": vm_ref, "VDI": "OpaqueRef:NULL",
                              "type": "CD", "userdevice": "3", "bootable": False}
             # Disks listed out of order: the client must sort by userdevice.
-            self.vms[vm_ref] = self.vm_record(name, [cd] + list(reversed(vbd_refs)))
+            self.vms[vm_ref] = self.vm_record(name, [cd] + list(reversed(vbd_refs)),
+                                              uefi=name in args.uefi)
 
     @staticmethod
-    def vm_record(name, vbds, control=False, template=False):
+    def vm_record(name, vbds, control=False, template=False, uefi=False):
+        boot = {"order": "cd"}
+        if uefi:
+            boot["firmware"] = "uefi"
         return {"uuid": str(uuid.uuid4()), "name_label": name, "VBDs": vbds,
                 "is_a_template": template, "is_control_domain": control,
-                "is_a_snapshot": False, "power_state": "Halted"}
+                "is_a_snapshot": False, "power_state": "Halted",
+                "HVM_boot_params": boot}
 
     def check(self, session):
         if session not in self.sessions:
@@ -174,6 +183,7 @@ def ova_xml(xapi, vm_ref):
         vbds.append({"class": "VBD", "id": ref(vbd_ref), "snapshot": vbd})
     objects.insert(0, {"class": "VM", "id": ref(vm_ref),
                        "snapshot": {"name_label": vm["name_label"], "uuid": vm["uuid"],
+                                    "HVM_boot_params": vm["HVM_boot_params"],
                                     "VBDs": [ref(v) for v in vm["VBDs"]]}})
     objects.extend(vbds)
     body = xmlrpc.client.dumps(({"version": {"hostname": "xcp-test", "xapi_major": "1"},
@@ -355,6 +365,8 @@ def main():
     p.add_argument("--claim-size", type=int, default=0,
                    help="declare this virtual_size whatever the disk's real size")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
+    p.add_argument("--uefi", action="append", default=[], metavar="NAME",
+                   help="VM NAME declares HVM_boot_params firmware=uefi")
     args = p.parse_args()
     Handler.xapi = Xapi(args)
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives tests/xcpng/xapi_server.py with the official XenAPI client (XML-RPC)
 the way a real integration would, and checks a raw VDI export byte for byte.
-Usage: xenapi_check.py URL USER PASSWORD VM DISK_FILE. Prints "ok"."""
+Usage: xenapi_check.py URL USER PASSWORD VM DISK_FILE [FIRMWARE]: FIRMWARE
+(default bios) is what the VM's HVM_boot_params must declare. Prints "ok"."""
 
 import hashlib
 import sys
@@ -11,6 +12,7 @@ import urllib.request
 import XenAPI
 
 url, user, password, vm_name, disk = sys.argv[1:6]
+firmware = sys.argv[6] if len(sys.argv) > 6 else "bios"
 
 bad = XenAPI.Session(url)
 try:
@@ -26,6 +28,8 @@ vms = [r for r, v in records.items()
        if v["name_label"] == vm_name and not v["is_a_template"] and not v["is_control_domain"]]
 assert len(vms) == 1, records
 vm = s.xenapi.VM.get_record(vms[0])
+assert isinstance(vm["HVM_boot_params"], dict), vm
+assert vm["HVM_boot_params"].get("firmware", "bios") == firmware, vm["HVM_boot_params"]
 disks = []
 for vbd in vm["VBDs"]:
     rec = s.xenapi.VBD.get_record(vbd)

@@ -26,6 +26,10 @@ pub struct CoreConfig {
     /// The UEFI firmware cloud-hypervisor boots imported disks with
     /// (`CLOUDHV.fd`); `None` means hype-vmm's default path.
     pub ch_firmware: Option<PathBuf>,
+    /// OVMF's code and empty variable store, for imported disks whose
+    /// source booted UEFI (QEMU).
+    pub ovmf_code: PathBuf,
+    pub ovmf_vars: PathBuf,
     /// How long a guest has to shut down before it is killed.
     pub stop_timeout: Duration,
     /// How long a guest has to report ready before it counts as crashed.
@@ -97,6 +101,8 @@ impl Default for CoreConfig {
             qemu_binary: None,
             ch_binary: None,
             ch_firmware: None,
+            ovmf_code: hype_vmm::qemu::OVMF_CODE.into(),
+            ovmf_vars: hype_vmm::qemu::OVMF_VARS.into(),
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             boot_timeout: Duration::from_secs(120),
             public_url: "http://127.0.0.1:7777".into(),

@@ -1,7 +1,8 @@
 //! A VM's own writable disks, in its run directory, made on first boot and
 //! kept until the VM is deleted: the sparse ext4 file of `persist: true`,
-//! and the copy-on-write overlay a VM of an imported disk writes to (the
-//! registered image is shared and must never change).
+//! the copy-on-write overlay a VM of an imported disk writes to (the
+//! registered image is shared and must never change), and a UEFI VM's copy
+//! of OVMF's variable store.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -39,6 +40,30 @@ pub(crate) async fn ensure_overlay(vm: &str, path: &Path, image: &Path) -> Resul
         args
     })
     .await
+}
+
+/// Copies `template` to `path` unless `path` exists (through a temporary
+/// file renamed into place, so a crash never leaves half a copy).
+pub(crate) async fn ensure_copy(vm: &str, path: &Path, template: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let io = |p: &Path| {
+        let p = p.to_owned();
+        move |source| CoreError::Io { path: p, source }
+    };
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(io(dir))?;
+    }
+    let tmp = path.with_extension("tmp");
+    if let Err(e) = tokio::fs::copy(template, &tmp).await {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(CoreError::Disk {
+            name: vm.into(),
+            why: format!("cannot copy {}: {e}", template.display()),
+        });
+    }
+    tokio::fs::rename(&tmp, path).await.map_err(io(path))
 }
 
 /// Runs `tool` with `args(tmp)` on a temporary file beside `path` (first

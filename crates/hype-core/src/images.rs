@@ -58,6 +58,7 @@ pub(crate) async fn import_built(store: &Store, dir: &Path) -> Result<Vec<String
             boot_mode: "kernel".into(),
             disk: None,
             format: None,
+            firmware: None,
             created_at: m.built_at,
         };
         store.upsert_image(&record).await?;
@@ -82,8 +83,9 @@ pub(crate) enum ImageBoot {
 
 /// What starts an imported disk's own system.
 pub(crate) enum DiskBoot {
-    /// The VMM's firmware and the disk's boot loader; no hype agent.
-    Firmware,
+    /// The VMM's firmware (of the kind the source declared) and the disk's
+    /// boot loader; no hype agent.
+    Firmware(hype_types::Firmware),
     /// hype's kernel and agent (from [`KERNEL_IMAGE`]): the agent mounts
     /// the disk's root filesystem, hands PID 1 to its init and stays beside
     /// it to answer hyped.
@@ -96,7 +98,7 @@ impl ImageBoot {
         match self {
             ImageBoot::Kernel(_) => true,
             ImageBoot::Disk { boot, .. } => match boot {
-                DiskBoot::Firmware => false,
+                DiskBoot::Firmware(_) => false,
                 DiskBoot::Kernel(_) => true,
             },
         }
@@ -138,7 +140,15 @@ pub(crate) fn image_boot(
         ));
     }
     let boot = match img.boot_mode.as_str() {
-        "firmware" => DiskBoot::Firmware,
+        "firmware" => {
+            // Disks imported before the firmware was recorded booted BIOS.
+            let firmware = match img.firmware.as_deref() {
+                None => hype_types::Firmware::Bios,
+                Some(f) => hype_types::Firmware::parse(f)
+                    .ok_or_else(|| format!("image '{}' has an unknown firmware {f:?}", img.name))?,
+            };
+            DiskBoot::Firmware(firmware)
+        }
         "kernel" => {
             let base = kernel.ok_or_else(|| {
                 format!(

@@ -16,6 +16,7 @@ mod ch;
 mod config;
 mod disk;
 mod error;
+mod firmware;
 mod guest;
 mod images;
 mod jobs;
@@ -29,6 +30,8 @@ mod view;
 
 pub use config::{AccelChoice, CoreConfig, NetworkConfig};
 pub use error::CoreError;
+/// OVMF's default paths (Debian package `ovmf`), for front ends' defaults.
+pub use hype_vmm::qemu::{OVMF_CODE, OVMF_VARS};
 pub use lifetime::{CdpLease, CloseReason, CLOSE_EXPIRED};
 pub use manager::Hype;
 

@@ -233,6 +233,15 @@ impl Hype {
                 img.name
             )));
         }
+        if let images::ImageBoot::Disk {
+            boot: images::DiskBoot::Firmware(firmware),
+            ..
+        } = &boot
+        {
+            // Checked before the VM is recorded: a firmware that cannot
+            // run here leaves nothing behind.
+            crate::firmware::plan(&self.inner.cfg, &req.name, &img.name, *firmware, vmm.kind())?;
+        }
         if req.persist && img.rootfs.is_none() {
             return Err(CoreError::InvalidRequest(format!(
                 "persist needs an image with a root filesystem (such as 'browser'); '{}' has none",
@@ -327,37 +336,36 @@ impl Hype {
         let mac = net.map(|n| n.mac.clone());
         let (files, mut disks) = match boot {
             images::ImageBoot::Kernel(files) => (files, vec![]),
-            images::ImageBoot::Disk { disk, boot } => {
-                let overlay = run_dir.join(hype_vmm::spec_files::OVERLAY_DISK);
-                crate::disk::ensure_overlay(&rec.name, &overlay, &disk).await?;
-                let overlay = Disk {
-                    path: overlay,
-                    format: DiskFormat::Qcow2,
-                    read_only: false,
-                };
-                match boot {
-                    images::DiskBoot::Kernel(files) => (files, vec![overlay]),
-                    images::DiskBoot::Firmware => {
-                        let firmware = match vmm.kind() {
-                            hype_types::VmmKind::CloudHypervisor => {
-                                self.inner.cfg.ch_firmware.clone()
-                            }
-                            hype_types::VmmKind::Qemu => None,
-                        };
-                        return Ok(VmSpec {
-                            name: rec.name.clone(),
-                            id: rec.id.clone(),
-                            cpu_cores: rec.cpu_cores,
-                            memory_mb: rec.memory_mb,
-                            boot: Boot::Firmware { firmware },
-                            disks: vec![overlay],
-                            run_dir,
-                            accel,
-                            tap,
-                            mac,
-                        });
-                    }
-                }
+            images::ImageBoot::Disk {
+                disk,
+                boot: images::DiskBoot::Kernel(files),
+            } => (files, vec![overlay_disk(&rec.name, &run_dir, &disk).await?]),
+            images::ImageBoot::Disk {
+                disk,
+                boot: images::DiskBoot::Firmware(firmware),
+            } => {
+                // Checked before anything is made, so a refusal leaves nothing.
+                let plan = crate::firmware::plan(
+                    &self.inner.cfg,
+                    &rec.name,
+                    &rec.image,
+                    firmware,
+                    vmm.kind(),
+                )?;
+                let overlay = overlay_disk(&rec.name, &run_dir, &disk).await?;
+                let firmware = crate::firmware::prepare(&rec.name, plan, &run_dir).await?;
+                return Ok(VmSpec {
+                    name: rec.name.clone(),
+                    id: rec.id.clone(),
+                    cpu_cores: rec.cpu_cores,
+                    memory_mb: rec.memory_mb,
+                    boot: Boot::Firmware { firmware },
+                    disks: vec![overlay],
+                    run_dir,
+                    accel,
+                    tap,
+                    mac,
+                });
             }
         };
         let mut cmdline = vec![
@@ -649,4 +657,19 @@ pub(crate) fn check(rec: &VmRecord, t: Transition) -> Result<()> {
             state: rec.state,
             action: e.action,
         })
+}
+
+/// The VM's copy-on-write overlay over an imported disk, made on first boot.
+async fn overlay_disk(
+    vm: &str,
+    run_dir: &std::path::Path,
+    image: &std::path::Path,
+) -> Result<Disk> {
+    let path = run_dir.join(hype_vmm::spec_files::OVERLAY_DISK);
+    crate::disk::ensure_overlay(vm, &path, image).await?;
+    Ok(Disk {
+        path,
+        format: DiskFormat::Qcow2,
+        read_only: false,
+    })
 }

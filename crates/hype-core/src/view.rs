@@ -47,6 +47,7 @@ pub(crate) fn image(r: ImageRecord) -> Image {
         sha256: r.sha256,
         boot_mode: r.boot_mode,
         format: r.format,
+        firmware: r.firmware.as_deref().and_then(hype_types::Firmware::parse),
         created_at: r.created_at,
     }
 }

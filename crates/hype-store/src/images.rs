@@ -27,6 +27,8 @@ pub struct ImageRecord {
     pub disk: Option<String>,
     /// The disk's format (`raw`).
     pub format: Option<String>,
+    /// Imported disks: `bios` or `uefi`, the firmware they boot with.
+    pub firmware: Option<String>,
     pub created_at: String,
 }
 
@@ -46,6 +48,7 @@ fn from_row(row: &SqliteRow) -> ImageRecord {
         boot_mode: row.get("boot_mode"),
         disk: row.get("disk"),
         format: row.get("format"),
+        firmware: row.get("firmware"),
         created_at: row.get("created_at"),
     }
 }
@@ -55,14 +58,15 @@ impl Store {
     pub async fn upsert_image(&self, img: &ImageRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO images (name, kind, source, dir, vmlinuz, vmlinux, initramfs, rootfs, \
-             kernel_version, size_bytes, sha256, boot_mode, created_at, disk, format) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             kernel_version, size_bytes, sha256, boot_mode, created_at, disk, format, firmware) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, source = excluded.source, \
              dir = excluded.dir, vmlinuz = excluded.vmlinuz, vmlinux = excluded.vmlinux, \
              initramfs = excluded.initramfs, rootfs = excluded.rootfs, \
              kernel_version = excluded.kernel_version, size_bytes = excluded.size_bytes, \
              sha256 = excluded.sha256, boot_mode = excluded.boot_mode, \
-             created_at = excluded.created_at, disk = excluded.disk, format = excluded.format",
+             created_at = excluded.created_at, disk = excluded.disk, format = excluded.format, \
+             firmware = excluded.firmware",
         )
         .bind(&img.name)
         .bind(&img.kind)
@@ -79,6 +83,7 @@ impl Store {
         .bind(&img.created_at)
         .bind(&img.disk)
         .bind(&img.format)
+        .bind(&img.firmware)
         .execute(&self.pool)
         .await
         .during("save image")?;

@@ -164,6 +164,7 @@ impl Store {
         let mut tx = self.pool.begin().await.during("begin job state")?;
         let current = fetch(&mut tx, id).await?;
         if !from.contains(&current.state) {
+            tx.rollback().await.during("end job state")?;
             return Ok(None);
         }
         let at = now();
@@ -214,6 +215,12 @@ impl Store {
         .await
         .during("update job progress")?;
         if done.rows_affected() == 0 {
+            // Explicitly, before the writer lock goes: the UPDATE took
+            // SQLite's write lock even though it changed nothing, and a
+            // dropped transaction is only rolled back when its connection
+            // is next used, so the next writer would find the database
+            // locked.
+            tx.rollback().await.during("end job progress")?;
             return Ok(());
         }
         let job = fetch(&mut tx, id).await?;

@@ -20,6 +20,7 @@ fn new_job(id: &str) -> NewJob {
             remove_cdrom: false,
             parallel_downloads: None,
             boot: BootMode::Firmware,
+            firmware: None,
         },
     }
 }

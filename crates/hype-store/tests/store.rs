@@ -21,6 +21,7 @@ fn image() -> ImageRecord {
         boot_mode: "kernel".into(),
         disk: None,
         format: None,
+        firmware: None,
         created_at: "2026-11-22T00:00:00Z".into(),
     }
 }
@@ -182,6 +183,33 @@ async fn schema_refuses_what_code_should_never_write() -> anyhow::Result<()> {
         Err(StoreError::ImageInUse { vms: 1, .. })
     ));
     assert_eq!(store.count_vms().await?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_imported_disk_keeps_its_firmware_and_nothing_else_is_accepted() -> anyhow::Result<()> {
+    let (_dir, store) = open().await?;
+    let disk = |name: &str, firmware: &str| ImageRecord {
+        name: name.into(),
+        kind: "disk".into(),
+        source: "xcpng".into(),
+        boot_mode: "firmware".into(),
+        disk: Some("disk0.raw".into()),
+        format: Some("raw".into()),
+        firmware: Some(firmware.into()),
+        ..image()
+    };
+    store.insert_image(&disk("web", "uefi")).await?;
+    assert_eq!(
+        store.get_image("web").await?.firmware.as_deref(),
+        Some("uefi")
+    );
+    assert!(
+        store.insert_image(&disk("odd", "efi")).await.is_err(),
+        "CHECK on firmware"
+    );
+    store.upsert_image(&image()).await?;
+    assert_eq!(store.get_image("base").await?.firmware, None);
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::image::Firmware;
 use crate::vm::validate_name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -147,6 +148,9 @@ pub struct JobSpec {
     pub parallel_downloads: Option<u32>,
     #[serde(default)]
     pub boot: BootMode,
+    /// The firmware the image boots with (`bios` or `uefi`); by default
+    /// what the source VM declares.
+    pub firmware: Option<Firmware>,
 }
 
 impl std::fmt::Debug for JobSpec {
@@ -329,6 +333,12 @@ impl JobSpec {
                 ));
             }
         }
+        if self.firmware.is_some() && self.boot != BootMode::Firmware {
+            return Err(InvalidJob::new(
+                "invalid_job",
+                "`firmware` applies to `boot: firmware` only",
+            ));
+        }
         if self.name.is_none() && self.image_name().is_none() {
             return Err(InvalidJob::new(
                 "invalid_name",
@@ -364,6 +374,7 @@ impl JobSpec {
             remove_cdrom: self.remove_cdrom,
             parallel_downloads: self.parallel_downloads,
             boot: self.boot,
+            firmware: self.firmware,
         }
     }
 }
@@ -387,6 +398,9 @@ pub struct JobSource {
     pub parallel_downloads: Option<u32>,
     #[serde(default)]
     pub boot: BootMode,
+    /// The firmware asked for; absent means the source's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<Firmware>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -557,6 +571,41 @@ mod tests {
         assert!(!serde_json::to_string(&s.source())
             .unwrap()
             .contains("hunter2"));
+    }
+
+    #[test]
+    fn firmware_defaults_to_the_source_and_may_be_forced() {
+        let job = |extra: serde_json::Value| {
+            let mut v = json!({"kind":"xcpng_export","xva":"/tmp/a.xva"});
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            parse(v).map(|mut s| s.remove(0))
+        };
+        let plain = job(json!({})).unwrap();
+        assert_eq!(plain.firmware, None);
+        assert!(!serde_json::to_value(plain.source())
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .contains_key("firmware"));
+        let uefi = job(json!({"firmware":"uefi"})).unwrap();
+        assert_eq!(uefi.firmware, Some(Firmware::Uefi));
+        assert_eq!(
+            serde_json::to_value(uefi.source()).unwrap()["firmware"],
+            "uefi"
+        );
+        let bios = job(json!({"firmware":"bios","boot":"firmware"})).unwrap();
+        assert_eq!(bios.source().firmware, Some(Firmware::Bios));
+        let e = job(json!({"firmware":"efi"})).unwrap_err();
+        assert!(e.message.contains("unknown variant `efi`"), "{e}");
+        let e = job(json!({"firmware":"uefi","boot":"kernel"})).unwrap_err();
+        assert!(e.message.contains("`firmware`"), "{e}");
+        // Stored sources from before the field read back as "the source's".
+        let old: JobSource = serde_json::from_value(json!({"url":null,"username":null,
+            "vm":null,"insecure":false}))
+        .unwrap();
+        assert_eq!(old.firmware, None);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod vm;
 pub use error::{ErrorBody, ErrorDetail};
 pub use event::{Event, EventType};
 pub use guest::{GuestInterface, GuestNetwork, ProbeRequest, ProbeResult, MAX_PROBE_TIMEOUT_MS};
-pub use image::{Image, ImageList};
+pub use image::{Firmware, Image, ImageList};
 pub use job::{
     parse_submission, sanitize_image_name, BootMode, InvalidJob, Job, JobBatch, JobEvent,
     JobEventType, JobKind, JobList, JobProgress, JobSource, JobSpec, JobState, XcpngTransport,

@@ -17,7 +17,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use crate::spec::files;
-use crate::{launch, process, Accel, Boot, DiskFormat, Launched, Result, VmSpec, Vmm, VmmError};
+use crate::{
+    launch, process, Accel, Boot, DiskFormat, Firmware, Launched, Result, VmSpec, Vmm, VmmError,
+};
 
 /// How long CH gets to answer on its API socket.
 /// Where Debian's `cloudhv-efi-x86-64` package (edk2 built for
@@ -131,8 +133,9 @@ impl CloudHypervisor {
     }
 }
 
-/// The `vm.create` body for `spec`, for a CH of `version`.
-fn vm_config(spec: &VmSpec, version: Option<ChVersion>) -> VmConfig {
+/// The `vm.create` body for `spec`, for a CH of `version`; refuses a
+/// firmware CH cannot run.
+fn vm_config(spec: &VmSpec, version: Option<ChVersion>) -> Result<VmConfig> {
     let p = |f: &str| spec.run_dir.join(f).display().to_string();
     let net = match (&spec.tap, &spec.mac) {
         (Some(tap), Some(mac)) => Some(vec![NetConfig {
@@ -153,17 +156,27 @@ fn vm_config(spec: &VmSpec, version: Option<ChVersion>) -> VmConfig {
             cmdline: Some(cmdline.clone()),
             ..PayloadConfig::default()
         },
-        // CH has no BIOS: an imported disk boots through a UEFI firmware.
-        Boot::Firmware { firmware } => PayloadConfig {
-            firmware: Some(
-                firmware
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_FIRMWARE.into())
-                    .display()
-                    .to_string(),
-            ),
-            ..PayloadConfig::default()
-        },
+        // CH has no BIOS: an imported disk boots through a UEFI firmware
+        // loaded whole (it has no flash chips for OVMF's split build).
+        Boot::Firmware { firmware } => {
+            let firmware = match firmware {
+                Firmware::UefiImage(f) => f.clone().unwrap_or_else(|| DEFAULT_FIRMWARE.into()),
+                Firmware::Bios | Firmware::UefiFlash { .. } => {
+                    return Err(VmmError::NotSupported {
+                        vm: spec.name.clone(),
+                        what: match firmware {
+                            Firmware::Bios => "a BIOS boot",
+                            _ => "UEFI in flash chips (OVMF)",
+                        },
+                        backend: "cloud-hypervisor",
+                    })
+                }
+            };
+            PayloadConfig {
+                firmware: Some(firmware.display().to_string()),
+                ..PayloadConfig::default()
+            }
+        }
     };
     let disks: Vec<DiskConfig> = spec
         .disks
@@ -183,7 +196,7 @@ fn vm_config(spec: &VmSpec, version: Option<ChVersion>) -> VmConfig {
             )
         })
         .collect();
-    VmConfig {
+    Ok(VmConfig {
         cpus: Some(CpusConfig {
             boot_vcpus: spec.cpu_cores,
             max_vcpus: spec.cpu_cores,
@@ -218,7 +231,7 @@ fn vm_config(spec: &VmSpec, version: Option<ChVersion>) -> VmConfig {
             ..VsockConfig::default()
         }),
         ..VmConfig::default()
-    }
+    })
 }
 
 /// Checks CH's answer to `CONNECT <port>`: `OK <host port>`.
@@ -282,7 +295,7 @@ impl Vmm for CloudHypervisor {
 
     async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
         let version = self.version.as_deref().and_then(|v| v.parse().ok());
-        let config = vm_config(spec, version);
+        let config = vm_config(spec, version)?;
         self.start(spec, |client| async move {
             client.create(&config).await?;
             client.boot().await
@@ -425,13 +438,15 @@ mod tests {
     #[test]
     fn an_imported_disk_boots_through_the_firmware_without_vsock() {
         let mut s = spec(Path::new("/run/a"));
-        s.boot = Boot::Firmware { firmware: None };
+        s.boot = Boot::Firmware {
+            firmware: Firmware::UefiImage(None),
+        };
         s.disks = vec![crate::Disk {
             path: "/run/a/disk.qcow2".into(),
             format: DiskFormat::Qcow2,
             read_only: false,
         }];
-        let c = vm_config(&s, None);
+        let c = vm_config(&s, None).unwrap();
         assert_eq!(c.payload.firmware.as_deref(), Some(DEFAULT_FIRMWARE));
         assert_eq!(
             (c.payload.kernel, c.payload.cmdline, c.payload.initramfs),
@@ -443,10 +458,10 @@ mod tests {
         assert_ne!(disks[0].readonly, Some(true));
         assert_eq!(c.vsock, None);
         s.boot = Boot::Firmware {
-            firmware: Some("/opt/CLOUDHV.fd".into()),
+            firmware: Firmware::UefiImage(Some("/opt/CLOUDHV.fd".into())),
         };
         assert_eq!(
-            vm_config(&s, None).payload.firmware.as_deref(),
+            vm_config(&s, None).unwrap().payload.firmware.as_deref(),
             Some("/opt/CLOUDHV.fd")
         );
     }
@@ -459,18 +474,36 @@ mod tests {
             format: DiskFormat::Qcow2,
             read_only: false,
         }];
-        let new = vm_config(&s, "v53.0".parse().ok()).disks.unwrap();
+        let new = vm_config(&s, "v53.0".parse().ok()).unwrap().disks.unwrap();
         assert_eq!(
             (new[0].image_type, new[0].backing_files),
             (Some(ImageType::Qcow2), Some(true))
         );
-        let old = vm_config(&s, "v48.0".parse().ok()).disks.unwrap();
+        let old = vm_config(&s, "v48.0".parse().ok()).unwrap().disks.unwrap();
         assert_eq!((old[0].image_type, old[0].backing_files), (None, None));
     }
 
     #[test]
+    fn a_bios_disk_or_ovmf_flash_is_refused_before_ch_starts() {
+        let mut s = spec(Path::new("/run/a"));
+        s.boot = Boot::Firmware {
+            firmware: Firmware::Bios,
+        };
+        let e = vm_config(&s, None).unwrap_err();
+        assert!(matches!(e, VmmError::NotSupported { .. }), "{e}");
+        assert!(e.to_string().contains("BIOS"), "{e}");
+        s.boot = Boot::Firmware {
+            firmware: Firmware::UefiFlash {
+                code: "/c.fd".into(),
+                vars: "/v.fd".into(),
+            },
+        };
+        assert!(vm_config(&s, None).is_err());
+    }
+
+    #[test]
     fn config_matches_the_spec() {
-        let c = vm_config(&spec(Path::new("/run/a")), None);
+        let c = vm_config(&spec(Path::new("/run/a")), None).unwrap();
         let cpus = c.cpus.unwrap();
         assert_eq!((cpus.boot_vcpus, cpus.max_vcpus), (2, 2));
         assert_eq!(c.memory.unwrap().size, 256 << 20);
@@ -497,13 +530,13 @@ mod tests {
             read_only: true,
         }];
         s.tap = Some("hype-tap0".into());
-        let c = vm_config(&s, None);
+        let c = vm_config(&s, None).unwrap();
         let disks = c.disks.unwrap();
         assert_eq!(disks[0].path.as_deref(), Some("/img/rootfs.ext4"));
         assert_eq!(disks[0].readonly, Some(true));
         assert_eq!(c.net, None);
         s.mac = Some("52:54:00:00:00:01".into());
-        let net = vm_config(&s, None).net.unwrap();
+        let net = vm_config(&s, None).unwrap().net.unwrap();
         assert_eq!(net[0].tap.as_deref(), Some("hype-tap0"));
         assert_eq!(net[0].mac.as_deref(), Some("52:54:00:00:00:01"));
     }

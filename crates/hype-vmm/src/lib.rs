@@ -25,7 +25,7 @@ pub use accel::Accel;
 pub use cloud_hypervisor::CloudHypervisor;
 pub use error::VmmError;
 pub use qemu::Qemu;
-pub use spec::{files as spec_files, Boot, Disk, DiskFormat, Launched, VmSpec};
+pub use spec::{files as spec_files, Boot, Disk, DiskFormat, Firmware, Launched, VmSpec};
 
 /// Removes a run directory's sockets; they are stale once the VMM is gone.
 pub fn remove_sockets(run_dir: &Path) {

@@ -36,11 +36,24 @@ pub enum Boot {
     },
     /// Firmware boots the first disk (an imported disk's copy-on-write
     /// overlay); there is no guest agent.
-    Firmware {
-        /// A UEFI firmware file. QEMU uses SeaBIOS without one;
-        /// cloud-hypervisor needs one and defaults to `CLOUDHV.fd`.
-        firmware: Option<PathBuf>,
-    },
+    Firmware { firmware: Firmware },
+}
+
+/// Which firmware boots an imported disk. A disk installed for BIOS has
+/// its boot loader in the MBR, one installed for UEFI only an EFI system
+/// partition: each boots under its own kind only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Firmware {
+    /// The VMM's own BIOS (QEMU's SeaBIOS); cloud-hypervisor has none.
+    Bios,
+    /// UEFI as one image the VMM loads whole: cloud-hypervisor's payload
+    /// firmware (`CLOUDHV.fd`; `None` means its default path), QEMU's
+    /// `-bios`. Variables a guest writes are lost at power-off.
+    UefiImage(Option<PathBuf>),
+    /// UEFI as QEMU's two flash chips (OVMF): the code, read-only and
+    /// shared, and the VM's own copy of the variable store, so the boot
+    /// entries a guest writes survive stop and start.
+    UefiFlash { code: PathBuf, vars: PathBuf },
 }
 
 /// One virtio-blk disk.
@@ -101,6 +114,8 @@ pub mod files {
     pub const AGENT_SOCK: &str = "agent.sock";
     /// The copy-on-write overlay of a VM of an imported disk.
     pub const OVERLAY_DISK: &str = "disk.qcow2";
+    /// A UEFI VM's own UEFI variable store (a copy of OVMF's VARS file).
+    pub const UEFI_VARS: &str = "uefi-vars.fd";
     /// cloud-hypervisor's API socket.
     pub const CH_SOCK: &str = "ch.sock";
     /// cloud-hypervisor's hybrid vsock socket (the host end of the guest's

@@ -194,6 +194,7 @@ async fn run(
     undo.lease = None;
     progress.send_modify(|p| p.phase = "done");
     Ok(ExportOutcome {
+        firmware: vm.firmware.as_deref().and_then(crate::firmware),
         ovf: ovf_path,
         manifest: mf_path,
         disks: targets

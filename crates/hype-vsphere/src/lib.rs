@@ -76,18 +76,38 @@ impl fmt::Debug for ExportSpec {
     }
 }
 
-pub use hype_types::{ExportProgress as Progress, ExportedDisk};
+pub use hype_types::{ExportProgress as Progress, ExportedDisk, Firmware};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportOutcome {
     pub ovf: PathBuf,
     pub manifest: PathBuf,
     pub disks: Vec<ExportedDisk>,
+    /// The VM's `config.firmware`, when vSphere names one hype knows.
+    pub firmware: Option<Firmware>,
+}
+
+/// vSphere's `config.firmware` (`bios` or `efi`) as hype's firmware; None
+/// for a value it does not know, so the caller decides (vSphere itself
+/// defaults to BIOS).
+pub fn firmware(config: &str) -> Option<Firmware> {
+    match config {
+        "bios" => Some(Firmware::Bios),
+        "efi" => Some(Firmware::Uefi),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vsphere_firmware_names_map_to_hype_s() {
+        assert_eq!(firmware("efi"), Some(Firmware::Uefi));
+        assert_eq!(firmware("bios"), Some(Firmware::Bios));
+        assert_eq!(firmware("uefi"), None);
+    }
 
     #[test]
     fn debug_never_shows_the_password() {

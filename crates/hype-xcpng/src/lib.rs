@@ -63,12 +63,28 @@ impl std::fmt::Debug for Remote {
     }
 }
 
-pub use hype_types::{ExportProgress as Progress, ExportedDisk};
+pub use hype_types::{ExportProgress as Progress, ExportedDisk, Firmware};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportOutcome {
     /// Boot disk first (lowest `userdevice`).
     pub disks: Vec<ExportedDisk>,
+    /// The firmware the VM booted with (`HVM_boot_params.firmware`).
+    pub firmware: Firmware,
+}
+
+/// The firmware of a VM record (XAPI's, or ova.xml's VM snapshot): its
+/// `HVM_boot_params` map has `firmware` = `bios` or `uefi`; VMs from before
+/// XCP-ng knew UEFI have no such key and boot BIOS. Anything else is an
+/// answer this crate does not understand, so the caller refuses it rather
+/// than guess.
+pub(crate) fn vm_firmware(rec: &serde_json::Value) -> Result<Firmware, String> {
+    match rec.get("HVM_boot_params").and_then(|p| p.get("firmware")) {
+        None | Some(serde_json::Value::Null) => Ok(Firmware::Bios),
+        Some(v) => v.as_str().and_then(Firmware::parse).ok_or_else(|| {
+            format!("HVM_boot_params.firmware is {v}, neither \"bios\" nor \"uefi\"")
+        }),
+    }
 }
 
 /// Exports the VM's disks into `dest` (which must exist). On error or

@@ -1,10 +1,11 @@
 //! `ova.xml`: one XML-RPC value (struct of `version` and `objects`), read
 //! with a small parser that knows just XML-RPC's value grammar. From it come
-//! the VM's disks: VBDs of type `Disk`, their VDI's `Ref:N` and size.
+//! the VM's disks (VBDs of type `Disk`, their VDI's `Ref:N` and size) and
+//! its firmware.
 
 use serde_json::{Map, Value};
 
-use crate::XcpngError;
+use crate::{Firmware, XcpngError};
 
 fn bad(why: impl Into<String>) -> XcpngError {
     XcpngError::BadXva {
@@ -182,13 +183,39 @@ pub(crate) struct DeclaredDisk {
     pub userdevice: u64,
 }
 
-/// The VM's disks, boot disk (lowest userdevice) first.
-pub(crate) fn disks(xml: &str) -> Result<Vec<DeclaredDisk>, XcpngError> {
+/// What ova.xml says of the exported VM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Declared {
+    /// Boot disk (lowest userdevice) first.
+    pub disks: Vec<DeclaredDisk>,
+    pub firmware: Firmware,
+}
+
+pub(crate) fn declared(xml: &str) -> Result<Declared, XcpngError> {
     let root = parse(xml)?;
     let objects = root
         .get("objects")
         .and_then(Value::as_array)
         .ok_or_else(|| bad("no objects"))?;
+    // An XVA holds one VM (snapshots of it are not exported with it). An
+    // ova.xml without one says nothing of firmware either: BIOS, as for a
+    // VM record without the key.
+    let firmware = match objects
+        .iter()
+        .find(|o| o.get("class").and_then(Value::as_str) == Some("VM"))
+        .and_then(|o| o.get("snapshot"))
+    {
+        Some(vm) => crate::vm_firmware(vm).map_err(bad)?,
+        None => Firmware::Bios,
+    };
+    Ok(Declared {
+        disks: disks(objects)?,
+        firmware,
+    })
+}
+
+/// The VM's disks, boot disk (lowest userdevice) first.
+fn disks(objects: &[Value]) -> Result<Vec<DeclaredDisk>, XcpngError> {
     let field = |o: &Value, k: &str| -> Option<Value> { o.get("snapshot")?.get(k).cloned() };
     let mut out = vec![];
     for o in objects {
@@ -255,7 +282,7 @@ mod tests {
 
     #[test]
     fn disks_come_in_userdevice_order_without_cdroms() {
-        let d = disks(OVA).unwrap();
+        let d = disks(parse(OVA).unwrap()["objects"].as_array().unwrap()).unwrap();
         assert_eq!(
             d,
             vec![
@@ -276,7 +303,38 @@ mod tests {
 
     #[test]
     fn broken_xml_is_refused() {
-        assert!(disks("<value><struct><member>").is_err());
-        assert!(disks("nothing").is_err());
+        assert!(declared("<value><struct><member>").is_err());
+        assert!(declared("nothing").is_err());
+        assert_eq!(declared(OVA).unwrap().firmware, Firmware::Bios);
+    }
+
+    /// ova.xml of one VM whose HVM_boot_params hold `params`.
+    fn with_vm(params: &str) -> String {
+        OVA.replacen(
+            "<array><data>",
+            &format!(
+                "<array><data><value><struct><member><name>class</name><value>VM</value></member>\
+                 <member><name>id</name><value>Ref:1</value></member><member><name>snapshot</name>\
+                 <value><struct><member><name>HVM_boot_params</name><value><struct>{params}\
+                 </struct></value></member></struct></value></member></struct></value>"
+            ),
+            1,
+        )
+    }
+
+    #[test]
+    fn the_vm_firmware_is_read_and_absent_means_bios() {
+        let member = |v: &str| format!("<member><name>firmware</name><value>{v}</value></member>");
+        let uefi = declared(&with_vm(&member("uefi"))).unwrap();
+        assert_eq!(uefi.firmware, Firmware::Uefi);
+        assert_eq!(uefi.disks.len(), 2);
+        assert_eq!(
+            declared(&with_vm(&member("bios"))).unwrap().firmware,
+            Firmware::Bios
+        );
+        let order = "<member><name>order</name><value>cd</value></member>";
+        assert_eq!(declared(&with_vm(order)).unwrap().firmware, Firmware::Bios);
+        let e = declared(&with_vm(&member("coreboot"))).unwrap_err();
+        assert!(e.to_string().contains("coreboot"), "{e}");
     }
 }

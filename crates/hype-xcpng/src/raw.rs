@@ -190,6 +190,10 @@ pub(crate) async fn export_raw(
     cancel: &CancellationToken,
 ) -> Result<ExportOutcome, XcpngError> {
     let (_, rec, vm) = find_vm(s, wanted).await?;
+    let firmware = crate::vm_firmware(&rec).map_err(|why| XcpngError::Protocol {
+        method: "VM.get_all_records".into(),
+        why: format!("VM '{}': {why}", vm.name),
+    })?;
     let disks = disks(s, &vm, &rec).await?;
     let total: u64 = disks.iter().map(|d| d.virtual_size).sum();
     progress.send_modify(|p| {
@@ -217,7 +221,10 @@ pub(crate) async fn export_raw(
             capacity_bytes: d.virtual_size,
         });
     }
-    Ok(ExportOutcome { disks: out })
+    Ok(ExportOutcome {
+        disks: out,
+        firmware,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

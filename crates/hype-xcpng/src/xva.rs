@@ -151,6 +151,7 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
     let mut long_name: Option<String> = None;
     let mut header = [0u8; 512];
     let mut zero_blocks = 0;
+    let mut firmware = None;
     loop {
         rd.exact(&mut header, cancel).await?;
         if header.iter().all(|b| *b == 0) {
@@ -242,7 +243,9 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
             rd.exact(&mut buf, cancel).await?;
             buf.truncate(size as usize);
             let xml = String::from_utf8(buf).map_err(|_| bad("ova.xml is not UTF-8"))?;
-            let disks = ovaxml::disks(&xml)?;
+            let declared = ovaxml::declared(&xml)?;
+            firmware = Some(declared.firmware);
+            let disks = declared.disks;
             if disks.is_empty() {
                 return Err(bad("ova.xml declares no disk"));
             }
@@ -376,7 +379,10 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
             p.bytes_done = p.bytes_done.max(whole);
         });
     }
-    Ok(ExportOutcome { disks })
+    Ok(ExportOutcome {
+        disks,
+        firmware: firmware.expect("ova.xml was read"),
+    })
 }
 
 /// `path=` of a pax extended header.

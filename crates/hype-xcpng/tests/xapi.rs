@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use hype_xcpng::{export, Progress, Remote, Source, XcpngError};
+use hype_xcpng::{export, Firmware, Progress, Remote, Source, XcpngError};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -102,8 +102,27 @@ async fn raw_and_xva_exports_rebuild_the_disks_exactly() {
             .unwrap();
         assert_eq!(out.disks.len(), 2);
         assert_eq!(out.disks[0].capacity_bytes, 9 << 20);
+        // No firmware key in HVM_boot_params: a BIOS VM.
+        assert_eq!(out.firmware, Firmware::Bios);
         same(&out.disks[0].path, &d0);
         same(&out.disks[1].path, &d1);
+    }
+}
+
+#[tokio::test]
+async fn both_transports_report_a_uefi_vm_as_uefi() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d0 = tmp.path().join("d0.raw");
+    make_disk(&d0, 2, 5);
+    let s = xapi(&[&d0], &["--uefi", "web01"]);
+    for xva in [false, true] {
+        let dest = tmp.path().join(format!("out-{xva}"));
+        std::fs::create_dir(&dest).unwrap();
+        let out = run(&remote(&s.url, "web01", "s3cret", xva), &dest)
+            .await
+            .unwrap();
+        assert_eq!(out.firmware, Firmware::Uefi, "xva: {xva}");
+        same(&out.disks[0].path, &d0);
     }
 }
 
@@ -232,11 +251,12 @@ fn the_test_server_satisfies_the_official_xenapi_client() {
     let tmp = tempfile::tempdir().unwrap();
     let d0 = tmp.path().join("d0.raw");
     make_disk(&d0, 3, 7);
-    let s = xapi(&[&d0], &["--redirect"]);
+    let s = xapi(&[&d0], &["--redirect", "--uefi", "web01"]);
     let out = Command::new(py)
         .arg(repo().join("tests/xcpng/xenapi_check.py"))
         .args([&s.url, "root", "s3cret", "web01"])
         .arg(&d0)
+        .arg("uefi")
         .output()
         .unwrap();
     assert!(

@@ -234,6 +234,9 @@ pub struct ImportCommon {
     /// How the image boots: its own boot loader through firmware, or hype's kernel.
     #[arg(long, value_parser = ["firmware", "kernel"], default_value = "firmware")]
     pub boot: String,
+    /// The firmware the disk boots with [default: what the source VM used].
+    #[arg(long, value_parser = ["bios", "uefi"])]
+    pub firmware: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -126,6 +126,9 @@ pub fn import_body(cmd: &ImportCommand) -> Value {
     if let Some(n) = &common.name {
         m.insert("name".into(), json!(n));
     }
+    if let Some(f) = &common.firmware {
+        m.insert("firmware".into(), json!(f));
+    }
     if let ImportCommand::Vsphere(a) = cmd {
         if let Some(p) = a.parallel_downloads {
             m.insert("parallel_downloads".into(), json!(p));
@@ -234,7 +237,39 @@ async fn follow(client: &Client, job: &Job) -> Result<Job> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+    use crate::cli::{Cli, Command, ImagesCommand};
+
+    fn body_of(args: &[&str]) -> Value {
+        let cli = Cli::try_parse_from(args).unwrap();
+        let Command::Images(ImagesCommand::Import(cmd)) = cli.command else {
+            panic!("not an import");
+        };
+        import_body(&cmd)
+    }
+
+    #[test]
+    fn the_firmware_is_sent_only_when_given() {
+        let base = [
+            "hype",
+            "images",
+            "import",
+            "xcpng",
+            "--url",
+            "https://x",
+            "--username",
+            "root",
+            "--vm",
+            "web",
+        ];
+        assert!(body_of(&base).get("firmware").is_none());
+        let forced: Vec<&str> = base.iter().copied().chain(["--firmware", "uefi"]).collect();
+        assert_eq!(body_of(&forced)["firmware"], "uefi");
+        let bad: Vec<&str> = base.iter().copied().chain(["--firmware", "efi"]).collect();
+        assert!(Cli::try_parse_from(bad).is_err());
+    }
 
     #[test]
     fn job_files_are_typed_by_extension_or_content() {

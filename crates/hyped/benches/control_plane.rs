@@ -51,6 +51,7 @@ async fn list_with_10k() -> anyhow::Result<()> {
                 boot_mode: "kernel".into(),
                 disk: None,
                 format: None,
+                firmware: None,
                 created_at: "2026-01-01T00:00:00Z".into(),
             })
             .await?;

@@ -35,6 +35,7 @@ async fn run() -> anyhow::Result<()> {
             boot_mode: "kernel".into(),
             disk: None,
             format: None,
+            firmware: None,
             created_at: "2026-01-01T00:00:00Z".into(),
         })
         .await?;

@@ -57,6 +57,14 @@ struct Args {
     /// /usr/share/cloud-hypervisor/CLOUDHV.fd).
     #[arg(long, env = "HYPE_CH_FIRMWARE")]
     ch_firmware: Option<PathBuf>,
+    /// OVMF's code (QEMU's read-only flash) for imported disks that boot
+    /// UEFI; Debian package ovmf.
+    #[arg(long, env = "HYPE_OVMF_CODE", default_value = hype_core::OVMF_CODE)]
+    ovmf_code: PathBuf,
+    /// OVMF's empty variable store, copied for each UEFI VM; it must match
+    /// --ovmf-code.
+    #[arg(long, env = "HYPE_OVMF_VARS", default_value = hype_core::OVMF_VARS)]
+    ovmf_vars: PathBuf,
     #[arg(long, env = "HYPE_QEMU_BINARY")]
     qemu_binary: Option<PathBuf>,
     #[arg(long, env = "HYPE_ACCEL", value_enum, default_value = "auto")]
@@ -136,6 +144,8 @@ async fn main() -> anyhow::Result<()> {
         qemu_binary: args.qemu_binary,
         ch_binary: args.ch_binary,
         ch_firmware: args.ch_firmware,
+        ovmf_code: args.ovmf_code,
+        ovmf_vars: args.ovmf_vars,
         stop_timeout: Duration::from_secs(args.stop_timeout),
         boot_timeout: Duration::from_secs(args.boot_timeout),
         public_url: format!("http://{local}"),

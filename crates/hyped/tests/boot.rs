@@ -12,114 +12,51 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use common::imported::{
+    call, console_until, import, marks_written, test_disk, until_running, BOOTED, POWERING_OFF,
+    WROTE,
+};
+use common::xapi::xapi;
 use common::Server;
-use hype_types::{EventType, JobState};
-use serde_json::{json, Value};
+use hype_types::EventType;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use common::xapi::{xapi, Xapi, PASSWORD};
-const BOOTED: &str = "HYPE_TEST_DISK: booted from the imported disk";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The cached test disk (built on first use).
-fn test_disk() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(repo().join("scripts/build-test-disk.sh"))
-        .output()
-        .expect("bash runs scripts/build-test-disk.sh");
-    assert!(
-        out.status.success(),
-        "build-test-disk.sh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
+/// Console deadline: TCG boots, sometimes beside a busy build.
+const SECS: u64 = 120;
 
 fn sha256(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
 
-async fn call(s: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let m = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
-    let mut req = reqwest::Client::new().request(m, format!("{}{path}", s.base));
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// Imports the disk served by `x` as image `name` and waits for the job.
-async fn import(s: &Server, x: &Xapi, name: &str, boot: &str) -> anyhow::Result<()> {
-    let body = json!({"kind": "xcpng_export", "name": name, "url": x.url, "username": "root",
-        "password": PASSWORD, "vm": "Web 01", "boot": boot});
-    let jobs = s
-        .client
-        .submit_jobs(body.to_string().into_bytes(), "application/json")
-        .await?;
-    let until = Instant::now() + Duration::from_secs(120);
-    loop {
-        let job = s.client.get_job(&jobs[0].id).await?;
-        match job.state {
-            JobState::Completed => return Ok(()),
-            st if st.is_final() => bail!("import {name}: {st}: {:?}", job.error),
-            _ if Instant::now() > until => bail!("import {name} did not finish"),
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-/// Waits until the console log holds `needle`; returns the log.
-async fn console_until(s: &Server, vm: &str, needle: &str) -> anyhow::Result<String> {
-    let until = Instant::now() + Duration::from_secs(120);
-    loop {
-        let log = s.client.logs(vm).await?;
-        if log.contains(needle) {
-            return Ok(log);
-        }
-        if Instant::now() > until {
-            bail!("no {needle:?} in {vm}'s console:\n{log}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// The mark the guest wrote this boot, from its console.
+/// The mark the guest wrote last, from its console.
 fn mark_written(log: &str) -> String {
-    log.lines()
-        .rev()
-        .find_map(|l| l.trim().strip_prefix("HYPE_TEST_DISK: wrote mark: "))
-        .expect("a written mark")
-        .to_owned()
+    marks_written(log).pop().expect("a written mark")
 }
 
-/// Starts (create or start) and waits for VM_RUNNING; returns its detail.
-async fn until_running(s: &Server, name: &str, from: i64) -> anyhow::Result<String> {
-    let mut events = s.client.vm_events(Some(name), Some(from)).await?;
-    let ev = s
-        .wait_event(&mut events, Duration::from_secs(120), |e| {
-            matches!(e.event_type, EventType::VmRunning | EventType::VmCrashed)
-        })
-        .await?;
-    if ev.event_type != EventType::VmRunning {
-        bail!("{name} did not run: {:?}", ev.detail);
-    }
-    Ok(ev.detail.unwrap_or_default())
+/// The Debian disk of scripts/build-debian-test-disk.sh (built on first use).
+fn debian_disk() -> PathBuf {
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-debian-test-disk.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .output()
+        .expect("bash runs scripts/build-debian-test-disk.sh");
+    assert!(
+        out.status.success(),
+        "build-debian-test-disk.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 #[tokio::test]
 async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow::Result<()> {
-    let disk = test_disk();
+    let disk = test_disk("bios");
     let source_sha = sha256(&disk);
     let x = xapi(&disk, &[])?;
     let s = Server::start()?;
-    import(&s, &x, "bios", "firmware").await?;
+    import(&s, &x, "bios", json!({"boot": "firmware"})).await?;
     let img = s.client.get_image("bios").await?;
     assert_eq!(img.sha256.as_deref(), Some(source_sha.as_str()));
     let image_file = s.data.join("imported/bios/disk0.raw");
@@ -155,7 +92,7 @@ async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow:
     assert!(detail.contains("no guest agent"), "{detail}");
     let overlay = s.data.join("vms/imp/disk.qcow2");
     assert!(overlay.is_file());
-    let log = console_until(&s, "imp", "HYPE_TEST_DISK: wrote mark: ").await?;
+    let log = console_until(&s, "imp", WROTE, SECS).await?;
     assert!(log.contains(BOOTED), "{log}");
     assert!(log.contains("HYPE_TEST_DISK: previous mark: none"), "{log}");
     let first = mark_written(&log);
@@ -183,7 +120,7 @@ async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow:
         "stop took {:?}",
         t.elapsed()
     );
-    console_until(&s, "imp", "HYPE_TEST_DISK: power button, powering off").await?;
+    console_until(&s, "imp", POWERING_OFF, SECS).await?;
     assert!(overlay.is_file(), "the overlay outlives a stop");
     assert!(s.vmm_pids().is_empty());
     // The guest wrote to its disk; the image did not change.
@@ -199,10 +136,7 @@ async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow:
         let log = s.client.logs("imp").await?;
         let lines: Vec<&str> = log.lines().map(str::trim).collect();
         let after = lines.iter().position(|l| *l == prev).map(|i| &lines[i..]);
-        if let Some(m) = after.and_then(|a| {
-            a.iter()
-                .find_map(|l| l.strip_prefix("HYPE_TEST_DISK: wrote mark: "))
-        }) {
+        if let Some(m) = after.and_then(|a| a.iter().find_map(|l| l.strip_prefix(WROTE))) {
             break m.to_owned();
         }
         anyhow::ensure!(Instant::now() < until, "no second boot in:\n{log}");
@@ -218,7 +152,7 @@ async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow:
         }))?)
         .await?;
     until_running(&s, "imp2", from).await?;
-    let log2 = console_until(&s, "imp2", "HYPE_TEST_DISK: wrote mark: ").await?;
+    let log2 = console_until(&s, "imp2", WROTE, SECS).await?;
     assert!(log2.contains("previous mark: none"), "{log2}");
 
     // The image backs the overlays: it stays while VMs use it.
@@ -242,11 +176,11 @@ async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow:
 
 #[tokio::test]
 async fn an_imported_disk_boots_its_own_init_on_hypes_kernel() -> anyhow::Result<()> {
-    let disk = test_disk();
+    let disk = test_disk("bios");
     let source_sha = sha256(&disk);
     let x = xapi(&disk, &[])?;
     let s = Server::start()?;
-    import(&s, &x, "kern", "kernel").await?;
+    import(&s, &x, "kern", json!({"boot": "kernel"})).await?;
     let img = s.client.get_image("kern").await?;
     assert_eq!(img.boot_mode, "kernel");
     let image_file = s.data.join("imported/kern/disk0.raw");
@@ -260,7 +194,7 @@ async fn an_imported_disk_boots_its_own_init_on_hypes_kernel() -> anyhow::Result
     // Ready comes from hype's agent, once the disk's init is PID 1.
     let detail = until_running(&s, "k", from).await?;
     assert!(detail.starts_with("guest ready"), "{detail}");
-    let log = console_until(&s, "k", "HYPE_TEST_DISK: wrote mark: ").await?;
+    let log = console_until(&s, "k", WROTE, SECS).await?;
     // hype's kernel (not the disk's syslinux and initramfs) started the
     // disk's own init as PID 1, on partition 2.
     assert!(!log.contains(BOOTED), "{log}");
@@ -299,7 +233,13 @@ async fn an_imported_disk_boots_its_own_init_on_hypes_kernel() -> anyhow::Result
     let from = s.last_event_id().await?;
     s.client.vm_action("k", "start").await?;
     until_running(&s, "k", from).await?;
-    console_until(&s, "k", &format!("HYPE_TEST_DISK: previous mark: {first}")).await?;
+    console_until(
+        &s,
+        "k",
+        &format!("HYPE_TEST_DISK: previous mark: {first}"),
+        SECS,
+    )
+    .await?;
 
     s.client.delete_vm("k").await?;
     assert!(!s.data.join("vms/k").exists());
@@ -321,7 +261,7 @@ async fn a_disk_without_a_root_filesystem_fails_with_what_is_on_it() -> anyhow::
     anyhow::ensure!(made.status.success(), "mkfs.fat: {made:?}");
     let x = xapi(&disk, &[])?;
     let s = Server::start()?;
-    import(&s, &x, "fat", "kernel").await?;
+    import(&s, &x, "fat", json!({"boot": "kernel"})).await?;
     let from = s.last_event_id().await?;
     let t = Instant::now();
     s.client
@@ -351,11 +291,11 @@ async fn a_disk_without_a_root_filesystem_fails_with_what_is_on_it() -> anyhow::
 #[tokio::test]
 async fn a_restarted_hyped_adopts_a_firmware_vm_and_still_stops_it_by_the_button(
 ) -> anyhow::Result<()> {
-    let disk = test_disk();
+    let disk = test_disk("bios");
     let x = xapi(&disk, &[])?;
     let tmp = tempfile::tempdir()?;
     let mut s = Server::start_in(tmp.path(), &[])?;
-    import(&s, &x, "bios", "firmware").await?;
+    import(&s, &x, "bios", json!({"boot": "firmware"})).await?;
     let from = s.last_event_id().await?;
     s.client
         .create_vm(&serde_json::from_value(json!({
@@ -363,7 +303,7 @@ async fn a_restarted_hyped_adopts_a_firmware_vm_and_still_stops_it_by_the_button
         }))?)
         .await?;
     until_running(&s, "adopt", from).await?;
-    console_until(&s, "adopt", "HYPE_TEST_DISK: wrote mark: ").await?;
+    console_until(&s, "adopt", WROTE, SECS).await?;
     let pid = s.client.get_vm("adopt").await?.vmm.pid;
     s.stop();
 
@@ -374,8 +314,58 @@ async fn a_restarted_hyped_adopts_a_firmware_vm_and_still_stops_it_by_the_button
     let vm = s.client.vm_action("adopt", "stop").await?;
     assert_eq!(vm.state.as_str(), "stopped");
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
-    console_until(&s, "adopt", "HYPE_TEST_DISK: power button, powering off").await?;
+    console_until(&s, "adopt", POWERING_OFF, SECS).await?;
     s.client.delete_vm("adopt").await?;
+    assert!(s.vmm_pids().is_empty());
+    Ok(())
+}
+
+/// What users migrate: a Debian system with systemd, an fstab naming its
+/// root by UUID, and a network configured for a NIC it no longer has.
+#[tokio::test]
+async fn a_debian_disk_runs_systemd_on_hypes_kernel_and_shuts_down_cleanly() -> anyhow::Result<()> {
+    let disk = debian_disk();
+    let x = xapi(&disk, &[])?;
+    let s = Server::start()?;
+    import(&s, &x, "debian", json!({"boot": "kernel"})).await?;
+    let from = s.last_event_id().await?;
+    s.client
+        .create_vm(&serde_json::from_value(json!({
+            "name": "deb", "cpu_cores": 1, "memory_mb": 512, "image": "debian"
+        }))?)
+        .await?;
+    until_running(&s, "deb", from).await?;
+    // systemd brought the system up to its login prompt on the serial
+    // console, under the hostname the disk carries.
+    let log = console_until(&s, "deb", "migrated login:", 180).await?;
+    assert!(log.contains("systemd"), "{log}");
+    assert!(log.contains("hype-agent: /sbin/init is PID 1"), "{log}");
+    let (st, net) = call(&s, "get", "/api/v1/vms/deb/guest/network", None).await;
+    assert_eq!(st, 200, "{net}");
+
+    // Stop: hype's agent asks systemd, which stops its units and powers
+    // off itself; the VMM exits on its own, nothing is killed.
+    let from = s.last_event_id().await?;
+    let t = Instant::now();
+    let vm = s.client.vm_action("deb", "stop").await?;
+    assert_eq!(vm.state.as_str(), "stopped");
+    let took = t.elapsed();
+    let log = s.client.logs("deb").await?;
+    assert!(log.contains("System Power Off"), "{log}");
+    let mut events = s.client.vm_events(Some("deb"), Some(from)).await?;
+    let ev = s
+        .wait_event(&mut events, Duration::from_secs(5), |e| {
+            e.event_type == EventType::VmStopped
+        })
+        .await?;
+    assert_eq!(
+        ev.detail.as_deref(),
+        Some("VMM exited with status 0"),
+        "{ev:?}"
+    );
+    assert!(took < Duration::from_secs(10), "stop took {took:?}");
+
+    s.client.delete_vm("deb").await?;
     assert!(s.vmm_pids().is_empty());
     Ok(())
 }

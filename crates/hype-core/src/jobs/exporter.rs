@@ -18,6 +18,13 @@ pub(crate) struct Disk {
     pub format: &'static str,
 }
 
+/// What an exporter brought back: the disks, boot disk first, and the
+/// firmware the source VM booted with, if it says.
+pub(crate) struct Exported {
+    pub disks: Vec<Disk>,
+    pub firmware: Option<hype_types::Firmware>,
+}
+
 pub(crate) enum ExportError {
     Cancelled,
     Failed(String),
@@ -65,12 +72,15 @@ impl Exporter {
         dest: &Path,
         progress: watch::Sender<ExportProgress>,
         cancel: CancellationToken,
-    ) -> Result<Vec<Disk>, ExportError> {
+    ) -> Result<Exported, ExportError> {
         match self {
             Exporter::Xcpng(source) => {
                 let out = hype_xcpng::export(source, dest, progress, cancel).await;
                 match out {
-                    Ok(o) => Ok(disks(o.disks, "raw")),
+                    Ok(o) => Ok(Exported {
+                        disks: disks(o.disks, "raw"),
+                        firmware: Some(o.firmware),
+                    }),
                     Err(hype_xcpng::XcpngError::Cancelled) => Err(ExportError::Cancelled),
                     Err(e) => Err(ExportError::Failed(e.to_string())),
                 }
@@ -79,7 +89,10 @@ impl Exporter {
                 let out = hype_vsphere::export(spec, dest, progress, cancel).await;
                 match out {
                     // ExportVm streams each disk as a stream-optimised VMDK.
-                    Ok(o) => Ok(disks(o.disks, "vmdk")),
+                    Ok(o) => Ok(Exported {
+                        disks: disks(o.disks, "vmdk"),
+                        firmware: o.firmware,
+                    }),
                     Err(hype_vsphere::VsphereError::Cancelled) => Err(ExportError::Cancelled),
                     Err(e) => Err(ExportError::Failed(e.to_string())),
                 }

@@ -199,9 +199,16 @@ impl Hype {
                 }
             })
         };
-        let disks = exporter.export(&export_dir, etx, cancel.clone()).await;
+        let exported = exporter.export(&export_dir, etx, cancel.clone()).await;
         let _ = fwd.await;
-        let disks = disks?;
+        let exported = exported?;
+        // The job's choice, else the source's; a source that says nothing
+        // (vSphere without config.firmware) is BIOS, as vSphere's default.
+        let firmware = spec
+            .firmware
+            .or(exported.firmware)
+            .unwrap_or(hype_types::Firmware::Bios);
+        let disks = exported.disks;
         let Some(boot) = disks.first() else {
             return Err(ExportError::Failed("the source has no disk".into()));
         };
@@ -257,6 +264,7 @@ impl Hype {
             boot_mode: spec.boot.as_str().into(),
             disk: Some(files[0].clone()),
             format: Some("raw".into()),
+            firmware: Some(firmware.as_str().into()),
             created_at: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .expect("UTC timestamps format"),

@@ -12,11 +12,18 @@ use hype_types::VmmKind;
 use tokio::net::UnixStream;
 
 use crate::spec::files;
-use crate::{launch, process, Accel, Boot, Launched, Result, VmSpec, Vmm, VmmError};
+use crate::{launch, process, Accel, Boot, Firmware, Launched, Result, VmSpec, Vmm, VmmError};
 pub use qmp::{Qmp, QmpError};
 
 /// How long QEMU gets to open its QMP socket.
 const SOCKET_DEADLINE: Duration = Duration::from_secs(15);
+
+/// OVMF's code for QEMU's first flash chip, from Debian's `ovmf` package
+/// (the 4 MiB build: room for a variable store real installs fill).
+pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+/// The empty variable store each UEFI VM gets its own copy of; it must be
+/// the one built with the code above.
+pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
 #[derive(Debug, Clone)]
 pub struct Qemu {
@@ -109,9 +116,22 @@ impl Qemu {
                 }
             }
             Boot::Firmware { firmware } => {
-                if let Some(fw) = firmware {
-                    a.push("-bios".into());
-                    a.push(fw.display().to_string());
+                match firmware {
+                    // SeaBIOS, QEMU's default on a PC.
+                    Firmware::Bios | Firmware::UefiImage(None) => {}
+                    Firmware::UefiImage(Some(fw)) => {
+                        a.push("-bios".into());
+                        a.push(fw.display().to_string());
+                    }
+                    Firmware::UefiFlash { code, vars } => a.extend([
+                        "-drive".into(),
+                        format!(
+                            "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                            code.display()
+                        ),
+                        "-drive".into(),
+                        format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
+                    ]),
                 }
             }
         }
@@ -382,7 +402,9 @@ mod tests {
 
     #[test]
     fn a_firmware_boot_is_a_pc_with_the_overlay_on_virtio_pci_and_no_agent() {
-        let mut s = spec(Boot::Firmware { firmware: None });
+        let mut s = spec(Boot::Firmware {
+            firmware: Firmware::Bios,
+        });
         s.disks = vec![overlay()];
         let a = qemu().args(&s);
         assert_eq!(values(&a, "-M"), ["q35"]);
@@ -397,10 +419,37 @@ mod tests {
         assert!(devices.iter().all(|d| !d.contains("virtserialport")));
         assert_eq!(values(&a, "-serial"), ["chardev:console"]);
         s.boot = Boot::Firmware {
-            firmware: Some("/usr/share/ovmf/OVMF.fd".into()),
+            firmware: Firmware::UefiImage(Some("/usr/share/ovmf/OVMF.fd".into())),
         };
         let uefi = qemu().args(&s);
         assert_eq!(values(&uefi, "-bios"), ["/usr/share/ovmf/OVMF.fd"]);
+    }
+
+    #[test]
+    fn ovmf_is_two_flash_chips_the_code_read_only_and_the_vm_s_own_vars() {
+        let mut s = spec(Boot::Firmware {
+            firmware: Firmware::UefiFlash {
+                code: OVMF_CODE.into(),
+                vars: "/run/a/uefi-vars.fd".into(),
+            },
+        });
+        s.disks = vec![overlay()];
+        let a = qemu().args(&s);
+        assert_eq!(values(&a, "-M"), ["q35"]);
+        assert!(values(&a, "-bios").is_empty());
+        assert_eq!(
+            values(&a, "-drive"),
+            [
+                "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
+                "if=pflash,format=raw,unit=1,file=/run/a/uefi-vars.fd",
+                "id=disk0,file=/run/a/disk.qcow2,format=qcow2,if=none",
+            ]
+        );
+        // The disk is still the first boot device; the flash is no drive a
+        // guest boots from.
+        let devices = values(&a, "-device");
+        assert!(devices.contains(&"virtio-blk-pci,drive=disk0,bootindex=0"));
+        assert_eq!(devices.iter().filter(|d| d.contains("drive=")).count(), 1);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! leaks a QEMU.
 #![allow(dead_code)]
 
+pub mod imported;
 pub mod xapi;
 
 use std::io::{BufRead, BufReader};
