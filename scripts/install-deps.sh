@@ -9,7 +9,8 @@ PKGS=(qemu-system-x86 qemu-utils chromium kmod cpio lz4 binutils file e2fsprogs
     syslinux syslinux-common mtools dosfstools fdisk busybox-static  # the bootable test disk (scripts/build-test-disk.sh)
     golang-go golang-github-vmware-govmomi-dev  # the last two: vCenter simulator for hype-vsphere's tests
     ovmf  # UEFI firmware for QEMU: imported disks whose source booted UEFI
-    systemd-boot-efi)  # the EFI stub of the UEFI test disk (scripts/build-test-disk.sh uefi)
+    systemd-boot-efi  # the EFI stub of the UEFI test disk (scripts/build-test-disk.sh uefi)
+    mmdebstrap)  # root filesystems: the browser image, the Debian test disk (scripts/build-debian-test-disk.sh)
 
 [[ $(id -u) -eq 0 ]] || { echo "install-deps: run as root" >&2; exit 1; }
 missing=()

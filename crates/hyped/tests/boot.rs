@@ -215,6 +215,25 @@ async fn an_imported_disk_boots_its_own_init_on_hypes_kernel() -> anyhow::Result
     assert_eq!(st, 200, "{net}");
     assert!(net.to_string().contains("\"lo\""), "{net}");
 
+    // Standby and back: the same guest goes on, no second boot.
+    assert_eq!(
+        s.client.vm_action("k", "snapshot").await?.state.as_str(),
+        "standby"
+    );
+    assert!(s.vmm_pids().is_empty());
+    assert_eq!(
+        s.client.vm_action("k", "restore").await?.state.as_str(),
+        "running"
+    );
+    let (st, net) = call(&s, "get", "/api/v1/vms/k/guest/network", None).await;
+    assert_eq!(st, 200, "{net}");
+    let log = s.client.logs("k").await?;
+    assert_eq!(
+        log.matches("init from the root partition").count(),
+        1,
+        "{log}"
+    );
+
     // Stop asks the guest's init to shut down: its shutdown action runs.
     let t = Instant::now();
     let vm = s.client.vm_action("k", "stop").await?;
