@@ -95,22 +95,7 @@ pub fn switch_to(device: &Path, init: Option<&Path>) -> Result<Root, Error> {
         });
     };
 
-    for dir in CARRIED {
-        let target = PathBuf::from(format!("{NEW_ROOT}{dir}"));
-        rootfs::create_dir(&target)?;
-        mount(
-            Some(*dir),
-            &target,
-            None::<&str>,
-            MsFlags::MS_MOVE,
-            None::<&str>,
-        )
-        .map_err(|source| Error::Mount {
-            fstype: "move",
-            target: dir,
-            source,
-        })?;
-    }
+    rootfs::carry(CARRIED, NEW_ROOT)?;
     rootfs::make_root(NEW_ROOT)?;
     let init = find_init(init).ok_or_else(|| Error::NoInit {
         device: device.clone(),

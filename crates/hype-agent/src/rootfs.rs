@@ -83,8 +83,15 @@ pub fn switch_to(device: &Path, persist: Option<&Path>) -> Result<(), Error> {
     )
     .map_err(mount_err("overlay", NEW_ROOT))?;
 
-    for dir in CARRIED {
-        let target = PathBuf::from(format!("{NEW_ROOT}{dir}"));
+    carry(CARRIED, NEW_ROOT)?;
+    make_root(NEW_ROOT)
+}
+
+/// Moves the mounts at `dirs` (with their submounts) to the same places
+/// under `new_root`.
+pub(crate) fn carry(dirs: &[&'static str], new_root: &str) -> Result<(), Error> {
+    for dir in dirs {
+        let target = PathBuf::from(format!("{new_root}{dir}"));
         create_dir(&target)?;
         mount(
             Some(*dir),
@@ -95,8 +102,7 @@ pub fn switch_to(device: &Path, persist: Option<&Path>) -> Result<(), Error> {
         )
         .map_err(mount_err("move", dir))?;
     }
-
-    make_root(NEW_ROOT)
+    Ok(())
 }
 
 /// switch_root's sequence: the filesystem mounted at `dir` replaces / in the

@@ -8,13 +8,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::imported::{
-    call, console_until, import, marks_written, test_disk, until_running, BOOTED, POWERING_OFF,
-    WROTE,
+    call, console_until, debian_disk, import, marks_written, test_disk, until_running, BOOTED,
+    POWERING_OFF, WROTE,
 };
 use common::xapi::xapi;
 use common::Server;
@@ -32,22 +32,6 @@ fn sha256(path: &Path) -> String {
 /// The mark the guest wrote last, from its console.
 fn mark_written(log: &str) -> String {
     marks_written(log).pop().expect("a written mark")
-}
-
-/// The Debian disk of scripts/build-debian-test-disk.sh (built on first use).
-fn debian_disk() -> PathBuf {
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-debian-test-disk.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .output()
-        .expect("bash runs scripts/build-debian-test-disk.sh");
-    assert!(
-        out.status.success(),
-        "build-debian-test-disk.sh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 #[tokio::test]

@@ -23,14 +23,25 @@ fn repo() -> PathBuf {
 
 /// The cached test disk of `mode` (`bios` or `uefi`; built on first use).
 pub fn test_disk(mode: &str) -> PathBuf {
+    built_disk("build-test-disk.sh", &[mode])
+}
+
+/// The Debian disk of scripts/build-debian-test-disk.sh (built on first
+/// use, in a few minutes).
+pub fn debian_disk() -> PathBuf {
+    built_disk("build-debian-test-disk.sh", &[])
+}
+
+/// Runs `scripts/<script> <args>`, which prints the disk's path.
+fn built_disk(script: &str, args: &[&str]) -> PathBuf {
     let out = Command::new("bash")
-        .arg(repo().join("scripts/build-test-disk.sh"))
-        .arg(mode)
+        .arg(repo().join("scripts").join(script))
+        .args(args)
         .output()
-        .expect("bash runs scripts/build-test-disk.sh");
+        .unwrap_or_else(|e| panic!("bash runs scripts/{script}: {e}"));
     assert!(
         out.status.success(),
-        "build-test-disk.sh {mode}: {}",
+        "{script} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
