@@ -134,9 +134,11 @@ echo "HYPE_TEST_DISK: previous mark: ${prev:-none}"
 mark="mark-$(cat /proc/sys/kernel/random/uuid)"
 printf '%s' "$mark" | dd of=/dev/vda bs=512 seek=100 conv=notrunc,sync 2>/dev/null
 sync
-echo "HYPE_TEST_DISK: wrote mark: $mark"
+# The button count is taken before the mark is announced: a test presses
+# the button as soon as it sees the mark, and that press must count.
 pwr=/sys/firmware/acpi/interrupts/ff_pwr_btn
 read -r first _ <"$pwr"
+echo "HYPE_TEST_DISK: wrote mark: $mark"
 while read -r now _ <"$pwr" && [ "$now" = "$first" ]; do sleep 0.2; done
 echo "HYPE_TEST_DISK: power button, powering off"
 sync

@@ -41,7 +41,9 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let boots = env_n("HYPE_BENCH_BOOTS", 3);
-    let s = Server::start_in(&tempfile::tempdir()?.keep(), &["--boot-timeout", "400"])?;
+    // Held to the end: dropping it removes hyped's data directory.
+    let data = tempfile::tempdir()?;
+    let s = Server::start_in(data.path(), &["--boot-timeout", "400"])?;
     let image = s.client.get_image("browser").await?;
     let cols = [
         "total",
