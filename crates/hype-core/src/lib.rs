@@ -27,6 +27,7 @@ mod reconcile;
 mod standby;
 mod supervisor;
 mod view;
+mod vmspec;
 
 pub use config::{AccelChoice, CoreConfig, NetworkConfig};
 pub use error::CoreError;
