@@ -83,27 +83,9 @@ pub fn parse(cmdline: &str) -> (Config, Vec<CmdlineError>) {
             },
             "hype.gw" => gw = parse_addr("hype.gw", value, &mut errors),
             "hype.dns" => dns = parse_addr("hype.dns", value, &mut errors),
-            "hype.rootfs" => match parse_device(value) {
-                Some(dev) => config.rootfs = Some(dev),
-                None => errors.push(CmdlineError::BadDevice {
-                    key: "hype.rootfs",
-                    value: value.to_string(),
-                }),
-            },
-            "hype.persist" => match parse_device(value) {
-                Some(dev) => config.persist = Some(dev),
-                None => errors.push(CmdlineError::BadDevice {
-                    key: "hype.persist",
-                    value: value.to_string(),
-                }),
-            },
-            "hype.root" => match parse_device(value) {
-                Some(dev) => config.root = Some(dev),
-                None => errors.push(CmdlineError::BadDevice {
-                    key: "hype.root",
-                    value: value.to_string(),
-                }),
-            },
+            "hype.rootfs" => config.rootfs = device("hype.rootfs", value, &mut errors),
+            "hype.persist" => config.persist = device("hype.persist", value, &mut errors),
+            "hype.root" => config.root = device("hype.root", value, &mut errors),
             "init" => {
                 if value.starts_with('/') && !value.split('/').any(|p| p == "..") {
                     config.init = Some(PathBuf::from(value));
@@ -191,6 +173,18 @@ fn parse_device(value: &str) -> Option<PathBuf> {
     let name = value.strip_prefix("/dev/")?;
     (!name.is_empty() && !name.split('/').any(|part| part == ".." || part.is_empty()))
         .then(|| PathBuf::from(value))
+}
+
+/// `key`'s device, or `None` with the error recorded.
+fn device(key: &'static str, value: &str, errors: &mut Vec<CmdlineError>) -> Option<PathBuf> {
+    let dev = parse_device(value);
+    if dev.is_none() {
+        errors.push(CmdlineError::BadDevice {
+            key,
+            value: value.to_string(),
+        });
+    }
+    dev
 }
 
 fn parse_addr(key: &'static str, value: &str, errors: &mut Vec<CmdlineError>) -> Option<Ipv4Addr> {

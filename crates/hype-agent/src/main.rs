@@ -10,10 +10,11 @@
 //! there, with a relay to its DevTools port. With `hype.root=` (an imported
 //! disk booted with hype's kernel) it mounts that disk's root, hands PID 1
 //! to the disk's own init and stays beside it as an ordinary process. It
-//! reaps orphaned processes and powers the machine off when asked. It must not touch the host's view
-//! of the VM (disks, devices) beyond what the boot needs, and it must never
-//! exit: the kernel panics when PID 1 dies, so every failure is logged to the
-//! console and the agent carries on, or idles, instead.
+//! reaps orphaned processes and powers the machine off when asked. It must
+//! not touch the host's view of the VM (disks, devices) beyond what the
+//! boot needs, and it must never exit: the kernel panics when PID 1 dies,
+//! so every failure is logged to the console and the agent carries on, or
+//! idles, instead.
 
 mod browser;
 mod cdp;

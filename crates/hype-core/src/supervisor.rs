@@ -171,17 +171,17 @@ impl Supervisor {
                     self.agent_cancel.cancel();
                     return;
                 }
-                Some(msg) = self.said.recv() => {
-                    if let (true, GuestMessage::Failed { message }) = (waiting_ready, &msg) {
-                        // The guest says it will not get ready; no point
-                        // waiting out the boot deadline.
+                Some(msg) = self.said.recv() => match msg {
+                    // The guest says it will not get ready; no point
+                    // waiting out the boot deadline.
+                    GuestMessage::Failed { message } if waiting_ready => {
                         waiting_ready = false;
-                        crash_reason = Some(format!("guest: {message}"));
                         tracing::warn!(vm = %self.name, message, "guest failed to boot");
+                        crash_reason = Some(format!("guest: {message}"));
                         process::signal_group(self.watch.pid(), Signal::SIGKILL);
                     }
-                    self.on_agent(msg, &mut waiting_ready, launched_at).await
-                }
+                    msg => self.on_agent(msg, &mut waiting_ready, launched_at).await,
+                },
                 _ = tokio::time::sleep(STATUS_POLL), if waiting_ready && !self.has_agent => {
                     self.poll_running(&mut waiting_ready, launched_at).await
                 }
@@ -273,7 +273,7 @@ impl Supervisor {
                 }
             }
             GuestMessage::ShuttingDown => {}
-            // While booting, `run` ends the VM with it; later it is news.
+            // While booting, `run` takes it and ends the VM; later it is news.
             GuestMessage::Failed { message } => {
                 tracing::warn!(vm = %self.name, message, "guest reports a failure")
             }

@@ -47,14 +47,18 @@ impl Hype {
         let img = self.inner.store.get_image(&rec.image).await?;
         let boot = self.image_boot(&rec.name, &img).await?;
         let run_dir = self.inner.cfg.run_dir(&rec.name);
-        let tap = net.map(|n| n.tap.clone());
-        let mac = net.map(|n| n.mac.clone());
-        let (files, mut disks) = match boot {
-            images::ImageBoot::Kernel(files) => (files, vec![]),
+        let (boot, disks) = match boot {
+            images::ImageBoot::Kernel(files) => {
+                self.kernel_boot(rec, vmm, accel, net, files, None).await?
+            }
             images::ImageBoot::Disk {
                 disk,
                 boot: images::DiskBoot::Kernel(files),
-            } => (files, vec![overlay_disk(&rec.name, &run_dir, &disk).await?]),
+            } => {
+                let overlay = overlay_disk(&rec.name, &run_dir, &disk).await?;
+                self.kernel_boot(rec, vmm, accel, net, files, Some(overlay))
+                    .await?
+            }
             images::ImageBoot::Disk {
                 disk,
                 boot: images::DiskBoot::Firmware(firmware),
@@ -69,20 +73,36 @@ impl Hype {
                 )?;
                 let overlay = overlay_disk(&rec.name, &run_dir, &disk).await?;
                 let firmware = crate::firmware::prepare(&rec.name, plan, &run_dir).await?;
-                return Ok(VmSpec {
-                    name: rec.name.clone(),
-                    id: rec.id.clone(),
-                    cpu_cores: rec.cpu_cores,
-                    memory_mb: rec.memory_mb,
-                    boot: Boot::Firmware { firmware },
-                    disks: vec![overlay],
-                    run_dir,
-                    accel,
-                    tap,
-                    mac,
-                });
+                (Boot::Firmware { firmware }, vec![overlay])
             }
         };
+        Ok(VmSpec {
+            name: rec.name.clone(),
+            id: rec.id.clone(),
+            cpu_cores: rec.cpu_cores,
+            memory_mb: rec.memory_mb,
+            boot,
+            disks,
+            run_dir,
+            accel,
+            tap: net.map(|n| n.tap.clone()),
+            mac: net.map(|n| n.mac.clone()),
+        })
+    }
+
+    /// A boot into hype's kernel: its command line, and the disks in the
+    /// order it names them. `imported` is an imported disk's overlay, whose
+    /// own system the agent starts; otherwise the image's root filesystem
+    /// (and the VM's persistent disk) are attached.
+    async fn kernel_boot(
+        &self,
+        rec: &VmRecord,
+        vmm: &AnyVmm,
+        accel: hype_vmm::Accel,
+        net: Option<&crate::network::Attachment>,
+        files: images::BootFiles,
+        imported: Option<Disk>,
+    ) -> Result<(Boot, Vec<Disk>)> {
         let mut cmdline = vec![
             "console=ttyS0".to_owned(),
             "reboot=k".into(),
@@ -94,10 +114,12 @@ impl Hype {
         if let Some(net) = net {
             cmdline.extend(net.cmdline.iter().cloned());
         }
-        if !disks.is_empty() {
-            // An imported disk: the agent finds the root filesystem on it
-            // and starts the disk's own init.
+        let mut disks = vec![];
+        if let Some(overlay) = imported {
+            // The agent finds the root filesystem on it and starts the
+            // disk's own init.
             cmdline.push("hype.root=/dev/vda".into());
+            disks.push(overlay);
         }
         if let Some(rootfs) = files.rootfs {
             // The root disk is the first virtio-blk device, the VM's own
@@ -109,7 +131,11 @@ impl Hype {
                 read_only: true,
             });
             if rec.persist {
-                let path = run_dir.join(crate::disk::PERSIST_DISK);
+                let path = self
+                    .inner
+                    .cfg
+                    .run_dir(&rec.name)
+                    .join(crate::disk::PERSIST_DISK);
                 crate::disk::ensure(&rec.name, &path).await?;
                 cmdline.push("hype.persist=/dev/vdb".into());
                 disks.push(Disk {
@@ -122,23 +148,12 @@ impl Hype {
         if let Some(user) = &rec.user_cmdline {
             cmdline.push(user.clone());
         }
-        let spec = VmSpec {
-            name: rec.name.clone(),
-            id: rec.id.clone(),
-            cpu_cores: rec.cpu_cores,
-            memory_mb: rec.memory_mb,
-            boot: Boot::Kernel {
-                kernel: files.kernel,
-                initramfs: files.initramfs,
-                cmdline: cmdline.join(" "),
-            },
-            disks,
-            run_dir,
-            accel,
-            tap,
-            mac,
+        let boot = Boot::Kernel {
+            kernel: files.kernel,
+            initramfs: files.initramfs,
+            cmdline: cmdline.join(" "),
         };
-        Ok(spec)
+        Ok((boot, disks))
     }
 }
 
