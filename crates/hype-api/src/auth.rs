@@ -5,11 +5,13 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use subtle::ConstantTimeEq;
+
+use hype_types::ErrorKind;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -61,7 +63,7 @@ pub(crate) async fn require(
 ) -> Response {
     if !state.auth.peer_allowed(peer.ip()) {
         return ApiError::new(
-            StatusCode::FORBIDDEN,
+            ErrorKind::Forbidden,
             "forbidden",
             format!("{} is not in the allowed networks", peer.ip()),
         )
@@ -83,7 +85,7 @@ pub(crate) async fn require(
     });
     if !state.auth.key_ok(token.as_deref()) {
         let mut resp = ApiError::new(
-            StatusCode::UNAUTHORIZED,
+            ErrorKind::Unauthorized,
             "unauthorized",
             "missing or wrong API key: send Authorization: Bearer <key>",
         )

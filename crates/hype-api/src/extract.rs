@@ -1,10 +1,12 @@
-//! A JSON body extractor whose rejections speak the API's error shape:
-//! malformed JSON is a 400, a body of the wrong shape (unknown or missing
-//! fields, wrong types) a 422 naming the field.
+//! Extractors whose rejections speak the API's error shape: malformed JSON
+//! is a 400, a body of the wrong shape (unknown or missing fields, wrong
+//! types) a 422 naming the field, a query string that does not parse (an
+//! unknown field, a state that does not exist) a 400 naming it.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use hype_types::ErrorKind;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -22,23 +24,48 @@ where
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
+                ErrorKind::BadRequest,
                 "malformed_json",
                 format!("the body is not valid JSON: {}", inner(&e)),
             )),
-            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                inner(&e),
-            )),
+            Err(JsonRejection::JsonDataError(e)) => {
+                Err(ApiError::new(ErrorKind::Invalid, "invalid_body", inner(&e)))
+            }
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorKind::UnsupportedMediaType,
                 "unsupported_media_type",
                 "send the body as JSON with Content-Type: application/json",
             )),
             Err(e) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
+                ErrorKind::BadRequest,
                 "bad_request",
+                e.body_text(),
+            )),
+        }
+    }
+}
+
+/// A typed query string.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::new(
+                ErrorKind::BadRequest,
+                "invalid_query",
+                format!("the query string: {}", inner(&e)),
+            )),
+            Err(e) => Err(ApiError::new(
+                ErrorKind::BadRequest,
+                "invalid_query",
                 e.body_text(),
             )),
         }

@@ -1,14 +1,15 @@
 //! hyped's HTTP face: the `/api/v1` REST routes, the SSE event streams, auth,
 //! metrics and the generated OpenAPI document.
 //!
-//! Handlers only extract, call [`hype_core::Hype`], and map the result; the
-//! one place errors become status codes is [`error`]. Nothing here decides
-//! lifecycle or touches VMMs. [`run`] serves until the shutdown token fires,
+//! Handlers only extract, call [`hype_core::Hype`], and map the result;
+//! errors become status codes by their kind alone ([`error`]). Nothing here
+//! decides lifecycle, touches VMMs or reads the store. [`run`] serves until the shutdown token fires,
 //! then waits for every connection and core task to finish.
 
 mod auth;
 pub mod error;
 mod extract;
+mod mcp_backend;
 mod metrics;
 pub mod openapi;
 mod routes;
@@ -16,10 +17,13 @@ mod routes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::ServiceExt;
 use hype_core::{CoreConfig, Hype};
 use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
 
 pub use auth::AuthConfig;
 
@@ -52,7 +56,7 @@ pub(crate) struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub shutdown: CancellationToken,
     /// The MCP tools over the core, for `/mcp`.
-    pub mcp: hype_mcp::HypeMcp<hype_mcp::LocalBackend>,
+    pub mcp: hype_mcp::HypeMcp<mcp_backend::CoreBackend>,
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled.
@@ -74,14 +78,21 @@ pub async fn run(
         )),
         metrics: Arc::new(metrics::Metrics::default()),
         shutdown: shutdown.clone(),
-        mcp: hype_mcp::HypeMcp::new(hype_mcp::LocalBackend::new(hype.clone()), shutdown.clone()),
+        mcp: hype_mcp::HypeMcp::new(
+            mcp_backend::CoreBackend::new(hype.clone()),
+            shutdown.clone(),
+        ),
     };
     let mcp = state.mcp.clone();
-    let app = routes::router(state);
+    // Clients (Playwright among them) ask for `/json/version/`: one
+    // documented route serves both spellings.
+    let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(state));
     tracing::info!(%addr, data_dir = %cfg.core.data_dir.display(), "hyped listening");
     let served = axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
+            app,
+        ),
     )
     .with_graceful_shutdown({
         let s = shutdown.clone();

@@ -1,31 +1,19 @@
-//! The OpenAPI document, generated from the handlers' own annotations and
-//! the `hype-types` shapes, so it cannot drift from what the code answers.
+//! The OpenAPI document: its frame (info, tags, shared schemas) here, its
+//! paths from the route table itself (`routes::api`), built once.
+
+use std::sync::LazyLock;
 
 use utoipa::OpenApi;
-
-use crate::routes;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "hype", description = "Single-node microVM orchestrator for browser sandboxes. \
         `/mcp` (the Model Context Protocol over streamable HTTP, same auth) is not a REST route and is not described here."),
-    paths(
-        routes::system::healthz, routes::system::version, routes::system::openapi,
-        routes::system::metrics,
-        routes::vms::list, routes::vms::create, routes::vms::get, routes::vms::delete,
-        routes::vms::start, routes::vms::stop, routes::vms::pause, routes::vms::resume,
-        routes::vms::snapshot, routes::vms::restore,
-        routes::logs::logs, routes::events::vm_events,
-        routes::guest::network, routes::guest::probe,
-        routes::cdp::version, routes::cdp::list, routes::cdp::devtools, routes::cdp::screenshot,
-        routes::images::list, routes::images::get, routes::images::delete,
-        routes::jobs::submit, routes::jobs::list, routes::jobs::get, routes::jobs::cancel,
-        routes::events::job_events,
-    ),
     components(schemas(
         hype_types::Vm, hype_types::VmList, hype_types::CreateVm, hype_types::VmState,
         hype_types::VmmInfo, hype_types::VmmKind, hype_types::VmmChoice,
-        hype_types::Event, hype_types::EventType, hype_types::ErrorBody, hype_types::ErrorDetail,
+        hype_types::Event, hype_types::EventType, hype_types::EventList,
+        hype_types::ErrorBody, hype_types::ErrorDetail,
         hype_types::Image, hype_types::ImageList, hype_types::Firmware, hype_types::VersionInfo,
         hype_types::ChVersions, hype_types::AccelInfo,
         hype_types::GuestNetwork, hype_types::GuestInterface, hype_types::ProbeRequest,
@@ -39,6 +27,19 @@ use crate::routes;
 )]
 struct ApiDoc;
 
-pub fn document() -> utoipa::openapi::OpenApi {
+/// The frame the route table fills in.
+pub(crate) fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
+    let (_, mut doc) = crate::routes::api().split_for_parts();
+    let (_, public) = crate::routes::public().split_for_parts();
+    doc.merge(public);
+    doc
+});
+
+/// The whole document, as `/api/v1/openapi.json` serves it.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    &DOCUMENT
 }

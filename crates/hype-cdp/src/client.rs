@@ -1,6 +1,7 @@
 //! A minimal CDP client: one WebSocket, commands matched to answers by id,
 //! events skipped.
 
+use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use base64::Engine;
@@ -105,31 +106,85 @@ impl CdpSession {
     }
 }
 
-/// A discovery document (`/json/version` or `/json/list`) from the
-/// browser's HTTP endpoint `http://ADDR:PORT`, its WebSocket URLs pointing
-/// at that same endpoint.
-pub async fn discover(endpoint: &str, path: &str) -> Result<Value, CdpError> {
-    let url = format!("{endpoint}{path}");
+/// The most a discovery document may weigh (a browser with a few hundred
+/// tabs sends tens of KiB).
+const MAX_DISCOVERY: usize = 4 << 20;
+
+/// The discovery documents a browser serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discovery {
+    Version,
+    List,
+}
+
+impl Discovery {
+    pub fn path(self) -> &'static str {
+        match self {
+            Discovery::Version => "/json/version",
+            Discovery::List => "/json/list",
+        }
+    }
+}
+
+/// A discovery document from the browser's HTTP endpoint `ADDR:PORT`, its
+/// WebSocket URLs rebuilt to point at that same endpoint. The answer comes
+/// from inside the guest: redirects are not followed and its size is
+/// bounded.
+pub async fn discover(endpoint: SocketAddrV4, doc: Discovery) -> Result<Value, CdpError> {
+    let url = format!("http://{endpoint}{}", doc.path());
     let connect = |detail: String| CdpError::Connect {
         url: url.clone(),
         detail,
     };
-    let mut doc: Value = reqwest::get(&url)
-        .await
-        .map_err(|e| connect(e.to_string()))?
-        .json()
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(TIMEOUT)
+        .build()
+        .map_err(|e| connect(e.to_string()))?;
+    let mut resp = client
+        .get(&url)
+        .send()
         .await
         .map_err(|e| connect(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(connect(format!("answered {}", resp.status())));
+    }
+    let mut body = vec![];
+    while let Some(chunk) = resp.chunk().await.map_err(|e| connect(e.to_string()))? {
+        if body.len() + chunk.len() > MAX_DISCOVERY {
+            return Err(connect(format!("answer over {MAX_DISCOVERY} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let mut doc: Value = serde_json::from_slice(&body).map_err(|e| connect(e.to_string()))?;
     // The browser names itself by the address it saw; reach it where we did.
-    let authority = endpoint.trim_start_matches("http://");
-    crate::rewrite_discovery(&mut doc, authority, None);
+    crate::rewrite_discovery(&mut doc, &endpoint.to_string(), None);
     Ok(doc)
 }
 
+/// The WebSocket stream of a DevTools target.
+pub type DevtoolsSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Opens `target`'s DevTools WebSocket at the browser endpoint `ADDR:PORT`;
+/// the URL is built here from those two alone.
+pub async fn connect_devtools(
+    endpoint: SocketAddrV4,
+    target: &crate::DevtoolsTarget,
+) -> Result<DevtoolsSocket, CdpError> {
+    let url = format!("ws://{endpoint}/devtools/{target}");
+    let (ws, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .map_err(|e| CdpError::Connect {
+            url: url.clone(),
+            detail: e.to_string(),
+        })?;
+    Ok(ws)
+}
+
 /// A PNG of the browser's first page, from the browser's HTTP endpoint
-/// `http://ADDR:PORT`.
-pub async fn screenshot(endpoint: &str) -> Result<Vec<u8>, CdpError> {
-    let targets = discover(endpoint, "/json/list").await?;
+/// `ADDR:PORT`.
+pub async fn screenshot(endpoint: SocketAddrV4) -> Result<Vec<u8>, CdpError> {
+    let targets = discover(endpoint, Discovery::List).await?;
     let ws = targets
         .as_array()
         .into_iter()

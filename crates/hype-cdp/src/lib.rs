@@ -13,8 +13,10 @@ mod client;
 mod discovery;
 mod page;
 
-pub use client::{discover, screenshot, CdpError, CdpSession};
-pub use discovery::rewrite_discovery;
+pub use client::{
+    connect_devtools, discover, screenshot, CdpError, CdpSession, DevtoolsSocket, Discovery,
+};
+pub use discovery::{rewrite_discovery, DevtoolsTarget};
 pub use page::{Button, ImageFormat, Page};
 
 /// The port hype-agent's CDP relay listens on in the guest.

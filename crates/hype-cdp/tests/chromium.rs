@@ -14,7 +14,7 @@ impl Drop for Browser {
     }
 }
 
-fn start() -> anyhow::Result<(Browser, String)> {
+fn start() -> anyhow::Result<(Browser, std::net::SocketAddrV4)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -36,7 +36,10 @@ fn start() -> anyhow::Result<(Browser, String)> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    Ok((Browser(child, profile), format!("http://127.0.0.1:{port}")))
+    Ok((
+        Browser(child, profile),
+        std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port),
+    ))
 }
 
 #[tokio::test]
@@ -44,7 +47,7 @@ async fn screenshot_of_the_first_page_is_a_png() -> anyhow::Result<()> {
     let (_b, endpoint) = start()?;
     let until = Instant::now() + Duration::from_secs(60);
     let png = loop {
-        match hype_cdp::screenshot(&endpoint).await {
+        match hype_cdp::screenshot(endpoint).await {
             Ok(png) => break png,
             Err(e) if Instant::now() < until => {
                 let _ = e;
@@ -63,7 +66,7 @@ async fn discovery_rewritten_to_a_proxy_keeps_the_ids() -> anyhow::Result<()> {
     let (_b, endpoint) = start()?;
     let until = Instant::now() + Duration::from_secs(60);
     let mut v: serde_json::Value = loop {
-        match reqwest::get(format!("{endpoint}/json/version")).await {
+        match reqwest::get(format!("http://{endpoint}/json/version")).await {
             Ok(r) => break r.json().await?,
             Err(_) if Instant::now() < until => {
                 tokio::time::sleep(Duration::from_millis(200)).await
@@ -86,7 +89,7 @@ async fn a_page_is_read_clicked_typed_into_and_shot() -> anyhow::Result<()> {
     let (_b, endpoint) = start()?;
     let until = Instant::now() + Duration::from_secs(60);
     let targets = loop {
-        match hype_cdp::discover(&endpoint, "/json/list").await {
+        match hype_cdp::discover(endpoint, hype_cdp::Discovery::List).await {
             Ok(t)
                 if t.as_array()
                     .is_some_and(|a| a.iter().any(|t| t["type"] == "page")) =>
@@ -167,7 +170,7 @@ async fn a_created_target_is_listed_under_its_id() -> anyhow::Result<()> {
     let (_b, endpoint) = start()?;
     let until = Instant::now() + Duration::from_secs(60);
     let version = loop {
-        match hype_cdp::discover(&endpoint, "/json/version").await {
+        match hype_cdp::discover(endpoint, hype_cdp::Discovery::Version).await {
             Ok(v) => break v,
             Err(_) if Instant::now() < until => {
                 tokio::time::sleep(Duration::from_millis(200)).await
@@ -184,7 +187,7 @@ async fn a_created_target_is_listed_under_its_id() -> anyhow::Result<()> {
         )
         .await?;
     let id = r["targetId"].as_str().unwrap().to_owned();
-    let list = hype_cdp::discover(&endpoint, "/json/list").await?;
+    let list = hype_cdp::discover(endpoint, hype_cdp::Discovery::List).await?;
     assert!(list
         .as_array()
         .unwrap()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hype_types::{
     CreateVm, ErrorBody, GuestNetwork, Image, ImageList, Job, JobList, ProbeRequest, ProbeResult,
-    VersionInfo, Vm, VmList,
+    VersionInfo, Vm, VmList, MAX_PAGE_LIMIT,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -118,12 +118,36 @@ impl Client {
         self.json(Method::GET, "/api/v1/version").await
     }
 
+    /// Every VM (in `state`, when given), following the pages.
     pub async fn list_vms(&self, state: Option<&str>) -> Result<Vec<Vm>> {
-        let path = match state {
-            Some(s) => format!("/api/v1/vms?state={s}"),
-            None => "/api/v1/vms".into(),
-        };
-        Ok(self.json::<VmList>(Method::GET, &path).await?.vms)
+        let mut out = vec![];
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.list_vms_page(state, after.as_deref(), None).await?;
+            out.extend(page.vms);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// One page of VMs by name, after the cursor `after`.
+    pub async fn list_vms_page(
+        &self,
+        state: Option<&str>,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<VmList> {
+        let mut q = vec![("limit", limit.unwrap_or(MAX_PAGE_LIMIT).to_string())];
+        if let Some(s) = state {
+            q.push(("state", s.to_owned()));
+        }
+        if let Some(a) = after {
+            q.push(("after", a.to_owned()));
+        }
+        self.json(Method::GET, &format!("/api/v1/vms?{}", query(&q)))
+            .await
     }
 
     pub async fn get_vm(&self, name: &str) -> Result<Vm> {
@@ -265,11 +289,24 @@ impl Client {
         Ok(list.jobs)
     }
 
+    /// Every job, newest first, following the pages.
     pub async fn list_jobs(&self) -> Result<Vec<Job>> {
-        Ok(self
-            .json::<JobList>(Method::GET, "/api/v1/jobs")
-            .await?
-            .jobs)
+        let mut out = vec![];
+        let mut after: Option<String> = None;
+        loop {
+            let mut q = vec![("limit", MAX_PAGE_LIMIT.to_string())];
+            if let Some(a) = &after {
+                q.push(("after", a.clone()));
+            }
+            let page: JobList = self
+                .json(Method::GET, &format!("/api/v1/jobs?{}", query(&q)))
+                .await?;
+            out.extend(page.jobs);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(out),
+            }
+        }
     }
 
     pub async fn get_job(&self, id: &str) -> Result<Job> {
@@ -297,4 +334,11 @@ impl Client {
         }
         Ok(SseStream::new(self.send(&url, b).await?))
     }
+}
+
+/// `k=v&...`, form-encoded.
+fn query(pairs: &[(&str, String)]) -> String {
+    let mut url = reqwest::Url::parse("http://query.invalid/").expect("a valid URL");
+    url.query_pairs_mut().extend_pairs(pairs);
+    url.query().unwrap_or("").to_owned()
 }

@@ -5,7 +5,7 @@
 use hype_types::AccelInfo;
 use hype_vmm::Accel;
 
-use crate::{images, AccelChoice, CoreError, Hype, Result};
+use crate::{images, AccelChoice, Hype};
 
 /// The accelerator decision, made once at start.
 #[derive(Debug, Clone)]
@@ -15,15 +15,6 @@ pub(crate) struct AccelDecision {
 }
 
 impl Hype {
-    pub(crate) async fn accel(&self) -> Result<AccelDecision> {
-        let mut rx = self.inner.accel.clone();
-        let got = tokio::select! {
-            r = rx.wait_for(|d| d.is_some()) => r.map(|d| d.clone()),
-            _ = self.inner.shutdown.cancelled() => return Err(CoreError::ShuttingDown),
-        };
-        got.ok().flatten().ok_or(CoreError::ShuttingDown)
-    }
-
     pub(crate) async fn decide_accel(&self) -> AccelDecision {
         let forced = |accel: Accel, why: &str| AccelDecision {
             accel,
@@ -38,7 +29,7 @@ impl Hype {
             AccelChoice::Tcg => return forced(Accel::Tcg, "forced by --accel tcg"),
             AccelChoice::Auto => {}
         }
-        let Some(qemu) = &self.inner.qemu else {
+        let Some(qemu) = self.inner.backends.qemu() else {
             return forced(Accel::Tcg, "no qemu to probe KVM with");
         };
         let img = match self

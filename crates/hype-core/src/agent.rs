@@ -5,14 +5,22 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use futures::StreamExt;
 use hype_agent_proto::{decode, encode, GuestMessage, HostMessage};
-use hype_vmm::{AnyVmm, Vmm};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use hype_vmm::Vmm;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 
+use crate::backends::VmmBackend;
+
+/// The longest line hyped reads from a guest; the guest is untrusted and
+/// must not make hyped buffer without bound.
+const MAX_LINE: usize = 256 << 10;
+
 pub(crate) async fn run(
-    vmm: AnyVmm,
+    vmm: VmmBackend,
     name: String,
     run_dir: PathBuf,
     mut requests: mpsc::Receiver<HostMessage>,
@@ -35,7 +43,7 @@ pub(crate) async fn run(
             }
         };
         let (r, mut w) = stream.into_split();
-        let mut lines = BufReader::new(r).lines();
+        let mut lines = FramedRead::new(r, LinesCodec::new_with_max_length(MAX_LINE));
         if w.write_all(&encode(&HostMessage::Hello)).await.is_err() {
             continue;
         }
@@ -48,17 +56,24 @@ pub(crate) async fn run(
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                line = lines.next_line() => match line {
-                    Ok(Some(line)) => match decode::<GuestMessage>(line.as_bytes()) {
+                line = lines.next() => match line {
+                    Some(Ok(line)) => match decode::<GuestMessage>(line.as_bytes()) {
                         Ok(msg) => {
                             if said.send(msg).await.is_err() {
                                 return;
                             }
                         }
-                        Err(e) => tracing::warn!(vm = %name, error = %e, line, "unreadable agent message"),
+                        Err(e) => {
+                            let line: String = line.chars().take(200).collect();
+                            tracing::warn!(vm = %name, error = %e, line, "unreadable agent message")
+                        }
                     },
+                    // Skipped by the codec, which goes on at the next line.
+                    Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
+                        tracing::warn!(vm = %name, max = MAX_LINE, "agent line too long; dropped")
+                    }
                     // The guest or QEMU dropped the connection: reconnect.
-                    Ok(None) | Err(_) => break,
+                    None | Some(Err(LinesCodecError::Io(_))) => break,
                 },
                 req = requests.recv() => match req {
                     Some(msg) => {

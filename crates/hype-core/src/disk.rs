@@ -9,6 +9,19 @@ use std::path::Path;
 
 use crate::{CoreError, Result};
 
+/// Why a VM's own disk could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DiskError {
+    #[error("{tool} failed: {stderr}")]
+    Tool { tool: &'static str, stderr: String },
+    #[error("cannot copy {}", from.display())]
+    Copy {
+        from: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 pub(crate) const PERSIST_DISK: &str = "persist.ext4";
 /// Sparse: only what the guest writes takes host space.
 const SIZE: u64 = 4 << 30;
@@ -60,7 +73,10 @@ pub(crate) async fn ensure_copy(vm: &str, path: &Path, template: &Path) -> Resul
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(CoreError::Disk {
             name: vm.into(),
-            why: format!("cannot copy {}: {e}", template.display()),
+            source: DiskError::Copy {
+                from: template.to_owned(),
+                source: e,
+            },
         });
     }
     tokio::fs::rename(&tmp, path).await.map_err(io(path))
@@ -74,7 +90,7 @@ async fn build(
     path: &Path,
     tmp_ext: &str,
     sparse: Option<u64>,
-    tool: &str,
+    tool: &'static str,
     args: impl FnOnce(&Path) -> Vec<OsString>,
 ) -> Result<()> {
     if path.exists() {
@@ -101,10 +117,10 @@ async fn build(
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(CoreError::Disk {
             name: vm.into(),
-            why: format!(
-                "{tool} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
+            source: DiskError::Tool {
+                tool,
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            },
         });
     }
     tokio::fs::rename(&tmp, path).await.map_err(io)

@@ -1,11 +1,13 @@
 use std::path::PathBuf;
 
 use hype_store::StoreError;
-use hype_types::{InvalidJob, InvalidVmSpec, JobState, VmState};
+use hype_types::{ErrorKind, InvalidJob, InvalidVmSpec, JobState, VmState};
 use hype_vmm::VmmError;
 
-/// Everything an action can fail with. The API maps each variant to a status
-/// code in one place; the messages are written for the person who sent the
+/// Everything an action can fail with. Each variant has one [`ErrorKind`]
+/// and one stable code ([`CoreError::kind`], [`CoreError::code`]); the REST
+/// API and the MCP tools map from those, so a failure reads the same on
+/// every front end. The messages are written for the person who sent the
 /// request.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -47,20 +49,34 @@ pub enum CoreError {
     Store(#[source] StoreError),
     #[error("VM '{name}': the guest agent {why}")]
     AgentUnavailable { name: String, why: &'static str },
+    #[error("VM '{name}': the guest agent did not answer in time")]
+    AgentTimeout { name: String },
     #[error("{0}")]
     InvalidRequest(String),
-    #[error("VM '{name}': network: {why}")]
-    Network { name: String, why: String },
+    #[error("VM '{name}': network")]
+    Network {
+        name: String,
+        #[source]
+        source: Box<hype_net::NetError>,
+    },
     #[error("{0}")]
     SubnetExhausted(String),
     #[error("VM '{name}' has no browser to reach: {why}")]
     NoBrowser { name: String, why: String },
-    #[error("VM '{name}': browser: {why}")]
-    Browser { name: String, why: String },
+    #[error("VM '{name}': the browser did not answer")]
+    Browser {
+        name: String,
+        #[source]
+        source: Box<hype_cdp::CdpError>,
+    },
     #[error("at most {max} VMs may exist at once (--max-vms); delete one first")]
     TooManyVms { max: u32 },
-    #[error("VM '{name}': persistent disk: {why}")]
-    Disk { name: String, why: String },
+    #[error("VM '{name}': disk")]
+    Disk {
+        name: String,
+        #[source]
+        source: crate::disk::DiskError,
+    },
     /// Saving the state failed; the VM was left as it was (running or
     /// paused) and no snapshot was kept.
     #[error("VM '{name}' could not be snapshotted (it is still {state}): {source}")]
@@ -96,6 +112,94 @@ pub enum CoreError {
     ImageExists { name: String, why: &'static str },
     #[error("hyped is shutting down")]
     ShuttingDown,
+}
+
+impl CoreError {
+    /// The one classification of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CoreError::InvalidSpec(_)
+            | CoreError::InvalidRequest(_)
+            | CoreError::BackendUnavailable { .. } => ErrorKind::Invalid,
+            CoreError::InvalidJob(_) => ErrorKind::BadRequest,
+            CoreError::VmNotFound { .. }
+            | CoreError::ImageNotFound { .. }
+            | CoreError::JobNotFound { .. } => ErrorKind::NotFound,
+            CoreError::NameTaken { .. }
+            | CoreError::ImageInUse { .. }
+            | CoreError::InvalidState { .. }
+            | CoreError::NoBrowser { .. }
+            | CoreError::VersionUnavailable { .. }
+            | CoreError::SnapshotMissing { .. }
+            | CoreError::JobFinished { .. }
+            | CoreError::ImageExists { .. } => ErrorKind::Conflict,
+            CoreError::Unsupported { .. } => ErrorKind::Unsupported,
+            CoreError::TooManyVms { .. } => ErrorKind::TooMany,
+            CoreError::Boot { .. }
+            | CoreError::Io { .. }
+            | CoreError::Store(_)
+            | CoreError::Network { .. }
+            | CoreError::Disk { .. }
+            | CoreError::Snapshot { .. }
+            | CoreError::Restore { .. } => ErrorKind::Internal,
+            CoreError::Vmm(_) | CoreError::Browser { .. } => ErrorKind::Upstream,
+            CoreError::AgentUnavailable { .. } | CoreError::AgentTimeout { .. } => {
+                ErrorKind::Timeout
+            }
+            CoreError::SubnetExhausted(_) | CoreError::ShuttingDown => ErrorKind::Unavailable,
+        }
+    }
+
+    /// The stable, machine-readable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::InvalidSpec(s) => s.code(),
+            CoreError::VmNotFound { .. } => "vm_not_found",
+            CoreError::NameTaken { .. } => "name_taken",
+            CoreError::ImageNotFound { .. } => "image_not_found",
+            CoreError::ImageInUse { .. } => "image_in_use",
+            CoreError::InvalidState { .. } => "invalid_state",
+            CoreError::Unsupported { .. } => "not_supported",
+            CoreError::BackendUnavailable { .. } => "vmm_unavailable",
+            CoreError::Boot { .. } => "boot_failed",
+            CoreError::Vmm(_) => "vmm_error",
+            CoreError::Io { .. } => "io_error",
+            CoreError::Store(_) => "store_error",
+            CoreError::AgentUnavailable { .. } => "agent_unavailable",
+            CoreError::AgentTimeout { .. } => "agent_timeout",
+            CoreError::InvalidRequest(_) => "invalid_request",
+            CoreError::Network { .. } => "network_error",
+            CoreError::SubnetExhausted(_) => "subnet_exhausted",
+            CoreError::NoBrowser { .. } => "no_browser",
+            CoreError::Browser { .. } => "browser_unreachable",
+            CoreError::TooManyVms { .. } => "too_many_vms",
+            CoreError::Disk { .. } => "disk_error",
+            CoreError::Snapshot { .. } => "snapshot_failed",
+            CoreError::Restore { .. } => "restore_failed",
+            CoreError::VersionUnavailable { .. } => "vmm_version_unavailable",
+            CoreError::SnapshotMissing { .. } => "snapshot_missing",
+            CoreError::InvalidJob(e) => e.code,
+            CoreError::JobNotFound { .. } => "job_not_found",
+            CoreError::JobFinished { .. } => "job_finished",
+            CoreError::ImageExists { .. } => "image_exists",
+            CoreError::ShuttingDown => "shutting_down",
+        }
+    }
+
+    /// The message with its causes, so "boot failed" says why.
+    pub fn describe(&self) -> String {
+        let mut msg = self.to_string();
+        let mut src = std::error::Error::source(self);
+        while let Some(s) = src {
+            let part = s.to_string();
+            if !msg.contains(&part) {
+                msg.push_str(": ");
+                msg.push_str(&part);
+            }
+            src = s.source();
+        }
+        msg
+    }
 }
 
 impl From<StoreError> for CoreError {

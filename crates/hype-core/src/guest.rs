@@ -9,7 +9,7 @@ use hype_types::{
     GuestInterface, GuestNetwork, ProbeRequest, ProbeResult, VmState, MAX_PROBE_TIMEOUT_MS,
 };
 
-use crate::supervisor::AgentUnanswered;
+use crate::runtimes::AgentUnanswered;
 use crate::{CoreError, Hype, Result};
 
 /// Slack on top of the probe's own timeout for the round trip to the agent.
@@ -33,10 +33,7 @@ impl Hype {
         let rt = self
             .inner
             .runtimes
-            .lock()
-            .expect("runtimes lock")
             .get(name)
-            .cloned()
             .ok_or_else(|| CoreError::AgentUnavailable {
                 name: name.into(),
                 why: "is not connected",
@@ -48,15 +45,13 @@ impl Hype {
                     .into(),
             });
         }
-        rt.request(make, wait)
-            .await
-            .map_err(|e| CoreError::AgentUnavailable {
+        rt.request(make, wait).await.map_err(|e| match e {
+            AgentUnanswered::Gone => CoreError::AgentUnavailable {
                 name: name.into(),
-                why: match e {
-                    AgentUnanswered::Gone => "went away before answering",
-                    AgentUnanswered::Timeout => "did not answer in time",
-                },
-            })
+                why: "went away before answering",
+            },
+            AgentUnanswered::Timeout => CoreError::AgentTimeout { name: name.into() },
+        })
     }
 
     pub async fn guest_network(&self, name: &str) -> Result<GuestNetwork> {

@@ -105,12 +105,6 @@ impl ImageBoot {
     }
 }
 
-/// Whether a VM of `img` has a hype agent: built images do, imported
-/// disks only when hype's kernel boots them.
-pub(crate) fn has_agent(img: &ImageRecord) -> bool {
-    img.kind != "disk" || img.boot_mode == "kernel"
-}
-
 /// How VMs of `img` boot, with every file checked to be there; `kernel`
 /// is the [`KERNEL_IMAGE`], when there is one.
 pub(crate) fn image_boot(

@@ -6,30 +6,44 @@
 //! stopping gracefully, and reconciling with what survived a restart. It
 //! decides lifecycle transitions and leaves their persistence and events to
 //! `hype-store`. It must not know about HTTP, SSE or the CLI: the REST API,
-//! the MCP tools and tests call the same methods. Import jobs (`jobs`) run
-//! here too: a bounded worker pool, cancellation, registration of the image.
+//! the MCP tools and tests call the same methods, and nothing above the core
+//! reaches the store (events, counts and consoles are read through [`Hype`]).
+//! Import jobs (`jobs`) run here too: a bounded worker pool, cancellation,
+//! registration of the image.
 
 mod accel;
 mod agent;
+mod backends;
 mod browser;
 mod ch;
 mod config;
+mod console;
 mod disk;
+#[cfg(test)]
+mod double;
 mod error;
+mod events;
 mod firmware;
 mod guest;
 mod images;
 mod jobs;
 mod lifetime;
+mod locks;
 mod manager;
 mod network;
+mod paths;
+mod plan;
 mod reconcile;
+mod runtimes;
 mod standby;
 mod supervisor;
+#[cfg(test)]
+mod tests;
 mod view;
-mod vmspec;
 
 pub use config::{AccelChoice, CoreConfig, NetworkConfig};
+pub use console::{ConsoleCursor, ConsoleTail};
+pub use disk::DiskError;
 pub use error::CoreError;
 /// OVMF's default paths (Debian package `ovmf`), for front ends' defaults.
 pub use hype_vmm::qemu::{OVMF_CODE, OVMF_VARS};

@@ -4,13 +4,13 @@
 //! are closed with a close frame that says why, then the VM is stopped and
 //! deleted, with events.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hype_types::VmState;
 use tokio::sync::watch;
 
-use crate::manager::Inner;
 use crate::{Hype, Result};
 
 /// Close code for CDP clients of an expired sandbox (application range).
@@ -24,7 +24,7 @@ pub struct CloseReason {
     pub reason: String,
 }
 
-pub(crate) struct CdpState {
+struct CdpState {
     active: usize,
     idle_since: Instant,
     close: watch::Sender<Option<CloseReason>>,
@@ -40,9 +40,53 @@ impl CdpState {
     }
 }
 
+/// The CDP connections open to each VM's browser: what idle timeouts
+/// count, and how an expiring VM's connections are told to close.
+#[derive(Clone, Default)]
+pub(crate) struct Lifetimes {
+    cdp: Arc<Mutex<HashMap<String, CdpState>>>,
+}
+
+impl Lifetimes {
+    /// Registers an open CDP connection to `name`'s browser.
+    pub fn lease(&self, name: &str) -> CdpLease {
+        let mut map = self.cdp.lock().expect("cdp lock");
+        let st = map.entry(name.to_owned()).or_insert_with(CdpState::new);
+        st.active += 1;
+        CdpLease {
+            lifetimes: self.clone(),
+            name: name.to_owned(),
+            closed: st.close.subscribe(),
+        }
+    }
+
+    /// Whether `name` has had no CDP client for `idle`; a VM first seen
+    /// here starts its idle time now.
+    fn idle_for(&self, name: &str, idle: Duration) -> bool {
+        let mut map = self.cdp.lock().expect("cdp lock");
+        let st = map.entry(name.to_owned()).or_insert_with(CdpState::new);
+        st.active == 0 && st.idle_since.elapsed() >= idle
+    }
+
+    /// Forgets `name` (it is deleted), closing its open connections with
+    /// `why` if given. Returns whether any were open.
+    pub fn forget(&self, name: &str, why: Option<CloseReason>) -> bool {
+        let st = self.cdp.lock().expect("cdp lock").remove(name);
+        match st {
+            Some(st) => {
+                if let Some(why) = why {
+                    let _ = st.close.send(Some(why));
+                }
+                st.active > 0
+            }
+            None => false,
+        }
+    }
+}
+
 /// Held by the CDP proxy for as long as one client connection is open.
 pub struct CdpLease {
-    inner: Arc<Inner>,
+    lifetimes: Lifetimes,
     name: String,
     /// Becomes `Some` when the connection must close.
     pub closed: watch::Receiver<Option<CloseReason>>,
@@ -50,7 +94,7 @@ pub struct CdpLease {
 
 impl Drop for CdpLease {
     fn drop(&mut self) {
-        let mut map = self.inner.cdp.lock().expect("cdp lock");
+        let mut map = self.lifetimes.cdp.lock().expect("cdp lock");
         if let Some(st) = map.get_mut(&self.name) {
             st.active = st.active.saturating_sub(1);
             if st.active == 0 {
@@ -63,14 +107,7 @@ impl Drop for CdpLease {
 impl Hype {
     /// Registers an open CDP connection to `name`'s browser.
     pub fn cdp_lease(&self, name: &str) -> CdpLease {
-        let mut map = self.inner.cdp.lock().expect("cdp lock");
-        let st = map.entry(name.to_owned()).or_insert_with(CdpState::new);
-        st.active += 1;
-        CdpLease {
-            inner: self.inner.clone(),
-            name: name.to_owned(),
-            closed: st.close.subscribe(),
-        }
+        self.inner.lifetimes.lease(name)
     }
 
     /// Runs until shutdown, expiring VMs whose lifetime is over.
@@ -89,10 +126,7 @@ impl Hype {
 
     async fn reap_once(&self) -> Result<()> {
         let now = time::OffsetDateTime::now_utc();
-        for vm in self.inner.store.list_vms(None).await? {
-            if vm.ttl_seconds.is_none() && vm.idle_timeout_seconds.is_none() {
-                continue;
-            }
+        for vm in self.inner.store.list_vms_with_lifetimes().await? {
             let mut why = None;
             if let Some(ttl) = vm.ttl_seconds {
                 let created = time::OffsetDateTime::parse(
@@ -106,9 +140,11 @@ impl Hype {
             }
             if let (None, Some(idle), VmState::Running) = (&why, vm.idle_timeout_seconds, vm.state)
             {
-                let mut map = self.inner.cdp.lock().expect("cdp lock");
-                let st = map.entry(vm.name.clone()).or_insert_with(CdpState::new);
-                if st.active == 0 && st.idle_since.elapsed() >= Duration::from_secs(idle.into()) {
+                if self
+                    .inner
+                    .lifetimes
+                    .idle_for(&vm.name, Duration::from_secs(idle.into()))
+                {
                     why = Some(format!("idle for {idle} s without a CDP client"));
                 }
             }
@@ -122,16 +158,13 @@ impl Hype {
     /// Closes the VM's CDP connections with `why`, then stops and deletes it.
     async fn expire(&self, name: &str, why: String) {
         tracing::info!(vm = name, why, "sandbox expired");
-        let st = self.inner.cdp.lock().expect("cdp lock").remove(name);
-        if let Some(st) = st {
-            let _ = st.close.send(Some(CloseReason {
-                code: CLOSE_EXPIRED,
-                reason: format!("sandbox {why}"),
-            }));
-            if st.active > 0 {
-                // Let the proxies put their close frames on the wire.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+        let reason = CloseReason {
+            code: CLOSE_EXPIRED,
+            reason: format!("sandbox {why}"),
+        };
+        if self.inner.lifetimes.forget(name, Some(reason)) {
+            // Let the proxies put their close frames on the wire.
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         if let Ok(vm) = self.inner.store.get_vm(name).await {
             if vm.state.has_vmm() {

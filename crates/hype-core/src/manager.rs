@@ -1,15 +1,20 @@
-//! [`Hype`]: the actions. Each VM's actions are serialised by a per-name
-//! lock; state changes go through the store's transition function, so a
-//! supervisor recording an exit and a user's request never disagree.
+//! [`Hype`]: the orchestrator and its VM actions. Each VM's actions are
+//! serialised by a per-name lock; state changes go through the store's
+//! transition function, so a supervisor recording an exit and a user's
+//! request never disagree.
+//!
+//! hyped's state is a handful of named parts, each with its own narrow
+//! surface: the [`Backends`] (which VMM, which accelerator), the
+//! [`Runtimes`] (VMMs under supervision), the [`Lifetimes`] (CDP clients,
+//! for idle timeouts), the [`VmLocks`], the network, the import jobs.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hype_store::{NewVm, Store, VmRecord, VmmUpdate};
-use hype_types::{AccelInfo, CreateVm, Transition, VersionInfo, Vm, VmState, VmmChoice};
+use hype_types::{CreateVm, Transition, VersionInfo, Vm, VmState};
 use hype_vmm::process::{self, ExitWatch};
 use hype_vmm::{AnyVmm, CloudHypervisor, Qemu, Vmm};
 use nix::sys::signal::Signal;
@@ -17,57 +22,50 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::accel::AccelDecision;
-use crate::supervisor::{self, Runtime};
+use crate::backends::{Backends, VmmBackend};
+use crate::lifetime::Lifetimes;
+use crate::locks::{VmGuard, VmLocks};
+use crate::plan::BootPlan;
+use crate::runtimes::Runtimes;
+use crate::supervisor::{self, Watched};
 use crate::{images, CoreConfig, CoreError, Result};
 
 pub(crate) struct Inner {
     pub cfg: CoreConfig,
-    pub store: Store,
-    pub qemu: Option<Qemu>,
-    pub ch: Option<CloudHypervisor>,
+    pub store: Arc<Store>,
+    pub backends: Backends,
     pub net: Option<hype_net::Net>,
     pub net_status: hype_types::NetworkStatus,
-    /// Open CDP connections per VM, for idle timeouts and closing them.
-    pub cdp: Mutex<HashMap<String, crate::lifetime::CdpState>>,
+    /// One firewall refresh at a time (see `refresh_firewall`).
+    pub firewall: tokio::sync::Mutex<()>,
+    pub runtimes: Runtimes,
+    pub lifetimes: Lifetimes,
+    pub locks: VmLocks,
     /// Images with a browser root filesystem (their VMs get a `cdp_url`).
-    pub browser_images: Mutex<std::collections::HashSet<String>>,
-    pub accel: watch::Receiver<Option<AccelDecision>>,
-    pub runtimes: Mutex<HashMap<String, Runtime>>,
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    generation: AtomicU64,
+    pub browser_images: Mutex<HashSet<String>>,
+    pub jobs: crate::jobs::Jobs,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
-    pub jobs: crate::jobs::Jobs,
 }
 
 impl Inner {
-    pub fn next_generation(&self) -> u64 {
-        self.generation.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub fn forget_runtime(&self, name: &str, generation: u64) {
-        let mut map = self.runtimes.lock().expect("runtimes lock");
-        if map.get(name).is_some_and(|r| r.generation == generation) {
-            map.remove(name);
+    /// What supervisors get to see.
+    pub fn supervisor_deps(&self) -> supervisor::Deps {
+        supervisor::Deps {
+            store: self.store.clone(),
+            runtimes: self.runtimes.clone(),
+            vms_dir: self.cfg.vms_dir(),
+            boot_timeout: self.cfg.boot_timeout,
+            shutdown: self.shutdown.clone(),
+            tracker: self.tracker.clone(),
         }
     }
 
-    pub(crate) fn runtime(&self, name: &str) -> Option<Runtime> {
-        self.runtimes
+    pub fn is_browser_image(&self, image: &str) -> bool {
+        self.browser_images
             .lock()
-            .expect("runtimes lock")
-            .get(name)
-            .cloned()
-    }
-
-    pub(crate) fn lock_for(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.locks
-            .lock()
-            .expect("locks lock")
-            .entry(name.to_owned())
-            .or_default()
-            .clone()
+            .expect("images lock")
+            .contains(image)
     }
 }
 
@@ -77,13 +75,36 @@ pub struct Hype {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// One VM action under way: the VM's lock held, its row as it was when the
+/// lock was taken, checked against the transition asked for.
+pub(crate) struct Action {
+    _guard: VmGuard,
+    pub rec: VmRecord,
+    pub run_dir: PathBuf,
+}
+
 impl Hype {
     /// Opens the store, registers built images, decides the accelerator (in
     /// the background) and adopts or buries VMs left from a previous run.
     pub async fn start(cfg: CoreConfig, shutdown: CancellationToken) -> Result<Self> {
-        for dir in [cfg.data_dir.clone(), cfg.vms_dir(), cfg.system_dir()] {
-            std::fs::create_dir_all(&dir).map_err(|source| CoreError::Io { path: dir, source })?;
+        let qemu = Qemu::detect(cfg.qemu_binary.clone());
+        match &qemu {
+            Some(q) => tracing::info!(version = ?q.version(), "qemu found"),
+            None => tracing::warn!("qemu-system-x86_64 not found; VMs cannot boot"),
         }
+        let qemu = qemu.map(|q| VmmBackend::Real(AnyVmm::Qemu(q)));
+        let ch = crate::ch::detect(&cfg).await;
+        Self::start_with(cfg, shutdown, qemu, ch).await
+    }
+
+    /// [`Hype::start`] with the backends given (unit tests pass a double).
+    pub(crate) async fn start_with(
+        cfg: CoreConfig,
+        shutdown: CancellationToken,
+        qemu: Option<VmmBackend>,
+        ch: Option<CloudHypervisor>,
+    ) -> Result<Self> {
+        crate::paths::ensure_private_dirs(&cfg)?;
         let store = Store::open(&cfg.db_path()).await?;
         images::import_built(&store, &cfg.images_dir).await?;
         let browser_images = store
@@ -93,28 +114,21 @@ impl Hype {
             .filter(|i| i.rootfs.is_some())
             .map(|i| i.name)
             .collect();
-        let qemu = Qemu::detect(cfg.qemu_binary.clone());
-        match &qemu {
-            Some(q) => tracing::info!(version = ?q.version(), "qemu found"),
-            None => tracing::warn!("qemu-system-x86_64 not found; VMs cannot boot"),
-        }
-        let ch = crate::ch::detect(&cfg).await;
         let (net, net_status) = crate::network::setup(&cfg).await;
         let (accel_tx, accel_rx) = watch::channel(None);
         let workers = cfg.import_workers;
+        let backends = Backends::new(cfg.default_vmm, qemu, ch, accel_rx, shutdown.clone());
         let inner = Arc::new(Inner {
             cfg,
-            store,
-            qemu,
-            ch,
+            store: Arc::new(store),
+            backends,
             net,
             net_status,
+            firewall: tokio::sync::Mutex::new(()),
             browser_images: Mutex::new(browser_images),
-            cdp: Mutex::default(),
-            accel: accel_rx,
-            runtimes: Mutex::default(),
-            locks: Mutex::default(),
-            generation: AtomicU64::new(0),
+            runtimes: Runtimes::default(),
+            lifetimes: Lifetimes::default(),
+            locks: VmLocks::default(),
             jobs: crate::jobs::Jobs::new(workers),
             shutdown,
             tracker: TaskTracker::new(),
@@ -143,76 +157,35 @@ impl Hype {
         self.inner.store.close().await;
     }
 
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
     pub fn config(&self) -> &CoreConfig {
         &self.inner.cfg
     }
 
     pub async fn version(&self) -> VersionInfo {
-        let accel = self.inner.accel.borrow().clone();
-        let ch = self.inner.ch.as_ref();
-        let default_vmm = crate::ch::default_vmm(
-            self.inner.cfg.default_vmm,
-            ch.is_some(),
-            accel.as_ref().map(|a| a.accel),
-        );
+        let b = &self.inner.backends;
         VersionInfo {
             server: env!("CARGO_PKG_VERSION").into(),
             api: "v1".into(),
-            qemu: self.inner.qemu.as_ref().and_then(|q| q.version()),
-            cloud_hypervisor: crate::ch::versions(ch),
-            accel: accel.map(|a| a.info).unwrap_or(AccelInfo {
-                mode: "pending".into(),
-                kvm_usable: false,
-                reason: "the KVM probe is still running".into(),
-            }),
-            default_vmm: default_vmm.as_str().into(),
+            qemu: b.qemu_version(),
+            cloud_hypervisor: b.ch_versions(),
+            accel: b.accel_info(),
+            default_vmm: b.default_kind().as_str().into(),
             network: self.inner.net_status.clone(),
         }
     }
 
-    pub(crate) fn backend(&self, choice: VmmChoice) -> Result<AnyVmm> {
-        let choice = match choice {
-            VmmChoice::Auto => self.inner.cfg.default_vmm,
-            other => other,
-        };
-        match choice {
-            VmmChoice::Auto | VmmChoice::Qemu => match &self.inner.qemu {
-                Some(q) => Ok(AnyVmm::Qemu(q.clone())),
-                None => Err(CoreError::BackendUnavailable {
-                    backend: "qemu",
-                    why: "qemu-system-x86_64 was not found (Debian package qemu-system-x86)".into(),
-                }),
-            },
-            VmmChoice::CloudHypervisor => match &self.inner.ch {
-                Some(c) => Ok(AnyVmm::CloudHypervisor(c.clone())),
-                None => Err(CoreError::BackendUnavailable {
-                    backend: "cloud-hypervisor",
-                    why: "this hyped has no cloud-hypervisor binary; use vmm \"qemu\"".into(),
-                }),
-            },
+    /// Takes `name`'s lock and reads its row; with `t`, refuses early
+    /// (before any side effect) if the VM's state does not allow it.
+    pub(crate) async fn begin(&self, name: &str, t: Option<Transition>) -> Result<Action> {
+        let guard = self.inner.locks.lock(name).await;
+        let rec = self.inner.store.get_vm(name).await?;
+        if let Some(t) = t {
+            check(&rec, t)?;
         }
-    }
-
-    /// Settles `auto`; CH is an option only on KVM, which may mean waiting
-    /// for the accelerator decision.
-    async fn resolve(&self, choice: VmmChoice) -> Result<VmmChoice> {
-        match (choice, self.inner.cfg.default_vmm) {
-            (VmmChoice::Auto, VmmChoice::Auto) if self.inner.ch.is_some() => {
-                Ok(crate::ch::auto_choice(true, self.accel().await?.accel))
-            }
-            (VmmChoice::Auto, configured) => Ok(configured),
-            (explicit, _) => Ok(explicit),
-        }
-    }
-
-    pub(crate) fn backend_for(&self, r: &VmRecord) -> Result<AnyVmm> {
-        self.backend(match r.vmm_kind {
-            hype_types::VmmKind::Qemu => VmmChoice::Qemu,
-            hype_types::VmmKind::CloudHypervisor => VmmChoice::CloudHypervisor,
+        Ok(Action {
+            _guard: guard,
+            run_dir: self.inner.cfg.run_dir(name),
+            rec,
         })
     }
 
@@ -220,78 +193,72 @@ impl Hype {
     /// `VM_RUNNING` follows once its agent reports ready.
     pub async fn create_vm(&self, req: CreateVm) -> Result<Vm> {
         req.validate(self.inner.cfg.host)?;
-        let vmm = self.backend(self.resolve(req.vmm).await?)?;
-        let image_name = req
+        let vmm = self.inner.backends.resolve(req.vmm).await?;
+        let image = req
             .image
             .clone()
             .unwrap_or_else(|| self.inner.cfg.default_image.clone());
-        let img = self.inner.store.get_image(&image_name).await?;
-        let boot = self.image_boot(&req.name, &img).await?;
-        if !boot.has_agent() && req.kernel_cmdline.is_some() {
+        // Everything about the boot is decided and checked here, before the
+        // VM is recorded: a create that cannot boot leaves nothing behind.
+        let plan = self.plan(&req.name, &image, vmm).await?;
+        if !plan.has_agent() && req.kernel_cmdline.is_some() {
             return Err(CoreError::InvalidRequest(format!(
-                "kernel_cmdline: image '{}' boots its own kernel through firmware; hype passes it no command line",
-                img.name
+                "kernel_cmdline: image '{image}' boots its own kernel through firmware; hype passes it no command line"
             )));
         }
-        if let images::ImageBoot::Disk {
-            boot: images::DiskBoot::Firmware(firmware),
-            ..
-        } = &boot
-        {
-            // Checked before the VM is recorded: a firmware that cannot
-            // run here leaves nothing behind.
-            crate::firmware::plan(&self.inner.cfg, &req.name, &img.name, *firmware, vmm.kind())?;
-        }
-        if req.persist && img.rootfs.is_none() {
+        if req.persist && plan.image.rootfs.is_none() {
             return Err(CoreError::InvalidRequest(format!(
-                "persist needs an image with a root filesystem (such as 'browser'); '{}' has none",
-                img.name
+                "persist needs an image with a root filesystem (such as 'browser'); '{image}' has none"
             )));
         }
-        let id = uuid::Uuid::now_v7().to_string();
         let (rec, _) = self
             .inner
             .store
             .insert_vm(
                 NewVm {
-                    id,
+                    id: uuid::Uuid::now_v7().to_string(),
                     name: req.name.clone(),
                     cpu_cores: req.cpu_cores,
                     memory_mb: req.memory_mb,
-                    image: image_name,
+                    image,
                     kernel_cmdline: String::new(),
                     user_cmdline: req.kernel_cmdline.clone(),
-                    vmm_kind: vmm.kind(),
+                    vmm_kind: plan.vmm.kind(),
                     egress: req.egress(),
                     ttl_seconds: req.ttl_seconds,
                     idle_timeout_seconds: req.idle_timeout_seconds,
                     persist: req.persist,
+                    has_agent: plan.has_agent(),
                 },
                 self.inner.cfg.max_vms,
             )
             .await?;
-        let lock = self.inner.lock_for(&rec.name);
-        let _guard = lock.lock().await;
-        let run_dir = self.inner.cfg.run_dir(&rec.name);
+        let action = self.begin(&rec.name, None).await?;
         // A directory left by an earlier VM of the same name is stale.
-        let _ = std::fs::remove_dir_all(&run_dir);
-        match self.boot(&rec, &vmm).await {
+        let _ = std::fs::remove_dir_all(&action.run_dir);
+        match self.boot(&action.rec, &plan).await {
             Ok(vm) => Ok(vm),
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&run_dir);
+                let _ = std::fs::remove_dir_all(&action.run_dir);
                 let detail = format!("create failed: {e}");
                 if let Err(del) = self.inner.store.delete_vm(&rec.name, Some(detail)).await {
                     tracing::error!(vm = %rec.name, error = %del, "cannot remove a VM whose boot failed");
+                }
+                // Its lease is gone with its row: the firewall follows.
+                if !rec.egress {
+                    if let Err(fw) = self.refresh_firewall().await {
+                        tracing::warn!(vm = %rec.name, error = %fw, "firewall refresh after a failed create");
+                    }
                 }
                 Err(e)
             }
         }
     }
 
-    /// Launches the VMM for `rec` and starts supervising it.
-    async fn boot(&self, rec: &VmRecord, vmm: &AnyVmm) -> Result<Vm> {
+    /// Attaches the network and launches the plan's VMM for `rec`.
+    async fn boot(&self, rec: &VmRecord, plan: &BootPlan) -> Result<Vm> {
         let net = self.attach_network(rec).await?;
-        let booted = self.launch(rec, vmm, net.as_ref()).await;
+        let booted = self.launch(rec, plan, net.as_ref()).await;
         if booted.is_err() && net.is_some() {
             self.detach_network(rec).await;
         }
@@ -301,15 +268,19 @@ impl Hype {
     async fn launch(
         &self,
         rec: &VmRecord,
-        vmm: &AnyVmm,
+        plan: &BootPlan,
         net: Option<&crate::network::Attachment>,
     ) -> Result<Vm> {
-        let spec = self.vm_spec(rec, vmm, net).await?;
+        let spec = self.vm_spec(rec, plan, net).await?;
         let launched_at = Instant::now();
-        let launched = vmm.launch(&spec).await.map_err(|source| CoreError::Boot {
-            name: rec.name.clone(),
-            source,
-        })?;
+        let launched = plan
+            .vmm
+            .launch(&spec)
+            .await
+            .map_err(|source| CoreError::Boot {
+                name: rec.name.clone(),
+                source,
+            })?;
         let watch = match ExitWatch::new(launched.pid) {
             Ok(w) => w,
             Err(e) => {
@@ -346,36 +317,31 @@ impl Hype {
             }
         };
         supervisor::spawn(
-            &self.inner,
-            rec.name.clone(),
-            vmm.clone(),
-            watch,
-            true,
-            spec.boot.has_agent(),
-            launched_at,
+            &self.inner.supervisor_deps(),
+            Watched {
+                name: rec.name.clone(),
+                vmm: plan.vmm.clone(),
+                watch,
+                booting: true,
+                has_agent: rec.has_agent,
+                launched_at,
+            },
         );
         Ok(self.to_view(rec))
     }
 
     pub async fn start_vm(&self, name: &str) -> Result<Vm> {
-        let lock = self.inner.lock_for(name);
-        let _guard = lock.lock().await;
-        let rec = self.inner.store.get_vm(name).await?;
-        check(&rec, Transition::Boot)?;
-        let vmm = self.backend_for(&rec)?;
-        self.boot(&rec, &vmm).await
+        let a = self.begin(name, Some(Transition::Boot)).await?;
+        let vmm = self.inner.backends.of_record(&a.rec)?;
+        let plan = self.plan_for(&a.rec, vmm).await?;
+        self.boot(&a.rec, &plan).await
     }
 
     /// Graceful first (the agent, then the ACPI power button), forceful after
     /// the stop timeout.
     pub async fn stop_vm(&self, name: &str) -> Result<Vm> {
-        let lock = self.inner.lock_for(name);
-        let _guard = lock.lock().await;
-        let rec = self.inner.store.get_vm(name).await?;
-        check(&rec, Transition::Stop)?;
-        let vmm = self.backend_for(&rec)?;
-        let run_dir = self.inner.cfg.run_dir(name);
-        let Some(rt) = self.inner.runtime(name) else {
+        let a = self.begin(name, Some(Transition::Stop)).await?;
+        let Some(rt) = self.inner.runtimes.get(name) else {
             // No supervisor means no VMM: record it as gone.
             self.inner
                 .store
@@ -395,12 +361,13 @@ impl Hype {
                 .await?;
             return self.get_vm(name).await;
         };
+        let vmm = self.inner.backends.of_record(&a.rec)?;
         self.inner
             .store
             .transition(name, Transition::Stop, None, VmmUpdate::default())
             .await?;
-        if rec.state == VmState::Paused {
-            let _ = vmm.resume(name, &run_dir).await;
+        if a.rec.state == VmState::Paused {
+            let _ = vmm.resume(name, &a.run_dir).await;
         }
         let timeout = self.inner.cfg.stop_timeout;
         // Without an agent the power button is the only polite request,
@@ -420,7 +387,7 @@ impl Hype {
                 agent = rt.has_agent,
                 "no shutdown by the agent; pressing the power button"
             );
-            let _ = vmm.power_button(name, &run_dir).await;
+            let _ = vmm.power_button(name, &a.run_dir).await;
             if tokio::time::timeout(button_wait, rt.wait_exited())
                 .await
                 .is_err()
@@ -437,30 +404,20 @@ impl Hype {
     }
 
     pub async fn pause_vm(&self, name: &str) -> Result<Vm> {
-        self.freeze(name, true).await
+        self.freeze(name, Transition::Pause).await
     }
 
     pub async fn resume_vm(&self, name: &str) -> Result<Vm> {
-        self.freeze(name, false).await
+        self.freeze(name, Transition::Resume).await
     }
 
-    /// Pause (`true`) or resume (`false`): the VMM first, then the record.
-    async fn freeze(&self, name: &str, pause: bool) -> Result<Vm> {
-        let t = if pause {
-            Transition::Pause
-        } else {
-            Transition::Resume
-        };
-        let lock = self.inner.lock_for(name);
-        let _guard = lock.lock().await;
-        let rec = self.inner.store.get_vm(name).await?;
-        check(&rec, t)?;
-        let vmm = self.backend_for(&rec)?;
-        let run_dir = self.inner.cfg.run_dir(name);
-        if pause {
-            vmm.pause(name, &run_dir).await?;
-        } else {
-            vmm.resume(name, &run_dir).await?;
+    /// Pause or resume: the VMM first, then the record.
+    async fn freeze(&self, name: &str, t: Transition) -> Result<Vm> {
+        let a = self.begin(name, Some(t)).await?;
+        let vmm = self.inner.backends.of_record(&a.rec)?;
+        match t {
+            Transition::Pause => vmm.pause(name, &a.run_dir).await?,
+            _ => vmm.resume(name, &a.run_dir).await?,
         }
         let (rec, _) = self
             .inner
@@ -477,45 +434,34 @@ impl Hype {
 
     /// Delete with a reason recorded in `VM_DELETED`'s detail.
     pub(crate) async fn delete_vm_because(&self, name: &str, detail: Option<String>) -> Result<()> {
-        let lock = self.inner.lock_for(name);
-        let _guard = lock.lock().await;
-        let rec = self.inner.store.get_vm(name).await?;
-        if let Some(rt) = self.inner.runtime(name) {
-            rt.deleting.store(true, Ordering::SeqCst);
+        let a = self.begin(name, None).await?;
+        if let Some(rt) = self.inner.runtimes.get(name) {
+            rt.expect_exit();
             process::signal_group(rt.pid, Signal::SIGKILL);
             rt.wait_exited().await;
-        } else if let Some(pid) = rec.vmm_pid {
-            if let Ok(vmm) = self.backend_for(&rec) {
-                if vmm.owns_process(pid, &self.inner.cfg.run_dir(name)) {
+        } else if let Some(pid) = a.rec.vmm_pid {
+            if let Ok(vmm) = self.inner.backends.of_record(&a.rec) {
+                if vmm.owns_process(pid, &a.run_dir) {
                     process::signal_group(pid, Signal::SIGKILL);
                 }
             }
         }
-        let run_dir = self.inner.cfg.run_dir(name);
-        if let Err(e) = std::fs::remove_dir_all(&run_dir) {
+        if let Err(e) = std::fs::remove_dir_all(&a.run_dir) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 return Err(CoreError::Io {
-                    path: run_dir,
+                    path: a.run_dir,
                     source: e,
                 });
             }
         }
-        self.detach_network(&rec).await;
+        self.detach_network(&a.rec).await;
         self.inner.store.delete_vm(name, detail).await?;
-        if !rec.egress && rec.ip.is_some() {
+        // A new VM of this name starts with no CDP history (idle timeout).
+        self.inner.lifetimes.forget(name, None);
+        if !a.rec.egress && a.rec.ip.is_some() {
             self.refresh_firewall().await?;
         }
         Ok(())
-    }
-
-    /// The serial console log of a VM (it may not exist yet).
-    pub async fn console_path(&self, name: &str) -> Result<PathBuf> {
-        self.inner.store.get_vm(name).await?;
-        Ok(self
-            .inner
-            .cfg
-            .run_dir(name)
-            .join(hype_vmm::spec_files::CONSOLE_LOG))
     }
 }
 

@@ -85,10 +85,10 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-fn net_err(name: &str, e: hype_net::NetError) -> CoreError {
+fn net_err(name: &str, source: hype_net::NetError) -> CoreError {
     CoreError::Network {
         name: name.into(),
-        why: chain(&e),
+        source: Box::new(source),
     }
 }
 
@@ -149,11 +149,14 @@ impl Hype {
     }
 
     /// Rewrites the firewall from the leases: denied egress for exactly the
-    /// VMs that asked for none.
+    /// VMs that asked for none. The lease read and the apply are one step
+    /// under one lock, so a refresh that read older leases never lands
+    /// after one that read newer ones.
     pub(crate) async fn refresh_firewall(&self) -> Result<()> {
         let Some(net) = &self.inner.net else {
             return Ok(());
         };
+        let _one_at_a_time = self.inner.firewall.lock().await;
         let deny: Vec<Ipv4Addr> = self
             .inner
             .store
@@ -170,10 +173,7 @@ impl Hype {
         };
         tokio::task::spawn_blocking(move || plan.apply())
             .await
-            .map_err(|e| CoreError::Network {
-                name: "*".into(),
-                why: e.to_string(),
-            })?
+            .expect("the firewall apply does not panic")
             .map_err(|e| net_err("*", e))
     }
 

@@ -8,16 +8,18 @@ use std::time::Instant;
 use hype_store::VmmUpdate;
 use hype_types::{Transition, VmState};
 use hype_vmm::process::{self, ExitWatch};
-use hype_vmm::{AnyVmm, Vmm};
+use hype_vmm::Vmm;
 use nix::sys::signal::Signal;
 
-use crate::{supervisor, Hype, Result};
+use crate::backends::VmmBackend;
+use crate::supervisor::{self, Watched};
+use crate::{Hype, Result};
 
 pub(crate) async fn run(hype: &Hype) -> Result<()> {
     let inner = &hype.inner;
-    for rec in inner.store.list_vms(None).await? {
+    for rec in inner.store.list_vms().await? {
         let run_dir = inner.cfg.run_dir(&rec.name);
-        let vmm = hype.backend_for(&rec).ok();
+        let vmm = inner.backends.of_record(&rec).ok();
         match rec.state {
             VmState::Creating => {
                 // hyped died between recording the VM and launching it (or
@@ -36,13 +38,9 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
                 tracing::info!(vm = %rec.name, "removed a half-created VM");
             }
             VmState::Starting | VmState::Running | VmState::Paused | VmState::Stopping => {
-                let has_agent = match inner.store.get_image(&rec.image).await {
-                    Ok(img) => crate::images::has_agent(&img),
-                    Err(_) => true,
-                };
                 let adopted = match (&vmm, rec.vmm_pid) {
                     (Some(vmm), Some(pid)) => {
-                        adopt(hype, vmm, &rec.name, pid, rec.state, has_agent)
+                        adopt(hype, vmm, &rec.name, pid, rec.state, rec.has_agent)
                     }
                     _ => false,
                 };
@@ -87,7 +85,14 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
 
 /// Takes a surviving VMM under supervision again. The pidfd is opened before
 /// the ownership check so the check is about the process we will watch.
-fn adopt(hype: &Hype, vmm: &AnyVmm, name: &str, pid: u32, state: VmState, has_agent: bool) -> bool {
+fn adopt(
+    hype: &Hype,
+    vmm: &VmmBackend,
+    name: &str,
+    pid: u32,
+    state: VmState,
+    has_agent: bool,
+) -> bool {
     let Ok(watch) = ExitWatch::new(pid) else {
         return false;
     };
@@ -98,13 +103,15 @@ fn adopt(hype: &Hype, vmm: &AnyVmm, name: &str, pid: u32, state: VmState, has_ag
     tracing::info!(vm = name, pid, state = %state, "adopted a running VMM");
     let booting = state == VmState::Starting;
     let rt = supervisor::spawn(
-        &hype.inner,
-        name.into(),
-        vmm.clone(),
-        watch,
-        booting,
-        has_agent,
-        Instant::now(),
+        &hype.inner.supervisor_deps(),
+        Watched {
+            name: name.into(),
+            vmm: vmm.clone(),
+            watch,
+            booting,
+            has_agent,
+            launched_at: Instant::now(),
+        },
     );
     if state == VmState::Stopping {
         // The stop that was under way has lost its waiter; finish it hard.
@@ -114,7 +121,7 @@ fn adopt(hype: &Hype, vmm: &AnyVmm, name: &str, pid: u32, state: VmState, has_ag
 }
 
 /// Kills VMM processes for `run_dir` that the store never heard of.
-fn kill_orphans(vmm: &AnyVmm, run_dir: &std::path::Path) {
+fn kill_orphans(vmm: &VmmBackend, run_dir: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return;
     };

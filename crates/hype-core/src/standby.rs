@@ -12,10 +12,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hype_store::VmmUpdate;
-use hype_types::{Transition, Vm, VmState, VmmKind};
+use hype_types::{Transition, Vm, VmState};
 use hype_vmm::process::{self, ExitWatch};
-use hype_vmm::{AnyVmm, Vmm};
+use hype_vmm::Vmm;
 
+use crate::supervisor::Watched;
 use crate::{CoreError, Hype, Result};
 
 /// The snapshot of a VM in standby, inside its run directory.
@@ -28,18 +29,16 @@ const QUIT_TIMEOUT: Duration = Duration::from_secs(10);
 impl Hype {
     /// Pauses the VM, saves its state and stops its VMM: `standby`.
     pub async fn snapshot_vm(&self, name: &str) -> Result<Vm> {
-        let lock = self.inner.lock_for(name);
-        let _guard = lock.lock().await;
-        let rec = self.inner.store.get_vm(name).await?;
-        crate::manager::check(&rec, Transition::Snapshot)?;
-        let vmm = self.backend_for(&rec)?;
-        let Some(rt) = self.inner.runtime(name) else {
+        let a = self.begin(name, Some(Transition::Snapshot)).await?;
+        let rec = &a.rec;
+        let vmm = self.inner.backends.of_record(rec)?;
+        let Some(rt) = self.inner.runtimes.get(name) else {
             return Err(CoreError::Unsupported {
                 name: name.into(),
                 what: "no VMM is supervised for it; stop and start it first".into(),
             });
         };
-        let run_dir = self.inner.cfg.run_dir(name);
+        let run_dir = &a.run_dir;
         let partial = run_dir.join(PARTIAL_DIR);
         let dest = run_dir.join(SNAPSHOT_DIR);
         let started = Instant::now();
@@ -47,15 +46,15 @@ impl Hype {
         let was_running = rec.state == VmState::Running;
         let saved = async {
             if was_running {
-                vmm.pause(name, &run_dir).await?;
+                vmm.pause(name, run_dir).await?;
             }
-            vmm.snapshot(name, &run_dir, &partial).await
+            vmm.snapshot(name, run_dir, &partial).await
         }
         .await;
         if let Err(source) = saved {
             let _ = std::fs::remove_dir_all(&partial);
             if was_running {
-                if let Err(e) = vmm.resume(name, &run_dir).await {
+                if let Err(e) = vmm.resume(name, run_dir).await {
                     tracing::error!(vm = name, error = %e, "cannot resume after a failed snapshot");
                 }
             }
@@ -87,13 +86,13 @@ impl Hype {
                 // The VMM changed state under us (it died): no standby.
                 let _ = std::fs::remove_dir_all(&dest);
                 if was_running {
-                    let _ = vmm.resume(name, &run_dir).await;
+                    let _ = vmm.resume(name, run_dir).await;
                 }
                 return Err(e.into());
             }
         };
         // In standby the supervisor records the exit as nothing.
-        if let Err(e) = vmm.quit(name, &run_dir).await {
+        if let Err(e) = vmm.quit(name, run_dir).await {
             tracing::warn!(vm = name, error = %e, "VMM did not take quit; killing it");
             process::signal_group(rt.pid, nix::sys::signal::Signal::SIGKILL);
         }
@@ -104,35 +103,43 @@ impl Hype {
             process::kill_and_reap(rt.pid).await;
             rt.wait_exited().await;
         }
-        hype_vmm::remove_sockets(&run_dir);
+        hype_vmm::remove_sockets(run_dir);
         Ok(self.to_view(rec))
     }
 
     /// Starts a VMM from the VM's snapshot and lets the guest run on.
     pub async fn restore_vm(&self, name: &str) -> Result<Vm> {
-        let lock = self.inner.lock_for(name);
-        let _guard = lock.lock().await;
-        let rec = self.inner.store.get_vm(name).await?;
-        crate::manager::check(&rec, Transition::Restore)?;
-        let run_dir = self.inner.cfg.run_dir(name);
-        let from = run_dir.join(SNAPSHOT_DIR);
+        let a = self.begin(name, Some(Transition::Restore)).await?;
+        let rec = &a.rec;
+        let from = a.run_dir.join(SNAPSHOT_DIR);
         if !from.is_dir() {
             return Err(CoreError::SnapshotMissing {
                 name: name.into(),
                 path: from,
             });
         }
-        let vmm = self.backend_for_standby(&rec).await?;
-        let net = self.attach_network(&rec).await?;
-        let spec = self.vm_spec(&rec, &vmm, net.as_ref()).await?;
+        let vmm = self
+            .inner
+            .backends
+            .for_saved_state(
+                &self.inner.cfg,
+                name,
+                rec.vmm_kind,
+                rec.vmm_version.as_deref(),
+            )
+            .await?;
+        let plan = self.plan_for(rec, vmm).await?;
+        let net = self.attach_network(rec).await?;
+        let spec = self.vm_spec(rec, &plan, net.as_ref()).await?;
         let started = Instant::now();
-        let launched = vmm
-            .restore(&spec, &from)
-            .await
-            .map_err(|source| CoreError::Restore {
-                name: name.into(),
-                source,
-            })?;
+        let launched =
+            plan.vmm
+                .restore(&spec, &from)
+                .await
+                .map_err(|source| CoreError::Restore {
+                    name: name.into(),
+                    source,
+                })?;
         let watch = match ExitWatch::new(launched.pid) {
             Ok(w) => w,
             Err(e) => {
@@ -165,48 +172,22 @@ impl Hype {
                 return Err(e.into());
             }
         };
-        let has_agent = spec.boot.has_agent();
         crate::supervisor::spawn(
-            &self.inner,
-            name.into(),
-            vmm,
-            watch,
-            false,
-            has_agent,
-            started,
+            &self.inner.supervisor_deps(),
+            Watched {
+                name: name.into(),
+                vmm: plan.vmm.clone(),
+                watch,
+                booting: false,
+                has_agent: rec.has_agent,
+                launched_at: started,
+            },
         );
         // The guest has moved on: this state must never be loaded again.
         if let Err(e) = std::fs::remove_dir_all(&from) {
             tracing::warn!(vm = name, error = %e, "cannot remove a used snapshot");
         }
         Ok(self.to_view(rec))
-    }
-
-    /// The backend a standby VM comes back on: the same kind, and for CH
-    /// the very version that saved it (its snapshot format is not stable
-    /// across versions).
-    async fn backend_for_standby(&self, rec: &hype_store::VmRecord) -> Result<AnyVmm> {
-        match (rec.vmm_kind, rec.vmm_version.as_deref()) {
-            (VmmKind::CloudHypervisor, Some(version)) => {
-                let ch = self.inner.ch.as_ref();
-                match crate::ch::of_version(&self.inner.cfg, ch, version).await {
-                    Some(ch) => Ok(AnyVmm::CloudHypervisor(ch)),
-                    None => {
-                        let available = crate::ch::versions(ch).available;
-                        Err(CoreError::VersionUnavailable {
-                            name: rec.name.clone(),
-                            version: version.into(),
-                            available: if available.is_empty() {
-                                "no cloud-hypervisor".into()
-                            } else {
-                                available.join(", ")
-                            },
-                        })
-                    }
-                }
-            }
-            _ => self.backend_for(rec),
-        }
     }
 }
 

@@ -3,148 +3,100 @@
 //! deadline, and records how the VMM ended. On hyped's shutdown it lets go
 //! of the VMM without touching it, so the VM outlives hyped.
 
-use std::collections::HashMap;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hype_agent_proto::{GuestMessage, HostMessage};
-use hype_store::VmmUpdate;
+use hype_agent_proto::GuestMessage;
+use hype_store::{Store, VmmUpdate};
 use hype_types::{Transition, VmState};
 use hype_vmm::process::{self, Exit, ExitWatch};
-use hype_vmm::{AnyVmm, Vmm};
+use hype_vmm::Vmm;
 use nix::sys::signal::Signal;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::manager::Inner;
+use crate::backends::VmmBackend;
+use crate::runtimes::{Replies, Runtime, Runtimes};
 
-/// What the rest of the core holds for a supervised VMM.
+/// What supervisors need of the rest of hyped, and nothing more.
 #[derive(Clone)]
-pub(crate) struct Runtime {
-    pub generation: u64,
-    pub pid: u32,
-    pub agent: mpsc::Sender<HostMessage>,
-    pub exited: watch::Receiver<bool>,
-    /// Whether a hype agent runs in the guest (not in an imported disk's).
+pub(crate) struct Deps {
+    pub store: Arc<Store>,
+    pub runtimes: Runtimes,
+    pub vms_dir: PathBuf,
+    pub boot_timeout: Duration,
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
+}
+
+/// A VMM to supervise.
+pub(crate) struct Watched {
+    pub name: String,
+    pub vmm: VmmBackend,
+    pub watch: ExitWatch,
+    /// Still booting: `VM_RUNNING` is to come.
+    pub booting: bool,
     pub has_agent: bool,
-    /// Set by delete: the exit is expected and the row is about to go.
-    pub deleting: Arc<AtomicBool>,
-    /// Requests to the agent waiting for their answer, by id.
-    replies: Replies,
+    pub launched_at: Instant,
 }
 
-type Replies = Arc<Mutex<HashMap<u64, oneshot::Sender<GuestMessage>>>>;
-
-static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
-
-/// Why a request to the guest agent got no answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AgentUnanswered {
-    /// The supervisor is gone (the VMM exited meanwhile).
-    Gone,
-    Timeout,
-}
-
-impl Runtime {
-    /// Sends the request `make(id)` to the agent and waits for the answer
-    /// carrying the same id.
-    pub async fn request(
-        &self,
-        make: impl FnOnce(u64) -> HostMessage,
-        timeout: Duration,
-    ) -> Result<GuestMessage, AgentUnanswered> {
-        let id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        self.replies.lock().expect("replies lock").insert(id, tx);
-        let answered = async {
-            self.agent
-                .send(make(id))
-                .await
-                .map_err(|_| AgentUnanswered::Gone)?;
-            rx.await.map_err(|_| AgentUnanswered::Gone)
-        };
-        let out = tokio::time::timeout(timeout, answered)
-            .await
-            .unwrap_or(Err(AgentUnanswered::Timeout));
-        self.replies.lock().expect("replies lock").remove(&id);
-        out
-    }
-
-    /// Waits until the supervisor has recorded the VMM's exit.
-    pub async fn wait_exited(&self) {
-        let mut rx = self.exited.clone();
-        let _ = rx.wait_for(|gone| *gone).await;
-    }
-}
-
-/// Starts supervising `watch`'s process for VM `name`.
-pub(crate) fn spawn(
-    inner: &Arc<Inner>,
-    name: String,
-    vmm: AnyVmm,
-    watch: ExitWatch,
-    booting: bool,
-    has_agent: bool,
-    launched_at: Instant,
-) -> Runtime {
+/// Starts supervising `w`'s process; the returned runtime is also
+/// registered in `deps.runtimes` until the VMM exits.
+pub(crate) fn spawn(deps: &Deps, w: Watched) -> Runtime {
     let (agent_tx, agent_rx) = mpsc::channel(8);
     let (said_tx, said_rx) = mpsc::channel(8);
     let (exited_tx, exited_rx) = watch::channel(false);
-    let generation = inner.next_generation();
+    let generation = deps.runtimes.next_generation();
     let runtime = Runtime {
         generation,
-        pid: watch.pid(),
+        pid: w.watch.pid(),
         agent: agent_tx,
         exited: exited_rx,
-        has_agent,
+        has_agent: w.has_agent,
         deleting: Arc::new(AtomicBool::new(false)),
         replies: Replies::default(),
     };
-    inner
-        .runtimes
-        .lock()
-        .expect("runtimes lock")
-        .insert(name.clone(), runtime.clone());
+    deps.runtimes.insert(&w.name, runtime.clone());
 
-    let run_dir = inner.cfg.run_dir(&name);
-    let agent_cancel = inner.shutdown.child_token();
-    if has_agent {
-        inner.tracker.spawn(crate::agent::run(
-            vmm.clone(),
-            name.clone(),
-            run_dir,
+    let run_dir = deps.vms_dir.join(&w.name);
+    let agent_cancel = deps.shutdown.child_token();
+    if w.has_agent {
+        deps.tracker.spawn(crate::agent::run(
+            w.vmm.clone(),
+            w.name.clone(),
+            run_dir.clone(),
             agent_rx,
             said_tx,
             agent_cancel.clone(),
         ));
     }
-    let inner2 = inner.clone();
-    let deleting = runtime.deleting.clone();
-    let replies = runtime.replies.clone();
-    inner.tracker.spawn(async move {
-        let sup = Supervisor {
-            inner: inner2,
-            name,
-            vmm,
-            watch,
-            said: said_rx,
-            agent_cancel,
-            deleting,
-            generation,
-            replies,
-            has_agent,
-        };
-        sup.run(booting, launched_at, exited_tx).await;
-    });
+    let sup = Supervisor {
+        deps: deps.clone(),
+        run_dir,
+        name: w.name,
+        vmm: w.vmm,
+        watch: w.watch,
+        said: said_rx,
+        agent_cancel,
+        deleting: runtime.deleting.clone(),
+        generation,
+        replies: runtime.replies.clone(),
+        has_agent: w.has_agent,
+    };
+    let (booting, launched_at) = (w.booting, w.launched_at);
+    deps.tracker
+        .spawn(async move { sup.run(booting, launched_at, exited_tx).await });
     runtime
 }
 
 struct Supervisor {
-    inner: Arc<Inner>,
+    deps: Deps,
+    run_dir: PathBuf,
     name: String,
-    vmm: AnyVmm,
+    vmm: VmmBackend,
     watch: ExitWatch,
     said: mpsc::Receiver<GuestMessage>,
     agent_cancel: CancellationToken,
@@ -159,10 +111,11 @@ const STATUS_POLL: Duration = Duration::from_millis(100);
 
 impl Supervisor {
     async fn run(mut self, booting: bool, launched_at: Instant, exited_tx: watch::Sender<bool>) {
-        let deadline = tokio::time::Instant::from_std(launched_at) + self.inner.cfg.boot_timeout;
+        let deadline = tokio::time::Instant::from_std(launched_at) + self.deps.boot_timeout;
         let mut waiting_ready = booting;
         let mut crash_reason: Option<String> = None;
-        let shutdown = self.inner.shutdown.clone();
+        let shutdown = self.deps.shutdown.clone();
+        let mut console_check = tokio::time::interval(crate::console::CAP_CHECK);
         let exit = loop {
             tokio::select! {
                 exit = self.watch.exited() => break exit,
@@ -185,13 +138,14 @@ impl Supervisor {
                 _ = tokio::time::sleep(STATUS_POLL), if waiting_ready && !self.has_agent => {
                     self.poll_running(&mut waiting_ready, launched_at).await
                 }
+                _ = console_check.tick() => crate::console::enforce_cap(&self.run_dir),
                 _ = tokio::time::sleep_until(deadline), if waiting_ready => {
                     waiting_ready = false;
-                    let secs = self.inner.cfg.boot_timeout.as_secs();
+                    let secs = self.deps.boot_timeout.as_secs();
                     let who = if self.has_agent { "the guest agent did not report ready" } else { "the VMM did not run the guest" };
                     crash_reason = Some(format!(
                         "{who} within {secs} s{}",
-                        last_line(&self.inner.cfg.run_dir(&self.name), hype_vmm::spec_files::CONSOLE_LOG)
+                        crate::console::last_line(&self.run_dir)
                             .map(|l| format!("; last console line: {l}"))
                             .unwrap_or_default()
                     ));
@@ -203,15 +157,17 @@ impl Supervisor {
         if !self.deleting.load(Ordering::SeqCst) {
             self.record_exit(exit, crash_reason).await;
         }
-        self.inner.forget_runtime(&self.name, self.generation);
+        self.deps.runtimes.forget(&self.name, self.generation);
         let _ = exited_tx.send(true);
     }
 
     /// Readiness without an agent: the VMM runs the guest, so the firmware
     /// has it. Nothing more about the guest can be known from outside.
     async fn poll_running(&self, waiting_ready: &mut bool, launched_at: Instant) {
-        let run_dir = self.inner.cfg.run_dir(&self.name);
-        if !matches!(self.vmm.guest_running(&self.name, &run_dir).await, Ok(true)) {
+        if !matches!(
+            self.vmm.guest_running(&self.name, &self.run_dir).await,
+            Ok(true)
+        ) {
             return;
         }
         *waiting_ready = false;
@@ -228,7 +184,7 @@ impl Supervisor {
     /// no longer starting.
     async fn mark_running(&self, detail: String) -> bool {
         let done = self
-            .inner
+            .deps
             .store
             .transition(
                 &self.name,
@@ -281,7 +237,7 @@ impl Supervisor {
     }
 
     async fn record_exit(&self, exit: Exit, crash_reason: Option<String>) {
-        let store = &self.inner.store;
+        let store = &self.deps.store;
         let state = match store.get_vm(&self.name).await {
             Ok(vm) => vm.state,
             Err(e) => {
@@ -293,13 +249,13 @@ impl Supervisor {
             pid: Some(None),
             ..Default::default()
         };
-        let run_dir = self.inner.cfg.run_dir(&self.name);
+        let run_dir = &self.run_dir;
         let (t, detail) = match state {
             VmState::Stopping => (Transition::Exited, format!("VMM {exit}")),
             VmState::Starting | VmState::Running | VmState::Paused => {
                 let reason = crash_reason.unwrap_or_else(|| {
                     let mut r = format!("VMM {exit}");
-                    if let Some(l) = self.vmm.exit_reason(&run_dir) {
+                    if let Some(l) = self.vmm.exit_reason(run_dir) {
                         r.push_str(&format!(": {l}"));
                     }
                     r
@@ -318,17 +274,6 @@ impl Supervisor {
             Ok(_) => tracing::info!(vm = %self.name, "VM stopped"),
             Err(e) => tracing::warn!(vm = %self.name, error = %e, "cannot record VMM exit"),
         }
-        hype_vmm::remove_sockets(&run_dir);
+        hype_vmm::remove_sockets(run_dir);
     }
-}
-
-/// The last non-empty line of a file in the run directory, trimmed.
-pub(crate) fn last_line(run_dir: &Path, file: &str) -> Option<String> {
-    let text = std::fs::read(run_dir.join(file)).ok()?;
-    let text = String::from_utf8_lossy(&text);
-    text.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(|l| l.chars().take(300).collect())
 }

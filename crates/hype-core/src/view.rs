@@ -3,8 +3,18 @@
 use hype_store::{ImageRecord, VmRecord};
 use hype_types::VmState;
 
-use crate::{Hype, Result};
-use hype_types::{Image, Vm, VmNetwork, VmmInfo};
+use crate::{CoreError, Hype, Result};
+use hype_types::{Image, PageRequest, Vm, VmList, VmNetwork, VmmInfo};
+
+/// The cursor of the page after `rows`: the last item's key when the page
+/// is full (there may be more), none when it is not.
+pub(crate) fn next_cursor<T>(rows: &[T], limit: u32, key: impl Fn(&T) -> String) -> Option<String> {
+    if rows.len() as u64 == u64::from(limit) {
+        rows.last().map(key)
+    } else {
+        None
+    }
+}
 
 pub(crate) fn vm(r: VmRecord, public_url: &str, browser: bool) -> Vm {
     let cdp_url = browser.then(|| format!("{public_url}/api/v1/vms/{}/cdp", r.name));
@@ -55,18 +65,40 @@ pub(crate) fn image(r: ImageRecord) -> Image {
 /// Reading VMs.
 impl Hype {
     pub(crate) fn to_view(&self, r: VmRecord) -> Vm {
-        let browser = self
-            .inner
-            .browser_images
-            .lock()
-            .expect("images lock")
-            .contains(&r.image);
+        let browser = self.inner.is_browser_image(&r.image);
         vm(r, &self.inner.cfg.public_url, browser)
     }
 
-    pub async fn list_vms(&self, state: Option<VmState>) -> Result<Vec<Vm>> {
-        let rows = self.inner.store.list_vms(state).await?;
-        Ok(rows.into_iter().map(|r| self.to_view(r)).collect())
+    /// One page of VMs by name, only those in `state` when given.
+    pub async fn list_vms(&self, state: Option<VmState>, page: &PageRequest) -> Result<VmList> {
+        let limit = page.limit().map_err(CoreError::InvalidRequest)?;
+        let rows = self
+            .inner
+            .store
+            .list_vms_page(state, page.after.as_deref(), limit)
+            .await?;
+        let next = next_cursor(&rows, limit, |r| r.name.clone());
+        Ok(VmList {
+            vms: rows.into_iter().map(|r| self.to_view(r)).collect(),
+            next,
+        })
+    }
+
+    /// Every VM, following the pages (for callers that want them all).
+    pub async fn all_vms(&self) -> Result<Vec<Vm>> {
+        let mut out = vec![];
+        let mut page = PageRequest {
+            limit: Some(hype_types::MAX_PAGE_LIMIT),
+            after: None,
+        };
+        loop {
+            let list = self.list_vms(None, &page).await?;
+            out.extend(list.vms);
+            match list.next {
+                Some(n) => page.after = Some(n),
+                None => return Ok(out),
+            }
+        }
     }
 
     pub async fn get_vm(&self, name: &str) -> Result<Vm> {

@@ -1,11 +1,13 @@
 //! What the tools need from hyped, behind one trait with two
-//! implementations: [`crate::LocalBackend`] calls the core in-process
-//! (hyped's `/mcp`), [`crate::RestBackend`] calls hyped's REST API (`hype
-//! mcp` over stdio). The tools never decide anything the core decides.
+//! implementations: hype-api's in-process backend calls the core (hyped's
+//! `/mcp`), [`crate::RestBackend`] calls hyped's REST API (`hype mcp` over
+//! stdio). The tools never decide anything the core decides. Failures carry
+//! the one classification of hype's errors, [`ErrorKind`].
 
 use std::future::Future;
 
 use futures::stream::BoxStream;
+pub use hype_types::ErrorKind;
 use hype_types::{CreateVm, Event, Vm};
 
 /// A failed backend call, in words a model can act on.
@@ -14,16 +16,6 @@ use hype_types::{CreateVm, Event, Vm};
 pub struct BackendError {
     pub kind: ErrorKind,
     pub message: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// No such sandbox.
-    NotFound,
-    /// The request was refused as it stands (bad values, wrong state).
-    Refused,
-    /// hyped or the browser could not be reached, or failed.
-    Failed,
 }
 
 impl BackendError {

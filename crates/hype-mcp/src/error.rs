@@ -29,14 +29,31 @@ pub enum ToolError {
 
 impl From<BackendError> for ToolError {
     fn from(e: BackendError) -> Self {
-        let hint = match e.kind {
-            ErrorKind::NotFound => "; sandbox_list shows the sandboxes there are",
-            ErrorKind::Refused | ErrorKind::Failed => "",
-        };
+        let hint = hint(e.kind);
         ToolError::Backend {
             message: e.message,
             hint,
         }
+    }
+}
+
+/// What a model can do about a failure of this kind.
+fn hint(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::NotFound => "; sandbox_list shows the sandboxes there are",
+        ErrorKind::Conflict => "; sandbox_get shows the sandbox's state",
+        ErrorKind::Invalid | ErrorKind::BadRequest => {
+            "; fix the arguments (see the tool's input schema) and call again"
+        }
+        ErrorKind::TooMany => "; delete a sandbox you no longer need, or wait and try again",
+        ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Upstream => {
+            "; try again in a moment"
+        }
+        ErrorKind::Insufficient => "; ask for less memory or delete a sandbox",
+        ErrorKind::Unauthorized | ErrorKind::Forbidden => {
+            "; the MCP client's credentials for hyped are wrong (HYPE_API_KEY)"
+        }
+        ErrorKind::Unsupported | ErrorKind::UnsupportedMediaType | ErrorKind::Internal => "",
     }
 }
 

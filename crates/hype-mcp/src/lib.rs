@@ -4,16 +4,17 @@
 //! stdio ([`serve_stdio`], `hype mcp`).
 //!
 //! The tools are generic over a [`Backend`]: in hyped they call the core
-//! in-process ([`LocalBackend`]), in `hype mcp` they call hyped's REST API
-//! ([`RestBackend`]). They must not decide what the core decides (names,
-//! limits, lifecycle); browser work goes through `hype-cdp`, only to the
-//! browser of a sandbox the backend resolves.
+//! in-process (hype-api implements the backend over it), in `hype mcp` they
+//! call hyped's REST API ([`RestBackend`]). This crate must not depend on
+//! the core, so the CLI that links it stays a client. The tools must not
+//! decide what the core decides (names, limits, lifecycle); browser work
+//! goes through `hype-cdp`, only to the browser of a sandbox the backend
+//! resolves.
 
 mod args;
 mod backend;
 mod browser;
 mod error;
-mod local;
 mod rest;
 mod sandbox;
 mod server;
@@ -27,7 +28,6 @@ use tokio_util::sync::CancellationToken;
 
 pub use backend::{Backend, BackendError, BackendResult, CdpAccess, ErrorKind};
 pub use error::ToolError;
-pub use local::LocalBackend;
 pub use rest::RestBackend;
 pub use server::{catalogue, HypeMcp, EVENTS_URI};
 

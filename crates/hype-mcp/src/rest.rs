@@ -79,9 +79,8 @@ async fn next_event(s: &mut SseStream) -> Option<Event> {
 
 fn map(e: ClientError) -> BackendError {
     let kind = match &e {
-        ClientError::Api { status, .. } if status.as_u16() == 404 => ErrorKind::NotFound,
-        ClientError::Api { status, .. } if status.is_client_error() => ErrorKind::Refused,
-        _ => ErrorKind::Failed,
+        ClientError::Api { status, .. } => ErrorKind::from_status(status.as_u16()),
+        _ => ErrorKind::Unavailable,
     };
     BackendError::new(kind, e.to_string())
 }

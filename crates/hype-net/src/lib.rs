@@ -1,7 +1,8 @@
 //! Host networking for VMs: the bridge and its address, one tap per VM
 //! attached with port isolation, addresses and MACs derived for guests, the
 //! nftables table that forwards, masquerades and enforces egress, and the
-//! host preflight checks.
+//! host preflight checks. It owns runtime networking only; preparing a host
+//! for good (sysctl files, the systemd unit) is `hype-setup`'s.
 //!
 //! Links and addresses go through rtnetlink, taps through TUNSETIFF, the
 //! firewall through nft's JSON interface; no `ip`/`iptables` strings. This
@@ -13,7 +14,6 @@ mod error;
 mod firewall;
 mod links;
 pub mod preflight;
-pub mod setup;
 mod tap;
 
 pub use addr::{dns_for_guests, gateway, mac_for, tap_name, usable_hosts};

@@ -136,13 +136,27 @@ impl Store {
         }
     }
 
-    /// Newest first.
+    /// Every job, newest first (for reconcile; lists for users are paged).
     pub async fn list_jobs(&self, state: Option<JobState>) -> Result<Vec<Job>> {
+        self.list_jobs_page(state, None, u32::MAX).await
+    }
+
+    /// Up to `limit` jobs, newest first, older than the job `after`; only
+    /// those in `state` when given.
+    pub async fn list_jobs_page(
+        &self,
+        state: Option<JobState>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Job>> {
         let rows = sqlx::query(
-            "SELECT * FROM jobs WHERE (?1 IS NULL OR state = ?1) \
-             ORDER BY created_at DESC, id DESC",
+            "SELECT * FROM jobs WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR \
+             (created_at, id) < (SELECT created_at, id FROM jobs WHERE id = ?2)) \
+             ORDER BY created_at DESC, id DESC LIMIT ?3",
         )
         .bind(state.map(|s| s.as_str()))
+        .bind(after)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .during("list jobs")?;

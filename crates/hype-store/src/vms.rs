@@ -32,6 +32,8 @@ pub struct VmRecord {
     pub idle_timeout_seconds: Option<u32>,
     /// Root writes go to a disk of the VM's own.
     pub persist: bool,
+    /// A hype agent runs in the guest.
+    pub has_agent: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -51,6 +53,7 @@ pub struct NewVm {
     pub ttl_seconds: Option<u32>,
     pub idle_timeout_seconds: Option<u32>,
     pub persist: bool,
+    pub has_agent: bool,
 }
 
 /// Fields a transition may set alongside the state.
@@ -65,7 +68,8 @@ pub struct VmmUpdate {
 
 const COLUMNS: &str =
     "id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, user_cmdline, \
-     vmm_kind, vmm_version, vmm_pid, accel, ip, mac, egress, ttl_seconds, idle_timeout_seconds, persist, created_at, updated_at";
+     vmm_kind, vmm_version, vmm_pid, accel, ip, mac, egress, ttl_seconds, idle_timeout_seconds, persist, \
+     has_agent, created_at, updated_at";
 
 fn from_row(row: &SqliteRow) -> Result<VmRecord> {
     let state: String = row.get("state");
@@ -97,6 +101,7 @@ fn from_row(row: &SqliteRow) -> Result<VmRecord> {
             .get::<Option<i64>, _>("idle_timeout_seconds")
             .map(|v| v as u32),
         persist: row.get::<i64, _>("persist") != 0,
+        has_agent: row.get::<i64, _>("has_agent") != 0,
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
@@ -155,23 +160,45 @@ impl Store {
         fetch(&self.pool, name).await
     }
 
-    pub async fn list_vms(&self, state: Option<VmState>) -> Result<Vec<VmRecord>> {
-        let rows = match state {
-            Some(s) => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM vms WHERE state = ? ORDER BY name"
-                ))
-                .bind(s.as_str())
-                .fetch_all(&self.pool)
-                .await
-            }
-            None => {
-                sqlx::query(&format!("SELECT {COLUMNS} FROM vms ORDER BY name"))
-                    .fetch_all(&self.pool)
-                    .await
-            }
-        }
+    /// Every VM, by name (for reconcile; lists for users are paged).
+    pub async fn list_vms(&self) -> Result<Vec<VmRecord>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM vms ORDER BY name"))
+            .fetch_all(&self.pool)
+            .await
+            .during("list VMs")?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Up to `limit` VMs by name, after the name `after`; only those in
+    /// `state` when given.
+    pub async fn list_vms_page(
+        &self,
+        state: Option<VmState>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<VmRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM vms WHERE (?1 IS NULL OR state = ?1) AND name > ?2 \
+             ORDER BY name LIMIT ?3"
+        ))
+        .bind(state.map(|s| s.as_str()))
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
         .during("list VMs")?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The VMs with a TTL or an idle timeout, for the lifetime reaper.
+    pub async fn list_vms_with_lifetimes(&self) -> Result<Vec<VmRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM vms \
+             WHERE ttl_seconds IS NOT NULL OR idle_timeout_seconds IS NOT NULL ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .during("list VMs with lifetimes")?;
         rows.iter().map(from_row).collect()
     }
 
@@ -255,18 +282,6 @@ impl Store {
         Ok((vm, event))
     }
 
-    /// Records the pid of a VMM without changing the state (e.g. adoption).
-    pub async fn set_vmm_pid(&self, name: &str, pid: Option<u32>) -> Result<()> {
-        sqlx::query("UPDATE vms SET vmm_pid = ?, updated_at = ? WHERE name = ?")
-            .bind(pid.map(|p| p as i64))
-            .bind(now())
-            .bind(name)
-            .execute(&self.pool)
-            .await
-            .during("set VMM pid")?;
-        Ok(())
-    }
-
     /// Removes the VM (and, by cascade, its lease) with a `VM_DELETED` event.
     pub async fn delete_vm(&self, name: &str, detail: Option<String>) -> Result<Event> {
         let _w = self.writer.lock().await;
@@ -284,8 +299,9 @@ impl Store {
         Ok(event)
     }
 
-    /// Bulk insert for benchmarks and tests: VMs straight into `stopped`,
-    /// without events.
+    /// Bulk insert for benchmarks (the `seed` feature): VMs straight into
+    /// `stopped`, without events.
+    #[cfg(feature = "seed")]
     pub async fn seed_stopped_vms(&self, vms: Vec<NewVm>) -> Result<()> {
         let _w = self.writer.lock().await;
         let mut tx = self.pool.begin().await.during("begin seed")?;
@@ -321,7 +337,7 @@ async fn insert_row(
     sqlx::query(
         "INSERT INTO vms (id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, \
          user_cmdline, vmm_kind, egress, ttl_seconds, idle_timeout_seconds, persist, \
-         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         has_agent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&new.id)
     .bind(&new.name)
@@ -336,6 +352,7 @@ async fn insert_row(
     .bind(new.ttl_seconds.map(i64::from))
     .bind(new.idle_timeout_seconds.map(i64::from))
     .bind(new.persist as i64)
+    .bind(new.has_agent as i64)
     .bind(at)
     .bind(at)
     .execute(&mut **tx)

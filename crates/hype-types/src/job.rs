@@ -121,31 +121,69 @@ pub enum XcpngTransport {
     Xva,
 }
 
-/// One job as submitted (JSON or YAML). `password` is optional: without it
-/// hyped uses `HYPE_VSPHERE_PASSWORD` / `HYPE_XCPNG_PASSWORD` from its own
+/// One job as submitted (JSON or YAML), by its source: `kind` says which,
+/// and each source takes only its own options (an option of another source
+/// is an unknown field). `password` is optional: without it hyped uses
+/// `HYPE_VSPHERE_PASSWORD` / `HYPE_XCPNG_PASSWORD` from its own
 /// environment. Never echoed back.
 #[derive(Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobSpec {
+    /// A VM exported from vCenter or ESXi as OVF.
+    VsphereExport(VsphereJob),
+    /// A VM's disk exported from XCP-ng (raw VDI or XVA), or a local XVA.
+    XcpngExport(XcpngJob),
+}
+
+/// A vSphere export.
+#[derive(Clone, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct JobSpec {
-    pub kind: JobKind,
+pub struct VsphereJob {
+    /// The image to register; defaults to the source VM's name, sanitised.
+    pub name: Option<String>,
+    /// The SDK endpoint, `https://HOST/sdk`.
+    pub url: String,
+    pub username: String,
+    pub password: Option<String>,
+    /// The VM's inventory path or name.
+    pub vm: String,
+    /// Accept the server's certificate without checking it.
+    #[serde(default)]
+    pub insecure: bool,
+    /// Shut the VM down (guest first) before exporting it.
+    #[serde(default)]
+    pub shutdown: bool,
+    /// Remove its CD-ROM drives before exporting.
+    #[serde(default)]
+    pub remove_cdrom: bool,
+    /// Disks downloaded at once, 1 to 16.
+    pub parallel_downloads: Option<u32>,
+    #[serde(default)]
+    pub boot: BootMode,
+    /// The firmware the image boots with (`bios` or `uefi`); by default
+    /// what the source VM declares.
+    pub firmware: Option<Firmware>,
+}
+
+/// An XCP-ng export: `url`, `username` and `vm` of a live host, or `xva`,
+/// a local file.
+#[derive(Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct XcpngJob {
     /// The image to register; defaults to the source VM's name, sanitised.
     pub name: Option<String>,
     pub url: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
-    /// vSphere: inventory path or name. XCP-ng: name label or uuid.
+    /// The VM's name label or uuid.
     pub vm: Option<String>,
-    /// XCP-ng only: a local `.xva` file on hyped's host instead of url/vm.
+    /// A local `.xva` file on hyped's host instead of url/vm.
     pub xva: Option<String>,
-    /// XCP-ng only: `raw` (per-VDI export, default) or `xva`.
+    /// `raw` (per-VDI export, default) or `xva`.
     pub transport: Option<XcpngTransport>,
+    /// Accept the server's certificate without checking it.
     #[serde(default)]
     pub insecure: bool,
-    #[serde(default)]
-    pub shutdown: bool,
-    #[serde(default)]
-    pub remove_cdrom: bool,
-    pub parallel_downloads: Option<u32>,
     #[serde(default)]
     pub boot: BootMode,
     /// The firmware the image boots with (`bios` or `uefi`); by default
@@ -155,14 +193,15 @@ pub struct JobSpec {
 
 impl std::fmt::Debug for JobSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let src = self.source();
         f.debug_struct("JobSpec")
-            .field("kind", &self.kind)
-            .field("name", &self.name)
-            .field("url", &self.url)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("vm", &self.vm)
-            .field("xva", &self.xva)
+            .field("kind", &self.kind())
+            .field("name", &self.name())
+            .field("url", &src.url)
+            .field("username", &src.username)
+            .field("password", &self.password().map(|_| "<redacted>"))
+            .field("vm", &src.vm)
+            .field("xva", &src.xva)
             .finish_non_exhaustive()
     }
 }
@@ -266,11 +305,48 @@ pub fn sanitize_image_name(raw: &str) -> Option<String> {
 }
 
 impl JobSpec {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            JobSpec::VsphereExport(_) => JobKind::VsphereExport,
+            JobSpec::XcpngExport(_) => JobKind::XcpngExport,
+        }
+    }
+
+    /// The image name asked for, if any.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            JobSpec::VsphereExport(j) => j.name.as_deref(),
+            JobSpec::XcpngExport(j) => j.name.as_deref(),
+        }
+    }
+
+    /// The password in the job, if it carries one.
+    pub fn password(&self) -> Option<&str> {
+        match self {
+            JobSpec::VsphereExport(j) => j.password.as_deref(),
+            JobSpec::XcpngExport(j) => j.password.as_deref(),
+        }
+    }
+
+    /// A local XVA file to import, for XCP-ng jobs that name one.
+    pub fn xva(&self) -> Option<&str> {
+        match self {
+            JobSpec::VsphereExport(_) => None,
+            JobSpec::XcpngExport(j) => j.xva.as_deref(),
+        }
+    }
+
+    pub fn boot(&self) -> BootMode {
+        match self {
+            JobSpec::VsphereExport(j) => j.boot,
+            JobSpec::XcpngExport(j) => j.boot,
+        }
+    }
+
     /// Checks what can be checked without the network.
     pub fn validate(&self) -> Result<(), InvalidJob> {
         let missing = |f: &str| InvalidJob::new("invalid_job", format!("`{f}` is required"));
-        let xcp = self.kind == JobKind::XcpngExport;
-        if let Some(n) = &self.name {
+        if let Some(n) = self.name() {
             validate_name(n).map_err(|_| {
                 InvalidJob::new(
                     "invalid_name",
@@ -278,68 +354,74 @@ impl JobSpec {
                 )
             })?;
         }
-        if self.xva.is_some() {
-            if !xcp {
-                return Err(InvalidJob::new(
-                    "invalid_job",
-                    "`xva` applies to xcpng_export only",
-                ));
-            }
-            if self.url.is_some() || self.vm.is_some() {
-                return Err(InvalidJob::new(
-                    "invalid_job",
-                    "give either `xva` (a local file) or `url` and `vm`, not both",
-                ));
-            }
-            let p = self.xva.as_deref().unwrap_or_default();
-            if !p.starts_with('/') {
-                return Err(InvalidJob::new(
-                    "invalid_job",
-                    "`xva` must be an absolute path on hyped's host",
-                ));
-            }
-        } else {
-            let url = self.url.as_deref().ok_or_else(|| missing("url"))?;
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(InvalidJob::new(
+        let check_url = |url: &str| {
+            if url.starts_with("https://") || url.starts_with("http://") {
+                Ok(())
+            } else {
+                Err(InvalidJob::new(
                     "invalid_url",
                     format!("url {url:?} must start with https:// or http://"),
-                ));
+                ))
             }
-            if self.username.as_deref().unwrap_or("").is_empty() {
-                return Err(missing("username"));
+        };
+        let (boot, firmware) = match self {
+            JobSpec::VsphereExport(j) => {
+                check_url(&j.url)?;
+                if j.username.is_empty() {
+                    return Err(missing("username"));
+                }
+                if j.vm.is_empty() {
+                    return Err(missing("vm"));
+                }
+                if let Some(p) = j.parallel_downloads {
+                    if !(1..=16).contains(&p) {
+                        return Err(InvalidJob::new(
+                            "invalid_job",
+                            "`parallel_downloads` must be between 1 and 16",
+                        ));
+                    }
+                }
+                (j.boot, j.firmware)
             }
-            if self.vm.as_deref().unwrap_or("").is_empty() {
-                return Err(missing("vm"));
+            JobSpec::XcpngExport(j) => {
+                if let Some(p) = &j.xva {
+                    if j.url.is_some() || j.vm.is_some() || j.username.is_some() {
+                        return Err(InvalidJob::new(
+                            "invalid_job",
+                            "give either `xva` (a local file) or `url`, `username` and `vm`, not both",
+                        ));
+                    }
+                    if j.transport.is_some() {
+                        return Err(InvalidJob::new(
+                            "invalid_job",
+                            "`transport` applies to exports from a host, not to a local `xva`",
+                        ));
+                    }
+                    if !p.starts_with('/') {
+                        return Err(InvalidJob::new(
+                            "invalid_job",
+                            "`xva` must be an absolute path on hyped's host",
+                        ));
+                    }
+                } else {
+                    check_url(j.url.as_deref().ok_or_else(|| missing("url"))?)?;
+                    if j.username.as_deref().unwrap_or("").is_empty() {
+                        return Err(missing("username"));
+                    }
+                    if j.vm.as_deref().unwrap_or("").is_empty() {
+                        return Err(missing("vm"));
+                    }
+                }
+                (j.boot, j.firmware)
             }
-        }
-        if !xcp && self.transport.is_some() {
-            return Err(InvalidJob::new(
-                "invalid_job",
-                "`transport` applies to xcpng_export only",
-            ));
-        }
-        if xcp && (self.shutdown || self.remove_cdrom) {
-            return Err(InvalidJob::new(
-                "invalid_job",
-                "`shutdown` and `remove_cdrom` apply to vsphere_export only",
-            ));
-        }
-        if let Some(p) = self.parallel_downloads {
-            if !(1..=16).contains(&p) {
-                return Err(InvalidJob::new(
-                    "invalid_job",
-                    "`parallel_downloads` must be between 1 and 16",
-                ));
-            }
-        }
-        if self.firmware.is_some() && self.boot != BootMode::Firmware {
+        };
+        if firmware.is_some() && boot != BootMode::Firmware {
             return Err(InvalidJob::new(
                 "invalid_job",
                 "`firmware` applies to `boot: firmware` only",
             ));
         }
-        if self.name.is_none() && self.image_name().is_none() {
+        if self.name().is_none() && self.image_name().is_none() {
             return Err(InvalidJob::new(
                 "invalid_name",
                 "cannot derive an image name from the source; give `name`",
@@ -350,31 +432,48 @@ impl JobSpec {
 
     /// The image name the job will register.
     pub fn image_name(&self) -> Option<String> {
-        if let Some(n) = &self.name {
-            return Some(n.clone());
+        if let Some(n) = self.name() {
+            return Some(n.to_owned());
         }
-        let from = self.vm.as_deref().or_else(|| {
-            self.xva
-                .as_deref()
-                .map(|p| p.rsplit('/').next().unwrap_or(p))
-        })?;
+        let from = match self {
+            JobSpec::VsphereExport(j) => j.vm.as_str(),
+            JobSpec::XcpngExport(j) => {
+                j.vm.as_deref()
+                    .or_else(|| j.xva.as_deref().map(|p| p.rsplit('/').next().unwrap_or(p)))?
+            }
+        };
         sanitize_image_name(from)
     }
 
     /// What the API shows of the source: never the password.
     pub fn source(&self) -> JobSource {
-        JobSource {
-            url: self.url.clone(),
-            username: self.username.clone(),
-            vm: self.vm.clone(),
-            xva: self.xva.clone(),
-            insecure: self.insecure,
-            transport: self.transport,
-            shutdown: self.shutdown,
-            remove_cdrom: self.remove_cdrom,
-            parallel_downloads: self.parallel_downloads,
-            boot: self.boot,
-            firmware: self.firmware,
+        match self {
+            JobSpec::VsphereExport(j) => JobSource {
+                url: Some(j.url.clone()),
+                username: Some(j.username.clone()),
+                vm: Some(j.vm.clone()),
+                xva: None,
+                insecure: j.insecure,
+                transport: None,
+                shutdown: j.shutdown,
+                remove_cdrom: j.remove_cdrom,
+                parallel_downloads: j.parallel_downloads,
+                boot: j.boot,
+                firmware: j.firmware,
+            },
+            JobSpec::XcpngExport(j) => JobSource {
+                url: j.url.clone(),
+                username: j.username.clone(),
+                vm: j.vm.clone(),
+                xva: j.xva.clone(),
+                insecure: j.insecure,
+                transport: j.transport,
+                shutdown: false,
+                remove_cdrom: false,
+                parallel_downloads: None,
+                boot: j.boot,
+                firmware: j.firmware,
+            },
         }
     }
 }
@@ -445,11 +544,6 @@ pub struct Job {
     pub updated_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct JobList {
-    pub jobs: Vec<Job>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -549,6 +643,22 @@ mod tests {
         assert_eq!(e.code, "invalid_url");
         let e = parse(json!({"kind":"xcpng_export","url":"https://h","vm":"v"})).unwrap_err();
         assert!(e.message.contains("username"), "{e}");
+        // Each source takes only its own options.
+        let e = parse(
+            json!({"kind":"xcpng_export","url":"https://h","username":"u","vm":"v",
+            "shutdown":true}),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("unknown field `shutdown`"), "{e}");
+        let e = parse(
+            json!({"kind":"vsphere_export","url":"https://vc/sdk","username":"u",
+            "vm":"v","xva":"/a.xva"}),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("unknown field `xva`"), "{e}");
+        let e = parse(json!({"kind":"vsphere_export","url":"https://vc/sdk","username":"u"}))
+            .unwrap_err();
+        assert!(e.message.contains("missing field `vm`"), "{e}");
         let e = parse(json!({"kind":"docker_export"})).unwrap_err();
         assert!(e.message.contains("unknown variant"), "{e}");
         let e = parse(json!({"kind":"xcpng_export","xva":"rel.xva"})).unwrap_err();
@@ -583,14 +693,14 @@ mod tests {
             parse(v).map(|mut s| s.remove(0))
         };
         let plain = job(json!({})).unwrap();
-        assert_eq!(plain.firmware, None);
+        assert_eq!(plain.source().firmware, None);
         assert!(!serde_json::to_value(plain.source())
             .unwrap()
             .as_object()
             .unwrap()
             .contains_key("firmware"));
         let uefi = job(json!({"firmware":"uefi"})).unwrap();
-        assert_eq!(uefi.firmware, Some(Firmware::Uefi));
+        assert_eq!(uefi.source().firmware, Some(Firmware::Uefi));
         assert_eq!(
             serde_json::to_value(uefi.source()).unwrap()["firmware"],
             "uefi"

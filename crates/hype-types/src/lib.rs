@@ -12,22 +12,25 @@ pub mod guest;
 pub mod image;
 pub mod job;
 pub mod lifecycle;
+pub mod page;
 pub mod transfer;
 pub mod version;
 pub mod vm;
 
-pub use error::{ErrorBody, ErrorDetail};
+pub use error::{ErrorBody, ErrorDetail, ErrorKind};
 pub use event::{Event, EventType};
 pub use guest::{GuestInterface, GuestNetwork, ProbeRequest, ProbeResult, MAX_PROBE_TIMEOUT_MS};
 pub use image::{Firmware, Image, ImageList};
 pub use job::{
     parse_submission, sanitize_image_name, BootMode, InvalidJob, Job, JobBatch, JobEvent,
-    JobEventType, JobKind, JobList, JobProgress, JobSource, JobSpec, JobState, XcpngTransport,
+    JobEventType, JobKind, JobProgress, JobSource, JobSpec, JobState, VsphereJob, XcpngJob,
+    XcpngTransport,
 };
 pub use lifecycle::{InvalidTransition, Transition, VmState};
+pub use page::{EventList, JobList, PageRequest, VmList, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 pub use transfer::{ExportProgress, ExportedDisk};
 pub use version::{AccelInfo, ChVersions, NetworkStatus, VersionInfo};
 pub use vm::{
-    validate_name, CreateVm, HostLimits, InvalidVmSpec, NetworkSpec, Vm, VmList, VmNetwork,
-    VmmChoice, VmmInfo, VmmKind,
+    validate_name, CreateVm, HostLimits, InvalidVmSpec, NetworkSpec, Vm, VmNetwork, VmmChoice,
+    VmmInfo, VmmKind,
 };

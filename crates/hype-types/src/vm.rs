@@ -273,11 +273,6 @@ pub struct Vm {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct VmList {
-    pub vms: Vec<Vm>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,6 +52,7 @@ fn show(out: Format, jobs: &[Job]) -> Result<()> {
         Format::Table => Ok(output::print(&job_table(jobs, OffsetDateTime::now_utc()))?),
         Format::Json => output::print_json(&JobList {
             jobs: jobs.to_vec(),
+            next: None,
         }),
     }
 }

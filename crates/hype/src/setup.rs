@@ -1,12 +1,12 @@
 //! `hype setup [--dry-run] [--undo]`: prepares this host for hyped (or
-//! undoes that) through `hype_net::setup`, in this process's network
+//! undoes that) through `hype_setup`, in this process's network
 //! namespace. The preflight findings come first, then each step as it is
 //! done (`done: ...`) or, on a dry run, as it would be (`would: ...`, with
 //! the unit's text and the nftables ruleset under their steps).
 
 use anyhow::{Context, Result};
 use hype_net::preflight::{self, Finding};
-use hype_net::setup::{self, SetupConfig, Step};
+use hype_setup::{self as setup, SetupConfig, Step};
 use serde_json::{json, Value};
 
 use crate::cli::SetupArgs;

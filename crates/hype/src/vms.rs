@@ -19,7 +19,7 @@ pub async fn run(client: &Client, out: Format, cmd: VmsCommand) -> Result<()> {
             let vms = client.list_vms(state.as_deref()).await?;
             match out {
                 Format::Table => output::print(&output::vm_table(&vms, now()))?,
-                Format::Json => output::print_json(&VmList { vms })?,
+                Format::Json => output::print_json(&VmList { vms, next: None })?,
             }
         }
         VmsCommand::Create(args) => create(client, out, args).await?,

@@ -1,52 +1,46 @@
 //! `/api/v1/vms/{name}/cdp/...`: the browser's DevTools endpoint through
-//! hyped. Discovery documents are fetched from the guest and their URLs
-//! rewritten to come back here; WebSocket upgrades are proxied frame for
-//! frame to the guest's relay (which fixes Host and drops Origin, as
-//! Chromium requires). Connections go only to the VM's own address.
+//! hyped. Discovery documents come from the core (fetched from the guest
+//! and checked there) with their URLs rewritten to come back here;
+//! WebSocket upgrades are proxied frame for frame to the guest's relay.
+//! Connections go only to the VM's own address, to a checked target.
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{self, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::{SinkExt, StreamExt};
-use hype_types::ErrorBody;
+use hype_cdp::Discovery;
+use hype_types::{ErrorBody, ErrorKind};
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame as TCloseFrame;
 use tokio_tungstenite::tungstenite::Message as TMessage;
+use utoipa::IntoParams;
 
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenQuery {
+    /// The API key, for CDP clients that cannot send a header; it is put
+    /// into the WebSocket URLs of the answer.
     token: Option<String>,
-}
-
-fn upstream_error(name: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        "browser_unreachable",
-        format!("VM '{name}': the browser did not answer: {e}"),
-    )
 }
 
 async fn discovery(
     s: &AppState,
     name: &str,
-    path: &str,
+    doc: Discovery,
     headers: &HeaderMap,
     token: Option<&str>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let addr = s.hype.cdp_endpoint(name).await?;
-    let mut doc: serde_json::Value = reqwest::get(format!("http://{addr}{path}"))
-        .await
-        .map_err(|e| upstream_error(name, e))?
-        .json()
-        .await
-        .map_err(|e| upstream_error(name, e))?;
-    // The client reached us by this authority; send it back the same way.
+    let mut doc = s.hype.cdp_discovery(name, doc).await?;
+    // The client reached us by this authority (checked by the Host rule);
+    // send it back the same way.
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -63,48 +57,69 @@ async fn discovery(
 }
 
 #[utoipa::path(get, path = "/api/v1/vms/{name}/cdp/json/version", tag = "browser",
-    params(("name" = String, Path)),
-    responses((status = 200, description = "The browser's /json/version, URLs pointing at hyped"),
+    params(("name" = String, Path), TokenQuery),
+    responses((status = 200, description = "The browser's /json/version, URLs pointing at hyped", body = Object),
         (status = 404, body = ErrorBody), (status = 409, description = "Not running, or no browser", body = ErrorBody),
         (status = 502, body = ErrorBody)))]
 pub async fn version(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<TokenQuery>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    discovery(&s, &name, "/json/version", &headers, q.token.as_deref()).await
+    discovery(&s, &name, Discovery::Version, &headers, q.token.as_deref()).await
 }
 
 #[utoipa::path(get, path = "/api/v1/vms/{name}/cdp/json/list", tag = "browser",
-    params(("name" = String, Path)),
-    responses((status = 200, description = "The browser's targets, URLs pointing at hyped"),
+    params(("name" = String, Path), TokenQuery),
+    responses((status = 200, description = "The browser's targets, URLs pointing at hyped", body = Object),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<TokenQuery>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    discovery(&s, &name, "/json/list", &headers, q.token.as_deref()).await
+    discovery(&s, &name, Discovery::List, &headers, q.token.as_deref()).await
 }
 
-#[utoipa::path(get, path = "/api/v1/vms/{name}/cdp/devtools/{target}", tag = "browser",
-    params(("name" = String, Path), ("target" = String, Path, description = "`browser/ID` or `page/ID`")),
-    responses((status = 101, description = "WebSocket to the browser, frame for frame"),
+/// `/json`, Chrome's older name of `/json/list`.
+#[utoipa::path(get, path = "/api/v1/vms/{name}/cdp/json", tag = "browser",
+    params(("name" = String, Path), TokenQuery),
+    responses((status = 200, description = "The browser's targets, as /json/list", body = Object),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn json(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    discovery(&s, &name, Discovery::List, &headers, q.token.as_deref()).await
+}
+
+#[utoipa::path(get, path = "/api/v1/vms/{name}/cdp/devtools/{kind}/{id}", tag = "browser",
+    params(("name" = String, Path), ("kind" = String, Path, description = "`browser` or `page`"),
+        ("id" = String, Path, description = "The target's id"), TokenQuery),
+    responses((status = 101, description = "WebSocket to the browser, frame for frame"),
+        (status = 400, description = "Not a WebSocket upgrade", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, description = "Not a DevTools target", body = ErrorBody),
+        (status = 502, body = ErrorBody)))]
 pub async fn devtools(
     State(s): State<AppState>,
-    Path((name, target)): Path<(String, String)>,
-    upgrade: WebSocketUpgrade,
+    Path((name, kind, id)): Path<(String, String, String)>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let addr = s.hype.cdp_endpoint(&name).await?;
     // Connect first, so a browser that is not there is an HTTP error the
     // client can read rather than a WebSocket that closes at once.
-    let url = format!("ws://{addr}/devtools/{target}");
-    let (upstream, _) = tokio_tungstenite::connect_async(&url)
-        .await
-        .map_err(|e| upstream_error(&name, e))?;
+    let upstream = s.hype.cdp_socket(&name, &format!("{kind}/{id}")).await?;
+    let upgrade = upgrade.map_err(|e| {
+        ApiError::new(
+            ErrorKind::BadRequest,
+            "websocket_required",
+            format!("this is a WebSocket endpoint: {}", e.body_text()),
+        )
+    })?;
     let shutdown = s.shutdown.clone();
     let lease = s.hype.cdp_lease(&name);
     Ok(upgrade
@@ -116,9 +131,7 @@ pub async fn devtools(
 /// (the client gets a close frame saying so) or hyped shuts down.
 async fn pump(
     client: WebSocket,
-    upstream: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
+    upstream: hype_cdp::DevtoolsSocket,
     shutdown: tokio_util::sync::CancellationToken,
     mut lease: hype_core::CdpLease,
 ) {
@@ -189,7 +202,7 @@ async fn pump(
 
 #[utoipa::path(get, path = "/api/v1/vms/{name}/screenshot", tag = "browser",
     params(("name" = String, Path)),
-    responses((status = 200, description = "PNG of the active page", content_type = "image/png"),
+    responses((status = 200, description = "PNG of the active page", body = Vec<u8>, content_type = "image/png"),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn screenshot(
     State(s): State<AppState>,

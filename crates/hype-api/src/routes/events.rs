@@ -11,13 +11,13 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::Json;
 use futures::Stream;
-use hype_core::Hype;
-use hype_store::StoreError;
-use hype_types::{Event, JobEvent};
+use hype_core::{CoreError, Hype};
+use hype_types::{ErrorBody, ErrorKind, Event, EventList, JobEvent, PageRequest};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::AppState;
 
 const PAGE: i64 = 500;
@@ -42,8 +43,8 @@ pub(crate) trait Feed: Send + Sync + 'static {
         &self,
         after: i64,
         limit: i64,
-    ) -> impl Future<Output = Result<Vec<Self::Item>, StoreError>> + Send;
-    fn last_id(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Self::Item>, CoreError>> + Send;
+    fn last_id(&self) -> impl Future<Output = Result<i64, CoreError>> + Send;
 }
 
 struct VmFeed {
@@ -63,16 +64,15 @@ impl Feed for VmFeed {
         self.vm.as_deref().is_none_or(|v| v == e.vm)
     }
     fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.hype.store().subscribe()
+        self.hype.subscribe_events()
     }
-    async fn after(&self, after: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
+    async fn after(&self, after: i64, limit: i64) -> Result<Vec<Event>, CoreError> {
         self.hype
-            .store()
             .events_after(after, self.vm.as_deref(), limit)
             .await
     }
-    async fn last_id(&self) -> Result<i64, StoreError> {
-        self.hype.store().last_event_id().await
+    async fn last_id(&self) -> Result<i64, CoreError> {
+        self.hype.last_event_id().await
     }
 }
 
@@ -93,21 +93,21 @@ impl Feed for JobFeed {
         self.job.as_deref().is_none_or(|j| j == e.job.id)
     }
     fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
-        self.hype.store().subscribe_jobs()
+        self.hype.subscribe_job_events()
     }
-    async fn after(&self, after: i64, limit: i64) -> Result<Vec<JobEvent>, StoreError> {
+    async fn after(&self, after: i64, limit: i64) -> Result<Vec<JobEvent>, CoreError> {
         self.hype
-            .store()
             .job_events_after(after, self.job.as_deref(), limit)
             .await
     }
-    async fn last_id(&self) -> Result<i64, StoreError> {
-        self.hype.store().last_job_event_id().await
+    async fn last_id(&self) -> Result<i64, CoreError> {
+        self.hype.last_job_event_id().await
     }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Only events of this VM.
     vm: Option<String>,
@@ -118,10 +118,11 @@ pub struct EventsQuery {
 #[utoipa::path(get, path = "/api/v1/events/vms", tag = "events", params(EventsQuery,
         ("Last-Event-ID" = Option<i64>, Header, description = "Replay events after this id")),
     responses((status = 200, description = "text/event-stream of lifecycle events", body = Event,
-        content_type = "text/event-stream")))]
+        content_type = "text/event-stream"),
+        (status = 400, description = "A Last-Event-ID or query that does not parse", body = ErrorBody)))]
 pub async fn vm_events(
     State(s): State<AppState>,
-    Query(q): Query<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let feed = VmFeed {
@@ -133,6 +134,7 @@ pub async fn vm_events(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct JobEventsQuery {
     /// Only events of this job.
     job: Option<String>,
@@ -143,10 +145,11 @@ pub struct JobEventsQuery {
 #[utoipa::path(get, path = "/api/v1/events/jobs", tag = "events", params(JobEventsQuery,
         ("Last-Event-ID" = Option<i64>, Header, description = "Replay events after this id")),
     responses((status = 200, description = "text/event-stream of job events (JOB_QUEUED, JOB_STARTED, JOB_PROGRESS, JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED)", body = JobEvent,
-        content_type = "text/event-stream")))]
+        content_type = "text/event-stream"),
+        (status = 400, description = "A Last-Event-ID or query that does not parse", body = ErrorBody)))]
 pub async fn job_events(
     State(s): State<AppState>,
-    Query(q): Query<JobEventsQuery>,
+    ApiQuery(q): ApiQuery<JobEventsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let feed = JobFeed {
@@ -154,6 +157,34 @@ pub async fn job_events(
         job: q.job,
     };
     stream(feed, &headers, q.last_event_id, s.shutdown.clone()).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only events of this VM.
+    vm: Option<String>,
+    /// Events in the page (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// The `next` cursor of the previous page (an event id).
+    after: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(ListQuery),
+    responses((status = 200, description = "One page of past lifecycle events, oldest first", body = EventList),
+        (status = 400, description = "A query parameter that does not parse", body = ErrorBody),
+        (status = 422, description = "A limit out of range or a cursor this list did not give", body = ErrorBody)))]
+pub async fn list(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<EventList>, ApiError> {
+    let page = PageRequest {
+        limit: q.limit,
+        after: q.after,
+    };
+    Ok(Json(s.hype.list_events(q.vm.as_deref(), &page).await?))
 }
 
 async fn stream<F: Feed>(
@@ -170,7 +201,7 @@ async fn stream<F: Feed>(
                 .and_then(|v| v.trim().parse::<i64>().ok())
                 .ok_or_else(|| {
                     ApiError::new(
-                        StatusCode::BAD_REQUEST,
+                        ErrorKind::BadRequest,
                         "invalid_last_event_id",
                         "Last-Event-ID must be an event id (an integer)",
                     )
@@ -181,7 +212,7 @@ async fn stream<F: Feed>(
     let mut live = feed.subscribe();
     let after = match header_id.or(query_id) {
         Some(id) => id,
-        None => feed.last_id().await.map_err(hype_core::CoreError::from)?,
+        None => feed.last_id().await?,
     };
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
     tokio::spawn(async move {
@@ -201,7 +232,7 @@ async fn stream<F: Feed>(
                     let n = page.len() as i64;
                     for e in &page {
                         if tx.send(Ok(send(e))).await.is_err() {
-                            return Ok::<bool, StoreError>(false);
+                            return Ok::<bool, CoreError>(false);
                         }
                         sent = F::id(e);
                     }

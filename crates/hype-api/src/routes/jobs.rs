@@ -3,14 +3,15 @@
 //! field, and stores nothing.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use hype_types::{ErrorBody, Job, JobList, JobSpec, JobState};
+use hype_types::{ErrorBody, ErrorKind, Job, JobList, JobSpec, JobState, PageRequest};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::AppState;
 
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, ApiError> {
@@ -26,7 +27,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, Api
     match ct.as_str() {
         "application/json" => serde_json::from_slice(body).map_err(|e| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
+                ErrorKind::BadRequest,
                 "malformed_json",
                 format!("the body is not valid JSON: {e}"),
             )
@@ -34,14 +35,14 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, Api
         "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => {
             serde_yaml::from_slice(body).map_err(|e| {
                 ApiError::new(
-                    StatusCode::BAD_REQUEST,
+                    ErrorKind::BadRequest,
                     "malformed_yaml",
                     format!("the body is not valid YAML: {e}"),
                 )
             })
         }
         _ => Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::UnsupportedMediaType,
             "unsupported_media_type",
             "send the job as JSON (Content-Type: application/json) or YAML (application/yaml)",
         )),
@@ -64,38 +65,35 @@ pub async fn submit(
     let value = parse_body(&headers, &body)?;
     let specs = hype_types::parse_submission(value).map_err(hype_core::CoreError::from)?;
     let jobs = s.hype.submit_jobs(specs).await?;
-    Ok((StatusCode::ACCEPTED, Json(JobList { jobs })))
+    Ok((StatusCode::ACCEPTED, Json(JobList { jobs, next: None })))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only jobs in this state.
-    state: Option<String>,
+    state: Option<JobState>,
+    /// Jobs in the page (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    after: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(ListQuery),
-    responses((status = 200, description = "Newest first", body = JobList),
-        (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "One page of jobs, newest first", body = JobList),
+        (status = 400, description = "A query parameter that does not parse", body = ErrorBody),
+        (status = 422, description = "A limit out of range", body = ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<JobList>, ApiError> {
-    let state = match q.state.as_deref() {
-        None => None,
-        Some(v) => Some(JobState::parse(v).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_state",
-                format!(
-                    "unknown job state {v:?}: pending, running, completed, failed or cancelled"
-                ),
-            )
-        })?),
+    let page = PageRequest {
+        limit: q.limit,
+        after: q.after,
     };
-    Ok(Json(JobList {
-        jobs: s.hype.list_jobs(state).await?,
-    }))
+    Ok(Json(s.hype.list_jobs(q.state, &page).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path)),

@@ -1,25 +1,30 @@
-//! `GET /api/v1/vms/{name}/logs`: the serial console, whole or followed.
+//! `GET /api/v1/vms/{name}/logs`: the serial console, its newest part or
+//! followed. The core reads it in bounded pieces; nothing here holds more
+//! than a page of it.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use hype_types::ErrorBody;
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LogsQuery {
-    /// Stream new output as SSE (`event: log`, one line per event).
+    /// Stream new output as SSE (`event: log`, one line per event; `event:
+    /// end` when the VM is deleted).
     #[serde(default)]
     follow: bool,
     /// Only the last N lines.
@@ -27,88 +32,39 @@ pub struct LogsQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/vms/{name}/logs", tag = "vms", params(("name" = String, Path), LogsQuery),
-    responses((status = 200, description = "text/plain, or text/event-stream with follow=true"),
-        (status = 404, body = hype_types::ErrorBody)))]
+    responses((status = 200, description = "The console's newest output (at most 1 MiB; older output is cut at 16 MiB), or its lines as they come with follow=true",
+            content((String = "text/plain"), (String = "text/event-stream"))),
+        (status = 400, description = "A query parameter that does not parse", body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 pub async fn logs(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<LogsQuery>,
+    ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<Response, ApiError> {
-    let path = s.hype.console_path(&name).await?;
-    let text = tokio::fs::read(&path).await.unwrap_or_default();
-    let mut start = text.len();
-    let text = String::from_utf8_lossy(&text).into_owned();
-    let shown: String = match q.tail {
-        Some(n) => {
-            let lines: Vec<&str> = text.lines().collect();
-            let from = lines.len().saturating_sub(n);
-            lines[from..].iter().map(|l| format!("{l}\n")).collect()
-        }
-        None => text,
-    };
+    let tail = s.hype.console_tail(&name, q.tail).await?;
     if !q.follow {
-        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], shown).into_response());
+        return Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            tail.text,
+        )
+            .into_response());
     }
-    let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
-    let shutdown = s.shutdown.clone();
-    let hype = s.hype.clone();
-    tokio::spawn(async move {
-        for l in shown.lines() {
-            if tx
-                .send(Ok(SseEvent::default().event("log").data(l)))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-        let mut partial = String::new();
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tx.closed() => return,
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            }
-            if hype.get_vm(&name).await.is_err() {
-                let _ = tx
-                    .send(Ok(SseEvent::default().event("end").data("VM deleted")))
-                    .await;
-                return;
-            }
-            let Ok(mut f) = tokio::fs::File::open(&path).await else {
-                continue;
-            };
-            let len = f.metadata().await.map(|m| m.len() as usize).unwrap_or(0);
-            if len < start {
-                start = 0; // truncated: a new boot
-            }
-            if len == start
-                || f.seek(std::io::SeekFrom::Start(start as u64))
-                    .await
-                    .is_err()
-            {
-                continue;
-            }
-            let mut buf = Vec::new();
-            if f.read_to_end(&mut buf).await.is_err() {
-                continue;
-            }
-            start += buf.len();
-            partial.push_str(&String::from_utf8_lossy(&buf));
-            while let Some(i) = partial.find('\n') {
-                let line: String = partial.drain(..=i).collect();
-                let line = line.trim_end_matches(['\n', '\r']);
-                if tx
-                    .send(Ok(SseEvent::default().event("log").data(line)))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        }
+    let first: Vec<Result<SseEvent, Infallible>> = tail
+        .text
+        .lines()
+        .map(|l| Ok(SseEvent::default().event("log").data(l)))
+        .collect();
+    // The follower ends with hyped, the VM, or this response.
+    let lines = s
+        .hype
+        .console_follow(&name, tail.cursor, CancellationToken::new());
+    let rest = ReceiverStream::new(lines).map(|l| {
+        Ok(match l {
+            Some(line) => SseEvent::default().event("log").data(line),
+            None => SseEvent::default().event("end").data("VM deleted"),
+        })
     });
-    Ok(Sse::new(ReceiverStream::new(rx))
+    Ok(Sse::new(tokio_stream::iter(first).chain(rest))
         .keep_alive(KeepAlive::default())
         .into_response())
 }

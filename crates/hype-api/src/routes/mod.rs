@@ -1,4 +1,6 @@
-//! The route table; one file per resource.
+//! The route table, one file per resource. Routes are registered only
+//! through [`api`]'s `OpenApiRouter`, which builds the router and the
+//! OpenAPI document from the same list: a route cannot exist undocumented.
 
 pub(crate) mod cdp;
 pub(crate) mod events;
@@ -13,54 +15,58 @@ pub(crate) mod vms;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
 use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::metrics::RequestLabels;
 use crate::{auth, AppState};
 
+/// Routes anyone may call (no key): liveness.
+pub(crate) fn public() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(system::healthz))
+}
+
+/// Routes behind the API's auth.
+pub(crate) fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::base())
+        .routes(routes!(system::version))
+        .routes(routes!(system::openapi))
+        .routes(routes!(system::metrics))
+        .routes(routes!(vms::list, vms::create))
+        .routes(routes!(vms::get, vms::delete))
+        .routes(routes!(vms::start))
+        .routes(routes!(vms::stop))
+        .routes(routes!(vms::pause))
+        .routes(routes!(vms::resume))
+        .routes(routes!(vms::snapshot))
+        .routes(routes!(vms::restore))
+        .routes(routes!(logs::logs))
+        .routes(routes!(guest::network))
+        .routes(routes!(guest::probe))
+        .routes(routes!(cdp::version))
+        .routes(routes!(cdp::list))
+        .routes(routes!(cdp::json))
+        .routes(routes!(cdp::devtools))
+        .routes(routes!(cdp::screenshot))
+        .routes(routes!(events::list))
+        .routes(routes!(events::vm_events))
+        .routes(routes!(events::job_events))
+        .routes(routes!(jobs::list, jobs::submit))
+        .routes(routes!(jobs::get))
+        .routes(routes!(jobs::cancel))
+        .routes(routes!(images::list))
+        .routes(routes!(images::get, images::delete))
+}
+
 pub(crate) fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/api/v1/version", get(system::version))
-        .route("/api/v1/openapi.json", get(system::openapi))
-        .route("/api/v1/vms", get(vms::list).post(vms::create))
-        .route("/api/v1/vms/{name}", get(vms::get).delete(vms::delete))
-        .route("/api/v1/vms/{name}/start", post(vms::start))
-        .route("/api/v1/vms/{name}/stop", post(vms::stop))
-        .route("/api/v1/vms/{name}/pause", post(vms::pause))
-        .route("/api/v1/vms/{name}/resume", post(vms::resume))
-        .route("/api/v1/vms/{name}/snapshot", post(vms::snapshot))
-        .route("/api/v1/vms/{name}/restore", post(vms::restore))
-        .route("/api/v1/vms/{name}/logs", get(logs::logs))
-        .route("/api/v1/vms/{name}/guest/network", get(guest::network))
-        .route("/api/v1/vms/{name}/cdp/json/version", get(cdp::version))
-        .route("/api/v1/vms/{name}/cdp/json/list", get(cdp::list))
-        .route("/api/v1/vms/{name}/cdp/json", get(cdp::list))
-        // Playwright asks with a trailing slash.
-        .route("/api/v1/vms/{name}/cdp/json/version/", get(cdp::version))
-        .route("/api/v1/vms/{name}/cdp/json/list/", get(cdp::list))
-        .route("/api/v1/vms/{name}/cdp/json/", get(cdp::list))
-        .route(
-            "/api/v1/vms/{name}/cdp/devtools/{*target}",
-            get(cdp::devtools),
-        )
-        .route("/api/v1/vms/{name}/screenshot", get(cdp::screenshot))
-        .route("/api/v1/vms/{name}/guest/probe", post(guest::probe))
-        .route("/api/v1/events/vms", get(events::vm_events))
-        .route("/api/v1/events/jobs", get(events::job_events))
-        .route("/api/v1/jobs", get(jobs::list).post(jobs::submit))
-        .route("/api/v1/jobs/{id}", get(jobs::get))
-        .route("/api/v1/jobs/{id}/cancel", post(jobs::cancel))
-        .route("/api/v1/images", get(images::list))
-        .route(
-            "/api/v1/images/{name}",
-            get(images::get).delete(images::delete),
-        )
-        .route("/metrics", get(system::metrics))
+    let (api, _) = api().split_for_parts();
+    let (public, _) = public().split_for_parts();
+    let api = api
+        // MCP is not a REST route; the document says so in its description.
         .nest_service("/mcp", mcp::service(&state))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require));
-    Router::new()
-        .route("/healthz", get(system::healthz))
+    public
         .merge(api)
         .fallback(system::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count))

@@ -1,10 +1,10 @@
 //! Liveness, version, metrics, the OpenAPI document, and the 404 shape.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
-use hype_types::{VersionInfo, VmState};
+use hype_types::{ErrorKind, VersionInfo};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -13,7 +13,8 @@ use prometheus_client::registry::Registry;
 use crate::error::ApiError;
 use crate::AppState;
 
-#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, description = "ok")))]
+#[utoipa::path(get, path = "/healthz", tag = "system",
+    responses((status = 200, description = "hyped serves", body = String, content_type = "text/plain")))]
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -24,13 +25,15 @@ pub async fn version(State(s): State<AppState>) -> Json<VersionInfo> {
 }
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system",
-    responses((status = 200, description = "This document")))]
+    responses((status = 200, description = "This document", body = Object, content_type = "application/json")))]
 pub async fn openapi() -> impl IntoResponse {
-    Json(crate::openapi::document())
+    Json(crate::openapi::document().clone())
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "system",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+    responses((status = 200, description = "Metrics in the OpenMetrics text format", body = String,
+        content_type = "application/openmetrics-text"),
+        (status = 500, body = hype_types::ErrorBody)))]
 pub async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let mut reg = Registry::with_prefix("hype");
     reg.register(
@@ -40,30 +43,17 @@ pub async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, Api
     );
     let vms = Family::<Vec<(String, String)>, Gauge>::default();
     // Counted in SQL: a scrape must stay cheap with thousands of VMs.
-    let counts = s
-        .hype
-        .store()
-        .count_vms_by_state()
-        .await
-        .map_err(hype_core::CoreError::from)?;
-    for st in VmState::ALL {
-        let n = counts.iter().find(|(c, _)| *c == st).map_or(0, |(_, n)| *n);
+    for (st, n) in s.hype.vm_counts().await? {
         vms.get_or_create(&vec![("state".to_owned(), st.as_str().to_owned())])
             .set(n);
     }
     reg.register("vms", "VMs by state", vms);
     let last = Gauge::<i64>::default();
-    last.set(
-        s.hype
-            .store()
-            .last_event_id()
-            .await
-            .map_err(hype_core::CoreError::from)?,
-    );
+    last.set(s.hype.last_event_id().await?);
     reg.register("last_event_id", "Id of the newest lifecycle event", last);
     let mut body = String::new();
     encode(&mut body, &reg)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "metrics", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorKind::Internal, "metrics", e.to_string()))?;
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -75,7 +65,7 @@ pub async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, Api
 
 pub async fn not_found() -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
+        ErrorKind::NotFound,
         "not_found",
         "no such route; see /api/v1/openapi.json",
     )

@@ -1,45 +1,42 @@
 //! `/api/v1/vms`: list, create, get, delete and the lifecycle actions.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use hype_types::{CreateVm, ErrorBody, Vm, VmList, VmState};
+use hype_types::{CreateVm, ErrorBody, PageRequest, Vm, VmList, VmState};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only VMs in this state.
-    state: Option<String>,
+    state: Option<VmState>,
+    /// VMs in the page (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    after: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/vms", params(ListQuery), tag = "vms",
-    responses((status = 200, body = VmList), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "One page of VMs, by name", body = VmList),
+        (status = 400, description = "A query parameter that does not parse", body = ErrorBody),
+        (status = 422, description = "A limit out of range or a cursor this list did not give", body = ErrorBody)))]
 pub async fn list(
     State(s): State<AppState>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<VmList>, ApiError> {
-    let state = match q.state.as_deref() {
-        None => None,
-        Some(raw) => Some(VmState::parse(raw).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_state",
-                format!(
-                    "unknown state {raw:?}; one of: {}",
-                    VmState::ALL.map(|s| s.as_str()).join(", ")
-                ),
-            )
-        })?),
+    let page = PageRequest {
+        limit: q.limit,
+        after: q.after,
     };
-    Ok(Json(VmList {
-        vms: s.hype.list_vms(state).await?,
-    }))
+    Ok(Json(s.hype.list_vms(q.state, &page).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/vms", request_body = CreateVm, tag = "vms",

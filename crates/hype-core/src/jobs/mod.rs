@@ -119,7 +119,7 @@ impl Hype {
                 Err(hype_store::StoreError::ImageNotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
-            if let Some(p) = &spec.xva {
+            if let Some(p) = spec.xva() {
                 if !std::path::Path::new(p).is_file() {
                     return Err(invalid(
                         "invalid_job",
@@ -127,15 +127,15 @@ impl Hype {
                     ));
                 }
             }
-            let password = match (&spec.xva, &spec.password) {
+            let password = match (spec.xva(), spec.password()) {
                 (Some(_), _) => None,
-                (None, Some(p)) => Some(p.clone()),
-                (None, None) => Some(std::env::var(spec.kind.password_env()).map_err(|_| {
+                (None, Some(p)) => Some(p.to_owned()),
+                (None, None) => Some(std::env::var(spec.kind().password_env()).map_err(|_| {
                     invalid(
                         "missing_password",
                         format!(
                             "no password: put `password` in the job or set {} in hyped's environment",
-                            spec.kind.password_env()
+                            spec.kind().password_env()
                         ),
                     )
                 })?),
@@ -144,7 +144,7 @@ impl Hype {
             secrets.push((id.clone(), spec.clone(), password));
             new.push(NewJob {
                 id,
-                kind: spec.kind,
+                kind: spec.kind(),
                 image,
                 source: spec.source(),
             });
@@ -156,8 +156,20 @@ impl Hype {
         Ok(jobs)
     }
 
-    pub async fn list_jobs(&self, state: Option<JobState>) -> Result<Vec<Job>> {
-        Ok(self.inner.store.list_jobs(state).await?)
+    /// One page of jobs, newest first, only those in `state` when given.
+    pub async fn list_jobs(
+        &self,
+        state: Option<JobState>,
+        page: &hype_types::PageRequest,
+    ) -> Result<hype_types::JobList> {
+        let limit = page.limit().map_err(CoreError::InvalidRequest)?;
+        let jobs = self
+            .inner
+            .store
+            .list_jobs_page(state, page.after.as_deref(), limit)
+            .await?;
+        let next = crate::view::next_cursor(&jobs, limit, |j| j.id.clone());
+        Ok(hype_types::JobList { jobs, next })
     }
 
     pub async fn get_job(&self, id: &str) -> Result<Job> {

@@ -74,7 +74,7 @@ impl Hype {
                 return;
             }
         }
-        tracing::info!(job = %id, kind = spec.kind.as_str(), "import job started");
+        tracing::info!(job = %id, kind = spec.kind().as_str(), "import job started");
         let (tx, rx) = watch::channel(first);
         // Stopped between writes, never inside one: a store write cut short
         // could leave SQLite's write lock behind.
@@ -186,7 +186,7 @@ impl Hype {
                 .await
                 .map_err(|e| io(&d.display().to_string(), e))?;
         }
-        let exporter = Exporter::new(spec.kind, &spec.source(), password);
+        let exporter = Exporter::new(spec.kind(), &spec.source(), password);
         let (etx, mut erx) = watch::channel(ExportProgress::default());
         let fwd = {
             let tx = progress.clone();
@@ -205,6 +205,7 @@ impl Hype {
         // The job's choice, else the source's; a source that says nothing
         // (vSphere without config.firmware) is BIOS, as vSphere's default.
         let firmware = spec
+            .source()
             .firmware
             .or(exported.firmware)
             .unwrap_or(hype_types::Firmware::Bios);
@@ -252,7 +253,7 @@ impl Hype {
         let record = ImageRecord {
             name: image.clone(),
             kind: "disk".into(),
-            source: spec.kind.image_source().into(),
+            source: spec.kind().image_source().into(),
             dir: dir.display().to_string(),
             vmlinuz: None,
             vmlinux: None,
@@ -261,7 +262,7 @@ impl Hype {
             kernel_version: None,
             size_bytes: boot.capacity_bytes,
             sha256: Some(sha),
-            boot_mode: spec.boot.as_str().into(),
+            boot_mode: spec.boot().as_str().into(),
             disk: Some(files[0].clone()),
             format: Some("raw".into()),
             firmware: Some(firmware.as_str().into()),

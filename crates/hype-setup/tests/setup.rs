@@ -10,8 +10,8 @@ use common::in_netns;
 use std::path::Path;
 use std::process::Command;
 
-use hype_net::setup::{self, SetupConfig, SetupPaths, Step};
 use hype_net::{FirewallPlan, Net};
+use hype_setup::{self as setup, SetupConfig, SetupPaths, Step};
 
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
 

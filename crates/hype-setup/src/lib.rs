@@ -1,4 +1,8 @@
 //! `hype setup`: prepares a host for hyped, idempotently and reversibly.
+//! This crate owns what outlives a hyped process (the sysctl.d file, the
+//! systemd unit, the state file undo reads); what hyped does to the network
+//! while it runs is `hype-net`'s, which this crate calls and must not
+//! duplicate.
 //!
 //! [`plan`] compares the host with what hyped needs and returns only the
 //! [`Step`]s still missing: the bridge with the gateway address, IPv4
@@ -27,7 +31,7 @@ use ipnet::Ipv4Net;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::{addr, FirewallPlan, Net, NetError, TABLE};
+use hype_net::{FirewallPlan, Net, NetError, TABLE};
 
 /// The runtime switch for IPv4 forwarding, per network namespace.
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
@@ -249,7 +253,7 @@ pub async fn plan(cfg: &SetupConfig) -> Result<Vec<Step>> {
     let net = connect(cfg)?;
     let inspect = format!("inspect bridge {}", cfg.bridge);
     if !net.bridge_ready().await.map_err(net_err(&inspect))? {
-        let gw = addr::gateway(cfg.subnet).unwrap_or(cfg.subnet.network());
+        let gw = hype_net::gateway(cfg.subnet).unwrap_or(cfg.subnet.network());
         steps.push(Step::CreateBridge {
             bridge: cfg.bridge.clone(),
             address: Ipv4Net::new(gw, cfg.subnet.prefix_len()).unwrap_or(cfg.subnet),

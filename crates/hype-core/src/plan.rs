@@ -1,22 +1,45 @@
-//! What a VM boots with: its image resolved to kernel or firmware, its
-//! disks made and listed, its command line. Everything `Vmm::launch` (or
-//! `restore`) needs, as a `VmSpec`; nothing here starts a process or
-//! changes a VM's state.
+//! What a VM boots with, decided once per request: the [`BootPlan`] (its
+//! backend, accelerator, image and how that image boots, the firmware
+//! checked) is made before anything is recorded or launched, and every
+//! later step reads it instead of asking again. [`Hype::vm_spec`] turns a
+//! plan into the `VmSpec` a backend launches, making the VM's own disks on
+//! the way; nothing here starts a process or changes a VM's state.
 
 use hype_store::{ImageRecord, VmRecord};
-use hype_vmm::{AnyVmm, Boot, Disk, DiskFormat, VmSpec, Vmm};
+use hype_vmm::{Accel, Boot, Disk, DiskFormat, VmSpec, Vmm};
 
+use crate::backends::VmmBackend;
 use crate::{images, CoreError, Hype, Result};
 
+/// Everything decided about one boot of one VM.
+pub(crate) struct BootPlan {
+    pub vmm: VmmBackend,
+    pub accel: Accel,
+    pub image: ImageRecord,
+    pub boot: images::ImageBoot,
+    /// For an imported disk booted by firmware: what that firmware takes
+    /// on this backend, checked to be there.
+    pub firmware: Option<crate::firmware::Plan>,
+}
+
+impl BootPlan {
+    /// Whether a hype agent runs in such a VM.
+    pub fn has_agent(&self) -> bool {
+        self.boot.has_agent()
+    }
+}
+
 impl Hype {
-    /// How VMs of `img` boot; refused (with the reason) when this hyped
-    /// cannot boot them.
-    pub(crate) async fn image_boot(
-        &self,
-        vm: &str,
-        img: &ImageRecord,
-    ) -> Result<images::ImageBoot> {
-        let kernel = if img.kind == "disk" && img.boot_mode == "kernel" {
+    /// Plans a boot of VM `vm` from image `image` on `vmm`; refused (with
+    /// the reason) when this hyped cannot boot it, before anything is made.
+    pub(crate) async fn plan(&self, vm: &str, image: &str, vmm: VmmBackend) -> Result<BootPlan> {
+        // CH runs on KVM or not at all; only QEMU follows the decision.
+        let accel = match vmm.kind() {
+            hype_types::VmmKind::CloudHypervisor => Accel::Kvm,
+            hype_types::VmmKind::Qemu => self.inner.backends.accel().await?.accel,
+        };
+        let image = self.inner.store.get_image(image).await?;
+        let kernel = if image.kind == "disk" && image.boot_mode == "kernel" {
             match self.inner.store.get_image(images::KERNEL_IMAGE).await {
                 Ok(base) => Some(base),
                 Err(hype_store::StoreError::ImageNotFound { .. }) => None,
@@ -25,54 +48,70 @@ impl Hype {
         } else {
             None
         };
-        images::image_boot(img, kernel.as_ref()).map_err(|what| CoreError::Unsupported {
-            name: vm.into(),
-            what,
+        let boot =
+            images::image_boot(&image, kernel.as_ref()).map_err(|what| CoreError::Unsupported {
+                name: vm.into(),
+                what,
+            })?;
+        let firmware = match &boot {
+            images::ImageBoot::Disk {
+                boot: images::DiskBoot::Firmware(firmware),
+                ..
+            } => Some(crate::firmware::plan(
+                &self.inner.cfg,
+                vm,
+                &image.name,
+                *firmware,
+                vmm.kind(),
+            )?),
+            _ => None,
+        };
+        Ok(BootPlan {
+            vmm,
+            accel,
+            image,
+            boot,
+            firmware,
         })
     }
 
-    /// Everything `vmm` needs to start `rec`: its image's files, its disks,
-    /// its network attachment and the kernel command line.
+    /// The plan for booting an existing VM again, on the backend it has.
+    pub(crate) async fn plan_for(&self, rec: &VmRecord, vmm: VmmBackend) -> Result<BootPlan> {
+        self.plan(&rec.name, &rec.image, vmm).await
+    }
+
+    /// Everything the plan's backend needs to start `rec`: its image's
+    /// files, its disks (made on first boot), its network attachment and
+    /// the kernel command line.
     pub(crate) async fn vm_spec(
         &self,
         rec: &VmRecord,
-        vmm: &AnyVmm,
+        plan: &BootPlan,
         net: Option<&crate::network::Attachment>,
     ) -> Result<VmSpec> {
-        // CH runs on KVM or not at all; only QEMU follows the decision.
-        let accel = match vmm.kind() {
-            hype_types::VmmKind::CloudHypervisor => hype_vmm::Accel::Kvm,
-            hype_types::VmmKind::Qemu => self.accel().await?.accel,
-        };
-        let img = self.inner.store.get_image(&rec.image).await?;
-        let boot = self.image_boot(&rec.name, &img).await?;
         let run_dir = self.inner.cfg.run_dir(&rec.name);
-        let (boot, disks) = match boot {
+        let (boot, disks) = match &plan.boot {
             images::ImageBoot::Kernel(files) => {
-                self.kernel_boot(rec, vmm, accel, net, files, None).await?
+                self.kernel_boot(rec, plan, net, files, None).await?
             }
             images::ImageBoot::Disk {
                 disk,
                 boot: images::DiskBoot::Kernel(files),
             } => {
-                let overlay = overlay_disk(&rec.name, &run_dir, &disk).await?;
-                self.kernel_boot(rec, vmm, accel, net, files, Some(overlay))
+                let overlay = overlay_disk(&rec.name, &run_dir, disk).await?;
+                self.kernel_boot(rec, plan, net, files, Some(overlay))
                     .await?
             }
             images::ImageBoot::Disk {
                 disk,
-                boot: images::DiskBoot::Firmware(firmware),
+                boot: images::DiskBoot::Firmware(_),
             } => {
-                // Checked before anything is made, so a refusal leaves nothing.
-                let plan = crate::firmware::plan(
-                    &self.inner.cfg,
-                    &rec.name,
-                    &rec.image,
-                    firmware,
-                    vmm.kind(),
-                )?;
-                let overlay = overlay_disk(&rec.name, &run_dir, &disk).await?;
-                let firmware = crate::firmware::prepare(&rec.name, plan, &run_dir).await?;
+                let fw = plan
+                    .firmware
+                    .clone()
+                    .expect("a firmware boot is planned with its firmware");
+                let overlay = overlay_disk(&rec.name, &run_dir, disk).await?;
+                let firmware = crate::firmware::prepare(&rec.name, fw, &run_dir).await?;
                 (Boot::Firmware { firmware }, vec![overlay])
             }
         };
@@ -84,7 +123,7 @@ impl Hype {
             boot,
             disks,
             run_dir,
-            accel,
+            accel: plan.accel,
             tap: net.map(|n| n.tap.clone()),
             mac: net.map(|n| n.mac.clone()),
         })
@@ -97,10 +136,9 @@ impl Hype {
     async fn kernel_boot(
         &self,
         rec: &VmRecord,
-        vmm: &AnyVmm,
-        accel: hype_vmm::Accel,
+        plan: &BootPlan,
         net: Option<&crate::network::Attachment>,
-        files: images::BootFiles,
+        files: &images::BootFiles,
         imported: Option<Disk>,
     ) -> Result<(Boot, Vec<Disk>)> {
         let mut cmdline = vec![
@@ -110,7 +148,7 @@ impl Hype {
             format!("hype.name={}", rec.name),
             format!("hype.id={}", rec.id),
         ];
-        cmdline.extend(vmm.cmdline_extra(accel));
+        cmdline.extend(plan.vmm.cmdline_extra(plan.accel));
         if let Some(net) = net {
             cmdline.extend(net.cmdline.iter().cloned());
         }
@@ -121,12 +159,12 @@ impl Hype {
             cmdline.push("hype.root=/dev/vda".into());
             disks.push(overlay);
         }
-        if let Some(rootfs) = files.rootfs {
+        if let Some(rootfs) = &files.rootfs {
             // The root disk is the first virtio-blk device, the VM's own
             // disk (if any) the second.
             cmdline.push("hype.rootfs=/dev/vda".into());
             disks.push(Disk {
-                path: rootfs,
+                path: rootfs.clone(),
                 format: DiskFormat::Raw,
                 read_only: true,
             });
@@ -149,8 +187,8 @@ impl Hype {
             cmdline.push(user.clone());
         }
         let boot = Boot::Kernel {
-            kernel: files.kernel,
-            initramfs: files.initramfs,
+            kernel: files.kernel.clone(),
+            initramfs: files.initramfs.clone(),
             cmdline: cmdline.join(" "),
         };
         Ok((boot, disks))
