@@ -10,12 +10,14 @@
 
 pub mod axtree;
 mod client;
+mod conn;
 mod discovery;
 mod page;
 
 pub use client::{
     connect_devtools, discover, screenshot, CdpError, CdpSession, DevtoolsSocket, Discovery,
 };
+pub use conn::{CdpEvent, Connection};
 pub use discovery::{rewrite_discovery, DevtoolsTarget};
 pub use page::{Button, ImageFormat, Page};
 

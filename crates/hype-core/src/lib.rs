@@ -40,6 +40,7 @@ mod supervisor;
 #[cfg(test)]
 mod tests;
 mod view;
+mod watch;
 
 pub use config::{AccelChoice, CoreConfig, NetworkConfig};
 pub use console::{ConsoleCursor, ConsoleTail};

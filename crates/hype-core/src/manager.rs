@@ -6,7 +6,8 @@
 //! hyped's state is a handful of named parts, each with its own narrow
 //! surface: the [`Backends`] (which VMM, which accelerator), the
 //! [`Runtimes`] (VMMs under supervision), the [`Lifetimes`] (CDP clients,
-//! for idle timeouts), the [`VmLocks`], the network, the import jobs.
+//! for idle timeouts), the browser watches, the [`VmLocks`], the network,
+//! the import jobs.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -40,6 +41,7 @@ pub(crate) struct Inner {
     pub firewall: tokio::sync::Mutex<()>,
     pub runtimes: Runtimes,
     pub lifetimes: Lifetimes,
+    pub watches: crate::watch::Watches,
     pub locks: VmLocks,
     /// Images with a browser root filesystem (their VMs get a `cdp_url`).
     pub browser_images: Mutex<HashSet<String>>,
@@ -128,6 +130,7 @@ impl Hype {
             browser_images: Mutex::new(browser_images),
             runtimes: Runtimes::default(),
             lifetimes: Lifetimes::default(),
+            watches: Default::default(),
             locks: VmLocks::default(),
             jobs: crate::jobs::Jobs::new(workers),
             shutdown,
@@ -141,6 +144,7 @@ impl Hype {
             let _ = accel_tx.send(Some(decision));
         });
         crate::reconcile::run(&hype).await?;
+        hype.start_watching();
         hype.reconcile_jobs().await?;
         hype.start_dispatcher();
         let reaper = hype.clone();

@@ -6,6 +6,7 @@
 //! know about HTTP, SQLite or a VMM: the server, the CLI, the MCP tools and
 //! the TUI all link it, and the OpenAPI document is generated from it.
 
+pub mod browser;
 pub mod error;
 pub mod event;
 pub mod guest;
@@ -17,6 +18,7 @@ pub mod transfer;
 pub mod version;
 pub mod vm;
 
+pub use browser::{ConsoleMessage, NetworkRequest};
 pub use error::{ErrorBody, ErrorDetail, ErrorKind};
 pub use event::{Event, EventType};
 pub use guest::{GuestInterface, GuestNetwork, ProbeRequest, ProbeResult, MAX_PROBE_TIMEOUT_MS};

@@ -1,5 +1,5 @@
-//! `hype version`, placeholders for commands this build lacks, and how an
-//! error becomes a message on stderr and an exit status.
+//! `hype version`, and how an error becomes a message on stderr and an
+//! exit status.
 
 use std::process::ExitCode;
 

@@ -139,8 +139,37 @@ fn playwright_and_chromiumoxide_drive_sandboxes_through_hyped() -> anyhow::Resul
             .new_page("data:text/html,<title>from rust</title><p>hi</p>")
             .await?;
         assert_eq!(page.get_title().await?.as_deref(), Some("from rust"));
+        // hyped's browser watch saw that page (a client's own) from its
+        // start: its console and its requests.
+        page.evaluate(
+            "console.log('watched', 1); fetch('http://10.79.0.1:9/watched').catch(() => 0); 1",
+        )
+        .await?;
         drop(browser);
         pump.abort();
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            let c: Value = reqwest::get(format!("{}/api/v1/vms/s1/browser/console", s.base))
+                .await?
+                .json()
+                .await?;
+            let n: Value = reqwest::get(format!("{}/api/v1/vms/s1/browser/network", s.base))
+                .await?
+                .json()
+                .await?;
+            let logged = c["messages"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m["text"] == "watched 1"));
+            let fetched = n["requests"].as_array().is_some_and(|r| {
+                r.iter()
+                    .any(|r| r["url"] == "http://10.79.0.1:9/watched" && r["failure"].is_string())
+            });
+            if logged && fetched {
+                break;
+            }
+            assert!(Instant::now() < until, "not recorded:\n{c}\n{n}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
 
         // Standby and back: the same browser, its open page, reachable on
         // the same address through the same proxy.

@@ -2,6 +2,7 @@
 //! through [`api`]'s `OpenApiRouter`, which builds the router and the
 //! OpenAPI document from the same list: a route cannot exist undocumented.
 
+pub(crate) mod browser;
 pub(crate) mod cdp;
 pub(crate) mod events;
 pub(crate) mod guest;
@@ -49,6 +50,8 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(cdp::json))
         .routes(routes!(cdp::devtools))
         .routes(routes!(cdp::screenshot))
+        .routes(routes!(browser::console))
+        .routes(routes!(browser::network))
         .routes(routes!(events::list))
         .routes(routes!(events::vm_events))
         .routes(routes!(events::job_events))

@@ -1,0 +1,149 @@
+//! One watch connection to one sandbox's browser: attach to every page,
+//! run the page hooks, record what the pages say. Reconnects while the VM
+//! runs (a Chromium restarted by the agent, a relay hiccup); ends when its
+//! token is cancelled.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hype_cdp::{CdpEvent, Connection, Discovery};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::PageLog;
+use crate::Hype;
+
+const RETRY: Duration = Duration::from_secs(1);
+
+pub(super) async fn run(
+    hype: Hype,
+    name: String,
+    log: Arc<Mutex<PageLog>>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let ended = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = connect_and_watch(&hype, &name, &log, &cancel) => r,
+        };
+        if let Err(why) = ended {
+            tracing::debug!(vm = %name, why, "browser watch interrupted");
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(RETRY) => {}
+        }
+    }
+}
+
+/// The browser target's id from `/json/version`'s WebSocket URL.
+fn browser_target(version: &Value) -> Option<String> {
+    let url = version["webSocketDebuggerUrl"].as_str()?;
+    let rest = &url[url.find("/devtools/")? + "/devtools/".len()..];
+    Some(rest.to_owned())
+}
+
+async fn connect_and_watch(
+    hype: &Hype,
+    name: &str,
+    log: &Arc<Mutex<PageLog>>,
+    cancel: &CancellationToken,
+) -> Result<(), String> {
+    let version = hype
+        .cdp_discovery(name, Discovery::Version)
+        .await
+        .map_err(|e| e.to_string())?;
+    let target = browser_target(&version).ok_or("the browser names no target")?;
+    let socket = hype
+        .cdp_socket(name, &target)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (conn, mut events) = Connection::open(socket);
+    conn.call(
+        None,
+        "Target.setAutoAttach",
+        json!({"autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true}),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    // sessionId → targetId of the pages attached.
+    let mut sessions: HashMap<String, String> = HashMap::new();
+    loop {
+        let ev = tokio::select! {
+            _ = cancel.cancelled() => {
+                conn.close().await;
+                return Ok(());
+            }
+            ev = events.recv() => ev.ok_or("the browser closed the connection")?,
+        };
+        match ev.method.as_str() {
+            "Target.attachedToTarget" => {
+                let session = ev.params["sessionId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let info = &ev.params["targetInfo"];
+                let target = info["targetId"].as_str().unwrap_or_default().to_owned();
+                let page = info["type"] == "page";
+                let waiting = ev.params["waitingForDebugger"].as_bool().unwrap_or(false);
+                if page {
+                    sessions.insert(session.clone(), target.clone());
+                }
+                // Off the event loop: the hooks wait for answers.
+                let conn = conn.clone();
+                tokio::spawn(async move {
+                    if page {
+                        page_hooks(&conn, &session).await;
+                    }
+                    if waiting {
+                        conn.send(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}))
+                            .await;
+                    }
+                });
+            }
+            "Target.detachedFromTarget" => {
+                if let Some(s) = ev.params["sessionId"].as_str() {
+                    sessions.remove(s);
+                }
+            }
+            _ => record(log, &sessions, &ev),
+        }
+    }
+}
+
+/// What hyped does on every page of a sandbox before it runs: the domains
+/// whose events it records.
+async fn page_hooks(conn: &Connection, session: &str) {
+    for (method, params) in [
+        ("Runtime.enable", json!({})),
+        ("Log.enable", json!({})),
+        // Bodies are not kept by hyped; the browser's own buffers suffice.
+        ("Network.enable", json!({"maxPostDataSize": 65536})),
+    ] {
+        if let Err(e) = conn.call(Some(session), method, params).await {
+            tracing::debug!(method, error = %e, "page hook failed");
+        }
+    }
+}
+
+fn record(log: &Arc<Mutex<PageLog>>, sessions: &HashMap<String, String>, ev: &CdpEvent) {
+    let Some(target) = ev.session.as_ref().and_then(|s| sessions.get(s)) else {
+        return;
+    };
+    log.lock()
+        .expect("page log lock")
+        .record(target, &ev.method, &ev.params);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browser_target_comes_from_the_version_document() {
+        let v = json!({"webSocketDebuggerUrl": "ws://10.0.0.2:9222/devtools/browser/abc-1"});
+        assert_eq!(browser_target(&v).as_deref(), Some("browser/abc-1"));
+        assert_eq!(browser_target(&json!({})), None);
+    }
+}
