@@ -44,6 +44,11 @@ pub struct ProbeResult {
 /// The marker `hype-agent` prints on the console in probe mode.
 pub const PROBE_MARKER: &str = "HYPE_PROBE_OK";
 
+/// A guest KVM runs prints its first console bytes within a few hundred
+/// milliseconds; a nested KVM that cannot run one spins silently (QEMU 10
+/// reports no internal error), burning a core until the deadline.
+const FIRST_OUTPUT: Duration = Duration::from_secs(3);
+
 /// Boots `kernel` + `initramfs` under KVM with `hype.probe=1` and waits up to
 /// `deadline` for the agent's marker on the serial console.
 pub async fn probe_kvm(
@@ -121,6 +126,12 @@ pub async fn probe_kvm(
                 .trim()
                 .to_owned();
             break no(format!("the KVM probe guest died: {last}"));
+        }
+        if console_text.is_empty() && started.elapsed() > FIRST_OUTPUT.min(deadline) {
+            break no(format!(
+                "a probe guest printed nothing under KVM within {} s (nested KVM that cannot run a guest?)",
+                FIRST_OUTPUT.as_secs()
+            ));
         }
         if started.elapsed() > deadline {
             break no(format!(

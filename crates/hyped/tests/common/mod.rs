@@ -217,7 +217,8 @@ impl Server {
         Ok(line.split_whitespace().nth(1).context("value")?.parse()?)
     }
 
-    /// QEMU processes whose command line points into this data directory.
+    /// QEMU processes of VMs (not hyped's KVM probe) whose command line points
+/// into this data directory.
     pub fn vmm_pids(&self) -> Vec<u32> {
         vmm_pids_under(&self.data)
     }
@@ -237,7 +238,7 @@ fn healthz(addr: &str) -> anyhow::Result<()> {
 }
 
 pub fn vmm_pids_under(data: &Path) -> Vec<u32> {
-    let needle = data.display().to_string();
+    let needle = data.join("vms").display().to_string();
     let mut out = vec![];
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
