@@ -17,6 +17,6 @@ scripts/build-vcsim.sh >/dev/null
 (cd tests/mcp && npm ci --ignore-scripts --no-audit --no-fund --silent --loglevel=error)
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-cargo test --workspace 2>&1 | tee "${TMPDIR:-/tmp}/hype-test.log"
+cargo test --workspace --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/hype-test.log"
 # Say plainly which real-binary tests ran (cargo hides test output).
 cargo test -q -p hype-ch --test real_binary -- --nocapture 2>&1 | grep -E "skipped|passed|failed" || true

@@ -93,6 +93,40 @@ pub enum GuestMessage {
     },
 }
 
+/// Splits a kernel command line into words as the kernel (and the agent)
+/// do: on whitespace, except inside double quotes, which are dropped
+/// (`a="b c"` is one word `a=b c`, `"hype.ip"=x` is `hype.ip=x`). hyped
+/// checks a user's command line with this same function, so what it
+/// refuses is exactly what the agent would read.
+pub fn split_cmdline(cmdline: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_quotes = false;
+    let mut started = false;
+    for c in cmdline.chars() {
+        match c {
+            '"' => {
+                in_quotes = !in_quotes;
+                started = true;
+            }
+            c if c.is_whitespace() && !in_quotes => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
+}
+
 /// Encodes one message as a line, newline included.
 pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
     let mut line = serde_json::to_vec(msg).expect("agent messages always serialize");
@@ -150,6 +184,15 @@ mod tests {
             s,
             "{\"type\":\"ready\",\"agent_version\":\"0.1.0\",\"protocol\":1,\"uptime_ms\":812,\"init_ms\":40}\n"
         );
+    }
+
+    #[test]
+    fn command_lines_split_as_the_kernel_does() {
+        assert_eq!(
+            split_cmdline(r#"a=1  b="c d" "hype.ip"=x hy"pe.gw"=y """#),
+            ["a=1", "b=c d", "hype.ip=x", "hype.gw=y", ""]
+        );
+        assert!(split_cmdline("   ").is_empty());
     }
 
     #[test]

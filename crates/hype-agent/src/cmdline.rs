@@ -62,7 +62,7 @@ pub fn parse(cmdline: &str) -> (Config, Vec<CmdlineError>) {
     let mut errors = Vec::new();
     let (mut ip, mut gw, mut dns) = (None, None, None);
 
-    for word in split_words(cmdline) {
+    for word in hype_agent_proto::split_cmdline(cmdline) {
         // Everything after "--" is init's argv, not kernel parameters.
         if word == "--" {
             break;
@@ -116,37 +116,6 @@ pub fn parse(cmdline: &str) -> (Config, Vec<CmdlineError>) {
         }
     }
     (config, errors)
-}
-
-/// Splits like the kernel does: on whitespace, except inside double quotes,
-/// which are dropped (`a="b c"` is one word `a=b c`).
-fn split_words(cmdline: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_quotes = false;
-    let mut started = false;
-    for c in cmdline.chars() {
-        match c {
-            '"' => {
-                in_quotes = !in_quotes;
-                started = true;
-            }
-            c if c.is_whitespace() && !in_quotes => {
-                if started {
-                    words.push(std::mem::take(&mut word));
-                    started = false;
-                }
-            }
-            c => {
-                word.push(c);
-                started = true;
-            }
-        }
-    }
-    if started {
-        words.push(word);
-    }
-    words
 }
 
 fn non_empty(value: &str) -> Option<String> {

@@ -9,6 +9,8 @@
 mod auth;
 pub mod error;
 mod extract;
+pub mod guard;
+mod limit;
 mod mcp_backend;
 mod metrics;
 pub mod openapi;
@@ -26,6 +28,10 @@ use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
 pub use auth::AuthConfig;
+pub use guard::PublicHost;
+
+/// The shortest API key hyped accepts: a short key is guessed.
+pub const MIN_KEY_LEN: usize = 16;
 
 /// Everything `run` needs beyond the listener.
 #[derive(Debug, Clone)]
@@ -35,12 +41,19 @@ pub struct ServerConfig {
     /// Who may connect; empty means loopback only when no key is set, and
     /// anyone with the key otherwise.
     pub allow_cidrs: Vec<IpNet>,
+    /// Host names (besides IP addresses and localhost) browsers may reach
+    /// hyped by, and whose pages may use it.
+    pub public_hosts: Vec<PublicHost>,
+    /// Requests per second per client (bursts of twice that); 0 is no limit.
+    pub rate_limit: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("refusing to listen on {addr} without an API key: set --api-key / HYPE_API_KEY, or listen on a loopback address")]
     KeyRequired { addr: SocketAddr },
+    #[error("the API key is {len} characters long; it must have at least {MIN_KEY_LEN} (a short key is guessed)")]
+    KeyTooShort { len: usize },
     #[error("cannot read the listener's address")]
     Listener(#[source] std::io::Error),
     #[error(transparent)]
@@ -53,6 +66,7 @@ pub enum ServeError {
 pub(crate) struct AppState {
     pub hype: Hype,
     pub auth: Arc<AuthConfig>,
+    pub guard: Arc<guard::SiteGuard>,
     pub metrics: Arc<metrics::Metrics>,
     pub shutdown: CancellationToken,
     /// The MCP tools over the core, for `/mcp`.
@@ -66,6 +80,13 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let addr = listener.local_addr().map_err(ServeError::Listener)?;
+    if let Some(k) = &cfg.api_key {
+        if k.chars().count() < MIN_KEY_LEN {
+            return Err(ServeError::KeyTooShort {
+                len: k.chars().count(),
+            });
+        }
+    }
     if !addr.ip().is_loopback() && cfg.api_key.is_none() {
         return Err(ServeError::KeyRequired { addr });
     }
@@ -76,6 +97,7 @@ pub async fn run(
             cfg.api_key.clone(),
             cfg.allow_cidrs.clone(),
         )),
+        guard: Arc::new(guard::SiteGuard::new(cfg.public_hosts.clone())),
         metrics: Arc::new(metrics::Metrics::default()),
         shutdown: shutdown.clone(),
         mcp: hype_mcp::HypeMcp::new(
@@ -86,7 +108,11 @@ pub async fn run(
     let mcp = state.mcp.clone();
     // Clients (Playwright among them) ask for `/json/version/`: one
     // documented route serves both spellings.
-    let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(state));
+    let limiter = limit::config(cfg.rate_limit);
+    if let Some(l) = &limiter {
+        tokio::spawn(limit::prune(l.clone(), shutdown.clone()));
+    }
+    let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(state, limiter));
     tracing::info!(%addr, data_dir = %cfg.core.data_dir.display(), "hyped listening");
     let served = axum::serve(
         listener,

@@ -34,10 +34,57 @@ pub(crate) fn base() -> utoipa::openapi::OpenApi {
 
 static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
     let (_, mut doc) = crate::routes::api().split_for_parts();
-    let (_, public) = crate::routes::public().split_for_parts();
+    add_common_responses(&mut doc, true);
+    let (_, mut public) = crate::routes::public().split_for_parts();
+    add_common_responses(&mut public, false);
     doc.merge(public);
     doc
 });
+
+/// The answers every route can give whatever it does, because the layers
+/// in front of all of them (Host and Origin rules, auth, the rate limit,
+/// the store) give them: listed once here rather than on each handler.
+fn add_common_responses(doc: &mut utoipa::openapi::OpenApi, behind_auth: bool) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |desc: &str| {
+        ResponseBuilder::new()
+            .description(desc)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    let mut common = vec![
+        ("403", "Refused: a Host or Origin hyped does not serve (DNS rebinding, cross-site use), or a peer outside the allowed networks"),
+        ("500", "hyped failed on its own side (the message says where)"),
+    ];
+    if behind_auth {
+        common.push(("401", "No API key, or the wrong one"));
+        common.push(("429", "Too many requests from this client; see Retry-After"));
+    }
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for (status, desc) in &common {
+                op.responses
+                    .responses
+                    .entry((*status).to_owned())
+                    .or_insert_with(|| error(desc).into());
+            }
+        }
+    }
+}
 
 /// The whole document, as `/api/v1/openapi.json` serves it.
 pub fn document() -> &'static utoipa::openapi::OpenApi {

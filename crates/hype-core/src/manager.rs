@@ -249,10 +249,8 @@ impl Hype {
                     tracing::error!(vm = %rec.name, error = %del, "cannot remove a VM whose boot failed");
                 }
                 // Its lease is gone with its row: the firewall follows.
-                if !rec.egress {
-                    if let Err(fw) = self.refresh_firewall().await {
-                        tracing::warn!(vm = %rec.name, error = %fw, "firewall refresh after a failed create");
-                    }
+                if let Err(fw) = self.refresh_firewall().await {
+                    tracing::warn!(vm = %rec.name, error = %fw, "firewall refresh after a failed create");
                 }
                 Err(e)
             }
@@ -462,7 +460,7 @@ impl Hype {
         self.inner.store.delete_vm(name, detail).await?;
         // A new VM of this name starts with no CDP history (idle timeout).
         self.inner.lifetimes.forget(name, None);
-        if !a.rec.egress && a.rec.ip.is_some() {
+        if a.rec.ip.is_some() {
             self.refresh_firewall().await?;
         }
         Ok(())

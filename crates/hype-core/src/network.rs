@@ -94,7 +94,9 @@ fn net_err(name: &str, source: hype_net::NetError) -> CoreError {
 
 impl Hype {
     /// Leases an address (or finds the VM's lease), creates its tap and
-    /// applies its egress policy. `None` when networking is off.
+    /// applies the firewall (the tap pinned to the lease, the egress
+    /// policy) before anything can send on it. `None` when networking is
+    /// off.
     pub(crate) async fn attach_network(&self, rec: &VmRecord) -> Result<Option<Attachment>> {
         let Some(net) = &self.inner.net else {
             return Ok(None);
@@ -122,11 +124,9 @@ impl Hype {
         net.create_tap(&tap)
             .await
             .map_err(|e| net_err(&rec.name, e))?;
-        if !rec.egress {
-            if let Err(e) = self.refresh_firewall().await {
-                let _ = net.delete_tap(&tap).await;
-                return Err(e);
-            }
+        if let Err(e) = self.refresh_firewall().await {
+            let _ = net.delete_tap(&tap).await;
+            return Err(e);
         }
         let gw = hype_net::gateway(subnet).expect("Net::connect checked the subnet");
         let mut cmdline = vec![
@@ -157,19 +157,27 @@ impl Hype {
             return Ok(());
         };
         let _one_at_a_time = self.inner.firewall.lock().await;
-        let deny: Vec<Ipv4Addr> = self
-            .inner
-            .store
-            .leases()
-            .await?
-            .into_iter()
+        let leases = self.inner.store.leases().await?;
+        let deny: Vec<Ipv4Addr> = leases
+            .iter()
             .filter(|l| !l.egress)
             .filter_map(|l| l.ip.parse().ok())
+            .collect();
+        let pins = leases
+            .into_iter()
+            .filter_map(|l| {
+                Some(hype_net::Pin {
+                    ip: l.ip.parse().ok()?,
+                    tap: l.tap,
+                    mac: l.mac,
+                })
+            })
             .collect();
         let plan = FirewallPlan {
             bridge: net.bridge().to_owned(),
             subnet: net.subnet(),
             egress_deny: deny,
+            pins,
         };
         tokio::task::spawn_blocking(move || plan.apply())
             .await

@@ -1,7 +1,9 @@
 //! Start-up reconciliation: the store says what should exist, the process
 //! table says what does. VMMs that survived a restart of hyped are adopted;
 //! VMs whose VMM vanished are marked crashed; creations cut short by a crash
-//! of hyped are undone; stale sockets go.
+//! of hyped are undone; stale sockets go. Any other VMM of this data
+//! directory (spawned by a hyped that died before recording it) is killed:
+//! it would hold a tap and a disk that nothing accounts for.
 
 use std::time::Instant;
 
@@ -17,6 +19,7 @@ use crate::{Hype, Result};
 
 pub(crate) async fn run(hype: &Hype) -> Result<()> {
     let inner = &hype.inner;
+    let mut adopted_pids = vec![];
     for rec in inner.store.list_vms().await? {
         let run_dir = inner.cfg.run_dir(&rec.name);
         let vmm = inner.backends.of_record(&rec).ok();
@@ -44,6 +47,9 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
                     }
                     _ => false,
                 };
+                if adopted {
+                    adopted_pids.extend(rec.vmm_pid);
+                }
                 if !adopted {
                     let (t, detail) = if rec.state == VmState::Stopping {
                         (Transition::Exited, "VMM exited while hyped was down")
@@ -80,7 +86,41 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
             }
         }
     }
+    kill_strays(&inner.cfg.vms_dir(), &adopted_pids);
     hype.reconcile_network().await
+}
+
+/// Kills every VMM whose command line names a VM directory of this hyped
+/// but that was not adopted: a VMM no row accounts for. A VMM names its
+/// control socket there (QMP or cloud-hypervisor's API); other processes
+/// that merely read a VM's files (a `tail` of its console) are left alone.
+fn kill_strays(vms_dir: &std::path::Path, adopted: &[u32]) {
+    const VMM_MARKS: &[&str] = &[
+        hype_vmm::spec_files::QMP_SOCK,
+        hype_vmm::spec_files::CH_SOCK,
+        #[cfg(test)]
+        "vmm-double",
+    ];
+    let needle = format!("{}/", vms_dir.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if adopted.contains(&pid) || pid == std::process::id() {
+            continue;
+        }
+        let names_ours = process::cmdline(pid).is_some_and(|argv| {
+            argv.iter()
+                .any(|a| a.contains(&needle) && VMM_MARKS.iter().any(|m| a.contains(m)))
+        });
+        if names_ours && process::is_alive(pid) {
+            tracing::warn!(pid, "killing a VMM no VM accounts for");
+            process::signal_group(pid, Signal::SIGKILL);
+        }
+    }
 }
 
 /// Takes a surviving VMM under supervision again. The pidfd is opened before

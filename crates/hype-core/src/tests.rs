@@ -79,6 +79,14 @@ impl Harness {
     }
 
     async fn create(&self, name: &str) -> Result<hype_types::Vm, CoreError> {
+        self.create_idle(name, None).await
+    }
+
+    async fn create_idle(
+        &self,
+        name: &str,
+        idle_timeout_seconds: Option<u32>,
+    ) -> Result<hype_types::Vm, CoreError> {
         self.hype
             .create_vm(CreateVm {
                 name: name.into(),
@@ -89,7 +97,7 @@ impl Harness {
                 vmm: Default::default(),
                 network: None,
                 ttl_seconds: None,
-                idle_timeout_seconds: None,
+                idle_timeout_seconds,
                 persist: false,
             })
             .await
@@ -374,6 +382,14 @@ async fn a_restart_adopts_live_vmms_buries_dead_ones_and_undoes_half_creations()
         )
         .await
         .unwrap();
+    // A VMM spawned for a VM that was never told of it (hyped died between
+    // spawn and record): it names this hyped's VM directory.
+    let stray_dir = h.run_dir("stray");
+    std::fs::create_dir_all(&stray_dir).unwrap();
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.args(["-c", "while :; do sleep 1; done"])
+        .arg(stray_dir.join("vmm-double"));
+    let stray = hype_vmm::process::spawn_detached(&mut cmd, &stray_dir.join("vmm.log")).unwrap();
     let (dir, double) = h.stop_hyped().await;
     // While hyped is down, one VMM dies.
     hype_vmm::process::signal_group(dead.vmm.pid.unwrap(), nix::sys::signal::Signal::SIGKILL);
@@ -389,11 +405,41 @@ async fn a_restart_adopts_live_vmms_buries_dead_ones_and_undoes_half_creations()
         h.hype.get_vm("half").await,
         Err(CoreError::VmNotFound { .. })
     ));
+    let t = Instant::now();
+    while hype_vmm::process::is_alive(stray) {
+        assert!(t.elapsed() < Duration::from_secs(2), "the stray VMM lives");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The adopted VM is supervised: its agent answers and it stops.
     h.hype.guest_network("kept").await.unwrap();
     assert_eq!(
         h.hype.stop_vm("kept").await.unwrap().state,
         VmState::Stopped
     );
+    h.stop_hyped().await;
+}
+
+/// Issue 15, finding 14: a deleted VM's idle clock goes with it, so a new
+/// VM of the same name starts idle from zero instead of being reaped at
+/// once for its predecessor's idleness.
+#[tokio::test]
+async fn a_new_vm_of_a_deleted_name_starts_its_idle_time_afresh() {
+    let h = harness().await;
+    let mut rx = h.hype.subscribe_events();
+    h.create_idle("x", Some(600)).await.unwrap();
+    next_event(&mut rx, "x", &[EventType::VmRunning], 5).await;
+    // Idle for a while under a long timeout.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    h.hype.delete_vm("x").await.unwrap();
+    h.create_idle("x", Some(3)).await.unwrap();
+    next_event(&mut rx, "x", &[EventType::VmRunning], 5).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        h.hype.get_vm("x").await.is_ok(),
+        "reaped for the deleted VM's idle time"
+    );
+    // Its own idle timeout still applies.
+    let e = next_event(&mut rx, "x", &[EventType::VmDeleted], 6).await;
+    assert!(e.detail.as_deref().unwrap().contains("idle"), "{e:?}");
     h.stop_hyped().await;
 }

@@ -39,17 +39,16 @@ pub enum McpError {
 
 /// The streamable-HTTP service for `/mcp`: sessions for protocol versions
 /// that have them (each gets its own current sandbox), stateless requests
-/// for those that do not. Host checks guard a key-less hyped on loopback
-/// against DNS rebinding; with an API key the key is the guard.
+/// for those that do not. Host and Origin are checked by the server that
+/// mounts it (hype-api applies its rules to every route), so rmcp's own
+/// narrower host list is off.
 pub fn http_service<B: Backend>(
     server: HypeMcp<B>,
-    keyed: bool,
     shutdown: CancellationToken,
 ) -> StreamableHttpService<HypeMcp<B>, LocalSessionManager> {
-    let mut cfg = StreamableHttpServerConfig::default().with_cancellation_token(shutdown);
-    if keyed {
-        cfg = cfg.disable_allowed_hosts();
-    }
+    let cfg = StreamableHttpServerConfig::default()
+        .with_cancellation_token(shutdown)
+        .disable_allowed_hosts();
     StreamableHttpService::new(
         move || Ok(server.fresh_session()),
         Arc::new(LocalSessionManager::default()),

@@ -1,9 +1,17 @@
-//! hype's own nftables table (`inet hype`), replaced whole and atomically
-//! through nft's JSON interface each time it changes. It forwards guest
-//! traffic out and masquerades it, denies egress for VMs that asked for
-//! none, lets nothing in from outside but replies, keeps guests apart even
-//! when routed, and keeps them off the host's own services (hyped's API!)
-//! except for ping.
+//! hype's own nftables tables, replaced whole and atomically (both in one
+//! transaction) through nft's JSON interface each time they change.
+//!
+//! `inet hype` forwards guest traffic out and masquerades it, denies egress
+//! for VMs that asked for none, lets nothing in from outside but replies,
+//! keeps guests apart even when routed, and keeps them off the host's own
+//! services (hyped's API!) except for ping.
+//!
+//! `bridge hype` pins each guest to its lease: a frame from a VM's tap must
+//! carry the VM's MAC, and its IPv4 and ARP must carry the VM's address, so
+//! a guest can neither leave the egress deny by changing its address nor
+//! poison the host's ARP cache for another VM's address. IPv6 (hype does
+//! not configure it) and every other protocol from guests are dropped, and
+//! so is everything from a hype tap without a lease.
 
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -23,7 +31,20 @@ pub struct FirewallPlan {
     pub subnet: Ipv4Net,
     /// Guest addresses whose traffic may not leave the host.
     pub egress_deny: Vec<Ipv4Addr>,
+    /// Each leased guest: what its tap may send from.
+    pub pins: Vec<Pin>,
 }
+
+/// A guest's lease as the bridge enforces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub tap: String,
+    pub mac: String,
+    pub ip: Ipv4Addr,
+}
+
+/// Taps of VMs are named `hype` + a hash (see `tap_name`).
+const TAP_PATTERN: &str = "hype*";
 
 fn meta(key: &str, op: &str, value: &str) -> Value {
     json!({"match": {"op": op, "left": {"meta": {"key": key}}, "right": value}})
@@ -38,7 +59,66 @@ impl FirewallPlan {
         json!({"add": {"rule": {"family": "inet", "table": TABLE, "chain": chain, "expr": expr}}})
     }
 
-    /// The whole table as one nft JSON transaction.
+    fn bridge_rule(&self, chain: &str, expr: Vec<Value>) -> Value {
+        json!({"add": {"rule": {"family": "bridge", "table": TABLE, "chain": chain, "expr": expr}}})
+    }
+
+    /// `bridge hype`: each tap pinned to its lease.
+    fn bridge_table(&self) -> Vec<Value> {
+        let t = json!({"family": "bridge", "name": TABLE});
+        let payload = |protocol: &str, field: &str| json!({"payload": {"protocol": protocol, "field": field}});
+        let ne =
+            |left: Value, right: &str| json!({"match": {"op": "!=", "left": left, "right": right}});
+        let eq = |left: Value, right: Value| json!({"match": {"op": "==", "left": left, "right": right}});
+        let mut cmds = vec![
+            json!({"add": {"table": t.clone()}}),
+            json!({"delete": {"table": t.clone()}}),
+            json!({"add": {"table": t}}),
+            json!({"add": {"chain": {"family": "bridge", "table": TABLE, "name": "prerouting",
+                "type": "filter", "hook": "prerouting", "prio": -200, "policy": "accept"}}}),
+        ];
+        for (i, pin) in self.pins.iter().enumerate() {
+            let chain = format!("guest{i}");
+            let ip = pin.ip.to_string();
+            cmds.push(
+                json!({"add": {"chain": {"family": "bridge", "table": TABLE, "name": chain}}}),
+            );
+            cmds.push(self.bridge_rule(
+                "prerouting",
+                vec![
+                    meta("iifname", "==", &pin.tap),
+                    json!({"jump": {"target": chain}}),
+                ],
+            ));
+            for expr in [
+                vec![
+                    ne(payload("ether", "saddr"), &pin.mac),
+                    json!({"drop": null}),
+                ],
+                vec![
+                    ne(payload("arp", "saddr ether"), &pin.mac),
+                    json!({"drop": null}),
+                ],
+                vec![ne(payload("arp", "saddr ip"), &ip), json!({"drop": null})],
+                vec![ne(payload("ip", "saddr"), &ip), json!({"drop": null})],
+                vec![
+                    eq(payload("ether", "type"), json!({"set": ["ip", "arp"]})),
+                    json!({"accept": null}),
+                ],
+                vec![json!({"drop": null})],
+            ] {
+                cmds.push(self.bridge_rule(&chain, expr));
+            }
+        }
+        // A hype tap without a lease sends nothing.
+        cmds.push(self.bridge_rule(
+            "prerouting",
+            vec![meta("iifname", "==", TAP_PATTERN), json!({"drop": null})],
+        ));
+        cmds
+    }
+
+    /// Both tables as one nft JSON transaction.
     pub fn ruleset(&self) -> Value {
         let br = self.bridge.as_str();
         let from_br = || meta("iifname", "==", br);
@@ -106,6 +186,7 @@ impl FirewallPlan {
                 json!({"masquerade": null}),
             ],
         ));
+        cmds.extend(self.bridge_table());
         json!({"nftables": cmds})
     }
 
@@ -114,11 +195,14 @@ impl FirewallPlan {
         run_nft(&self.ruleset())
     }
 
-    /// Removes the table (for `hype setup --undo`).
+    /// Removes both tables (for `hype setup --undo`).
     pub fn remove() -> Result<()> {
+        let bridge = json!({"family": "bridge", "name": TABLE});
         run_nft(&json!({"nftables": [
             {"add": {"table": table()}},
             {"delete": {"table": table()}},
+            {"add": {"table": bridge}},
+            {"delete": {"table": bridge}},
         ]}))
     }
 }
@@ -156,6 +240,7 @@ mod tests {
             bridge: "hypebr0".into(),
             subnet: "192.168.127.0/24".parse().unwrap(),
             egress_deny: vec![],
+            pins: vec![],
         };
         let text = plan.ruleset().to_string();
         assert!(!text.contains("\"element\""));

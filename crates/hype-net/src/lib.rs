@@ -18,7 +18,7 @@ mod tap;
 
 pub use addr::{dns_for_guests, gateway, mac_for, tap_name, usable_hosts};
 pub use error::NetError;
-pub use firewall::{FirewallPlan, TABLE};
+pub use firewall::{FirewallPlan, Pin, TABLE};
 pub use links::Net;
 
 pub type Result<T, E = NetError> = std::result::Result<T, E>;

@@ -85,6 +85,7 @@ impl SetupConfig {
             bridge: self.bridge.clone(),
             subnet: self.subnet,
             egress_deny,
+            pins: vec![],
         }
     }
 }
@@ -436,6 +437,9 @@ ExecStart={exec}
 KillMode=process
 Restart=on-failure
 RestartSec=2s
+# hyped's data (the database, consoles, disks with browser profiles) is
+# private: every file it or a VMM creates is 0600.
+UMask=0077
 
 [Install]
 WantedBy=multi-user.target

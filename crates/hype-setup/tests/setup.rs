@@ -68,6 +68,7 @@ fn the_default_unit_keeps_vmms_alive_and_names_the_network() {
     for line in [
         "KillMode=process",
         "Restart=on-failure",
+        "UMask=0077",
         "After=network-online.target",
         "WantedBy=multi-user.target",
         "ExecStart=/usr/local/bin/hyped --bridge hypebr0 --subnet 192.168.127.0/24",
@@ -149,6 +150,7 @@ fn setup_applies_is_idempotent_and_undoes() -> anyhow::Result<()> {
             bridge: cfg.bridge.clone(),
             subnet: cfg.subnet,
             egress_deny: vec!["10.77.0.3".parse()?],
+            pins: vec![],
         };
         hyped.apply()?;
         assert!(setup::plan(&cfg).await?.is_empty());
@@ -196,6 +198,7 @@ fn a_changed_table_is_reinstalled_keeping_egress_denials() -> anyhow::Result<()>
             bridge: "otherbr0".into(),
             subnet: cfg.subnet,
             egress_deny: vec!["10.77.0.9".parse()?],
+            pins: vec![],
         }
         .apply()?;
         let steps = setup::plan(&cfg).await?;

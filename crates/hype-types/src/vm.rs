@@ -227,7 +227,12 @@ impl CreateVm {
             if cmdline.chars().any(|c| c.is_control()) {
                 return Err(InvalidVmSpec::CmdlineUnprintable);
             }
-            if cmdline.split_whitespace().any(|w| w.starts_with("hype.")) {
+            // Split as the agent splits, so quoting cannot sneak a
+            // parameter past this check.
+            if hype_agent_proto::split_cmdline(cmdline)
+                .iter()
+                .any(|w| w.trim_start().starts_with("hype."))
+            {
                 return Err(InvalidVmSpec::CmdlineReserved);
             }
         }
@@ -351,6 +356,18 @@ mod tests {
         assert_eq!(s.validate(HOST), Ok(()));
         s.kernel_cmdline = Some("a\nb".into());
         assert_eq!(s.validate(HOST), Err(InvalidVmSpec::CmdlineUnprintable));
+        for sneaky in [
+            r#""hype.ip"=1.2.3.4/24"#,
+            r#"quiet hy"pe.root"=/dev/vdb"#,
+            r#"a="x" "hype.gw=1.1.1.1""#,
+        ] {
+            s.kernel_cmdline = Some(sneaky.into());
+            assert_eq!(
+                s.validate(HOST).unwrap_err(),
+                InvalidVmSpec::CmdlineReserved,
+                "{sneaky}"
+            );
+        }
         s.kernel_cmdline = Some("hype.ip=1.2.3.4/24".into());
         assert_eq!(s.validate(HOST), Err(InvalidVmSpec::CmdlineReserved));
         s.kernel_cmdline = Some("x".repeat(MAX_CMDLINE_BYTES + 1));

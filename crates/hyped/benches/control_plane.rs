@@ -75,7 +75,8 @@ async fn list_with_10k() -> anyhow::Result<()> {
         store.seed_stopped_vms(vms).await?;
         store.close().await;
     }
-    let s = Server::start_in(tmp.path(), &[])?;
+    // The figures are hyped's own, not the rate limit's.
+    let s = Server::start_in(tmp.path(), &["--rate-limit", "0"])?;
     let http = reqwest::Client::new();
     // The whole list, the way a client gets it now: following every page
     // of the largest size (10 pages of 1,000).
@@ -201,7 +202,7 @@ async fn create_to_running() -> anyhow::Result<()> {
 async fn sse_fanout() -> anyhow::Result<()> {
     raise_fd_limit();
     let watchers = env_n("HYPE_BENCH_WATCHERS", 1000);
-    let s = Server::start()?;
+    let s = Server::start_with(&["--rate-limit", "0"])?;
     s.create_running("fan").await?;
     let rounds = 10;
     let delays = Arc::new(std::sync::Mutex::new(Vec::<f64>::new()));

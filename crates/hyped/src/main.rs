@@ -49,6 +49,15 @@ struct Args {
     /// Comma-separated CIDRs allowed to connect.
     #[arg(long, env = "HYPE_API_ALLOW_CIDR", value_delimiter = ',')]
     allow_cidr: Vec<IpNet>,
+    /// A host name (NAME or NAME:PORT) browsers may reach hyped by, besides
+    /// its IP addresses and localhost; repeatable. Pages served under it may
+    /// use the API (the web console behind a proxy).
+    #[arg(long, env = "HYPE_PUBLIC_HOST", value_delimiter = ',')]
+    public_host: Vec<hype_api::PublicHost>,
+    /// Requests per second each client may make (bursts of twice that);
+    /// 0 turns the limit off.
+    #[arg(long, env = "HYPE_RATE_LIMIT", default_value_t = 100)]
+    rate_limit: u32,
     #[arg(long, env = "HYPE_VMM", value_enum, default_value = "auto")]
     vmm: VmmArg,
     #[arg(long, env = "HYPE_CH_BINARY")]
@@ -176,6 +185,8 @@ async fn main() -> anyhow::Result<()> {
             core,
             api_key: args.api_key,
             allow_cidrs: args.allow_cidr,
+            public_hosts: args.public_host,
+            rate_limit: args.rate_limit,
         },
         listener,
         shutdown,

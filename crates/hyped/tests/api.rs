@@ -126,6 +126,13 @@ async fn invalid_input_gets_a_precise_error_and_leaves_nothing() -> anyhow::Resu
             "invalid_kernel_cmdline",
             "hype.*",
         ),
+        // Quotes do not hide a parameter: the agent would read hype.ip.
+        (
+            r#"{"name":"x","kernel_cmdline":"quiet "hype.ip"=10.0.0.9/24"}"#,
+            422,
+            "invalid_kernel_cmdline",
+            "hype.*",
+        ),
         (r#"{"name":"x""#, 400, "malformed_json", "not valid JSON"),
         (r#"not json"#, 400, "malformed_json", "not valid JSON"),
         (
@@ -402,7 +409,7 @@ async fn every_documented_route_answers_only_documented_statuses() -> anyhow::Re
 #[tokio::test(flavor = "multi_thread")]
 async fn api_key_is_required_when_set_and_healthz_stays_open() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let s = Server::start_in(tmp.path(), &["--api-key", "sekrit-key"])?;
+    let s = Server::start_in(tmp.path(), &["--api-key", "sekrit-key-0123456789"])?;
     let http = reqwest::Client::new();
     let r = http.get(format!("{}/api/v1/vms", s.base)).send().await?;
     assert_eq!(r.status(), 401);
@@ -423,7 +430,7 @@ async fn api_key_is_required_when_set_and_healthz_stays_open() -> anyhow::Result
     assert_eq!(r.status(), 200);
     // The key is not logged.
     let log = std::fs::read_to_string(tmp.path().join("hyped.log"))?;
-    assert!(!log.contains("sekrit-key"));
+    assert!(!log.contains("sekrit-key-0123456789"));
     Ok(())
 }
 

@@ -380,8 +380,9 @@ async fn invalid_bodies_are_refused_and_store_nothing() -> anyhow::Result<()> {
     let (st, err) = call(&s, "get", "/api/v1/jobs?state=dancing", None, "").await;
     assert_eq!(
         (st, err["error"]["code"].as_str()),
-        (400, Some("invalid_state"))
+        (400, Some("invalid_query"))
     );
+    check_against_openapi(&doc, "get", "/api/v1/jobs", st, &err);
     // A job that fails (not an XVA) is finished; cancelling it is a conflict.
     let (st, ok) = call(
         &s,

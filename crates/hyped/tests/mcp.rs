@@ -14,7 +14,7 @@ use std::process::Command;
 use common::{in_netns, Server};
 use serde_json::Value;
 
-const KEY: &str = "mcp-test-key";
+const KEY: &str = "mcp-test-key-0123456789";
 
 fn tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mcp")

@@ -164,3 +164,98 @@ fn taps_without_a_vm_are_removed_at_start() -> anyhow::Result<()> {
         Ok(())
     })
 }
+
+/// The firewall's deny set and the bridge pins, as nft lists them.
+fn firewall() -> anyhow::Result<(String, String)> {
+    let set = Command::new("nft")
+        .args(["list", "set", "inet", "hype", "egress_deny"])
+        .output()?;
+    let pins = Command::new("nft")
+        .args(["list", "table", "bridge", "hype"])
+        .output()?;
+    Ok((
+        String::from_utf8_lossy(&set.stdout).into_owned(),
+        String::from_utf8_lossy(&pins.stdout).into_owned(),
+    ))
+}
+
+/// Issue 15, finding 6: concurrent creates (egress denied or not) and a
+/// create that fails after its lease leave the firewall exactly as the
+/// leases say: one refresh at a time, each from the leases it read, and a
+/// refresh after every rollback.
+#[test]
+fn the_firewall_follows_the_leases_through_races_and_failed_creates() -> anyhow::Result<()> {
+    in_netns(|| async {
+        // An image whose kernel QEMU cannot load: its create fails after
+        // the VM got a lease and a tap.
+        let images = tempfile::tempdir()?;
+        let real = common::images_dir().join("base");
+        let base = images.path().join("base");
+        std::fs::create_dir(&base)?;
+        for f in ["vmlinux", "initramfs.img", "manifest.json"] {
+            std::os::unix::fs::symlink(real.join(f), base.join(f))?;
+        }
+        let broken = images.path().join("broken");
+        std::fs::create_dir(&broken)?;
+        std::fs::write(broken.join("vmlinux"), b"not a kernel")?;
+        std::os::unix::fs::symlink(real.join("initramfs.img"), broken.join("initramfs.img"))?;
+        let manifest = std::fs::read_to_string(real.join("manifest.json"))?
+            .replace("\"name\": \"base\"", "\"name\": \"broken\"")
+            .replace("\"name\":\"base\"", "\"name\":\"broken\"");
+        std::fs::write(broken.join("manifest.json"), manifest)?;
+        let tmp = tempfile::tempdir()?;
+        let images_arg = images.path().display().to_string();
+        let s = Server::networked(
+            tmp.path(),
+            "10.78.0.0/24",
+            &["--images-dir", &images_arg, "--rate-limit", "0"],
+        )?;
+        assert!(s.client.get_image("broken").await.is_ok());
+        let creates = (0..6).map(|i| {
+            let body = serde_json::json!({"name": format!("fw{i}"), "memory_mb": 128,
+                "network": {"egress": i % 2 == 1}});
+            let c = s.client.clone();
+            async move { c.create_vm(&serde_json::from_value(body)?).await }
+        });
+        let bad = async {
+            s.client
+                .create_vm(&serde_json::from_value(serde_json::json!({
+                    "name": "bad", "image": "broken", "memory_mb": 128,
+                    "network": {"egress": false}
+                }))?)
+                .await
+        };
+        let (made, bad) = tokio::join!(futures::future::join_all(creates), bad);
+        let err = bad.expect_err("a kernel QEMU cannot load");
+        assert!(err.to_string().contains("boot"), "{err}");
+        let vms: Vec<_> = made.into_iter().collect::<Result<_, _>>()?;
+        let (set, pins) = firewall()?;
+        for vm in &vms {
+            let ip = vm.ip.clone().expect("a lease");
+            let denied = !vm.network.egress;
+            assert_eq!(
+                set.contains(&format!("{ip},")) || set.contains(&format!("{ip} ")),
+                denied,
+                "{} ({ip}, egress {}):\n{set}",
+                vm.name,
+                vm.network.egress
+            );
+            assert!(
+                pins.contains(vm.mac.as_deref().unwrap()),
+                "{} not pinned:\n{pins}",
+                vm.name
+            );
+        }
+        // The failed create left no address behind: the set holds exactly
+        // the three denied VMs.
+        assert_eq!(set.matches("10.78.0.").count(), 3, "{set}");
+        assert_eq!(pins.matches("ether saddr != ").count(), 6, "{pins}");
+        for vm in &vms {
+            s.client.delete_vm(&vm.name).await?;
+        }
+        let (set, pins) = firewall()?;
+        assert!(!set.contains("10.78.0."), "{set}");
+        assert!(!pins.contains("ether saddr"), "{pins}");
+        Ok(())
+    })
+}

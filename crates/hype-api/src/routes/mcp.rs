@@ -12,5 +12,5 @@ use crate::AppState;
 pub(crate) fn service(
     s: &AppState,
 ) -> StreamableHttpService<HypeMcp<CoreBackend>, LocalSessionManager> {
-    hype_mcp::http_service(s.mcp.clone(), s.auth.keyed(), s.shutdown.clone())
+    hype_mcp::http_service(s.mcp.clone(), s.shutdown.clone())
 }

@@ -13,6 +13,8 @@ pub(crate) mod mcp;
 pub(crate) mod system;
 pub(crate) mod vms;
 
+use std::sync::Arc;
+
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -62,16 +64,25 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(images::get, images::delete))
 }
 
-pub(crate) fn router(state: AppState) -> Router {
+/// The whole service: the routes behind auth and the rate limit, all of
+/// them behind the Host and Origin rules (`guard`), all counted.
+pub(crate) fn router(state: AppState, limiter: Option<Arc<crate::limit::Config>>) -> Router {
     let (api, _) = api().split_for_parts();
     let (public, _) = public().split_for_parts();
-    let api = api
+    let mut api = api
         // MCP is not a REST route; the document says so in its description.
         .nest_service("/mcp", mcp::service(&state))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require));
+    if let Some(l) = limiter {
+        api = api.route_layer(crate::limit::layer(l));
+    }
     public
         .merge(api)
         .fallback(system::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::guard::check,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
 }

@@ -39,9 +39,14 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// A hyped with `extra` flags in a data directory of its own.
+    pub fn start_with(extra: &[&str]) -> anyhow::Result<Self> {
         let tmp = tempfile::tempdir()?;
         let data = tmp.path().to_owned();
-        let mut s = Self::start_in(&data, &[])?;
+        let mut s = Self::start_in(&data, extra)?;
         s._tmp = Some(tmp);
         Ok(s)
     }
@@ -218,7 +223,7 @@ impl Server {
     }
 
     /// QEMU processes of VMs (not hyped's KVM probe) whose command line points
-/// into this data directory.
+    /// into this data directory.
     pub fn vmm_pids(&self) -> Vec<u32> {
         vmm_pids_under(&self.data)
     }
