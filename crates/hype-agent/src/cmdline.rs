@@ -215,7 +215,10 @@ mod tests {
         let (c, _) = parse("a=\"x y\" hype.name=\"my vm\" -- hype.id=not-ours");
         assert_eq!(c.name.as_deref(), Some("my vm"));
         assert_eq!(c.id, None);
-        assert_eq!(split_words(" a  \"b c\"d \t e"), vec!["a", "b cd", "e"]);
+        assert_eq!(
+            hype_agent_proto::split_cmdline(" a  \"b c\"d \t e"),
+            vec!["a", "b cd", "e"]
+        );
     }
 
     #[test]
