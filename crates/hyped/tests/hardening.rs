@@ -8,7 +8,6 @@ mod common;
 use std::time::Duration;
 
 use common::Server;
-use futures::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 

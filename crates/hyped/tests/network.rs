@@ -215,16 +215,14 @@ fn the_firewall_follows_the_leases_through_races_and_failed_creates() -> anyhow:
             let body = serde_json::json!({"name": format!("fw{i}"), "memory_mb": 128,
                 "network": {"egress": i % 2 == 1}});
             let c = s.client.clone();
-            async move { c.create_vm(&serde_json::from_value(body)?).await }
+            let body = serde_json::from_value(body).expect("a create body");
+            async move { c.create_vm(&body).await }
         });
-        let bad = async {
-            s.client
-                .create_vm(&serde_json::from_value(serde_json::json!({
-                    "name": "bad", "image": "broken", "memory_mb": 128,
-                    "network": {"egress": false}
-                }))?)
-                .await
-        };
+        let bad_body = serde_json::from_value(serde_json::json!({
+            "name": "bad", "image": "broken", "memory_mb": 128,
+            "network": {"egress": false}
+        }))?;
+        let bad = s.client.create_vm(&bad_body);
         let (made, bad) = tokio::join!(futures::future::join_all(creates), bad);
         let err = bad.expect_err("a kernel QEMU cannot load");
         assert!(err.to_string().contains("boot"), "{err}");
