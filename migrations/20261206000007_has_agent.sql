@@ -11,3 +11,9 @@ CREATE INDEX vms_state_name ON vms(state, name);
 CREATE INDEX jobs_created ON jobs(created_at, id);
 -- The lifetime reaper reads only VMs that have a lifetime.
 CREATE INDEX vms_lifetimes ON vms(name) WHERE ttl_seconds IS NOT NULL OR idle_timeout_seconds IS NOT NULL;
+
+-- The uid (and gid) a VM's VMM runs as when confined: its own, from the
+-- range hyped owns, assigned at its first boot and kept, so the files it
+-- owns stay its own across boots.
+ALTER TABLE vms ADD COLUMN uid INTEGER;
+CREATE UNIQUE INDEX vms_uid ON vms(uid) WHERE uid IS NOT NULL;

@@ -44,6 +44,24 @@ pub struct CoreConfig {
     pub max_vms: Option<u32>,
     /// Import jobs running at once; the rest wait their turn.
     pub import_workers: usize,
+    /// Confinement of VMMs (`None`: they run as hyped's user, unconfined).
+    pub jail: Option<JailSettings>,
+}
+
+/// How VMMs are confined (see `hype_vmm::jail`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JailSettings {
+    /// The `hype-jailer` binary.
+    pub jailer: PathBuf,
+    /// The first uid (and gid) of the range VMs' VMMs run as.
+    pub uid_base: u32,
+    /// How many uids the range holds (at most this many VMs exist).
+    pub uid_count: u32,
+}
+
+impl JailSettings {
+    pub const DEFAULT_UID_BASE: u32 = 2_000_000_000;
+    pub const DEFAULT_UID_COUNT: u32 = 1 << 16;
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +128,7 @@ impl Default for CoreConfig {
             network: None,
             max_vms: None,
             import_workers: 2,
+            jail: None,
         }
     }
 }

@@ -61,6 +61,8 @@ pub enum CoreError {
     },
     #[error("{0}")]
     SubnetExhausted(String),
+    #[error("{0}")]
+    UidsExhausted(String),
     #[error("VM '{name}' has no browser to reach: {why}")]
     NoBrowser { name: String, why: String },
     #[error("VM '{name}': the browser did not answer")]
@@ -146,7 +148,9 @@ impl CoreError {
             CoreError::AgentUnavailable { .. } | CoreError::AgentTimeout { .. } => {
                 ErrorKind::Timeout
             }
-            CoreError::SubnetExhausted(_) | CoreError::ShuttingDown => ErrorKind::Unavailable,
+            CoreError::SubnetExhausted(_)
+            | CoreError::UidsExhausted(_)
+            | CoreError::ShuttingDown => ErrorKind::Unavailable,
         }
     }
 
@@ -170,6 +174,7 @@ impl CoreError {
             CoreError::InvalidRequest(_) => "invalid_request",
             CoreError::Network { .. } => "network_error",
             CoreError::SubnetExhausted(_) => "subnet_exhausted",
+            CoreError::UidsExhausted(_) => "uids_exhausted",
             CoreError::NoBrowser { .. } => "no_browser",
             CoreError::Browser { .. } => "browser_unreachable",
             CoreError::TooManyVms { .. } => "too_many_vms",
@@ -226,6 +231,7 @@ impl From<StoreError> for CoreError {
                 why: "delete it first",
             },
             e @ StoreError::SubnetExhausted { .. } => CoreError::SubnetExhausted(e.to_string()),
+            e @ StoreError::UidsExhausted { .. } => CoreError::UidsExhausted(e.to_string()),
             other => CoreError::Store(other),
         }
     }

@@ -42,7 +42,7 @@ mod tests;
 mod view;
 mod watch;
 
-pub use config::{AccelChoice, CoreConfig, NetworkConfig};
+pub use config::{AccelChoice, CoreConfig, JailSettings, NetworkConfig};
 pub use console::{ConsoleCursor, ConsoleTail};
 pub use disk::DiskError;
 pub use error::CoreError;

@@ -39,6 +39,8 @@ pub(crate) struct Inner {
     pub net_status: hype_types::NetworkStatus,
     /// One firewall refresh at a time (see `refresh_firewall`).
     pub firewall: tokio::sync::Mutex<()>,
+    /// How VMMs are confined (`None` when confinement is off).
+    pub jail: Option<hype_vmm::jail::JailConfig>,
     pub runtimes: Runtimes,
     pub lifetimes: Lifetimes,
     pub watches: crate::watch::Watches,
@@ -57,6 +59,7 @@ impl Inner {
             store: self.store.clone(),
             runtimes: self.runtimes.clone(),
             vms_dir: self.cfg.vms_dir(),
+            cgroups: self.jail.as_ref().map(|j| j.cgroups.clone()),
             boot_timeout: self.cfg.boot_timeout,
             shutdown: self.shutdown.clone(),
             tracker: self.tracker.clone(),
@@ -117,6 +120,7 @@ impl Hype {
             .map(|i| i.name)
             .collect();
         let (net, net_status) = crate::network::setup(&cfg).await;
+        let jail = crate::paths::jail_config(&cfg)?;
         let (accel_tx, accel_rx) = watch::channel(None);
         let workers = cfg.import_workers;
         let backends = Backends::new(cfg.default_vmm, qemu, ch, accel_rx, shutdown.clone());
@@ -127,6 +131,7 @@ impl Hype {
             net,
             net_status,
             firewall: tokio::sync::Mutex::new(()),
+            jail,
             browser_images: Mutex::new(browser_images),
             runtimes: Runtimes::default(),
             lifetimes: Lifetimes::default(),

@@ -126,7 +126,30 @@ impl Hype {
             accel: plan.accel,
             tap: net.map(|n| n.tap.clone()),
             mac: net.map(|n| n.mac.clone()),
+            jail: self.vm_jail(rec).await?,
         })
+    }
+
+    /// The jail of `rec`'s VMM, with the VM's own uid (assigned at its
+    /// first boot); `None` when confinement is off.
+    pub(crate) async fn vm_jail(&self, rec: &VmRecord) -> Result<Option<hype_vmm::VmJail>> {
+        let (Some(config), Some(settings)) = (&self.inner.jail, &self.inner.cfg.jail) else {
+            return Ok(None);
+        };
+        let uid = match rec.uid {
+            Some(uid) => uid,
+            None => {
+                self.inner
+                    .store
+                    .assign_uid(&rec.name, settings.uid_base, settings.uid_count)
+                    .await?
+            }
+        };
+        Ok(Some(hype_vmm::VmJail {
+            config: config.clone(),
+            uid,
+            gid: uid,
+        }))
     }
 
     /// A boot into hype's kernel: its command line, and the disks in the

@@ -43,6 +43,15 @@ impl Hype {
         let dest = run_dir.join(SNAPSHOT_DIR);
         let started = Instant::now();
         reset_dir(&partial)?;
+        // A confined VMM writes the state itself, as the VM's uid.
+        if let Some(uid) = rec.uid.filter(|_| self.inner.jail.is_some()) {
+            std::os::unix::fs::chown(&partial, Some(uid), Some(uid)).map_err(|source| {
+                CoreError::Io {
+                    path: partial.clone(),
+                    source,
+                }
+            })?;
+        }
         let was_running = rec.state == VmState::Running;
         let saved = async {
             if was_running {

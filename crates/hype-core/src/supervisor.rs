@@ -27,6 +27,8 @@ pub(crate) struct Deps {
     pub store: Arc<Store>,
     pub runtimes: Runtimes,
     pub vms_dir: PathBuf,
+    /// Where confined VMMs' cgroups are (removed once a VMM is gone).
+    pub cgroups: Option<hype_vmm::jail::cgroup::Cgroups>,
     pub boot_timeout: Duration,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
@@ -154,6 +156,9 @@ impl Supervisor {
             }
         };
         self.agent_cancel.cancel();
+        if let Some(c) = &self.deps.cgroups {
+            c.remove(&self.name);
+        }
         if !self.deleting.load(Ordering::SeqCst) {
             self.record_exit(exit, crash_reason).await;
         }

@@ -32,6 +32,8 @@ pub enum StoreError {
         "no free address left in {subnet} ({leased} leased); delete a VM or use a larger --subnet"
     )]
     SubnetExhausted { subnet: String, leased: usize },
+    #[error("no free uid left for a VMM in {base}..{} (every one is a VM's); delete a VM", base + count)]
+    UidsExhausted { base: u32, count: u32 },
     #[error("at most {max} VMs may exist at once")]
     TooManyVms { max: u32 },
     #[error("no image named '{name}'")]

@@ -34,6 +34,8 @@ pub struct VmRecord {
     pub persist: bool,
     /// A hype agent runs in the guest.
     pub has_agent: bool,
+    /// The uid its VMM runs as when confined, once assigned.
+    pub uid: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -69,7 +71,7 @@ pub struct VmmUpdate {
 const COLUMNS: &str =
     "id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, user_cmdline, \
      vmm_kind, vmm_version, vmm_pid, accel, ip, mac, egress, ttl_seconds, idle_timeout_seconds, persist, \
-     has_agent, created_at, updated_at";
+     has_agent, uid, created_at, updated_at";
 
 fn from_row(row: &SqliteRow) -> Result<VmRecord> {
     let state: String = row.get("state");
@@ -102,6 +104,7 @@ fn from_row(row: &SqliteRow) -> Result<VmRecord> {
             .map(|v| v as u32),
         persist: row.get::<i64, _>("persist") != 0,
         has_agent: row.get::<i64, _>("has_agent") != 0,
+        uid: row.get::<Option<i64>, _>("uid").map(|u| u as u32),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
@@ -200,6 +203,40 @@ impl Store {
         .await
         .during("list VMs with lifetimes")?;
         rows.iter().map(from_row).collect()
+    }
+
+    /// The VM's uid for its confined VMM: the one it has, or the lowest
+    /// free one of `[base, base + count)`, assigned for good.
+    pub async fn assign_uid(&self, name: &str, base: u32, count: u32) -> Result<u32> {
+        let _w = self.writer.lock().await;
+        let mut tx = self.pool.begin().await.during("begin assign uid")?;
+        let current = fetch(&mut *tx, name).await?;
+        if let Some(uid) = current.uid {
+            return Ok(uid);
+        }
+        // The lowest uid of the range that no VM holds: `base` itself, or
+        // one past a held one.
+        let free: Option<i64> = sqlx::query_scalar(
+            "SELECT c FROM (SELECT ?1 AS c UNION SELECT uid + 1 FROM vms WHERE uid IS NOT NULL) \
+             WHERE c >= ?1 AND c < ?1 + ?2 AND c NOT IN (SELECT uid FROM vms WHERE uid IS NOT NULL) \
+             ORDER BY c LIMIT 1",
+        )
+        .bind(i64::from(base))
+        .bind(i64::from(count))
+        .fetch_optional(&mut *tx)
+        .await
+        .during("find a free uid")?;
+        let Some(uid) = free else {
+            return Err(StoreError::UidsExhausted { base, count });
+        };
+        sqlx::query("UPDATE vms SET uid = ? WHERE name = ?")
+            .bind(uid)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .during("assign uid")?;
+        tx.commit().await.during("commit assign uid")?;
+        Ok(uid as u32)
     }
 
     /// How many VMs are in each state (states with none are absent).

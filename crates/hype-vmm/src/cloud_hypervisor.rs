@@ -4,7 +4,6 @@
 //! <port>` to the guest's vsock port). CH runs on KVM only.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hype_ch::api::{
@@ -16,16 +15,18 @@ use hype_types::VmmKind;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
+use crate::jail::Bind;
+use crate::launch::JailExtras;
 use crate::spec::files;
 use crate::{
     launch, process, Accel, Boot, DiskFormat, Firmware, Launched, Result, VmSpec, Vmm, VmmError,
 };
 
-/// How long CH gets to answer on its API socket.
 /// Where Debian's `cloudhv-efi-x86-64` package (edk2 built for
 /// cloud-hypervisor) puts its firmware; `--ch-firmware` overrides it.
 pub const DEFAULT_FIRMWARE: &str = "/usr/share/cloud-hypervisor/CLOUDHV.fd";
 
+/// How long CH gets to answer on its API socket.
 const SOCKET_DEADLINE: Duration = Duration::from_secs(15);
 /// The guest's vsock CID; any value from 3 up works, since each VM has its
 /// own hybrid vsock socket and CIDs never meet.
@@ -65,20 +66,38 @@ impl CloudHypervisor {
     /// Spawns CH with its API socket in `spec`'s run directory, waits for
     /// the API, then runs `setup` (create and boot, or restore). Leaves no
     /// process behind on error.
-    async fn start<F, Fut>(&self, spec: &VmSpec, setup: F) -> Result<Launched>
+    async fn start<F, Fut>(
+        &self,
+        spec: &VmSpec,
+        extra_binds: Vec<Bind>,
+        setup: F,
+    ) -> Result<Launched>
     where
         F: FnOnce(ChClient) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<(), ChError>>,
     {
-        let mut cmd = Command::new(&self.binary);
-        cmd.arg("--api-socket")
-            .arg(Self::api_socket_arg(&spec.run_dir));
+        let args = vec![
+            "--api-socket".to_owned(),
+            Self::api_socket_arg(&spec.run_dir),
+            // CH's own seccomp filters (its default; said, not assumed).
+            "--seccomp".into(),
+            "true".into(),
+        ];
+        // CH opens its tap by name (a persistent tap the VM's uid owns), so
+        // it keeps the host's network namespace and /dev/net/tun.
+        let extras = JailExtras {
+            binds: extra_binds,
+            devices: vec!["/dev/net/tun".into()],
+            tap_fd: false,
+            new_net: false,
+        };
         // CH refuses to bind over an existing socket file.
         let vmm = launch::spawn(
             spec,
             &self.binary,
-            cmd,
+            args,
             &[files::CH_SOCK, files::VSOCK_SOCK],
+            extras,
         )?;
         let pid = vmm.pid;
         let socket = spec.run_dir.join(files::CH_SOCK);
@@ -296,7 +315,17 @@ impl Vmm for CloudHypervisor {
     async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
         let version = self.version.as_deref().and_then(|v| v.parse().ok());
         let config = vm_config(spec, version)?;
-        self.start(spec, |client| async move {
+        // The default firmware is named by CH, not by the spec.
+        let firmware = match &spec.boot {
+            Boot::Firmware {
+                firmware: Firmware::UefiImage(None),
+            } => vec![Bind {
+                path: DEFAULT_FIRMWARE.into(),
+                writable: false,
+            }],
+            _ => vec![],
+        };
+        self.start(spec, firmware, |client| async move {
             client.create(&config).await?;
             client.boot().await
         })
@@ -378,7 +407,11 @@ impl Vmm for CloudHypervisor {
             source_url: file_url(from),
             prefault: None,
         };
-        self.start(spec, |client| async move {
+        let saved = Bind {
+            path: from.to_owned(),
+            writable: false,
+        };
+        self.start(spec, vec![saved], |client| async move {
             client.restore(&config).await?;
             client.resume().await
         })
@@ -432,6 +465,7 @@ mod tests {
             accel: Accel::Kvm,
             tap: None,
             mac: None,
+            jail: None,
         }
     }
 

@@ -9,8 +9,20 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use crate::jail::{Bind, JailSpec, TapFd};
 use crate::spec::files;
 use crate::{process, Result, VmSpec, VmmError};
+
+/// What a backend adds to a VM's jail beyond the VM's own files.
+#[derive(Debug, Default)]
+pub(crate) struct JailExtras {
+    pub binds: Vec<Bind>,
+    pub devices: Vec<PathBuf>,
+    /// The VM's tap, opened by the jailer and passed in as a descriptor.
+    pub tap_fd: bool,
+    /// An empty network namespace (only with the tap passed in).
+    pub new_net: bool,
+}
 
 /// A VMM process between spawn and "reachable".
 pub(crate) struct Starting {
@@ -20,33 +32,127 @@ pub(crate) struct Starting {
 }
 
 /// Creates the run directory, removes `stale` sockets (VMMs refuse to bind
-/// over them) and spawns `cmd` there.
+/// over them) and spawns `binary` with `args` there: in the VM's jail
+/// when it has one, else as a detached process of hyped's own.
 pub(crate) fn spawn(
     spec: &VmSpec,
     binary: &Path,
-    mut cmd: Command,
+    args: Vec<String>,
     stale: &[&str],
+    extras: JailExtras,
 ) -> Result<Starting> {
-    std::fs::create_dir_all(&spec.run_dir).map_err(|source| VmmError::Io {
-        vm: spec.name.clone(),
-        path: spec.run_dir.clone(),
-        source,
-    })?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        let vm = spec.name.clone();
+        move |source| VmmError::Io { vm, path, source }
+    };
+    std::fs::create_dir_all(&spec.run_dir).map_err(io(&spec.run_dir))?;
     for f in stale {
         let _ = std::fs::remove_file(spec.run_dir.join(f));
     }
     let log = spec.run_dir.join(files::VMM_LOG);
-    cmd.current_dir(&spec.run_dir);
-    let pid = process::spawn_detached(&mut cmd, &log).map_err(|source| VmmError::Spawn {
-        vm: spec.name.clone(),
-        binary: binary.to_owned(),
-        source,
-    })?;
+    let pid = match &spec.jail {
+        None => {
+            let mut cmd = Command::new(binary);
+            cmd.args(args).current_dir(&spec.run_dir);
+            process::spawn_detached(&mut cmd, &log).map_err(|source| VmmError::Spawn {
+                vm: spec.name.clone(),
+                binary: binary.to_owned(),
+                source,
+            })?
+        }
+        Some(jail) => {
+            // The VM's own files become the VM's uid's; the run directory
+            // is where it may write.
+            chown_tree(&spec.run_dir, jail.uid, jail.gid).map_err(io(&spec.run_dir))?;
+            let limits = crate::jail::cgroup::Limits::for_vm(
+                spec.memory_mb,
+                spec.cpu_cores,
+                spec.accel == crate::Accel::Tcg,
+            );
+            let procs = jail
+                .config
+                .cgroups
+                .create(&spec.name, limits)
+                .map_err(io(Path::new("/sys/fs/cgroup")))?;
+            let mut binds: Vec<Bind> = spec
+                .boot
+                .files()
+                .into_iter()
+                .map(|(path, writable)| Bind { path, writable })
+                .collect();
+            binds.extend(spec.disks.iter().map(|d| Bind {
+                path: d.path.clone(),
+                writable: !d.read_only,
+            }));
+            binds.extend(extras.binds);
+            // Files outside the run directory that the VM writes (a UEFI
+            // variable store) are the VM's too.
+            for b in binds.iter().filter(|b| b.writable) {
+                if !b.path.starts_with(&spec.run_dir) {
+                    chown(&b.path, jail.uid, jail.gid).map_err(io(&b.path))?;
+                }
+            }
+            if !binary.starts_with("/usr/") {
+                binds.push(Bind {
+                    path: binary.to_owned(),
+                    writable: false,
+                });
+            }
+            let mut devices = crate::jail::base_devices();
+            devices.extend(extras.devices);
+            let mut groups = vec![];
+            if spec.accel == crate::Accel::Kvm {
+                devices.push("/dev/kvm".into());
+                groups.extend(crate::jail::kvm_group());
+            }
+            let js = JailSpec {
+                name: spec.name.clone(),
+                uid: jail.uid,
+                gid: jail.gid,
+                groups,
+                root: jail.config.root.clone(),
+                run_dir: spec.run_dir.clone(),
+                binds,
+                devices,
+                tap: match (&spec.tap, extras.tap_fd) {
+                    (Some(name), true) => Some(TapFd {
+                        name: name.clone(),
+                        fd: crate::jail::TAP_FD,
+                    }),
+                    _ => None,
+                },
+                new_net: extras.new_net,
+                cgroup_procs: procs,
+                exe: binary.to_owned(),
+                args,
+            };
+            crate::jail::spawn(&jail.config, &js, &log)?
+        }
+    };
     Ok(Starting {
         pid,
         vm: spec.name.clone(),
         log,
     })
+}
+
+fn chown(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
+}
+
+/// `chown -R`, not following symlinks.
+fn chown_tree(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            chown_tree(&e.path(), uid, gid)?;
+        } else {
+            std::os::unix::fs::lchown(e.path(), Some(uid), Some(gid))?;
+        }
+    }
+    Ok(())
 }
 
 impl Starting {

@@ -11,6 +11,7 @@
 pub mod accel;
 pub mod cloud_hypervisor;
 mod error;
+pub mod jail;
 mod launch;
 pub mod process;
 pub mod qemu;
@@ -25,7 +26,7 @@ pub use accel::Accel;
 pub use cloud_hypervisor::CloudHypervisor;
 pub use error::VmmError;
 pub use qemu::Qemu;
-pub use spec::{files as spec_files, Boot, Disk, DiskFormat, Firmware, Launched, VmSpec};
+pub use spec::{files as spec_files, Boot, Disk, DiskFormat, Firmware, Launched, VmJail, VmSpec};
 
 /// Removes a run directory's sockets; they are stale once the VMM is gone.
 pub fn remove_sockets(run_dir: &Path) {

@@ -101,6 +101,22 @@ pub fn reap(pid: u32) -> Exit {
     }
 }
 
+/// `program` as an absolute path: itself if it has a slash, else the first
+/// executable of that name on `PATH`.
+pub fn find_program(program: &Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if program.components().count() > 1 {
+        return std::fs::canonicalize(program).ok();
+    }
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(program))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
 /// Whether a process with this pid exists (zombies count as gone).
 pub fn is_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

@@ -20,6 +20,18 @@ pub struct VmSpec {
     /// Host tap device and guest MAC, when the VM is networked.
     pub tap: Option<String>,
     pub mac: Option<String>,
+    /// Confinement of the VMM; `None` runs it as hyped's own user, with
+    /// the host's whole filesystem (only when confinement is off).
+    pub jail: Option<VmJail>,
+}
+
+/// The jail a VM's VMM runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmJail {
+    pub config: crate::jail::JailConfig,
+    /// The VM's own uid and gid (from the range hyped owns).
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// How the guest starts. The machine follows from it: hype's own images
@@ -85,6 +97,25 @@ impl DiskFormat {
 }
 
 impl Boot {
+    /// The files the boot reads (kernel, initramfs, firmware).
+    pub fn files(&self) -> Vec<(PathBuf, bool)> {
+        match self {
+            Boot::Kernel {
+                kernel, initramfs, ..
+            } => std::iter::once(kernel.clone())
+                .chain(initramfs.clone())
+                .map(|p| (p, false))
+                .collect(),
+            Boot::Firmware { firmware } => match firmware {
+                Firmware::Bios | Firmware::UefiImage(None) => vec![],
+                Firmware::UefiImage(Some(p)) => vec![(p.clone(), false)],
+                Firmware::UefiFlash { code, vars } => {
+                    vec![(code.clone(), false), (vars.clone(), true)]
+                }
+            },
+        }
+    }
+
     /// The kernel command line, for kernel boots.
     pub fn cmdline(&self) -> Option<&str> {
         match self {

@@ -43,6 +43,7 @@ fn spec(run_dir: &Path, name: &str) -> VmSpec {
         accel: Accel::Kvm,
         tap: None,
         mac: None,
+        jail: None,
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use hype_core::{AccelChoice, CoreConfig, NetworkConfig};
+use hype_core::{AccelChoice, CoreConfig, JailSettings, NetworkConfig};
 use hype_types::VmmChoice;
 use ipnet::IpNet;
 use tokio_util::sync::CancellationToken;
@@ -96,6 +96,17 @@ struct Args {
     /// Seconds a guest gets to report ready before it counts as crashed.
     #[arg(long, env = "HYPE_BOOT_TIMEOUT", default_value_t = 120)]
     boot_timeout: u64,
+    /// `off` runs VMMs as hyped's own user with the host's filesystem (for
+    /// an unprivileged hyped); `on` confines each in its own uid,
+    /// namespaces, root, cgroup and seccomp filter.
+    #[arg(long, env = "HYPE_JAIL", value_enum, default_value = "on")]
+    jail: OnOff,
+    /// The jailer binary. Default: `hype-jailer` beside hyped.
+    #[arg(long, env = "HYPE_JAILER")]
+    jailer: Option<PathBuf>,
+    /// The first uid (and gid) VMMs run as; each VM gets its own.
+    #[arg(long, env = "HYPE_JAIL_UID_BASE", default_value_t = hype_core::JailSettings::DEFAULT_UID_BASE)]
+    jail_uid_base: u32,
     /// Import jobs running at once; further jobs wait in the queue.
     #[arg(long, env = "HYPE_IMPORT_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     import_workers: u16,
@@ -165,6 +176,19 @@ async fn main() -> anyhow::Result<()> {
             bridge: args.bridge,
             subnet: args.subnet.trunc(),
         }),
+        jail: match args.jail {
+            OnOff::Off => None,
+            OnOff::On => Some(JailSettings {
+                jailer: match args.jailer {
+                    Some(j) => j,
+                    None => std::env::current_exe()
+                        .context("cannot find hyped's own path (for the jailer beside it)")?
+                        .with_file_name("hype-jailer"),
+                },
+                uid_base: args.jail_uid_base,
+                uid_count: JailSettings::DEFAULT_UID_COUNT,
+            }),
+        },
     };
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();

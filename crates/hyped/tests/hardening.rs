@@ -96,7 +96,7 @@ async fn rebinding_hosts_and_foreign_origins_are_refused_everywhere() -> anyhow:
 /// anything is made.
 #[test]
 fn short_api_keys_are_refused_at_start() -> anyhow::Result<()> {
-    for key in ["", "short", "fifteen-chars-x"] {
+    for key in ["", "k3y", "fifteen-chars-x"] {
         let tmp = tempfile::tempdir()?;
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_hyped"))
             .args(["--listen", "0.0.0.0:0", "--network", "off", "--data-dir"])
@@ -297,4 +297,107 @@ fn hype_vmm_alive(pid: u32) -> bool {
                 .is_some_and(|st| st != "Z" && st != "X")
         })
         .unwrap_or(false)
+}
+
+/// One QMP command on `sock`, as anything that reached the VMM's control
+/// socket could send it; the answer (`return` or `error`).
+async fn qmp(sock: &std::path::Path, cmd: Value) -> anyhow::Result<Value> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let s = tokio::net::UnixStream::connect(sock).await?;
+    let (r, mut w) = s.into_split();
+    let mut lines = BufReader::new(r).lines();
+    lines.next_line().await?; // greeting
+    w.write_all(b"{\"execute\":\"qmp_capabilities\"}\n").await?;
+    lines.next_line().await?;
+    w.write_all(format!("{cmd}\n").as_bytes()).await?;
+    loop {
+        let line = lines.next_line().await?.unwrap_or_default();
+        let v: Value = serde_json::from_str(&line)?;
+        if v.get("event").is_none() {
+            return Ok(v);
+        }
+    }
+}
+
+fn status_field(pid: u32, key: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{key}:"))
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_default()
+}
+
+/// Confinement: a running VM's VMM is its own non-root uid, under seccomp,
+/// in its own PID and network namespaces, in a cgroup whose memory limit
+/// is set, and cannot open a host file outside the root it was given,
+/// even when asked to through its own control socket.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vmm_runs_confined() -> anyhow::Result<()> {
+    let s = Server::start()?;
+    let vm = s.create_running("jailed").await?;
+    let pid = vm.vmm.pid.expect("a VMM");
+    let uid: u32 = status_field(pid, "Uid")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()?;
+    assert!(uid >= 1000, "uid {uid}");
+    assert_eq!(status_field(pid, "Seccomp"), "2");
+    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+    assert_eq!(
+        status_field(pid, "NSpid").split_whitespace().count(),
+        2,
+        "in a PID namespace of its own"
+    );
+    for ns in ["pid", "net", "mnt", "ipc", "uts"] {
+        assert_ne!(
+            std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))?,
+            std::fs::read_link(format!("/proc/self/ns/{ns}"))?,
+            "{ns} namespace"
+        );
+    }
+    // Its cgroup bounds its memory (v2's memory.max or v1's limit).
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+    let limit = cgroups.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, ctrl, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let file = match ctrl {
+            "" => format!("/sys/fs/cgroup{path}/memory.max"),
+            "memory" => format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"),
+            _ => return None,
+        };
+        std::fs::read_to_string(file).ok()
+    });
+    let limit: u64 = limit.expect("a memory cgroup").trim().parse()?;
+    assert!(limit > 256 << 20 && limit < 2 << 30, "memory limit {limit}");
+    // Its root holds the VM's files, not the host's.
+    let root = format!("/proc/{pid}/root");
+    assert!(!std::path::Path::new(&format!("{root}/etc/shadow")).exists());
+    assert!(!std::path::Path::new(&format!("{root}{}", s.data.join("hype.db").display())).exists());
+    // A VMM told to open host files finds none of them.
+    let sock = s.data.join("vms/jailed/qmp.sock");
+    for (i, file) in ["/etc/shadow", &s.data.join("hype.db").display().to_string()]
+        .into_iter()
+        .enumerate()
+    {
+        let answer = qmp(
+            &sock,
+            serde_json::json!({"execute": "blockdev-add", "arguments": {
+                "driver": "file", "filename": file, "node-name": format!("steal{i}"),
+                "read-only": true}}),
+        )
+        .await?;
+        let err = answer["error"]["desc"].as_str().unwrap_or("");
+        assert!(err.contains("No such file"), "{file}: {answer}");
+    }
+    // The VM still works as before: its agent answers and it stops.
+    assert_eq!(
+        s.client.vm_action("jailed", "stop").await?.state.as_str(),
+        "stopped"
+    );
+    s.client.delete_vm("jailed").await?;
+    Ok(())
 }

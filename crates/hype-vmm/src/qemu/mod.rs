@@ -11,12 +11,16 @@ use std::time::{Duration, Instant};
 use hype_types::VmmKind;
 use tokio::net::UnixStream;
 
+use crate::jail::Bind;
+use crate::launch::{self, JailExtras};
 use crate::spec::files;
-use crate::{launch, process, Accel, Boot, Firmware, Launched, Result, VmSpec, Vmm, VmmError};
+use crate::{process, Accel, Boot, Firmware, Launched, Result, VmSpec, Vmm, VmmError};
 pub use qmp::{Qmp, QmpError};
 
 /// How long QEMU gets to open its QMP socket.
 const SOCKET_DEADLINE: Duration = Duration::from_secs(15);
+/// TCG's translation cache, in MiB.
+const TCG_TB_MIB: u32 = 256;
 
 /// OVMF's code for QEMU's first flash chip, from Debian's `ovmf` package
 /// (the 4 MiB build: room for a variable store real installs fill).
@@ -32,9 +36,11 @@ pub struct Qemu {
 }
 
 impl Qemu {
-    /// Finds `qemu-system-x86_64` (or `binary`) and reads its version.
+    /// Finds `qemu-system-x86_64` (or `binary`) and reads its version. The
+    /// path is made absolute (a jail binds the binary at its own path).
     pub fn detect(binary: Option<PathBuf>) -> Option<Self> {
         let binary = binary.unwrap_or_else(|| PathBuf::from("qemu-system-x86_64"));
+        let binary = crate::process::find_program(&binary)?;
         let out = Command::new(&binary).arg("--version").output().ok()?;
         if !out.status.success() {
             return None;
@@ -62,7 +68,12 @@ impl Qemu {
             // firmware and boot loader were installed on one.
             if firmware { "q35" } else { "microvm,acpi=on" }.into(),
             "-accel".into(),
-            spec.accel.as_str().into(),
+            match spec.accel {
+                Accel::Kvm => "kvm".into(),
+                // The translation cache counts against the VM's memory
+                // limit; bound it (QEMU's default is 1 GiB).
+                Accel::Tcg => format!("tcg,tb-size={TCG_TB_MIB}"),
+            },
             "-cpu".into(),
             match spec.accel {
                 Accel::Kvm => "host".into(),
@@ -83,6 +94,10 @@ impl Qemu {
             "chardev:console".into(),
             "-qmp".into(),
             format!("unix:{},server=on,wait=off", p(files::QMP_SOCK)),
+            // QEMU's own seccomp filter: no obsolete or privilege-raising
+            // calls, no new processes, no scheduler or resource changes.
+            "-sandbox".into(),
+            "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny".into(),
         ];
         // microvm has virtio-mmio devices, the PC virtio-pci ones.
         let bus = if firmware { "pci" } else { "device" };
@@ -157,7 +172,12 @@ impl Qemu {
         }
         if let (Some(tap), Some(mac)) = (&spec.tap, &spec.mac) {
             a.push("-netdev".into());
-            a.push(format!("tap,id=net0,ifname={tap},script=no,downscript=no"));
+            // A jailed QEMU gets its tap as an open descriptor (its network
+            // namespace is empty); an unconfined one opens it by name.
+            a.push(match spec.jail {
+                Some(_) => format!("tap,id=net0,fd={}", crate::jail::TAP_FD),
+                None => format!("tap,id=net0,ifname={tap},script=no,downscript=no"),
+            });
             a.push("-device".into());
             // No option ROM: PXE is not how these guests boot.
             let rom = if firmware { ",romfile=" } else { "" };
@@ -168,14 +188,20 @@ impl Qemu {
 
     /// Spawns QEMU with `spec`'s devices plus `extra` arguments and waits
     /// for its QMP socket. Leaves no process behind on error.
-    async fn start(&self, spec: &VmSpec, extra: &[String]) -> Result<Launched> {
-        let mut cmd = Command::new(&self.binary);
-        cmd.args(self.args(spec)).args(extra);
+    async fn start(&self, spec: &VmSpec, extra: &[String], binds: Vec<Bind>) -> Result<Launched> {
+        let mut args = self.args(spec);
+        args.extend(extra.iter().cloned());
         let vmm = launch::spawn(
             spec,
             &self.binary,
-            cmd,
+            args,
             &[files::QMP_SOCK, files::AGENT_SOCK],
+            JailExtras {
+                binds,
+                devices: vec![],
+                tap_fd: true,
+                new_net: true,
+            },
         )?;
         let pid = vmm.pid;
         let qmp_path = spec.run_dir.join(files::QMP_SOCK);
@@ -270,7 +296,7 @@ impl Vmm for Qemu {
     }
 
     async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
-        self.start(spec, &[]).await
+        self.start(spec, &[], vec![]).await
     }
 
     async fn pause(&self, name: &str, run_dir: &Path) -> Result<()> {
@@ -302,7 +328,11 @@ impl Vmm for Qemu {
 
     async fn restore(&self, spec: &VmSpec, from: &Path) -> Result<Launched> {
         let incoming = ["-incoming".to_owned(), standby::incoming_arg(from)];
-        let launched = self.start(spec, &incoming).await?;
+        let saved = Bind {
+            path: from.to_owned(),
+            writable: false,
+        };
+        let launched = self.start(spec, &incoming, vec![saved]).await?;
         let qmp_path = spec.run_dir.join(files::QMP_SOCK);
         let pid = launched.pid;
         if let Err(e) =
@@ -374,6 +404,7 @@ mod tests {
             accel: Accel::Tcg,
             tap: Some("hype-tap0".into()),
             mac: Some("52:54:00:00:00:01".into()),
+            jail: None,
         }
     }
 
