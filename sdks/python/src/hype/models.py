@@ -8,17 +8,12 @@ names them. ``tests/test_models.py`` checks every model here against the
 document, so a drift fails the tests.
 """
 
-from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Type, TypeVar, Union
 
-if sys.version_info >= (3, 11):  # pragma: no cover
-    from typing import Literal, NotRequired, TypedDict
-else:  # pragma: no cover
-    from typing_extensions import Literal, NotRequired, TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 __all__ = [
     "Model", "Vm", "VmmInfo", "VmNetwork", "Event", "Image", "Job", "JobProgress", "JobSource",
