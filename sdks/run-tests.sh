@@ -32,7 +32,9 @@ case $which in
 python)
     cd sdks/python && exec "$HYPE_SDK_VENV/bin/python" -m pytest "$@" ;;
 typescript)
-    cd sdks/typescript && npm run --silent build && exec node --test --test-concurrency=1 "${@:-test/}" ;;
+    cd sdks/typescript
+    (($#)) || set -- test/*.test.mjs
+    npm run --silent build && exec node --test --test-concurrency=1 "$@" ;;
 all)
     "$self" python && "$self" typescript ;;
 *)
