@@ -10,7 +10,8 @@ import pytest
 import hype
 from conftest import Hyped
 
-PAGE = "data:text/html,<title>from the sdk</title><h1 id=h>hello</h1>"
+PAGE = ("data:text/html,<title>from the sdk</title><h1 id=h>hello</h1>"
+        "<script>console.log('logged by the page');fetch('http://127.0.0.1:9/probe').catch(()=>{})</script>")
 
 
 @pytest.mark.browser
@@ -39,6 +40,22 @@ def test_async_sandbox_with_playwright(networked: Hyped) -> None:
                 targets = await h.vms.cdp_targets(sb.name)
                 assert any(t.get("title") == "from the sdk" for t in targets), targets
                 assert "hype-agent" in await sb.logs()
+                # hyped's browser watch recorded the page's console and requests.
+                for _ in range(50):
+                    messages = await sb.console()
+                    if any(m.text == "logged by the page" for m in messages):
+                        break
+                    await asyncio.sleep(0.2)
+                mine = [m for m in messages if m.text == "logged by the page"]
+                assert mine and mine[0].level == "log" and mine[0].target_id, messages
+                assert await sb.console(after=mine[-1].seq) == [m for m in messages if m.seq > mine[-1].seq]
+                # A request to the guest's own loopback, refused there.
+                for _ in range(50):
+                    probes = [r for r in await sb.network() if r.url == "http://127.0.0.1:9/probe"]
+                    if probes and probes[0].finished:
+                        break
+                    await asyncio.sleep(0.2)
+                assert probes and probes[0].method == "GET" and probes[0].failure, probes
                 name = sb.name
             assert not browser.is_connected()  # closed with the sandbox
             with pytest.raises(hype.HypeError) as e:

@@ -16,6 +16,8 @@ NO_MODEL = {
     "VmList": "vms.list() iterates", "JobList": "jobs.list() iterates",
     "EventList": "events.list() iterates", "ImageList": "images.list() iterates",
     "ErrorBody": "hype.HypeError", "ErrorDetail": "hype.HypeError (.code, .message)",
+    "ConsoleMessages": "vms.browser_console() returns the list",
+    "NetworkRequests": "vms.browser_network() returns the list",
 }
 PRIMITIVE = {"string": str, "integer": int, "number": float, "boolean": bool}
 
@@ -47,6 +49,8 @@ def schema_type(doc: dict, prop: dict) -> "tuple[Any, bool]":
     kinds = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
     nullable = "null" in kinds
     (kind,) = [k for k in kinds if k != "null"]
+    if kind == "array" and "prefixItems" in prop:
+        return ("tuple", tuple(schema_type(doc, p)[0] for p in prop["prefixItems"])), nullable
     if kind == "array":
         return ("list", schema_type(doc, prop["items"])[0]), nullable
     if kind == "object":
@@ -59,6 +63,8 @@ def python_type(tp: Any) -> Any:
         return ("enum", None, typing.get_args(tp))
     if typing.get_origin(tp) in (list, List):
         return ("list", python_type(typing.get_args(tp)[0]))
+    if typing.get_origin(tp) is tuple:
+        return ("tuple", tuple(python_type(a) for a in typing.get_args(tp)))
     if typing.get_origin(tp) in (dict, Dict):
         return dict
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
@@ -71,6 +77,9 @@ def same(expected: Any, got: Any) -> bool:
         return isinstance(got, tuple) and got[0] == "enum" and set(got[2]) == set(expected[2])
     if isinstance(expected, tuple) and expected[0] == "list":
         return isinstance(got, tuple) and got[0] == "list" and same(expected[1], got[1])
+    if isinstance(expected, tuple) and expected[0] == "tuple":
+        return (isinstance(got, tuple) and got[0] == "tuple" and len(got[1]) == len(expected[1])
+                and all(same(e, g) for e, g in zip(expected[1], got[1])))
     return bool(expected == got)
 
 

@@ -25,6 +25,12 @@ def test_create_wait_list_delete(h: hype.Hype) -> None:
     assert [v.name for v in h.vms.list(state="running")].count(name) == 1
     assert name not in [v.name for v in h.vms.list(state="stopped")]
     assert "hype-agent: ready" in h.vms.logs(name)
+    lines = h.vms.follow_logs(name, tail=5)
+    assert any("hype-agent" in next(lines) for _ in range(5))
+    lines.close()  # type: ignore[attr-defined]
+    assert h.vms.pause(name).state == "paused"
+    assert h.vms.resume(name).state == "running"
+    assert "lo" in [i.name for i in h.vms.guest_network(name).interfaces]
     assert h.vms.get(name).raw["name"] == name  # the answer as sent, too
     h.vms.delete(name)
     with pytest.raises(hype.HypeError) as e:
@@ -91,6 +97,8 @@ def test_each_vm_operation_reaches_its_route(h: hype.Hype) -> None:
             "cdp_targets": lambda: c.vms.cdp_targets("ghost"),
             "guest_network": lambda: c.vms.guest_network("ghost"),
             "probe": lambda: c.vms.probe("ghost", "10.0.0.1"),
+            "browser_console": lambda: c.vms.browser_console("ghost", after=3),
+            "browser_network": lambda: c.vms.browser_network("ghost"),
             "follow_logs": lambda: list(c.vms.follow_logs("ghost")),
         }
         for method, call in calls.items():

@@ -184,6 +184,47 @@ export interface ProbeResult extends Raw {
   rttMs?: number | null;
 }
 
+/** One console message of a browser sandbox's page (`console.log`, an uncaught exception, a browser log entry). */
+export interface ConsoleMessage extends Raw {
+  /** Grows with each message of the sandbox; pass the last one seen as `after` for newer ones. */
+  seq: number;
+  /** `log`, `error`, `warning`, ...; `exception` for an uncaught exception. */
+  level: string;
+  text: string;
+  /** The page (tab) it came from. */
+  targetId: string;
+  /** `URL:LINE:COLUMN`, when known. */
+  location?: string | null;
+  /** RFC 3339. */
+  at: string;
+}
+
+/** One network request of a browser sandbox's page, with its response once there is one. */
+export interface NetworkRequest extends Raw {
+  seq: number;
+  requestId: string;
+  targetId: string;
+  method: string;
+  url: string;
+  /** `Document`, `XHR`, `Fetch`, `Script`, `Image`, ... */
+  resourceType?: string | null;
+  /** `[name, value]` pairs. */
+  requestHeaders: Array<[string, string]>;
+  /** The body the page sent (at most 64 KiB of it). */
+  postData?: string | null;
+  status?: number | null;
+  statusText?: string | null;
+  mimeType?: string | null;
+  responseHeaders: Array<[string, string]>;
+  /** Why it failed (`net::ERR_...`), if it did. */
+  failure?: string | null;
+  /** Bytes received, once finished. */
+  encodedLength?: number | null;
+  /** RFC 3339, when the page sent it. */
+  at: string;
+  finished: boolean;
+}
+
 /** `network` in the create body. */
 export interface NetworkSpec {
   egress?: boolean;

@@ -1,7 +1,7 @@
 import type { Browser, BrowserType } from "playwright-core";
 
 import type { Hype } from "./client.js";
-import type { Vm } from "./models.js";
+import type { ConsoleMessage, NetworkRequest, Vm } from "./models.js";
 import type { Operations } from "./operations.js";
 
 /**
@@ -72,6 +72,16 @@ export class Sandbox implements AsyncDisposable {
   /** The serial console's newest output. */
   logs(opts: { tail?: number } = {}): Promise<string> {
     return this.#client.vms.logs(this.name, opts);
+  }
+
+  /** What the browser's pages logged (`console.log`, exceptions) since the sandbox started. */
+  console(opts: { after?: number } = {}): Promise<ConsoleMessage[]> {
+    return this.#client.vms.browserConsole(this.name, opts);
+  }
+
+  /** The browser's pages' network requests since the sandbox started. */
+  network(opts: { after?: number } = {}): Promise<NetworkRequest[]> {
+    return this.#client.vms.browserNetwork(this.name, opts);
   }
 
   /** Closes the browsers `playwright()` opened and deletes the VM (once). */

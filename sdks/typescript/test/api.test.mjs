@@ -32,6 +32,15 @@ test("create, wait, list, delete", async () => {
   assert.ok(names.includes(name));
   assert.ok(!(await hype.vms.list({ state: "stopped" })).some((v) => v.name === name));
   assert.match(await hype.vms.logs(name), /hype-agent: ready/);
+  const lines = [];
+  for await (const line of hype.vms.followLogs(name, { tail: 5 })) {
+    lines.push(line);
+    if (lines.length === 5) break;
+  }
+  assert.ok(lines.some((l) => l.includes("hype-agent")), lines.join("\n"));
+  assert.equal((await hype.vms.pause(name)).state, "paused");
+  assert.equal((await hype.vms.resume(name)).state, "running");
+  assert.ok((await hype.vms.guestNetwork(name)).interfaces.some((i) => i.name === "lo"));
   await hype.vms.delete(name);
   await assert.rejects(hype.vms.get(name), (e) => e instanceof HypeError && e.status === 404 && e.code === "vm_not_found");
   const types = (await hype.events.list({ vm: name })).map((e) => e.type);
@@ -91,6 +100,7 @@ test("each VM method reaches its route", async () => {
     screenshot: () => c.vms.screenshot("ghost"), cdpVersion: () => c.vms.cdpVersion("ghost"),
     cdpTargets: () => c.vms.cdpTargets("ghost"), guestNetwork: () => c.vms.guestNetwork("ghost"),
     probe: () => c.vms.probe("ghost", "10.0.0.1"),
+    browserConsole: () => c.vms.browserConsole("ghost"), browserNetwork: () => c.vms.browserNetwork("ghost"),
     followLogs: async () => { for await (const _ of c.vms.followLogs("ghost")) { /* none */ } },
   };
   for (const [method, call] of Object.entries(calls)) {

@@ -14,6 +14,8 @@ from ._sandbox import AsyncSandbox, Sandbox
 from ._sse import AsyncEventStream, EventStream
 from ._version import __version__
 from .models import (
+    ConsoleMessage,
+    NetworkRequest,
     Event,
     GuestNetwork,
     Image,
@@ -29,5 +31,5 @@ __all__ = [
     "Hype", "AsyncHype", "HypeError", "HypeConnectionError", "HypeTimeoutError", "JobFailedError",
     "Sandbox", "AsyncSandbox", "EventStream", "AsyncEventStream", "Pager", "AsyncPager",
     "Vm", "Event", "Image", "Job", "JobEvent", "JobProgress", "VersionInfo", "GuestNetwork",
-    "ProbeResult", "__version__",
+    "ProbeResult", "ConsoleMessage", "NetworkRequest", "__version__",
 ]

@@ -6,7 +6,7 @@ import secrets
 from typing import TYPE_CHECKING, Any, Generator, List, Optional
 
 from ._operations import operation
-from .models import Vm
+from .models import ConsoleMessage, NetworkRequest, Vm
 
 if TYPE_CHECKING:  # pragma: no cover
     from playwright.async_api import Browser as AsyncBrowser
@@ -83,6 +83,14 @@ class Sandbox:
     def logs(self, tail: Optional[int] = None) -> str:
         """The serial console's newest output."""
         return self._client.vms.logs(self.name, tail=tail)
+
+    def console(self, after: Optional[int] = None) -> List["ConsoleMessage"]:
+        """What the browser's pages logged (``console.log``, exceptions) since the sandbox started."""
+        return self._client.vms.browser_console(self.name, after=after)
+
+    def network(self, after: Optional[int] = None) -> List["NetworkRequest"]:
+        """The browser's pages' network requests since the sandbox started."""
+        return self._client.vms.browser_network(self.name, after=after)
 
     def delete(self) -> None:
         """Closes the browsers :meth:`playwright` opened and deletes the VM (once)."""
@@ -162,6 +170,14 @@ class AsyncSandbox:
     async def logs(self, tail: Optional[int] = None) -> str:
         """The serial console's newest output."""
         return await self._client.vms.logs(self.name, tail=tail)
+
+    async def console(self, after: Optional[int] = None) -> List["ConsoleMessage"]:
+        """What the browser's pages logged since the sandbox started."""
+        return await self._client.vms.browser_console(self.name, after=after)
+
+    async def network(self, after: Optional[int] = None) -> List["NetworkRequest"]:
+        """The browser's pages' network requests since the sandbox started."""
+        return await self._client.vms.browser_network(self.name, after=after)
 
     async def delete(self) -> None:
         """Closes the browsers :meth:`playwright` opened and deletes the VM (once)."""

@@ -11,7 +11,7 @@ document, so a drift fails the tests.
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Literal, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from typing_extensions import NotRequired, TypedDict
 
@@ -19,7 +19,7 @@ __all__ = [
     "Model", "Vm", "VmmInfo", "VmNetwork", "Event", "Image", "Job", "JobProgress", "JobSource",
     "JobEvent", "VersionInfo", "AccelInfo", "ChVersions", "NetworkStatus", "GuestNetwork",
     "GuestInterface", "ProbeResult", "CreateVm", "NetworkSpec", "ProbeRequest", "VsphereJob",
-    "XcpngJob", "JobSpec", "JobBatch", "VmState", "EventType", "JobState", "JobKind",
+    "XcpngJob", "JobSpec", "JobBatch", "ConsoleMessage", "NetworkRequest", "VmState", "EventType", "JobState", "JobKind",
     "JobEventType", "VmmKind", "VmmChoice", "BootMode", "Firmware", "XcpngTransport",
 ]
 
@@ -322,6 +322,56 @@ class ProbeResult(Model):
     rtt_ms: Optional[int] = None
 
 
+@dataclass
+class ConsoleMessage(Model):
+    """One console message of a browser sandbox's page (``console.log``,
+    an uncaught exception, a browser log entry)."""
+
+    #: Grows with each message of the sandbox; pass the last one seen as
+    #: ``after`` to get only newer ones.
+    seq: int
+    #: ``log``, ``error``, ``warning``, ... as the page's console API named
+    #: it; ``exception`` for an uncaught exception.
+    level: str
+    text: str
+    #: The page (tab) it came from.
+    target_id: str
+    #: RFC 3339.
+    at: str
+    #: Where it was logged from, ``URL:LINE:COLUMN``, when known.
+    location: Optional[str] = None
+
+
+@dataclass
+class NetworkRequest(Model):
+    """One network request of a browser sandbox's page, with its response once there is one."""
+
+    #: Grows with each request of the sandbox.
+    seq: int
+    #: The browser's own id for it.
+    request_id: str
+    target_id: str
+    method: str
+    url: str
+    #: ``(name, value)`` pairs.
+    request_headers: List[Tuple[str, str]]
+    response_headers: List[Tuple[str, str]]
+    #: RFC 3339, when the page sent it.
+    at: str
+    finished: bool
+    #: ``Document``, ``XHR``, ``Fetch``, ``Script``, ``Image``, ...
+    resource_type: Optional[str] = None
+    #: The body the page sent (at most 64 KiB of it).
+    post_data: Optional[str] = None
+    status: Optional[int] = None
+    status_text: Optional[str] = None
+    mime_type: Optional[str] = None
+    #: Why it failed (``net::ERR_...``), if it did.
+    failure: Optional[str] = None
+    #: Bytes received, once finished.
+    encoded_length: Optional[int] = None
+
+
 # Request bodies.
 
 class NetworkSpec(TypedDict, total=False):
@@ -420,6 +470,8 @@ def _decode(tp: Any, value: Any) -> Any:
     if origin in (list, List):
         (item,) = typing.get_args(tp) or (Any,)
         return [_decode(item, v) for v in value]
+    if origin in (tuple, Tuple):
+        return tuple(_decode(t, v) for t, v in zip(typing.get_args(tp), value))
     if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
         hints = _hints(tp)
         known = {f.name for f in dataclasses.fields(tp) if f.init}

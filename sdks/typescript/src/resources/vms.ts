@@ -1,7 +1,8 @@
 import type { Hype } from "../client.js";
 import { HypeError, errorFrom } from "../errors.js";
 import {
-  decode, snakeize, type CreateVm, type Event, type GuestNetwork, type ProbeResult, type Vm, type VmState,
+  decode, snakeize, type ConsoleMessage, type CreateVm, type Event, type GuestNetwork, type NetworkRequest, type ProbeResult,
+  type Vm, type VmState,
 } from "../models.js";
 import type { Operations } from "../operations.js";
 import { Pager } from "../pagination.js";
@@ -48,6 +49,8 @@ export class Vms {
     cdpTargets: ["GET /api/v1/vms/{name}/cdp/json/list"],
     guestNetwork: ["GET /api/v1/vms/{name}/guest/network"],
     probe: ["POST /api/v1/vms/{name}/guest/probe"],
+    browserConsole: ["GET /api/v1/vms/{name}/browser/console"],
+    browserNetwork: ["GET /api/v1/vms/{name}/browser/network"],
   };
 
   constructor(private readonly client: Hype) {}
@@ -170,6 +173,21 @@ export class Vms {
   /** The browser's targets (`/json/list`), their URLs pointing at hyped. */
   cdpTargets(name: string): Promise<Array<Record<string, string>>> {
     return this.client.transport.json("GET", path(name, "/cdp/json/list"));
+  }
+
+  /**
+   * The console messages of a browser sandbox's pages since it started (the
+   * newest 1,000), oldest first; only those with a `seq` above `after`.
+   */
+  async browserConsole(name: string, opts: { after?: number } = {}): Promise<ConsoleMessage[]> {
+    const r = await this.client.transport.json<{ messages: unknown[] }>("GET", path(name, "/browser/console"), { query: { after: opts.after } });
+    return r.messages.map((m) => decode<ConsoleMessage>(m));
+  }
+
+  /** The network requests of a browser sandbox's pages (the newest 1,000), oldest first. */
+  async browserNetwork(name: string, opts: { after?: number } = {}): Promise<NetworkRequest[]> {
+    const r = await this.client.transport.json<{ requests: unknown[] }>("GET", path(name, "/browser/network"), { query: { after: opts.after } });
+    return r.requests.map((m) => decode<NetworkRequest>(m));
   }
 
   /** The guest's interfaces and gateway, as its agent sees them. */

@@ -11,7 +11,9 @@ from .._errors import HypeError, HypeTimeoutError
 from .._operations import operation
 from .._pagination import AsyncPager, Pager
 from .._transport import error_from, query, seg
-from ..models import Event, GuestNetwork, NetworkSpec, ProbeResult, Vm, VmmChoice, VmState
+from ..models import (
+    ConsoleMessage, Event, GuestNetwork, NetworkRequest, NetworkSpec, ProbeResult, Vm, VmmChoice, VmState,
+)
 from ._base import PAGE_SIZE, AsyncResource, SyncResource, page_of
 
 #: How long :meth:`VMs.wait` waits by default, in seconds (browser guests
@@ -174,6 +176,21 @@ class VMs(SyncResource):
         """The browser's targets (``/json/list``), their URLs pointing at hyped."""
         return self._t.request("GET", _path(name, "/cdp/json/list")).json()  # type: ignore[no-any-return]
 
+    @operation("GET", "/api/v1/vms/{name}/browser/console")
+    def browser_console(self, name: str, *, after: Optional[int] = None) -> List[ConsoleMessage]:
+        """The console messages of a browser sandbox's pages since it started
+        (the newest 1,000), oldest first; only those with a ``seq`` above
+        ``after`` if given."""
+        r = self._t.request("GET", _path(name, "/browser/console"), params={"after": after})
+        return [ConsoleMessage.from_json(m) for m in r.json()["messages"]]
+
+    @operation("GET", "/api/v1/vms/{name}/browser/network")
+    def browser_network(self, name: str, *, after: Optional[int] = None) -> List[NetworkRequest]:
+        """The network requests of a browser sandbox's pages (the newest
+        1,000), oldest first, with their responses once there are."""
+        r = self._t.request("GET", _path(name, "/browser/network"), params={"after": after})
+        return [NetworkRequest.from_json(m) for m in r.json()["requests"]]
+
     @operation("GET", "/api/v1/vms/{name}/guest/network")
     def guest_network(self, name: str) -> GuestNetwork:
         """The guest's interfaces and gateway, as its agent sees them."""
@@ -307,6 +324,18 @@ class AsyncVMs(AsyncResource):
     async def cdp_targets(self, name: str) -> List[Dict[str, Any]]:
         """The browser's targets, their URLs pointing at hyped."""
         return (await self._t.request("GET", _path(name, "/cdp/json/list"))).json()  # type: ignore[no-any-return]
+
+    @operation("GET", "/api/v1/vms/{name}/browser/console")
+    async def browser_console(self, name: str, *, after: Optional[int] = None) -> List[ConsoleMessage]:
+        """The console messages of a browser sandbox's pages (see :meth:`VMs.browser_console`)."""
+        r = await self._t.request("GET", _path(name, "/browser/console"), params={"after": after})
+        return [ConsoleMessage.from_json(m) for m in r.json()["messages"]]
+
+    @operation("GET", "/api/v1/vms/{name}/browser/network")
+    async def browser_network(self, name: str, *, after: Optional[int] = None) -> List[NetworkRequest]:
+        """The network requests of a browser sandbox's pages (see :meth:`VMs.browser_network`)."""
+        r = await self._t.request("GET", _path(name, "/browser/network"), params={"after": after})
+        return [NetworkRequest.from_json(m) for m in r.json()["requests"]]
 
     @operation("GET", "/api/v1/vms/{name}/guest/network")
     async def guest_network(self, name: str) -> GuestNetwork:
