@@ -60,3 +60,10 @@ def test_code_keeps_to_python_3_9() -> None:
     out = run(str(vermin), "--target=3.9-", "--violations", "--no-tips", "--eval-annotations",
               str(SDK / "src" / "hype"))
     assert "Target versions not met" not in out, out
+
+
+def test_type_hints_check_strictly() -> None:
+    """The SDK ships py.typed: its hints must hold under mypy --strict."""
+    out = run(sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", "hype",
+              cwd=str(SDK / "src"), env={**os.environ, "MYPYPATH": str(SDK / "src")})
+    assert "Success" in out, out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, Type
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import Job
@@ -34,7 +34,8 @@ class HypeError(Exception):
         return (_rebuild, (type(self), self.message, self.status, self.code, self.__dict__))
 
 
-def _rebuild(cls: type, message: str, status: Optional[int], code: str, state: dict) -> HypeError:
+def _rebuild(cls: Type[HypeError], message: str, status: Optional[int], code: str,
+             state: Dict[str, Any]) -> HypeError:
     err = cls.__new__(cls)
     HypeError.__init__(err, message, status=status, code=code)
     err.__dict__.update(state)

@@ -476,7 +476,7 @@ def _decode(tp: Any, value: Any) -> Any:
         hints = _hints(tp)
         known = {f.name for f in dataclasses.fields(tp) if f.init}
         obj = tp(**{k: _decode(hints[k], v) for k, v in value.items() if k in known})
-        obj.raw = dict(value)
+        obj.raw = dict(value)  # type: ignore[attr-defined]  # every model has it
         return obj
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
