@@ -145,6 +145,14 @@ export async function xapi(disk, ...extra) {
   return { url: `http://127.0.0.1:${line.slice("listening on ".length)}`, close: () => proc.kill("SIGKILL") };
 }
 
+const made = [];
+process.on("exit", () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A temporary directory, removed when the test file's process exits. */
 export function tmp() {
-  return mkdtempSync(join(tmpdir(), "hype-sdk-ts-t-"));
+  const d = mkdtempSync(join(tmpdir(), "hype-sdk-ts-t-"));
+  made.push(d);
+  return d;
 }
