@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
@@ -65,8 +65,9 @@ class Hyped:
     """One hyped process; :meth:`restart` keeps its data, port and key."""
 
     def __init__(self, data: Path, *, api_key: Optional[str] = None, networked: bool = False,
-                 subnet: str = "10.93.0.0/24") -> None:
+                 subnet: str = "10.93.0.0/24", extra: Sequence[str] = ()) -> None:
         self.data = data
+        self.extra = list(extra)
         self.api_key = api_key
         self.networked = networked
         self.subnet = subnet
@@ -84,6 +85,7 @@ class Hyped:
             args += ["--network", "on", "--subnet", self.subnet, "--boot-timeout", "400"]
         else:
             args += ["--network", "off"]
+        args += self.extra
         env = dict(os.environ, RUST_LOG="info")
         env.pop("HYPE_API_KEY", None)
         if self.api_key:

@@ -15,7 +15,7 @@ BASE = dict(image="base", cpu_cores=1, memory_mb=256)
 
 @pytest.fixture()
 def restartable(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = Hyped(tmp_path, api_key="sk-restart-key").start()
+    s = Hyped(tmp_path, api_key="sk-restart-key-0123456789").start()
     yield s
     s.close()
 

@@ -4,6 +4,9 @@ create, wait, delete; pagination; errors and their codes; auth."""
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -162,3 +165,23 @@ def test_sandbox_that_cannot_boot_is_deleted(h: hype.Hype) -> None:
     with pytest.raises(hype.HypeTimeoutError):
         h.sandbox(name=vm_name("slow"), timeout=0.5, **BASE)
     assert {v.name for v in h.vms.list()} == before
+
+
+def test_rate_limited_requests_are_sent_again(tmp_path: Path) -> None:
+    """hyped's --rate-limit answers 429 with Retry-After; the client waits
+    and sends the request again (max_retries), or raises the 429."""
+    s = Hyped(tmp_path, api_key="sk-" + secrets.token_hex(16), extra=["--rate-limit", "1"]).start()
+    try:
+        with hype.Hype(s.base, s.api_key, max_retries=0) as impatient:
+            with pytest.raises(hype.HypeError) as e:
+                for _ in range(10):
+                    impatient.system.version()
+            assert (e.value.status, e.value.code) == (429, "rate_limited"), repr(e.value)
+        time.sleep(2)
+        statuses: "list[int]" = []
+        with httpx.Client(event_hooks={"response": [lambda r: statuses.append(r.status_code)]}) as http:
+            patient = hype.Hype(s.base, s.api_key, http_client=http)
+            assert [patient.system.version().api for _ in range(4)] == ["v1"] * 4
+        assert 429 in statuses and statuses[-1] == 200, statuses  # refused, waited, sent again
+    finally:
+        s.close()

@@ -17,6 +17,8 @@ export interface HypeOptions {
   apiKey?: string;
   /** Per request, in ms (default 60 000). */
   timeoutMs?: number;
+  /** How often a request hyped refuses with 429 (its `--rate-limit`) is sent again, after `Retry-After` (default 2). */
+  maxRetries?: number;
   /** Your own `fetch` (proxies, instrumentation). */
   fetch?: typeof fetch;
 }

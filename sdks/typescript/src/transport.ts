@@ -12,6 +12,12 @@ export interface RequestOptions {
   timeoutMs?: number | null;
 }
 
+/** The wait before resending a refused request: `Retry-After`, else a growing delay; at most 30 s. */
+function retryAfterMs(r: Response, attempt: number): number {
+  const s = Number(r.headers.get("retry-after"));
+  return Math.min(30_000, Number.isFinite(s) && s >= 0 && r.headers.has("retry-after") ? s * 1000 : 500 * 2 ** attempt);
+}
+
 /** One path segment, escaped. */
 export function seg(value: string): string {
   return encodeURIComponent(value);
@@ -24,12 +30,15 @@ export class Transport {
   /** The fetch this client uses. */
   readonly fetch: typeof fetch;
   readonly timeoutMs: number;
+  /** How often a request refused with 429 (hyped's --rate-limit) is sent again. */
+  readonly maxRetries: number;
 
-  constructor(opts: { baseUrl?: string; apiKey?: string; timeoutMs?: number; fetch?: typeof fetch }) {
+  constructor(opts: { baseUrl?: string; apiKey?: string; timeoutMs?: number; maxRetries?: number; fetch?: typeof fetch }) {
     this.baseUrl = (opts.baseUrl || process.env.HYPE_API_BASE || DEFAULT_BASE_URL).replace(/\/+$/, "");
     this.#apiKey = (opts.apiKey ?? process.env.HYPE_API_KEY) || undefined;
     this.fetch = (opts.fetch ?? globalThis.fetch).bind(globalThis);
     this.timeoutMs = opts.timeoutMs ?? 60_000;
+    this.maxRetries = opts.maxRetries ?? 2;
   }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -60,22 +69,30 @@ export class Transport {
       headers["content-type"] = "application/json";
     }
     const timeoutMs = opts.timeoutMs === undefined ? this.timeoutMs : opts.timeoutMs;
-    const signals = [opts.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter(
-      (s): s is AbortSignal => s !== undefined,
-    );
-    let r: Response;
-    try {
-      r = await this.fetch(this.url(path, opts.query), {
-        method,
-        headers,
-        body,
-        signal: signals.length ? AbortSignal.any(signals) : undefined,
-      });
-    } catch (e) {
-      throw this.unreachable(e);
+    for (let attempt = 0; ; attempt++) {
+      const signals = [opts.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter(
+        (s): s is AbortSignal => s !== undefined,
+      );
+      let r: Response;
+      try {
+        r = await this.fetch(this.url(path, opts.query), {
+          method,
+          headers,
+          body,
+          signal: signals.length ? AbortSignal.any(signals) : undefined,
+        });
+      } catch (e) {
+        throw this.unreachable(e);
+      }
+      if (r.status === 429 && attempt < this.maxRetries) {
+        // Refused before it was handled: safe to send again, after Retry-After.
+        await r.body?.cancel();
+        await new Promise((res) => setTimeout(res, retryAfterMs(r, attempt)));
+        continue;
+      }
+      if (r.status >= 400) throw errorFrom(r.status, r.statusText, await r.text());
+      return r;
     }
-    if (r.status >= 400) throw errorFrom(r.status, r.statusText, await r.text());
-    return r;
   }
 
   async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {

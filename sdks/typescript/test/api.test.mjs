@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import { Hype, HypeConnectionError, HypeError, HypeTimeoutError, JobFailedError, NOT_WRAPPED, RESOURCES, Sandbox } from "../dist/index.js";
-import { XAPI_PASSWORD, makeDisk, suiteServer, tmp, vmName, xapi } from "./helpers.mjs";
+import { Hyped, XAPI_PASSWORD, makeDisk, suiteServer, tmp, vmName, xapi } from "./helpers.mjs";
 
 const BASE = { image: "base", cpuCores: 1, memoryMb: 256 };
 let server;
@@ -176,5 +176,25 @@ test("import jobs: submit an object and a YAML file, wait with progress, cancel"
   } finally {
     x.close();
     slow.close();
+  }
+});
+
+test("rate-limited requests are sent again after Retry-After", async () => {
+  const s = await new Hyped({ apiKey: "sk-rate-limit-0123456789", extra: ["--rate-limit", "1"] }).start();
+  try {
+    const impatient = new Hype({ baseUrl: s.base, apiKey: s.apiKey, maxRetries: 0 });
+    await assert.rejects(async () => {
+      for (let i = 0; i < 10; i++) await impatient.system.version();
+    }, (e) => e instanceof HypeError && e.status === 429 && e.code === "rate_limited");
+    await new Promise((r) => setTimeout(r, 2000));
+    const statuses = [];
+    const patient = new Hype({
+      baseUrl: s.base, apiKey: s.apiKey,
+      fetch: async (url, init) => { const r = await fetch(url, init); statuses.push(r.status); return r; },
+    });
+    for (let i = 0; i < 4; i++) assert.equal((await patient.system.version()).api, "v1");
+    assert.ok(statuses.includes(429) && statuses.at(-1) === 200, String(statuses));
+  } finally {
+    await s.close();
   }
 });

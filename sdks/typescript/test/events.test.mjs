@@ -9,7 +9,7 @@ const BASE = { image: "base", cpuCores: 1, memoryMb: 256 };
 let s;
 
 before(async () => {
-  s = await new Hyped({ apiKey: "sk-restart-key" }).start();
+  s = await new Hyped({ apiKey: "sk-restart-key-0123456789" }).start();
 });
 after(async () => s?.close());
 

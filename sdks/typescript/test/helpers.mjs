@@ -44,7 +44,8 @@ function firstLine(stream) {
 }
 
 export class Hyped {
-  constructor({ apiKey, networked = false, subnet = "10.94.0.0/24" } = {}) {
+  constructor({ apiKey, networked = false, subnet = "10.94.0.0/24", extra = [] } = {}) {
+    this.extra = extra;
     this.data = mkdtempSync(join(tmpdir(), "hype-sdk-ts-"));
     this.apiKey = apiKey;
     this.networked = networked;
@@ -57,7 +58,8 @@ export class Hyped {
     if (!existsSync(bin)) throw new Error(`no hyped at ${bin}: run cargo build -p hyped (CARGO_TARGET_DIR)`);
     if (!existsSync(join(IMAGES, "base", "manifest.json"))) throw new Error(`no base image in ${IMAGES}`);
     const args = ["--listen", this.listen, "--data-dir", this.data, "--images-dir", IMAGES, "--stop-timeout", "20",
-      ...(this.networked ? ["--network", "on", "--subnet", this.subnet, "--boot-timeout", "400"] : ["--network", "off"])];
+      ...(this.networked ? ["--network", "on", "--subnet", this.subnet, "--boot-timeout", "400"] : ["--network", "off"]),
+      ...this.extra];
     const env = { ...process.env, RUST_LOG: "info", HYPE_XCPNG_PASSWORD: XAPI_PASSWORD };
     delete env.HYPE_API_KEY;
     if (this.apiKey) env.HYPE_API_KEY = this.apiKey; // not a flag: it would show in ps

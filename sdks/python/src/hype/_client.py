@@ -8,7 +8,7 @@ import httpx
 
 from ._errors import HypeError
 from ._sandbox import AsyncSandbox, Sandbox, SandboxStarter, new_name
-from ._transport import DEFAULT_TIMEOUT, AsyncTransport, SyncTransport, Timeout
+from ._transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncTransport, SyncTransport, Timeout
 from .models import NetworkSpec
 from .resources.events import AsyncEvents, Events
 from .resources.images import AsyncImages, Images
@@ -34,7 +34,9 @@ class Hype:
     ``http://127.0.0.1:7777``) and ``api_key`` to ``HYPE_API_KEY`` (sent
     as ``Authorization: Bearer``). ``http_client`` lets you bring your own
     ``httpx.Client`` (proxies, TLS, event hooks); the SDK then leaves it
-    open. Use it as a context manager, or call :meth:`close`.
+    open. A request hyped refuses with 429 (its ``--rate-limit``) is sent
+    again after its ``Retry-After``, up to ``max_retries`` times. Use it
+    as a context manager, or call :meth:`close`.
 
     >>> h = Hype()
     >>> [vm.name for vm in h.vms.list()]  # doctest: +SKIP
@@ -47,8 +49,9 @@ class Hype:
     events: Events
 
     def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None, *,
-                 timeout: Timeout = DEFAULT_TIMEOUT, http_client: Optional[httpx.Client] = None) -> None:
-        self._transport = SyncTransport(base_url, api_key, timeout, http_client)
+                 timeout: Timeout = DEFAULT_TIMEOUT, http_client: Optional[httpx.Client] = None,
+                 max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+        self._transport = SyncTransport(base_url, api_key, timeout, http_client, max_retries)
         for attr, (sync_cls, _) in RESOURCES.items():
             setattr(self, attr, sync_cls(self))
 
@@ -116,8 +119,9 @@ class AsyncHype:
     events: AsyncEvents
 
     def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None, *,
-                 timeout: Timeout = DEFAULT_TIMEOUT, http_client: Optional[httpx.AsyncClient] = None) -> None:
-        self._transport = AsyncTransport(base_url, api_key, timeout, http_client)
+                 timeout: Timeout = DEFAULT_TIMEOUT, http_client: Optional[httpx.AsyncClient] = None,
+                 max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+        self._transport = AsyncTransport(base_url, api_key, timeout, http_client, max_retries)
         for attr, (_, async_cls) in RESOURCES.items():
             setattr(self, attr, async_cls(self))
 

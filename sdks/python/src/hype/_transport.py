@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json as _json
 import os
+import time
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 from urllib.parse import quote
 
@@ -15,6 +17,8 @@ from ._version import __version__
 
 DEFAULT_BASE_URL = "http://127.0.0.1:7777"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+#: How often a request refused with 429 (hyped's --rate-limit) is sent again.
+DEFAULT_MAX_RETRIES = 2
 Timeout = Union[float, httpx.Timeout, None]
 
 
@@ -39,6 +43,15 @@ def query(params: Optional[Mapping[str, Any]]) -> Dict[str, str]:
     return out
 
 
+def retry_after(response: httpx.Response, attempt: int) -> float:
+    """How long to wait before sending a refused request again: the
+    server's ``Retry-After`` (seconds), else a growing delay; at most 30 s."""
+    try:
+        return min(30.0, max(0.0, float(response.headers["retry-after"])))
+    except (KeyError, ValueError):
+        return min(30.0, 0.5 * 2.0 ** attempt)
+
+
 def error_from(response: httpx.Response, body: Optional[bytes] = None) -> HypeError:
     """The :class:`HypeError` for an answer of 400 or more."""
     raw = response.content if body is None else body
@@ -54,8 +67,9 @@ def error_from(response: httpx.Response, body: Optional[bytes] = None) -> HypeEr
 
 
 class _Base:
-    def __init__(self, base_url: Optional[str], api_key: Optional[str]) -> None:
+    def __init__(self, base_url: Optional[str], api_key: Optional[str], max_retries: int) -> None:
         self.base_url, self._api_key = resolve(base_url, api_key)
+        self.max_retries = max_retries
 
     def headers(self, extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
         h = {"User-Agent": f"hype-sdk-python/{__version__}", "Accept": "application/json"}
@@ -82,19 +96,23 @@ class _Base:
 
 class SyncTransport(_Base):
     def __init__(self, base_url: Optional[str], api_key: Optional[str], timeout: Timeout,
-                 http_client: Optional[httpx.Client]) -> None:
-        super().__init__(base_url, api_key)
+                 http_client: Optional[httpx.Client], max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+        super().__init__(base_url, api_key, max_retries)
         self.http = http_client or httpx.Client(timeout=timeout)
         self._owns = http_client is None
 
     def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
                 json: Any = None, content: Optional[bytes] = None,
                 headers: Optional[Mapping[str, str]] = None) -> httpx.Response:
-        try:
-            r = self.http.request(method, self.url(path), params=query(params), json=json,
-                                  content=content, headers=self.headers(headers))
-        except httpx.TransportError as e:
-            raise self._unreachable(e) from e
+        for attempt in range(self.max_retries + 1):
+            try:
+                r = self.http.request(method, self.url(path), params=query(params), json=json,
+                                      content=content, headers=self.headers(headers))
+            except httpx.TransportError as e:
+                raise self._unreachable(e) from e
+            if r.status_code != 429 or attempt == self.max_retries:
+                break
+            time.sleep(retry_after(r, attempt))  # refused before it was handled: safe to resend
         if r.status_code >= 400:
             raise error_from(r)
         return r
@@ -106,19 +124,23 @@ class SyncTransport(_Base):
 
 class AsyncTransport(_Base):
     def __init__(self, base_url: Optional[str], api_key: Optional[str], timeout: Timeout,
-                 http_client: Optional[httpx.AsyncClient]) -> None:
-        super().__init__(base_url, api_key)
+                 http_client: Optional[httpx.AsyncClient], max_retries: int = DEFAULT_MAX_RETRIES) -> None:
+        super().__init__(base_url, api_key, max_retries)
         self.http = http_client or httpx.AsyncClient(timeout=timeout)
         self._owns = http_client is None
 
     async def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
                       json: Any = None, content: Optional[bytes] = None,
                       headers: Optional[Mapping[str, str]] = None) -> httpx.Response:
-        try:
-            r = await self.http.request(method, self.url(path), params=query(params), json=json,
-                                        content=content, headers=self.headers(headers))
-        except httpx.TransportError as e:
-            raise self._unreachable(e) from e
+        for attempt in range(self.max_retries + 1):
+            try:
+                r = await self.http.request(method, self.url(path), params=query(params), json=json,
+                                            content=content, headers=self.headers(headers))
+            except httpx.TransportError as e:
+                raise self._unreachable(e) from e
+            if r.status_code != 429 or attempt == self.max_retries:
+                break
+            await asyncio.sleep(retry_after(r, attempt))
         if r.status_code >= 400:
             raise error_from(r)
         return r
