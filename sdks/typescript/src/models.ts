@@ -225,6 +225,14 @@ export interface NetworkRequest extends Raw {
   finished: boolean;
 }
 
+/** What `vms.probe(name, target, { timeoutMs })` sends: ping an address from inside the guest. */
+export interface ProbeRequest {
+  /** An IPv4 address. */
+  target: string;
+  /** How long the guest waits for an echo reply, 1 to 10 000 ms. */
+  timeoutMs?: number;
+}
+
 /** `network` in the create body. */
 export interface NetworkSpec {
   egress?: boolean;
