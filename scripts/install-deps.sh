@@ -101,3 +101,22 @@ for req in "$(dirname "$0")"/../tests/*/requirements.txt; do
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$req"
     touch "$stamp"
 done
+
+# The SDKs' Python test dependencies (pytest, Playwright without browsers,
+# the build tools), locked with hashes, in a venv of their own; and the
+# wheelhouse of the SDK's own dependencies, from which its clean-install
+# test installs offline. Redone only when a lock file changes.
+SDK_VENV=${HYPE_SDK_VENV:-/var/cache/hype/venv-sdk}
+SDK_WHEELS=${HYPE_SDK_WHEELHOUSE:-/var/cache/hype/wheels-sdk}
+sdk="$(dirname "$0")/../sdks/python"
+stamp="$SDK_VENV/.locks-$(cat "$sdk/requirements-test.lock" "$sdk/requirements.lock" | sha256sum | cut -c1-16)"
+if [[ ! -f $stamp ]]; then
+    [[ -x $SDK_VENV/bin/python ]] || python3 -m venv "$SDK_VENV"
+    echo "install-deps: pip install -r sdks/python/requirements-test.lock" >&2
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$SDK_VENV/bin/pip" install -q --disable-pip-version-check \
+        --require-hashes -r "$sdk/requirements-test.lock"
+    rm -rf "$SDK_WHEELS"
+    "$SDK_VENV/bin/pip" download -q --disable-pip-version-check --require-hashes \
+        -r "$sdk/requirements.lock" -d "$SDK_WHEELS"
+    touch "$stamp"
+fi

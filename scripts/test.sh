@@ -20,3 +20,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/hype-test.log"
 # Say plainly which real-binary tests ran (cargo hides test output).
 cargo test -q -p hype-ch --test real_binary -- --nocapture 2>&1 | grep -E "skipped|passed|failed" || true
+# The SDKs (pytest, node's test runner) against the hyped cargo built, in
+# a network namespace of their own; the TypeScript toolchain as locked.
+(cd sdks/typescript && npm ci --ignore-scripts --no-audit --no-fund --silent)
+sdks/run-tests.sh all

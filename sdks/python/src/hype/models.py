@@ -1,0 +1,483 @@
+"""Typed models of what hyped answers, one per schema of its OpenAPI
+document (``GET /api/v1/openapi.json``), field for field.
+
+Answers are dataclasses; request bodies are ``TypedDict``\\ s; enums are
+``Literal`` strings (a value a newer server adds still comes through).
+Fields a newer server adds are kept in :attr:`Model.raw` until the SDK
+names them. ``tests/test_models.py`` checks every model here against the
+document, so a drift fails the tests.
+"""
+
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Type, TypeVar, Union
+
+from typing_extensions import NotRequired, TypedDict
+
+__all__ = [
+    "Model", "Vm", "VmmInfo", "VmNetwork", "Event", "Image", "Job", "JobProgress", "JobSource",
+    "JobEvent", "VersionInfo", "AccelInfo", "ChVersions", "NetworkStatus", "GuestNetwork",
+    "GuestInterface", "ProbeResult", "CreateVm", "NetworkSpec", "ProbeRequest", "VsphereJob",
+    "XcpngJob", "JobSpec", "JobBatch", "ConsoleMessage", "NetworkRequest", "VmState", "EventType", "JobState", "JobKind",
+    "JobEventType", "VmmKind", "VmmChoice", "BootMode", "Firmware", "XcpngTransport",
+]
+
+# Enums (schemas of type string with an enum).
+VmState = Literal["creating", "starting", "running", "paused", "stopping", "stopped", "crashed", "standby"]
+EventType = Literal[
+    "VM_CREATED", "VM_STARTING", "VM_RUNNING", "VM_PAUSED", "VM_RESUMED", "VM_STOPPED",
+    "VM_CRASHED", "VM_DELETED", "VM_SNAPSHOTTED", "VM_RESTORED",
+]
+JobState = Literal["pending", "running", "completed", "failed", "cancelled"]
+JobKind = Literal["vsphere_export", "xcpng_export"]
+JobEventType = Literal["JOB_QUEUED", "JOB_STARTED", "JOB_PROGRESS", "JOB_COMPLETED", "JOB_FAILED", "JOB_CANCELLED"]
+VmmKind = Literal["cloud-hypervisor", "qemu"]
+VmmChoice = Literal["auto", "cloud-hypervisor", "qemu"]
+BootMode = Literal["firmware", "kernel"]
+Firmware = Literal["bios", "uefi"]
+XcpngTransport = Literal["raw", "xva"]
+
+M = TypeVar("M", bound="Model")
+
+
+@dataclass
+class Model:
+    """Base of every answer model."""
+
+    #: The JSON object as the server sent it, including fields this SDK
+    #: does not know yet.
+    raw: Dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls: Type[M], data: Mapping[str, Any]) -> M:
+        """Builds the model from a decoded JSON object (unknown keys are kept in ``raw``)."""
+        return _decode(cls, data)  # type: ignore[no-any-return]
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The model as a JSON-ready dict (``raw`` merged under the known fields)."""
+        out = dict(self.raw)
+        for f in dataclasses.fields(self):
+            if f.name == "raw" or f.name.startswith("_"):
+                continue
+            v = getattr(self, f.name)
+            out[f.name] = v.to_dict() if isinstance(v, Model) else (
+                [x.to_dict() if isinstance(x, Model) else x for x in v] if isinstance(v, list) else v
+            )
+        return out
+
+
+@dataclass
+class VmmInfo(Model):
+    """The VMM behind a VM."""
+
+    kind: VmmKind
+    #: ``kvm`` or ``tcg`` (QEMU's software emulation).
+    accel: Optional[str] = None
+    #: Absent when no VMM runs.
+    pid: Optional[int] = None
+    #: The VMM's version, e.g. ``v53.0`` or ``10.0.2``.
+    version: Optional[str] = None
+
+
+@dataclass
+class VmNetwork(Model):
+    """A VM's network as the API shows it."""
+
+    egress: bool
+    #: The host tap device, when the VM is networked.
+    tap: Optional[str] = None
+
+
+@dataclass
+class Vm(Model):
+    """A VM as the API returns it."""
+
+    name: str
+    id: str
+    state: VmState
+    cpu_cores: int
+    memory_mb: int
+    image: str
+    #: The full kernel command line the guest boots with.
+    kernel_cmdline: str
+    network: VmNetwork
+    vmm: VmmInfo
+    persist: bool
+    created_at: str
+    updated_at: str
+    #: The http URL a CDP client connects to (browser images).
+    cdp_url: Optional[str] = None
+    idle_timeout_seconds: Optional[int] = None
+    ip: Optional[str] = None
+    mac: Optional[str] = None
+    ttl_seconds: Optional[int] = None
+
+
+@dataclass
+class Event(Model):
+    """One lifecycle event: ``{id, type, vm, state, at, detail}``."""
+
+    #: Grows strictly; kept across restarts. Also the SSE ``id:``.
+    id: int
+    type: EventType
+    #: The VM's name.
+    vm: str
+    #: The VM's state right after the event.
+    state: VmState
+    #: RFC 3339, UTC.
+    at: str
+    #: Why, when there is more to say (a crash reason, a failed step).
+    detail: Optional[str] = None
+
+
+@dataclass
+class Image(Model):
+    """A boot image."""
+
+    name: str
+    #: ``kernel``, ``rootfs`` or ``disk`` (imported).
+    kind: str
+    #: Where it came from: ``build``, ``vsphere``, ``xcpng``, ...
+    source: str
+    size_bytes: int
+    #: ``kernel`` (hype's kernel) or ``firmware`` (imported disks).
+    boot_mode: str
+    created_at: str
+    firmware: Optional[Firmware] = None
+    format: Optional[str] = None
+    kernel_version: Optional[str] = None
+    sha256: Optional[str] = None
+
+
+@dataclass
+class JobProgress(Model):
+    """Where a job is."""
+
+    #: ``queued``, ``connecting``, ``exporting``, ``downloading``,
+    #: ``verifying``, ``converting``, ``registering``, ``done``.
+    phase: str
+    bytes_done: Optional[int] = None
+    bytes_total: Optional[int] = None
+    eta_seconds: Optional[int] = None
+    files_done: Optional[int] = None
+    files_total: Optional[int] = None
+    #: 0 to 100.
+    percent: Optional[float] = None
+
+
+@dataclass
+class JobSource(Model):
+    """The job's source as stored and shown (never a password)."""
+
+    insecure: bool
+    boot: Optional[BootMode] = None
+    firmware: Optional[Firmware] = None
+    parallel_downloads: Optional[int] = None
+    remove_cdrom: Optional[bool] = None
+    shutdown: Optional[bool] = None
+    transport: Optional[XcpngTransport] = None
+    url: Optional[str] = None
+    username: Optional[str] = None
+    vm: Optional[str] = None
+    xva: Optional[str] = None
+
+
+@dataclass
+class Job(Model):
+    """An import job. From a client, it can :meth:`wait`, :meth:`cancel`
+    and :meth:`refresh` itself (awaitables on an :class:`~hype.AsyncHype`)."""
+
+    id: str
+    kind: JobKind
+    state: JobState
+    #: The image the job registers.
+    image: str
+    source: JobSource
+    progress: JobProgress
+    created_at: str
+    updated_at: str
+    #: The reason, when failed or cancelled.
+    error: Optional[str] = None
+    finished_at: Optional[str] = None
+    started_at: Optional[str] = None
+    _client: Any = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def done(self) -> bool:
+        """Whether the job has ended (completed, failed or cancelled)."""
+        return self.state in ("completed", "failed", "cancelled")
+
+    def _bound(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("this Job was not returned by a client; use h.jobs.wait(job.id)")
+        return self._client
+
+    def wait(self, progress: Any = None, timeout: Optional[float] = None) -> Any:
+        """Follows the job's events until it ends; returns the completed job.
+
+        ``progress`` is called with every :class:`JobEvent` (from the job's
+        first). Raises :class:`~hype.JobFailedError` when the job fails or
+        is cancelled, :class:`~hype.HypeTimeoutError` after ``timeout``
+        seconds. On an ``AsyncHype`` this returns an awaitable.
+        """
+        return self._bound().jobs.wait(self.id, progress=progress, timeout=timeout, _into=self)
+
+    def cancel(self) -> Any:
+        """Cancels the job (an awaitable on an ``AsyncHype``)."""
+        return self._bound().jobs.cancel(self.id, _into=self)
+
+    def refresh(self) -> Any:
+        """Reloads the job from hyped (an awaitable on an ``AsyncHype``)."""
+        return self._bound().jobs.get(self.id, _into=self)
+
+    def _update(self, other: "Job") -> "Job":
+        for f in dataclasses.fields(self):
+            if f.name != "_client":
+                setattr(self, f.name, getattr(other, f.name))
+        self.raw = other.raw
+        return self
+
+
+@dataclass
+class JobEvent(Model):
+    """``{id, type, job, at}`` on the job event stream."""
+
+    #: Grows strictly; the SSE ``id:``.
+    id: int
+    type: JobEventType
+    #: The job as it was right after the event.
+    job: Job
+    at: str
+
+
+@dataclass
+class AccelInfo(Model):
+    """How guests are accelerated here, and why."""
+
+    #: ``kvm`` or ``tcg``.
+    mode: str
+    kvm_usable: bool
+    reason: str
+
+
+@dataclass
+class ChVersions(Model):
+    """cloud-hypervisor versions this server can boot VMs with."""
+
+    available: List[str]
+    default: Optional[str] = None
+
+
+@dataclass
+class NetworkStatus(Model):
+    """Whether VMs get a network, and if not, why."""
+
+    enabled: bool
+    #: Failed preflight checks, each with its fix.
+    problems: List[str]
+    bridge: Optional[str] = None
+    subnet: Optional[str] = None
+
+
+@dataclass
+class VersionInfo(Model):
+    """``GET /api/v1/version``."""
+
+    server: str
+    api: str
+    cloud_hypervisor: ChVersions
+    accel: AccelInfo
+    default_vmm: str
+    network: NetworkStatus
+    qemu: Optional[str] = None
+
+
+@dataclass
+class GuestInterface(Model):
+    """One network interface inside a guest."""
+
+    name: str
+    up: bool
+    #: ``A.B.C.D/NN``.
+    addresses: List[str]
+    mac: Optional[str] = None
+
+
+@dataclass
+class GuestNetwork(Model):
+    """The guest's network as seen from inside."""
+
+    interfaces: List[GuestInterface]
+    gateway: Optional[str] = None
+
+
+@dataclass
+class ProbeResult(Model):
+    """Whether the guest reached the target."""
+
+    target: str
+    reachable: bool
+    error: Optional[str] = None
+    rtt_ms: Optional[int] = None
+
+
+@dataclass
+class ConsoleMessage(Model):
+    """One console message of a browser sandbox's page (``console.log``,
+    an uncaught exception, a browser log entry)."""
+
+    #: Grows with each message of the sandbox; pass the last one seen as
+    #: ``after`` to get only newer ones.
+    seq: int
+    #: ``log``, ``error``, ``warning``, ... as the page's console API named
+    #: it; ``exception`` for an uncaught exception.
+    level: str
+    text: str
+    #: The page (tab) it came from.
+    target_id: str
+    #: RFC 3339.
+    at: str
+    #: Where it was logged from, ``URL:LINE:COLUMN``, when known.
+    location: Optional[str] = None
+
+
+@dataclass
+class NetworkRequest(Model):
+    """One network request of a browser sandbox's page, with its response once there is one."""
+
+    #: Grows with each request of the sandbox.
+    seq: int
+    #: The browser's own id for it.
+    request_id: str
+    target_id: str
+    method: str
+    url: str
+    #: ``(name, value)`` pairs.
+    request_headers: List[Tuple[str, str]]
+    response_headers: List[Tuple[str, str]]
+    #: RFC 3339, when the page sent it.
+    at: str
+    finished: bool
+    #: ``Document``, ``XHR``, ``Fetch``, ``Script``, ``Image``, ...
+    resource_type: Optional[str] = None
+    #: The body the page sent (at most 64 KiB of it).
+    post_data: Optional[str] = None
+    status: Optional[int] = None
+    status_text: Optional[str] = None
+    mime_type: Optional[str] = None
+    #: Why it failed (``net::ERR_...``), if it did.
+    failure: Optional[str] = None
+    #: Bytes received, once finished.
+    encoded_length: Optional[int] = None
+
+
+# Request bodies.
+
+class NetworkSpec(TypedDict, total=False):
+    """``network`` in the create body."""
+
+    egress: bool
+
+
+class CreateVm(TypedDict):
+    """The create body (``vms.create`` takes these as keyword arguments)."""
+
+    name: str
+    cpu_cores: NotRequired[int]
+    memory_mb: NotRequired[int]
+    image: NotRequired[Optional[str]]
+    kernel_cmdline: NotRequired[Optional[str]]
+    vmm: NotRequired[VmmChoice]
+    ttl_seconds: NotRequired[Optional[int]]
+    idle_timeout_seconds: NotRequired[Optional[int]]
+    network: NotRequired[Optional[NetworkSpec]]
+    persist: NotRequired[bool]
+
+
+class ProbeRequest(TypedDict):
+    """Ask the guest to ping an address from inside."""
+
+    target: str
+    timeout_ms: NotRequired[int]
+
+
+class VsphereJob(TypedDict):
+    """A VM exported from vCenter or ESXi as OVF (``kind: vsphere_export``)."""
+
+    kind: Literal["vsphere_export"]
+    url: str
+    username: str
+    vm: str
+    password: NotRequired[Optional[str]]
+    name: NotRequired[Optional[str]]
+    insecure: NotRequired[bool]
+    boot: NotRequired[BootMode]
+    firmware: NotRequired[Optional[Firmware]]
+    parallel_downloads: NotRequired[Optional[int]]
+    remove_cdrom: NotRequired[bool]
+    shutdown: NotRequired[bool]
+
+
+class XcpngJob(TypedDict):
+    """A VM's disk from XCP-ng (raw VDI or XVA), or a local XVA (``kind: xcpng_export``)."""
+
+    kind: Literal["xcpng_export"]
+    url: NotRequired[Optional[str]]
+    username: NotRequired[Optional[str]]
+    vm: NotRequired[Optional[str]]
+    password: NotRequired[Optional[str]]
+    xva: NotRequired[Optional[str]]
+    name: NotRequired[Optional[str]]
+    insecure: NotRequired[bool]
+    boot: NotRequired[BootMode]
+    firmware: NotRequired[Optional[Firmware]]
+    transport: NotRequired[Optional[XcpngTransport]]
+
+
+#: One job as submitted, tagged by ``kind``.
+JobSpec = Union[VsphereJob, XcpngJob]
+
+
+class JobBatch(TypedDict):
+    """Several jobs, all stored or none."""
+
+    jobs: List[JobSpec]
+
+
+# Decoding: driven by the dataclasses' type hints.
+
+_HINTS: Dict[type, Dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> Dict[str, Any]:
+    if cls not in _HINTS:
+        import typing
+
+        _HINTS[cls] = typing.get_type_hints(cls, globalns=globals())
+    return _HINTS[cls]
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    import typing
+
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin is Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _decode(args[0], value) if len(args) == 1 else value
+    if origin in (list, List):
+        (item,) = typing.get_args(tp) or (Any,)
+        return [_decode(item, v) for v in value]
+    if origin in (tuple, Tuple):
+        return tuple(_decode(t, v) for t, v in zip(typing.get_args(tp), value))
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
+        hints = _hints(tp)
+        known = {f.name for f in dataclasses.fields(tp) if f.init}
+        obj = tp(**{k: _decode(hints[k], v) for k, v in value.items() if k in known})
+        obj.raw = dict(value)  # type: ignore[attr-defined]  # every model has it
+        return obj
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value

@@ -1,0 +1,325 @@
+/**
+ * Typed models of what hyped answers, one per schema of its OpenAPI
+ * document (`GET /api/v1/openapi.json`), with camelCase field names
+ * (`cpu_cores` is `cpuCores`). Each answer also keeps the JSON object as
+ * the server sent it in `raw`.
+ */
+
+export type VmState = "creating" | "starting" | "running" | "paused" | "stopping" | "stopped" | "crashed" | "standby";
+export type EventType =
+  | "VM_CREATED" | "VM_STARTING" | "VM_RUNNING" | "VM_PAUSED" | "VM_RESUMED" | "VM_STOPPED"
+  | "VM_CRASHED" | "VM_DELETED" | "VM_SNAPSHOTTED" | "VM_RESTORED";
+export type JobState = "pending" | "running" | "completed" | "failed" | "cancelled";
+export type JobKind = "vsphere_export" | "xcpng_export";
+export type JobEventType = "JOB_QUEUED" | "JOB_STARTED" | "JOB_PROGRESS" | "JOB_COMPLETED" | "JOB_FAILED" | "JOB_CANCELLED";
+export type VmmKind = "cloud-hypervisor" | "qemu";
+export type VmmChoice = "auto" | "cloud-hypervisor" | "qemu";
+export type BootMode = "firmware" | "kernel";
+export type Firmware = "bios" | "uefi";
+export type XcpngTransport = "raw" | "xva";
+
+/** The JSON object as the server sent it. */
+export interface Raw {
+  raw: Record<string, unknown>;
+}
+
+/** The VMM behind a VM. */
+export interface VmmInfo {
+  kind: VmmKind;
+  /** `kvm` or `tcg`. */
+  accel?: string | null;
+  /** Absent when no VMM runs. */
+  pid?: number | null;
+  version?: string | null;
+}
+
+/** A VM's network as the API shows it. */
+export interface VmNetwork {
+  egress: boolean;
+  /** The host tap device, when the VM is networked. */
+  tap?: string | null;
+}
+
+/** A VM as the API returns it. */
+export interface Vm extends Raw {
+  name: string;
+  id: string;
+  state: VmState;
+  cpuCores: number;
+  memoryMb: number;
+  image: string;
+  kernelCmdline: string;
+  network: VmNetwork;
+  vmm: VmmInfo;
+  persist: boolean;
+  createdAt: string;
+  updatedAt: string;
+  /** The http URL a CDP client connects to (browser images). */
+  cdpUrl?: string | null;
+  idleTimeoutSeconds?: number | null;
+  ip?: string | null;
+  mac?: string | null;
+  ttlSeconds?: number | null;
+}
+
+/** One lifecycle event. */
+export interface Event extends Raw {
+  /** Grows strictly; kept across restarts. Also the SSE `id:`. */
+  id: number;
+  type: EventType;
+  /** The VM's name. */
+  vm: string;
+  /** The VM's state right after the event. */
+  state: VmState;
+  /** RFC 3339, UTC. */
+  at: string;
+  detail?: string | null;
+}
+
+/** A boot image. */
+export interface Image extends Raw {
+  name: string;
+  /** `kernel`, `rootfs` or `disk` (imported). */
+  kind: string;
+  /** `build`, `vsphere`, `xcpng`, ... */
+  source: string;
+  sizeBytes: number;
+  bootMode: string;
+  createdAt: string;
+  firmware?: Firmware | null;
+  format?: string | null;
+  kernelVersion?: string | null;
+  sha256?: string | null;
+}
+
+/** Where a job is. */
+export interface JobProgress {
+  /** `queued`, `connecting`, `exporting`, `downloading`, `verifying`, `converting`, `registering`, `done`. */
+  phase: string;
+  bytesDone?: number | null;
+  bytesTotal?: number | null;
+  etaSeconds?: number | null;
+  filesDone?: number | null;
+  filesTotal?: number | null;
+  /** 0 to 100. */
+  percent?: number | null;
+}
+
+/** The job's source as stored and shown (never a password). */
+export interface JobSource {
+  insecure: boolean;
+  boot?: BootMode;
+  firmware?: Firmware | null;
+  parallelDownloads?: number | null;
+  removeCdrom?: boolean;
+  shutdown?: boolean;
+  transport?: XcpngTransport | null;
+  url?: string | null;
+  username?: string | null;
+  vm?: string | null;
+  xva?: string | null;
+}
+
+/** An import job's fields (the `Job` class adds `wait`, `cancel`, `refresh`). */
+export interface JobData extends Raw {
+  id: string;
+  kind: JobKind;
+  state: JobState;
+  image: string;
+  source: JobSource;
+  progress: JobProgress;
+  createdAt: string;
+  updatedAt: string;
+  error?: string | null;
+  finishedAt?: string | null;
+  startedAt?: string | null;
+}
+
+export interface AccelInfo {
+  mode: string;
+  kvmUsable: boolean;
+  reason: string;
+}
+
+export interface ChVersions {
+  available: string[];
+  default?: string | null;
+}
+
+export interface NetworkStatus {
+  enabled: boolean;
+  problems: string[];
+  bridge?: string | null;
+  subnet?: string | null;
+}
+
+/** `GET /api/v1/version`. */
+export interface VersionInfo extends Raw {
+  server: string;
+  api: string;
+  cloudHypervisor: ChVersions;
+  accel: AccelInfo;
+  defaultVmm: string;
+  network: NetworkStatus;
+  qemu?: string | null;
+}
+
+export interface GuestInterface {
+  name: string;
+  up: boolean;
+  addresses: string[];
+  mac?: string | null;
+}
+
+/** The guest's network as seen from inside. */
+export interface GuestNetwork extends Raw {
+  interfaces: GuestInterface[];
+  gateway?: string | null;
+}
+
+export interface ProbeResult extends Raw {
+  target: string;
+  reachable: boolean;
+  error?: string | null;
+  rttMs?: number | null;
+}
+
+/** One console message of a browser sandbox's page (`console.log`, an uncaught exception, a browser log entry). */
+export interface ConsoleMessage extends Raw {
+  /** Grows with each message of the sandbox; pass the last one seen as `after` for newer ones. */
+  seq: number;
+  /** `log`, `error`, `warning`, ...; `exception` for an uncaught exception. */
+  level: string;
+  text: string;
+  /** The page (tab) it came from. */
+  targetId: string;
+  /** `URL:LINE:COLUMN`, when known. */
+  location?: string | null;
+  /** RFC 3339. */
+  at: string;
+}
+
+/** One network request of a browser sandbox's page, with its response once there is one. */
+export interface NetworkRequest extends Raw {
+  seq: number;
+  requestId: string;
+  targetId: string;
+  method: string;
+  url: string;
+  /** `Document`, `XHR`, `Fetch`, `Script`, `Image`, ... */
+  resourceType?: string | null;
+  /** `[name, value]` pairs. */
+  requestHeaders: Array<[string, string]>;
+  /** The body the page sent (at most 64 KiB of it). */
+  postData?: string | null;
+  status?: number | null;
+  statusText?: string | null;
+  mimeType?: string | null;
+  responseHeaders: Array<[string, string]>;
+  /** Why it failed (`net::ERR_...`), if it did. */
+  failure?: string | null;
+  /** Bytes received, once finished. */
+  encodedLength?: number | null;
+  /** RFC 3339, when the page sent it. */
+  at: string;
+  finished: boolean;
+}
+
+/** What `vms.probe(name, target, { timeoutMs })` sends: ping an address from inside the guest. */
+export interface ProbeRequest {
+  /** An IPv4 address. */
+  target: string;
+  /** How long the guest waits for an echo reply, 1 to 10 000 ms. */
+  timeoutMs?: number;
+}
+
+/** `network` in the create body. */
+export interface NetworkSpec {
+  egress?: boolean;
+}
+
+/** What `vms.create` takes: the create body, camelCase. */
+export interface CreateVm {
+  name: string;
+  cpuCores?: number;
+  memoryMb?: number;
+  image?: string | null;
+  kernelCmdline?: string | null;
+  vmm?: VmmChoice;
+  ttlSeconds?: number | null;
+  idleTimeoutSeconds?: number | null;
+  network?: NetworkSpec | null;
+  persist?: boolean;
+}
+
+/** A VM exported from vCenter or ESXi as OVF. Sent as written (snake_case, as the API and `hype jobs submit` take it). */
+export interface VsphereJob {
+  kind: "vsphere_export";
+  url: string;
+  username: string;
+  vm: string;
+  password?: string | null;
+  name?: string | null;
+  insecure?: boolean;
+  boot?: BootMode;
+  firmware?: Firmware | null;
+  parallel_downloads?: number | null;
+  remove_cdrom?: boolean;
+  shutdown?: boolean;
+}
+
+/** A VM's disk from XCP-ng (raw VDI or XVA), or a local XVA. */
+export interface XcpngJob {
+  kind: "xcpng_export";
+  url?: string | null;
+  username?: string | null;
+  vm?: string | null;
+  password?: string | null;
+  xva?: string | null;
+  name?: string | null;
+  insecure?: boolean;
+  boot?: BootMode;
+  firmware?: Firmware | null;
+  transport?: XcpngTransport | null;
+}
+
+/** One job as submitted, tagged by `kind`. */
+export type JobSpec = VsphereJob | XcpngJob;
+
+/** Several jobs, all stored or none. */
+export interface JobBatch {
+  jobs: JobSpec[];
+}
+
+function camel(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function camelize(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(camelize);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [camel(k), camelize(v)]));
+  }
+  return value;
+}
+
+/** A model from a decoded JSON object: camelCase fields, and `raw`. */
+export function decode<T extends Raw>(json: unknown): T {
+  const out = camelize(json) as Record<string, unknown>;
+  Object.defineProperty(out, "raw", { value: json, enumerable: false });
+  return out as unknown as T;
+}
+
+function snake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** A camelCase request object as the API's snake_case JSON (undefined dropped). */
+export function snakeize(value: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    out[snake(k)] = v !== null && typeof v === "object" && !Array.isArray(v) ? snakeize(v as Record<string, unknown>) : v;
+  }
+  return out;
+}

@@ -1,0 +1,12 @@
+/**
+ * Which REST operations each SDK method performs, as `"METHOD /path"`
+ * templates of the OpenAPI document. Every resource class lists its own in
+ * a static `operations`; `test/coverage.test.mjs` compares them with the
+ * document and names the operations no method covers.
+ */
+export type Operations = Readonly<Record<string, readonly string[]>>;
+
+/** Operations of the document no SDK method wraps, and why. */
+export const NOT_WRAPPED: Readonly<Record<string, string>> = {
+  "GET /api/v1/vms/{name}/cdp/json": "Chrome's older name of /cdp/json/list: use vms.cdpTargets()",
+};
