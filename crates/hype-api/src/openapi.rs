@@ -76,7 +76,16 @@ fn add_common_responses(doc: &mut utoipa::openapi::OpenApi, behind_auth: bool) {
         .into_iter()
         .flatten()
         {
-            for (status, desc) in &common {
+            // A body that is not JSON, or not JSON at all.
+            let body: &[(&str, &str)] = if op.request_body.is_some() {
+                &[
+                    ("400", "The body is not valid JSON (or YAML, where taken)"),
+                    ("415", "The body is not of a media type the route takes"),
+                ]
+            } else {
+                &[]
+            };
+            for (status, desc) in common.iter().chain(body) {
                 op.responses
                     .responses
                     .entry((*status).to_owned())
@@ -86,7 +95,18 @@ fn add_common_responses(doc: &mut utoipa::openapi::OpenApi, behind_auth: bool) {
     }
 }
 
-/// The whole document, as `/api/v1/openapi.json` serves it.
+/// The whole document.
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     &DOCUMENT
+}
+
+/// The document as this hyped serves it: the create body's bounds are this
+/// host's own (its CPUs and memory, the VMMs it has).
+pub fn served(host: hype_types::HostLimits, vmms: &[&str]) -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).expect("the document serialises");
+    let props = &mut doc["components"]["schemas"]["CreateVm"]["properties"];
+    props["cpu_cores"]["maximum"] = host.cpus.into();
+    props["memory_mb"]["maximum"] = host.memory_mb.into();
+    doc["components"]["schemas"]["VmmChoice"]["enum"] = vmms.into();
+    doc
 }

@@ -26,10 +26,13 @@ pub struct GuestNetwork {
 #[serde(deny_unknown_fields)]
 pub struct ProbeRequest {
     /// An IPv4 address.
-    #[schema(value_type = String, example = "192.168.127.1")]
+    #[schema(value_type = String, format = Ipv4, example = "192.168.127.1")]
     pub target: Ipv4Addr,
     /// How long the guest waits for an echo reply, 1 to 10000 ms.
-    #[serde(default = "default_probe_timeout")]
+    #[serde(
+        default = "default_probe_timeout",
+        deserialize_with = "crate::lenient::u32"
+    )]
     #[schema(default = 1000, minimum = 1, maximum = 10000)]
     pub timeout_ms: u32,
 }

@@ -12,6 +12,7 @@ pub mod event;
 pub mod guest;
 pub mod image;
 pub mod job;
+pub mod lenient;
 pub mod lifecycle;
 pub mod page;
 pub mod transfer;

@@ -55,21 +55,28 @@ pub enum VmmChoice {
 #[serde(deny_unknown_fields)]
 pub struct CreateVm {
     /// `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
-    #[schema(example = "demo")]
+    #[schema(
+        example = "demo",
+        pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+        min_length = 1,
+        max_length = 63
+    )]
     pub name: String,
     /// Virtual CPUs; at least 1, at most the host's.
-    #[serde(default = "default_cpu")]
+    #[serde(default = "default_cpu", deserialize_with = "crate::lenient::u32")]
     #[schema(default = 1, minimum = 1)]
     pub cpu_cores: u32,
     /// Guest memory in MiB.
-    #[serde(default = "default_memory")]
+    #[serde(default = "default_memory", deserialize_with = "crate::lenient::u32")]
     #[schema(default = 512, minimum = 128)]
     pub memory_mb: u32,
     /// Boot image; the server's default when absent.
     #[serde(default)]
     pub image: Option<String>,
-    /// Appended to the kernel command line hype builds.
+    /// Appended to the kernel command line hype builds: printable ASCII,
+    /// without `hype.*` parameters (hype sets those itself).
     #[serde(default)]
+    #[schema(pattern = "^[ -~]*$", max_length = 2048)]
     pub kernel_cmdline: Option<String>,
     #[serde(default)]
     pub vmm: VmmChoice,
@@ -77,11 +84,11 @@ pub struct CreateVm {
     #[serde(default)]
     pub network: Option<NetworkSpec>,
     /// Stop and delete the VM this long after its creation.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_u32")]
     #[schema(minimum = 1, maximum = 604800)]
     pub ttl_seconds: Option<u32>,
     /// Stop and delete the VM after this long without a CDP client.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_u32")]
     #[schema(minimum = 1, maximum = 604800)]
     pub idle_timeout_seconds: Option<u32>,
     /// Browser images: keep the VM's writes (its Chromium profile included)
@@ -150,7 +157,7 @@ pub enum InvalidVmSpec {
     MemoryTooLarge { asked: u32, host: u32 },
     #[error("kernel_cmdline is {len} bytes; at most {max} are allowed")]
     CmdlineTooLong { len: usize, max: usize },
-    #[error("kernel_cmdline must be one line of printable characters")]
+    #[error("kernel_cmdline must be one line of printable ASCII")]
     CmdlineUnprintable,
     #[error("kernel_cmdline may not set hype.* parameters; hype sets those itself")]
     CmdlineReserved,
@@ -224,7 +231,7 @@ impl CreateVm {
                     max: MAX_CMDLINE_BYTES,
                 });
             }
-            if cmdline.chars().any(|c| c.is_control()) {
+            if !cmdline.bytes().all(|b| (b' '..=b'~').contains(&b)) {
                 return Err(InvalidVmSpec::CmdlineUnprintable);
             }
             // Split as the agent splits, so quoting cannot sneak a

@@ -98,8 +98,10 @@ pub async fn json(
 }
 
 #[utoipa::path(get, path = "/api/v1/vms/{name}/cdp/devtools/{kind}/{id}", tag = "browser",
-    params(("name" = String, Path), ("kind" = String, Path, description = "`browser` or `page`"),
-        ("id" = String, Path, description = "The target's id"), TokenQuery),
+    params(("name" = String, Path),
+        ("kind" = String, Path, pattern = "^(browser|page|worker|shared_worker|service_worker|iframe|other)$",
+            description = "The kind of target"),
+        ("id" = String, Path, pattern = "^[A-Za-z0-9-]{1,128}$", description = "The target's id"), TokenQuery),
     responses((status = 101, description = "WebSocket to the browser, frame for frame"),
         (status = 400, description = "Not a WebSocket upgrade", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),

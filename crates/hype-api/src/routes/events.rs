@@ -112,11 +112,12 @@ pub struct EventsQuery {
     /// Only events of this VM.
     vm: Option<String>,
     /// Same as the `Last-Event-ID` header, for clients that cannot set it.
+    #[param(nullable = false, minimum = 0)]
     last_event_id: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/api/v1/events/vms", tag = "events", params(EventsQuery,
-        ("Last-Event-ID" = Option<i64>, Header, description = "Replay events after this id")),
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Replay events after this id")),
     responses((status = 200, description = "text/event-stream of lifecycle events", body = Event,
         content_type = "text/event-stream"),
         (status = 400, description = "A Last-Event-ID or query that does not parse", body = ErrorBody)))]
@@ -139,11 +140,12 @@ pub struct JobEventsQuery {
     /// Only events of this job.
     job: Option<String>,
     /// Same as the `Last-Event-ID` header, for clients that cannot set it.
+    #[param(nullable = false, minimum = 0)]
     last_event_id: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/api/v1/events/jobs", tag = "events", params(JobEventsQuery,
-        ("Last-Event-ID" = Option<i64>, Header, description = "Replay events after this id")),
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Replay events after this id")),
     responses((status = 200, description = "text/event-stream of job events (JOB_QUEUED, JOB_STARTED, JOB_PROGRESS, JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED)", body = JobEvent,
         content_type = "text/event-stream"),
         (status = 400, description = "A Last-Event-ID or query that does not parse", body = ErrorBody)))]
@@ -169,6 +171,7 @@ pub struct ListQuery {
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// The `next` cursor of the previous page (an event id).
+    #[param(pattern = "^[0-9]{1,18}$")]
     after: Option<String>,
 }
 
@@ -199,6 +202,7 @@ async fn stream<F: Feed>(
             v.to_str()
                 .ok()
                 .and_then(|v| v.trim().parse::<i64>().ok())
+                .filter(|v| *v >= 0)
                 .ok_or_else(|| {
                     ApiError::new(
                         ErrorKind::BadRequest,
@@ -210,6 +214,13 @@ async fn stream<F: Feed>(
     };
     // Without an id a watcher starts from now, as `docker events` does.
     let mut live = feed.subscribe();
+    if query_id.is_some_and(|i| i < 0) {
+        return Err(ApiError::new(
+            ErrorKind::BadRequest,
+            "invalid_last_event_id",
+            "last_event_id must be an event id (0 or more)",
+        ));
+    }
     let after = match header_id.or(query_id) {
         Some(id) => id,
         None => feed.last_id().await?,

@@ -41,8 +41,11 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/api/v1/vms", request_body = CreateVm, tag = "vms",
     responses((status = 201, description = "Created; booting", body = Vm),
-        (status = 400, body = ErrorBody), (status = 404, description = "Unknown image", body = ErrorBody),
-        (status = 409, description = "Name taken", body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, description = "Unknown image", body = ErrorBody),
+        (status = 409, description = "Name taken", body = ErrorBody),
+        (status = 422, description = "Values this host cannot boot (a name, more CPUs or memory than it has, a VMM it lacks, a command line, persist without a root filesystem)", body = ErrorBody),
+        (status = 501, description = "No firmware on this host for the image", body = ErrorBody),
+        (status = 503, description = "No address or uid left, or shutting down", body = ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<CreateVm>,
