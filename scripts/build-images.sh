@@ -259,6 +259,12 @@ make_initramfs() {
     # TCG the guest decompressing a few MiB costs more than it saves.
     (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
         cpio --quiet -o -H newc --reproducible -R 0:0) >"$out"
+    # A whole number of pages (cpio ignores the zeros after its trailer).
+    # QEMU's microvm puts the initrd at (top of RAM - size) rounded down
+    # to a page, so an initrd of any other size covers RAM's last page,
+    # where its firmware puts the ACPI tables: the guest then finds no
+    # DSDT and hangs at "ACPI: Core revision" (QEMU 10, seen here).
+    truncate -s %4096 "$out"
 }
 
 # total_size FILE...: the sum of their sizes in bytes.

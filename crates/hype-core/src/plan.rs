@@ -190,6 +190,7 @@ impl Hype {
                 path: rootfs.clone(),
                 format: DiskFormat::Raw,
                 read_only: true,
+                backing: None,
             });
             if rec.persist {
                 let path = self
@@ -203,6 +204,7 @@ impl Hype {
                     path,
                     format: DiskFormat::Raw,
                     read_only: false,
+                    backing: None,
                 });
             }
         }
@@ -230,5 +232,6 @@ async fn overlay_disk(
         path,
         format: DiskFormat::Qcow2,
         read_only: false,
+        backing: Some(image.to_owned()),
     })
 }

@@ -479,6 +479,7 @@ mod tests {
             path: "/run/a/disk.qcow2".into(),
             format: DiskFormat::Qcow2,
             read_only: false,
+            backing: None,
         }];
         let c = vm_config(&s, None).unwrap();
         assert_eq!(c.payload.firmware.as_deref(), Some(DEFAULT_FIRMWARE));
@@ -507,6 +508,7 @@ mod tests {
             path: "/run/a/disk.qcow2".into(),
             format: DiskFormat::Qcow2,
             read_only: false,
+            backing: None,
         }];
         let new = vm_config(&s, "v53.0".parse().ok()).unwrap().disks.unwrap();
         assert_eq!(
@@ -562,6 +564,7 @@ mod tests {
             path: "/img/rootfs.ext4".into(),
             format: DiskFormat::Raw,
             read_only: true,
+            backing: None,
         }];
         s.tap = Some("hype-tap0".into());
         let c = vm_config(&s, None).unwrap();

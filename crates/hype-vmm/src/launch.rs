@@ -29,6 +29,8 @@ pub(crate) struct Starting {
     pub pid: u32,
     vm: String,
     log: PathBuf,
+    /// The jail's cgroups, removed if start-up fails.
+    cgroups: Option<crate::jail::cgroup::Cgroups>,
 }
 
 /// Creates the run directory, removes `stale` sockets (VMMs refuse to bind
@@ -65,27 +67,32 @@ pub(crate) fn spawn(
             // The VM's own files become the VM's uid's; the run directory
             // is where it may write.
             chown_tree(&spec.run_dir, jail.uid, jail.gid).map_err(io(&spec.run_dir))?;
-            let limits = crate::jail::cgroup::Limits::for_vm(
-                spec.memory_mb,
-                spec.cpu_cores,
-                spec.accel == crate::Accel::Tcg,
-            );
-            let procs = jail
-                .config
-                .cgroups
-                .create(&spec.name, limits)
-                .map_err(io(Path::new("/sys/fs/cgroup")))?;
             let mut binds: Vec<Bind> = spec
                 .boot
                 .files()
                 .into_iter()
                 .map(|(path, writable)| Bind { path, writable })
                 .collect();
-            binds.extend(spec.disks.iter().map(|d| Bind {
-                path: d.path.clone(),
-                writable: !d.read_only,
-            }));
+            for d in &spec.disks {
+                binds.push(Bind {
+                    path: d.path.clone(),
+                    writable: !d.read_only,
+                });
+                binds.extend(d.backing.iter().map(|b| Bind {
+                    path: b.clone(),
+                    writable: false,
+                }));
+            }
             binds.extend(extras.binds);
+            // Inputs VMs share read-only (images, imported disks,
+            // firmware) are made by hyped under its umask (0600); each
+            // VM's uid must read them. Host users still cannot: the data
+            // directory is 0700, and a jail shows only its own VM's files.
+            for b in binds.iter().filter(|b| !b.writable) {
+                if !b.path.starts_with(&spec.run_dir) {
+                    readable_by_all(&b.path).map_err(io(&b.path))?;
+                }
+            }
             // Files outside the run directory that the VM writes (a UEFI
             // variable store) are the VM's too.
             for b in binds.iter().filter(|b| b.writable) {
@@ -106,6 +113,16 @@ pub(crate) fn spawn(
                 devices.push("/dev/kvm".into());
                 groups.extend(crate::jail::kvm_group());
             }
+            let limits = crate::jail::cgroup::Limits::for_vm(
+                spec.memory_mb,
+                spec.cpu_cores,
+                spec.accel == crate::Accel::Tcg,
+            );
+            let procs = jail
+                .config
+                .cgroups
+                .create(&spec.name, limits)
+                .map_err(io(Path::new("/sys/fs/cgroup")))?;
             let js = JailSpec {
                 name: spec.name.clone(),
                 uid: jail.uid,
@@ -127,14 +144,32 @@ pub(crate) fn spawn(
                 exe: binary.to_owned(),
                 args,
             };
-            crate::jail::spawn(&jail.config, &js, &log)?
+            match crate::jail::spawn(&jail.config, &js, &log) {
+                Ok(pid) => pid,
+                Err(e) => {
+                    jail.config.cgroups.remove(&spec.name);
+                    return Err(e);
+                }
+            }
         }
     };
     Ok(Starting {
         pid,
         vm: spec.name.clone(),
         log,
+        cgroups: spec.jail.as_ref().map(|j| j.config.cgroups.clone()),
     })
+}
+
+/// Adds read permission for others to a regular file that lacks it.
+fn readable_by_all(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path)?;
+    let mode = meta.permissions().mode();
+    if meta.is_file() && mode & 0o004 == 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o044))?;
+    }
+    Ok(())
 }
 
 fn chown(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
@@ -166,12 +201,20 @@ impl Starting {
         // Give the kernel a moment to turn it into a zombie, then reap.
         std::thread::sleep(Duration::from_millis(20));
         process::reap(self.pid);
+        self.remove_cgroups();
+    }
+
+    fn remove_cgroups(&self) {
+        if let Some(c) = &self.cgroups {
+            c.remove(&self.vm);
+        }
     }
 
     /// The error for a VMM that died during start-up: its exit status and
     /// the last thing it logged, which usually says why.
     pub fn early_exit(&self) -> VmmError {
         let exit = process::reap(self.pid);
+        self.remove_cgroups();
         VmmError::EarlyExit {
             vm: self.vm.clone(),
             reason: format!("{exit}: {}", last_log_line(&self.log)),

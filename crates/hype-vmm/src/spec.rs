@@ -77,6 +77,9 @@ pub struct Disk {
     pub format: DiskFormat,
     /// A disk several VMs share (a built image's root filesystem).
     pub read_only: bool,
+    /// The raw file a `Qcow2` overlay reads through to (an imported
+    /// disk), which the VMM opens read-only.
+    pub backing: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

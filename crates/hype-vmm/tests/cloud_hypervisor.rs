@@ -221,6 +221,7 @@ async fn a_qcow2_overlay_over_a_raw_image_opens() {
         path: overlay.clone(),
         format: DiskFormat::Qcow2,
         read_only: false,
+        backing: None,
     }];
     let launched = ch
         .launch(&s)

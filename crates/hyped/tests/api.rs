@@ -128,7 +128,7 @@ async fn invalid_input_gets_a_precise_error_and_leaves_nothing() -> anyhow::Resu
         ),
         // Quotes do not hide a parameter: the agent would read hype.ip.
         (
-            r#"{"name":"x","kernel_cmdline":"quiet "hype.ip"=10.0.0.9/24"}"#,
+            r#"{"name":"x","kernel_cmdline":"quiet \"hype.ip\"=10.0.0.9/24"}"#,
             422,
             "invalid_kernel_cmdline",
             "hype.*",

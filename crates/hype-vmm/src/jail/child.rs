@@ -260,7 +260,17 @@ fn build_root(spec: &JailSpec) -> Step {
             writable: true,
         });
     }
-    for b in &binds {
+    for (i, b) in binds.iter().enumerate() {
+        // A read-only file under a read-only bind already made (OVMF's
+        // code under /usr) is there: its mount point could not be made
+        // in a read-only tree, and needs none.
+        if !b.writable
+            && binds[..i]
+                .iter()
+                .any(|o| !o.writable && b.path.starts_with(&o.path))
+        {
+            continue;
+        }
         let dst = inside(root, &b.path);
         mount_point(&b.path, &dst)?;
         bind(&b.path, &dst, b.writable)?;

@@ -428,6 +428,7 @@ mod tests {
             path: "/run/a/disk.qcow2".into(),
             format: DiskFormat::Qcow2,
             read_only: false,
+            backing: None,
         }
     }
 
@@ -513,6 +514,7 @@ mod tests {
                 path: "/img/rootfs.ext4".into(),
                 format: DiskFormat::Raw,
                 read_only: true,
+                backing: None,
             },
             overlay(),
         ];

@@ -56,8 +56,15 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hyped"))
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
-            .arg("--images-dir")
-            .arg(images_dir())
+            // The built images, unless the test brings its own.
+            .args(if extra.contains(&"--images-dir") {
+                vec![]
+            } else {
+                vec![
+                    "--images-dir".to_owned(),
+                    images_dir().display().to_string(),
+                ]
+            })
             .args(["--stop-timeout", "20"])
             // Tests in the host's namespace never configure the host's
             // network; the networking tests run in namespaces of their own.
@@ -253,7 +260,10 @@ pub fn vmm_pids_under(data: &Path) -> Vec<u32> {
             continue;
         };
         let cmd = String::from_utf8_lossy(&cmd);
-        if cmd.starts_with("qemu-system") && cmd.contains(&needle) {
+        // A jailed VMM runs as `/usr/bin/qemu-system-…`, a bare one by name.
+        let argv0 = cmd.split('\0').next().unwrap_or("");
+        let exe = argv0.rsplit('/').next().unwrap_or("");
+        if exe.starts_with("qemu-system") && cmd.contains(&needle) {
             out.push(pid);
         }
     }
