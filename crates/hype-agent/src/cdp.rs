@@ -14,6 +14,13 @@
 //! forward too), not Chromium's private 127.0.0.1:9223. After that first
 //! request's headers, bytes are copied both ways untouched (a CDP client
 //! upgrades to a WebSocket on that first request, or uses a new connection).
+//!
+//! Because it drops `Origin`, the relay serves only hyped: connections from
+//! any address but the gateway (the host's bridge address, where hyped and
+//! its CDP proxy connect from) are closed unread. A page inside the sandbox
+//! reaching for its own port 9222 (through DNS rebinding, say) comes from
+//! the guest's own address and gets nothing; Chromium's port on loopback
+//! keeps its own Host and Origin checks (no `--remote-allow-origins`).
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -30,8 +37,13 @@ const MAX_HEAD: usize = 16 * 1024;
 /// How long a client may take to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Binds the public port and serves it from a thread of its own.
-pub fn spawn_relay() -> Result<(), Error> {
+/// Binds the public port and serves it, to `gateway` only, from a thread
+/// of its own. Without a gateway (no network) nothing can be served.
+pub fn spawn_relay(gateway: Option<Ipv4Addr>) -> Result<(), Error> {
+    let Some(gateway) = gateway else {
+        log!("cdp relay: no gateway on the command line; not listening");
+        return Ok(());
+    };
     let listen = SocketAddr::from((Ipv4Addr::UNSPECIFIED, PUBLIC_PORT));
     let listener = TcpListener::bind(listen).map_err(|source| Error::Relay {
         what: "bind 0.0.0.0:9222",
@@ -40,9 +52,24 @@ pub fn spawn_relay() -> Result<(), Error> {
     std::thread::Builder::new()
         .name("cdp-relay".into())
         .spawn(move || {
+            let mut refused: u64 = 0;
             for conn in listener.incoming() {
                 match conn {
-                    Ok(client) => spawn_connection(client),
+                    Ok(client) if from_gateway(&client, gateway) => spawn_connection(client),
+                    Ok(client) => {
+                        // A hostile page can retry in a loop: say it once
+                        // and then every thousandth time.
+                        if refused % 1000 == 0 {
+                            let peer = client.peer_addr().map(|a| a.to_string());
+                            log!(
+                                "cdp relay: refused a connection from {} (only {gateway} is served; {} refused so far)",
+                                peer.unwrap_or_else(|e| e.to_string()),
+                                refused + 1
+                            );
+                        }
+                        refused += 1;
+                        drop(client);
+                    }
                     Err(e) => {
                         log!("cdp relay: accept: {e}");
                         // EMFILE and friends: let things settle.
@@ -55,8 +82,12 @@ pub fn spawn_relay() -> Result<(), Error> {
             what: "the CDP relay",
             source,
         })?;
-    log!("cdp relay: 0.0.0.0:{PUBLIC_PORT} -> 127.0.0.1:{DEVTOOLS_PORT}");
+    log!("cdp relay: 0.0.0.0:{PUBLIC_PORT} -> 127.0.0.1:{DEVTOOLS_PORT}, for {gateway} only");
     Ok(())
+}
+
+fn from_gateway(client: &TcpStream, gateway: Ipv4Addr) -> bool {
+    matches!(client.peer_addr(), Ok(peer) if peer.ip() == IpAddr::V4(gateway))
 }
 
 fn spawn_connection(client: TcpStream) {

@@ -136,7 +136,10 @@ fn main() {
     host_and_network(&config);
 
     if browser_root {
-        start_browser(config.persist.is_some());
+        start_browser(
+            config.persist.is_some(),
+            config.net.as_ref().and_then(|n| n.gateway),
+        );
     }
     serve_ready(started)
 }
@@ -222,8 +225,8 @@ const BROWSER_DEADLINE: Duration = Duration::from_secs(300);
 
 /// Starts the relay and the Chromium supervisor, then waits for Chromium to
 /// answer (or the deadline).
-fn start_browser(persistent: bool) {
-    if let Err(e) = cdp::spawn_relay() {
+fn start_browser(persistent: bool, gateway: Option<std::net::Ipv4Addr>) {
+    if let Err(e) = cdp::spawn_relay(gateway) {
         channel::notice(format!("browser: {e}"));
     }
     let answered = match browser::spawn_supervisor(persistent) {

@@ -56,6 +56,46 @@ fn node_client(script: &str, args: &[&str]) -> anyhow::Result<Value> {
     Ok(serde_json::from_slice(&run.stdout)?)
 }
 
+/// Asks the guest's relay at `ip:9222` for /json/version from the
+/// gateway's address and from another address of the host's bridge; only
+/// the first gets an answer.
+async fn relay_serves_only_the_gateway(s: &Server, ip: &str) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let version = s.client.version().await?;
+    let bridge = version
+        .network
+        .bridge
+        .expect("a networked hyped has a bridge");
+    let other: std::net::Ipv4Addr = "10.79.0.250".parse()?;
+    common::sh(&["ip", "addr", "add", "10.79.0.250/32", "dev", &bridge])?;
+    let ask = |from: Option<std::net::Ipv4Addr>| async move {
+        let sock = tokio::net::TcpSocket::new_v4()?;
+        if let Some(from) = from {
+            sock.bind((from, 0).into())?;
+        }
+        let mut conn = sock.connect(format!("{ip}:9222").parse()?).await?;
+        conn.write_all(b"GET /json/version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .await?;
+        // The first bytes of an answer, or none when the relay closes the
+        // connection unread (Chromium keeps an answered one open).
+        let mut answer = vec![0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(20), conn.read(&mut answer)).await??;
+        anyhow::Ok(String::from_utf8_lossy(&answer[..n]).into_owned())
+    };
+    let served = ask(None).await?;
+    assert!(
+        served.starts_with("HTTP/1.1 200"),
+        "from the gateway: {served:?}"
+    );
+    let refused = ask(Some(other)).await;
+    assert!(
+        refused.as_ref().map_or(true, |a| a.is_empty()),
+        "from {other}: {refused:?}"
+    );
+    common::sh(&["ip", "addr", "del", "10.79.0.250/32", "dev", &bridge])?;
+    Ok(())
+}
+
 fn playwright(cdp_url: &str, out: &std::path::Path) -> anyhow::Result<Value> {
     node_client(
         "playwright-check.mjs",
@@ -111,6 +151,12 @@ fn playwright_and_chromiumoxide_drive_sandboxes_through_hyped() -> anyhow::Resul
             ws.starts_with(&format!("ws://{host}/api/v1/vms/s1/cdp/devtools/browser/")),
             "{ws}"
         );
+
+        // The guest's relay drops Origin, so it serves hyped (the gateway)
+        // alone: a client from any other address, like a page inside the
+        // sandbox, is closed unread.
+        relay_serves_only_the_gateway(&s, s1.ip.as_deref().expect("a networked VM has an address"))
+            .await?;
 
         // Playwright on both sandboxes at once.
         let dir = tempfile::tempdir()?;
