@@ -126,13 +126,58 @@ pub enum XcpngTransport {
 /// is an unknown field). `password` is optional: without it hyped uses
 /// `HYPE_VSPHERE_PASSWORD` / `HYPE_XCPNG_PASSWORD` from its own
 /// environment. Never echoed back.
-#[derive(Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobSpec {
     /// A VM exported from vCenter or ESXi as OVF.
     VsphereExport(VsphereJob),
     /// A VM's disk exported from XCP-ng (raw VDI or XVA), or a local XVA.
     XcpngExport(XcpngJob),
+}
+
+/// Each variant's schema is its source's own object with `kind` added to
+/// its properties. (Derived, it would be `allOf` the source's schema and a
+/// `kind` object, which the source's `additionalProperties: false` makes
+/// unsatisfiable: no body could match it.)
+impl utoipa::PartialSchema for JobSpec {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+        use utoipa::openapi::RefOr;
+        fn tagged<T: utoipa::PartialSchema>(kind: JobKind, doc: &str) -> Schema {
+            let RefOr::T(Schema::Object(mut obj)) = T::schema() else {
+                unreachable!("a source's options derive an object schema")
+            };
+            let tag = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([kind.as_str()]));
+            obj.properties.insert("kind".into(), tag.into());
+            obj.required.insert(0, "kind".into());
+            obj.description = Some(doc.into());
+            Schema::Object(obj)
+        }
+        OneOfBuilder::new()
+            .description(Some(
+                "One job as submitted (JSON or YAML), by its source: `kind` says which, and \
+                 each source takes only its own options. `password` is optional: without it \
+                 hyped uses `HYPE_VSPHERE_PASSWORD` / `HYPE_XCPNG_PASSWORD` from its own \
+                 environment. Never echoed back.",
+            ))
+            .item(tagged::<VsphereJob>(
+                JobKind::VsphereExport,
+                "A VM exported from vCenter or ESXi as OVF.",
+            ))
+            .item(tagged::<XcpngJob>(
+                JobKind::XcpngExport,
+                "A VM's disk exported from XCP-ng (raw VDI or XVA), or a local XVA.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for JobSpec {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "JobSpec".into()
+    }
 }
 
 /// A vSphere export.

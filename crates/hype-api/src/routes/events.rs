@@ -17,14 +17,16 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::Json;
 use futures::Stream;
 use hype_core::{CoreError, Hype};
-use hype_types::{ErrorBody, ErrorKind, Event, EventList, JobEvent, PageRequest};
+use hype_types::{
+    ErrorBody, ErrorKind, Event, EventList, EventType, JobEvent, JobEventType, PageRequest,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -116,9 +118,34 @@ pub struct EventsQuery {
     last_event_id: Option<i64>,
 }
 
+/// One lifecycle event as an SSE frame. Only the document uses these
+/// frame types: axum writes the frames.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct VmEventFrame {
+    /// The event's id; send it back as `Last-Event-ID` to resume.
+    id: String,
+    /// The event's type.
+    event: EventType,
+    /// The event itself as JSON: an `Event`.
+    data: String,
+}
+
+/// One job event as an SSE frame.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct JobEventFrame {
+    /// The event's id; send it back as `Last-Event-ID` to resume.
+    id: String,
+    /// The event's type.
+    event: JobEventType,
+    /// The event itself as JSON: a `JobEvent`.
+    data: String,
+}
+
 #[utoipa::path(get, path = "/api/v1/events/vms", tag = "events", params(EventsQuery,
         ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Replay events after this id")),
-    responses((status = 200, description = "text/event-stream of lifecycle events", body = Event,
+    responses((status = 200, description = "text/event-stream of lifecycle events", body = VmEventFrame,
         content_type = "text/event-stream"),
         (status = 400, description = "A Last-Event-ID or query that does not parse", body = ErrorBody)))]
 pub async fn vm_events(
@@ -146,7 +173,7 @@ pub struct JobEventsQuery {
 
 #[utoipa::path(get, path = "/api/v1/events/jobs", tag = "events", params(JobEventsQuery,
         ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Replay events after this id")),
-    responses((status = 200, description = "text/event-stream of job events (JOB_QUEUED, JOB_STARTED, JOB_PROGRESS, JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED)", body = JobEvent,
+    responses((status = 200, description = "text/event-stream of job events (JOB_QUEUED, JOB_STARTED, JOB_PROGRESS, JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED)", body = JobEventFrame,
         content_type = "text/event-stream"),
         (status = 400, description = "A Last-Event-ID or query that does not parse", body = ErrorBody)))]
 pub async fn job_events(

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -31,9 +31,27 @@ pub struct LogsQuery {
     tail: Option<usize>,
 }
 
+/// What a followed console sends: its lines, then `end` when the VM goes.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum LogFrameKind {
+    Log,
+    End,
+}
+
+/// One frame of a followed console (only the document uses it).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct LogFrame {
+    event: LogFrameKind,
+    /// A console line, or why the stream ends.
+    data: String,
+}
+
 #[utoipa::path(get, path = "/api/v1/vms/{name}/logs", tag = "vms", params(("name" = String, Path), LogsQuery),
     responses((status = 200, description = "The console's newest output (at most 1 MiB; older output is cut at 16 MiB), or its lines as they come with follow=true",
-            content((String = "text/plain"), (String = "text/event-stream"))),
+            content((String = "text/plain"), (LogFrame = "text/event-stream"))),
         (status = 400, description = "A query parameter that does not parse", body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn logs(
