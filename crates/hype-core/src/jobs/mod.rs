@@ -136,11 +136,11 @@ impl Hype {
                 })?),
             };
             let id = uuid::Uuid::now_v7().to_string();
-            let source = spec.source();
+            let (kind, source) = (spec.kind(), spec.source());
             secrets.push((id.clone(), spec, password));
             new.push(NewJob {
                 id,
-                kind: spec.kind(),
+                kind,
                 image,
                 source,
             });
