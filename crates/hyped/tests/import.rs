@@ -441,7 +441,7 @@ async fn bad_sources_fail_with_a_reason_and_leave_nothing() -> anyhow::Result<()
         (
             &["--dup-vdi"],
             json!({"transport": "xva"}),
-            "attaches VDI Ref:1 through two VBDs",
+            "through two VBDs",
         ),
     ];
     for (i, (flags, extra, reason)) in cases.into_iter().enumerate() {
