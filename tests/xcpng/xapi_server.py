@@ -65,6 +65,13 @@ class Xapi:
                     "type": "Disk", "userdevice": str(dev), "bootable": dev == 0,
                 }
                 vbd_refs.append(vbd_ref)
+            if args.dup_vdi:
+                # A crafted VM: a second disk VBD naming the first one's VDI.
+                dup = "OpaqueRef:" + str(uuid.uuid4())
+                first = self.vbds[vbd_refs[0]]
+                self.vbds[dup] = dict(first, uuid=str(uuid.uuid4()),
+                                      userdevice=str(len(vbd_refs)), bootable=False)
+                vbd_refs.append(dup)
             # An empty CD drive, as most VMs have.
             cd = "OpaqueRef:" + str(uuid.uuid4())
             self.vbds[cd] = {"uuid": str(uuid.uuid4()), "VM": vm_ref, "VDI": "OpaqueRef:NULL",
@@ -361,6 +368,8 @@ def main():
     p.add_argument("--truncate", action="store_true", help="raw exports stop halfway")
     p.add_argument("--corrupt-checksum", action="store_true")
     p.add_argument("--climb", action="store_true", help="XVA with a ../ entry")
+    p.add_argument("--dup-vdi", action="store_true",
+                   help="each VM has a second VBD naming its first disk's VDI")
     p.add_argument("--redirect", action="store_true", help="exports answer 302 first")
     p.add_argument("--claim-size", type=int, default=0,
                    help="declare this virtual_size whatever the disk's real size")

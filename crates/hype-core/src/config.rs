@@ -46,6 +46,13 @@ pub struct CoreConfig {
     pub import_workers: usize,
     /// Confinement of VMMs (`None`: they run as hyped's user, unconfined).
     pub jail: Option<JailSettings>,
+    /// Hosts an import job may send the operator's environment password
+    /// (`HYPE_XCPNG_PASSWORD`, `HYPE_VSPHERE_PASSWORD`) to, over https
+    /// only. Empty: to none (a job must carry its own password).
+    pub import_allow_hosts: Vec<String>,
+    /// The directory file sources (`xva:`) must lie in, symlinks followed.
+    /// `None`: no file source is accepted.
+    pub import_dir: Option<PathBuf>,
 }
 
 /// How VMMs are confined (see `hype_vmm::jail`).
@@ -129,6 +136,8 @@ impl Default for CoreConfig {
             max_vms: None,
             import_workers: 2,
             jail: None,
+            import_allow_hosts: vec![],
+            import_dir: None,
         }
     }
 }

@@ -106,6 +106,10 @@ pub enum CoreError {
     SnapshotMissing { name: String, path: PathBuf },
     #[error("{0}")]
     InvalidJob(#[from] InvalidJob),
+    /// A readable job hyped's settings do not allow (a file outside
+    /// `--import-dir`, the environment password to an unlisted host).
+    #[error("{0}")]
+    ImportRefused(InvalidJob),
     #[error("no job with id '{id}'")]
     JobNotFound { id: String },
     #[error("job '{id}' is already {state}")]
@@ -124,6 +128,7 @@ impl CoreError {
             | CoreError::InvalidRequest(_)
             | CoreError::BackendUnavailable { .. } => ErrorKind::Invalid,
             CoreError::InvalidJob(_) => ErrorKind::BadRequest,
+            CoreError::ImportRefused(_) => ErrorKind::Invalid,
             CoreError::VmNotFound { .. }
             | CoreError::ImageNotFound { .. }
             | CoreError::JobNotFound { .. } => ErrorKind::NotFound,
@@ -183,7 +188,7 @@ impl CoreError {
             CoreError::Restore { .. } => "restore_failed",
             CoreError::VersionUnavailable { .. } => "vmm_version_unavailable",
             CoreError::SnapshotMissing { .. } => "snapshot_missing",
-            CoreError::InvalidJob(e) => e.code,
+            CoreError::InvalidJob(e) | CoreError::ImportRefused(e) => e.code,
             CoreError::JobNotFound { .. } => "job_not_found",
             CoreError::JobFinished { .. } => "job_finished",
             CoreError::ImageExists { .. } => "image_exists",

@@ -381,6 +381,14 @@ impl JobSpec {
         }
     }
 
+    /// Replaces the local XVA path (hyped puts the canonical one it
+    /// checked, so the file read is the file allowed).
+    pub fn set_xva(&mut self, path: String) {
+        if let JobSpec::XcpngExport(j) = self {
+            j.xva = Some(path);
+        }
+    }
+
     pub fn boot(&self) -> BootMode {
         match self {
             JobSpec::VsphereExport(j) => j.boot,

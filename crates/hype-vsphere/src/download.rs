@@ -34,6 +34,20 @@ pub struct Target {
     pub path: PathBuf,
     /// The size the lease announced, if it did.
     pub expected: Option<u64>,
+    /// The most a file of no announced length may grow to (see
+    /// [`limit_for`]): without it a hostile server could stream forever.
+    pub limit: u64,
+}
+
+/// The bound of a disk file of unknown length whose disk holds `capacity`
+/// bytes. A stream-optimised VMDK of incompressible data is its capacity
+/// plus a 512-byte marker per 64 KiB grain (under 1%) plus grain tables
+/// (under 0.01%) and a header; a sixteenth and 16 MiB cover that with room.
+pub fn limit_for(capacity: u64) -> u64 {
+    capacity
+        .saturating_add(capacity / 16)
+        .saturating_add(16 << 20)
+        .min(MAX_FILE_BYTES)
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +221,12 @@ async fn attempt(
         match chunk {
             Ok(Some(bytes)) => {
                 let len = bytes.len() as u64;
+                if total.is_none() && p.have + len > t.limit {
+                    return Err(Failure::Fatal(VsphereError::TooLong {
+                        file: t.name.clone(),
+                        limit: t.limit,
+                    }));
+                }
                 if let Some(expected) = total.filter(|tot| p.have + len > *tot) {
                     return Err(Failure::Fatal(VsphereError::Oversized {
                         file: t.name.clone(),

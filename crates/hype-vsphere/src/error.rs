@@ -61,6 +61,10 @@ pub enum VsphereError {
     },
     #[error("downloading {file}: more than the announced {expected} bytes")]
     Oversized { file: String, expected: u64 },
+    /// Neither the server nor the lease gave a length, and the file grew
+    /// past what its disk's capacity can explain.
+    #[error("downloading {file}: no length was announced and the file passed {limit} bytes, more than its disk's capacity allows")]
+    TooLong { file: String, limit: u64 },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

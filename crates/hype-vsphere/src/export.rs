@@ -125,9 +125,13 @@ async fn run(
     let info = lease::wait_ready(&client, &lease_ref, cancel).await?;
 
     let base = safe_name(&vm.name);
-    let targets = targets(&info, &base, dest, client.url())?;
+    let mut targets = targets(&info, &base, dest, client.url())?;
     if targets.is_empty() {
         return Err(VsphereError::NoDisks { vm: vm.name });
+    }
+    let placed = place_disks(&vm, &info, &targets);
+    for (t, (capacity, _, _)) in targets.iter_mut().zip(&placed) {
+        t.limit = download::limit_for(*capacity);
     }
     let bytes_total: Option<u64> = targets.iter().map(|t| t.expected).sum();
     if let Some(needed) = bytes_total {
@@ -162,7 +166,6 @@ async fn run(
     });
     // Completeness was checked per file against the server's length (or,
     // without one, the lease's fileSize, which may only be an estimate).
-    let placed = place_disks(&vm, &info, &targets);
     let ovf_disks: Vec<OvfDisk<'_>> = targets
         .iter()
         .zip(&downloaded)
@@ -277,6 +280,8 @@ fn targets(
                 path: dest.join(&name),
                 name,
                 expected: d.file_size,
+                // Set from the disk's capacity once disks are placed.
+                limit: MAX_FILE_BYTES,
             })
         })
         .collect()

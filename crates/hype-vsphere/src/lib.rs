@@ -20,7 +20,7 @@ mod soap;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use download::MAX_FILE_BYTES;
+pub use download::{limit_for as download_limit, MAX_FILE_BYTES};
 pub use error::VsphereError;
 pub use export::export;
 pub use soap::Fault;

@@ -105,6 +105,25 @@ async fn absurd_size_is_refused_before_any_download() {
 }
 
 #[tokio::test]
+async fn a_download_of_no_announced_length_is_bounded_by_its_disk() {
+    // No fileSize in the lease, no Content-Length on the wire, and 32 MiB
+    // for a disk of 1 MiB: the download stops at the disk's bound and the
+    // partial file is removed (`fails` checks nothing is left).
+    let sim = Sim::start(&["-no-file-size", "-no-length", "-disk-size", "33554432"]);
+    let err = fails(&sim.spec("DC0_C0_RP0_VM0")).await;
+    match &err {
+        VsphereError::TooLong { file, limit } => {
+            assert_eq!(file, "DC0_C0_RP0_VM0-disk1.vmdk");
+            assert_eq!(*limit, hype_vsphere::download_limit(1 << 20));
+            assert!(*limit < 32 << 20);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("no length was announced"), "{err}");
+    assert!(aborted(&sim).await);
+}
+
+#[tokio::test]
 async fn cancel_mid_download_aborts_the_lease_and_removes_the_files() {
     // 1 MiB/s: the 4 MiB disk is still downloading when the cancel comes.
     let sim = Sim::start(&["-rate", "1048576"]);

@@ -258,6 +258,14 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
                         limit: MAX_DISK_BYTES,
                     });
                 }
+                // Two VBDs of one VDI would make two disks share one
+                // file and one set of chunks: not something XAPI writes.
+                if outs.contains_key(&d.vdi) {
+                    return Err(bad(format!(
+                        "ova.xml attaches VDI {} through two VBDs",
+                        d.vdi
+                    )));
+                }
                 let file = SparseFile::create(&dest.join(format!("disk{i}.raw"))).await?;
                 order.push(d.vdi.clone());
                 let next = base + d.virtual_size;
@@ -365,7 +373,9 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
     }
     let mut disks = vec![];
     for (i, vdi) in order.iter().enumerate() {
-        let out = outs.remove(vdi).expect("every declared disk has a file");
+        let Some(out) = outs.remove(vdi) else {
+            return Err(bad(format!("VDI {vdi} has no file")));
+        };
         let size = out.disk.virtual_size;
         cancellable(cancel, out.file.finish(size)).await??;
         disks.push(ExportedDisk {
@@ -381,7 +391,7 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
     }
     Ok(ExportOutcome {
         disks,
-        firmware: firmware.expect("ova.xml was read"),
+        firmware: firmware.ok_or_else(|| bad("no ova.xml"))?,
     })
 }
 

@@ -110,6 +110,15 @@ struct Args {
     /// Import jobs running at once; further jobs wait in the queue.
     #[arg(long, env = "HYPE_IMPORT_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     import_workers: u16,
+    /// A host import jobs may send HYPE_XCPNG_PASSWORD / HYPE_VSPHERE_PASSWORD
+    /// to (over https only); repeatable. With none, a job must carry its
+    /// own password.
+    #[arg(long = "import-allow-host", value_name = "HOST")]
+    import_allow_host: Vec<String>,
+    /// The directory file sources (`xva:`) must lie in, symlinks followed.
+    /// Without it, no file source is accepted.
+    #[arg(long, env = "HYPE_IMPORT_DIR", value_name = "DIR")]
+    import_dir: Option<PathBuf>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -172,6 +181,8 @@ async fn main() -> anyhow::Result<()> {
         host: CoreConfig::detect_host(),
         max_vms: args.max_vms,
         import_workers: args.import_workers as usize,
+        import_allow_hosts: args.import_allow_host,
+        import_dir: args.import_dir,
         network: (args.network == OnOff::On).then(|| NetworkConfig {
             bridge: args.bridge,
             subnet: args.subnet.trunc(),

@@ -278,9 +278,15 @@ async fn xcpng_jobs_in_json_and_yaml_become_images() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn invalid_bodies_are_refused_and_store_nothing() -> anyhow::Result<()> {
-    let s = Server::start()?;
+    // File sources must lie in --import-dir: a file there that is no XVA.
+    let dir = tempfile::tempdir()?;
+    let not_xva = dir.path().join("not.xva");
+    std::fs::write(&not_xva, "hello")?;
+    let s = Server::start_with(&["--import-dir", dir.path().to_str().unwrap()])?;
     let doc = openapi(&s).await;
-    let good = json!({"kind":"xcpng_export","xva":"/etc/hostname","name":"ok"});
+    let good = json!({"kind":"xcpng_export","xva":not_xva,"name":"ok"});
+    let b = json!({"kind":"xcpng_export","xva":not_xva,"name":"b","shutdown":true});
+    let not_ok = json!({"kind":"xcpng_export","xva":not_xva,"name":"Not_OK"}).to_string();
     let cases = [
         ("application/json", "{\"kind\":", 400, "malformed_json"),
         ("application/yaml", "kind: [unclosed", 400, "malformed_yaml"),
@@ -311,8 +317,8 @@ async fn invalid_bodies_are_refused_and_store_nothing() -> anyhow::Result<()> {
         (
             "application/json",
             r#"{"kind":"xcpng_export","xva":"/nonexistent/x.xva"}"#,
-            400,
-            "invalid_job",
+            422,
+            "file_source_refused",
         ),
         (
             "application/json",
@@ -320,12 +326,7 @@ async fn invalid_bodies_are_refused_and_store_nothing() -> anyhow::Result<()> {
             400,
             "missing_password",
         ),
-        (
-            "application/json",
-            r#"{"kind":"xcpng_export","xva":"/etc/hostname","name":"Not_OK"}"#,
-            400,
-            "invalid_name",
-        ),
+        ("application/json", not_ok.as_str(), 400, "invalid_name"),
         ("application/json", r#"{"jobs":[]}"#, 400, "invalid_job"),
     ];
     for (ct, body, status, code) in cases {
@@ -338,7 +339,7 @@ async fn invalid_bodies_are_refused_and_store_nothing() -> anyhow::Result<()> {
         check_against_openapi(&doc, "post", "/api/v1/jobs", st, &err);
     }
     // One bad job in a batch: the message names it, and none is stored.
-    let batch = json!({"jobs": [good, {"kind":"xcpng_export","xva":"/etc/hostname","name":"b","shutdown":true}]});
+    let batch = json!({"jobs": [good, b]});
     let (st, err) = call(
         &s,
         "post",
@@ -418,7 +419,7 @@ async fn bad_sources_fail_with_a_reason_and_leave_nothing() -> anyhow::Result<()
     let disk = tmp.path().join("d.raw");
     make_disk(&disk, 6);
     let s = Server::start()?;
-    let cases: [(&[&str], Value, &str); 5] = [
+    let cases: [(&[&str], Value, &str); 6] = [
         (
             &[],
             json!({"password": "wrong"}),
@@ -436,6 +437,12 @@ async fn bad_sources_fail_with_a_reason_and_leave_nothing() -> anyhow::Result<()
             "checksum mismatch",
         ),
         (&["--climb"], json!({"transport": "xva"}), "unsafe path"),
+        // Two VBDs naming one VDI: once a panic that left the job running.
+        (
+            &["--dup-vdi"],
+            json!({"transport": "xva"}),
+            "through two VBDs",
+        ),
     ];
     for (i, (flags, extra, reason)) in cases.into_iter().enumerate() {
         let x = xapi(&disk, flags)?;

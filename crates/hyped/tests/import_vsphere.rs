@@ -158,3 +158,53 @@ async fn a_vsphere_vm_becomes_an_image_and_a_wrong_password_fails_cleanly() -> a
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_descriptor_vmdk_naming_a_host_file_fails_and_registers_nothing() -> anyhow::Result<()> {
+    // A "VMDK" that is a text descriptor whose extent is a file of hyped's
+    // host, of exactly the declared capacity: qemu-img (as root) would copy
+    // that file into the image and the sizes would match.
+    let tmp = tempfile::tempdir()?;
+    let secret = tmp.path().join("host-secret");
+    std::fs::write(&secret, vec![b'S'; CAPACITY as usize])?;
+    let vmdk = tmp.path().join("evil.vmdk");
+    std::fs::write(
+        &vmdk,
+        format!(
+            "# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n\
+             createType=\"monolithicFlat\"\n\nRW {} FLAT \"{}\" 0\n",
+            CAPACITY / 512,
+            secret.display()
+        ),
+    )?;
+    let sim = vcsim(&vmdk, tmp.path())?;
+    let s = Server::start()?;
+    let body = json!({"kind": "vsphere_export", "name": "vc-evil", "url": sim.1, "username": USER,
+        "password": PASSWORD, "vm": "/DC0/vm/DC0_C0_RP0_VM0", "insecure": true});
+    let job = s
+        .client
+        .submit_jobs(body.to_string().into_bytes(), "application/json")
+        .await?
+        .remove(0);
+    let end = loop {
+        let j = s.client.get_job(&job.id).await?;
+        if j.state.is_final() {
+            break j;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(end.state, JobState::Failed, "{:?}", end.error);
+    let why = end.error.unwrap_or_default();
+    assert!(
+        why.contains("disk DC0_C0_RP0_VM0-disk1.vmdk: refused") && why.contains("no KDMV magic"),
+        "{why}"
+    );
+    assert!(s.client.get_image("vc-evil").await.is_err(), "no image row");
+    for d in ["imports", "imported"] {
+        let left: Vec<_> = std::fs::read_dir(s.data.join(d))
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{d}: {left:?}");
+    }
+    Ok(())
+}

@@ -38,6 +38,7 @@ type config struct {
 	rate         int64
 	absurdSize   bool
 	noFileSize   bool
+	noLength     bool
 	poweredOn    string
 	pregen       string
 	twins        bool
@@ -58,6 +59,7 @@ func main() {
 	flag.Int64Var(&cfg.rate, "rate", 0, "bytes per second per download (0: unlimited)")
 	flag.BoolVar(&cfg.absurdSize, "absurd-size", false, "announce a 4 EiB file size for each disk")
 	flag.BoolVar(&cfg.noFileSize, "no-file-size", false, "omit fileSize from device URLs (the client relies on Content-Length)")
+	flag.BoolVar(&cfg.noLength, "no-length", false, "send disk files chunked, without Content-Length")
 	flag.StringVar(&cfg.poweredOn, "powered-on", "DC0_H0_VM1", "comma-separated VMs left powered on; the others are powered off")
 	flag.StringVar(&cfg.pregen, "pregen", "", "comma-separated VMs whose disk files are made at start, not at their first export")
 	flag.BoolVar(&cfg.twins, "twins", false, "rename DC0_C0_RP0_VM0 and DC0_C0_RP0_VM1 both to twin")

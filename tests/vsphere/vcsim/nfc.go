@@ -117,7 +117,9 @@ func serveNFC(w http.ResponseWriter, r *http.Request) {
 	ev.Status = status
 	w.Header().Set("Accept-Ranges", "bytes")
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.FormatInt(end-start+1, 10))
+	if !cfg.noLength {
+		w.Header().Set("Content-Length", strconv.FormatInt(end-start+1, 10))
+	}
 	w.WriteHeader(status)
 
 	// stop is the absolute offset after which this response is cut short.

@@ -1,6 +1,6 @@
 //! `/api/v1/jobs`: import jobs. The body is JSON or YAML (by Content-Type),
 //! one job or `{jobs: [...]}`; every refusal is a 400 naming the job and the
-//! field, and stores nothing.
+//! field (a 422 when hyped's import settings forbid it), and stores nothing.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -56,7 +56,8 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, Api
     responses((status = 202, description = "Queued", body = JobList),
         (status = 400, description = "Invalid job", body = ErrorBody),
         (status = 409, description = "The image exists or is being imported", body = ErrorBody),
-        (status = 415, description = "Neither JSON nor YAML", body = ErrorBody)))]
+        (status = 415, description = "Neither JSON nor YAML", body = ErrorBody),
+        (status = 422, description = "Not allowed by hyped's settings: a file source outside --import-dir, or hyped's own password for a URL not https to a host given with --import-allow-host", body = ErrorBody)))]
 pub async fn submit(
     State(s): State<AppState>,
     headers: HeaderMap,

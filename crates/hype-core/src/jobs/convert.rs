@@ -16,7 +16,7 @@ fn failed(msg: impl Into<String>) -> ExportError {
 }
 
 /// Runs a child to its end unless cancelled (then it is killed).
-async fn run(
+pub(super) async fn run(
     cmd: &mut Command,
     what: &str,
     cancel: &CancellationToken,
@@ -64,7 +64,9 @@ async fn info(path: &Path, cancel: &CancellationToken) -> Result<Info, ExportErr
 /// Converts `src`, of the format its exporter named, into sparse raw `dst`
 /// and checks its size is `capacity`. The format is never probed: a raw
 /// disk whose guest wrote a qcow2 header would otherwise be read as qcow2,
-/// backing file (any file of this host) and all.
+/// backing file (any file of this host) and all. Before converting, the
+/// file must be one self-contained image (see [`super::single`]): qemu-img
+/// runs as root and would copy whatever other file the image names.
 pub(crate) async fn to_raw(
     src: &Path,
     format: &str,
@@ -72,6 +74,9 @@ pub(crate) async fn to_raw(
     capacity: u64,
     cancel: &CancellationToken,
 ) -> Result<(), ExportError> {
+    super::single::check(src, format, cancel)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
     run(
         Command::new("qemu-img")
             .args(["convert", "-q", "-f", format, "-O", "raw", "-S", "4k"])

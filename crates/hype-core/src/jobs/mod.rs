@@ -8,6 +8,7 @@
 mod convert;
 mod exporter;
 mod runner;
+mod single;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -63,12 +64,12 @@ pub(crate) fn imported_root(data: &std::path::Path) -> PathBuf {
     data.join("imported")
 }
 
-fn invalid(code: &'static str, message: String) -> CoreError {
-    CoreError::InvalidJob(InvalidJob {
-        index: None,
-        code,
-        message,
-    })
+/// Why hyped's environment password is not used for a job.
+enum Refusal {
+    /// There is none (400, as any job lacking a field).
+    Missing(InvalidJob),
+    /// The settings forbid it for this job (422).
+    Refused(InvalidJob),
 }
 
 /// Job actions.
@@ -119,34 +120,29 @@ impl Hype {
                 Err(hype_store::StoreError::ImageNotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
+            let mut spec = spec.clone();
             if let Some(p) = spec.xva() {
-                if !std::path::Path::new(p).is_file() {
-                    return Err(invalid(
-                        "invalid_job",
-                        format!("`xva`: no file {p} on hyped's host"),
-                    ));
-                }
+                let real = self
+                    .file_source(p)
+                    .map_err(|e| CoreError::ImportRefused(at(i, e)))?;
+                spec.set_xva(real.display().to_string());
             }
             let password = match (spec.xva(), spec.password()) {
                 (Some(_), _) => None,
                 (None, Some(p)) => Some(p.to_owned()),
-                (None, None) => Some(std::env::var(spec.kind().password_env()).map_err(|_| {
-                    invalid(
-                        "missing_password",
-                        format!(
-                            "no password: put `password` in the job or set {} in hyped's environment",
-                            spec.kind().password_env()
-                        ),
-                    )
+                (None, None) => Some(self.env_password(&spec).map_err(|e| match e {
+                    Refusal::Missing(e) => CoreError::InvalidJob(at(i, e)),
+                    Refusal::Refused(e) => CoreError::ImportRefused(at(i, e)),
                 })?),
             };
             let id = uuid::Uuid::now_v7().to_string();
-            secrets.push((id.clone(), spec.clone(), password));
+            let (kind, source) = (spec.kind(), spec.source());
+            secrets.push((id.clone(), spec, password));
             new.push(NewJob {
                 id,
-                kind: spec.kind(),
+                kind,
                 image,
-                source: spec.source(),
+                source,
             });
         }
         let jobs = self.inner.store.insert_jobs(&new).await?;
@@ -154,6 +150,75 @@ impl Hype {
             self.queue(id, spec, password);
         }
         Ok(jobs)
+    }
+
+    /// The canonical path of a file source, which must lie inside
+    /// `--import-dir` once every symlink is followed: a job may otherwise
+    /// have hyped (root) read any file of the host.
+    fn file_source(&self, p: &str) -> std::result::Result<PathBuf, InvalidJob> {
+        let refuse = |message: String| InvalidJob {
+            index: None,
+            code: "file_source_refused",
+            message,
+        };
+        let Some(dir) = &self.inner.cfg.import_dir else {
+            return Err(refuse(format!(
+                "`xva`: file sources are off; start hyped with --import-dir DIR and put {p} in DIR"
+            )));
+        };
+        let dir = std::fs::canonicalize(dir)
+            .map_err(|e| refuse(format!("`xva`: --import-dir {}: {e}", dir.display())))?;
+        let real = std::fs::canonicalize(p)
+            .map_err(|e| refuse(format!("`xva`: {p} on hyped's host: {e}")))?;
+        if !real.starts_with(&dir) {
+            return Err(refuse(format!(
+                "`xva`: {p} is not inside --import-dir {}",
+                dir.display()
+            )));
+        }
+        if !real.is_file() {
+            return Err(refuse(format!("`xva`: {p} is not a regular file")));
+        }
+        Ok(real)
+    }
+
+    /// hyped's own password for a job that carries none: only for a host
+    /// the operator listed with `--import-allow-host`, and only over https,
+    /// so a job cannot have it sent to a server of its choosing or in clear.
+    fn env_password(&self, spec: &JobSpec) -> std::result::Result<String, Refusal> {
+        let var = spec.kind().password_env();
+        let password = std::env::var(var).map_err(|_| {
+            Refusal::Missing(InvalidJob {
+                index: None,
+                code: "missing_password",
+                message: format!(
+                    "no password: put `password` in the job or set {var} in hyped's environment"
+                ),
+            })
+        })?;
+        let url = spec.source().url.unwrap_or_default();
+        let parsed = url::Url::parse(&url).ok();
+        let host = parsed.as_ref().and_then(|u| u.host_str()).unwrap_or("");
+        let https = parsed.as_ref().is_some_and(|u| u.scheme() == "https");
+        let listed =
+            self.inner.cfg.import_allow_hosts.iter().any(|h| {
+                h.eq_ignore_ascii_case(host.trim_start_matches('[').trim_end_matches(']'))
+            });
+        if !https || !listed {
+            let why = if !listed {
+                format!("host {host:?} is not listed with --import-allow-host")
+            } else {
+                "the url is not https".into()
+            };
+            return Err(Refusal::Refused(InvalidJob {
+                index: None,
+                code: "env_password_refused",
+                message: format!(
+                    "{var} is not sent to this job's url: {why}; hyped sends it only over https to hosts given with --import-allow-host HOST (or put `password` in the job)"
+                ),
+            }));
+        }
+        Ok(password)
     }
 
     /// One page of jobs, newest first, only those in `state` when given.

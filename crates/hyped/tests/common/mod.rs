@@ -51,8 +51,22 @@ impl Server {
         Ok(s)
     }
 
+    /// A hyped with `extra` flags and `envs` in its environment.
+    #[allow(dead_code)]
+    pub fn start_with_env(extra: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let tmp = tempfile::tempdir()?;
+        let data = tmp.path().to_owned();
+        let mut s = Self::start_in_env(&data, extra, envs)?;
+        s._tmp = Some(tmp);
+        Ok(s)
+    }
+
     /// Starts hyped on `data` (kept by the caller, so a restart finds it).
     pub fn start_in(data: &Path, extra: &[&str]) -> anyhow::Result<Self> {
+        Self::start_in_env(data, extra, &[])
+    }
+
+    fn start_in_env(data: &Path, extra: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Self> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hyped"))
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
@@ -74,6 +88,7 @@ impl Server {
                 &["--network", "off"][..]
             })
             .args(extra)
+            .envs(envs.iter().copied())
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
