@@ -59,7 +59,7 @@ pub fn spawn_relay(gateway: Option<Ipv4Addr>) -> Result<(), Error> {
                     Ok(client) => {
                         // A hostile page can retry in a loop: say it once
                         // and then every thousandth time.
-                        if refused % 1000 == 0 {
+                        if refused.is_multiple_of(1000) {
                             let peer = client.peer_addr().map(|a| a.to_string());
                             log!(
                                 "cdp relay: refused a connection from {} (only {gateway} is served; {} refused so far)",

@@ -127,6 +127,7 @@ impl CoreError {
             CoreError::InvalidSpec(_)
             | CoreError::InvalidRequest(_)
             | CoreError::BackendUnavailable { .. } => ErrorKind::Invalid,
+            CoreError::InvalidJob(e) if e.unprocessable => ErrorKind::Invalid,
             CoreError::InvalidJob(_) => ErrorKind::BadRequest,
             CoreError::ImportRefused(_) => ErrorKind::Invalid,
             CoreError::VmNotFound { .. }

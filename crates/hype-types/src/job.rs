@@ -265,14 +265,27 @@ pub struct InvalidJob {
     pub index: Option<usize>,
     pub code: &'static str,
     pub message: String,
+    /// The job was read (it is a job of a known kind with known fields of
+    /// the right types) but its values cannot be done: 422, not 400.
+    pub unprocessable: bool,
 }
 
 impl InvalidJob {
+    /// A body that does not read as a job.
     fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             index: None,
             code,
             message: message.into(),
+            unprocessable: false,
+        }
+    }
+
+    /// A job that reads but whose values cannot be done.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            unprocessable: true,
+            ..Self::new(code, message)
         }
     }
 
@@ -398,10 +411,11 @@ impl JobSpec {
 
     /// Checks what can be checked without the network.
     pub fn validate(&self) -> Result<(), InvalidJob> {
-        let missing = |f: &str| InvalidJob::new("invalid_job", format!("`{f}` is required"));
+        let missing =
+            |f: &str| InvalidJob::unprocessable("invalid_job", format!("`{f}` is required"));
         if let Some(n) = self.name() {
             validate_name(n).map_err(|_| {
-                InvalidJob::new(
+                InvalidJob::unprocessable(
                     "invalid_name",
                     format!("image name {n:?} must match ^[a-z0-9]([a-z0-9-]{{0,61}}[a-z0-9])?$"),
                 )
@@ -411,7 +425,7 @@ impl JobSpec {
             if url.starts_with("https://") || url.starts_with("http://") {
                 Ok(())
             } else {
-                Err(InvalidJob::new(
+                Err(InvalidJob::unprocessable(
                     "invalid_url",
                     format!("url {url:?} must start with https:// or http://"),
                 ))
@@ -428,7 +442,7 @@ impl JobSpec {
                 }
                 if let Some(p) = j.parallel_downloads {
                     if !(1..=16).contains(&p) {
-                        return Err(InvalidJob::new(
+                        return Err(InvalidJob::unprocessable(
                             "invalid_job",
                             "`parallel_downloads` must be between 1 and 16",
                         ));
@@ -439,19 +453,19 @@ impl JobSpec {
             JobSpec::XcpngExport(j) => {
                 if let Some(p) = &j.xva {
                     if j.url.is_some() || j.vm.is_some() || j.username.is_some() {
-                        return Err(InvalidJob::new(
+                        return Err(InvalidJob::unprocessable(
                             "invalid_job",
                             "give either `xva` (a local file) or `url`, `username` and `vm`, not both",
                         ));
                     }
                     if j.transport.is_some() {
-                        return Err(InvalidJob::new(
+                        return Err(InvalidJob::unprocessable(
                             "invalid_job",
                             "`transport` applies to exports from a host, not to a local `xva`",
                         ));
                     }
                     if !p.starts_with('/') {
-                        return Err(InvalidJob::new(
+                        return Err(InvalidJob::unprocessable(
                             "invalid_job",
                             "`xva` must be an absolute path on hyped's host",
                         ));
@@ -469,13 +483,13 @@ impl JobSpec {
             }
         };
         if firmware.is_some() && boot != BootMode::Firmware {
-            return Err(InvalidJob::new(
+            return Err(InvalidJob::unprocessable(
                 "invalid_job",
                 "`firmware` applies to `boot: firmware` only",
             ));
         }
         if self.name().is_none() && self.image_name().is_none() {
-            return Err(InvalidJob::new(
+            return Err(InvalidJob::unprocessable(
                 "invalid_name",
                 "cannot derive an image name from the source; give `name`",
             ));

@@ -311,7 +311,7 @@ async fn invalid_bodies_are_refused_and_store_nothing() -> anyhow::Result<()> {
         (
             "application/json",
             r#"{"kind":"xcpng_export","url":"gopher://h","username":"u","vm":"v"}"#,
-            400,
+            422,
             "invalid_url",
         ),
         (
@@ -323,10 +323,10 @@ async fn invalid_bodies_are_refused_and_store_nothing() -> anyhow::Result<()> {
         (
             "application/json",
             r#"{"kind":"xcpng_export","url":"https://h","username":"u","vm":"v"}"#,
-            400,
+            422,
             "missing_password",
         ),
-        ("application/json", not_ok.as_str(), 400, "invalid_name"),
+        ("application/json", not_ok.as_str(), 422, "invalid_name"),
         ("application/json", r#"{"jobs":[]}"#, 400, "invalid_job"),
     ];
     for (ct, body, status, code) in cases {
@@ -365,7 +365,7 @@ async fn invalid_bodies_are_refused_and_store_nothing() -> anyhow::Result<()> {
         &dup.to_string(),
     )
     .await;
-    assert_eq!(st, 400, "{err}");
+    assert_eq!(st, 422, "{err}");
     assert!(s.client.list_jobs().await?.is_empty());
     let (st, err) = call(&s, "get", "/api/v1/jobs/nope", None, "").await;
     assert_eq!(

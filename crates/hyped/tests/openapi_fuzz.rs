@@ -25,7 +25,10 @@ fn schemathesis_finds_no_failure_in_the_served_document() -> anyhow::Result<()> 
     // One VM at a time (creates beyond it are a documented 429): the
     // fuzzer creates, stops and deletes real VMs.
     let s = Server::start_with(&["--max-vms", "1"])?;
+    // schemathesis keeps its state in `.schemathesis/` of its directory.
+    let work = tempfile::tempdir()?;
     let out = Command::new(&st)
+        .current_dir(work.path())
         .arg("--config-file")
         .arg(repo.join("tests/openapi/schemathesis.toml"))
         .arg("run")

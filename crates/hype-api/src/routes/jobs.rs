@@ -54,10 +54,10 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, Api
         (JobSpec = "application/json"), (JobSpec = "application/yaml")),
         description = "One job, or `{jobs: [...]}` (all stored or none)"),
     responses((status = 202, description = "Queued", body = JobList),
-        (status = 400, description = "Invalid job", body = ErrorBody),
+        (status = 400, description = "Not a job: an unknown kind, an unknown or mistyped field, an empty or oversized batch", body = ErrorBody),
         (status = 409, description = "The image exists or is being imported", body = ErrorBody),
         (status = 415, description = "Neither JSON nor YAML", body = ErrorBody),
-        (status = 422, description = "Not allowed by hyped's settings: a file source outside --import-dir, or hyped's own password for a URL not https to a host given with --import-allow-host", body = ErrorBody)))]
+        (status = 422, description = "A job whose values cannot be done (a missing option, a bad URL or name, no password), or that hyped's settings do not allow: a file source outside --import-dir, hyped's own password for a URL not https to a host given with --import-allow-host", body = ErrorBody)))]
 pub async fn submit(
     State(s): State<AppState>,
     headers: HeaderMap,

@@ -28,7 +28,21 @@ pub struct LogsQuery {
     #[serde(default)]
     follow: bool,
     /// Only the last N lines.
+    #[serde(default, deserialize_with = "bounded_tail")]
+    #[param(minimum = 0, maximum = 1048576)]
     tail: Option<usize>,
+}
+
+/// The most lines `tail` may ask for (the tail read is at most 1 MiB, so
+/// never holds more lines than this).
+const MAX_TAIL: u64 = 1 << 20;
+
+fn bounded_tail<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    use serde::de::Error;
+    match Option::<u64>::deserialize(d)? {
+        Some(n) if n > MAX_TAIL => Err(D::Error::custom(format!("tail: at most {MAX_TAIL} lines"))),
+        n => Ok(n.map(|n| n as usize)),
+    }
 }
 
 /// What a followed console sends: its lines, then `end` when the VM goes.

@@ -97,11 +97,10 @@ impl Hype {
             if !names.insert(image.clone()) {
                 return Err(CoreError::InvalidJob(at(
                     i,
-                    InvalidJob {
-                        index: None,
-                        code: "invalid_job",
-                        message: format!("two jobs of the batch would both make image '{image}'"),
-                    },
+                    InvalidJob::unprocessable(
+                        "invalid_job",
+                        format!("two jobs of the batch would both make image '{image}'"),
+                    ),
                 )));
             }
             if active.contains(&image) {
@@ -156,11 +155,7 @@ impl Hype {
     /// `--import-dir` once every symlink is followed: a job may otherwise
     /// have hyped (root) read any file of the host.
     fn file_source(&self, p: &str) -> std::result::Result<PathBuf, InvalidJob> {
-        let refuse = |message: String| InvalidJob {
-            index: None,
-            code: "file_source_refused",
-            message,
-        };
+        let refuse = |message: String| InvalidJob::unprocessable("file_source_refused", message);
         let Some(dir) = &self.inner.cfg.import_dir else {
             return Err(refuse(format!(
                 "`xva`: file sources are off; start hyped with --import-dir DIR and put {p} in DIR"
@@ -188,13 +183,12 @@ impl Hype {
     fn env_password(&self, spec: &JobSpec) -> std::result::Result<String, Refusal> {
         let var = spec.kind().password_env();
         let password = std::env::var(var).map_err(|_| {
-            Refusal::Missing(InvalidJob {
-                index: None,
-                code: "missing_password",
-                message: format!(
+            Refusal::Missing(InvalidJob::unprocessable(
+                "missing_password",
+                format!(
                     "no password: put `password` in the job or set {var} in hyped's environment"
                 ),
-            })
+            ))
         })?;
         let url = spec.source().url.unwrap_or_default();
         let parsed = url::Url::parse(&url).ok();
@@ -210,13 +204,12 @@ impl Hype {
             } else {
                 "the url is not https".into()
             };
-            return Err(Refusal::Refused(InvalidJob {
-                index: None,
-                code: "env_password_refused",
-                message: format!(
+            return Err(Refusal::Refused(InvalidJob::unprocessable(
+                "env_password_refused",
+                format!(
                     "{var} is not sent to this job's url: {why}; hyped sends it only over https to hosts given with --import-allow-host HOST (or put `password` in the job)"
                 ),
-            }));
+            )));
         }
         Ok(password)
     }
