@@ -19,6 +19,7 @@ use utoipa::OpenApi;
         hype_types::GuestNetwork, hype_types::GuestInterface, hype_types::ProbeRequest,
         hype_types::ProbeResult,
         hype_types::Job, hype_types::JobList, hype_types::JobSpec, hype_types::JobBatch,
+        hype_types::VsphereJob, hype_types::XcpngJob,
         hype_types::JobKind, hype_types::JobState, hype_types::JobSource, hype_types::JobProgress,
         hype_types::JobEvent, hype_types::JobEventType, hype_types::BootMode,
         hype_types::XcpngTransport,
@@ -101,12 +102,12 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
 }
 
 /// The document as this hyped serves it: the create body's bounds are this
-/// host's own (its CPUs and memory, the VMMs it has).
-pub fn served(host: hype_types::HostLimits, vmms: &[&str]) -> serde_json::Value {
+/// host's own (its CPUs and memory). The VMM choices stay all three: one
+/// this host lacks is a 422 naming it, as a model SDKs share must allow.
+pub fn served(host: hype_types::HostLimits) -> serde_json::Value {
     let mut doc = serde_json::to_value(document()).expect("the document serialises");
     let props = &mut doc["components"]["schemas"]["CreateVm"]["properties"];
     props["cpu_cores"]["maximum"] = host.cpus.into();
     props["memory_mb"]["maximum"] = host.memory_mb.into();
-    doc["components"]["schemas"]["VmmChoice"]["enum"] = vmms.into();
     doc
 }

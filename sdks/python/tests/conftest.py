@@ -90,8 +90,11 @@ class Hyped:
         env.pop("HYPE_API_KEY", None)
         if self.api_key:
             env["HYPE_API_KEY"] = self.api_key  # not a flag: it would show in ps
-        # Jobs without a password use the server's (as the README's do).
+        # Jobs without a password use the server's (as the README's do),
+        # which hyped sends only over https to hosts it was given.
         env["HYPE_XCPNG_PASSWORD"] = Xapi.PASSWORD
+        env["SSL_CERT_FILE"] = xapi_ca()
+        args += ["--import-allow-host", "127.0.0.1"]
         log = open(self.data / "hyped.log", "ab")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, env=env)
         log.close()
@@ -194,20 +197,54 @@ def vm_name(prefix: str = "t") -> str:
     return f"{prefix}-{secrets.token_hex(3)}"
 
 
+_CERT: "tuple[str, str] | None" = None
+
+
+def xapi_cert() -> "tuple[str, str]":
+    """A certificate for 127.0.0.1 (and its key), made once per session:
+    the test XAPI server serves https, and hyped, which trusts it through
+    SSL_CERT_FILE, sends its own password only over https to a host given
+    with --import-allow-host."""
+    global _CERT
+    if _CERT is None:
+        import tempfile
+
+        d = tempfile.mkdtemp(prefix="hype-sdk-tls-")
+        subprocess.run(["sh", "-c", _MAKE_CERT, "sh", d], check=True, capture_output=True)
+        _CERT = (f"{d}/cert.pem", f"{d}/key.pem")
+    return _CERT
+
+
+def xapi_ca() -> str:
+    """The CA that signed :func:`xapi_cert`'s certificate."""
+    return str(Path(xapi_cert()[0]).parent / "ca.pem")
+
+
+# A CA and a certificate for 127.0.0.1 it signed (a self-signed CA
+# certificate cannot serve as the server's own: rustls refuses it).
+_MAKE_CERT = """set -e; cd "$1"
+ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 -subj /CN=hype-test-ca
+openssl req $ec -keyout key.pem -out leaf.csr -subj /CN=127.0.0.1
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >leaf.ext
+openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem -days 2 -extfile leaf.ext
+"""
+
+
 class Xapi:
-    """tests/xcpng/xapi_server.py serving one VM, ``Web 01``."""
+    """tests/xcpng/xapi_server.py serving one VM, ``Web 01``, over https."""
 
     PASSWORD = "xcp-s3cret-pw"
 
     def __init__(self, disk: Path, *extra: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "tests" / "xcpng" / "xapi_server.py"), "--user", "root",
-             "--password", self.PASSWORD, "--vm", f"Web 01={disk}", *extra],
+             "--password", self.PASSWORD, "--vm", f"Web 01={disk}", "--tls", *xapi_cert(), *extra],
             stdout=subprocess.PIPE)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode().strip()
         assert line.startswith("listening on "), f"XAPI server: {line!r}"
-        self.url = f"http://127.0.0.1:{line.removeprefix('listening on ')}"
+        self.url = f"https://127.0.0.1:{line.removeprefix('listening on ')}"
 
     def close(self) -> None:
         self.proc.kill()

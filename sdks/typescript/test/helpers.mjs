@@ -2,7 +2,7 @@
 // port, its own data directory, real QEMU guests) and the test XAPI server
 // of tests/xcpng. Browser sandboxes need hyped's networking, set up only
 // inside the network namespace sdks/run-tests.sh makes for the run.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -59,8 +59,9 @@ export class Hyped {
     if (!existsSync(join(IMAGES, "base", "manifest.json"))) throw new Error(`no base image in ${IMAGES}`);
     const args = ["--listen", this.listen, "--data-dir", this.data, "--images-dir", IMAGES, "--stop-timeout", "20",
       ...(this.networked ? ["--network", "on", "--subnet", this.subnet, "--boot-timeout", "400"] : ["--network", "off"]),
-      ...this.extra];
-    const env = { ...process.env, RUST_LOG: "info", HYPE_XCPNG_PASSWORD: XAPI_PASSWORD };
+      "--import-allow-host", "127.0.0.1", ...this.extra];
+    // hyped sends its own password only over https to hosts it was given.
+    const env = { ...process.env, RUST_LOG: "info", HYPE_XCPNG_PASSWORD: XAPI_PASSWORD, SSL_CERT_FILE: xapiCert()[2] };
     delete env.HYPE_API_KEY;
     if (this.apiKey) env.HYPE_API_KEY = this.apiKey; // not a flag: it would show in ps
     const log = openSync(join(this.data, "hyped.log"), "a");
@@ -138,13 +139,36 @@ export function makeDisk(dir, mib) {
   return [path, createHash("sha256").update(buf).digest("hex")];
 }
 
-/** tests/xcpng/xapi_server.py serving `disk` as VM "Web 01". */
+let cert;
+/**
+ * A certificate for 127.0.0.1 and its key, made once: the test XAPI server
+ * serves https, and hyped, which trusts it through SSL_CERT_FILE, sends its
+ * own password only over https to a host given with --import-allow-host.
+ */
+export function xapiCert() {
+  if (!cert) {
+    const d = mkdtempSync(join(tmpdir(), "hype-sdk-tls-"));
+    // A CA and a certificate for 127.0.0.1 it signed (a self-signed CA
+    // certificate cannot serve as the server's own: rustls refuses it).
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    const ssl = (...args) => execFileSync("openssl", args, { cwd: d, stdio: "ignore" });
+    ssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=hype-test-ca");
+    ssl("req", ...ec, "-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1");
+    writeFileSync(join(d, "leaf.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
+    ssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "cert.pem",
+      "-days", "2", "-extfile", "leaf.ext");
+    cert = [join(d, "cert.pem"), join(d, "key.pem"), join(d, "ca.pem")];
+  }
+  return cert;
+}
+
+/** tests/xcpng/xapi_server.py serving `disk` as VM "Web 01", over https. */
 export async function xapi(disk, ...extra) {
   const proc = spawn("python3", [join(ROOT, "tests/xcpng/xapi_server.py"), "--user", "root", "--password", XAPI_PASSWORD,
-    "--vm", `Web 01=${disk}`, ...extra], { stdio: ["ignore", "pipe", "inherit"] });
+    "--vm", `Web 01=${disk}`, "--tls", ...xapiCert().slice(0, 2), ...extra], { stdio: ["ignore", "pipe", "inherit"] });
   const line = await firstLine(proc.stdout);
   if (!line.startsWith("listening on ")) throw new Error(`XAPI server: ${line}`);
-  return { url: `http://127.0.0.1:${line.slice("listening on ".length)}`, close: () => proc.kill("SIGKILL") };
+  return { url: `https://127.0.0.1:${line.slice("listening on ".length)}`, close: () => proc.kill("SIGKILL") };
 }
 
 const made = [];

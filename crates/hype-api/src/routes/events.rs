@@ -119,7 +119,8 @@ pub struct EventsQuery {
 }
 
 /// One lifecycle event as an SSE frame. Only the document uses these
-/// frame types: axum writes the frames.
+/// frame types (inline: they are wire frames, not models): axum writes
+/// the frames.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub(crate) struct VmEventFrame {
@@ -145,7 +146,7 @@ pub(crate) struct JobEventFrame {
 
 #[utoipa::path(get, path = "/api/v1/events/vms", tag = "events", params(EventsQuery,
         ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Replay events after this id")),
-    responses((status = 200, description = "text/event-stream of lifecycle events", body = VmEventFrame,
+    responses((status = 200, description = "text/event-stream of lifecycle events", body = inline(VmEventFrame),
         content_type = "text/event-stream"),
         (status = 400, description = "A Last-Event-ID or query that does not parse", body = ErrorBody)))]
 pub async fn vm_events(
@@ -173,7 +174,7 @@ pub struct JobEventsQuery {
 
 #[utoipa::path(get, path = "/api/v1/events/jobs", tag = "events", params(JobEventsQuery,
         ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Replay events after this id")),
-    responses((status = 200, description = "text/event-stream of job events (JOB_QUEUED, JOB_STARTED, JOB_PROGRESS, JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED)", body = JobEventFrame,
+    responses((status = 200, description = "text/event-stream of job events (JOB_QUEUED, JOB_STARTED, JOB_PROGRESS, JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED)", body = inline(JobEventFrame),
         content_type = "text/event-stream"),
         (status = 400, description = "A Last-Event-ID or query that does not parse", body = ErrorBody)))]
 pub async fn job_events(

@@ -58,6 +58,7 @@ pub(crate) enum LogFrameKind {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub(crate) struct LogFrame {
+    #[schema(inline)]
     event: LogFrameKind,
     /// A console line, or why the stream ends.
     data: String,
@@ -65,7 +66,7 @@ pub(crate) struct LogFrame {
 
 #[utoipa::path(get, path = "/api/v1/vms/{name}/logs", tag = "vms", params(("name" = String, Path), LogsQuery),
     responses((status = 200, description = "The console's newest output (at most 1 MiB; older output is cut at 16 MiB), or its lines as they come with follow=true",
-            content((String = "text/plain"), (LogFrame = "text/event-stream"))),
+            content((String = "text/plain"), (inline(LogFrame) = "text/event-stream"))),
         (status = 400, description = "A query parameter that does not parse", body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn logs(

@@ -27,15 +27,7 @@ pub async fn version(State(s): State<AppState>) -> Json<VersionInfo> {
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system",
     responses((status = 200, description = "This document", body = Object, content_type = "application/json")))]
 pub async fn openapi(State(s): State<AppState>) -> impl IntoResponse {
-    let v = s.hype.version().await;
-    let mut vmms = vec!["auto"];
-    if v.qemu.is_some() {
-        vmms.push("qemu");
-    }
-    if v.cloud_hypervisor.default.is_some() {
-        vmms.push("cloud-hypervisor");
-    }
-    Json(crate::openapi::served(s.hype.config().host, &vmms))
+    Json(crate::openapi::served(s.hype.config().host))
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "system",
