@@ -84,20 +84,17 @@ pub(crate) fn spawn(
                 }));
             }
             binds.extend(extras.binds);
-            // Inputs VMs share read-only (images, imported disks,
-            // firmware) are made by hyped under its umask (0600); each
-            // VM's uid must read them. Host users still cannot: the data
-            // directory is 0700, and a jail shows only its own VM's files.
-            for b in binds.iter().filter(|b| !b.writable) {
-                if !b.path.starts_with(&spec.run_dir) {
-                    readable_by_all(&b.path).map_err(io(&b.path))?;
-                }
-            }
-            // Files outside the run directory that the VM writes (a UEFI
-            // variable store) are the VM's too.
-            for b in binds.iter().filter(|b| b.writable) {
-                if !b.path.starts_with(&spec.run_dir) {
+            // Files outside the run directory: those the VM writes (a UEFI
+            // variable store) become the VM's; inputs VMs share read-only
+            // (images, imported disks, firmware), made by hyped under its
+            // umask (0600), become readable by every VM uid. Host users
+            // still cannot read them: the data directory is 0700, and a
+            // jail shows only its own VM's files.
+            for b in binds.iter().filter(|b| !b.path.starts_with(&spec.run_dir)) {
+                if b.writable {
                     chown(&b.path, jail.uid, jail.gid).map_err(io(&b.path))?;
+                } else {
+                    readable_by_all(&b.path).map_err(io(&b.path))?;
                 }
             }
             if !binary.starts_with("/usr/") {

@@ -7,7 +7,6 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::xapi::{xapi, PASSWORD};
 use common::Server;
@@ -38,17 +37,6 @@ fn refused(answer: (u16, Value)) -> (String, String) {
         e["code"].as_str().unwrap_or_default().to_owned(),
         e["message"].as_str().unwrap_or_default().to_owned(),
     )
-}
-
-async fn wait_final(s: &Server, id: &str) -> anyhow::Result<hype_types::Job> {
-    for _ in 0..600 {
-        let j = s.client.get_job(id).await?;
-        if j.state.is_final() {
-            return Ok(j);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    anyhow::bail!("job {id} never ended")
 }
 
 fn self_signed(dir: &Path) -> (String, String) {
@@ -120,7 +108,7 @@ async fn the_env_password_and_file_sources_need_the_operators_flags() -> anyhow:
     let (st, v) = submit(&s, &own).await;
     assert_eq!(st, 202, "{v}");
     let id = v["jobs"][0]["id"].as_str().unwrap_or_default().to_owned();
-    let j = wait_final(&s, &id).await?;
+    let j = s.wait_job(&id).await?;
     assert_eq!(j.state, JobState::Completed, "{:?}", j.error);
     drop(s);
 
@@ -151,13 +139,13 @@ async fn the_env_password_and_file_sources_need_the_operators_flags() -> anyhow:
     let (st, v) = submit(&s, &remote(&https, "env")).await;
     assert_eq!(st, 202, "{v}");
     let id = v["jobs"][0]["id"].as_str().unwrap_or_default().to_owned();
-    let j = wait_final(&s, &id).await?;
+    let j = s.wait_job(&id).await?;
     assert_eq!(j.state, JobState::Completed, "{:?}", j.error);
     // A file inside the directory is read (and, no XVA, fails as such).
     let (st, v) = submit(&s, &file(&inside, "f")).await;
     assert_eq!(st, 202, "{v}");
     let id = v["jobs"][0]["id"].as_str().unwrap_or_default().to_owned();
-    let j = wait_final(&s, &id).await?;
+    let j = s.wait_job(&id).await?;
     assert_eq!(j.state, JobState::Failed);
     assert!(j.error.unwrap_or_default().contains("XVA"));
     let log = std::fs::read_to_string(s.data.join("hyped.log"))?;

@@ -135,13 +135,7 @@ async fn a_vsphere_vm_becomes_an_image_and_a_wrong_password_fails_cleanly() -> a
         .submit_jobs(bad.to_string().into_bytes(), "application/json")
         .await?
         .remove(0);
-    let end = loop {
-        let j = s.client.get_job(&job.id).await?;
-        if j.state.is_final() {
-            break j;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let end = s.wait_job(&job.id).await?;
     assert_eq!(end.state, JobState::Failed);
     let why = end.error.unwrap_or_default();
     assert!(why.to_lowercase().contains("login"), "{why}");
@@ -186,13 +180,7 @@ async fn a_descriptor_vmdk_naming_a_host_file_fails_and_registers_nothing() -> a
         .submit_jobs(body.to_string().into_bytes(), "application/json")
         .await?
         .remove(0);
-    let end = loop {
-        let j = s.client.get_job(&job.id).await?;
-        if j.state.is_final() {
-            break j;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let end = s.wait_job(&job.id).await?;
     assert_eq!(end.state, JobState::Failed, "{:?}", end.error);
     let why = end.error.unwrap_or_default();
     assert!(

@@ -232,6 +232,18 @@ impl Server {
         Ok(self.client.get_vm(name).await?)
     }
 
+    /// Polls job `id` until it ends (at most two minutes).
+    pub async fn wait_job(&self, id: &str) -> anyhow::Result<hype_types::Job> {
+        for _ in 0..600 {
+            let j = self.client.get_job(id).await?;
+            if j.state.is_final() {
+                return Ok(j);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        anyhow::bail!("job {id} never ended")
+    }
+
     pub async fn last_event_id(&self) -> anyhow::Result<i64> {
         let text = reqwest::get(format!("{}/metrics", self.base))
             .await?
