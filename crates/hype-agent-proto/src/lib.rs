@@ -35,6 +35,23 @@ pub enum HostMessage {
         target: String,
         timeout_ms: u32,
     },
+    /// Sent to a fork before it counts as running. A fork runs on its
+    /// snapshot's memory, so it still has the source VM's identity: it
+    /// takes the new VM's here. Answered by `Reconfigured`.
+    Reconfigure {
+        id: u64,
+        hostname: String,
+        /// eth0's new address, `A.B.C.D/NN` (none without a network).
+        address: Option<String>,
+        gateway: Option<String>,
+        /// eth0's new MAC, `aa:bb:cc:dd:ee:ff`.
+        mac: Option<String>,
+        /// Fresh host entropy, hex: mixed into the kernel's pool, which is
+        /// then reseeded, so forks never share their next random numbers.
+        entropy: String,
+        /// The host's wall clock (ms since the epoch): the snapshot's is old.
+        unix_time_ms: u64,
+    },
 }
 
 /// One guest network interface, as the guest sees it.
@@ -89,6 +106,11 @@ pub enum GuestMessage {
         reachable: bool,
         rtt_ms: Option<u64>,
         /// Why the probe could not even be sent (no route, bad target, ...).
+        error: Option<String>,
+    },
+    /// The answer to `Reconfigure`: `error` says which step failed.
+    Reconfigured {
+        id: u64,
         error: Option<String>,
     },
 }

@@ -188,6 +188,12 @@ fn command(account: &Account, profile: &Profile) -> Command {
             "--disable-sync",
             "--disable-gpu",
             "--disable-dev-shm-usage",
+            // A renderer started ahead of need would be in a snapshot with
+            // its random generator's state, and every fork's next tab
+            // would draw the same numbers from it; a renderer started when
+            // a tab opens is forked from the zygote then, and seeds anew
+            // from the kernel (reseeded for each fork).
+            "--disable-features=SpareRendererForSitePerProcess",
             "about:blank",
         ])
         .env_clear()

@@ -282,6 +282,13 @@ impl Session {
                 target,
                 timeout_ms,
             } => self.spawn_probe(id, target, timeout_ms),
+            Reply::Reconfigure { id, identity } => {
+                let answer = crate::identity::apply(id, *identity);
+                if let GuestMessage::Reconfigured { error: Some(e), .. } = &answer {
+                    log!("reconfigure: {e}");
+                }
+                self.send(encode(&answer));
+            }
             Reply::PowerOff => {
                 log!("shutdown requested");
                 let (sent_tx, sent_rx) = mpsc::sync_channel(1);
@@ -338,6 +345,12 @@ enum Reply {
         target: String,
         timeout_ms: u32,
     },
+    /// A fork's new identity, applied on the reader thread: nothing else
+    /// should run in the guest on the old one meanwhile.
+    Reconfigure {
+        id: u64,
+        identity: Box<crate::identity::Identity>,
+    },
 }
 
 fn respond(msg: HostMessage) -> Reply {
@@ -355,6 +368,25 @@ fn respond(msg: HostMessage) -> Reply {
             id,
             target,
             timeout_ms,
+        },
+        HostMessage::Reconfigure {
+            id,
+            hostname,
+            address,
+            gateway,
+            mac,
+            entropy,
+            unix_time_ms,
+        } => Reply::Reconfigure {
+            id,
+            identity: Box::new(crate::identity::Identity {
+                hostname,
+                address,
+                gateway,
+                mac,
+                entropy,
+                unix_time_ms,
+            }),
         },
     }
 }

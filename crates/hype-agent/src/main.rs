@@ -21,6 +21,7 @@ mod cdp;
 mod channel;
 mod cmdline;
 mod error;
+mod identity;
 mod log;
 mod modules;
 mod mount;

@@ -136,7 +136,7 @@ impl Netlink {
     }
 
     /// Sends one request flagged NLM_F_ACK and waits for its ack.
-    fn request(&mut self, what: &'static str, msg: &[u8]) -> Result<(), Error> {
+    pub(crate) fn request(&mut self, what: &'static str, msg: &[u8]) -> Result<(), Error> {
         let err = |source| Error::Netlink { what, source };
         self.0.write_all(msg).map_err(err)?;
         let mut buf = [0u8; 4096];
@@ -237,7 +237,7 @@ fn link_up(seq: u32, index: u32) -> Vec<u8> {
 }
 
 /// RTM_NEWADDR; REPLACE makes it idempotent.
-fn add_addr(seq: u32, index: u32, addr: Ipv4Addr, prefix: u8) -> Vec<u8> {
+pub(crate) fn add_addr(seq: u32, index: u32, addr: Ipv4Addr, prefix: u8) -> Vec<u8> {
     let flags = (libc::NLM_F_CREATE | libc::NLM_F_REPLACE) as u16;
     let mut ifaddr = vec![libc::AF_INET as u8, prefix, 0, libc::RT_SCOPE_UNIVERSE];
     ifaddr.extend_from_slice(&index.to_ne_bytes());
@@ -253,8 +253,35 @@ fn add_addr(seq: u32, index: u32, addr: Ipv4Addr, prefix: u8) -> Vec<u8> {
     msg.finish()
 }
 
+/// RTM_DELADDR of `addr/prefix` on `index`.
+pub(crate) fn del_addr(seq: u32, index: u32, addr: Ipv4Addr, prefix: u8) -> Vec<u8> {
+    let mut ifaddr = vec![libc::AF_INET as u8, prefix, 0, libc::RT_SCOPE_UNIVERSE];
+    ifaddr.extend_from_slice(&index.to_ne_bytes());
+    Msg::new(libc::RTM_DELADDR, 0, seq)
+        .bytes(&ifaddr)
+        .attr(libc::IFA_LOCAL, &addr.octets())
+        .finish()
+}
+
+/// `linux/if_link.h`; the libc crate has it only for Android.
+const IFLA_ADDRESS: u16 = 1;
+
+/// RTM_NEWLINK setting the link-layer address (virtio-net takes it live).
+pub(crate) fn set_mac(seq: u32, index: u32, mac: [u8; 6]) -> Vec<u8> {
+    let mut ifinfo = Vec::with_capacity(16);
+    ifinfo.extend_from_slice(&[libc::AF_UNSPEC as u8, 0]);
+    ifinfo.extend_from_slice(&0u16.to_ne_bytes()); // device type
+    ifinfo.extend_from_slice(&index.to_ne_bytes());
+    ifinfo.extend_from_slice(&0u32.to_ne_bytes()); // flags
+    ifinfo.extend_from_slice(&0u32.to_ne_bytes()); // change mask: none
+    Msg::new(libc::RTM_NEWLINK, 0, seq)
+        .bytes(&ifinfo)
+        .attr(IFLA_ADDRESS, &mac)
+        .finish()
+}
+
 /// RTM_NEWROUTE for 0.0.0.0/0 via `gw` out of `index`.
-fn add_default_route(seq: u32, index: u32, gw: Ipv4Addr) -> Vec<u8> {
+pub(crate) fn add_default_route(seq: u32, index: u32, gw: Ipv4Addr) -> Vec<u8> {
     let flags = (libc::NLM_F_CREATE | libc::NLM_F_REPLACE) as u16;
     let rtmsg = [
         libc::AF_INET as u8,
@@ -322,6 +349,17 @@ mod tests {
         assert_eq!(m[16 + 4], libc::RT_TABLE_MAIN);
         assert_eq!(&m[32..36], &[10, 0, 0, 1]);
         assert_eq!(u32_at(&m, 40), 3);
+    }
+
+    #[test]
+    fn identity_layouts() {
+        let m = set_mac(1, 2, [0x52, 0x54, 0, 1, 2, 3]);
+        assert_eq!(u16_at(&m, 4), libc::RTM_NEWLINK);
+        assert_eq!(u16_at(&m, 34), IFLA_ADDRESS);
+        assert_eq!(&m[36..42], &[0x52, 0x54, 0, 1, 2, 3]);
+        let m = del_addr(1, 2, Ipv4Addr::new(10, 0, 0, 2), 24);
+        assert_eq!(u16_at(&m, 4), libc::RTM_DELADDR);
+        assert_eq!(&m[28..32], &[10, 0, 0, 2]);
     }
 
     #[test]

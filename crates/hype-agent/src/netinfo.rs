@@ -64,6 +64,18 @@ fn interfaces() -> Result<Vec<GuestIface>, Error> {
     Ok(by_index.into_values().collect())
 }
 
+/// The IPv4 addresses on interface `index`.
+pub(crate) fn ipv4_addresses(nl: &mut Netlink, index: u32) -> Result<Vec<(Ipv4Addr, u8)>, Error> {
+    nl.set_timeout(NETLINK_TIMEOUT)?;
+    let addrs = nl.dump("list addresses", &get_addrs(9), libc::RTM_NEWADDR)?;
+    Ok(addrs
+        .iter()
+        .filter_map(|body| parse_addr(body))
+        .filter(|(i, _, _)| *i == index)
+        .map(|(_, a, p)| (a, p))
+        .collect())
+}
+
 /// RTM_GETLINK dump of every family.
 fn get_links(seq: u32) -> Vec<u8> {
     Msg::dump(libc::RTM_GETLINK, seq)

@@ -23,8 +23,10 @@ use utoipa::OpenApi;
         hype_types::JobKind, hype_types::JobState, hype_types::JobSource, hype_types::JobProgress,
         hype_types::JobEvent, hype_types::JobEventType, hype_types::BootMode,
         hype_types::XcpngTransport,
+        hype_types::Snapshot, hype_types::SnapshotList, hype_types::CreateSnapshot,
+        hype_types::ForkVm, hype_types::ForkResult, hype_types::ForkFailure, hype_types::Created,
     )),
-    tags((name = "vms"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"))
+    tags((name = "vms"), (name = "snapshots"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"))
 )]
 struct ApiDoc;
 

@@ -163,6 +163,58 @@ impl Client {
         })
     }
 
+    /// A JSON body POSTed to `path`, answered with JSON.
+    async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let (url, b) = self.req(Method::POST, path);
+        let resp = self.send(&url, b.json(body)).await?;
+        resp.json().await.map_err(|e| ClientError::Decode {
+            url,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Several forks of a snapshot (`count`): each made or failed.
+    pub async fn create_forks(&self, req: &CreateVm) -> Result<hype_types::ForkResult> {
+        self.post_json("/api/v1/vms", req).await
+    }
+
+    /// Saves running VM `vm` as snapshot `name` for forks.
+    pub async fn create_snapshot(&self, vm: &str, name: &str) -> Result<hype_types::Snapshot> {
+        let body = hype_types::CreateSnapshot { name: name.into() };
+        self.post_json(&format!("/api/v1/vms/{vm}/snapshots"), &body)
+            .await
+    }
+
+    /// Snapshots `vm` and forks it in one call.
+    pub async fn fork_vm(
+        &self,
+        vm: &str,
+        req: &hype_types::ForkVm,
+    ) -> Result<hype_types::ForkResult> {
+        self.post_json(&format!("/api/v1/vms/{vm}/fork"), req).await
+    }
+
+    pub async fn list_snapshots(&self) -> Result<Vec<hype_types::Snapshot>> {
+        Ok(self
+            .json::<hype_types::SnapshotList>(Method::GET, "/api/v1/snapshots")
+            .await?
+            .snapshots)
+    }
+
+    pub async fn get_snapshot(&self, name: &str) -> Result<hype_types::Snapshot> {
+        self.json(Method::GET, &format!("/api/v1/snapshots/{name}"))
+            .await
+    }
+
+    pub async fn delete_snapshot(&self, name: &str) -> Result<()> {
+        let (url, b) = self.req(Method::DELETE, &format!("/api/v1/snapshots/{name}"));
+        self.send(&url, b).await.map(|_| ())
+    }
+
     pub async fn delete_vm(&self, name: &str) -> Result<()> {
         let (url, b) = self.req(Method::DELETE, &format!("/api/v1/vms/{name}"));
         self.send(&url, b).await.map(|_| ())

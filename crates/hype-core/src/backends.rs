@@ -208,6 +208,17 @@ impl Vmm for VmmBackend {
     async fn restore(&self, spec: &VmSpec, from: &Path) -> hype_vmm::Result<Launched> {
         dispatch!(self, v => v.restore(spec, from).await)
     }
+    async fn save_for_forks(
+        &self,
+        name: &str,
+        run_dir: &Path,
+        state: &Path,
+    ) -> hype_vmm::Result<()> {
+        dispatch!(self, v => v.save_for_forks(name, run_dir, state).await)
+    }
+    async fn fork(&self, spec: &VmSpec, state: &Path) -> hype_vmm::Result<Launched> {
+        dispatch!(self, v => v.fork(spec, state).await)
+    }
     async fn quit(&self, name: &str, run_dir: &Path) -> hype_vmm::Result<()> {
         dispatch!(self, v => v.quit(name, run_dir).await)
     }

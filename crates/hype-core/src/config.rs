@@ -86,8 +86,15 @@ impl CoreConfig {
         self.data_dir.join("vms")
     }
 
-    pub fn run_dir(&self, name: &str) -> PathBuf {
-        self.vms_dir().join(name)
+    /// The run directory of the VM whose directory key is `dir` (its name
+    /// when it was made; it would keep the key if it were handed out under
+    /// another name).
+    pub fn run_dir(&self, dir: &str) -> PathBuf {
+        self.vms_dir().join(dir)
+    }
+
+    pub(crate) fn vm_dir(&self, rec: &hype_store::VmRecord) -> PathBuf {
+        self.run_dir(&rec.dir)
     }
 
     pub fn system_dir(&self) -> PathBuf {

@@ -143,6 +143,9 @@ impl DoubleVmm {
                     rtt_ms: None,
                     error: Some("the double has no network".into()),
                 }),
+                (HostMessage::Reconfigure { id, .. }, _) => {
+                    Some(GuestMessage::Reconfigured { id, error: None })
+                }
             };
             if let Some(a) = answer {
                 if w.write_all(&encode(&a)).await.is_err() {
@@ -233,6 +236,18 @@ impl Vmm for DoubleVmm {
     }
 
     async fn restore(&self, spec: &VmSpec, _from: &Path) -> Result<Launched> {
+        self.launch(spec).await
+    }
+
+    async fn save_for_forks(&self, name: &str, _run_dir: &Path, state: &Path) -> Result<()> {
+        std::fs::write(state, name).map_err(|source| VmmError::Io {
+            vm: name.into(),
+            path: state.to_owned(),
+            source,
+        })
+    }
+
+    async fn fork(&self, spec: &VmSpec, _state: &Path) -> Result<Launched> {
         self.launch(spec).await
     }
 

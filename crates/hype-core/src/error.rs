@@ -73,6 +73,13 @@ pub enum CoreError {
     },
     #[error("at most {max} VMs may exist at once (--max-vms); delete one first")]
     TooManyVms { max: u32 },
+    #[error("VM '{name}': the host is short of room in {what}: {needed_mb} MiB needed, {free_mb} MiB free")]
+    Insufficient {
+        name: String,
+        what: String,
+        needed_mb: u32,
+        free_mb: u32,
+    },
     #[error("VM '{name}': disk")]
     Disk {
         name: String,
@@ -101,6 +108,26 @@ pub enum CoreError {
         name: String,
         version: String,
         available: String,
+    },
+    #[error("no snapshot named '{name}'")]
+    SnapshotNotFound { name: String },
+    #[error("a snapshot named '{name}' already exists")]
+    SnapshotExists { name: String },
+    #[error("snapshot '{name}' is in use by VMs forked from it ({}); delete them first", .vms.join(", "))]
+    SnapshotInUse { name: String, vms: Vec<String> },
+    #[error("snapshot '{snapshot}' was taken on QEMU {version}; this host has {available}")]
+    ForkVersion {
+        snapshot: String,
+        version: String,
+        available: String,
+    },
+    #[error("fork '{name}' did not start: {detail}")]
+    ForkFailed { name: String, detail: String },
+    #[error("VM '{name}' could not be snapshotted for forks")]
+    ForkSnapshot {
+        name: String,
+        #[source]
+        source: VmmError,
     },
     #[error("VM '{name}' is in standby but its snapshot is missing at {path}; delete the VM")]
     SnapshotMissing { name: String, path: PathBuf },
@@ -132,6 +159,7 @@ impl CoreError {
             CoreError::ImportRefused(_) => ErrorKind::Invalid,
             CoreError::VmNotFound { .. }
             | CoreError::ImageNotFound { .. }
+            | CoreError::SnapshotNotFound { .. }
             | CoreError::JobNotFound { .. } => ErrorKind::NotFound,
             CoreError::NameTaken { .. }
             | CoreError::ImageInUse { .. }
@@ -139,16 +167,22 @@ impl CoreError {
             | CoreError::NoBrowser { .. }
             | CoreError::VersionUnavailable { .. }
             | CoreError::SnapshotMissing { .. }
+            | CoreError::SnapshotExists { .. }
+            | CoreError::SnapshotInUse { .. }
+            | CoreError::ForkVersion { .. }
             | CoreError::JobFinished { .. }
             | CoreError::ImageExists { .. } => ErrorKind::Conflict,
             CoreError::Unsupported { .. } => ErrorKind::Unsupported,
             CoreError::TooManyVms { .. } => ErrorKind::TooMany,
+            CoreError::Insufficient { .. } => ErrorKind::Insufficient,
             CoreError::Boot { .. }
             | CoreError::Io { .. }
             | CoreError::Store(_)
             | CoreError::Network { .. }
             | CoreError::Disk { .. }
             | CoreError::Snapshot { .. }
+            | CoreError::ForkSnapshot { .. }
+            | CoreError::ForkFailed { .. }
             | CoreError::Restore { .. } => ErrorKind::Internal,
             CoreError::Vmm(_) | CoreError::Browser { .. } => ErrorKind::Upstream,
             CoreError::AgentUnavailable { .. } | CoreError::AgentTimeout { .. } => {
@@ -184,11 +218,18 @@ impl CoreError {
             CoreError::NoBrowser { .. } => "no_browser",
             CoreError::Browser { .. } => "browser_unreachable",
             CoreError::TooManyVms { .. } => "too_many_vms",
+            CoreError::Insufficient { .. } => "insufficient_resources",
             CoreError::Disk { .. } => "disk_error",
             CoreError::Snapshot { .. } => "snapshot_failed",
             CoreError::Restore { .. } => "restore_failed",
             CoreError::VersionUnavailable { .. } => "vmm_version_unavailable",
             CoreError::SnapshotMissing { .. } => "snapshot_missing",
+            CoreError::SnapshotNotFound { .. } => "snapshot_not_found",
+            CoreError::SnapshotExists { .. } => "snapshot_exists",
+            CoreError::SnapshotInUse { .. } => "snapshot_in_use",
+            CoreError::ForkSnapshot { .. } => "snapshot_failed",
+            CoreError::ForkVersion { .. } => "vmm_version_unavailable",
+            CoreError::ForkFailed { .. } => "fork_failed",
             CoreError::InvalidJob(e) | CoreError::ImportRefused(e) => e.code,
             CoreError::JobNotFound { .. } => "job_not_found",
             CoreError::JobFinished { .. } => "job_finished",
@@ -232,6 +273,8 @@ impl From<StoreError> for CoreError {
             },
             StoreError::TooManyVms { max } => CoreError::TooManyVms { max },
             StoreError::JobNotFound { id } => CoreError::JobNotFound { id },
+            StoreError::SnapshotNotFound { name } => CoreError::SnapshotNotFound { name },
+            StoreError::SnapshotExists { name } => CoreError::SnapshotExists { name },
             StoreError::ImageExists { name } => CoreError::ImageExists {
                 name,
                 why: "delete it first",

@@ -24,6 +24,7 @@ mod double;
 mod error;
 mod events;
 mod firmware;
+mod fork;
 mod guest;
 mod images;
 mod jobs;
@@ -33,8 +34,10 @@ mod manager;
 mod network;
 mod paths;
 mod plan;
+mod ram;
 mod reconcile;
 mod runtimes;
+mod snapshots;
 mod standby;
 mod supervisor;
 #[cfg(test)]

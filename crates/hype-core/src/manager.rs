@@ -61,6 +61,7 @@ impl Inner {
             vms_dir: self.cfg.vms_dir(),
             cgroups: self.jail.as_ref().map(|j| j.cgroups.clone()),
             boot_timeout: self.cfg.boot_timeout,
+            ram_dir: crate::ram::dir(&self.cfg),
             shutdown: self.shutdown.clone(),
             tracker: self.tracker.clone(),
         }
@@ -193,7 +194,7 @@ impl Hype {
         }
         Ok(Action {
             _guard: guard,
-            run_dir: self.inner.cfg.run_dir(name),
+            run_dir: self.inner.cfg.vm_dir(&rec),
             rec,
         })
     }
@@ -201,6 +202,14 @@ impl Hype {
     /// Validates, records and boots a new VM. Returns it in `starting`;
     /// `VM_RUNNING` follows once its agent reports ready.
     pub async fn create_vm(&self, req: CreateVm) -> Result<Vm> {
+        if req.snapshot.is_some() {
+            return self.create_one_from_snapshot(req).await;
+        }
+        if req.count.is_some() {
+            return Err(CoreError::InvalidRequest(
+                "count: only forks from a snapshot come in numbers".into(),
+            ));
+        }
         req.validate(self.inner.cfg.host)?;
         let vmm = self.inner.backends.resolve(req.vmm).await?;
         let image = req
@@ -238,6 +247,8 @@ impl Hype {
                     idle_timeout_seconds: req.idle_timeout_seconds,
                     persist: req.persist,
                     has_agent: plan.has_agent(),
+                    snapshot: None,
+                    created_detail: None,
                 },
                 self.inner.cfg.max_vms,
             )
@@ -248,17 +259,24 @@ impl Hype {
         match self.boot(&action.rec, &plan).await {
             Ok(vm) => Ok(vm),
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&action.run_dir);
-                let detail = format!("create failed: {e}");
-                if let Err(del) = self.inner.store.delete_vm(&rec.name, Some(detail)).await {
-                    tracing::error!(vm = %rec.name, error = %del, "cannot remove a VM whose boot failed");
-                }
-                // Its lease is gone with its row: the firewall follows.
-                if let Err(fw) = self.refresh_firewall().await {
-                    tracing::warn!(vm = %rec.name, error = %fw, "firewall refresh after a failed create");
-                }
+                self.undo_create(&action.rec, &e).await;
                 Err(e)
             }
+        }
+    }
+
+    /// Takes away a VM whose creation failed before its VMM ran: its
+    /// files, its row and lease, and the firewall's rules for it.
+    pub(crate) async fn undo_create(&self, rec: &VmRecord, e: &CoreError) {
+        let _ = std::fs::remove_dir_all(self.inner.cfg.vm_dir(rec));
+        crate::ram::remove(&self.inner.cfg, &rec.dir);
+        let detail = format!("create failed: {e}");
+        if let Err(del) = self.inner.store.delete_vm(&rec.name, Some(detail)).await {
+            tracing::error!(vm = %rec.name, error = %del, "cannot remove a VM whose boot failed");
+        }
+        // Its lease is gone with its row: the firewall follows.
+        if let Err(fw) = self.refresh_firewall().await {
+            tracing::warn!(vm = %rec.name, error = %fw, "firewall refresh after a failed create");
         }
     }
 
@@ -288,6 +306,22 @@ impl Hype {
                 name: rec.name.clone(),
                 source,
             })?;
+        self.supervise_launched(rec, &plan.vmm, &spec, launched, launched_at, None)
+            .await
+    }
+
+    /// Records a VMM just launched for `rec` (`starting`) and hands it to a
+    /// supervisor; `reconfigure` goes to its agent before it may run (a
+    /// fork's new identity). Kills the VMM if it cannot be recorded.
+    pub(crate) async fn supervise_launched(
+        &self,
+        rec: &VmRecord,
+        vmm: &VmmBackend,
+        spec: &hype_vmm::VmSpec,
+        launched: hype_vmm::Launched,
+        launched_at: Instant,
+        reconfigure: Option<hype_agent_proto::HostMessage>,
+    ) -> Result<Vm> {
         let watch = match ExitWatch::new(launched.pid) {
             Ok(w) => w,
             Err(e) => {
@@ -327,11 +361,12 @@ impl Hype {
             &self.inner.supervisor_deps(),
             Watched {
                 name: rec.name.clone(),
-                vmm: plan.vmm.clone(),
+                vmm: vmm.clone(),
                 watch,
                 booting: true,
                 has_agent: rec.has_agent,
                 launched_at,
+                reconfigure,
             },
         );
         Ok(self.to_view(rec))
@@ -442,6 +477,7 @@ impl Hype {
     /// Delete with a reason recorded in `VM_DELETED`'s detail.
     pub(crate) async fn delete_vm_because(&self, name: &str, detail: Option<String>) -> Result<()> {
         let a = self.begin(name, None).await?;
+        let rec_snapshot = a.rec.snapshot.clone();
         if let Some(rt) = self.inner.runtimes.get(name) {
             rt.expect_exit();
             process::signal_group(rt.pid, Signal::SIGKILL);
@@ -462,11 +498,17 @@ impl Hype {
             }
         }
         self.detach_network(&a.rec).await;
+        crate::ram::remove(&self.inner.cfg, &a.rec.dir);
         self.inner.store.delete_vm(name, detail).await?;
         // A new VM of this name starts with no CDP history (idle timeout).
         self.inner.lifetimes.forget(name, None);
         if a.rec.ip.is_some() {
             self.refresh_firewall().await?;
+        }
+        drop(a);
+        // A snapshot made for forks goes with the last of them.
+        if let Some(snapshot) = &rec_snapshot {
+            self.drop_if_unused(snapshot).await;
         }
         Ok(())
     }

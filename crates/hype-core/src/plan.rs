@@ -89,7 +89,7 @@ impl Hype {
         plan: &BootPlan,
         net: Option<&crate::network::Attachment>,
     ) -> Result<VmSpec> {
-        let run_dir = self.inner.cfg.run_dir(&rec.name);
+        let run_dir = self.inner.cfg.vm_dir(rec);
         let (boot, disks) = match &plan.boot {
             images::ImageBoot::Kernel(files) => {
                 self.kernel_boot(rec, plan, net, files, None).await?
@@ -115,6 +115,21 @@ impl Hype {
                 (Boot::Firmware { firmware }, vec![overlay])
             }
         };
+        let jail = self.vm_jail(rec).await?;
+        // A guest on hype's kernel under QEMU keeps its RAM in a shared
+        // file: it can be saved for forks (see `ram`).
+        let memory = match (&plan.boot, plan.vmm.kind()) {
+            (images::ImageBoot::Kernel(_), hype_types::VmmKind::Qemu) => {
+                hype_vmm::Memory::Shared(crate::ram::prepare(
+                    &self.inner.cfg,
+                    &rec.name,
+                    &rec.dir,
+                    rec.memory_mb,
+                    jail.as_ref().map(|j| j.uid),
+                )?)
+            }
+            _ => hype_vmm::Memory::Anonymous,
+        };
         Ok(VmSpec {
             name: rec.name.clone(),
             id: rec.id.clone(),
@@ -126,7 +141,8 @@ impl Hype {
             accel: plan.accel,
             tap: net.map(|n| n.tap.clone()),
             mac: net.map(|n| n.mac.clone()),
-            jail: self.vm_jail(rec).await?,
+            jail,
+            memory,
         })
     }
 
@@ -193,11 +209,7 @@ impl Hype {
                 backing: None,
             });
             if rec.persist {
-                let path = self
-                    .inner
-                    .cfg
-                    .run_dir(&rec.name)
-                    .join(crate::disk::PERSIST_DISK);
+                let path = self.inner.cfg.vm_dir(rec).join(crate::disk::PERSIST_DISK);
                 crate::disk::ensure(&rec.name, &path).await?;
                 cmdline.push("hype.persist=/dev/vdb".into());
                 disks.push(Disk {

@@ -23,23 +23,30 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
     for rec in inner.store.list_vms().await? {
         let run_dir = inner.cfg.run_dir(&rec.name);
         let vmm = inner.backends.of_record(&rec).ok();
-        match rec.state {
-            VmState::Creating => {
-                // hyped died between recording the VM and launching it (or
-                // recording the launch): kill any VMM it left and undo.
-                if let Some(vmm) = &vmm {
-                    kill_orphans(vmm, &run_dir);
-                }
-                let _ = std::fs::remove_dir_all(&run_dir);
-                inner
-                    .store
-                    .delete_vm(
-                        &rec.name,
-                        Some("creation interrupted by a restart of hyped".into()),
-                    )
-                    .await?;
-                tracing::info!(vm = %rec.name, "removed a half-created VM");
+        // A fork that had not taken its identity is half-made: its guest
+        // still has its source's address and entropy.
+        let half_made = rec.state == VmState::Creating
+            || (rec.state == VmState::Starting && rec.snapshot.is_some());
+        if half_made {
+            // hyped died between recording the VM and launching it (or
+            // recording the launch, or the fork's identity): kill any VMM
+            // it left and undo.
+            if let Some(vmm) = &vmm {
+                kill_orphans(vmm, &run_dir);
             }
+            let _ = std::fs::remove_dir_all(&run_dir);
+            inner
+                .store
+                .delete_vm(
+                    &rec.name,
+                    Some("creation interrupted by a restart of hyped".into()),
+                )
+                .await?;
+            tracing::info!(vm = %rec.name, "removed a half-created VM");
+            continue;
+        }
+        match rec.state {
+            VmState::Creating => unreachable!("half-made, undone above"),
             VmState::Starting | VmState::Running | VmState::Paused | VmState::Stopping => {
                 let adopted = match (&vmm, rec.vmm_pid) {
                     (Some(vmm), Some(pid)) => {
@@ -87,7 +94,32 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
         }
     }
     kill_strays(&inner.cfg.vms_dir(), &adopted_pids);
+    remove_stray_ram(hype, &adopted_pids).await?;
+    hype.reconcile_snapshots().await?;
     hype.reconcile_network().await
+}
+
+/// Removes RAM files no live VMM maps: they hold host memory (tmpfs).
+async fn remove_stray_ram(hype: &Hype, adopted: &[u32]) -> Result<()> {
+    let live: std::collections::HashSet<String> = hype
+        .inner
+        .store
+        .list_vms()
+        .await?
+        .into_iter()
+        .filter(|r| r.vmm_pid.is_some_and(|p| adopted.contains(&p)))
+        .map(|r| format!("{}.ram", r.dir))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(crate::ram::dir(&hype.inner.cfg)) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        if !live.contains(&*e.file_name().to_string_lossy()) {
+            tracing::info!(path = %e.path().display(), "removing the RAM of a VM no VMM runs");
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    Ok(())
 }
 
 /// Kills every VMM whose command line names a VM directory of this hyped
@@ -151,6 +183,7 @@ fn adopt(
             booting,
             has_agent,
             launched_at: Instant::now(),
+            reconfigure: None,
         },
     );
     if state == VmState::Stopping {

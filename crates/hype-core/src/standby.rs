@@ -190,6 +190,7 @@ impl Hype {
                 booting: false,
                 has_agent: rec.has_agent,
                 launched_at: started,
+                reconfigure: None,
             },
         );
         // The guest has moved on: this state must never be loaded again.

@@ -30,6 +30,8 @@ pub(crate) struct Deps {
     /// Where confined VMMs' cgroups are (removed once a VMM is gone).
     pub cgroups: Option<hype_vmm::jail::cgroup::Cgroups>,
     pub boot_timeout: Duration,
+    /// Where VMs' RAM files are (`ram::dir`).
+    pub ram_dir: PathBuf,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
 }
@@ -43,6 +45,9 @@ pub(crate) struct Watched {
     pub booting: bool,
     pub has_agent: bool,
     pub launched_at: Instant,
+    /// Sent to the agent first; the VM runs once it is answered (a fork's
+    /// new identity).
+    pub reconfigure: Option<hype_agent_proto::HostMessage>,
 }
 
 /// Starts supervising `w`'s process; the returned runtime is also
@@ -63,6 +68,11 @@ pub(crate) fn spawn(deps: &Deps, w: Watched) -> Runtime {
     };
     deps.runtimes.insert(&w.name, runtime.clone());
 
+    let reconfiguring = w.reconfigure.is_some();
+    if let Some(msg) = w.reconfigure {
+        // The agent task sends `hello` first, then this, in order.
+        let _ = runtime.agent.try_send(msg);
+    }
     let run_dir = deps.vms_dir.join(&w.name);
     let agent_cancel = deps.shutdown.child_token();
     if w.has_agent {
@@ -87,6 +97,7 @@ pub(crate) fn spawn(deps: &Deps, w: Watched) -> Runtime {
         generation,
         replies: runtime.replies.clone(),
         has_agent: w.has_agent,
+        reconfiguring,
     };
     let (booting, launched_at) = (w.booting, w.launched_at);
     deps.tracker
@@ -106,6 +117,9 @@ struct Supervisor {
     generation: u64,
     replies: Replies,
     has_agent: bool,
+    /// A fork whose agent has not yet taken its identity: its `ready`
+    /// does not count until `reconfigured`.
+    reconfiguring: bool,
 }
 
 /// How often a VMM without a guest agent is asked whether it runs the guest.
@@ -135,6 +149,21 @@ impl Supervisor {
                         crash_reason = Some(format!("guest: {message}"));
                         process::signal_group(self.watch.pid(), Signal::SIGKILL);
                     }
+                    GuestMessage::Reconfigured { error: Some(e), .. } if waiting_ready => {
+                        waiting_ready = false;
+                        tracing::warn!(vm = %self.name, error = e, "fork could not take its identity");
+                        crash_reason = Some(format!("guest could not take the fork's identity: {e}"));
+                        process::signal_group(self.watch.pid(), Signal::SIGKILL);
+                    }
+                    GuestMessage::Reconfigured { error: None, .. } if waiting_ready => {
+                        self.reconfiguring = false;
+                        waiting_ready = false;
+                        let total = launched_at.elapsed().as_millis();
+                        let detail = format!("fork ready: identity taken {total} ms since VMM launch");
+                        if self.mark_running(detail).await {
+                            tracing::info!(vm = %self.name, total_ms = total as u64, "fork running");
+                        }
+                    }
                     msg => self.on_agent(msg, &mut waiting_ready, launched_at).await,
                 },
                 _ = tokio::time::sleep(STATUS_POLL), if waiting_ready && !self.has_agent => {
@@ -159,6 +188,8 @@ impl Supervisor {
         if let Some(c) = &self.deps.cgroups {
             c.remove(&self.name);
         }
+        // Its RAM (a file on tmpfs) would hold host memory until removed.
+        let _ = std::fs::remove_file(self.deps.ram_dir.join(format!("{}.ram", self.name)));
         if !self.deleting.load(Ordering::SeqCst) {
             self.record_exit(exit, crash_reason).await;
         }
@@ -209,7 +240,7 @@ impl Supervisor {
             GuestMessage::Ready {
                 uptime_ms, init_ms, ..
             } => {
-                if !*waiting_ready {
+                if !*waiting_ready || self.reconfiguring {
                     return;
                 }
                 *waiting_ready = false;
@@ -233,7 +264,7 @@ impl Supervisor {
                     let _ = tx.send(msg);
                 }
             }
-            GuestMessage::ShuttingDown => {}
+            GuestMessage::ShuttingDown | GuestMessage::Reconfigured { .. } => {}
             // While booting, `run` takes it and ends the VM; later it is news.
             GuestMessage::Failed { message } => {
                 tracing::warn!(vm = %self.name, message, "guest reports a failure")

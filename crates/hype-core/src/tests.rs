@@ -99,6 +99,8 @@ impl Harness {
                 ttl_seconds: None,
                 idle_timeout_seconds,
                 persist: false,
+                snapshot: None,
+                count: None,
             })
             .await
     }
@@ -377,6 +379,8 @@ async fn a_restart_adopts_live_vmms_buries_dead_ones_and_undoes_half_creations()
                 idle_timeout_seconds: None,
                 persist: false,
                 has_agent: true,
+                snapshot: None,
+                created_detail: None,
             },
             None,
         )

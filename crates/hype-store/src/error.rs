@@ -34,6 +34,10 @@ pub enum StoreError {
     SubnetExhausted { subnet: String, leased: usize },
     #[error("no free uid left for a VMM in {base}..{} (every one is a VM's); delete a VM", base + count)]
     UidsExhausted { base: u32, count: u32 },
+    #[error("no snapshot named '{name}'")]
+    SnapshotNotFound { name: String },
+    #[error("a snapshot named '{name}' already exists")]
+    SnapshotExists { name: String },
     #[error("at most {max} VMs may exist at once")]
     TooManyVms { max: u32 },
     #[error("no image named '{name}'")]

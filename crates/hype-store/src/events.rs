@@ -56,6 +56,35 @@ fn from_row(row: &SqliteRow) -> Result<Event> {
 }
 
 impl Store {
+    /// Appends news about a VM that changes nothing of it (a snapshot was
+    /// taken of it), with the VM's current state (`stopped` once it is
+    /// gone), and publishes it.
+    pub async fn record_event(
+        &self,
+        ty: EventType,
+        vm: &str,
+        detail: Option<String>,
+    ) -> Result<Event> {
+        let _w = self.writer.lock().await;
+        let mut tx = self.pool.begin().await.during("begin event")?;
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM vms WHERE name = ?")
+            .bind(vm)
+            .fetch_optional(&mut *tx)
+            .await
+            .during("read VM state")?;
+        let state = match state {
+            Some(s) => VmState::parse(&s).ok_or(StoreError::Corrupt {
+                table: "vms",
+                what: format!("state {s:?}"),
+            })?,
+            None => VmState::Stopped,
+        };
+        let event = insert(&mut tx, ty, vm, state, detail).await?;
+        tx.commit().await.during("commit event")?;
+        self.publish([event.clone()]);
+        Ok(event)
+    }
+
     /// Up to `limit` events with an id above `after`, oldest first.
     pub async fn events_after(
         &self,

@@ -13,6 +13,7 @@ mod events;
 mod images;
 mod jobs;
 mod leases;
+mod snapshots;
 mod vms;
 
 use std::path::Path;
@@ -28,6 +29,7 @@ pub use error::StoreError;
 pub use images::ImageRecord;
 pub use jobs::NewJob;
 pub use leases::Lease;
+pub use snapshots::SnapshotRecord;
 pub use vms::{NewVm, VmRecord, VmmUpdate};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -113,7 +115,7 @@ impl Store {
     }
 }
 
-pub(crate) fn now() -> String {
+pub fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .expect("UTC timestamps always format")

@@ -36,6 +36,10 @@ pub struct VmRecord {
     pub has_agent: bool,
     /// The uid its VMM runs as when confined, once assigned.
     pub uid: Option<u32>,
+    /// Its run directory's key (its name when it was made).
+    pub dir: String,
+    /// The snapshot it was forked from.
+    pub snapshot: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -56,6 +60,9 @@ pub struct NewVm {
     pub idle_timeout_seconds: Option<u32>,
     pub persist: bool,
     pub has_agent: bool,
+    pub snapshot: Option<String>,
+    /// `VM_CREATED`'s detail (a fork's snapshot).
+    pub created_detail: Option<String>,
 }
 
 /// Fields a transition may set alongside the state.
@@ -71,7 +78,7 @@ pub struct VmmUpdate {
 const COLUMNS: &str =
     "id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, user_cmdline, \
      vmm_kind, vmm_version, vmm_pid, accel, ip, mac, egress, ttl_seconds, idle_timeout_seconds, persist, \
-     has_agent, uid, created_at, updated_at";
+     has_agent, uid, dir, snapshot, created_at, updated_at";
 
 fn from_row(row: &SqliteRow) -> Result<VmRecord> {
     let state: String = row.get("state");
@@ -105,6 +112,8 @@ fn from_row(row: &SqliteRow) -> Result<VmRecord> {
         persist: row.get::<i64, _>("persist") != 0,
         has_agent: row.get::<i64, _>("has_agent") != 0,
         uid: row.get::<Option<i64>, _>("uid").map(|u| u as u32),
+        dir: row.get("dir"),
+        snapshot: row.get("snapshot"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
@@ -150,7 +159,7 @@ impl Store {
             EventType::VmCreated,
             &new.name,
             VmState::Creating,
-            None,
+            new.created_detail.clone(),
         )
         .await?;
         let vm = fetch(&mut *tx, &new.name).await?;
@@ -352,7 +361,10 @@ impl Store {
     }
 }
 
-async fn fetch<'e, E: Executor<'e, Database = Sqlite>>(ex: E, name: &str) -> Result<VmRecord> {
+pub(crate) async fn fetch<'e, E: Executor<'e, Database = Sqlite>>(
+    ex: E,
+    name: &str,
+) -> Result<VmRecord> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM vms WHERE name = ?"))
         .bind(name)
         .fetch_optional(ex)
@@ -374,7 +386,8 @@ async fn insert_row(
     sqlx::query(
         "INSERT INTO vms (id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, \
          user_cmdline, vmm_kind, egress, ttl_seconds, idle_timeout_seconds, persist, \
-         has_agent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         has_agent, dir, snapshot, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&new.id)
     .bind(&new.name)
@@ -390,6 +403,8 @@ async fn insert_row(
     .bind(new.idle_timeout_seconds.map(i64::from))
     .bind(new.persist as i64)
     .bind(new.has_agent as i64)
+    .bind(&new.name)
+    .bind(&new.snapshot)
     .bind(at)
     .bind(at)
     .execute(&mut **tx)

@@ -41,6 +41,8 @@ fn new_vm(name: &str) -> NewVm {
         idle_timeout_seconds: None,
         persist: false,
         has_agent: true,
+        snapshot: None,
+        created_detail: None,
     }
 }
 

@@ -68,6 +68,8 @@ impl CreateForm {
             ttl_seconds: None,
             idle_timeout_seconds: None,
             persist: false,
+            snapshot: None,
+            count: None,
         })
     }
 }

@@ -44,7 +44,7 @@ pub enum ErrorKind {
     Unauthorized,
     /// Not allowed from where it came (network, Host, Origin).
     Forbidden,
-    /// No such thing (VM, image, job, snapshot, pool, route, file).
+    /// No such thing (VM, image, job, snapshot, route, file).
     NotFound,
     /// Not possible in the current state of things (the VM's state, a name
     /// taken, something still in use).

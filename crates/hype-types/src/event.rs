@@ -18,10 +18,15 @@ pub enum EventType {
     VmDeleted,
     VmSnapshotted,
     VmRestored,
+    /// News, not a state change: a snapshot for forks was taken of the
+    /// VM; `detail` is JSON: `{snapshot, size_bytes, paused_ms}`.
+    SnapshotCreated,
+    /// News: a snapshot of the VM was deleted; `detail`: `{snapshot}`.
+    SnapshotDeleted,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 12] = [
         EventType::VmCreated,
         EventType::VmStarting,
         EventType::VmRunning,
@@ -32,6 +37,8 @@ impl EventType {
         EventType::VmDeleted,
         EventType::VmSnapshotted,
         EventType::VmRestored,
+        EventType::SnapshotCreated,
+        EventType::SnapshotDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +53,8 @@ impl EventType {
             EventType::VmDeleted => "VM_DELETED",
             EventType::VmSnapshotted => "VM_SNAPSHOTTED",
             EventType::VmRestored => "VM_RESTORED",
+            EventType::SnapshotCreated => "SNAPSHOT_CREATED",
+            EventType::SnapshotDeleted => "SNAPSHOT_DELETED",
         }
     }
 

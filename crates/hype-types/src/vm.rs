@@ -95,6 +95,16 @@ pub struct CreateVm {
     /// on a disk of its own across stop and start, instead of a tmpfs.
     #[serde(default)]
     pub persist: bool,
+    /// Fork the VM from this snapshot (its image, CPUs and memory come
+    /// from the snapshot; a body that names others is refused).
+    #[serde(default)]
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", max_length = 63)]
+    pub snapshot: Option<String>,
+    /// Make this many VMs, `NAME-1` .. `NAME-K`, each succeeding or failing
+    /// on its own (the answer is then a `ForkResult`).
+    #[serde(default, deserialize_with = "crate::lenient::opt_u32")]
+    #[schema(minimum = 1, maximum = 64)]
+    pub count: Option<u32>,
 }
 
 /// The longest lifetime a create may ask for: a week.
@@ -306,6 +316,8 @@ mod tests {
             ttl_seconds: None,
             idle_timeout_seconds: None,
             persist: false,
+            snapshot: None,
+            count: None,
         }
     }
 

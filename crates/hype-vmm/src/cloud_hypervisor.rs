@@ -418,6 +418,22 @@ impl Vmm for CloudHypervisor {
         .await
     }
 
+    async fn save_for_forks(&self, name: &str, _run_dir: &Path, _state: &Path) -> Result<()> {
+        Err(VmmError::NotSupported {
+            vm: name.into(),
+            what: "forking",
+            backend: "cloud-hypervisor in this hype",
+        })
+    }
+
+    async fn fork(&self, spec: &VmSpec, _state: &Path) -> Result<Launched> {
+        Err(VmmError::NotSupported {
+            vm: spec.name.clone(),
+            what: "forking",
+            backend: "cloud-hypervisor in this hype",
+        })
+    }
+
     async fn quit(&self, name: &str, run_dir: &Path) -> Result<()> {
         self.call(name, run_dir, |c| async move { c.shutdown_vmm().await })
             .await
@@ -466,6 +482,7 @@ mod tests {
             tap: None,
             mac: None,
             jail: None,
+            memory: crate::Memory::Anonymous,
         }
     }
 

@@ -83,6 +83,13 @@ pub(crate) fn spawn(
                     writable: false,
                 }));
             }
+            // Guest RAM in a file: the VM's own (written), or a snapshot's
+            // that forks map privately (read-only, readable like the other
+            // shared inputs below: it sits in hyped's data directory, which
+            // no other user can enter, and each jail sees only its own).
+            if let Some((path, writable)) = spec.memory.file() {
+                binds.push(Bind { path, writable });
+            }
             binds.extend(extras.binds);
             // Files outside the run directory: those the VM writes (a UEFI
             // variable store) become the VM's; inputs VMs share read-only

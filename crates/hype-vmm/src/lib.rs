@@ -26,7 +26,9 @@ pub use accel::Accel;
 pub use cloud_hypervisor::CloudHypervisor;
 pub use error::VmmError;
 pub use qemu::Qemu;
-pub use spec::{files as spec_files, Boot, Disk, DiskFormat, Firmware, Launched, VmJail, VmSpec};
+pub use spec::{
+    files as spec_files, Boot, Disk, DiskFormat, Firmware, Launched, Memory, VmJail, VmSpec,
+};
 
 /// Removes a run directory's sockets; they are stale once the VMM is gone.
 pub fn remove_sockets(run_dir: &Path) {
@@ -67,6 +69,14 @@ pub trait Vmm {
     /// Starts a VMM with `spec`'s devices from the snapshot in `from` and
     /// lets the guest run on. Leaves no process behind on error.
     async fn restore(&self, spec: &VmSpec, from: &Path) -> Result<Launched>;
+    /// Saves the paused VM's device state to the file `state`, without its
+    /// RAM (its `Memory::Shared` file holds that), so that forks can start
+    /// from the two. The VM stays paused; `resume` lets it go on.
+    async fn save_for_forks(&self, name: &str, run_dir: &Path, state: &Path) -> Result<()>;
+    /// Starts a VMM with `spec` (its memory a snapshot's RAM, mapped
+    /// privately) from the device state `state`, and lets the guest run.
+    /// Leaves no process behind on error.
+    async fn fork(&self, spec: &VmSpec, state: &Path) -> Result<Launched>;
     /// Asks the VMM process to exit (the guest is not told).
     async fn quit(&self, name: &str, run_dir: &Path) -> Result<()>;
     /// Whether the VMM is executing the guest (not paused, not yet
@@ -145,6 +155,18 @@ impl Vmm for AnyVmm {
         match self {
             AnyVmm::Qemu(q) => q.restore(spec, from).await,
             AnyVmm::CloudHypervisor(c) => c.restore(spec, from).await,
+        }
+    }
+    async fn save_for_forks(&self, name: &str, run_dir: &Path, state: &Path) -> Result<()> {
+        match self {
+            AnyVmm::Qemu(q) => q.save_for_forks(name, run_dir, state).await,
+            AnyVmm::CloudHypervisor(c) => c.save_for_forks(name, run_dir, state).await,
+        }
+    }
+    async fn fork(&self, spec: &VmSpec, state: &Path) -> Result<Launched> {
+        match self {
+            AnyVmm::Qemu(q) => q.fork(spec, state).await,
+            AnyVmm::CloudHypervisor(c) => c.fork(spec, state).await,
         }
     }
     async fn quit(&self, name: &str, run_dir: &Path) -> Result<()> {

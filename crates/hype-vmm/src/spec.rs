@@ -23,6 +23,32 @@ pub struct VmSpec {
     /// Confinement of the VMM; `None` runs it as hyped's own user, with
     /// the host's whole filesystem (only when confinement is off).
     pub jail: Option<VmJail>,
+    /// Where the guest's RAM lives.
+    pub memory: Memory,
+}
+
+/// Where a guest's RAM lives, which decides what can be forked from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Memory {
+    /// The VMM's own anonymous memory.
+    Anonymous,
+    /// A file the VMM maps shared (its writes land in the file): the VM
+    /// can be saved for forks without writing its RAM anywhere.
+    Shared(PathBuf),
+    /// A snapshot's RAM, mapped privately: every fork reads the same page
+    /// cache until it writes a page, which then becomes its own.
+    Private(PathBuf),
+}
+
+impl Memory {
+    /// The file behind the RAM, and whether the VMM writes it.
+    pub fn file(&self) -> Option<(PathBuf, bool)> {
+        match self {
+            Memory::Anonymous => None,
+            Memory::Shared(p) => Some((p.clone(), true)),
+            Memory::Private(p) => Some((p.clone(), false)),
+        }
+    }
 }
 
 /// The jail a VM's VMM runs in.

@@ -44,6 +44,7 @@ fn spec(run_dir: &Path, name: &str) -> VmSpec {
         tap: None,
         mac: None,
         jail: None,
+        memory: hype_vmm::Memory::Anonymous,
     }
 }
 

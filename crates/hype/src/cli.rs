@@ -50,6 +50,23 @@ pub enum Command {
     /// Import jobs: submit, list, inspect, cancel.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// VMs saved for forks: create, list, get, delete.
+    #[command(subcommand)]
+    Snapshots(SnapshotsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotsCommand {
+    /// Save running VM VM as snapshot NAME (it goes on running).
+    Create { vm: String, name: String },
+    /// List snapshots.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show one snapshot.
+    Get { name: String },
+    /// Delete a snapshot no VM was forked from.
+    #[command(visible_alias = "rm")]
+    Delete { name: String },
 }
 
 /// `hype setup`: runs on this host, not through hyped.
@@ -100,6 +117,17 @@ pub enum VmsCommand {
     Snapshot { name: String },
     /// Boot a VM from its snapshot.
     Restore { name: String },
+    /// Snapshot running VM VM and start NAME from it (or NAME-1..NAME-K).
+    Fork {
+        vm: String,
+        name: String,
+        /// Make this many forks, NAME-1 .. NAME-K.
+        #[arg(long)]
+        count: Option<u32>,
+        /// Stop and delete each fork this many seconds after creation.
+        #[arg(long)]
+        ttl: Option<u32>,
+    },
     /// Print lifecycle events as they happen; reconnects on its own.
     Watch {
         /// Only this VM's events.
@@ -148,6 +176,9 @@ pub struct CreateArgs {
     /// Keep the VM from reaching anything beyond the host.
     #[arg(long)]
     pub no_egress: bool,
+    /// Fork the VM from this snapshot (its image, CPUs and memory).
+    #[arg(long, conflicts_with_all = ["image", "kernel_cmdline", "persist", "no_egress"])]
+    pub snapshot: Option<String>,
     /// Return once the server accepted the VM, without waiting for it to run.
     #[arg(long)]
     pub no_wait: bool,

@@ -9,6 +9,7 @@ mod jobs;
 mod mcp;
 mod output;
 mod setup;
+mod snapshots;
 mod system;
 mod vms;
 mod watch;
@@ -37,6 +38,7 @@ async fn main() -> ExitCode {
         .await
         .map_err(Into::into),
         Command::Jobs(cmd) => jobs::run(&client, out, cmd).await,
+        Command::Snapshots(cmd) => snapshots::run(&client, out, cmd).await,
         Command::Mcp => mcp::run(client).await,
     };
     match result {

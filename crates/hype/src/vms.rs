@@ -43,6 +43,21 @@ pub async fn run(client: &Client, out: Format, cmd: VmsCommand) -> Result<()> {
         VmsCommand::Resume { name } => action(client, out, &name, "resume").await?,
         VmsCommand::Snapshot { name } => action(client, out, &name, "snapshot").await?,
         VmsCommand::Restore { name } => action(client, out, &name, "restore").await?,
+        VmsCommand::Fork {
+            vm,
+            name,
+            count,
+            ttl,
+        } => {
+            let req = hype_types::ForkVm {
+                name,
+                count,
+                ttl_seconds: ttl,
+                idle_timeout_seconds: None,
+            };
+            let made = client.fork_vm(&vm, &req).await?;
+            crate::snapshots::print_forks(out, &made)?;
+        }
         VmsCommand::Watch { name } => watch::watch(client, out, name.as_deref()).await?,
         VmsCommand::Logs { name, follow } => logs(client, out, &name, follow).await?,
     }
@@ -80,6 +95,8 @@ async fn create(client: &Client, out: Format, args: CreateArgs) -> Result<()> {
         ttl_seconds: args.ttl,
         idle_timeout_seconds: args.idle_timeout,
         persist: args.persist,
+        snapshot: args.snapshot,
+        count: None,
     };
     let created = client.create_vm(&req).await?;
     let progress = out == Format::Table;

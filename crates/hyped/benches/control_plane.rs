@@ -70,6 +70,8 @@ async fn list_with_10k() -> anyhow::Result<()> {
                 idle_timeout_seconds: None,
                 persist: false,
                 has_agent: true,
+                snapshot: None,
+                created_detail: None,
             })
             .collect();
         store.seed_stopped_vms(vms).await?;

@@ -62,6 +62,8 @@ async fn run() -> anyhow::Result<()> {
                     idle_timeout_seconds: None,
                     persist: false,
                     has_agent: true,
+                    snapshot: None,
+                    created_detail: None,
                 },
                 None,
             )

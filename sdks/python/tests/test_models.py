@@ -18,6 +18,8 @@ NO_MODEL = {
     "ErrorBody": "hype.HypeError", "ErrorDetail": "hype.HypeError (.code, .message)",
     "ConsoleMessages": "vms.browser_console() returns the list",
     "NetworkRequests": "vms.browser_network() returns the list",
+    "SnapshotList": "snapshots.list() returns the list",
+    "Created": "vms.create() returns a Vm, or with count a ForkResult",
 }
 PRIMITIVE = {"string": str, "integer": int, "number": float, "boolean": bool}
 

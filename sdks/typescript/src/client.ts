@@ -4,6 +4,7 @@ import { HypeError } from "./errors.js";
 import type { CreateVm } from "./models.js";
 import { Events } from "./resources/events.js";
 import { Images } from "./resources/images.js";
+import { Snapshots } from "./resources/snapshots.js";
 import { Jobs } from "./resources/jobs.js";
 import { System } from "./resources/system.js";
 import { Vms, WAIT_TIMEOUT_MS } from "./resources/vms.js";
@@ -35,7 +36,9 @@ export interface SandboxOptions extends Omit<CreateVm, "name" | "ttlSeconds" | "
 }
 
 /** The resources of the client. A new resource is one module in `resources/` and one line here. */
-export const RESOURCES = { system: System, vms: Vms, images: Images, jobs: Jobs, events: Events } as const;
+export const RESOURCES = {
+  system: System, vms: Vms, images: Images, jobs: Jobs, events: Events, snapshots: Snapshots,
+} as const;
 
 /**
  * A client of hyped's REST API.
@@ -51,6 +54,7 @@ export class Hype {
   readonly system: System;
   readonly vms: Vms;
   readonly images: Images;
+  readonly snapshots: Snapshots;
   readonly jobs: Jobs;
   readonly events: Events;
 
@@ -59,6 +63,7 @@ export class Hype {
     this.system = new System(this);
     this.vms = new Vms(this);
     this.images = new Images(this);
+    this.snapshots = new Snapshots(this);
     this.jobs = new Jobs(this);
     this.events = new Events(this);
   }

@@ -8,7 +8,7 @@
 export type VmState = "creating" | "starting" | "running" | "paused" | "stopping" | "stopped" | "crashed" | "standby";
 export type EventType =
   | "VM_CREATED" | "VM_STARTING" | "VM_RUNNING" | "VM_PAUSED" | "VM_RESUMED" | "VM_STOPPED"
-  | "VM_CRASHED" | "VM_DELETED" | "VM_SNAPSHOTTED" | "VM_RESTORED";
+  | "VM_CRASHED" | "VM_DELETED" | "VM_SNAPSHOTTED" | "VM_RESTORED" | "SNAPSHOT_CREATED" | "SNAPSHOT_DELETED";
 export type JobState = "pending" | "running" | "completed" | "failed" | "cancelled";
 export type JobKind = "vsphere_export" | "xcpng_export";
 export type JobEventType = "JOB_QUEUED" | "JOB_STARTED" | "JOB_PROGRESS" | "JOB_COMPLETED" | "JOB_FAILED" | "JOB_CANCELLED";
@@ -250,6 +250,54 @@ export interface CreateVm {
   idleTimeoutSeconds?: number | null;
   network?: NetworkSpec | null;
   persist?: boolean;
+  /** Fork the VM from this snapshot (its image, CPUs and memory). */
+  snapshot?: string | null;
+  /** With `snapshot`: make NAME-1 .. NAME-K (`vms.createForks`). */
+  count?: number | null;
+}
+
+/** A VM saved for forks: its memory, device state and disks at an instant. */
+export interface Snapshot extends Raw {
+  name: string;
+  /** The VM it was taken of. */
+  vm: string;
+  image: string;
+  cpuCores: number;
+  memoryMb: number;
+  vmm: VmmKind;
+  vmmVersion?: string | null;
+  /** Bytes on the host's disk. */
+  sizeBytes: number;
+  /** The VMs forked from it that exist now. */
+  forks: string[];
+  /** Made by a fork request, and removed with its last fork. */
+  ephemeral: boolean;
+  createdAt: string;
+}
+
+/** What `snapshots.create` sends. */
+export interface CreateSnapshot {
+  name: string;
+}
+
+/** What `vms.fork` takes: the fork body, camelCase. */
+export interface ForkVm {
+  name: string;
+  count?: number | null;
+  ttlSeconds?: number | null;
+  idleTimeoutSeconds?: number | null;
+}
+
+/** One VM a fork request did not make, and why. */
+export interface ForkFailure {
+  name: string;
+  error: { code: string; message: string };
+}
+
+/** What a request for several VMs made: each succeeds or fails alone. */
+export interface ForkResult extends Raw {
+  vms: Array<Omit<Vm, "raw"> & Partial<Raw>>;
+  failed: ForkFailure[];
 }
 
 /** A VM exported from vCenter or ESXi as OVF. Sent as written (snake_case, as the API and `hype jobs submit` take it). */

@@ -10,6 +10,7 @@ pub(crate) mod images;
 pub(crate) mod jobs;
 pub(crate) mod logs;
 pub(crate) mod mcp;
+pub(crate) mod snapshots;
 pub(crate) mod system;
 pub(crate) mod vms;
 
@@ -44,6 +45,10 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(vms::resume))
         .routes(routes!(vms::snapshot))
         .routes(routes!(vms::restore))
+        .routes(routes!(snapshots::create))
+        .routes(routes!(snapshots::fork))
+        .routes(routes!(snapshots::list))
+        .routes(routes!(snapshots::get, snapshots::delete))
         .routes(routes!(logs::logs))
         .routes(routes!(guest::network))
         .routes(routes!(guest::probe))

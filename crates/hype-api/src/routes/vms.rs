@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use hype_types::{CreateVm, ErrorBody, PageRequest, Vm, VmList, VmState};
+use hype_types::{CreateVm, Created, ErrorBody, PageRequest, Vm, VmList, VmState};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -40,17 +40,24 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/api/v1/vms", request_body = CreateVm, tag = "vms",
-    responses((status = 201, description = "Created; booting", body = Vm),
-        (status = 404, description = "Unknown image", body = ErrorBody),
-        (status = 409, description = "Name taken", body = ErrorBody),
+    responses((status = 201, description = "Created: booting; or with `snapshot`, running (its agent took its own identity); with `count`, each fork made and each that failed", body = Created),
+        (status = 404, description = "Unknown image or snapshot", body = ErrorBody),
+        (status = 409, description = "Name taken, or the snapshot's QEMU version is not on this host", body = ErrorBody),
         (status = 422, description = "Values this host cannot boot (a name, more CPUs or memory than it has, a VMM it lacks, a command line, persist without a root filesystem)", body = ErrorBody),
         (status = 501, description = "No firmware on this host for the image", body = ErrorBody),
-        (status = 503, description = "No address or uid left, or shutting down", body = ErrorBody)))]
+        (status = 500, description = "A fork that did not start (nothing of it is left)", body = ErrorBody),
+        (status = 503, description = "No address or uid left, or shutting down", body = ErrorBody),
+        (status = 507, description = "The host is short of memory for the VM", body = ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<CreateVm>,
-) -> Result<(StatusCode, Json<Vm>), ApiError> {
-    Ok((StatusCode::CREATED, Json(s.hype.create_vm(req).await?)))
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let made = if req.count.is_some() {
+        Created::Forks(s.hype.create_from_snapshot(req).await?)
+    } else {
+        Created::Vm(Box::new(s.hype.create_vm(req).await?))
+    };
+    Ok((StatusCode::CREATED, Json(made)))
 }
 
 #[utoipa::path(get, path = "/api/v1/vms/{name}", tag = "vms", params(("name" = String, Path)),

@@ -118,7 +118,11 @@ impl Hype {
                         hype.inner.watches.end(&e.vm, false)
                     }
                     EventType::VmDeleted => hype.inner.watches.end(&e.vm, true),
-                    EventType::VmCreated | EventType::VmStarting | EventType::VmPaused => {}
+                    EventType::VmCreated
+                    | EventType::VmStarting
+                    | EventType::VmPaused
+                    | EventType::SnapshotCreated
+                    | EventType::SnapshotDeleted => {}
                 }
             }
         });

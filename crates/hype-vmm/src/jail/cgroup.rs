@@ -90,6 +90,9 @@ impl Cgroups {
     /// Makes the VM's groups with `limits`; returns the `cgroup.procs`
     /// files a process joins them through.
     pub fn create(&self, vm: &str, limits: Limits) -> std::io::Result<Vec<PathBuf>> {
+        // A group left by an earlier VM of this name (its VMM died with
+        // hyped down) would still be charged for that VM's memory.
+        self.remove(vm);
         let w = |p: PathBuf, v: String| {
             std::fs::write(&p, v)
                 .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))

@@ -14,7 +14,7 @@ use tokio::net::UnixStream;
 use crate::jail::Bind;
 use crate::launch::{self, JailExtras};
 use crate::spec::files;
-use crate::{process, Accel, Boot, Firmware, Launched, Result, VmSpec, Vmm, VmmError};
+use crate::{process, Accel, Boot, Firmware, Launched, Memory, Result, VmSpec, Vmm, VmmError};
 pub use qmp::{Qmp, QmpError};
 
 /// How long QEMU gets to open its QMP socket.
@@ -66,7 +66,11 @@ impl Qemu {
             "-M".into(),
             // An imported disk expects a PC (PCI, a BIOS, ACPI) as its
             // firmware and boot loader were installed on one.
-            if firmware { "q35" } else { "microvm,acpi=on" }.into(),
+            match (firmware, spec.memory.file()) {
+                (true, _) => "q35".into(),
+                (false, None) => "microvm,acpi=on".into(),
+                (false, Some(_)) => "microvm,acpi=on,memory-backend=mem".into(),
+            },
             "-accel".into(),
             match spec.accel {
                 Accel::Kvm => "kvm".into(),
@@ -99,6 +103,25 @@ impl Qemu {
             "-sandbox".into(),
             "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny".into(),
         ];
+        // RAM in a file: shared (the VM can be saved for forks), or a
+        // snapshot's, privately (read from the page cache until written).
+        if !firmware {
+            let backend = |path: &Path, mode: &str| {
+                format!(
+                    "memory-backend-file,id=mem,size={}M,mem-path={},{mode}",
+                    spec.memory_mb,
+                    path.display()
+                )
+            };
+            match &spec.memory {
+                Memory::Anonymous => {}
+                Memory::Shared(p) => a.extend(["-object".into(), backend(p, "share=on")]),
+                Memory::Private(p) => a.extend([
+                    "-object".into(),
+                    backend(p, "share=off,readonly=on,rom=off"),
+                ]),
+            }
+        }
         // microvm has virtio-mmio devices, the PC virtio-pci ones.
         let bus = if firmware { "pci" } else { "device" };
         match &spec.boot {
@@ -348,6 +371,33 @@ impl Vmm for Qemu {
         Ok(launched)
     }
 
+    async fn save_for_forks(&self, name: &str, run_dir: &Path, state: &Path) -> Result<()> {
+        standby::save_device_state(name, &run_dir.join(files::QMP_SOCK), state).await
+    }
+
+    async fn fork(&self, spec: &VmSpec, state: &Path) -> Result<Launched> {
+        let incoming = ["-incoming".to_owned(), "defer".to_owned()];
+        let saved = Bind {
+            path: state.to_owned(),
+            writable: false,
+        };
+        let launched = self.start(spec, &incoming, vec![saved]).await?;
+        let qmp_path = spec.run_dir.join(files::QMP_SOCK);
+        let pid = launched.pid;
+        if let Err(e) =
+            standby::load_device_state(&spec.name, &qmp_path, state, || process::is_alive(pid))
+                .await
+        {
+            let exit = process::kill_and_reap(pid).await;
+            let log = launch::last_log_line(&spec.run_dir.join(files::VMM_LOG));
+            return Err(VmmError::EarlyExit {
+                vm: spec.name.clone(),
+                reason: format!("{e}; QEMU {exit}: {log}"),
+            });
+        }
+        Ok(launched)
+    }
+
     async fn quit(&self, name: &str, run_dir: &Path) -> Result<()> {
         self.qmp(name, run_dir, "quit").await
     }
@@ -405,6 +455,7 @@ mod tests {
             tap: Some("hype-tap0".into()),
             mac: Some("52:54:00:00:00:01".into()),
             jail: None,
+            memory: Memory::Anonymous,
         }
     }
 

@@ -37,6 +37,74 @@ pub(crate) async fn save(name: &str, qmp_path: &Path, dest: &Path) -> Result<()>
     qmp.execute("migrate", Some(json!({ "uri": uri })))
         .await
         .map_err(|e| fail("migrate", e.to_string()))?;
+    wait_migrated(name, &mut qmp).await
+}
+
+/// Migration with the guest's RAM left out: it lives in a file the VM
+/// shares, which the snapshot keeps (QEMU's `x-ignore-shared`).
+async fn ignore_shared(qmp: &mut Qmp) -> std::result::Result<(), QmpError> {
+    qmp.execute(
+        "migrate-set-capabilities",
+        Some(json!({"capabilities": [{"capability": "x-ignore-shared", "state": true}]})),
+    )
+    .await
+    .map(drop)
+}
+
+/// Writes the paused VM's device state (not its shared RAM) to `state`.
+pub(crate) async fn save_device_state(name: &str, qmp_path: &Path, state: &Path) -> Result<()> {
+    let fail = |command: &str, message: String| VmmError::Qmp {
+        vm: name.into(),
+        command: command.into(),
+        message,
+    };
+    let mut qmp = Qmp::connect(qmp_path)
+        .await
+        .map_err(|e| fail("qmp_capabilities", e.to_string()))?;
+    ignore_shared(&mut qmp)
+        .await
+        .map_err(|e| fail("migrate-set-capabilities", e.to_string()))?;
+    let uri = format!("file:{}", state.display());
+    qmp.execute("migrate", Some(json!({ "uri": uri })))
+        .await
+        .map_err(|e| fail("migrate", e.to_string()))?;
+    wait_migrated(name, &mut qmp).await
+}
+
+/// Loads `state` into a QEMU started with `-incoming defer` and lets the
+/// guest run. `alive` tells whether the process still exists.
+pub(crate) async fn load_device_state(
+    name: &str,
+    qmp_path: &Path,
+    state: &Path,
+    alive: impl Fn() -> bool,
+) -> Result<()> {
+    let fail = |command: &str, message: String| VmmError::Qmp {
+        vm: name.into(),
+        command: command.into(),
+        message,
+    };
+    let mut qmp = Qmp::connect(qmp_path)
+        .await
+        .map_err(|e| fail("qmp_capabilities", e.to_string()))?;
+    ignore_shared(&mut qmp)
+        .await
+        .map_err(|e| fail("migrate-set-capabilities", e.to_string()))?;
+    let uri = format!("file:{}", state.display());
+    qmp.execute("migrate-incoming", Some(json!({ "uri": uri })))
+        .await
+        .map_err(|e| fail("migrate-incoming", e.to_string()))?;
+    drop(qmp);
+    resume_loaded(name, qmp_path, alive).await
+}
+
+/// Waits until an outgoing migration has completed.
+async fn wait_migrated(name: &str, qmp: &mut Qmp) -> Result<()> {
+    let fail = |command: &str, message: String| VmmError::Qmp {
+        vm: name.into(),
+        command: command.into(),
+        message,
+    };
     let started = Instant::now();
     loop {
         let status = qmp
@@ -59,7 +127,7 @@ pub(crate) async fn save(name: &str, qmp_path: &Path, dest: &Path) -> Result<()>
                     format!("not complete after {} s", DEADLINE.as_secs()),
                 ));
             }
-            _ => tokio::time::sleep(POLL).await,
+            _ => tokio::time::sleep(Duration::from_millis(5)).await,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! leaks a QEMU.
 #![allow(dead_code)]
 
+pub mod cdp;
 pub mod imported;
 pub mod xapi;
 
@@ -209,6 +210,33 @@ impl Server {
     }
 
     /// Creates a VM and waits for VM_RUNNING (or fails on VM_CRASHED).
+    /// Polls VM `name` until it runs; an error if it crashes or the
+    /// deadline passes.
+    pub async fn wait_running(&self, name: &str, deadline: Duration) -> anyhow::Result<Vm> {
+        let until = Instant::now() + deadline;
+        loop {
+            let vm = self.client.get_vm(name).await?;
+            match vm.state.as_str() {
+                "running" => return Ok(vm),
+                "crashed" | "stopped" => {
+                    let events: serde_json::Value =
+                        reqwest::get(format!("{}/api/v1/events?limit=1000", self.base))
+                            .await?
+                            .json()
+                            .await?;
+                    let why = events["events"]
+                        .as_array()
+                        .and_then(|e| e.iter().rev().find(|e| e["vm"] == name))
+                        .map(|e| e["detail"].to_string())
+                        .unwrap_or_default();
+                    bail!("{name} is {}: {why}", vm.state)
+                }
+                _ if Instant::now() > until => bail!("{name} not running after {deadline:?}"),
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     pub async fn create_running(&self, name: &str) -> anyhow::Result<Vm> {
         let mut events = self
             .client
@@ -306,6 +334,12 @@ impl Drop for Server {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
+        // Guests' RAM lives on tmpfs, named after the data directory (see
+        // hype-core's `ram`); a restarted hyped would remove it, this one
+        // will not be restarted.
+        use sha2::Digest;
+        let h = hex::encode(sha2::Sha256::digest(self.data.display().to_string()));
+        let _ = std::fs::remove_dir_all(format!("/dev/shm/hype-{}", &h[..12]));
     }
 }
 

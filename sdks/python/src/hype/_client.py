@@ -13,6 +13,7 @@ from .models import NetworkSpec
 from .resources.events import AsyncEvents, Events
 from .resources.images import AsyncImages, Images
 from .resources.jobs import AsyncJobs, Jobs
+from .resources.snapshots import AsyncSnapshots, Snapshots
 from .resources.system import AsyncSystem, System
 from .resources.vms import WAIT_TIMEOUT, AsyncVMs, VMs
 
@@ -24,6 +25,7 @@ RESOURCES = {
     "images": (Images, AsyncImages),
     "jobs": (Jobs, AsyncJobs),
     "events": (Events, AsyncEvents),
+    "snapshots": (Snapshots, AsyncSnapshots),
 }
 
 

@@ -21,13 +21,14 @@ __all__ = [
     "GuestInterface", "ProbeResult", "CreateVm", "NetworkSpec", "ProbeRequest", "VsphereJob",
     "XcpngJob", "JobSpec", "JobBatch", "ConsoleMessage", "NetworkRequest", "VmState", "EventType", "JobState", "JobKind",
     "JobEventType", "VmmKind", "VmmChoice", "BootMode", "Firmware", "XcpngTransport",
+    "ErrorDetail", "Snapshot", "ForkFailure", "ForkResult", "CreateSnapshot", "ForkVm",
 ]
 
 # Enums (schemas of type string with an enum).
 VmState = Literal["creating", "starting", "running", "paused", "stopping", "stopped", "crashed", "standby"]
 EventType = Literal[
     "VM_CREATED", "VM_STARTING", "VM_RUNNING", "VM_PAUSED", "VM_RESUMED", "VM_STOPPED",
-    "VM_CRASHED", "VM_DELETED", "VM_SNAPSHOTTED", "VM_RESTORED",
+    "VM_CRASHED", "VM_DELETED", "VM_SNAPSHOTTED", "VM_RESTORED", "SNAPSHOT_CREATED", "SNAPSHOT_DELETED",
 ]
 JobState = Literal["pending", "running", "completed", "failed", "cancelled"]
 JobKind = Literal["vsphere_export", "xcpng_export"]
@@ -112,6 +113,53 @@ class Vm(Model):
     ip: Optional[str] = None
     mac: Optional[str] = None
     ttl_seconds: Optional[int] = None
+
+
+@dataclass
+class ErrorDetail(Model):
+    """An error as the API gives it (a fork that failed carries one)."""
+
+    #: Stable, machine-readable, snake_case.
+    code: str
+    #: For people: what was wrong and, where it can, what to do.
+    message: str
+
+
+@dataclass
+class Snapshot(Model):
+    """A VM saved for forks: its memory, device state and disks at an instant."""
+
+    name: str
+    #: The VM it was taken of.
+    vm: str
+    image: str
+    cpu_cores: int
+    memory_mb: int
+    vmm: VmmKind
+    #: Bytes on the host's disk.
+    size_bytes: int
+    #: The VMs forked from it that exist now.
+    forks: List[str]
+    #: Made by a fork request, and removed with its last fork.
+    ephemeral: bool
+    created_at: str
+    vmm_version: Optional[str] = None
+
+
+@dataclass
+class ForkFailure(Model):
+    """One VM a fork request did not make, and why."""
+
+    name: str
+    error: ErrorDetail
+
+
+@dataclass
+class ForkResult(Model):
+    """What a request for several VMs made: each succeeds or fails alone."""
+
+    vms: List[Vm]
+    failed: List[ForkFailure]
 
 
 @dataclass
@@ -393,6 +441,23 @@ class CreateVm(TypedDict):
     idle_timeout_seconds: NotRequired[Optional[int]]
     network: NotRequired[Optional[NetworkSpec]]
     persist: NotRequired[bool]
+    snapshot: NotRequired[Optional[str]]
+    count: NotRequired[Optional[int]]
+
+
+class CreateSnapshot(TypedDict):
+    """``snapshots.create`` body."""
+
+    name: str
+
+
+class ForkVm(TypedDict):
+    """``vms.fork`` body (its keyword arguments)."""
+
+    name: str
+    count: NotRequired[Optional[int]]
+    ttl_seconds: NotRequired[Optional[int]]
+    idle_timeout_seconds: NotRequired[Optional[int]]
 
 
 class ProbeRequest(TypedDict):

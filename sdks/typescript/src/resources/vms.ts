@@ -1,7 +1,7 @@
 import type { Hype } from "../client.js";
 import { HypeError, errorFrom } from "../errors.js";
 import {
-  decode, snakeize, type ConsoleMessage, type CreateVm, type Event, type GuestNetwork, type NetworkRequest, type ProbeResult,
+  decode, snakeize, type ConsoleMessage, type CreateVm, type Event, type ForkResult, type ForkVm, type GuestNetwork, type NetworkRequest, type ProbeResult,
   type Vm, type VmState,
 } from "../models.js";
 import type { Operations } from "../operations.js";
@@ -34,6 +34,8 @@ export class Vms {
   static readonly operations: Operations = {
     list: ["GET /api/v1/vms"],
     create: ["POST /api/v1/vms"],
+    createForks: ["POST /api/v1/vms"],
+    fork: ["POST /api/v1/vms/{name}/fork"],
     get: ["GET /api/v1/vms/{name}"],
     delete: ["DELETE /api/v1/vms/{name}"],
     start: ["POST /api/v1/vms/{name}/start"],
@@ -71,6 +73,24 @@ export class Vms {
    */
   async create(vm: CreateVm): Promise<Vm> {
     return decode<Vm>(await this.client.transport.json("POST", "/api/v1/vms", { json: snakeize({ ...vm }) }));
+  }
+
+  /**
+   * `count` forks of snapshot `vm.snapshot`, `NAME-1` .. `NAME-K`: each
+   * comes back running, or in `failed` with why.
+   */
+  async createForks(vm: CreateVm & { snapshot: string; count: number }): Promise<ForkResult> {
+    return decode<ForkResult>(await this.client.transport.json("POST", "/api/v1/vms", { json: snakeize({ ...vm }) }));
+  }
+
+  /**
+   * Snapshots running VM `name` and starts `fork.name` from it (or
+   * `NAME-1` .. `NAME-K` with `count`); the snapshot goes with its last fork.
+   */
+  async fork(name: string, fork: ForkVm): Promise<ForkResult> {
+    return decode<ForkResult>(
+      await this.client.transport.json("POST", path(name, "/fork"), { json: snakeize({ ...fork }) }),
+    );
   }
 
   /** One VM; `HypeError` with code `vm_not_found` when there is none. */

@@ -12,7 +12,8 @@ from .._operations import operation
 from .._pagination import AsyncPager, Pager
 from .._transport import error_from, query, seg
 from ..models import (
-    ConsoleMessage, Event, GuestNetwork, NetworkRequest, NetworkSpec, ProbeResult, Vm, VmmChoice, VmState,
+    ConsoleMessage, Event, ForkResult, GuestNetwork, NetworkRequest, NetworkSpec, ProbeResult, Vm, VmmChoice,
+    VmState,
 )
 from ._base import PAGE_SIZE, AsyncResource, SyncResource, page_of
 
@@ -66,19 +67,34 @@ class VMs(SyncResource):
                memory_mb: Optional[int] = None, ttl_seconds: Optional[int] = None,
                idle_timeout_seconds: Optional[int] = None, kernel_cmdline: Optional[str] = None,
                vmm: Optional[VmmChoice] = None, network: Optional[NetworkSpec] = None,
-               persist: Optional[bool] = None) -> Vm:
+               persist: Optional[bool] = None, snapshot: Optional[str] = None,
+               count: Optional[int] = None) -> Any:
         """Creates and boots a VM; it comes back ``starting`` (see :meth:`wait`).
 
         Arguments left ``None`` take the server's defaults (1 CPU, 512 MiB,
         the default image). ``ttl_seconds`` deletes it that long after its
         creation, ``idle_timeout_seconds`` after that long without a CDP
         client; ``network={"egress": False}`` keeps it off the internet.
+        With ``snapshot``, the VM is a fork of that snapshot and comes back
+        ``running``; with ``count`` too, ``NAME-1`` .. ``NAME-K`` are made
+        and a :class:`~hype.models.ForkResult` lists each made and failed.
         """
         body = _create_body(name, dict(image=image, cpu_cores=cpu_cores, memory_mb=memory_mb,
                                        ttl_seconds=ttl_seconds, idle_timeout_seconds=idle_timeout_seconds,
                                        kernel_cmdline=kernel_cmdline, vmm=vmm, network=network,
-                                       persist=persist))
-        return Vm.from_json(self._t.request("POST", "/api/v1/vms", json=body).json())
+                                       persist=persist, snapshot=snapshot, count=count))
+        data = self._t.request("POST", "/api/v1/vms", json=body).json()
+        return ForkResult.from_json(data) if count is not None else Vm.from_json(data)
+
+    @operation("POST", "/api/v1/vms/{name}/fork")
+    def fork(self, name: str, new_name: str, *, count: Optional[int] = None,
+             ttl_seconds: Optional[int] = None, idle_timeout_seconds: Optional[int] = None) -> ForkResult:
+        """Snapshots running VM ``name`` and starts ``new_name`` from it (or
+        ``new_name-1`` .. ``-K`` with ``count``); each fork comes back running
+        or in ``failed``. The snapshot goes with the last of its forks."""
+        body = _create_body(new_name, dict(count=count, ttl_seconds=ttl_seconds,
+                                           idle_timeout_seconds=idle_timeout_seconds))
+        return ForkResult.from_json(self._t.request("POST", _path(name, "/fork"), json=body).json())
 
     @operation("GET", "/api/v1/vms/{name}")
     def get(self, name: str) -> Vm:
@@ -224,13 +240,23 @@ class AsyncVMs(AsyncResource):
                      memory_mb: Optional[int] = None, ttl_seconds: Optional[int] = None,
                      idle_timeout_seconds: Optional[int] = None, kernel_cmdline: Optional[str] = None,
                      vmm: Optional[VmmChoice] = None, network: Optional[NetworkSpec] = None,
-                     persist: Optional[bool] = None) -> Vm:
+                     persist: Optional[bool] = None, snapshot: Optional[str] = None,
+                     count: Optional[int] = None) -> Any:
         """Creates and boots a VM (see :meth:`VMs.create`)."""
         body = _create_body(name, dict(image=image, cpu_cores=cpu_cores, memory_mb=memory_mb,
                                        ttl_seconds=ttl_seconds, idle_timeout_seconds=idle_timeout_seconds,
                                        kernel_cmdline=kernel_cmdline, vmm=vmm, network=network,
-                                       persist=persist))
-        return Vm.from_json((await self._t.request("POST", "/api/v1/vms", json=body)).json())
+                                       persist=persist, snapshot=snapshot, count=count))
+        data = (await self._t.request("POST", "/api/v1/vms", json=body)).json()
+        return ForkResult.from_json(data) if count is not None else Vm.from_json(data)
+
+    @operation("POST", "/api/v1/vms/{name}/fork")
+    async def fork(self, name: str, new_name: str, *, count: Optional[int] = None,
+                   ttl_seconds: Optional[int] = None, idle_timeout_seconds: Optional[int] = None) -> ForkResult:
+        """Snapshots ``name`` and forks it (see :meth:`VMs.fork`)."""
+        body = _create_body(new_name, dict(count=count, ttl_seconds=ttl_seconds,
+                                           idle_timeout_seconds=idle_timeout_seconds))
+        return ForkResult.from_json((await self._t.request("POST", _path(name, "/fork"), json=body)).json())
 
     @operation("GET", "/api/v1/vms/{name}")
     async def get(self, name: str) -> Vm:

@@ -1,0 +1,182 @@
+//! Fork figures, printed, with the cold path measured in the same run:
+//! create -> CDP-ready cold, from a snapshot, ten at once, and a fork of a
+//! running VM (snapshot and fork in one call); and the host memory (PSS)
+//! of ten idle forks against one idle cold sandbox. Needs the `browser`
+//! image; runs in a network namespace of its own.
+//!
+//! `cargo bench -p hyped --bench fork` (`HYPE_BENCH_COLD`, default 2;
+//! `HYPE_BENCH_FORKS`, default 5)
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod figures;
+
+use std::time::{Duration, Instant};
+
+use common::{in_netns, Server};
+use figures::{env_n, pct};
+use hype_types::ForkResult;
+use serde_json::{json, Value};
+
+/// Proportional set size of `pid`, in MiB (shared pages split among the
+/// processes that map them, so a sum over processes counts them once).
+fn pss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Pss:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// POSTs `body` to `path`, then asks the VM's browser for its version
+/// through hyped: the time until CDP answers.
+async fn cdp_ready(s: &Server, path: &str, body: Value, vm: &str) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", s.base))
+        .json(&body)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status().as_u16() == 201, "{}", r.text().await?);
+    let url = format!("{}/api/v1/vms/{vm}/cdp/json/version", s.base);
+    loop {
+        if let Ok(r) = reqwest::get(&url).await {
+            if r.status().is_success() {
+                return Ok(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        anyhow::ensure!(t.elapsed() < Duration::from_secs(420), "{vm}: no CDP");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn line(what: &str, v: &mut [f64]) {
+    println!(
+        "  {what:<44} p50 {:>7.0} ms  p95 {:>7.0} ms  (n={})",
+        pct(v, 0.5),
+        pct(v, 0.95),
+        v.len()
+    );
+}
+
+fn main() -> anyhow::Result<()> {
+    if std::env::args().any(|a| a == "--list") {
+        return Ok(());
+    }
+    in_netns(|| async {
+        let data = tempfile::tempdir()?;
+        let s = Server::networked(data.path(), "10.82.0.0/24", &["--max-vms", "40"])?;
+        let shape = json!({"image": "browser", "cpu_cores": 2, "memory_mb": 1536});
+        let with = |name: &str, extra: Value| {
+            let mut b = shape.clone();
+            b["name"] = name.into();
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            b
+        };
+
+        // Cold, the baseline.
+        let mut cold = vec![];
+        for i in 0..env_n("HYPE_BENCH_COLD", 2) {
+            let name = format!("cold{i}");
+            cold.push(cdp_ready(&s, "/api/v1/vms", with(&name, json!({})), &name).await?);
+            if i > 0 {
+                s.client.delete_vm(&name).await?;
+            }
+        }
+        // The first cold sandbox stays: the source of the snapshot, and
+        // the idle cold sandbox whose memory the forks are compared with.
+        let t = Instant::now();
+        let snap = s.client.create_snapshot("cold0", "bench").await?;
+        let snapshot_ms = t.elapsed().as_secs_f64() * 1e3;
+
+        let mut from_snapshot = vec![];
+        for i in 0..env_n("HYPE_BENCH_FORKS", 5) {
+            let name = format!("f{i}");
+            let body = json!({"name": name, "snapshot": "bench"});
+            from_snapshot.push(cdp_ready(&s, "/api/v1/vms", body, &name).await?);
+            s.client.delete_vm(&name).await?;
+        }
+
+        // Ten at once, each timed on its own.
+        let ten = (0..10).map(|i| {
+            let name = format!("t{i}");
+            let s = &s;
+            async move {
+                let body = json!({"name": name, "snapshot": "bench"});
+                cdp_ready(s, "/api/v1/vms", body, &name).await
+            }
+        });
+        let mut at_once = vec![];
+        for r in futures::future::join_all(ten).await {
+            at_once.push(r?);
+        }
+
+        let mut of_running = vec![];
+        for i in 0..3 {
+            let name = format!("g{i}");
+            let t = Instant::now();
+            let r = reqwest::Client::new()
+                .post(format!("{}/api/v1/vms/cold0/fork", s.base))
+                .json(&json!({"name": name}))
+                .send()
+                .await?;
+            let made: ForkResult = r.json().await?;
+            anyhow::ensure!(made.failed.is_empty(), "{:?}", made.failed);
+            let url = format!("{}/api/v1/vms/{name}/cdp/json/version", s.base);
+            reqwest::get(&url).await?.error_for_status()?;
+            of_running.push(t.elapsed().as_secs_f64() * 1e3);
+            s.client.delete_vm(&name).await?;
+        }
+
+        // Memory, idle: let the guests settle first.
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let cold_pss = pss_mib(s.client.get_vm("cold0").await?.vmm.pid.unwrap_or(0));
+        let mut forks_pss = vec![];
+        for i in 0..10 {
+            let pid = s
+                .client
+                .get_vm(&format!("t{i}"))
+                .await?
+                .vmm
+                .pid
+                .unwrap_or(0);
+            forks_pss.push(pss_mib(pid));
+        }
+        let sum: f64 = forks_pss.iter().sum();
+
+        let accel = s.client.version().await?.accel.mode;
+        println!("browser sandbox (2 vCPUs, 1536 MiB) -> CDP ready through hyped, {accel}:");
+        line("cold create (baseline)", &mut cold);
+        println!(
+            "  {:<44} {snapshot_ms:>11.0} ms  ({} MiB on disk)",
+            "snapshot of a running sandbox",
+            snap.size_bytes >> 20
+        );
+        line("fork from a snapshot", &mut from_snapshot);
+        line("ten forks at once, each", &mut at_once);
+        line("fork of a running VM (snapshot + fork)", &mut of_running);
+        println!("memory, idle (PSS):");
+        println!(
+            "  {:<44} {cold_pss:>7.0} MiB",
+            "one cold sandbox (baseline)"
+        );
+        println!(
+            "  {:<44} {sum:>7.0} MiB  ({:.2}x one cold)",
+            "ten forks, summed",
+            sum / cold_pss.max(1.0)
+        );
+        println!(
+            "  {:<44} {:>7.0} MiB  (min {:.0}, max {:.0})",
+            "each fork, median",
+            pct(&mut forks_pss.clone(), 0.5),
+            forks_pss.iter().cloned().fold(f64::MAX, f64::min),
+            forks_pss.iter().cloned().fold(0.0, f64::max)
+        );
+        Ok(())
+    })
+}
