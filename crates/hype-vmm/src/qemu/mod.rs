@@ -296,6 +296,42 @@ fn host_khz() -> Option<u64> {
     Some((mhz * 1000.0).round() as u64)
 }
 
+impl Qemu {
+    /// Starts QEMU with `-incoming INCOMING` and `saved` bound read-only,
+    /// then `load`s the state through QMP. On failure the process is killed
+    /// and its last log line joins the reason: no process is left behind.
+    async fn start_loading<F, Fut>(
+        &self,
+        spec: &VmSpec,
+        incoming: String,
+        saved: &Path,
+        load: F,
+    ) -> Result<Launched>
+    where
+        F: FnOnce(std::path::PathBuf, u32) -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let saved = Bind {
+            path: saved.to_owned(),
+            writable: false,
+        };
+        let launched = self
+            .start(spec, &["-incoming".to_owned(), incoming], vec![saved])
+            .await?;
+        let pid = launched.pid;
+        let qmp_path = spec.run_dir.join(files::QMP_SOCK);
+        if let Err(e) = load(qmp_path, pid).await {
+            let exit = process::kill_and_reap(pid).await;
+            let log = launch::last_log_line(&spec.run_dir.join(files::VMM_LOG));
+            return Err(VmmError::EarlyExit {
+                vm: spec.name.clone(),
+                reason: format!("{e}; QEMU {exit}: {log}"),
+            });
+        }
+        Ok(launched)
+    }
+}
+
 impl Vmm for Qemu {
     fn kind(&self) -> VmmKind {
         VmmKind::Qemu
@@ -350,25 +386,11 @@ impl Vmm for Qemu {
     }
 
     async fn restore(&self, spec: &VmSpec, from: &Path) -> Result<Launched> {
-        let incoming = ["-incoming".to_owned(), standby::incoming_arg(from)];
-        let saved = Bind {
-            path: from.to_owned(),
-            writable: false,
-        };
-        let launched = self.start(spec, &incoming, vec![saved]).await?;
-        let qmp_path = spec.run_dir.join(files::QMP_SOCK);
-        let pid = launched.pid;
-        if let Err(e) =
-            standby::resume_loaded(&spec.name, &qmp_path, || process::is_alive(pid)).await
-        {
-            let exit = process::kill_and_reap(pid).await;
-            let log = launch::last_log_line(&spec.run_dir.join(files::VMM_LOG));
-            return Err(VmmError::EarlyExit {
-                vm: spec.name.clone(),
-                reason: format!("{e}; QEMU {exit}: {log}"),
-            });
-        }
-        Ok(launched)
+        let incoming = standby::incoming_arg(from);
+        self.start_loading(spec, incoming, from, |qmp, pid| async move {
+            standby::resume_loaded(&spec.name, &qmp, || process::is_alive(pid)).await
+        })
+        .await
     }
 
     async fn save_for_forks(&self, name: &str, run_dir: &Path, state: &Path) -> Result<()> {
@@ -376,26 +398,10 @@ impl Vmm for Qemu {
     }
 
     async fn fork(&self, spec: &VmSpec, state: &Path) -> Result<Launched> {
-        let incoming = ["-incoming".to_owned(), "defer".to_owned()];
-        let saved = Bind {
-            path: state.to_owned(),
-            writable: false,
-        };
-        let launched = self.start(spec, &incoming, vec![saved]).await?;
-        let qmp_path = spec.run_dir.join(files::QMP_SOCK);
-        let pid = launched.pid;
-        if let Err(e) =
-            standby::load_device_state(&spec.name, &qmp_path, state, || process::is_alive(pid))
-                .await
-        {
-            let exit = process::kill_and_reap(pid).await;
-            let log = launch::last_log_line(&spec.run_dir.join(files::VMM_LOG));
-            return Err(VmmError::EarlyExit {
-                vm: spec.name.clone(),
-                reason: format!("{e}; QEMU {exit}: {log}"),
-            });
-        }
-        Ok(launched)
+        self.start_loading(spec, "defer".into(), state, |qmp, pid| async move {
+            standby::load_device_state(&spec.name, &qmp, state, || process::is_alive(pid)).await
+        })
+        .await
     }
 
     async fn quit(&self, name: &str, run_dir: &Path) -> Result<()> {

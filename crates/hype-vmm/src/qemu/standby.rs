@@ -22,18 +22,39 @@ pub(crate) fn incoming_arg(from: &Path) -> String {
     format!("file:{}", from.join(STATE_FILE).display())
 }
 
-/// Writes the paused VM's state to `dest/qemu-state` and waits until the
-/// stream is complete.
-pub(crate) async fn save(name: &str, qmp_path: &Path, dest: &Path) -> Result<()> {
-    let fail = |command: &str, message: String| VmmError::Qmp {
+/// The error of QMP command `command` on VM `name`.
+fn qmp_error(name: &str, command: &str, message: String) -> VmmError {
+    VmmError::Qmp {
         vm: name.into(),
         command: command.into(),
         message,
-    };
+    }
+}
+
+/// Writes the paused VM's state to `dest/qemu-state` and waits until the
+/// stream is complete.
+pub(crate) async fn save(name: &str, qmp_path: &Path, dest: &Path) -> Result<()> {
+    migrate_to(name, qmp_path, &dest.join(STATE_FILE), false).await
+}
+
+/// Writes the paused VM's device state (not its shared RAM) to `state`.
+pub(crate) async fn save_device_state(name: &str, qmp_path: &Path, state: &Path) -> Result<()> {
+    migrate_to(name, qmp_path, state, true).await
+}
+
+/// Migrates the paused VM to the file `to` and waits until it is complete;
+/// with `shared_ram_out`, RAM the VM shares from a file is left out.
+async fn migrate_to(name: &str, qmp_path: &Path, to: &Path, shared_ram_out: bool) -> Result<()> {
+    let fail = |command: &str, message: String| qmp_error(name, command, message);
     let mut qmp = Qmp::connect(qmp_path)
         .await
         .map_err(|e| fail("qmp_capabilities", e.to_string()))?;
-    let uri = format!("file:{}", dest.join(STATE_FILE).display());
+    if shared_ram_out {
+        ignore_shared(&mut qmp)
+            .await
+            .map_err(|e| fail("migrate-set-capabilities", e.to_string()))?;
+    }
+    let uri = format!("file:{}", to.display());
     qmp.execute("migrate", Some(json!({ "uri": uri })))
         .await
         .map_err(|e| fail("migrate", e.to_string()))?;
@@ -51,26 +72,6 @@ async fn ignore_shared(qmp: &mut Qmp) -> std::result::Result<(), QmpError> {
     .map(drop)
 }
 
-/// Writes the paused VM's device state (not its shared RAM) to `state`.
-pub(crate) async fn save_device_state(name: &str, qmp_path: &Path, state: &Path) -> Result<()> {
-    let fail = |command: &str, message: String| VmmError::Qmp {
-        vm: name.into(),
-        command: command.into(),
-        message,
-    };
-    let mut qmp = Qmp::connect(qmp_path)
-        .await
-        .map_err(|e| fail("qmp_capabilities", e.to_string()))?;
-    ignore_shared(&mut qmp)
-        .await
-        .map_err(|e| fail("migrate-set-capabilities", e.to_string()))?;
-    let uri = format!("file:{}", state.display());
-    qmp.execute("migrate", Some(json!({ "uri": uri })))
-        .await
-        .map_err(|e| fail("migrate", e.to_string()))?;
-    wait_migrated(name, &mut qmp).await
-}
-
 /// Loads `state` into a QEMU started with `-incoming defer` and lets the
 /// guest run. `alive` tells whether the process still exists.
 pub(crate) async fn load_device_state(
@@ -79,11 +80,7 @@ pub(crate) async fn load_device_state(
     state: &Path,
     alive: impl Fn() -> bool,
 ) -> Result<()> {
-    let fail = |command: &str, message: String| VmmError::Qmp {
-        vm: name.into(),
-        command: command.into(),
-        message,
-    };
+    let fail = |command: &str, message: String| qmp_error(name, command, message);
     let mut qmp = Qmp::connect(qmp_path)
         .await
         .map_err(|e| fail("qmp_capabilities", e.to_string()))?;
@@ -100,11 +97,7 @@ pub(crate) async fn load_device_state(
 
 /// Waits until an outgoing migration has completed.
 async fn wait_migrated(name: &str, qmp: &mut Qmp) -> Result<()> {
-    let fail = |command: &str, message: String| VmmError::Qmp {
-        vm: name.into(),
-        command: command.into(),
-        message,
-    };
+    let fail = |command: &str, message: String| qmp_error(name, command, message);
     let started = Instant::now();
     loop {
         let status = qmp
