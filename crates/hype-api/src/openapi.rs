@@ -26,7 +26,7 @@ use utoipa::OpenApi;
         hype_types::Snapshot, hype_types::SnapshotList, hype_types::CreateSnapshot,
         hype_types::ForkVm, hype_types::ForkResult, hype_types::ForkFailure, hype_types::Created,
     )),
-    tags((name = "vms"), (name = "snapshots"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"))
+    tags((name = "vms"), (name = "snapshots"), (name = "pools"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"))
 )]
 struct ApiDoc;
 

@@ -210,6 +210,39 @@ impl Client {
             .await
     }
 
+    pub async fn create_pool(&self, req: &hype_types::CreatePool) -> Result<hype_types::Pool> {
+        self.post_json("/api/v1/pools", req).await
+    }
+
+    pub async fn list_pools(&self) -> Result<Vec<hype_types::Pool>> {
+        Ok(self
+            .json::<hype_types::PoolList>(Method::GET, "/api/v1/pools")
+            .await?
+            .pools)
+    }
+
+    pub async fn get_pool(&self, name: &str) -> Result<hype_types::Pool> {
+        self.json(Method::GET, &format!("/api/v1/pools/{name}"))
+            .await
+    }
+
+    pub async fn delete_pool(&self, name: &str) -> Result<()> {
+        let (url, b) = self.req(Method::DELETE, &format!("/api/v1/pools/{name}"));
+        self.send(&url, b).await.map(|_| ())
+    }
+
+    /// The VMs waiting in warm pool `pool` (not users' VMs).
+    pub async fn list_pool_vms(&self, pool: &str) -> Result<Vec<Vm>> {
+        let q = [
+            ("pool", pool.to_owned()),
+            ("limit", MAX_PAGE_LIMIT.to_string()),
+        ];
+        let page: VmList = self
+            .json(Method::GET, &format!("/api/v1/vms?{}", query(&q)))
+            .await?;
+        Ok(page.vms)
+    }
+
     pub async fn delete_snapshot(&self, name: &str) -> Result<()> {
         let (url, b) = self.req(Method::DELETE, &format!("/api/v1/snapshots/{name}"));
         self.send(&url, b).await.map(|_| ())

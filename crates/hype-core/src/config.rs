@@ -53,6 +53,8 @@ pub struct CoreConfig {
     /// The directory file sources (`xva:`) must lie in, symlinks followed.
     /// `None`: no file source is accepted.
     pub import_dir: Option<PathBuf>,
+    /// Warm pools that exist from start (`--pool`).
+    pub pools: Vec<hype_types::CreatePool>,
 }
 
 /// How VMMs are confined (see `hype_vmm::jail`).
@@ -145,6 +147,7 @@ impl Default for CoreConfig {
             jail: None,
             import_allow_hosts: vec![],
             import_dir: None,
+            pools: vec![],
         }
     }
 }

@@ -170,22 +170,22 @@ fn read_after(run_dir: &Path, cursor: ConsoleCursor) -> std::io::Result<(Vec<u8>
 }
 
 impl Hype {
-    fn console_dir(&self, name: &str) -> PathBuf {
-        self.inner.cfg.run_dir(name)
+    /// The VM's run directory (keyed by its first name, which a VM handed
+    /// out of a warm pool no longer has).
+    async fn console_dir(&self, name: &str) -> Result<PathBuf> {
+        let rec = self.inner.store.get_vm(name).await?;
+        Ok(self.inner.cfg.vm_dir(&rec))
     }
 
     /// The newest console output of a VM: the last `lines` lines, or all
     /// that is kept, at most 1 MiB either way.
     pub async fn console_tail(&self, name: &str, lines: Option<usize>) -> Result<ConsoleTail> {
-        self.inner.store.get_vm(name).await?;
-        let dir = self.console_dir(name);
+        let dir = self.console_dir(name).await?;
+        let path = dir.join(CONSOLE_LOG);
         let t = tokio::task::spawn_blocking(move || tail_of(&dir, lines))
             .await
             .expect("console reads do not panic");
-        t.map_err(|source| crate::CoreError::Io {
-            path: self.console_dir(name).join(CONSOLE_LOG),
-            source,
-        })
+        t.map_err(|source| crate::CoreError::Io { path, source })
     }
 
     /// Console lines after `cursor` as they are written, until the VM is
@@ -200,9 +200,12 @@ impl Hype {
         let (tx, rx) = mpsc::channel(64);
         let hype = self.clone();
         let name = name.to_owned();
-        let dir = self.console_dir(&name);
         let shutdown = self.inner.shutdown.clone();
         self.inner.tracker.spawn(async move {
+            let Ok(dir) = hype.console_dir(&name).await else {
+                let _ = tx.send(None).await;
+                return;
+            };
             let mut cursor = cursor;
             let mut partial: Vec<u8> = vec![];
             loop {

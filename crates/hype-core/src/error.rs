@@ -115,6 +115,12 @@ pub enum CoreError {
     SnapshotExists { name: String },
     #[error("snapshot '{name}' is in use by VMs forked from it ({}); delete them first", .vms.join(", "))]
     SnapshotInUse { name: String, vms: Vec<String> },
+    #[error("snapshot '{name}' is warm pool '{pool}''s; delete the pool instead")]
+    SnapshotOfPool { name: String, pool: String },
+    #[error("no warm pool named '{name}'; `hype pools list` shows what there is")]
+    PoolNotFound { name: String },
+    #[error("a warm pool named '{name}' already exists")]
+    PoolExists { name: String },
     #[error("snapshot '{snapshot}' was taken on QEMU {version}; this host has {available}")]
     ForkVersion {
         snapshot: String,
@@ -160,6 +166,7 @@ impl CoreError {
             CoreError::VmNotFound { .. }
             | CoreError::ImageNotFound { .. }
             | CoreError::SnapshotNotFound { .. }
+            | CoreError::PoolNotFound { .. }
             | CoreError::JobNotFound { .. } => ErrorKind::NotFound,
             CoreError::NameTaken { .. }
             | CoreError::ImageInUse { .. }
@@ -169,6 +176,8 @@ impl CoreError {
             | CoreError::SnapshotMissing { .. }
             | CoreError::SnapshotExists { .. }
             | CoreError::SnapshotInUse { .. }
+            | CoreError::SnapshotOfPool { .. }
+            | CoreError::PoolExists { .. }
             | CoreError::ForkVersion { .. }
             | CoreError::JobFinished { .. }
             | CoreError::ImageExists { .. } => ErrorKind::Conflict,
@@ -226,7 +235,9 @@ impl CoreError {
             CoreError::SnapshotMissing { .. } => "snapshot_missing",
             CoreError::SnapshotNotFound { .. } => "snapshot_not_found",
             CoreError::SnapshotExists { .. } => "snapshot_exists",
-            CoreError::SnapshotInUse { .. } => "snapshot_in_use",
+            CoreError::SnapshotInUse { .. } | CoreError::SnapshotOfPool { .. } => "snapshot_in_use",
+            CoreError::PoolNotFound { .. } => "pool_not_found",
+            CoreError::PoolExists { .. } => "pool_exists",
             CoreError::ForkSnapshot { .. } => "snapshot_failed",
             CoreError::ForkVersion { .. } => "vmm_version_unavailable",
             CoreError::ForkFailed { .. } => "fork_failed",
@@ -275,6 +286,8 @@ impl From<StoreError> for CoreError {
             StoreError::JobNotFound { id } => CoreError::JobNotFound { id },
             StoreError::SnapshotNotFound { name } => CoreError::SnapshotNotFound { name },
             StoreError::SnapshotExists { name } => CoreError::SnapshotExists { name },
+            StoreError::PoolNotFound { name } => CoreError::PoolNotFound { name },
+            StoreError::PoolExists { name } => CoreError::PoolExists { name },
             StoreError::ImageExists { name } => CoreError::ImageExists {
                 name,
                 why: "delete it first",

@@ -20,10 +20,26 @@ use crate::snapshots::{MEMORY_FILE, STATE_FILE};
 use crate::{images, CoreError, Hype, Result};
 
 /// What a fork asks beyond the snapshot: its lifetime.
-#[derive(Clone, Copy)]
-struct Lifetime {
-    ttl_seconds: Option<u32>,
-    idle_timeout_seconds: Option<u32>,
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Lifetime {
+    pub ttl_seconds: Option<u32>,
+    pub idle_timeout_seconds: Option<u32>,
+}
+
+/// Why a fork is made: for a caller (`VM_CREATED`'s detail says from
+/// what), or to wait in a warm pool.
+pub(crate) struct Origin {
+    pub pool: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+impl Origin {
+    fn snapshot(snap: &SnapshotRecord) -> Self {
+        Origin {
+            pool: None,
+            detail: serde_json::json!({ "snapshot": snap.name }),
+        }
+    }
 }
 
 impl Hype {
@@ -44,7 +60,8 @@ impl Hype {
                 "count: a create of several VMs answers with each of them".into(),
             ));
         };
-        self.fork_one(&snap, name, life).await
+        self.fork_one(&snap, name, life, Origin::snapshot(&snap))
+            .await
     }
 
     /// Checks a create from a snapshot against it: the snapshot, the names
@@ -134,7 +151,9 @@ impl Hype {
         life: Lifetime,
     ) -> ForkResult {
         let forks = names.into_iter().map(|name| async move {
-            let made = self.fork_one(snap, &name, life).await;
+            let made = self
+                .fork_one(snap, &name, life, Origin::snapshot(snap))
+                .await;
             (name, made)
         });
         let mut out = ForkResult {
@@ -158,7 +177,13 @@ impl Hype {
 
     /// One fork, returned once its agent took its identity (`running`).
     /// Anything that fails on the way takes the fork away again.
-    async fn fork_one(&self, snap: &SnapshotRecord, name: &str, life: Lifetime) -> Result<Vm> {
+    pub(crate) async fn fork_one(
+        &self,
+        snap: &SnapshotRecord,
+        name: &str,
+        life: Lifetime,
+        origin: Origin,
+    ) -> Result<Vm> {
         let vmm = self.inner.backends.of_kind(snap.vmm_kind)?;
         let available = self.inner.backends.qemu_version();
         if snap.vmm_version.is_some() && available != snap.vmm_version {
@@ -189,7 +214,8 @@ impl Hype {
                     persist: false,
                     has_agent: true,
                     snapshot: Some(snap.name.clone()),
-                    created_detail: Some(serde_json::json!({ "snapshot": snap.name }).to_string()),
+                    pool: origin.pool,
+                    created_detail: Some(origin.detail.to_string()),
                 },
                 self.inner.cfg.max_vms,
             )
@@ -233,7 +259,7 @@ impl Hype {
         let dir = self.snapshot_dir(&snap.name);
         let launched = async {
             let spec = VmSpec {
-                name: rec.name.clone(),
+                name: rec.dir.clone(),
                 id: rec.id.clone(),
                 cpu_cores: rec.cpu_cores,
                 memory_mb: rec.memory_mb,
@@ -288,7 +314,7 @@ impl Hype {
     }
 
     /// Waits until `name` runs (its agent took its identity), or ended.
-    async fn wait_running(
+    pub(crate) async fn wait_running(
         &self,
         name: &str,
         mut events: tokio::sync::broadcast::Receiver<hype_types::Event>,
@@ -317,6 +343,8 @@ impl Hype {
                     }
                 }
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                // Its supervisor lets go at shutdown: it will not run now.
+                _ = self.inner.shutdown.cancelled() => return Err(CoreError::ShuttingDown),
                 _ = tokio::time::sleep_until(deadline) => {
                     return Err(CoreError::ForkFailed {
                         name: name.into(),

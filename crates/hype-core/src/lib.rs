@@ -34,6 +34,7 @@ mod manager;
 mod network;
 mod paths;
 mod plan;
+mod pools;
 mod ram;
 mod reconcile;
 mod runtimes;

@@ -48,6 +48,7 @@ pub(crate) struct Inner {
     /// Images with a browser root filesystem (their VMs get a `cdp_url`).
     pub browser_images: Mutex<HashSet<String>>,
     pub jobs: crate::jobs::Jobs,
+    pub pools: crate::pools::Pools,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
 }
@@ -139,6 +140,7 @@ impl Hype {
             watches: Default::default(),
             locks: VmLocks::default(),
             jobs: crate::jobs::Jobs::new(workers),
+            pools: Default::default(),
             shutdown,
             tracker: TaskTracker::new(),
         });
@@ -153,6 +155,7 @@ impl Hype {
         hype.start_watching();
         hype.reconcile_jobs().await?;
         hype.start_dispatcher();
+        hype.start_pools().await?;
         let reaper = hype.clone();
         hype.inner
             .tracker
@@ -203,6 +206,11 @@ impl Hype {
     /// `VM_RUNNING` follows once its agent reports ready.
     pub async fn create_vm(&self, req: CreateVm) -> Result<Vm> {
         if req.snapshot.is_some() {
+            if req.pool.is_some() {
+                return Err(CoreError::InvalidRequest(
+                    "pool: a VM comes from a snapshot or from a pool, not both".into(),
+                ));
+            }
             return self.create_one_from_snapshot(req).await;
         }
         if req.count.is_some() {
@@ -210,6 +218,20 @@ impl Hype {
                 "count: only forks from a snapshot come in numbers".into(),
             ));
         }
+        if let Some(pool) = self.pool_for(&req).await? {
+            return self.create_from_pool(pool, req).await;
+        }
+        self.create_cold(req, None, None).await
+    }
+
+    /// A VM booted from its image; `pool` and `detail` when it is made
+    /// for a warm pool or for a pool that had none ready.
+    pub(crate) async fn create_cold(
+        &self,
+        req: CreateVm,
+        pool: Option<String>,
+        detail: Option<serde_json::Value>,
+    ) -> Result<Vm> {
         req.validate(self.inner.cfg.host)?;
         let vmm = self.inner.backends.resolve(req.vmm).await?;
         let image = req
@@ -248,7 +270,8 @@ impl Hype {
                     persist: req.persist,
                     has_agent: plan.has_agent(),
                     snapshot: None,
-                    created_detail: None,
+                    pool,
+                    created_detail: detail.map(|d| d.to_string()),
                 },
                 self.inner.cfg.max_vms,
             )
@@ -360,7 +383,9 @@ impl Hype {
         supervisor::spawn(
             &self.inner.supervisor_deps(),
             Watched {
+                id: rec.id.clone(),
                 name: rec.name.clone(),
+                dir: rec.dir.clone(),
                 vmm: vmm.clone(),
                 watch,
                 booting: true,

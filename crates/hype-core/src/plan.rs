@@ -131,7 +131,9 @@ impl Hype {
             _ => hype_vmm::Memory::Anonymous,
         };
         Ok(VmSpec {
-            name: rec.name.clone(),
+            // The run directory's key: it names the VMM's cgroup too, which
+            // must outlive a rename (a VM handed out of a warm pool).
+            name: rec.dir.clone(),
             id: rec.id.clone(),
             cpu_cores: rec.cpu_cores,
             memory_mb: rec.memory_mb,

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use hype_store::VmmUpdate;
+use hype_store::{VmRecord, VmmUpdate};
 use hype_types::{Transition, VmState};
 use hype_vmm::process::{self, ExitWatch};
 use hype_vmm::Vmm;
@@ -21,7 +21,7 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
     let inner = &hype.inner;
     let mut adopted_pids = vec![];
     for rec in inner.store.list_vms().await? {
-        let run_dir = inner.cfg.run_dir(&rec.name);
+        let run_dir = inner.cfg.vm_dir(&rec);
         let vmm = inner.backends.of_record(&rec).ok();
         // A fork that had not taken its identity is half-made: its guest
         // still has its source's address and entropy.
@@ -49,9 +49,7 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
             VmState::Creating => unreachable!("half-made, undone above"),
             VmState::Starting | VmState::Running | VmState::Paused | VmState::Stopping => {
                 let adopted = match (&vmm, rec.vmm_pid) {
-                    (Some(vmm), Some(pid)) => {
-                        adopt(hype, vmm, &rec.name, pid, rec.state, rec.has_agent)
-                    }
+                    (Some(vmm), Some(pid)) => adopt(hype, vmm, &rec, pid),
                     _ => false,
                 };
                 if adopted {
@@ -157,18 +155,12 @@ fn kill_strays(vms_dir: &std::path::Path, adopted: &[u32]) {
 
 /// Takes a surviving VMM under supervision again. The pidfd is opened before
 /// the ownership check so the check is about the process we will watch.
-fn adopt(
-    hype: &Hype,
-    vmm: &VmmBackend,
-    name: &str,
-    pid: u32,
-    state: VmState,
-    has_agent: bool,
-) -> bool {
+fn adopt(hype: &Hype, vmm: &VmmBackend, rec: &VmRecord, pid: u32) -> bool {
+    let (name, state) = (rec.name.as_str(), rec.state);
     let Ok(watch) = ExitWatch::new(pid) else {
         return false;
     };
-    let run_dir = hype.inner.cfg.run_dir(name);
+    let run_dir = hype.inner.cfg.vm_dir(rec);
     if !process::is_alive(pid) || !vmm.owns_process(pid, &run_dir) {
         return false;
     }
@@ -177,11 +169,13 @@ fn adopt(
     let rt = supervisor::spawn(
         &hype.inner.supervisor_deps(),
         Watched {
+            id: rec.id.clone(),
             name: name.into(),
+            dir: rec.dir.clone(),
             vmm: vmm.clone(),
             watch,
             booting,
-            has_agent,
+            has_agent: rec.has_agent,
             launched_at: Instant::now(),
             reconfigure: None,
         },

@@ -99,11 +99,18 @@ impl Runtimes {
         self.map.lock().expect("runtimes lock").get(name).cloned()
     }
 
-    /// Removes `name`'s entry if it is still the one of `generation`.
-    pub fn forget(&self, name: &str, generation: u64) {
+    /// Removes the entry of supervisor `generation`, under whichever name
+    /// it is by now (a newer supervisor's entry for that name stays).
+    pub fn forget(&self, generation: u64) {
         let mut map = self.map.lock().expect("runtimes lock");
-        if map.get(name).is_some_and(|r| r.generation == generation) {
-            map.remove(name);
+        map.retain(|_, r| r.generation != generation);
+    }
+
+    /// Files `old`'s runtime under `new` (a VM handed out of a warm pool).
+    pub fn rename(&self, old: &str, new: &str) {
+        let mut map = self.map.lock().expect("runtimes lock");
+        if let Some(rt) = map.remove(old) {
+            map.insert(new.to_owned(), rt);
         }
     }
 }

@@ -174,6 +174,12 @@ impl Hype {
     /// fork was made from stays known for as long as the fork exists.
     pub async fn delete_snapshot(&self, name: &str) -> Result<()> {
         let r = self.inner.store.get_snapshot(name).await?;
+        if let Some(pool) = self.inner.store.pools_of(name).await?.into_iter().next() {
+            return Err(CoreError::SnapshotOfPool {
+                name: name.into(),
+                pool,
+            });
+        }
         let forks = self.inner.store.delete_snapshot(name).await?;
         if !forks.is_empty() {
             return Err(CoreError::SnapshotInUse {

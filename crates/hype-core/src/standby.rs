@@ -184,7 +184,9 @@ impl Hype {
         crate::supervisor::spawn(
             &self.inner.supervisor_deps(),
             Watched {
+                id: rec.id.clone(),
                 name: name.into(),
+                dir: rec.dir.clone(),
                 vmm: plan.vmm.clone(),
                 watch,
                 booting: false,

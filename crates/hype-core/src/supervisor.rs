@@ -38,7 +38,12 @@ pub(crate) struct Deps {
 
 /// A VMM to supervise.
 pub(crate) struct Watched {
+    /// The VM's id: its row is found by it, whatever its name is by then
+    /// (a VM handed out of a warm pool is renamed under its supervisor).
+    pub id: String,
     pub name: String,
+    /// Its run directory's key, which also names its cgroup and RAM file.
+    pub dir: String,
     pub vmm: VmmBackend,
     pub watch: ExitWatch,
     /// Still booting: `VM_RUNNING` is to come.
@@ -73,7 +78,7 @@ pub(crate) fn spawn(deps: &Deps, w: Watched) -> Runtime {
         // The agent task sends `hello` first, then this, in order.
         let _ = runtime.agent.try_send(msg);
     }
-    let run_dir = deps.vms_dir.join(&w.name);
+    let run_dir = deps.vms_dir.join(&w.dir);
     let agent_cancel = deps.shutdown.child_token();
     if w.has_agent {
         deps.tracker.spawn(crate::agent::run(
@@ -88,7 +93,9 @@ pub(crate) fn spawn(deps: &Deps, w: Watched) -> Runtime {
     let sup = Supervisor {
         deps: deps.clone(),
         run_dir,
+        id: w.id,
         name: w.name,
+        dir: w.dir,
         vmm: w.vmm,
         watch: w.watch,
         said: said_rx,
@@ -108,7 +115,10 @@ pub(crate) fn spawn(deps: &Deps, w: Watched) -> Runtime {
 struct Supervisor {
     deps: Deps,
     run_dir: PathBuf,
+    id: String,
+    /// Its name when supervision began, for logs.
     name: String,
+    dir: String,
     vmm: VmmBackend,
     watch: ExitWatch,
     said: mpsc::Receiver<GuestMessage>,
@@ -186,14 +196,14 @@ impl Supervisor {
         };
         self.agent_cancel.cancel();
         if let Some(c) = &self.deps.cgroups {
-            c.remove(&self.name);
+            c.remove(&self.dir);
         }
         // Its RAM (a file on tmpfs) would hold host memory until removed.
-        let _ = std::fs::remove_file(self.deps.ram_dir.join(format!("{}.ram", self.name)));
+        let _ = std::fs::remove_file(self.deps.ram_dir.join(format!("{}.ram", self.dir)));
         if !self.deleting.load(Ordering::SeqCst) {
             self.record_exit(exit, crash_reason).await;
         }
-        self.deps.runtimes.forget(&self.name, self.generation);
+        self.deps.runtimes.forget(self.generation);
         let _ = exited_tx.send(true);
     }
 
@@ -222,8 +232,8 @@ impl Supervisor {
         let done = self
             .deps
             .store
-            .transition(
-                &self.name,
+            .transition_id(
+                &self.id,
                 Transition::Ready,
                 Some(detail),
                 VmmUpdate::default(),
@@ -274,7 +284,7 @@ impl Supervisor {
 
     async fn record_exit(&self, exit: Exit, crash_reason: Option<String>) {
         let store = &self.deps.store;
-        let state = match store.get_vm(&self.name).await {
+        let state = match store.get_vm_by_id(&self.id).await {
             Ok(vm) => vm.state,
             Err(e) => {
                 tracing::warn!(vm = %self.name, error = %e, "VMM exited for a VM that is gone");
@@ -301,7 +311,7 @@ impl Supervisor {
             VmState::Creating | VmState::Stopped | VmState::Crashed | VmState::Standby => return,
         };
         match store
-            .transition(&self.name, t, Some(detail.clone()), clear)
+            .transition_id(&self.id, t, Some(detail.clone()), clear)
             .await
         {
             Ok(_) if t == Transition::Crash => {

@@ -101,6 +101,7 @@ impl Harness {
                 persist: false,
                 snapshot: None,
                 count: None,
+                pool: None,
             })
             .await
     }
@@ -333,7 +334,7 @@ async fn max_vms_is_a_limit_and_lists_are_paged() {
         limit: Some(limit),
         after: after.map(str::to_owned),
     };
-    let first = h.hype.list_vms(None, &page(2, None)).await.unwrap();
+    let first = h.hype.list_vms(None, None, &page(2, None)).await.unwrap();
     assert_eq!(
         first
             .vms
@@ -345,12 +346,16 @@ async fn max_vms_is_a_limit_and_lists_are_paged() {
     assert_eq!(first.next.as_deref(), Some("v2"));
     let second = h
         .hype
-        .list_vms(None, &page(2, first.next.as_deref()))
+        .list_vms(None, None, &page(2, first.next.as_deref()))
         .await
         .unwrap();
     assert_eq!(second.vms.len(), 1);
     assert_eq!(second.next, None);
-    let e = h.hype.list_vms(None, &page(0, None)).await.unwrap_err();
+    let e = h
+        .hype
+        .list_vms(None, None, &page(0, None))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Invalid);
     h.stop_hyped().await;
 }
@@ -380,6 +385,7 @@ async fn a_restart_adopts_live_vmms_buries_dead_ones_and_undoes_half_creations()
                 persist: false,
                 has_agent: true,
                 snapshot: None,
+                pool: None,
                 created_detail: None,
             },
             None,

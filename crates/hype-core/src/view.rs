@@ -69,13 +69,19 @@ impl Hype {
         vm(r, &self.inner.cfg.public_url, browser)
     }
 
-    /// One page of VMs by name, only those in `state` when given.
-    pub async fn list_vms(&self, state: Option<VmState>, page: &PageRequest) -> Result<VmList> {
+    /// One page of users' VMs by name, only those in `state` when given;
+    /// with `pool`, the VMs waiting in that warm pool instead.
+    pub async fn list_vms(
+        &self,
+        state: Option<VmState>,
+        pool: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<VmList> {
         let limit = page.limit().map_err(CoreError::InvalidRequest)?;
         let rows = self
             .inner
             .store
-            .list_vms_page(state, page.after.as_deref(), limit)
+            .list_vms_page(state, pool, page.after.as_deref(), limit)
             .await?;
         let next = next_cursor(&rows, limit, |r| r.name.clone());
         Ok(VmList {
@@ -92,7 +98,7 @@ impl Hype {
             after: None,
         };
         loop {
-            let list = self.list_vms(None, &page).await?;
+            let list = self.list_vms(None, None, &page).await?;
             out.extend(list.vms);
             match list.next {
                 Some(n) => page.after = Some(n),

@@ -38,6 +38,10 @@ pub enum StoreError {
     SnapshotNotFound { name: String },
     #[error("a snapshot named '{name}' already exists")]
     SnapshotExists { name: String },
+    #[error("no warm pool named '{name}'")]
+    PoolNotFound { name: String },
+    #[error("a warm pool named '{name}' already exists")]
+    PoolExists { name: String },
     #[error("at most {max} VMs may exist at once")]
     TooManyVms { max: u32 },
     #[error("no image named '{name}'")]

@@ -13,6 +13,7 @@ mod events;
 mod images;
 mod jobs;
 mod leases;
+mod pools;
 mod snapshots;
 mod vms;
 
@@ -29,6 +30,7 @@ pub use error::StoreError;
 pub use images::ImageRecord;
 pub use jobs::NewJob;
 pub use leases::Lease;
+pub use pools::{Claim, PoolRecord};
 pub use snapshots::SnapshotRecord;
 pub use vms::{NewVm, VmRecord, VmmUpdate};
 

@@ -40,6 +40,8 @@ pub struct VmRecord {
     pub dir: String,
     /// The snapshot it was forked from.
     pub snapshot: Option<String>,
+    /// The warm pool it waits in (`None` once handed out).
+    pub pool: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -61,6 +63,8 @@ pub struct NewVm {
     pub persist: bool,
     pub has_agent: bool,
     pub snapshot: Option<String>,
+    /// The warm pool it is made for.
+    pub pool: Option<String>,
     /// `VM_CREATED`'s detail (a fork's snapshot).
     pub created_detail: Option<String>,
 }
@@ -78,7 +82,7 @@ pub struct VmmUpdate {
 const COLUMNS: &str =
     "id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, user_cmdline, \
      vmm_kind, vmm_version, vmm_pid, accel, ip, mac, egress, ttl_seconds, idle_timeout_seconds, persist, \
-     has_agent, uid, dir, snapshot, created_at, updated_at";
+     has_agent, uid, dir, snapshot, pool, created_at, updated_at";
 
 fn from_row(row: &SqliteRow) -> Result<VmRecord> {
     let state: String = row.get("state");
@@ -114,6 +118,7 @@ fn from_row(row: &SqliteRow) -> Result<VmRecord> {
         uid: row.get::<Option<i64>, _>("uid").map(|u| u as u32),
         dir: row.get("dir"),
         snapshot: row.get("snapshot"),
+        pool: row.get("pool"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
@@ -182,20 +187,23 @@ impl Store {
     }
 
     /// Up to `limit` VMs by name, after the name `after`; only those in
-    /// `state` when given.
+    /// `state` when given. Users' VMs, or with `pool` the VMs waiting in
+    /// that warm pool.
     pub async fn list_vms_page(
         &self,
         state: Option<VmState>,
+        pool: Option<&str>,
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<VmRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM vms WHERE (?1 IS NULL OR state = ?1) AND name > ?2 \
-             ORDER BY name LIMIT ?3"
+             AND pool IS ?4 ORDER BY name LIMIT ?3"
         ))
         .bind(state.map(|s| s.as_str()))
         .bind(after.unwrap_or(""))
         .bind(i64::from(limit))
+        .bind(pool)
         .fetch_all(&self.pool)
         .await
         .during("list VMs")?;
@@ -283,9 +291,38 @@ impl Store {
         detail: Option<String>,
         update: VmmUpdate,
     ) -> Result<(VmRecord, Option<Event>)> {
+        self.transition_of(Key::Name(name), t, detail, update).await
+    }
+
+    /// [`Store::transition`] of the VM with id `id`, whatever its name is
+    /// by then (a supervisor's VM may be handed out of a pool under
+    /// another name).
+    pub async fn transition_id(
+        &self,
+        id: &str,
+        t: Transition,
+        detail: Option<String>,
+        update: VmmUpdate,
+    ) -> Result<(VmRecord, Option<Event>)> {
+        self.transition_of(Key::Id(id), t, detail, update).await
+    }
+
+    /// The VM with id `id`.
+    pub async fn get_vm_by_id(&self, id: &str) -> Result<VmRecord> {
+        fetch_by(&self.pool, Key::Id(id)).await
+    }
+
+    async fn transition_of(
+        &self,
+        key: Key<'_>,
+        t: Transition,
+        detail: Option<String>,
+        update: VmmUpdate,
+    ) -> Result<(VmRecord, Option<Event>)> {
         let _w = self.writer.lock().await;
         let mut tx = self.pool.begin().await.during("begin transition")?;
-        let current = fetch(&mut *tx, name).await?;
+        let current = fetch_by(&mut *tx, key).await?;
+        let name = current.name.as_str();
         let next = current
             .state
             .apply(t)
@@ -365,14 +402,29 @@ pub(crate) async fn fetch<'e, E: Executor<'e, Database = Sqlite>>(
     ex: E,
     name: &str,
 ) -> Result<VmRecord> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM vms WHERE name = ?"))
-        .bind(name)
+    fetch_by(ex, Key::Name(name)).await
+}
+
+/// How a VM is looked up: by its name, or by its id (which never changes).
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Name(&'a str),
+    Id(&'a str),
+}
+
+async fn fetch_by<'e, E: Executor<'e, Database = Sqlite>>(ex: E, key: Key<'_>) -> Result<VmRecord> {
+    let (column, value) = match key {
+        Key::Name(n) => ("name", n),
+        Key::Id(i) => ("id", i),
+    };
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM vms WHERE {column} = ?"))
+        .bind(value)
         .fetch_optional(ex)
         .await
         .during("read VM")?;
     match row {
         Some(row) => from_row(&row),
-        None => Err(StoreError::VmNotFound { name: name.into() }),
+        None => Err(StoreError::VmNotFound { name: value.into() }),
     }
 }
 
@@ -386,8 +438,8 @@ async fn insert_row(
     sqlx::query(
         "INSERT INTO vms (id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, \
          user_cmdline, vmm_kind, egress, ttl_seconds, idle_timeout_seconds, persist, \
-         has_agent, dir, snapshot, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         has_agent, dir, snapshot, pool, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&new.id)
     .bind(&new.name)
@@ -405,6 +457,7 @@ async fn insert_row(
     .bind(new.has_agent as i64)
     .bind(&new.name)
     .bind(&new.snapshot)
+    .bind(&new.pool)
     .bind(at)
     .bind(at)
     .execute(&mut **tx)

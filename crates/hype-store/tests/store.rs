@@ -42,6 +42,7 @@ fn new_vm(name: &str) -> NewVm {
         persist: false,
         has_agent: true,
         snapshot: None,
+        pool: None,
         created_detail: None,
     }
 }

@@ -25,6 +25,8 @@ pub enum Msg {
     Resize,
     Vms(Vec<Vm>),
     VmsFailed(String),
+    /// The warm pools (empty from a hyped without them).
+    Pools(Vec<hype_types::Pool>),
     Event(Event),
     /// The event stream is open.
     Connected,
@@ -113,6 +115,8 @@ pub struct App {
     pub boots: HashMap<String, OffsetDateTime>,
     pub events: VecDeque<Event>,
     pub jobs: JobBoard,
+    /// The warm pools, shown in the header.
+    pub pools: Vec<hype_types::Pool>,
     pub conn: Conn,
     /// The selected VM, by name, so a refresh or re-sort keeps it.
     pub selected: Option<String>,
@@ -135,6 +139,7 @@ impl App {
             boots: HashMap::new(),
             events: VecDeque::new(),
             jobs: JobBoard::default(),
+            pools: vec![],
             conn: Conn::Connecting,
             selected: None,
             sort: Sort::default(),
@@ -219,6 +224,7 @@ impl App {
                 return vec![Cmd::Refresh];
             }
             Msg::Lost { why, retry_in } => self.conn = Conn::Lost { why, retry_in },
+            Msg::Pools(pools) => self.pools = pools,
             Msg::Jobs(jobs) => self.jobs.replace(jobs),
             Msg::Job(job) => self.jobs.upsert(*job),
             Msg::JobsUnavailable => self.jobs.available = false,

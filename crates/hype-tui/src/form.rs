@@ -70,6 +70,7 @@ impl CreateForm {
             persist: false,
             snapshot: None,
             count: None,
+            pool: None,
         })
     }
 }

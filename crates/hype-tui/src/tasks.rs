@@ -218,6 +218,11 @@ async fn refresh(client: Client, tx: UnboundedSender<Msg>, now: Arc<Notify>, eve
         if tx.send(msg).is_err() {
             return;
         }
+        // A hyped without pools (or a failed read) shows none.
+        let pools = client.list_pools().await.unwrap_or_default();
+        if tx.send(Msg::Pools(pools)).is_err() {
+            return;
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = now.notified() => {}

@@ -108,6 +108,20 @@ fn key(c: KeyCode) -> Msg {
 }
 
 #[test]
+fn warm_pools_show_in_the_header() {
+    let mut a = app(true);
+    let pool: hype_types::Pool = serde_json::from_value(serde_json::json!({
+        "name": "warm", "image": "browser", "cpu_cores": 2, "memory_mb": 1536, "size": 4,
+        "ready": 3, "starting": 1, "state": "filling", "error": null, "snapshot": "pool-warm-1",
+        "claims": 5, "misses": 0, "last_refill_ms": 900, "created_at": "2026-12-06T10:00:00Z"
+    }))
+    .unwrap();
+    a.update(Msg::Pools(vec![pool]));
+    let l = lines(&draw(&a, 80, 24));
+    assert!(l[0].contains("pool warm 3/4  3 VMs"), "{}", l[0]);
+}
+
+#[test]
 fn dashboard_at_80x24_and_120x40() {
     for (w, h) in [(80, 24), (120, 40)] {
         let b = draw(&app(true), w, h);
@@ -115,6 +129,7 @@ fn dashboard_at_80x24_and_120x40() {
         let s = screen(&b);
         assert!(l[0].contains("hype  http://127.0.0.1:7777"), "{s}");
         assert!(l[0].contains("3 VMs  ● connected"), "{s}");
+        assert!(!l[0].contains("pool"), "{s}");
         for col in ["NAME▲", "STATE", "ADDRESS", "VMM", "UPTIME", "CPU", "MEM"] {
             assert!(l[2].contains(col), "{w}x{h}: no {col} in the header:\n{s}");
         }

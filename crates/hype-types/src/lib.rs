@@ -15,6 +15,7 @@ pub mod job;
 pub mod lenient;
 pub mod lifecycle;
 pub mod page;
+pub mod pool;
 pub mod snapshot;
 pub mod transfer;
 pub mod version;
@@ -32,6 +33,7 @@ pub use job::{
 };
 pub use lifecycle::{InvalidTransition, Transition, VmState};
 pub use page::{EventList, JobList, PageRequest, VmList, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+pub use pool::{CreatePool, Pool, PoolChoice, PoolList, PoolState, MAX_POOL_SIZE};
 pub use snapshot::{
     fork_names, CreateSnapshot, Created, ForkFailure, ForkResult, ForkVm, Snapshot, SnapshotList,
     MAX_FORKS,

@@ -105,6 +105,11 @@ pub struct CreateVm {
     #[serde(default, deserialize_with = "crate::lenient::opt_u32")]
     #[schema(minimum = 1, maximum = 64)]
     pub count: Option<u32>,
+    /// Take a ready sandbox from this warm pool (`false`: boot cold even
+    /// if a pool of this shape exists). Unset, a pool whose image, CPUs
+    /// and memory match serves the create.
+    #[serde(default)]
+    pub pool: Option<crate::PoolChoice>,
 }
 
 /// The longest lifetime a create may ask for: a week.
@@ -318,6 +323,7 @@ mod tests {
             persist: false,
             snapshot: None,
             count: None,
+            pool: None,
         }
     }
 

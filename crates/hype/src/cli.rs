@@ -53,6 +53,37 @@ pub enum Command {
     /// VMs saved for forks: create, list, get, delete.
     #[command(subcommand)]
     Snapshots(SnapshotsCommand),
+    /// Warm pools: sandboxes of one shape kept ready for creates.
+    #[command(subcommand)]
+    Pools(PoolsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoolsCommand {
+    /// Keep SIZE sandboxes of this shape ready (filled in the background).
+    Create {
+        name: String,
+        /// An image booted on hype's kernel, such as browser.
+        #[arg(long)]
+        image: String,
+        /// Virtual CPUs of each sandbox.
+        #[arg(long, default_value_t = hype_types::vm::DEFAULT_CPU_CORES)]
+        cpu: u32,
+        /// Memory of each sandbox in MiB.
+        #[arg(long, default_value_t = hype_types::vm::DEFAULT_MEMORY_MB)]
+        memory: u32,
+        /// How many to keep ready.
+        #[arg(long)]
+        size: u32,
+    },
+    /// List pools with what is ready in each.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show one pool and the VMs waiting in it.
+    Get { name: String },
+    /// Delete a pool and the VMs waiting in it (VMs handed out stay).
+    #[command(visible_alias = "rm")]
+    Delete { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +210,13 @@ pub struct CreateArgs {
     /// Fork the VM from this snapshot (its image, CPUs and memory).
     #[arg(long, conflicts_with_all = ["image", "kernel_cmdline", "persist", "no_egress"])]
     pub snapshot: Option<String>,
+    /// Take a ready sandbox from this warm pool (its image, CPUs and
+    /// memory). Without it, a pool of the same shape serves the create.
+    #[arg(long, conflicts_with_all = ["snapshot", "image", "kernel_cmdline", "persist", "no_egress"])]
+    pub pool: Option<String>,
+    /// Boot cold even when a warm pool of the same shape exists.
+    #[arg(long, conflicts_with_all = ["snapshot", "pool"])]
+    pub no_pool: bool,
     /// Return once the server accepted the VM, without waiting for it to run.
     #[arg(long)]
     pub no_wait: bool,

@@ -8,6 +8,7 @@ mod images;
 mod jobs;
 mod mcp;
 mod output;
+mod pools;
 mod setup;
 mod snapshots;
 mod system;
@@ -39,6 +40,7 @@ async fn main() -> ExitCode {
         .map_err(Into::into),
         Command::Jobs(cmd) => jobs::run(&client, out, cmd).await,
         Command::Snapshots(cmd) => snapshots::run(&client, out, cmd).await,
+        Command::Pools(cmd) => pools::run(&client, out, cmd).await,
         Command::Mcp => mcp::run(client).await,
     };
     match result {

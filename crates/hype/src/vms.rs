@@ -97,6 +97,11 @@ async fn create(client: &Client, out: Format, args: CreateArgs) -> Result<()> {
         persist: args.persist,
         snapshot: args.snapshot,
         count: None,
+        pool: match (args.pool, args.no_pool) {
+            (Some(p), _) => Some(hype_types::PoolChoice::Name(p)),
+            (None, true) => Some(hype_types::PoolChoice::Flag(false)),
+            (None, false) => None,
+        },
     };
     let created = client.create_vm(&req).await?;
     let progress = out == Format::Table;

@@ -103,6 +103,25 @@ fn errors_help() -> anyhow::Result<()> {
     let (code, _, err) = hype(&h.base, &["vms", "create", "Bad!", "--no-wait"]);
     assert_eq!(code, 1);
     assert!(err.contains("invalid VM name"), "{err}");
+    // Warm pools: what a user would try first, with hyped's own words.
+    let (code, out, _) = hype(&h.base, &["pools", "list"]);
+    assert_eq!((code, out.lines().count()), (0, 1), "{out}");
+    assert!(out.starts_with("NAME") && out.contains("READY"), "{out}");
+    let (code, _, err) = hype(
+        &h.base,
+        &["pools", "create", "warm", "--image", "nope", "--size", "1"],
+    );
+    assert!(code == 1 && err.contains("no image named 'nope'"), "{err}");
+    let missing = "error: no warm pool named 'warm'; `hype pools list` shows what there is";
+    let (code, _, err) = hype(&h.base, &["pools", "get", "warm"]);
+    assert_eq!((code, err.trim()), (1, missing));
+    let (code, _, err) = hype(&h.base, &["vms", "create", "x", "--pool", "warm"]);
+    assert_eq!((code, err.trim()), (1, missing));
+    let (code, _, err) = hype(
+        &h.base,
+        &["vms", "create", "x", "--pool", "warm", "--no-pool"],
+    );
+    assert_eq!(code, 2, "{err}");
     h.stop();
     Ok(())
 }

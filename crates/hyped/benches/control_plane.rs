@@ -71,6 +71,7 @@ async fn list_with_10k() -> anyhow::Result<()> {
                 persist: false,
                 has_agent: true,
                 snapshot: None,
+                pool: None,
                 created_detail: None,
             })
             .collect();

@@ -1,11 +1,12 @@
 //! Fork figures, printed, with the cold path measured in the same run:
 //! create -> CDP-ready cold, from a snapshot, ten at once, and a fork of a
 //! running VM (snapshot and fork in one call); and the host memory (PSS)
-//! of ten idle forks against one idle cold sandbox. Needs the `browser`
-//! image; runs in a network namespace of its own.
+//! of ten idle forks against one idle cold sandbox; then a warm pool:
+//! create -> CDP-ready when it has one ready, and how fast it refills.
+//! Needs the `browser` image; runs in a network namespace of its own.
 //!
 //! `cargo bench -p hyped --bench fork` (`HYPE_BENCH_COLD`, default 2;
-//! `HYPE_BENCH_FORKS`, default 5)
+//! `HYPE_BENCH_FORKS`, default 5; `HYPE_BENCH_CLAIMS`, default 8)
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -148,6 +149,50 @@ fn main() -> anyhow::Result<()> {
             forks_pss.push(pss_mib(pid));
         }
         let sum: f64 = forks_pss.iter().sum();
+        for i in 0..10 {
+            s.client.delete_vm(&format!("t{i}")).await?;
+        }
+
+        // A warm pool of three: claims while it has one ready, then how
+        // long it takes to be full again after three claims at once.
+        let t = Instant::now();
+        let pool: hype_types::CreatePool = serde_json::from_value(json!({
+            "name": "bench", "image": "browser", "cpu_cores": 2, "memory_mb": 1536, "size": 3}))?;
+        s.client.create_pool(&pool).await?;
+        let ready = |n: u32| {
+            let s = &s;
+            async move {
+                loop {
+                    let p = s.client.get_pool("bench").await?;
+                    if p.ready >= n {
+                        return anyhow::Ok(());
+                    }
+                    anyhow::ensure!(
+                        p.error.is_none() || p.ready > 0 || t.elapsed() < Duration::from_secs(900),
+                        "{p:?}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        ready(3).await?;
+        let pool_ready_s = t.elapsed().as_secs_f64();
+        let mut claims = vec![];
+        for i in 0..env_n("HYPE_BENCH_CLAIMS", 8) {
+            ready(3).await?;
+            let name = format!("p{i}");
+            let body = json!({"name": name, "pool": "bench"});
+            claims.push(cdp_ready(&s, "/api/v1/vms", body, &name).await?);
+            s.client.delete_vm(&name).await?;
+        }
+        ready(3).await?;
+        for i in 0..3 {
+            let body = json!({"name": format!("d{i}"), "pool": "bench"});
+            cdp_ready(&s, "/api/v1/vms", body, &format!("d{i}")).await?;
+        }
+        let t = Instant::now();
+        ready(3).await?;
+        let refill_s = t.elapsed().as_secs_f64();
 
         let accel = s.client.version().await?.accel.mode;
         println!("browser sandbox (2 vCPUs, 1536 MiB) -> CDP ready through hyped, {accel}:");
@@ -176,6 +221,17 @@ fn main() -> anyhow::Result<()> {
             pct(&mut forks_pss.clone(), 0.5),
             forks_pss.iter().cloned().fold(f64::MAX, f64::min),
             forks_pss.iter().cloned().fold(0.0, f64::max)
+        );
+        println!("warm pool of 3 (same shape):");
+        println!(
+            "  {:<44} {pool_ready_s:>11.1} s",
+            "first full (cold template, snapshot, 3 forks)"
+        );
+        line("create from the pool -> CDP ready", &mut claims);
+        println!(
+            "  {:<44} {:>7.1} forks/min  (3 in {refill_s:.1} s)",
+            "refill after 3 claims",
+            3.0 * 60.0 / refill_s.max(0.001)
         );
         Ok(())
     })

@@ -63,6 +63,7 @@ async fn run() -> anyhow::Result<()> {
                     persist: false,
                     has_agent: true,
                     snapshot: None,
+                    pool: None,
                     created_detail: None,
                 },
                 None,

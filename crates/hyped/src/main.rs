@@ -119,6 +119,11 @@ struct Args {
     /// Without it, no file source is accepted.
     #[arg(long, env = "HYPE_IMPORT_DIR", value_name = "DIR")]
     import_dir: Option<PathBuf>,
+    /// A warm pool that exists from start, NAME:IMAGE:CPUS:MEMORY_MIB:SIZE
+    /// (such as browsers:browser:2:1536:4); repeatable. A pool of that name
+    /// with another shape is remade.
+    #[arg(long = "pool", value_name = "SPEC", value_parser = hype_types::CreatePool::from_spec)]
+    pool: Vec<hype_types::CreatePool>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -183,6 +188,7 @@ async fn main() -> anyhow::Result<()> {
         import_workers: args.import_workers as usize,
         import_allow_hosts: args.import_allow_host,
         import_dir: args.import_dir,
+        pools: args.pool,
         network: (args.network == OnOff::On).then(|| NetworkConfig {
             bridge: args.bridge,
             subnet: args.subnet.trunc(),

@@ -3,6 +3,8 @@
 //! test's own, driven over CDP through hyped's proxy.
 
 mod common;
+#[path = "forks/pools.rs"]
+mod pools;
 
 use std::time::{Duration, Instant};
 

@@ -19,6 +19,7 @@ NO_MODEL = {
     "ConsoleMessages": "vms.browser_console() returns the list",
     "NetworkRequests": "vms.browser_network() returns the list",
     "SnapshotList": "snapshots.list() returns the list",
+    "PoolList": "pools.list() returns the list",
     "Created": "vms.create() returns a Vm, or with count a ForkResult",
 }
 PRIMITIVE = {"string": str, "integer": int, "number": float, "boolean": bool}

@@ -84,6 +84,30 @@ def test_errors_carry_status_code_and_message(h: hype.Hype) -> None:
         h.vms.delete(name)
 
 
+def test_pools_refuse_what_they_cannot_serve(h: hype.Hype) -> None:
+    """Warm pools through the SDK: precise errors from a real hyped, and a
+    create that names a missing pool makes nothing."""
+    assert h.pools.list() == []
+    with pytest.raises(hype.HypeError) as e:
+        h.pools.create("warm", image="no-such-image", size=1)
+    assert (e.value.status, e.value.code) == (404, "image_not_found"), repr(e.value)
+    with pytest.raises(hype.HypeError) as e:
+        h.pools.create("warm", image="base", size=0)
+    assert e.value.status == 422, repr(e.value)
+    for call in (lambda: h.pools.get("ghost"), lambda: h.pools.delete("ghost")):
+        with pytest.raises(hype.HypeError) as e:
+            call()
+        assert (e.value.status, e.value.code) == (404, "pool_not_found"), repr(e.value)
+    name = vm_name()
+    with pytest.raises(hype.HypeError) as e:
+        h.vms.create(name, pool="ghost")
+    assert (e.value.status, e.value.code) == (404, "pool_not_found"), repr(e.value)
+    with pytest.raises(hype.HypeError) as e:
+        h.vms.get(name)
+    assert e.value.code == "vm_not_found"
+    assert list(h.vms.list(pool="ghost")) == []
+
+
 def test_each_vm_operation_reaches_its_route(h: hype.Hype) -> None:
     """Every per-VM method calls the route its @operation mark names: a
     missing VM answers 404 vm_not_found on that route."""

@@ -4,6 +4,7 @@ import { HypeError } from "./errors.js";
 import type { CreateVm } from "./models.js";
 import { Events } from "./resources/events.js";
 import { Images } from "./resources/images.js";
+import { Pools } from "./resources/pools.js";
 import { Snapshots } from "./resources/snapshots.js";
 import { Jobs } from "./resources/jobs.js";
 import { System } from "./resources/system.js";
@@ -38,6 +39,7 @@ export interface SandboxOptions extends Omit<CreateVm, "name" | "ttlSeconds" | "
 /** The resources of the client. A new resource is one module in `resources/` and one line here. */
 export const RESOURCES = {
   system: System, vms: Vms, images: Images, jobs: Jobs, events: Events, snapshots: Snapshots,
+  pools: Pools,
 } as const;
 
 /**
@@ -55,6 +57,7 @@ export class Hype {
   readonly vms: Vms;
   readonly images: Images;
   readonly snapshots: Snapshots;
+  readonly pools: Pools;
   readonly jobs: Jobs;
   readonly events: Events;
 
@@ -64,6 +67,7 @@ export class Hype {
     this.vms = new Vms(this);
     this.images = new Images(this);
     this.snapshots = new Snapshots(this);
+    this.pools = new Pools(this);
     this.jobs = new Jobs(this);
     this.events = new Events(this);
   }

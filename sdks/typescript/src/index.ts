@@ -9,6 +9,7 @@ export { NOT_WRAPPED, type Operations } from "./operations.js";
 export { Pager, type Page } from "./pagination.js";
 export { Events } from "./resources/events.js";
 export { Images } from "./resources/images.js";
+export { Pools } from "./resources/pools.js";
 export { Snapshots } from "./resources/snapshots.js";
 export { Job, Jobs, type JobEvent, type Submission, type WaitOptions } from "./resources/jobs.js";
 export { System } from "./resources/system.js";

@@ -14,6 +14,9 @@ export type JobKind = "vsphere_export" | "xcpng_export";
 export type JobEventType = "JOB_QUEUED" | "JOB_STARTED" | "JOB_PROGRESS" | "JOB_COMPLETED" | "JOB_FAILED" | "JOB_CANCELLED";
 export type VmmKind = "cloud-hypervisor" | "qemu";
 export type VmmChoice = "auto" | "cloud-hypervisor" | "qemu";
+export type PoolState = "building" | "filling" | "ready" | "failing";
+/** `pool` on a create: a warm pool's name, or `false` to boot cold. */
+export type PoolChoice = string | boolean;
 export type BootMode = "firmware" | "kernel";
 export type Firmware = "bios" | "uefi";
 export type XcpngTransport = "raw" | "xva";
@@ -254,6 +257,47 @@ export interface CreateVm {
   snapshot?: string | null;
   /** With `snapshot`: make NAME-1 .. NAME-K (`vms.createForks`). */
   count?: number | null;
+  /**
+   * Take a ready sandbox from this warm pool (`false`: boot cold even if a
+   * pool of this shape exists). Unset, a pool of the same image, CPUs and
+   * memory serves the create.
+   */
+  pool?: PoolChoice | null;
+}
+
+/** What `pools.create` takes. */
+export interface CreatePool {
+  name: string;
+  image: string;
+  cpuCores?: number;
+  memoryMb?: number;
+  /** How many sandboxes to keep ready. */
+  size: number;
+}
+
+/** A warm pool: sandboxes of one shape kept ready for creates. */
+export interface Pool extends Raw {
+  name: string;
+  image: string;
+  cpuCores: number;
+  memoryMb: number;
+  size: number;
+  /** Sandboxes ready to be handed out now. */
+  ready: number;
+  /** Sandboxes on their way. */
+  starting: number;
+  state: PoolState;
+  /** Why its last attempt failed, while `failing`. */
+  error?: string | null;
+  /** The snapshot its sandboxes are forked from, once made. */
+  snapshot?: string | null;
+  /** Creates served from it since hyped started. */
+  claims: number;
+  /** Creates that found it empty since hyped started. */
+  misses: number;
+  /** How long its last refill took to be ready. */
+  lastRefillMs?: number | null;
+  createdAt: string;
 }
 
 /** A VM saved for forks: its memory, device state and disks at an instant. */

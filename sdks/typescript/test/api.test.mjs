@@ -90,6 +90,19 @@ test("errors carry status, code and message; the key never shows", async () => {
     e.code === "connection_error" && !e.message.includes("sk-never-shown"));
 });
 
+test("warm pools refuse what they cannot serve", async () => {
+  assert.deepEqual(await hype.pools.list(), []);
+  await assert.rejects(hype.pools.create({ name: "warm", image: "no-such-image", size: 1 }), (e) =>
+    e instanceof HypeError && e.status === 404 && e.code === "image_not_found");
+  await assert.rejects(hype.pools.create({ name: "warm", image: "base", size: 0 }), (e) => e.status === 422);
+  await assert.rejects(hype.pools.get("ghost"), (e) => e.status === 404 && e.code === "pool_not_found");
+  await assert.rejects(hype.pools.delete("ghost"), (e) => e.status === 404 && e.code === "pool_not_found");
+  const name = vmName();
+  await assert.rejects(hype.vms.create({ name, pool: "ghost" }), (e) => e.status === 404 && e.code === "pool_not_found");
+  await assert.rejects(hype.vms.get(name), (e) => e.code === "vm_not_found");
+  assert.deepEqual(await hype.vms.list({ pool: "ghost" }).toArray(), []);
+});
+
 test("each VM method reaches its route", async () => {
   const sent = [];
   const c = new Hype({ fetch: (url, init) => (sent.push(`${init?.method ?? "GET"} ${new URL(url).pathname}`), fetch(url, init)) });

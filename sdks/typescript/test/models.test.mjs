@@ -19,7 +19,7 @@ const NO_MODEL = {
   ImageList: "images.list() iterates", ErrorBody: "HypeError", ErrorDetail: "HypeError (code, message)",
   ConsoleMessages: "vms.browserConsole() returns the array", NetworkRequests: "vms.browserNetwork() returns the array",
   JobSpec: "VsphereJob | XcpngJob, each checked", JobBatch: "jobs.submitMany() takes the array",
-  SnapshotList: "snapshots.list() returns the array", Created: "vms.create() returns a Vm, vms.createForks() a ForkResult",
+  SnapshotList: "snapshots.list() returns the array", PoolList: "pools.list() returns the array", Created: "vms.create() returns a Vm, vms.createForks() a ForkResult",
 };
 const AS_WRITTEN = new Set(["VsphereJob", "XcpngJob"]); // sent in the API's own snake_case
 

@@ -10,6 +10,7 @@ pub(crate) mod images;
 pub(crate) mod jobs;
 pub(crate) mod logs;
 pub(crate) mod mcp;
+pub(crate) mod pools;
 pub(crate) mod snapshots;
 pub(crate) mod system;
 pub(crate) mod vms;
@@ -49,6 +50,8 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(snapshots::fork))
         .routes(routes!(snapshots::list))
         .routes(routes!(snapshots::get, snapshots::delete))
+        .routes(routes!(pools::create, pools::list))
+        .routes(routes!(pools::get, pools::delete))
         .routes(routes!(logs::logs))
         .routes(routes!(guest::network))
         .routes(routes!(guest::probe))

@@ -63,7 +63,7 @@ pub async fn get(
     params(("name" = String, Path)),
     responses((status = 204, description = "Deleted, files and all"),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "VMs forked from it exist (named in the message)", body = ErrorBody)))]
+        (status = 409, description = "VMs forked from it exist, or it is a warm pool's (named in the message)", body = ErrorBody)))]
 pub async fn delete(
     State(s): State<AppState>,
     Path(name): Path<String>,

@@ -6,6 +6,9 @@ use axum::response::IntoResponse;
 use axum::Json;
 use hype_types::{ErrorKind, VersionInfo};
 use prometheus_client::encoding::text::encode;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -48,6 +51,7 @@ pub async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, Api
             .set(n);
     }
     reg.register("vms", "VMs by state", vms);
+    register_pools(&mut reg, s.hype.list_pools().await?.pools);
     let last = Gauge::<i64>::default();
     last.set(s.hype.last_event_id().await?);
     reg.register("last_event_id", "Id of the newest lifecycle event", last);
@@ -61,6 +65,39 @@ pub async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, Api
         )],
         body,
     ))
+}
+
+/// Each warm pool's size, what is ready, claims, misses and refill time.
+fn register_pools(reg: &mut Registry, pools: Vec<hype_types::Pool>) {
+    type Labels = Vec<(String, String)>;
+    let size = Family::<Labels, Gauge>::default();
+    let ready = Family::<Labels, Gauge>::default();
+    let claims = Family::<Labels, Counter>::default();
+    let misses = Family::<Labels, Counter>::default();
+    let refill = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+    for p in pools {
+        let l = vec![("pool".to_owned(), p.name.clone())];
+        size.get_or_create(&l).set(i64::from(p.size));
+        ready.get_or_create(&l).set(i64::from(p.ready));
+        claims.get_or_create(&l).inc_by(p.claims);
+        misses.get_or_create(&l).inc_by(p.misses);
+        if let Some(ms) = p.last_refill_ms {
+            refill.get_or_create(&l).set(ms as f64 / 1000.0);
+        }
+    }
+    reg.register("pool_size", "Sandboxes each warm pool keeps ready", size);
+    reg.register("pool_ready", "Sandboxes ready in each warm pool now", ready);
+    reg.register("pool_claims", "Creates served from each warm pool", claims);
+    reg.register(
+        "pool_misses",
+        "Creates that found the warm pool empty",
+        misses,
+    );
+    reg.register(
+        "pool_refill_seconds",
+        "How long the last refill fork of each warm pool took to be ready",
+        refill,
+    );
 }
 
 pub async fn not_found() -> ApiError {

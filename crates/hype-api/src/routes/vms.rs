@@ -17,6 +17,9 @@ use crate::AppState;
 pub struct ListQuery {
     /// Only VMs in this state.
     state: Option<VmState>,
+    /// The VMs waiting in this warm pool (they are not users' VMs and are
+    /// listed only so).
+    pool: Option<String>,
     /// VMs in the page (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
@@ -36,12 +39,14 @@ pub async fn list(
         limit: q.limit,
         after: q.after,
     };
-    Ok(Json(s.hype.list_vms(q.state, &page).await?))
+    Ok(Json(
+        s.hype.list_vms(q.state, q.pool.as_deref(), &page).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/vms", request_body = CreateVm, tag = "vms",
-    responses((status = 201, description = "Created: booting; or with `snapshot`, running (its agent took its own identity); with `count`, each fork made and each that failed", body = Created),
-        (status = 404, description = "Unknown image or snapshot", body = ErrorBody),
+    responses((status = 201, description = "Created: booting; or with `snapshot`, or from a warm pool, running (its agent took its own identity); with `count`, each fork made and each that failed", body = Created),
+        (status = 404, description = "Unknown image, snapshot or pool", body = ErrorBody),
         (status = 409, description = "Name taken, or the snapshot's QEMU version is not on this host", body = ErrorBody),
         (status = 422, description = "Values this host cannot boot (a name, more CPUs or memory than it has, a VMM it lacks, a command line, persist without a root filesystem)", body = ErrorBody),
         (status = 501, description = "No firmware on this host for the image", body = ErrorBody),

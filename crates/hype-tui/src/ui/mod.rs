@@ -104,7 +104,12 @@ fn header(app: &App, theme: Theme, f: &mut Frame, area: Rect) {
         Conn::Connected => ("●", "connected"),
         _ => ("○", "connecting"),
     };
-    let right = format!("{} VMs  {mark} {state} ", app.vms.len());
+    let pools: String = app
+        .pools
+        .iter()
+        .map(|p| format!("pool {} {}/{}  ", p.name, p.ready, p.size))
+        .collect();
+    let right = format!("{pools}{} VMs  {mark} {state} ", app.vms.len());
     let left = format!(" hype  {}", app.base);
     let pad = (area.width as usize).saturating_sub(left.chars().count() + right.chars().count());
     let line = Line::from(vec![

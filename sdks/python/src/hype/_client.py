@@ -13,6 +13,7 @@ from .models import NetworkSpec
 from .resources.events import AsyncEvents, Events
 from .resources.images import AsyncImages, Images
 from .resources.jobs import AsyncJobs, Jobs
+from .resources.pools import AsyncPools, Pools
 from .resources.snapshots import AsyncSnapshots, Snapshots
 from .resources.system import AsyncSystem, System
 from .resources.vms import WAIT_TIMEOUT, AsyncVMs, VMs
@@ -26,6 +27,7 @@ RESOURCES = {
     "jobs": (Jobs, AsyncJobs),
     "events": (Events, AsyncEvents),
     "snapshots": (Snapshots, AsyncSnapshots),
+    "pools": (Pools, AsyncPools),
 }
 
 

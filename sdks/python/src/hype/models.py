@@ -22,6 +22,7 @@ __all__ = [
     "XcpngJob", "JobSpec", "JobBatch", "ConsoleMessage", "NetworkRequest", "VmState", "EventType", "JobState", "JobKind",
     "JobEventType", "VmmKind", "VmmChoice", "BootMode", "Firmware", "XcpngTransport",
     "ErrorDetail", "Snapshot", "ForkFailure", "ForkResult", "CreateSnapshot", "ForkVm",
+    "Pool", "PoolState", "PoolChoice", "CreatePool",
 ]
 
 # Enums (schemas of type string with an enum).
@@ -35,6 +36,9 @@ JobKind = Literal["vsphere_export", "xcpng_export"]
 JobEventType = Literal["JOB_QUEUED", "JOB_STARTED", "JOB_PROGRESS", "JOB_COMPLETED", "JOB_FAILED", "JOB_CANCELLED"]
 VmmKind = Literal["cloud-hypervisor", "qemu"]
 VmmChoice = Literal["auto", "cloud-hypervisor", "qemu"]
+PoolState = Literal["building", "filling", "ready", "failing"]
+#: ``pool`` on a create: a warm pool's name, or ``False`` to boot cold.
+PoolChoice = Union[str, bool]
 BootMode = Literal["firmware", "kernel"]
 Firmware = Literal["bios", "uefi"]
 XcpngTransport = Literal["raw", "xva"]
@@ -144,6 +148,33 @@ class Snapshot(Model):
     ephemeral: bool
     created_at: str
     vmm_version: Optional[str] = None
+
+
+@dataclass
+class Pool(Model):
+    """A warm pool: sandboxes of one shape kept ready for creates."""
+
+    name: str
+    image: str
+    cpu_cores: int
+    memory_mb: int
+    size: int
+    #: Sandboxes ready to be handed out now.
+    ready: int
+    #: Sandboxes on their way.
+    starting: int
+    state: PoolState
+    #: Creates served from it since hyped started.
+    claims: int
+    #: Creates that found it empty since hyped started.
+    misses: int
+    created_at: str
+    #: Why its last attempt failed, while ``failing``.
+    error: Optional[str] = None
+    #: The snapshot its sandboxes are forked from, once made.
+    snapshot: Optional[str] = None
+    #: How long its last refill took to be ready.
+    last_refill_ms: Optional[int] = None
 
 
 @dataclass
@@ -443,6 +474,17 @@ class CreateVm(TypedDict):
     persist: NotRequired[bool]
     snapshot: NotRequired[Optional[str]]
     count: NotRequired[Optional[int]]
+    pool: NotRequired[Optional[PoolChoice]]
+
+
+class CreatePool(TypedDict):
+    """``pools.create`` body (its keyword arguments)."""
+
+    name: str
+    image: str
+    size: int
+    cpu_cores: NotRequired[int]
+    memory_mb: NotRequired[int]
 
 
 class CreateSnapshot(TypedDict):

@@ -57,11 +57,14 @@ export class Vms {
 
   constructor(private readonly client: Hype) {}
 
-  /** VMs by name (in `state` if given): `await` for all, or `for await` page by page. */
-  list(opts: { state?: VmState; pageSize?: number } = {}): Pager<Vm> {
+  /**
+   * VMs by name (in `state` if given): `await` for all, or `for await` page
+   * by page. With `pool`, the VMs waiting in that warm pool instead.
+   */
+  list(opts: { state?: VmState; pageSize?: number; pool?: string } = {}): Pager<Vm> {
     return new Pager(async (after) => {
       const r = await this.client.transport.json<{ vms: unknown[]; next?: string }>("GET", "/api/v1/vms", {
-        query: { state: opts.state, limit: opts.pageSize ?? PAGE_SIZE, after },
+        query: { state: opts.state, limit: opts.pageSize ?? PAGE_SIZE, after, pool: opts.pool },
       });
       return { items: r.vms.map((v) => decode<Vm>(v)), next: r.next };
     });

@@ -32,8 +32,12 @@ def _create_body(name: str, args: Dict[str, Any]) -> Dict[str, Any]:
     return body
 
 
-def _list_params(state: Optional[str], page_size: Optional[int], after: Optional[str]) -> Dict[str, Any]:
-    return {"state": state, "limit": page_size or PAGE_SIZE, "after": after}
+def _list_params(state: Optional[str], page_size: Optional[int], after: Optional[str],
+                 pool: Optional[str] = None) -> Dict[str, Any]:
+    params = {"state": state, "limit": page_size or PAGE_SIZE, "after": after}
+    if pool is not None:
+        params["pool"] = pool
+    return params
 
 
 def _settled(name: str, state: str, vm_state: str, event: Optional[Event]) -> bool:
@@ -56,11 +60,14 @@ class VMs(SyncResource):
     """``h.vms``: create, list, drive and delete VMs."""
 
     @operation("GET", "/api/v1/vms")
-    def list(self, *, state: Optional[VmState] = None, page_size: Optional[int] = None) -> Pager[Vm]:
+    def list(self, *, state: Optional[VmState] = None, page_size: Optional[int] = None,
+             pool: Optional[str] = None) -> Pager[Vm]:
         """VMs by name (only those in ``state`` if given); iterating follows
-        the pages. ``list(h.vms.list())`` for all at once."""
+        the pages. ``list(h.vms.list())`` for all at once. With ``pool``, the
+        VMs waiting in that warm pool instead (they are not users' VMs)."""
         return Pager(lambda cur: page_of(
-            self._t.request("GET", "/api/v1/vms", params=_list_params(state, page_size, cur)).json(), "vms", Vm))
+            self._t.request("GET", "/api/v1/vms", params=_list_params(state, page_size, cur, pool)).json(),
+            "vms", Vm))
 
     @operation("POST", "/api/v1/vms")
     def create(self, name: str, *, image: Optional[str] = None, cpu_cores: Optional[int] = None,
@@ -68,7 +75,7 @@ class VMs(SyncResource):
                idle_timeout_seconds: Optional[int] = None, kernel_cmdline: Optional[str] = None,
                vmm: Optional[VmmChoice] = None, network: Optional[NetworkSpec] = None,
                persist: Optional[bool] = None, snapshot: Optional[str] = None,
-               count: Optional[int] = None) -> Any:
+               count: Optional[int] = None, pool: Optional[Union[str, bool]] = None) -> Any:
         """Creates and boots a VM; it comes back ``starting`` (see :meth:`wait`).
 
         Arguments left ``None`` take the server's defaults (1 CPU, 512 MiB,
@@ -78,11 +85,14 @@ class VMs(SyncResource):
         With ``snapshot``, the VM is a fork of that snapshot and comes back
         ``running``; with ``count`` too, ``NAME-1`` .. ``NAME-K`` are made
         and a :class:`~hype.models.ForkResult` lists each made and failed.
+        With ``pool``, a ready sandbox of that warm pool is handed over,
+        already ``running`` (a create of a pool's image, CPUs and memory is
+        served from it unasked; ``pool=False`` boots cold).
         """
         body = _create_body(name, dict(image=image, cpu_cores=cpu_cores, memory_mb=memory_mb,
                                        ttl_seconds=ttl_seconds, idle_timeout_seconds=idle_timeout_seconds,
                                        kernel_cmdline=kernel_cmdline, vmm=vmm, network=network,
-                                       persist=persist, snapshot=snapshot, count=count))
+                                       persist=persist, snapshot=snapshot, count=count, pool=pool))
         data = self._t.request("POST", "/api/v1/vms", json=body).json()
         return ForkResult.from_json(data) if count is not None else Vm.from_json(data)
 
@@ -226,11 +236,12 @@ class AsyncVMs(AsyncResource):
     """``h.vms`` of :class:`~hype.AsyncHype`; the same methods, awaitable."""
 
     @operation("GET", "/api/v1/vms")
-    def list(self, *, state: Optional[VmState] = None, page_size: Optional[int] = None) -> AsyncPager[Vm]:
+    def list(self, *, state: Optional[VmState] = None, page_size: Optional[int] = None,
+             pool: Optional[str] = None) -> AsyncPager[Vm]:
         """VMs by name; ``async for`` follows the pages."""
 
         async def fetch(cur: Optional[str]):  # type: ignore[no-untyped-def]
-            r = await self._t.request("GET", "/api/v1/vms", params=_list_params(state, page_size, cur))
+            r = await self._t.request("GET", "/api/v1/vms", params=_list_params(state, page_size, cur, pool))
             return page_of(r.json(), "vms", Vm)
 
         return AsyncPager(fetch)
@@ -241,12 +252,12 @@ class AsyncVMs(AsyncResource):
                      idle_timeout_seconds: Optional[int] = None, kernel_cmdline: Optional[str] = None,
                      vmm: Optional[VmmChoice] = None, network: Optional[NetworkSpec] = None,
                      persist: Optional[bool] = None, snapshot: Optional[str] = None,
-                     count: Optional[int] = None) -> Any:
+                     count: Optional[int] = None, pool: Optional[Union[str, bool]] = None) -> Any:
         """Creates and boots a VM (see :meth:`VMs.create`)."""
         body = _create_body(name, dict(image=image, cpu_cores=cpu_cores, memory_mb=memory_mb,
                                        ttl_seconds=ttl_seconds, idle_timeout_seconds=idle_timeout_seconds,
                                        kernel_cmdline=kernel_cmdline, vmm=vmm, network=network,
-                                       persist=persist, snapshot=snapshot, count=count))
+                                       persist=persist, snapshot=snapshot, count=count, pool=pool))
         data = (await self._t.request("POST", "/api/v1/vms", json=body)).json()
         return ForkResult.from_json(data) if count is not None else Vm.from_json(data)
 

@@ -1,0 +1,260 @@
+//! Warm pools, end to end: a pool from `--pool` fills itself with forks of
+//! a browser guest; creates are handed a running sandbox that Playwright
+//! drives through hyped; a restart adopts the pool; deleting it leaves
+//! nothing but the VMs handed out. In this binary so it runs beside the
+//! fork test (both spend most of their time booting guests).
+
+use std::time::{Duration, Instant};
+
+use hype_types::{Pool, PoolState, Vm, VmList, VmState};
+use serde_json::{json, Value};
+
+use super::common::{in_netns, Server};
+use super::{delete, post};
+
+const SUBNET: &str = "10.82.0.0/24";
+const POOL: &str = "warm:browser:2:1536:2";
+
+fn server(dir: &std::path::Path) -> anyhow::Result<Server> {
+    Server::networked(dir, SUBNET, &["--max-vms", "6", "--pool", POOL])
+}
+
+async fn get(s: &Server, path: &str) -> anyhow::Result<Value> {
+    Ok(reqwest::get(format!("{}{path}", s.base))
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+/// Waits until pool `warm` has `n` ready (and none on the way).
+async fn wait_ready(s: &Server, n: u32, deadline: Duration) -> anyhow::Result<Pool> {
+    let until = Instant::now() + deadline;
+    loop {
+        let p: Pool = serde_json::from_value(get(s, "/api/v1/pools/warm").await?)?;
+        if p.ready == n && p.starting == 0 {
+            return Ok(p);
+        }
+        anyhow::ensure!(Instant::now() < until, "pool not ready in time: {p:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// `VM_CREATED`'s detail for `vm`.
+async fn created_detail(s: &Server, vm: &str) -> anyhow::Result<Value> {
+    let events = get(s, &format!("/api/v1/events?vm={vm}&limit=1000")).await?;
+    let detail = events["events"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["type"] == "VM_CREATED"))
+        .map(|e| e["detail"].as_str().unwrap_or("null").to_owned())
+        .unwrap_or_else(|| "null".into());
+    Ok(serde_json::from_str(&detail)?)
+}
+
+fn playwright(cdp_url: &str) -> anyhow::Result<Value> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/browser");
+    let run = std::process::Command::new("node")
+        .arg(format!("{dir}/playwright-check.mjs"))
+        .arg(cdp_url)
+        .output()?;
+    anyhow::ensure!(
+        run.status.success(),
+        "playwright: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    Ok(serde_json::from_slice(&run.stdout)?)
+}
+
+#[test]
+fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
+    in_netns(|| async {
+        let tmp = tempfile::tempdir()?;
+        let mut s = server(tmp.path())?;
+        let t = Instant::now();
+        let pool = wait_ready(&s, 2, Duration::from_secs(900)).await?;
+        eprintln!("pool ready after {:?}", t.elapsed());
+        assert_eq!(pool.state, PoolState::Ready);
+        let snapshot = pool
+            .snapshot
+            .clone()
+            .expect("a ready pool has its snapshot");
+        // Its VMs are not users' VMs; a filter shows them.
+        let users: VmList = serde_json::from_value(get(&s, "/api/v1/vms").await?)?;
+        assert!(users.vms.is_empty(), "{:?}", users.vms);
+        let waiting: VmList = serde_json::from_value(get(&s, "/api/v1/vms?pool=warm").await?)?;
+        assert_eq!(waiting.vms.len(), 2);
+        assert!(waiting.vms.iter().all(|v| v.state == VmState::Running));
+
+        // Bad input: precise errors, nothing made.
+        for (path, body, want) in [
+            (
+                "/api/v1/pools",
+                json!({"name": "warm", "image": "browser", "size": 1}),
+                409,
+            ),
+            (
+                "/api/v1/pools",
+                json!({"name": "p2", "image": "nope", "size": 1}),
+                404,
+            ),
+            (
+                "/api/v1/pools",
+                json!({"name": "p2", "image": "browser", "size": 0}),
+                422,
+            ),
+            (
+                "/api/v1/pools",
+                json!({"name": "P2", "image": "browser", "size": 1}),
+                422,
+            ),
+            (
+                "/api/v1/pools",
+                json!({"name": "p2", "image": "browser", "size": 9}),
+                422,
+            ),
+            (
+                "/api/v1/pools",
+                json!({"name": "p2", "image": "browser", "size": 1, "x": 1}),
+                422,
+            ),
+            ("/api/v1/vms", json!({"name": "x", "pool": "nope"}), 404),
+            (
+                "/api/v1/vms",
+                json!({"name": "x", "pool": "warm", "memory_mb": 1024}),
+                422,
+            ),
+            ("/api/v1/vms", json!({"name": "x", "pool": true}), 422),
+            (
+                "/api/v1/vms",
+                json!({"name": "x", "pool": "warm", "snapshot": "s"}),
+                422,
+            ),
+            ("/api/v1/vms", json!({"name": "Bad!", "pool": "warm"}), 422),
+        ] {
+            let (st, b) = post(&s, path, body.clone()).await?;
+            assert_eq!(st, want, "{body}: {b}");
+        }
+        assert_eq!(s.client.list_pools().await?.len(), 1);
+        assert!(s.client.list_vms(None).await?.is_empty());
+        assert_eq!(wait_ready(&s, 2, Duration::from_secs(5)).await?.claims, 0);
+
+        // A claim: running in the 201, under the caller's name, driven by
+        // Playwright through hyped.
+        let t = Instant::now();
+        let (st, mine) = post(
+            &s,
+            "/api/v1/vms",
+            json!({"name": "mine", "pool": "warm", "ttl_seconds": 3600}),
+        )
+        .await?;
+        let took = t.elapsed();
+        eprintln!("claim answered after {took:?}");
+        assert_eq!(st, 201, "{mine}");
+        let mine: Vm = serde_json::from_value(mine)?;
+        assert_eq!(mine.state, VmState::Running);
+        assert_eq!((mine.cpu_cores, mine.memory_mb), (2, 1536));
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert_eq!(
+            created_detail(&s, "mine").await?,
+            json!({"pool": "warm", "served": "pool"})
+        );
+        let cdp = mine.cdp_url.clone().expect("a browser sandbox");
+        let pw = tokio::task::spawn_blocking(move || playwright(&cdp)).await??;
+        assert_eq!(pw["title"], "hype sandbox", "{pw}");
+        // The name taken is refused, and takes nothing from the pool.
+        let (st, b) = post(&s, "/api/v1/vms", json!({"name": "mine", "pool": "warm"})).await?;
+        assert_eq!(st, 409, "{b}");
+
+        // A create of the pool's shape is served from it unasked; `false`
+        // boots cold.
+        let (st, auto) = post(
+            &s,
+            "/api/v1/vms",
+            json!({"name": "auto", "image": "browser", "cpu_cores": 2, "memory_mb": 1536}),
+        )
+        .await?;
+        assert_eq!(st, 201, "{auto}");
+        assert_eq!(auto["state"], "running", "{auto}");
+        let served = created_detail(&s, "auto").await?;
+        assert!(
+            served["served"] == "pool" || served["served"] == "fork",
+            "{served}"
+        );
+        let (st, cold) = post(
+            &s,
+            "/api/v1/vms",
+            json!({"name": "cold", "image": "browser", "cpu_cores": 2, "memory_mb": 1536, "pool": false}),
+        )
+        .await?;
+        assert_eq!(st, 201, "{cold}");
+        assert_eq!(cold["state"], "starting", "{cold}");
+        assert_eq!(created_detail(&s, "cold").await?, Value::Null);
+        s.client.delete_vm("cold").await?;
+
+        // It refills; its figures say what happened.
+        let t = Instant::now();
+        let pool = wait_ready(&s, 2, Duration::from_secs(300)).await?;
+        eprintln!("pool refilled after {:?}", t.elapsed());
+        assert!(
+            pool.claims >= 1 && pool.claims + pool.misses == 2,
+            "{pool:?}"
+        );
+        assert!(pool.last_refill_ms.is_some(), "{pool:?}");
+        let metrics = reqwest::get(format!("{}/metrics", s.base))
+            .await?
+            .text()
+            .await?;
+        assert!(
+            metrics.contains("hype_pool_ready{pool=\"warm\"} 2"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("hype_pool_claims_total{pool=\"warm\"}"),
+            "{metrics}"
+        );
+        // Its snapshot is the pool's, not deletable by itself.
+        let (st, b) = delete(&s, &format!("/api/v1/snapshots/{snapshot}")).await?;
+        assert_eq!(st, 409, "{b}");
+        assert!(b.contains("warm"), "{b}");
+
+        // A restart adopts the pool's VMs and what it handed out; the pool
+        // keeps its snapshot and serves at once.
+        let before: VmList = serde_json::from_value(get(&s, "/api/v1/vms?pool=warm").await?)?;
+        s.stop();
+        let s = server(tmp.path())?;
+        let after: VmList = serde_json::from_value(get(&s, "/api/v1/vms?pool=warm").await?)?;
+        let names = |l: &VmList| l.vms.iter().map(|v| v.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&before), names(&after));
+        let pool = wait_ready(&s, 2, Duration::from_secs(60)).await?;
+        assert_eq!(pool.snapshot.as_deref(), Some(snapshot.as_str()));
+        assert_eq!(s.client.get_vm("mine").await?.state, VmState::Running);
+        let (st, again) = post(&s, "/api/v1/vms", json!({"name": "again", "pool": "warm"})).await?;
+        assert_eq!(st, 201, "{again}");
+        assert_eq!(again["state"], "running", "{again}");
+        let cdp = again["cdp_url"].as_str().unwrap().to_owned();
+        let pw = tokio::task::spawn_blocking(move || playwright(&cdp)).await??;
+        assert_eq!(pw["title"], "hype sandbox", "{pw}");
+
+        // Deleting the pool takes its waiting VMs; what it handed out
+        // stays, and its snapshot goes with the last of those.
+        let (st, b) = delete(&s, "/api/v1/pools/warm").await?;
+        assert_eq!(st, 204, "{b}");
+        let left: VmList = serde_json::from_value(get(&s, "/api/v1/vms?pool=warm").await?)?;
+        assert!(left.vms.is_empty(), "{:?}", left.vms);
+        let (st, _) = delete(&s, "/api/v1/pools/warm").await?;
+        assert_eq!(st, 404);
+        let snap = s.client.get_snapshot(&snapshot).await?;
+        assert!(snap.ephemeral, "{snap:?}");
+        for vm in ["mine", "auto", "again"] {
+            s.client.delete_vm(vm).await?;
+        }
+        assert!(s.client.list_snapshots().await?.is_empty());
+        assert_eq!(std::fs::read_dir(tmp.path().join("snapshots"))?.count(), 0);
+        assert!(common_vmm_pids(tmp.path()).is_empty());
+        Ok(())
+    })
+}
+
+fn common_vmm_pids(dir: &std::path::Path) -> Vec<u32> {
+    super::common::vmm_pids_under(dir)
+}
