@@ -3,8 +3,6 @@
 //! test's own, driven over CDP through hyped's proxy.
 
 mod common;
-#[path = "forks/pools.rs"]
-mod pools;
 
 use std::time::{Duration, Instant};
 
@@ -15,28 +13,6 @@ use serde_json::{json, Value};
 
 const PAGE: &str = "data:text/html,<title>fork-me</title><script>window.marker = Math.random().toString(36).slice(2)</script>";
 const COOKIE_URL: &str = "https://fork.test/";
-
-async fn post(s: &Server, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
-    let r = reqwest::Client::new()
-        .post(format!("{}{path}", s.base))
-        .json(&body)
-        .send()
-        .await?;
-    let status = r.status().as_u16();
-    let text = r.text().await?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
-}
-
-async fn delete(s: &Server, path: &str) -> anyhow::Result<(u16, String)> {
-    let r = reqwest::Client::new()
-        .delete(format!("{}{path}", s.base))
-        .send()
-        .await?;
-    Ok((r.status().as_u16(), r.text().await?))
-}
 
 /// The page's marker (made at load, so a reload would change it) and the
 /// cookie jar's value for COOKIE_URL.
@@ -147,7 +123,9 @@ fn forks_keep_the_page_and_take_their_own_identity() -> anyhow::Result<()> {
         assert_eq!(cookie, "s3cr3t");
 
         // Snapshots: made, listed, names unique, only of running VMs.
-        let (st, snap) = post(&s, "/api/v1/vms/src/snapshots", json!({"name": "snap1"})).await?;
+        let (st, snap) = s
+            .post("/api/v1/vms/src/snapshots", json!({"name": "snap1"}))
+            .await?;
         assert_eq!(st, 201, "{snap}");
         let snap: Snapshot = serde_json::from_value(snap)?;
         assert_eq!(
@@ -159,11 +137,17 @@ fn forks_keep_the_page_and_take_their_own_identity() -> anyhow::Result<()> {
             "{}",
             snap.size_bytes
         );
-        let (st, body) = post(&s, "/api/v1/vms/src/snapshots", json!({"name": "snap1"})).await?;
+        let (st, body) = s
+            .post("/api/v1/vms/src/snapshots", json!({"name": "snap1"}))
+            .await?;
         assert_eq!(st, 409, "{body}");
-        let (st, _) = post(&s, "/api/v1/vms/nope/snapshots", json!({"name": "x"})).await?;
+        let (st, _) = s
+            .post("/api/v1/vms/nope/snapshots", json!({"name": "x"}))
+            .await?;
         assert_eq!(st, 404);
-        let (st, body) = post(&s, "/api/v1/vms/src/snapshots", json!({"name": "Bad!"})).await?;
+        let (st, body) = s
+            .post("/api/v1/vms/src/snapshots", json!({"name": "Bad!"}))
+            .await?;
         assert_eq!(st, 422, "{body}");
         assert_eq!(s.client.list_snapshots().await?.len(), 1);
         assert_eq!(s.client.get_vm("src").await?.state, VmState::Running);
@@ -171,12 +155,9 @@ fn forks_keep_the_page_and_take_their_own_identity() -> anyhow::Result<()> {
         // A fork: running in the 201, the page and cookie of the source,
         // its own address and MAC.
         let t = Instant::now();
-        let (st, f1) = post(
-            &s,
-            "/api/v1/vms",
-            json!({"name": "f1", "snapshot": "snap1"}),
-        )
-        .await?;
+        let (st, f1) = s
+            .post("/api/v1/vms", json!({"name": "f1", "snapshot": "snap1"}))
+            .await?;
         assert_eq!(st, 201, "{f1}");
         let f1: Vm = serde_json::from_value(f1)?;
         eprintln!("fork running after {:?}", t.elapsed());
@@ -204,18 +185,18 @@ fn forks_keep_the_page_and_take_their_own_identity() -> anyhow::Result<()> {
             (json!({"name": "f1", "snapshot": "snap1"}), 409),
             (json!({"name": "x", "count": 2}), 422),
         ] {
-            let (st, b) = post(&s, "/api/v1/vms", body.clone()).await?;
+            let (st, b) = s.post("/api/v1/vms", body.clone()).await?;
             assert_eq!(st, want, "{body}: {b}");
         }
 
         // Ten at once: each running at its own address.
         let t = Instant::now();
-        let (st, many) = post(
-            &s,
-            "/api/v1/vms",
-            json!({"name": "m", "snapshot": "snap1", "count": 10}),
-        )
-        .await?;
+        let (st, many) = s
+            .post(
+                "/api/v1/vms",
+                json!({"name": "m", "snapshot": "snap1", "count": 10}),
+            )
+            .await?;
         assert_eq!(st, 201, "{many}");
         let many: ForkResult = serde_json::from_value(many)?;
         eprintln!("ten forks running after {:?}", t.elapsed());
@@ -253,7 +234,7 @@ fn forks_keep_the_page_and_take_their_own_identity() -> anyhow::Result<()> {
         assert_ne!(a, b);
 
         // In use: not deletable, and says by whom.
-        let (st, body) = delete(&s, "/api/v1/snapshots/snap1").await?;
+        let (st, body) = s.delete("/api/v1/snapshots/snap1").await?;
         assert_eq!(st, 409, "{body}");
         assert!(body.contains("f1") && body.contains("m-10"), "{body}");
 
@@ -268,7 +249,7 @@ fn forks_keep_the_page_and_take_their_own_identity() -> anyhow::Result<()> {
 
         // Snapshot and fork in one call; its snapshot goes with it.
         let t = Instant::now();
-        let (st, g) = post(&s, "/api/v1/vms/src/fork", json!({"name": "g"})).await?;
+        let (st, g) = s.post("/api/v1/vms/src/fork", json!({"name": "g"})).await?;
         assert_eq!(st, 201, "{g}");
         eprintln!("fork of a running VM running after {:?}", t.elapsed());
         let g: ForkResult = serde_json::from_value(g)?;
@@ -299,7 +280,7 @@ fn forks_keep_the_page_and_take_their_own_identity() -> anyhow::Result<()> {
         {
             s.client.delete_vm(vm).await?;
         }
-        let (st, body) = delete(&s, "/api/v1/snapshots/snap1").await?;
+        let (st, body) = s.delete("/api/v1/snapshots/snap1").await?;
         assert_eq!(st, 204, "{body}");
         assert!(!tmp.path().join("snapshots/snap1").exists());
         assert_eq!(

@@ -74,7 +74,8 @@ test("the models match the document's schemas", { timeout: 120_000 }, async () =
     const mine = MODEL[name] ?? name;
     sdkTypes.push(mine);
     // Answers carry `raw`; a job event's job is the Job class (its data, and methods).
-    let sdk = schema.enum ? mine : `Omit<${mine}, "raw">`;
+    // Enums and unions of plain values (PoolChoice) are no objects: no `raw`.
+    let sdk = schema.enum || schema.oneOf ? mine : `Omit<${mine}, "raw">`;
     if (name === "JobEvent") sdk = `Omit<JobEvent, "raw" | "job"> & { job: Omit<JobData, "raw"> }`;
     if (AS_WRITTEN.has(name)) sdk = `Omit<${mine}, "kind">`; // JobSpec adds the tag
     // Both ways, so tsc names the field that differs.

@@ -260,6 +260,35 @@ impl Server {
         Ok(self.client.get_vm(name).await?)
     }
 
+    /// POSTs `body` to `path`: the status and the answer (JSON, or its
+    /// text as a string).
+    pub async fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let r = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let text = r.text().await?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        ))
+    }
+
+    /// DELETEs `path`: the status and the answer's text.
+    pub async fn delete(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        let r = reqwest::Client::new()
+            .delete(format!("{}{path}", self.base))
+            .send()
+            .await?;
+        Ok((r.status().as_u16(), r.text().await?))
+    }
+
     /// Polls job `id` until it ends (at most two minutes).
     pub async fn wait_job(&self, id: &str) -> anyhow::Result<hype_types::Job> {
         for _ in 0..600 {

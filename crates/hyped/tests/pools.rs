@@ -1,22 +1,23 @@
 //! Warm pools, end to end: a pool from `--pool` fills itself with forks of
 //! a browser guest; creates are handed a running sandbox that Playwright
 //! drives through hyped; a restart adopts the pool; deleting it leaves
-//! nothing but the VMs handed out. In this binary so it runs beside the
-//! fork test (both spend most of their time booting guests).
+//! nothing but the VMs handed out. A binary of its own: beside the fork
+//! test's twelve guests, two cores starve its browsers under TCG.
 
 use std::time::{Duration, Instant};
 
 use hype_types::{Pool, PoolState, Vm, VmList, VmState};
 use serde_json::{json, Value};
 
-use super::common::{in_netns, Server};
-use super::{delete, post};
+mod common;
+
+use common::{in_netns, Server};
 
 const SUBNET: &str = "10.82.0.0/24";
 const POOL: &str = "warm:browser:2:1536:2";
 
 fn server(dir: &std::path::Path) -> anyhow::Result<Server> {
-    Server::networked(dir, SUBNET, &["--max-vms", "6", "--pool", POOL])
+    Server::networked(dir, SUBNET, &["--max-vms", "8", "--pool", POOL])
 }
 
 async fn get(s: &Server, path: &str) -> anyhow::Result<Value> {
@@ -131,7 +132,7 @@ fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
             ),
             ("/api/v1/vms", json!({"name": "Bad!", "pool": "warm"}), 422),
         ] {
-            let (st, b) = post(&s, path, body.clone()).await?;
+            let (st, b) = s.post(path, body.clone()).await?;
             assert_eq!(st, want, "{body}: {b}");
         }
         assert_eq!(s.client.list_pools().await?.len(), 1);
@@ -141,12 +142,12 @@ fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
         // A claim: running in the 201, under the caller's name, driven by
         // Playwright through hyped.
         let t = Instant::now();
-        let (st, mine) = post(
-            &s,
-            "/api/v1/vms",
-            json!({"name": "mine", "pool": "warm", "ttl_seconds": 3600}),
-        )
-        .await?;
+        let (st, mine) = s
+            .post(
+                "/api/v1/vms",
+                json!({"name": "mine", "pool": "warm", "ttl_seconds": 3600}),
+            )
+            .await?;
         let took = t.elapsed();
         eprintln!("claim answered after {took:?}");
         assert_eq!(st, 201, "{mine}");
@@ -162,17 +163,19 @@ fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
         let pw = tokio::task::spawn_blocking(move || playwright(&cdp)).await??;
         assert_eq!(pw["title"], "hype sandbox", "{pw}");
         // The name taken is refused, and takes nothing from the pool.
-        let (st, b) = post(&s, "/api/v1/vms", json!({"name": "mine", "pool": "warm"})).await?;
+        let (st, b) = s
+            .post("/api/v1/vms", json!({"name": "mine", "pool": "warm"}))
+            .await?;
         assert_eq!(st, 409, "{b}");
 
         // A create of the pool's shape is served from it unasked; `false`
         // boots cold.
-        let (st, auto) = post(
-            &s,
-            "/api/v1/vms",
-            json!({"name": "auto", "image": "browser", "cpu_cores": 2, "memory_mb": 1536}),
-        )
-        .await?;
+        let (st, auto) = s
+            .post(
+                "/api/v1/vms",
+                json!({"name": "auto", "image": "browser", "cpu_cores": 2, "memory_mb": 1536}),
+            )
+            .await?;
         assert_eq!(st, 201, "{auto}");
         assert_eq!(auto["state"], "running", "{auto}");
         let served = created_detail(&s, "auto").await?;
@@ -180,9 +183,7 @@ fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
             served["served"] == "pool" || served["served"] == "fork",
             "{served}"
         );
-        let (st, cold) = post(
-            &s,
-            "/api/v1/vms",
+        let (st, cold) = s.post("/api/v1/vms",
             json!({"name": "cold", "image": "browser", "cpu_cores": 2, "memory_mb": 1536, "pool": false}),
         )
         .await?;
@@ -213,7 +214,7 @@ fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
             "{metrics}"
         );
         // Its snapshot is the pool's, not deletable by itself.
-        let (st, b) = delete(&s, &format!("/api/v1/snapshots/{snapshot}")).await?;
+        let (st, b) = s.delete(&format!("/api/v1/snapshots/{snapshot}")).await?;
         assert_eq!(st, 409, "{b}");
         assert!(b.contains("warm"), "{b}");
 
@@ -228,33 +229,56 @@ fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
         let pool = wait_ready(&s, 2, Duration::from_secs(60)).await?;
         assert_eq!(pool.snapshot.as_deref(), Some(snapshot.as_str()));
         assert_eq!(s.client.get_vm("mine").await?.state, VmState::Running);
-        let (st, again) = post(&s, "/api/v1/vms", json!({"name": "again", "pool": "warm"})).await?;
+        let (st, again) = s
+            .post("/api/v1/vms", json!({"name": "again", "pool": "warm"}))
+            .await?;
         assert_eq!(st, 201, "{again}");
         assert_eq!(again["state"], "running", "{again}");
         let cdp = again["cdp_url"].as_str().unwrap().to_owned();
         let pw = tokio::task::spawn_blocking(move || playwright(&cdp)).await??;
         assert_eq!(pw["title"], "hype sandbox", "{pw}");
 
+        // hyped killed while the pool refills (a fork on its way): after a
+        // restart nothing half-made is left, and the pool fills again.
+        let (st, b) = s
+            .post("/api/v1/vms", json!({"name": "again2", "pool": "warm"}))
+            .await?;
+        assert_eq!(st, 201, "{b}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(s.hyped_pid().expect("running") as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )?;
+        let mut s = s;
+        s.stop();
+        let s = server(tmp.path())?;
+        wait_ready(&s, 2, Duration::from_secs(300)).await?;
+        let users: VmList = serde_json::from_value(get(&s, "/api/v1/vms").await?)?;
+        assert_eq!(
+            names(&users),
+            ["again", "again2", "auto", "mine"],
+            "{:?}",
+            users.vms
+        );
+        assert!(users.vms.iter().all(|v| v.state == VmState::Running));
+        assert_eq!(common::vmm_pids_under(tmp.path()).len(), 6);
+
         // Deleting the pool takes its waiting VMs; what it handed out
         // stays, and its snapshot goes with the last of those.
-        let (st, b) = delete(&s, "/api/v1/pools/warm").await?;
+        let (st, b) = s.delete("/api/v1/pools/warm").await?;
         assert_eq!(st, 204, "{b}");
         let left: VmList = serde_json::from_value(get(&s, "/api/v1/vms?pool=warm").await?)?;
         assert!(left.vms.is_empty(), "{:?}", left.vms);
-        let (st, _) = delete(&s, "/api/v1/pools/warm").await?;
+        let (st, _) = s.delete("/api/v1/pools/warm").await?;
         assert_eq!(st, 404);
         let snap = s.client.get_snapshot(&snapshot).await?;
         assert!(snap.ephemeral, "{snap:?}");
-        for vm in ["mine", "auto", "again"] {
+        for vm in ["mine", "auto", "again", "again2"] {
             s.client.delete_vm(vm).await?;
         }
         assert!(s.client.list_snapshots().await?.is_empty());
         assert_eq!(std::fs::read_dir(tmp.path().join("snapshots"))?.count(), 0);
-        assert!(common_vmm_pids(tmp.path()).is_empty());
+        assert!(common::vmm_pids_under(tmp.path()).is_empty());
         Ok(())
     })
-}
-
-fn common_vmm_pids(dir: &std::path::Path) -> Vec<u32> {
-    super::common::vmm_pids_under(dir)
 }
