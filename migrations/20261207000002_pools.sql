@@ -3,6 +3,8 @@
 
 -- The pool a VM waits in; NULL once handed out (or never pooled).
 ALTER TABLE vms ADD COLUMN pool TEXT;
+-- A pool VM may be handed out: it runs and its browser has answered.
+ALTER TABLE vms ADD COLUMN pool_ready INTEGER NOT NULL DEFAULT 0 CHECK (pool_ready IN (0, 1));
 CREATE INDEX vms_pool ON vms(pool, state) WHERE pool IS NOT NULL;
 
 -- No foreign key to images: a pool whose image went away says so when it

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hype_cdp::Discovery;
 use hype_store::{Claim, PoolRecord, SnapshotRecord, VmRecord};
 use hype_types::{CreatePool, CreateVm, Pool, PoolChoice, PoolList, PoolState, Vm, VmState};
 use tokio::sync::{watch, Notify};
@@ -345,8 +346,14 @@ impl Hype {
         let pool = self.inner.store.get_pool(name).await?;
         let vms = self.pool_vms(name).await?;
         let mut removed = false;
-        for vm in vms.iter().filter(|v| !v.state.has_vmm()) {
-            self.remove_pool_vm(&vm.name, "it ended while waiting in its warm pool")
+        // No fork of this pool is under way between steps: one that runs
+        // unmarked was cut short (hyped killed) and is not known to answer.
+        let stale = |v: &&VmRecord| {
+            !v.state.has_vmm()
+                || (v.snapshot.is_some() && !v.pool_ready && v.state == VmState::Running)
+        };
+        for vm in vms.iter().filter(stale) {
+            self.remove_pool_vm(&vm.name, "it ended, or was not ready, in its warm pool")
                 .await;
             removed = true;
         }
@@ -395,8 +402,20 @@ impl Hype {
             pool: Some(name.to_owned()),
             detail: serde_json::json!({ "snapshot": snap.name, "pool": name }),
         };
-        self.fork_one(&snap, &pool_vm_name(name), Lifetime::default(), origin)
+        let vm = pool_vm_name(name);
+        self.fork_one(&snap, &vm, Lifetime::default(), origin)
             .await?;
+        // Handed out only once its browser has answered through hyped's
+        // own path: a claim answers with a sandbox whose CDP is there, and
+        // under TCG that first request is what warms the guest's code
+        // (seconds, in a new QEMU) rather than the caller's.
+        if self.inner.is_browser_image(&pool.image) {
+            if let Err(e) = self.cdp_discovery(&vm, Discovery::Version).await {
+                self.remove_pool_vm(&vm, "its browser did not answer").await;
+                return Err(e);
+            }
+        }
+        self.inner.store.mark_pool_ready(name, &vm).await?;
         rt.last_refill_ms
             .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         rt.set(PoolState::Filling, None);
@@ -485,14 +504,7 @@ impl Hype {
     }
 
     async fn pool_view(&self, rec: PoolRecord) -> Result<Pool> {
-        let (mut ready, mut starting) = (0, 0);
-        for (state, n) in self.inner.store.pool_counts(&rec.name).await? {
-            match state {
-                VmState::Running => ready += n,
-                VmState::Creating | VmState::Starting => starting += n,
-                _ => {}
-            }
-        }
+        let counts = self.inner.store.pool_counts(&rec.name).await?;
         let rt = self.inner.pools.get(&rec.name);
         let (state, error) = rt
             .as_ref()
@@ -510,8 +522,8 @@ impl Hype {
             cpu_cores: rec.cpu_cores,
             memory_mb: rec.memory_mb,
             size: rec.size,
-            ready,
-            starting,
+            ready: counts.ready,
+            starting: counts.starting,
             state,
             error,
             snapshot: rec.snapshot,

@@ -30,7 +30,7 @@ pub use error::StoreError;
 pub use images::ImageRecord;
 pub use jobs::NewJob;
 pub use leases::Lease;
-pub use pools::{Claim, PoolRecord};
+pub use pools::{Claim, PoolCounts, PoolRecord};
 pub use snapshots::SnapshotRecord;
 pub use vms::{NewVm, VmRecord, VmmUpdate};
 

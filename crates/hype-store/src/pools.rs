@@ -34,6 +34,13 @@ fn pool_row(r: &SqliteRow) -> PoolRecord {
     }
 }
 
+/// A pool's forks by readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolCounts {
+    pub ready: u32,
+    pub starting: u32,
+}
+
 /// What a claim asks of the VM it takes.
 #[derive(Debug, Clone)]
 pub struct Claim<'a> {
@@ -144,8 +151,9 @@ impl Store {
         let _w = self.writer.lock().await;
         let mut tx = self.pool.begin().await.during("begin claim")?;
         let old: Option<String> = sqlx::query_scalar(
-            // A pool's template (not a fork: no snapshot) is never handed out.
-            "SELECT name FROM vms WHERE pool = ? AND state = 'running' AND snapshot IS NOT NULL \
+            // Only a VM the pool marked ready: never its template, never a
+            // fork whose browser has not answered yet.
+            "SELECT name FROM vms WHERE pool = ? AND state = 'running' AND pool_ready = 1 \
              ORDER BY created_at, name LIMIT 1",
         )
         .bind(claim.pool)
@@ -157,7 +165,7 @@ impl Store {
         };
         let at = now();
         let res = sqlx::query(
-            "UPDATE vms SET name = ?, pool = NULL, ttl_seconds = ?, idle_timeout_seconds = ?, \
+            "UPDATE vms SET name = ?, pool = NULL, pool_ready = 0, ttl_seconds = ?, idle_timeout_seconds = ?, \
              created_at = ?, updated_at = ? WHERE name = ? AND state = 'running'",
         )
         .bind(claim.name)
@@ -205,17 +213,34 @@ impl Store {
         Ok(Some((old, vm, events)))
     }
 
-    /// How many of the pool's VMs are in each state.
-    pub async fn pool_counts(&self, pool: &str) -> Result<Vec<(VmState, u32)>> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT state, count(*) FROM vms WHERE pool = ? AND snapshot IS NOT NULL GROUP BY state")
-                .bind(pool)
-                .fetch_all(&self.pool)
-                .await
-                .during("count pool VMs")?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(s, n)| VmState::parse(&s).map(|st| (st, n as u32)))
-            .collect())
+    /// Marks a running VM of `pool` as one to hand out.
+    pub async fn mark_pool_ready(&self, pool: &str, name: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE vms SET pool_ready = 1 WHERE name = ? AND pool = ? AND state = 'running'",
+        )
+        .bind(name)
+        .bind(pool)
+        .execute(&self.pool)
+        .await
+        .during("mark pool VM ready")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The pool's forks (its template left out): how many can be handed
+    /// out now, and how many are on their way.
+    pub async fn pool_counts(&self, pool: &str) -> Result<PoolCounts> {
+        let (ready, starting): (i64, i64) = sqlx::query_as(
+            "SELECT coalesce(sum(state = 'running' AND pool_ready = 1), 0), \
+             coalesce(sum(state IN ('creating', 'starting') OR (state = 'running' AND pool_ready = 0)), 0) \
+             FROM vms WHERE pool = ? AND snapshot IS NOT NULL",
+        )
+        .bind(pool)
+        .fetch_one(&self.pool)
+        .await
+        .during("count pool VMs")?;
+        Ok(PoolCounts {
+            ready: ready as u32,
+            starting: starting as u32,
+        })
     }
 }

@@ -42,6 +42,8 @@ pub struct VmRecord {
     pub snapshot: Option<String>,
     /// The warm pool it waits in (`None` once handed out).
     pub pool: Option<String>,
+    /// Its pool may hand it out (it runs and its browser answered).
+    pub pool_ready: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -82,7 +84,7 @@ pub struct VmmUpdate {
 const COLUMNS: &str =
     "id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, user_cmdline, \
      vmm_kind, vmm_version, vmm_pid, accel, ip, mac, egress, ttl_seconds, idle_timeout_seconds, persist, \
-     has_agent, uid, dir, snapshot, pool, created_at, updated_at";
+     has_agent, uid, dir, snapshot, pool, pool_ready, created_at, updated_at";
 
 fn from_row(row: &SqliteRow) -> Result<VmRecord> {
     let state: String = row.get("state");
@@ -119,6 +121,7 @@ fn from_row(row: &SqliteRow) -> Result<VmRecord> {
         dir: row.get("dir"),
         snapshot: row.get("snapshot"),
         pool: row.get("pool"),
+        pool_ready: row.get::<i64, _>("pool_ready") != 0,
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })

@@ -99,9 +99,14 @@ async fn a_claim_renames_the_oldest_ready_vm_with_its_events() -> anyhow::Result
     pool_vm(&store, "pool-warm-base", "warm", None).await?;
     assert!(store.claim_pool_vm(claim("warm", "mine")).await?.is_none());
     pool_vm(&store, "pool-warm-1", "warm", Some("s")).await?;
+    // A fork is not handed out before its pool marks it ready.
+    assert!(store.claim_pool_vm(claim("warm", "mine")).await?.is_none());
+    assert_eq!(store.pool_counts("warm").await?.starting, 1);
+    assert!(store.mark_pool_ready("warm", "pool-warm-1").await?);
     pool_vm(&store, "pool-warm-2", "warm", Some("s")).await?;
+    assert!(store.mark_pool_ready("warm", "pool-warm-2").await?);
     let counts = store.pool_counts("warm").await?;
-    assert_eq!(counts, [(VmState::Running, 2)]);
+    assert_eq!((counts.ready, counts.starting), (2, 0));
     // Users' lists do not show pool VMs; the pool's list does.
     assert!(store.list_vms_page(None, None, None, 100).await?.is_empty());
     assert_eq!(
@@ -159,7 +164,7 @@ async fn a_claim_renames_the_oldest_ready_vm_with_its_events() -> anyhow::Result
         store.claim_pool_vm(claim("warm", "mine")).await,
         Err(StoreError::NameTaken { .. })
     ));
-    assert_eq!(store.pool_counts("warm").await?, [(VmState::Running, 1)]);
+    assert_eq!(store.pool_counts("warm").await?.ready, 1);
     store
         .claim_pool_vm(claim("warm", "second"))
         .await?
