@@ -499,7 +499,12 @@ async fn route(m: &Monitor, session: &str, p: &Value) {
     let id = p["requestId"].clone();
     let hit = {
         let s = m.state.lock().expect("monitor");
-        s.routes.iter().find(|r| r.matcher.is_match(url)).cloned()
+        // The latest route wins, as in Playwright.
+        s.routes
+            .iter()
+            .rev()
+            .find(|r| r.matcher.is_match(url))
+            .cloned()
     };
     let s = Some(session);
     let r = match hit {

@@ -163,6 +163,20 @@ impl<B: Backend> HypeMcp<B> {
         self.session.lock().expect("session lock").current.clone()
     }
 
+    /// Calls a listed tool as `tools/call` does, without a transport (for
+    /// in-process callers and tests); an unknown name is a tool error here.
+    pub async fn call(&self, name: &str, args: serde_json::Value) -> CallToolResult {
+        if !self.shared.tools.iter().any(|t| t.name == name) {
+            return CallToolResult::error(vec![ContentBlock::text(format!(
+                "unknown tool '{name}'; tools/list shows the tools"
+            ))]);
+        }
+        match self.dispatch(name, args).await {
+            Ok(content) => CallToolResult::success(content),
+            Err(e) => CallToolResult::error(vec![ContentBlock::text(e.to_string())]),
+        }
+    }
+
     async fn dispatch(&self, name: &str, args: serde_json::Value) -> Output {
         match name {
             "sandbox_create" => self.sandbox_create(parse(name, args)?).await,

@@ -79,6 +79,20 @@ impl<B: Backend> HypeMcp<B> {
                 }
             }
         }
+        // Titles and URLs as they are now, not as the last event left them.
+        if let Ok(r) = mon.conn.call(None, "Target.getTargets", json!({})).await {
+            let mut s = mon.state.lock().expect("monitor");
+            for info in r["targetInfos"].as_array().into_iter().flatten() {
+                if let Some(t) = s
+                    .tabs
+                    .iter_mut()
+                    .find(|t| info["targetId"] == t.target.as_str())
+                {
+                    t.title = info["title"].as_str().unwrap_or_default().into();
+                    t.url = info["url"].as_str().unwrap_or_default().into();
+                }
+            }
+        }
         let s = mon.state.lock().expect("monitor");
         let selected = s
             .selected
@@ -256,13 +270,22 @@ impl<B: Backend> HypeMcp<B> {
         if let Some(text) = &a.prompt_text {
             p["promptText"] = json!(text);
         }
-        t.run(move |pg| Box::pin(pg.call("Page.handleJavaScriptDialog", p)))
-            .await
-            .or_else(|e| match e {
-                // The dialog went away in between: nothing left to answer.
-                ToolError::Browser { .. } => Ok(json!({})),
-                e => Err(e),
-            })?;
+        // Not guarded: the dialog is what this call is about.
+        let answered = tokio::time::timeout(
+            crate::browser::ACTION_TIMEOUT,
+            t.page.call("Page.handleJavaScriptDialog", p),
+        )
+        .await;
+        match answered {
+            // Gone in between (the page closed it): nothing left to answer.
+            Ok(Ok(_)) | Ok(Err(hype_cdp::CdpError::Command { .. })) => {}
+            Ok(Err(e)) => return Err(t.err(e)),
+            Err(_) => {
+                return Err(t.err(hype_cdp::CdpError::Timeout {
+                    method: "Page.handleJavaScriptDialog".into(),
+                }))
+            }
+        }
         {
             let mut s = t.mon.state.lock().expect("monitor");
             if let Some(x) = s.tabs.iter_mut().find(|x| x.target == t.target) {
