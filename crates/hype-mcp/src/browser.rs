@@ -165,11 +165,32 @@ impl<L> Tab<L> {
         Ok(out)
     }
 
+    /// Waits (up to [`LOAD_TIMEOUT`]) for a navigation the action started
+    /// to finish loading, unless a dialog opens first.
+    fn settled(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (mon, target) = (self.mon.clone(), self.target.clone());
+        async move {
+            let until = tokio::time::Instant::now() + LOAD_TIMEOUT;
+            loop {
+                let loading = {
+                    let s = mon.state.lock().expect("monitor");
+                    s.tab(&target)
+                        .is_some_and(|t| t.loading && t.dialog.is_none())
+                };
+                if !loading || tokio::time::Instant::now() >= until {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
     /// "{what}" followed by the page's state, or by the dialog the action opened.
     pub async fn report<T>(&mut self, what: String, acted: Acted<T>) -> Output {
         let state = match acted {
             Acted::Done(_) => {
                 tokio::time::sleep(SETTLE).await;
+                self.settled().await;
                 self.state().await?
             }
             Acted::Modal(m) => format!(

@@ -97,6 +97,8 @@ pub(crate) struct Tab {
     pub dialog: Option<Dialog>,
     /// The `<input type=file>` whose chooser the page opened.
     pub chooser: Option<u64>,
+    /// Whether the main frame is loading (a navigation an action started).
+    pub loading: bool,
 }
 
 #[derive(Default)]
@@ -297,6 +299,7 @@ fn handle(m: &Arc<Monitor>, ev: CdpEvent) {
                     nav: 0,
                     dialog: None,
                     chooser: None,
+                    loading: false,
                 });
             }
             tokio::spawn(prepare(m.clone(), sid));
@@ -328,6 +331,16 @@ fn handle(m: &Arc<Monitor>, ev: CdpEvent) {
             if let Some(t) = s.tab_by_session(&session) {
                 t.nav += 1;
                 t.url = str_of(&p["frame"], "url");
+            }
+        }
+        // A page target's id is its main frame's id.
+        "Page.frameStartedLoading" | "Page.frameStoppedLoading" => {
+            let loading = ev.method == "Page.frameStartedLoading";
+            let mut s = m.state.lock().expect("monitor");
+            if let Some(t) = s.tab_by_session(&session) {
+                if p["frameId"] == t.target.as_str() {
+                    t.loading = loading;
+                }
             }
         }
         "Page.javascriptDialogOpening" => {
@@ -392,8 +405,16 @@ fn handle(m: &Arc<Monitor>, ev: CdpEvent) {
         }
         "Network.requestWillBeSent" => {
             let r = &p["request"];
+            // A redirect reuses the id: the answer ends the earlier hop.
+            if let Some(rr) = p.get("redirectResponse") {
+                update(m, &str_of(p, "requestId"), |q| {
+                    q.status = rr["status"].as_u64();
+                    q.status_text = str_of(rr, "statusText");
+                    q.response_headers = rr["headers"].clone();
+                    q.finished = true;
+                });
+            }
             let mut s = m.state.lock().expect("monitor");
-            // A redirect reuses the id: the earlier hop keeps its number.
             s.next_request += 1;
             let no = s.next_request;
             s.requests.push_back(Request {
