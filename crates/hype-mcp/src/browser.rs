@@ -140,11 +140,23 @@ impl<L> Tab<L> {
             let s = self.mon.state.lock().expect("monitor");
             s.tab(&self.target).and_then(|t| t.chooser).is_some()
         };
+        // The URL and title before and after the tree: a navigation that
+        // commits in between would pair one page's URL with another's tree.
         let got = self
             .act(|p| {
                 Box::pin(async move {
-                    let loc = p.location().await?;
-                    Ok((loc, p.snapshot().await?))
+                    let mut loc = p.location().await?;
+                    for _ in 0..3 {
+                        let snap = p.snapshot().await?;
+                        let after = p.location().await?;
+                        if after == loc {
+                            return Ok((loc, snap));
+                        }
+                        loc = after;
+                        tokio::time::sleep(SETTLE).await;
+                    }
+                    let snap = p.snapshot().await?;
+                    Ok((loc, snap))
                 })
             })
             .await?;

@@ -21,7 +21,7 @@ pub(crate) const CONSOLE_RING: usize = 1000;
 /// Network requests kept per sandbox.
 pub(crate) const REQUEST_RING: usize = 1000;
 /// The most of a request body kept with the request.
-const MAX_POST_DATA: usize = 64 * 1024;
+const MAX_POST_DATA: usize = 16 * 1024;
 
 #[derive(Debug, Clone)]
 pub(crate) struct ConsoleMessage {
@@ -334,8 +334,12 @@ fn handle(m: &Arc<Monitor>, ev: CdpEvent) {
             }
         }
         // A page target's id is its main frame's id.
-        "Page.frameStartedLoading" | "Page.frameStoppedLoading" => {
-            let loading = ev.method == "Page.frameStartedLoading";
+        // Requested comes first (a form submitted, a link followed), as the
+        // action that caused it returns; stopped ends both.
+        "Page.frameRequestedNavigation"
+        | "Page.frameStartedLoading"
+        | "Page.frameStoppedLoading" => {
+            let loading = ev.method != "Page.frameStoppedLoading";
             let mut s = m.state.lock().expect("monitor");
             if let Some(t) = s.tab_by_session(&session) {
                 if p["frameId"] == t.target.as_str() {
