@@ -335,6 +335,18 @@ impl<B: Backend> HypeMcp<B> {
                 pick().ok_or_else(|| ToolError::browser(&sandbox, CdpError::NoPage))?
             }
         };
+        // A tab just attached is still being set up (and may be paused).
+        let until = tokio::time::Instant::now() + Duration::from_secs(15);
+        while !mon
+            .state
+            .lock()
+            .expect("monitor")
+            .tab(&target)
+            .is_none_or(|t| t.ready)
+            && tokio::time::Instant::now() < until
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         if !allow_modal {
             if let Some(m) = dialog_of(&mon, &target) {
                 return Err(ToolError::Modal(m));

@@ -99,6 +99,8 @@ pub(crate) struct Tab {
     pub chooser: Option<u64>,
     /// Whether the main frame is loading (a navigation an action started).
     pub loading: bool,
+    /// Set up (domains enabled, running): tools wait for it.
+    pub ready: bool,
 }
 
 #[derive(Default)]
@@ -232,7 +234,9 @@ impl Monitor {
 async fn prepare(m: Arc<Monitor>, session: String) {
     let c = &m.conn;
     let s = Some(session.as_str());
-    for (method, params) in [
+    // All at once, and the go-ahead with them: a target waiting for its
+    // debugger may not answer some of these until it runs.
+    let calls = [
         ("Page.enable", json!({})),
         ("Runtime.enable", json!({})),
         ("Network.enable", json!({"maxPostDataSize": MAX_POST_DATA})),
@@ -240,14 +244,19 @@ async fn prepare(m: Arc<Monitor>, session: String) {
             "Page.setInterceptFileChooserDialog",
             json!({"enabled": true}),
         ),
-    ] {
+    ]
+    .map(|(method, params)| async move {
         if let Err(e) = c.call(s, method, params).await {
             tracing::debug!(%method, error = %e, "preparing a tab");
         }
+    });
+    let network = m.apply_network(&session);
+    let go = c.call(s, "Runtime.runIfWaitingForDebugger", json!({}));
+    let (_, _, _) = tokio::join!(futures::future::join_all(calls), network, go);
+    let mut st = m.state.lock().expect("monitor");
+    if let Some(t) = st.tab_by_session(&session) {
+        t.ready = true;
     }
-    let _ = m.apply_network(&session).await;
-    c.send(s, "Runtime.runIfWaitingForDebugger", json!({}))
-        .await;
 }
 
 fn str_of(v: &Value, k: &str) -> String {
@@ -300,6 +309,7 @@ fn handle(m: &Arc<Monitor>, ev: CdpEvent) {
                     dialog: None,
                     chooser: None,
                     loading: false,
+                    ready: false,
                 });
             }
             tokio::spawn(prepare(m.clone(), sid));

@@ -184,7 +184,12 @@ async fn the_core_and_group_tools_drive_a_real_chromium() -> anyhow::Result<()> 
     };
 
     // A data: page (a new renderer process) straight away.
-    let nav = t.ok("browser_navigate", json!({"url": "data:text/html,<title>first</title><p>hi"})).await;
+    let nav = t
+        .ok(
+            "browser_navigate",
+            json!({"url": "data:text/html,<title>first</title><p>hi"}),
+        )
+        .await;
     assert!(nav.contains("Page Title: first"), "{nav}");
 
     // A site answered by a route, so it has an http origin (cookies, storage).
