@@ -17,6 +17,7 @@ mod browser;
 mod catalogue;
 mod config;
 mod error;
+mod glob;
 mod groups;
 mod input;
 mod monitor;
@@ -24,6 +25,7 @@ mod observe;
 mod rest;
 mod sandbox;
 mod server;
+mod snapshot;
 mod tabs;
 
 use std::sync::Arc;
