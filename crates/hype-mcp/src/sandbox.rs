@@ -9,7 +9,7 @@ use hype_types::{CreateVm, EventType, Vm};
 use rmcp::model::ContentBlock;
 use serde_json::json;
 
-use crate::args::{SandboxCreate, SandboxLogs, SandboxName};
+use crate::args::{SandboxCreate, SandboxLogs, SandboxName, SandboxUse};
 use crate::backend::Backend;
 use crate::error::ToolError;
 use crate::server::{HypeMcp, Output};
@@ -110,12 +110,22 @@ impl<B: Backend> HypeMcp<B> {
         Ok(vec![ContentBlock::text(vm_json(&vm))])
     }
 
+    /// Checks the sandbox exists (the core decides names) and makes it current.
+    pub(crate) async fn sandbox_use(&self, a: SandboxUse) -> Output {
+        let vm = self.backend.get(&a.name).await?;
+        self.set_current(Some(vm.name.clone()));
+        Ok(vec![ContentBlock::text(format!(
+            "Sandbox '{}' ({:?}) is this session's current sandbox; browser tools without `sandbox` act on it.",
+            vm.name, vm.state
+        ))])
+    }
+
     pub(crate) async fn sandbox_delete(&self, a: SandboxName) -> Output {
         self.backend.delete(&a.name).await?;
         if self.current().as_deref() == Some(a.name.as_str()) {
             self.set_current(None);
         }
-        self.shared.tabs.lock().expect("tabs lock").remove(&a.name);
+        self.drop_monitor(&a.name).await;
         Ok(vec![ContentBlock::text(format!(
             "Sandbox '{}' deleted.",
             a.name

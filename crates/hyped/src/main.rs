@@ -60,6 +60,16 @@ struct Args {
     rate_limit: u32,
     #[arg(long, env = "HYPE_VMM", value_enum, default_value = "auto")]
     vmm: VmmArg,
+    /// MCP tool groups beyond the core, comma-separated: vision, pdf,
+    /// network, storage (as playwright-mcp's --caps) and cdp (raw CDP).
+    #[arg(long, env = "HYPE_MCP_CAPS", value_delimiter = ',')]
+    mcp_caps: Vec<hype_mcp::Cap>,
+    /// Lets browser_run_code_unsafe run agents' code in sandbox pages.
+    #[arg(long, env = "HYPE_MCP_ALLOW_UNSAFE_CODE")]
+    mcp_allow_unsafe_code: bool,
+    /// The most characters of page snapshot one MCP tool answer carries.
+    #[arg(long, env = "HYPE_MCP_SNAPSHOT_BUDGET", default_value_t = hype_mcp::DEFAULT_SNAPSHOT_BUDGET)]
+    mcp_snapshot_budget: usize,
     #[arg(long, env = "HYPE_CH_BINARY")]
     ch_binary: Option<PathBuf>,
     /// cloud-hypervisor's UEFI firmware for imported disks (default
@@ -222,6 +232,11 @@ async fn main() -> anyhow::Result<()> {
             allow_cidrs: args.allow_cidr,
             public_hosts: args.public_host,
             rate_limit: args.rate_limit,
+            mcp: hype_mcp::McpConfig {
+                caps: args.mcp_caps.into_iter().collect(),
+                allow_unsafe_code: args.mcp_allow_unsafe_code,
+                snapshot_budget: args.mcp_snapshot_budget.max(1000),
+            },
         },
         listener,
         shutdown,
