@@ -188,6 +188,7 @@ impl<B: Backend> HypeMcp<B> {
             "sandbox_delete" => self.sandbox_delete(parse(name, args)?).await,
             "sandbox_logs" => self.sandbox_logs(parse(name, args)?).await,
             "sandbox_use" => self.sandbox_use(parse(name, args)?).await,
+            "sandbox_fork" => self.sandbox_fork(parse(name, args)?).await,
             _ => self.dispatch_browser(name, args).await,
         }
     }
@@ -250,7 +251,8 @@ pub(crate) fn tool<T: JsonSchema + 'static>(name: &'static str, description: &'s
 /// input schema.
 pub fn catalogue(caps: &BTreeSet<Cap>) -> Vec<Tool> {
     let mut tools = vec![
-        tool::<SandboxCreate>("sandbox_create", "Create a sandbox (a microVM with headless Chromium by default) and wait until it is running. It becomes this session's current sandbox, which the browser tools use."),
+        tool::<SandboxCreate>("sandbox_create", "Create a sandbox (a microVM with headless Chromium by default) and wait until it is running; with `snapshot`, fork it from that named snapshot (its pages, cookies and memory as they were). It becomes this session's current sandbox, which the browser tools use."),
+        tool::<SandboxFork>("sandbox_fork", "Fork a running sandbox into one or `count` new ones that start where it is now (same pages, cookies and memory), each with its own name and address; the source goes on running. Answers with each fork made and each that failed; the session's current sandbox stays as it was."),
         tool::<NoArgs>("sandbox_list", "List the sandboxes with their state, image, CPUs and memory."),
         tool::<SandboxName>("sandbox_get", "Show one sandbox: state, resources, address, CDP URL, timestamps."),
         tool::<SandboxUse>("sandbox_use", "Make a sandbox this session's current one: browser tools called without `sandbox` act on it. Over the sessionless protocol version there is no session to remember it; name the sandbox on each call there."),
@@ -411,6 +413,31 @@ mod tests {
                 assert!(s["properties"]["sandbox"].is_object(), "{}", t.name);
             }
         }
+    }
+
+    #[test]
+    fn hype_lists_its_own_sandbox_tools_first() {
+        let tools = catalogue(&Default::default());
+        let own: Vec<&str> = tools
+            .iter()
+            .map(|t| t.name.as_ref())
+            .take_while(|n| n.starts_with("sandbox_"))
+            .collect();
+        assert_eq!(
+            own,
+            [
+                "sandbox_create",
+                "sandbox_fork",
+                "sandbox_list",
+                "sandbox_get",
+                "sandbox_use",
+                "sandbox_delete",
+                "sandbox_logs"
+            ]
+        );
+        let fork = tools.iter().find(|t| t.name == "sandbox_fork").unwrap();
+        let s = serde_json::Value::Object((*fork.input_schema).clone());
+        assert_eq!(s["required"], serde_json::json!(["sandbox", "name"]));
     }
 
     #[test]

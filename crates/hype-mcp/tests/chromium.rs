@@ -12,7 +12,7 @@ use futures::stream::BoxStream;
 use hype_mcp::{
     Backend, BackendError, BackendResult, Cap, CdpAccess, ErrorKind, HypeMcp, McpConfig,
 };
-use hype_types::{CreateVm, Event, Vm};
+use hype_types::{CreateVm, Event, ForkResult, ForkVm, Vm};
 use rmcp::model::CallToolResult;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -69,6 +69,9 @@ fn none<T>() -> BackendResult<T> {
 impl Backend for Local {
     type Lease = ();
     async fn create(&self, _: CreateVm) -> BackendResult<Vm> {
+        none()
+    }
+    async fn fork(&self, _: &str, _: ForkVm) -> BackendResult<ForkResult> {
         none()
     }
     async fn list(&self) -> BackendResult<Vec<Vm>> {

@@ -111,6 +111,7 @@ fn python_sdk_and_inspector_drive_sandboxes_over_http_and_stdio() -> anyhow::Res
         assert_eq!(names.len(), expected, "{names:?}");
         assert!(names.contains(&"browser_fill_form") && names.contains(&"sandbox_use"));
         assert!(names.contains(&"browser_snapshot") && names.contains(&"sandbox_create"));
+        assert!(names.contains(&"sandbox_fork"));
 
         // The Python SDK over streamable HTTP, both protocol versions.
         let seen = e2e(&["http", &url, KEY], &[])?;

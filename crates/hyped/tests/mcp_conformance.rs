@@ -208,6 +208,28 @@ fn every_playwright_mcp_tool_is_in_hype_with_its_arguments() -> anyhow::Result<(
     let hype = hype_tools(&s)?;
     let problems = compare(&pw, &hype);
     assert!(problems.is_empty(), "core tools:\n{}", problems.join("\n"));
+    // Beside them, hype's own sandbox tools, which playwright-mcp has not.
+    let mut own: Vec<&str> = hype
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .filter(|n| n.starts_with("sandbox_"))
+        .collect();
+    own.sort();
+    assert_eq!(
+        own,
+        [
+            "sandbox_create",
+            "sandbox_delete",
+            "sandbox_fork",
+            "sandbox_get",
+            "sandbox_list",
+            "sandbox_logs",
+            "sandbox_use"
+        ]
+    );
+    assert!(!pw
+        .iter()
+        .any(|t| t["name"].as_str().unwrap_or("").starts_with("sandbox_")));
     // Groups hype was not started with are not listed.
     assert!(!hype
         .iter()

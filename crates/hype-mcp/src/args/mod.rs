@@ -44,6 +44,28 @@ pub struct SandboxCreate {
     /// 300). On timeout the sandbox is left starting; check it with sandbox_get.
     #[serde(default)]
     pub wait_seconds: Option<u32>,
+    /// Fork the sandbox from this named snapshot instead of booting it: it
+    /// starts with the snapshot's pages, cookies and memory, and takes its
+    /// image, CPUs and memory from the snapshot (leave cpu, memory and
+    /// image out).
+    #[serde(default)]
+    pub snapshot: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxFork {
+    /// The running sandbox to fork, as sandbox_list shows it. It is paused
+    /// only while its state is saved, then goes on running.
+    pub sandbox: String,
+    /// Name of the fork; with `count`, the forks are NAME-1 .. NAME-K.
+    pub name: String,
+    /// How many forks to make (1 to 64; default one, named `name`).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Delete each fork this many seconds after its creation.
+    #[serde(default)]
+    pub ttl: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
