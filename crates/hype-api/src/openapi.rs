@@ -23,6 +23,9 @@ use utoipa::OpenApi;
         hype_types::JobKind, hype_types::JobState, hype_types::JobSource, hype_types::JobProgress,
         hype_types::JobEvent, hype_types::JobEventType, hype_types::BootMode,
         hype_types::XcpngTransport,
+        hype_types::InventoryRequest, hype_types::Inventory, hype_types::SourceKind,
+        hype_types::SourceVm, hype_types::SourceDisk, hype_types::SourceNic, hype_types::DiskBus,
+        hype_types::PowerState,
     )),
     tags((name = "vms"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"))
 )]

@@ -275,6 +275,17 @@ impl Client {
         self.send(&url, b).await.map(|_| ())
     }
 
+    /// The VMs of an import source (`POST /api/v1/sources/inventory`);
+    /// `req` is the request body, password included when the caller has one.
+    pub async fn source_inventory(&self, req: &serde_json::Value) -> Result<hype_types::Inventory> {
+        let (url, b) = self.req(Method::POST, "/api/v1/sources/inventory");
+        let resp = self.send(&url, b.json(req)).await?;
+        resp.json().await.map_err(|e| ClientError::Decode {
+            url,
+            detail: e.to_string(),
+        })
+    }
+
     /// Submits a job body as it is: `content_type` is `application/json`
     /// or `application/yaml`.
     pub async fn submit_jobs(&self, body: Vec<u8>, content_type: &str) -> Result<Vec<Job>> {

@@ -118,6 +118,13 @@ pub enum CoreError {
     ImageExists { name: String, why: &'static str },
     #[error("hyped is shutting down")]
     ShuttingDown,
+    /// An import source (vSphere, XCP-ng) could not be read.
+    #[error("source {url}: {source}")]
+    Source {
+        url: String,
+        #[source]
+        source: crate::sources::SourceError,
+    },
 }
 
 impl CoreError {
@@ -151,6 +158,8 @@ impl CoreError {
             | CoreError::Snapshot { .. }
             | CoreError::Restore { .. } => ErrorKind::Internal,
             CoreError::Vmm(_) | CoreError::Browser { .. } => ErrorKind::Upstream,
+            CoreError::Source { source, .. } if source.is_caller_error() => ErrorKind::Invalid,
+            CoreError::Source { .. } => ErrorKind::Upstream,
             CoreError::AgentUnavailable { .. } | CoreError::AgentTimeout { .. } => {
                 ErrorKind::Timeout
             }
@@ -194,6 +203,7 @@ impl CoreError {
             CoreError::JobFinished { .. } => "job_finished",
             CoreError::ImageExists { .. } => "image_exists",
             CoreError::ShuttingDown => "shutting_down",
+            CoreError::Source { source, .. } => source.code(),
         }
     }
 

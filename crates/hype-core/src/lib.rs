@@ -35,6 +35,7 @@ mod paths;
 mod plan;
 mod reconcile;
 mod runtimes;
+mod sources;
 mod standby;
 mod supervisor;
 #[cfg(test)]
@@ -50,5 +51,6 @@ pub use error::CoreError;
 pub use hype_vmm::qemu::{OVMF_CODE, OVMF_VARS};
 pub use lifetime::{CdpLease, CloseReason, CLOSE_EXPIRED};
 pub use manager::Hype;
+pub use sources::SourceError;
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -15,6 +15,7 @@ pub mod job;
 pub mod lenient;
 pub mod lifecycle;
 pub mod page;
+pub mod source;
 pub mod transfer;
 pub mod version;
 pub mod vm;
@@ -31,6 +32,9 @@ pub use job::{
 };
 pub use lifecycle::{InvalidTransition, Transition, VmState};
 pub use page::{EventList, JobList, PageRequest, VmList, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+pub use source::{
+    DiskBus, Inventory, InventoryRequest, PowerState, SourceDisk, SourceKind, SourceNic, SourceVm,
+};
 pub use transfer::{ExportProgress, ExportedDisk};
 pub use version::{AccelInfo, ChVersions, NetworkStatus, VersionInfo};
 pub use vm::{

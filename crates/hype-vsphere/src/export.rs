@@ -323,7 +323,7 @@ fn place_disks(
         .collect()
 }
 
-fn sdk_url(raw: &str) -> Result<Url, VsphereError> {
+pub(crate) fn sdk_url(raw: &str) -> Result<Url, VsphereError> {
     let invalid = |m: String| VsphereError::InvalidSpec {
         message: format!("url {raw:?}: {m}"),
     };

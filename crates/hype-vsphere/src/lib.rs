@@ -9,6 +9,7 @@
 //! result is the caller's job. The password never reaches a log or a
 //! `Debug` output.
 
+mod browse;
 mod download;
 mod error;
 mod export;
@@ -20,6 +21,7 @@ mod soap;
 use std::fmt;
 use std::path::PathBuf;
 
+pub use browse::list_vms;
 pub use download::{limit_for as download_limit, MAX_FILE_BYTES};
 pub use error::VsphereError;
 pub use export::export;

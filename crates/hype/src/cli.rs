@@ -220,8 +220,11 @@ pub struct ImportCommon {
     #[arg(long)]
     pub username: String,
     /// vSphere: inventory path or name; XCP-ng: name label or uuid.
-    #[arg(long)]
-    pub vm: String,
+    #[arg(long, required_unless_present = "list")]
+    pub vm: Option<String>,
+    /// List the source's VMs and templates instead of importing one.
+    #[arg(long, conflicts_with_all = ["vm", "name", "detach", "firmware"])]
+    pub list: bool,
     /// The image's name [default: the VM's name, sanitised].
     #[arg(long)]
     pub name: Option<String>,

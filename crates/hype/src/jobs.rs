@@ -108,13 +108,13 @@ pub fn import_body(cmd: &ImportCommand) -> Value {
     let (mut body, env) = match cmd {
         ImportCommand::Vsphere(a) => (
             json!({"kind": "vsphere_export", "url": a.common.url, "username": a.common.username,
-                "vm": a.common.vm, "insecure": a.common.insecure, "shutdown": a.shutdown,
+                "vm": a.common.vm.clone().unwrap_or_default(), "insecure": a.common.insecure, "shutdown": a.shutdown,
                 "remove_cdrom": a.remove_cdrom, "boot": a.common.boot}),
             "HYPE_VSPHERE_PASSWORD",
         ),
         ImportCommand::Xcpng(a) => (
             json!({"kind": "xcpng_export", "url": a.common.url, "username": a.common.username,
-                "vm": a.common.vm, "insecure": a.common.insecure, "transport": a.transport,
+                "vm": a.common.vm.clone().unwrap_or_default(), "insecure": a.common.insecure, "transport": a.transport,
                 "boot": a.common.boot}),
             "HYPE_XCPNG_PASSWORD",
         ),
@@ -144,10 +144,14 @@ pub fn import_body(cmd: &ImportCommand) -> Value {
 }
 
 pub async fn import(client: &Client, out: Format, cmd: ImportCommand) -> Result<()> {
-    let detach = match &cmd {
-        ImportCommand::Vsphere(a) => a.common.detach,
-        ImportCommand::Xcpng(a) => a.common.detach,
+    let common = match &cmd {
+        ImportCommand::Vsphere(a) => &a.common,
+        ImportCommand::Xcpng(a) => &a.common,
     };
+    if common.list {
+        return crate::sources::list(client, out, &cmd).await;
+    }
+    let detach = common.detach;
     let body = serde_json::to_vec(&import_body(&cmd))?;
     let job = client
         .submit_jobs(body, "application/json")

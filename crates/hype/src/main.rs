@@ -9,6 +9,7 @@ mod jobs;
 mod mcp;
 mod output;
 mod setup;
+mod sources;
 mod system;
 mod vms;
 mod watch;

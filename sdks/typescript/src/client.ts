@@ -4,6 +4,7 @@ import { HypeError } from "./errors.js";
 import type { CreateVm } from "./models.js";
 import { Events } from "./resources/events.js";
 import { Images } from "./resources/images.js";
+import { Sources } from "./resources/sources.js";
 import { Jobs } from "./resources/jobs.js";
 import { System } from "./resources/system.js";
 import { Vms, WAIT_TIMEOUT_MS } from "./resources/vms.js";
@@ -35,7 +36,9 @@ export interface SandboxOptions extends Omit<CreateVm, "name" | "ttlSeconds" | "
 }
 
 /** The resources of the client. A new resource is one module in `resources/` and one line here. */
-export const RESOURCES = { system: System, vms: Vms, images: Images, jobs: Jobs, events: Events } as const;
+export const RESOURCES = {
+  system: System, vms: Vms, images: Images, jobs: Jobs, events: Events, sources: Sources,
+} as const;
 
 /**
  * A client of hyped's REST API.
@@ -53,6 +56,7 @@ export class Hype {
   readonly images: Images;
   readonly jobs: Jobs;
   readonly events: Events;
+  readonly sources: Sources;
 
   constructor(opts: HypeOptions = {}) {
     this.transport = new Transport(opts);
@@ -61,6 +65,7 @@ export class Hype {
     this.images = new Images(this);
     this.jobs = new Jobs(this);
     this.events = new Events(this);
+    this.sources = new Sources(this);
   }
 
   /** The API's base URL. */

@@ -17,6 +17,9 @@ export type VmmChoice = "auto" | "cloud-hypervisor" | "qemu";
 export type BootMode = "firmware" | "kernel";
 export type Firmware = "bios" | "uefi";
 export type XcpngTransport = "raw" | "xva";
+export type SourceKind = "vsphere" | "xcpng";
+export type DiskBus = "virtio" | "scsi" | "sata" | "ide" | "nvme" | "xen" | "other";
+export type PowerState = "on" | "off" | "suspended" | "paused" | "unknown";
 
 /** The JSON object as the server sent it. */
 export interface Raw {
@@ -281,6 +284,55 @@ export interface XcpngJob {
   boot?: BootMode;
   firmware?: Firmware | null;
   transport?: XcpngTransport | null;
+}
+
+/** A disk of a source VM. */
+export interface SourceDisk {
+  sizeBytes: number;
+  bus: DiskBus;
+  /** vSphere `ControllerTypeBus:Unit`; XCP-ng the VBD's `userdevice`. */
+  slot: string;
+  label?: string | null;
+}
+
+/** A NIC of a source VM. */
+export interface SourceNic {
+  /** `vmxnet3`, `e1000`, ... (vSphere); `xen` (XCP-ng). */
+  model: string;
+  mac?: string | null;
+  network?: string | null;
+}
+
+/** A VM (or template) of an import source. */
+export interface SourceVm {
+  name: string;
+  powerState: PowerState;
+  template: boolean;
+  disks: SourceDisk[];
+  nics: SourceNic[];
+  /** vSphere's inventory path (what a job's `vm` takes). */
+  path?: string | null;
+  uuid?: string | null;
+  guestOs?: string | null;
+  firmware?: Firmware | null;
+  cpus?: number | null;
+  memoryMb?: number | null;
+}
+
+/** What a vSphere or XCP-ng source holds, VMs by name. */
+export interface Inventory extends Raw {
+  kind: SourceKind;
+  url: string;
+  vms: SourceVm[];
+}
+
+/** The source to list (`POST /api/v1/sources/inventory`). */
+export interface InventoryRequest {
+  kind: SourceKind;
+  url: string;
+  username: string;
+  password?: string | null;
+  insecure?: boolean;
 }
 
 /** One job as submitted, tagged by `kind`. */

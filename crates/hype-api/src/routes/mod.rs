@@ -10,6 +10,7 @@ pub(crate) mod images;
 pub(crate) mod jobs;
 pub(crate) mod logs;
 pub(crate) mod mcp;
+pub(crate) mod sources;
 pub(crate) mod system;
 pub(crate) mod vms;
 
@@ -60,6 +61,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::list, jobs::submit))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::cancel))
+        .routes(routes!(sources::inventory))
         .routes(routes!(images::list))
         .routes(routes!(images::get, images::delete))
 }

@@ -65,7 +65,7 @@ pub(crate) fn imported_root(data: &std::path::Path) -> PathBuf {
 }
 
 /// Why hyped's environment password is not used for a job.
-enum Refusal {
+pub(crate) enum Refusal {
     /// There is none (400, as any job lacking a field).
     Missing(InvalidJob),
     /// The settings forbid it for this job (422).
@@ -181,7 +181,16 @@ impl Hype {
     /// the operator listed with `--import-allow-host`, and only over https,
     /// so a job cannot have it sent to a server of its choosing or in clear.
     fn env_password(&self, spec: &JobSpec) -> std::result::Result<String, Refusal> {
-        let var = spec.kind().password_env();
+        self.env_password_for(spec.kind(), &spec.source().url.unwrap_or_default())
+    }
+
+    /// The same rule for anything that talks to a source (jobs, inventory).
+    pub(crate) fn env_password_for(
+        &self,
+        kind: hype_types::JobKind,
+        url: &str,
+    ) -> std::result::Result<String, Refusal> {
+        let var = kind.password_env();
         let password = std::env::var(var).map_err(|_| {
             Refusal::Missing(InvalidJob::unprocessable(
                 "missing_password",
@@ -190,8 +199,7 @@ impl Hype {
                 ),
             ))
         })?;
-        let url = spec.source().url.unwrap_or_default();
-        let parsed = url::Url::parse(&url).ok();
+        let parsed = url::Url::parse(url).ok();
         let host = parsed.as_ref().and_then(|u| u.host_str()).unwrap_or("");
         let https = parsed.as_ref().is_some_and(|u| u.scheme() == "https");
         let listed =

@@ -13,6 +13,7 @@ from .models import NetworkSpec
 from .resources.events import AsyncEvents, Events
 from .resources.images import AsyncImages, Images
 from .resources.jobs import AsyncJobs, Jobs
+from .resources.sources import AsyncSources, Sources
 from .resources.system import AsyncSystem, System
 from .resources.vms import WAIT_TIMEOUT, AsyncVMs, VMs
 
@@ -23,6 +24,7 @@ RESOURCES = {
     "vms": (VMs, AsyncVMs),
     "images": (Images, AsyncImages),
     "jobs": (Jobs, AsyncJobs),
+    "sources": (Sources, AsyncSources),
     "events": (Events, AsyncEvents),
 }
 

@@ -21,6 +21,8 @@ __all__ = [
     "GuestInterface", "ProbeResult", "CreateVm", "NetworkSpec", "ProbeRequest", "VsphereJob",
     "XcpngJob", "JobSpec", "JobBatch", "ConsoleMessage", "NetworkRequest", "VmState", "EventType", "JobState", "JobKind",
     "JobEventType", "VmmKind", "VmmChoice", "BootMode", "Firmware", "XcpngTransport",
+    "SourceKind", "DiskBus", "PowerState", "SourceDisk", "SourceNic", "SourceVm", "Inventory",
+    "InventoryRequest",
 ]
 
 # Enums (schemas of type string with an enum).
@@ -37,6 +39,9 @@ VmmChoice = Literal["auto", "cloud-hypervisor", "qemu"]
 BootMode = Literal["firmware", "kernel"]
 Firmware = Literal["bios", "uefi"]
 XcpngTransport = Literal["raw", "xva"]
+SourceKind = Literal["vsphere", "xcpng"]
+DiskBus = Literal["virtio", "scsi", "sata", "ide", "nvme", "xen", "other"]
+PowerState = Literal["on", "off", "suspended", "paused", "unknown"]
 
 M = TypeVar("M", bound="Model")
 
@@ -323,6 +328,54 @@ class ProbeResult(Model):
 
 
 @dataclass
+class SourceDisk(Model):
+    """A disk of a source VM."""
+
+    size_bytes: int
+    bus: DiskBus
+    #: vSphere ``ControllerTypeBus:Unit``; XCP-ng the VBD's ``userdevice``.
+    slot: str
+    label: Optional[str] = None
+
+
+@dataclass
+class SourceNic(Model):
+    """A NIC of a source VM."""
+
+    #: ``vmxnet3``, ``e1000``, ... (vSphere); ``xen`` (XCP-ng).
+    model: str
+    mac: Optional[str] = None
+    network: Optional[str] = None
+
+
+@dataclass
+class SourceVm(Model):
+    """A VM (or template) of an import source."""
+
+    name: str
+    power_state: PowerState
+    template: bool
+    disks: List[SourceDisk]
+    nics: List[SourceNic]
+    #: vSphere's inventory path (what a job's ``vm`` takes).
+    path: Optional[str] = None
+    uuid: Optional[str] = None
+    guest_os: Optional[str] = None
+    firmware: Optional[Firmware] = None
+    cpus: Optional[int] = None
+    memory_mb: Optional[int] = None
+
+
+@dataclass
+class Inventory(Model):
+    """What a vSphere or XCP-ng source holds, VMs by name."""
+
+    kind: SourceKind
+    url: str
+    vms: List[SourceVm]
+
+
+@dataclass
 class ConsoleMessage(Model):
     """One console message of a browser sandbox's page (``console.log``,
     an uncaught exception, a browser log entry)."""
@@ -433,6 +486,16 @@ class XcpngJob(TypedDict):
     boot: NotRequired[BootMode]
     firmware: NotRequired[Optional[Firmware]]
     transport: NotRequired[Optional[XcpngTransport]]
+
+
+class InventoryRequest(TypedDict):
+    """The source to list (``POST /api/v1/sources/inventory``)."""
+
+    kind: SourceKind
+    url: str
+    username: str
+    password: NotRequired[Optional[str]]
+    insecure: NotRequired[bool]
 
 
 #: One job as submitted, tagged by ``kind``.
