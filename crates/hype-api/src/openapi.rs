@@ -26,6 +26,8 @@ use utoipa::OpenApi;
         hype_types::InventoryRequest, hype_types::Inventory, hype_types::SourceKind,
         hype_types::SourceVm, hype_types::SourceDisk, hype_types::SourceNic, hype_types::DiskBus,
         hype_types::PowerState,
+        hype_types::StatusInfo, hype_types::StateCount, hype_types::MemoryStatus,
+        hype_types::DiskSpace,
     )),
     tags((name = "vms"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"))
 )]

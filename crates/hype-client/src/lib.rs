@@ -118,6 +118,11 @@ impl Client {
         self.json(Method::GET, "/api/v1/version").await
     }
 
+    /// Uptime, VMs and jobs by state, free memory and disk (`hype status`).
+    pub async fn status(&self) -> Result<hype_types::StatusInfo> {
+        self.json(Method::GET, "/api/v1/status").await
+    }
+
     /// Every VM (in `state`, when given), following the pages.
     pub async fn list_vms(&self, state: Option<&str>) -> Result<Vec<Vm>> {
         let mut out = vec![];

@@ -37,6 +37,7 @@ mod reconcile;
 mod runtimes;
 mod sources;
 mod standby;
+mod status;
 mod supervisor;
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@ pub mod lenient;
 pub mod lifecycle;
 pub mod page;
 pub mod source;
+pub mod status;
 pub mod transfer;
 pub mod version;
 pub mod vm;
@@ -35,6 +36,7 @@ pub use page::{EventList, JobList, PageRequest, VmList, DEFAULT_PAGE_LIMIT, MAX_
 pub use source::{
     DiskBus, Inventory, InventoryRequest, PowerState, SourceDisk, SourceKind, SourceNic, SourceVm,
 };
+pub use status::{DiskSpace, MemoryStatus, StateCount, StatusInfo};
 pub use transfer::{ExportProgress, ExportedDisk};
 pub use version::{AccelInfo, ChVersions, NetworkStatus, VersionInfo};
 pub use vm::{

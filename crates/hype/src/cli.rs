@@ -40,6 +40,9 @@ pub enum Command {
     Images(ImagesCommand),
     /// This client's version and the server's.
     Version,
+    /// hyped's uptime, VMs and jobs by state, free memory and disk, the
+    /// accelerator and the network's problems.
+    Status,
     /// Prepare this host for hyped: bridge, forwarding, NAT, systemd unit.
     Setup(SetupArgs),
     /// Serve MCP over stdio for AI agents (sandbox and browser tools),

@@ -124,3 +124,11 @@ def test_async_source_inventory(server: object, xapi: Xapi) -> None:
             assert "Web 01" in [v.name for v in inv.vms]
 
     asyncio.run(main())
+
+
+def test_status_counts_jobs_and_reports_the_host(h: hype.Hype) -> None:
+    st = h.system.status()
+    assert {c.state for c in st.jobs} == {"pending", "running", "completed", "failed", "cancelled"}
+    assert "running" in {c.state for c in st.vms}
+    assert st.memory.total_bytes >= st.memory.available_bytes > 0
+    assert st.vm_disk.total_bytes > 0 and st.uptime_seconds >= 0

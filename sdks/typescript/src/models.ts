@@ -286,6 +286,40 @@ export interface XcpngJob {
   transport?: XcpngTransport | null;
 }
 
+/** How many VMs or jobs are in one state. */
+export interface StateCount {
+  state: string;
+  count: number;
+}
+
+/** The host's memory, and what VMs that may run hold of it. */
+export interface MemoryStatus {
+  totalBytes: number;
+  availableBytes: number;
+  vmsMb: number;
+}
+
+/** Room on one filesystem of hyped's. */
+export interface DiskSpace {
+  path: string;
+  totalBytes: number;
+  availableBytes: number;
+}
+
+/** `GET /api/v1/status`: hyped and its host at a glance. */
+export interface StatusInfo extends Raw {
+  server: string;
+  startedAt: string;
+  uptimeSeconds: number;
+  vms: StateCount[];
+  jobs: StateCount[];
+  memory: MemoryStatus;
+  vmDisk: DiskSpace;
+  imagesDisk: DiskSpace;
+  accel: AccelInfo;
+  network: NetworkStatus;
+}
+
 /** A disk of a source VM. */
 export interface SourceDisk {
   sizeBytes: number;

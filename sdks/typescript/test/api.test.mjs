@@ -196,6 +196,14 @@ test("the inventory of an XCP-ng source lists its VMs and templates", async () =
   }
 });
 
+test("status counts VMs and jobs and reports the host", async () => {
+  const st = await hype.system.status();
+  assert.deepEqual(new Set(st.jobs.map((c) => c.state)), new Set(["pending", "running", "completed", "failed", "cancelled"]));
+  assert.ok(st.vms.some((c) => c.state === "running"));
+  assert.ok(st.memory.totalBytes >= st.memory.availableBytes && st.memory.availableBytes > 0);
+  assert.ok(st.vmDisk.totalBytes > 0 && st.uptimeSeconds >= 0);
+});
+
 test("rate-limited requests are sent again after Retry-After", async () => {
   const s = await new Hyped({ apiKey: "sk-rate-limit-0123456789", extra: ["--rate-limit", "1"] }).start();
   try {

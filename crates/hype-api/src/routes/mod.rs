@@ -35,6 +35,7 @@ pub(crate) fn public() -> OpenApiRouter<AppState> {
 pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(crate::openapi::base())
         .routes(routes!(system::version))
+        .routes(routes!(system::status))
         .routes(routes!(system::openapi))
         .routes(routes!(system::metrics))
         .routes(routes!(vms::list, vms::create))

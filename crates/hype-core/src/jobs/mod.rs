@@ -349,6 +349,8 @@ impl Hype {
     /// At start: no job stays `pending` or `running` from a previous run
     /// (its password was in memory only), and no partial file survives.
     pub(crate) async fn reconcile_jobs(&self) -> Result<()> {
+        // Runs once per start: the moment `status` counts uptime from.
+        crate::status::mark_started();
         let store = &self.inner.store;
         for j in store.list_jobs(None).await? {
             if j.state.is_final() {

@@ -22,7 +22,7 @@ __all__ = [
     "XcpngJob", "JobSpec", "JobBatch", "ConsoleMessage", "NetworkRequest", "VmState", "EventType", "JobState", "JobKind",
     "JobEventType", "VmmKind", "VmmChoice", "BootMode", "Firmware", "XcpngTransport",
     "SourceKind", "DiskBus", "PowerState", "SourceDisk", "SourceNic", "SourceVm", "Inventory",
-    "InventoryRequest",
+    "InventoryRequest", "StatusInfo", "StateCount", "MemoryStatus", "DiskSpace",
 ]
 
 # Enums (schemas of type string with an enum).
@@ -296,6 +296,48 @@ class VersionInfo(Model):
     default_vmm: str
     network: NetworkStatus
     qemu: Optional[str] = None
+
+
+@dataclass
+class StateCount(Model):
+    """How many VMs or jobs are in one state."""
+
+    state: str
+    count: int
+
+
+@dataclass
+class MemoryStatus(Model):
+    """The host's memory, and what VMs that may run hold of it."""
+
+    total_bytes: int
+    available_bytes: int
+    vms_mb: int
+
+
+@dataclass
+class DiskSpace(Model):
+    """Room on one filesystem of hyped's."""
+
+    path: str
+    total_bytes: int
+    available_bytes: int
+
+
+@dataclass
+class StatusInfo(Model):
+    """``GET /api/v1/status``: hyped and its host at a glance."""
+
+    server: str
+    started_at: str
+    uptime_seconds: int
+    vms: List[StateCount]
+    jobs: List[StateCount]
+    memory: MemoryStatus
+    vm_disk: DiskSpace
+    images_disk: DiskSpace
+    accel: AccelInfo
+    network: NetworkStatus
 
 
 @dataclass
