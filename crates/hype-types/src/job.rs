@@ -208,6 +208,12 @@ pub struct VsphereJob {
     /// The firmware the image boots with (`bios` or `uefi`); by default
     /// what the source VM declares.
     pub firmware: Option<Firmware>,
+    /// Keep what vSphere gave (`.ovf`, every disk, `.mf`, digests checked)
+    /// in `output` instead of making an image.
+    #[serde(default)]
+    pub export_only: bool,
+    /// With `export_only`: a directory to create under hyped's `--export-dir`.
+    pub output: Option<String>,
 }
 
 /// An XCP-ng export: `url`, `username` and `vm` of a live host, or `xva`,
@@ -409,6 +415,22 @@ impl JobSpec {
         }
     }
 
+    /// Where an export-only job keeps what the source gave; None for a
+    /// job that makes an image.
+    pub fn export_output(&self) -> Option<&str> {
+        match self {
+            JobSpec::VsphereExport(j) if j.export_only => j.output.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Replaces the output directory (hyped puts the checked path).
+    pub fn set_export_output(&mut self, path: String) {
+        if let JobSpec::VsphereExport(j) = self {
+            j.output = Some(path);
+        }
+    }
+
     /// Checks what can be checked without the network.
     pub fn validate(&self) -> Result<(), InvalidJob> {
         let missing =
@@ -439,6 +461,22 @@ impl JobSpec {
                 }
                 if j.vm.is_empty() {
                     return Err(missing("vm"));
+                }
+                match (j.export_only, j.output.as_deref()) {
+                    (true, None) => return Err(missing("output")),
+                    (false, Some(_)) => {
+                        return Err(InvalidJob::unprocessable(
+                            "invalid_job",
+                            "`output` applies to `export_only: true` jobs only",
+                        ))
+                    }
+                    (true, Some(o)) if !o.starts_with('/') => {
+                        return Err(InvalidJob::unprocessable(
+                            "invalid_job",
+                            "`output` must be an absolute path on hyped's host",
+                        ))
+                    }
+                    _ => {}
                 }
                 if let Some(p) = j.parallel_downloads {
                     if !(1..=16).contains(&p) {
@@ -527,6 +565,8 @@ impl JobSpec {
                 parallel_downloads: j.parallel_downloads,
                 boot: j.boot,
                 firmware: j.firmware,
+                export_only: j.export_only,
+                output: j.output.clone(),
             },
             JobSpec::XcpngExport(j) => JobSource {
                 url: j.url.clone(),
@@ -540,6 +580,8 @@ impl JobSpec {
                 parallel_downloads: None,
                 boot: j.boot,
                 firmware: j.firmware,
+                export_only: false,
+                output: None,
             },
         }
     }
@@ -567,6 +609,11 @@ pub struct JobSource {
     /// The firmware asked for; absent means the source's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firmware: Option<Firmware>,
+    /// The job keeps the export in `output` and makes no image.
+    #[serde(default)]
+    pub export_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

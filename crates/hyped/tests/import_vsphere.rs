@@ -196,3 +196,124 @@ async fn a_descriptor_vmdk_naming_a_host_file_fails_and_registers_nothing() -> a
     }
     Ok(())
 }
+
+/// The sha256 of a file, as a manifest writes it.
+fn sha256_of(p: &Path) -> anyhow::Result<String> {
+    Ok(hex::encode(Sha256::digest(std::fs::read(p)?)))
+}
+
+#[tokio::test]
+async fn an_export_only_job_keeps_ovf_disks_and_manifest_under_the_export_dir() -> anyhow::Result<()>
+{
+    let tmp = tempfile::tempdir()?;
+    let (_, vmdk) = make_disks(tmp.path())?;
+    let sim = vcsim(&vmdk, tmp.path())?;
+    let exports = tmp.path().join("exports");
+    std::fs::create_dir(&exports)?;
+    let s = Server::start_with(&["--export-dir", exports.to_str().unwrap()])?;
+    let out = exports.join("vm0");
+    let body = json!({"kind": "vsphere_export", "url": sim.1, "username": USER,
+        "password": PASSWORD, "vm": "/DC0/vm/DC0_H0_VM0", "insecure": true,
+        "export_only": true, "output": out});
+    let job = s
+        .client
+        .submit_jobs(body.to_string().into_bytes(), "application/json")
+        .await?
+        .remove(0);
+    assert!(job.source.export_only);
+    assert_eq!(job.source.output.as_deref(), out.to_str());
+    let end = s.wait_job(&job.id).await?;
+    assert_eq!(end.state, JobState::Completed, "{:?}", end.error);
+    // DC0_H0_VM0 has two disks: both are kept, with the OVF and manifest.
+    let mut names: Vec<String> = std::fs::read_dir(&out)?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "DC0_H0_VM0-disk1.vmdk",
+            "DC0_H0_VM0-disk2.vmdk",
+            "DC0_H0_VM0.mf",
+            "DC0_H0_VM0.ovf"
+        ]
+    );
+    let mf = std::fs::read_to_string(out.join("DC0_H0_VM0.mf"))?;
+    for f in [
+        "DC0_H0_VM0.ovf",
+        "DC0_H0_VM0-disk1.vmdk",
+        "DC0_H0_VM0-disk2.vmdk",
+    ] {
+        let line = format!("SHA256({f})= {}", sha256_of(&out.join(f))?);
+        assert!(mf.contains(&line), "{line} not in {mf}");
+    }
+    assert_eq!(
+        std::fs::read(out.join("DC0_H0_VM0-disk1.vmdk"))?,
+        std::fs::read(&vmdk)?,
+        "the disk as the source gave it"
+    );
+    // No image is made, and nothing stays in staging.
+    assert!(s
+        .client
+        .list_images()
+        .await?
+        .iter()
+        .all(|i| i.source != "vsphere"));
+    let staged: Vec<_> = std::fs::read_dir(s.data.join("imports"))
+        .map(|r| r.flatten().collect())
+        .unwrap_or_default();
+    assert!(staged.is_empty(), "{staged:?}");
+
+    // Refused at submission, nothing stored: outside --export-dir, an
+    // existing folder, `..` climbing out, and `output` without export_only.
+    let refused = |output: &str, export_only: bool| {
+        let mut b = body.clone();
+        b["output"] = json!(output);
+        b["export_only"] = json!(export_only);
+        b
+    };
+    let before = s.client.list_jobs().await?.len();
+    for (b, code) in [
+        (
+            refused(tmp.path().join("elsewhere").to_str().unwrap(), true),
+            "export_dir_refused",
+        ),
+        (refused(out.to_str().unwrap(), true), "export_dir_refused"),
+        (
+            refused(&format!("{}/../escape", exports.display()), true),
+            "export_dir_refused",
+        ),
+        (
+            refused(exports.join("x").to_str().unwrap(), false),
+            "invalid_job",
+        ),
+    ] {
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/v1/jobs", s.base))
+            .json(&b)
+            .send()
+            .await?;
+        assert_eq!(res.status(), 422);
+        let e: serde_json::Value = res.json().await?;
+        assert_eq!(e["error"]["code"], code, "{e}");
+    }
+    assert_eq!(s.client.list_jobs().await?.len(), before, "nothing stored");
+    assert!(!tmp.path().join("elsewhere").exists() && !tmp.path().join("escape").exists());
+
+    // A hyped without --export-dir takes no export-only job.
+    let plain = Server::start()?;
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/jobs", plain.base))
+        .json(&refused(exports.join("y").to_str().unwrap(), true))
+        .send()
+        .await?;
+    assert_eq!(res.status(), 422);
+    let e: serde_json::Value = res.json().await?;
+    assert_eq!(e["error"]["code"], "export_dir_refused", "{e}");
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("--export-dir"));
+    Ok(())
+}

@@ -121,6 +121,9 @@ export interface JobSource {
   username?: string | null;
   vm?: string | null;
   xva?: string | null;
+  /** The job keeps the export in `output` and makes no image. */
+  exportOnly?: boolean;
+  output?: string | null;
 }
 
 /** An import job's fields (the `Job` class adds `wait`, `cancel`, `refresh`). */
@@ -269,6 +272,9 @@ export interface VsphereJob {
   parallel_downloads?: number | null;
   remove_cdrom?: boolean;
   shutdown?: boolean;
+  /** Keep the `.ovf`, disks and `.mf` in `output` (under hyped's `--export-dir`) instead of making an image. */
+  export_only?: boolean;
+  output?: string | null;
 }
 
 /** A VM's disk from XCP-ng (raw VDI or XVA), or a local XVA. */

@@ -7,6 +7,7 @@
 
 mod convert;
 mod exporter;
+mod keep;
 mod runner;
 mod single;
 
@@ -88,12 +89,47 @@ impl Hype {
             .map(|j| j.image)
             .collect();
         let mut names = HashSet::new();
+        let mut outputs = HashSet::new();
         let mut new = vec![];
         let mut secrets = vec![];
         for (i, spec) in specs.iter().enumerate() {
             spec.validate()
                 .map_err(|e| CoreError::InvalidJob(at(i, e)))?;
             let image = spec.image_name().expect("validated specs have a name");
+            if let Some(out) = spec.export_output() {
+                // An export-only job makes no image: only its folder must be new.
+                let real = self
+                    .export_output(out)
+                    .map_err(|e| CoreError::ImportRefused(at(i, e)))?;
+                if !outputs.insert(real.clone()) {
+                    return Err(CoreError::InvalidJob(at(
+                        i,
+                        InvalidJob::unprocessable(
+                            "invalid_job",
+                            format!("two jobs of the batch would both write {}", real.display()),
+                        ),
+                    )));
+                }
+                let mut spec = spec.clone();
+                spec.set_export_output(real.display().to_string());
+                let password = match spec.password() {
+                    Some(p) => Some(p.to_owned()),
+                    None => Some(self.env_password(&spec).map_err(|e| match e {
+                        Refusal::Missing(e) => CoreError::InvalidJob(at(i, e)),
+                        Refusal::Refused(e) => CoreError::ImportRefused(at(i, e)),
+                    })?),
+                };
+                let id = uuid::Uuid::now_v7().to_string();
+                let (kind, source) = (spec.kind(), spec.source());
+                secrets.push((id.clone(), spec, password));
+                new.push(NewJob {
+                    id,
+                    kind,
+                    image,
+                    source,
+                });
+                continue;
+            }
             if !names.insert(image.clone()) {
                 return Err(CoreError::InvalidJob(at(
                     i,
@@ -173,6 +209,47 @@ impl Hype {
         }
         if !real.is_file() {
             return Err(refuse(format!("`xva`: {p} is not a regular file")));
+        }
+        Ok(real)
+    }
+
+    /// The directory an export-only job will create: its parent, once
+    /// canonicalized, must lie inside `--export-dir`, and it must not exist
+    /// (a job never writes into what it did not make).
+    fn export_output(&self, p: &str) -> std::result::Result<PathBuf, InvalidJob> {
+        let refuse = |message: String| InvalidJob::unprocessable("export_dir_refused", message);
+        let Some(dir) = &self.inner.cfg.export_dir else {
+            return Err(refuse(format!(
+                "`output`: export-only jobs are off; start hyped with --export-dir DIR and put {p} in DIR"
+            )));
+        };
+        let dir = std::fs::canonicalize(dir)
+            .map_err(|e| refuse(format!("`output`: --export-dir {}: {e}", dir.display())))?;
+        let path = std::path::Path::new(p);
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(refuse(format!("`output`: {p} names no directory")));
+        };
+        if name == ".." || name == "." {
+            return Err(refuse(format!("`output`: {p} names no directory")));
+        }
+        let parent = std::fs::canonicalize(parent).map_err(|e| {
+            refuse(format!(
+                "`output`: {} on hyped's host: {e}",
+                parent.display()
+            ))
+        })?;
+        let real = parent.join(name);
+        if !real.starts_with(&dir) || real == dir {
+            return Err(refuse(format!(
+                "`output`: {p} is not inside --export-dir {}",
+                dir.display()
+            )));
+        }
+        if std::fs::symlink_metadata(&real).is_ok() {
+            return Err(refuse(format!(
+                "`output`: {} already exists; give a new directory",
+                real.display()
+            )));
         }
         Ok(real)
     }

@@ -186,6 +186,8 @@ class JobSource(Model):
     username: Optional[str] = None
     vm: Optional[str] = None
     xva: Optional[str] = None
+    export_only: Optional[bool] = None
+    output: Optional[str] = None
 
 
 @dataclass
@@ -512,6 +514,10 @@ class VsphereJob(TypedDict):
     parallel_downloads: NotRequired[Optional[int]]
     remove_cdrom: NotRequired[bool]
     shutdown: NotRequired[bool]
+    #: Keep the ``.ovf``, disks and ``.mf`` in ``output`` (under hyped's
+    #: ``--export-dir``) instead of making an image.
+    export_only: NotRequired[bool]
+    output: NotRequired[Optional[str]]
 
 
 class XcpngJob(TypedDict):
