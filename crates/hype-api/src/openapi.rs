@@ -19,7 +19,7 @@ use utoipa::OpenApi;
         hype_types::GuestNetwork, hype_types::GuestInterface, hype_types::ProbeRequest,
         hype_types::ProbeResult,
         hype_types::Job, hype_types::JobList, hype_types::JobSpec, hype_types::JobBatch,
-        hype_types::VsphereJob, hype_types::XcpngJob,
+        hype_types::VsphereJob, hype_types::XcpngJob, hype_types::OvfJob,
         hype_types::JobKind, hype_types::JobState, hype_types::JobSource, hype_types::JobProgress,
         hype_types::JobEvent, hype_types::JobEventType, hype_types::BootMode,
         hype_types::XcpngTransport,

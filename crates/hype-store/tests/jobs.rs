@@ -23,6 +23,7 @@ fn new_job(id: &str) -> NewJob {
             firmware: None,
             export_only: false,
             output: None,
+            path: None,
         },
     }
 }

@@ -16,6 +16,7 @@ mod export;
 mod inventory;
 mod lease;
 mod ovf;
+mod ovf_read;
 mod soap;
 
 use std::fmt;
@@ -25,6 +26,7 @@ pub use browse::list_vms;
 pub use download::{limit_for as download_limit, MAX_FILE_BYTES};
 pub use error::VsphereError;
 pub use export::export;
+pub use ovf_read::{read_ovf, OvfDiskFile, OvfRead};
 pub use soap::Fault;
 
 /// What to export and how.

@@ -206,7 +206,7 @@ fn sha256_of(p: &Path) -> anyhow::Result<String> {
 async fn an_export_only_job_keeps_ovf_disks_and_manifest_under_the_export_dir() -> anyhow::Result<()>
 {
     let tmp = tempfile::tempdir()?;
-    let (_, vmdk) = make_disks(tmp.path())?;
+    let (sha, vmdk) = make_disks(tmp.path())?;
     let sim = vcsim(&vmdk, tmp.path())?;
     let exports = tmp.path().join("exports");
     std::fs::create_dir(&exports)?;
@@ -300,6 +300,74 @@ async fn an_export_only_job_keeps_ovf_disks_and_manifest_under_the_export_dir() 
     }
     assert_eq!(s.client.list_jobs().await?.len(), before, "nothing stored");
     assert!(!tmp.path().join("elsewhere").exists() && !tmp.path().join("escape").exists());
+
+    // An exported folder imports later as an image (`kind: ovf`): the same
+    // bytes as a direct import, and the folder is left as it was. (A VM of
+    // one disk: the simulator serves one file as every disk, which fits
+    // only the first one's capacity.)
+    let out = exports.join("vm1");
+    let mut one = body.clone();
+    one["vm"] = json!("/DC0/vm/DC0_C0_RP0_VM0");
+    one["output"] = json!(out);
+    let job = s
+        .client
+        .submit_jobs(one.to_string().into_bytes(), "application/json")
+        .await?
+        .remove(0);
+    let end = s.wait_job(&job.id).await?;
+    assert_eq!(end.state, JobState::Completed, "{:?}", end.error);
+    let ovf = json!({"kind": "ovf", "path": out, "name": "vc-ovf"});
+    let job = s
+        .client
+        .submit_jobs(ovf.to_string().into_bytes(), "application/json")
+        .await?
+        .remove(0);
+    assert_eq!(job.source.path.as_deref(), out.to_str());
+    let end = s.wait_job(&job.id).await?;
+    assert_eq!(end.state, JobState::Completed, "{:?}", end.error);
+    let image = s.client.get_image("vc-ovf").await?;
+    assert_eq!(image.sha256.as_deref(), Some(sha.as_str()));
+    assert_eq!((image.source.as_str(), image.size_bytes), ("ovf", CAPACITY));
+    assert_eq!(std::fs::read_dir(&out)?.count(), 3, "the folder is kept");
+    // A folder whose disk no longer matches its manifest: the job fails
+    // naming the file, and registers nothing.
+    let bad = exports.join("tampered");
+    std::fs::create_dir(&bad)?;
+    for e in std::fs::read_dir(&out)?.flatten() {
+        std::fs::copy(e.path(), bad.join(e.file_name()))?;
+    }
+    let disk2 = bad.join("DC0_C0_RP0_VM0-disk1.vmdk");
+    let mut bytes = std::fs::read(&disk2)?;
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&disk2, bytes)?;
+    let job = s
+        .client
+        .submit_jobs(
+            json!({"kind": "ovf", "path": bad, "name": "vc-bad-ovf"})
+                .to_string()
+                .into_bytes(),
+            "application/json",
+        )
+        .await?
+        .remove(0);
+    let end = s.wait_job(&job.id).await?;
+    assert_eq!(end.state, JobState::Failed);
+    let why = end.error.unwrap_or_default();
+    assert!(
+        why.contains("DC0_C0_RP0_VM0-disk1.vmdk") && why.contains("does not match"),
+        "{why}"
+    );
+    assert!(s.client.get_image("vc-bad-ovf").await.is_err());
+    // Only folders inside --export-dir or --import-dir are read.
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/jobs", s.base))
+        .json(&json!({"kind": "ovf", "path": tmp.path(), "name": "vc-out"}))
+        .send()
+        .await?;
+    assert_eq!(res.status(), 422);
+    let e: serde_json::Value = res.json().await?;
+    assert_eq!(e["error"]["code"], "file_source_refused", "{e}");
 
     // A hyped without --export-dir takes no export-only job.
     let plain = Server::start()?;

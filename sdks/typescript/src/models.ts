@@ -10,7 +10,7 @@ export type EventType =
   | "VM_CREATED" | "VM_STARTING" | "VM_RUNNING" | "VM_PAUSED" | "VM_RESUMED" | "VM_STOPPED"
   | "VM_CRASHED" | "VM_DELETED" | "VM_SNAPSHOTTED" | "VM_RESTORED";
 export type JobState = "pending" | "running" | "completed" | "failed" | "cancelled";
-export type JobKind = "vsphere_export" | "xcpng_export";
+export type JobKind = "vsphere_export" | "xcpng_export" | "ovf";
 export type JobEventType = "JOB_QUEUED" | "JOB_STARTED" | "JOB_PROGRESS" | "JOB_COMPLETED" | "JOB_FAILED" | "JOB_CANCELLED";
 export type VmmKind = "cloud-hypervisor" | "qemu";
 export type VmmChoice = "auto" | "cloud-hypervisor" | "qemu";
@@ -124,6 +124,8 @@ export interface JobSource {
   /** The job keeps the export in `output` and makes no image. */
   exportOnly?: boolean;
   output?: string | null;
+  /** An `ovf` job's folder. */
+  path?: string | null;
 }
 
 /** An import job's fields (the `Job` class adds `wait`, `cancel`, `refresh`). */
@@ -375,8 +377,17 @@ export interface InventoryRequest {
   insecure?: boolean;
 }
 
+/** An OVF folder on hyped's host, as an export-only job leaves it. */
+export interface OvfJob {
+  kind: "ovf";
+  path: string;
+  name?: string | null;
+  boot?: BootMode;
+  firmware?: Firmware | null;
+}
+
 /** One job as submitted, tagged by `kind`. */
-export type JobSpec = VsphereJob | XcpngJob;
+export type JobSpec = VsphereJob | XcpngJob | OvfJob;
 
 /** Several jobs, all stored or none. */
 export interface JobBatch {

@@ -20,7 +20,7 @@ const NO_MODEL = {
   ConsoleMessages: "vms.browserConsole() returns the array", NetworkRequests: "vms.browserNetwork() returns the array",
   JobSpec: "VsphereJob | XcpngJob, each checked", JobBatch: "jobs.submitMany() takes the array",
 };
-const AS_WRITTEN = new Set(["VsphereJob", "XcpngJob"]); // sent in the API's own snake_case
+const AS_WRITTEN = new Set(["VsphereJob", "XcpngJob", "OvfJob"]); // sent in the API's own snake_case
 
 let server;
 before(async () => {

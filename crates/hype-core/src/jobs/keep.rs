@@ -34,11 +34,32 @@ pub(super) async fn keep(
 ) -> Result<(), ExportError> {
     let failed =
         |why: String| ExportError::Failed(format!("export to {}: {why}", output.display()));
+    let files = verify(dir, cancel).await.map_err(|e| match e {
+        ExportError::Failed(why) => failed(format!("{why}; nothing was kept")),
+        e => e,
+    })?;
+    if cancel.is_cancelled() {
+        return Err(ExportError::Cancelled);
+    }
+    move_dir(dir, output, &files).await.map_err(failed)
+}
+
+/// Checks every file of `dir` against its one `.mf` (each file listed,
+/// each entry present, each sha256 equal); returns the files' names.
+pub(super) async fn verify(
+    dir: &Path,
+    cancel: &CancellationToken,
+) -> Result<Vec<String>, ExportError> {
+    let failed = ExportError::Failed;
     let mut files = vec![];
     let mut rd = tokio::fs::read_dir(dir)
         .await
-        .map_err(|e| failed(e.to_string()))?;
-    while let Some(e) = rd.next_entry().await.map_err(|e| failed(e.to_string()))? {
+        .map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+    while let Some(e) = rd
+        .next_entry()
+        .await
+        .map_err(|e| failed(format!("{}: {e}", dir.display())))?
+    {
         files.push(e.file_name().to_string_lossy().into_owned());
     }
     let mfs: Vec<&String> = files.iter().filter(|f| f.ends_with(".mf")).collect();
@@ -59,28 +80,30 @@ pub(super) async fn keep(
         let got = convert::sha256(&dir.join(f), cancel).await?;
         if &got != want {
             return Err(failed(format!(
-                "{f}: its sha256 {got} does not match the manifest's {want}; nothing was kept"
+                "{f}: its sha256 {got} does not match the manifest's {want}"
             )));
         }
     }
     if let Some(missing) = entries.keys().find(|n| !files.contains(n)) {
         return Err(failed(format!(
-            "{missing} is in the manifest but was not exported"
+            "{missing} is in the manifest {mf} but missing"
         )));
     }
-    if cancel.is_cancelled() {
-        return Err(ExportError::Cancelled);
-    }
+    Ok(files)
+}
+
+/// Renames `dir` to `output`; when staging is on another filesystem,
+/// copies into a hidden sibling and renames that, so `output` appears
+/// whole or not at all.
+async fn move_dir(dir: &Path, output: &Path, files: &[String]) -> Result<(), String> {
     match tokio::fs::rename(dir, output).await {
         Ok(()) => Ok(()),
-        // Staging is on another filesystem: copy into a hidden sibling,
-        // then rename it, so `output` appears whole or not at all.
         Err(e) if e.raw_os_error() == Some(nix::libc::EXDEV) => {
             let name = output.file_name().unwrap_or_default().to_string_lossy();
             let partial = output.with_file_name(format!(".{name}.partial"));
             let copied = async {
                 tokio::fs::create_dir(&partial).await?;
-                for f in &files {
+                for f in files {
                     tokio::fs::copy(dir.join(f), partial.join(f)).await?;
                 }
                 tokio::fs::rename(&partial, output).await
@@ -88,11 +111,11 @@ pub(super) async fn keep(
             .await;
             if let Err(e) = copied {
                 let _ = tokio::fs::remove_dir_all(&partial).await;
-                return Err(failed(e.to_string()));
+                return Err(e.to_string());
             }
             Ok(())
         }
-        Err(e) => Err(failed(e.to_string())),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -162,10 +162,16 @@ impl Hype {
                     .map_err(|e| CoreError::ImportRefused(at(i, e)))?;
                 spec.set_xva(real.display().to_string());
             }
-            let password = match (spec.xva(), spec.password()) {
-                (Some(_), _) => None,
-                (None, Some(p)) => Some(p.to_owned()),
-                (None, None) => Some(self.env_password(&spec).map_err(|e| match e {
+            if let Some(p) = spec.ovf_path() {
+                let real = self
+                    .ovf_folder(p)
+                    .map_err(|e| CoreError::ImportRefused(at(i, e)))?;
+                spec.set_ovf_path(real.display().to_string());
+            }
+            let password = match (spec.needs_password(), spec.password()) {
+                (false, _) => None,
+                (true, Some(p)) => Some(p.to_owned()),
+                (true, None) => Some(self.env_password(&spec).map_err(|e| match e {
                     Refusal::Missing(e) => CoreError::InvalidJob(at(i, e)),
                     Refusal::Refused(e) => CoreError::ImportRefused(at(i, e)),
                 })?),
@@ -209,6 +215,30 @@ impl Hype {
         }
         if !real.is_file() {
             return Err(refuse(format!("`xva`: {p} is not a regular file")));
+        }
+        Ok(real)
+    }
+
+    /// The canonical folder of an `ovf` job: a directory inside
+    /// `--export-dir` or `--import-dir` once symlinks are followed, as hyped
+    /// (root) reads it.
+    fn ovf_folder(&self, p: &str) -> std::result::Result<PathBuf, InvalidJob> {
+        let refuse = |message: String| InvalidJob::unprocessable("file_source_refused", message);
+        let real = std::fs::canonicalize(p)
+            .map_err(|e| refuse(format!("`path`: {p} on hyped's host: {e}")))?;
+        let cfg = &self.inner.cfg;
+        let inside = [&cfg.export_dir, &cfg.import_dir]
+            .into_iter()
+            .flatten()
+            .filter_map(|d| std::fs::canonicalize(d).ok())
+            .any(|d| real.starts_with(&d) && real != d);
+        if !inside {
+            return Err(refuse(format!(
+                "`path`: {p} is not inside --export-dir or --import-dir"
+            )));
+        }
+        if !real.is_dir() {
+            return Err(refuse(format!("`path`: {p} is not a directory")));
         }
         Ok(real)
     }

@@ -230,7 +230,10 @@ impl Hype {
             )
             .await?;
             // The exported copy is no longer needed; free its room early.
-            let _ = tokio::fs::remove_file(&d.path).await;
+            // An OVF folder's disks are the operator's: never removed.
+            if d.path.starts_with(&export_dir) {
+                let _ = tokio::fs::remove_file(&d.path).await;
+            }
             files.push(name);
         }
         progress.send_modify(|p| p.phase = "verifying");

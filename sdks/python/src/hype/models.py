@@ -22,7 +22,7 @@ __all__ = [
     "XcpngJob", "JobSpec", "JobBatch", "ConsoleMessage", "NetworkRequest", "VmState", "EventType", "JobState", "JobKind",
     "JobEventType", "VmmKind", "VmmChoice", "BootMode", "Firmware", "XcpngTransport",
     "SourceKind", "DiskBus", "PowerState", "SourceDisk", "SourceNic", "SourceVm", "Inventory",
-    "InventoryRequest", "StatusInfo", "StateCount", "MemoryStatus", "DiskSpace",
+    "InventoryRequest", "OvfJob", "StatusInfo", "StateCount", "MemoryStatus", "DiskSpace",
 ]
 
 # Enums (schemas of type string with an enum).
@@ -32,7 +32,7 @@ EventType = Literal[
     "VM_CRASHED", "VM_DELETED", "VM_SNAPSHOTTED", "VM_RESTORED",
 ]
 JobState = Literal["pending", "running", "completed", "failed", "cancelled"]
-JobKind = Literal["vsphere_export", "xcpng_export"]
+JobKind = Literal["vsphere_export", "xcpng_export", "ovf"]
 JobEventType = Literal["JOB_QUEUED", "JOB_STARTED", "JOB_PROGRESS", "JOB_COMPLETED", "JOB_FAILED", "JOB_CANCELLED"]
 VmmKind = Literal["cloud-hypervisor", "qemu"]
 VmmChoice = Literal["auto", "cloud-hypervisor", "qemu"]
@@ -188,6 +188,7 @@ class JobSource(Model):
     xva: Optional[str] = None
     export_only: Optional[bool] = None
     output: Optional[str] = None
+    path: Optional[str] = None
 
 
 @dataclass
@@ -546,8 +547,18 @@ class InventoryRequest(TypedDict):
     insecure: NotRequired[bool]
 
 
+class OvfJob(TypedDict):
+    """An OVF folder on hyped's host, as an export-only job leaves it (``kind: ovf``)."""
+
+    kind: Literal["ovf"]
+    path: str
+    name: NotRequired[Optional[str]]
+    boot: NotRequired[BootMode]
+    firmware: NotRequired[Optional[Firmware]]
+
+
 #: One job as submitted, tagged by ``kind``.
-JobSpec = Union[VsphereJob, XcpngJob]
+JobSpec = Union[VsphereJob, XcpngJob, OvfJob]
 
 
 class JobBatch(TypedDict):
