@@ -258,6 +258,10 @@ pub struct VsphereImport {
     /// Disks downloaded at once.
     #[arg(long)]
     pub parallel_downloads: Option<u32>,
+    /// Keep the .ovf, disks and .mf in DIR (under hyped's --export-dir)
+    /// instead of making an image.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "name", "firmware"])]
+    pub export_only: Option<String>,
 }
 
 #[derive(Debug, Args)]

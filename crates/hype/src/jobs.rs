@@ -134,6 +134,10 @@ pub fn import_body(cmd: &ImportCommand) -> Value {
         if let Some(p) = a.parallel_downloads {
             m.insert("parallel_downloads".into(), json!(p));
         }
+        if let Some(dir) = &a.export_only {
+            m.insert("export_only".into(), json!(true));
+            m.insert("output".into(), json!(dir));
+        }
     }
     if let Ok(p) = std::env::var(env) {
         if !p.is_empty() {
@@ -166,11 +170,12 @@ pub async fn import(client: &Client, out: Format, cmd: ImportCommand) -> Result<
         };
     }
     let last = follow(client, &job).await?;
+    let made = match &last.source.output {
+        Some(dir) if last.source.export_only => format!("exported to {dir}"),
+        _ => format!("image {}", last.image),
+    };
     match out {
-        Format::Table => output::print(&format!(
-            "job {} {}: image {}\n",
-            last.id, last.state, last.image
-        ))?,
+        Format::Table => output::print(&format!("job {} {}: {made}\n", last.id, last.state))?,
         Format::Json => output::print_json(&last)?,
     }
     if last.state != JobState::Completed {
@@ -274,6 +279,33 @@ mod tests {
         assert_eq!(body_of(&forced)["firmware"], "uefi");
         let bad: Vec<&str> = base.iter().copied().chain(["--firmware", "efi"]).collect();
         assert!(Cli::try_parse_from(bad).is_err());
+    }
+
+    #[test]
+    fn export_only_sends_the_folder() {
+        let base = [
+            "hype",
+            "images",
+            "import",
+            "vsphere",
+            "--url",
+            "https://vc/sdk",
+            "--username",
+            "a",
+            "--vm",
+            "/dc/vm/x",
+        ];
+        assert!(body_of(&base).get("export_only").is_none());
+        let args: Vec<&str> = base
+            .iter()
+            .copied()
+            .chain(["--export-only", "/srv/x"])
+            .collect();
+        let b = body_of(&args);
+        assert_eq!(
+            (b["export_only"].as_bool(), b["output"].as_str()),
+            (Some(true), Some("/srv/x"))
+        );
     }
 
     #[test]
