@@ -105,6 +105,9 @@ async fn run(
 
     let vm_ref = inventory::find_vm(&client, spec.vm.trim()).await?;
     let mut vm = inventory::vm_info(&client, &vm_ref, &spec.vm).await?;
+    if vm.template {
+        return Err(VsphereError::IsTemplate { vm: vm.name });
+    }
     if vm.powered_on {
         if !spec.shutdown {
             return Err(VsphereError::VmPoweredOn { vm: vm.name });

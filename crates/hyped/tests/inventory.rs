@@ -131,6 +131,21 @@ async fn vsphere_inventory_lists_the_simulator_s_vms_with_power_disks_and_templa
         .as_str()
         .is_some_and(|p| p.starts_with("/DC0/vm/")));
 
+    // A template asked for as a VM: the job fails saying so, no image.
+    let job = json!({"kind": "vsphere_export", "url": sim.1, "username": VC_USER,
+        "password": VC_PASSWORD, "vm": "/DC0/vm/DC0_C0_RP0_VM1", "insecure": true,
+        "name": "from-template"});
+    let job = s
+        .client
+        .submit_jobs(job.to_string().into_bytes(), "application/json")
+        .await?
+        .remove(0);
+    let end = s.wait_job(&job.id).await?;
+    assert_eq!(end.state, hype_types::JobState::Failed);
+    let why = end.error.unwrap_or_default();
+    assert!(why.contains("DC0_C0_RP0_VM1 is a template"), "{why}");
+    assert!(s.client.get_image("from-template").await.is_err());
+
     // A wrong password: 422 naming the source and the user, not the password.
     let wrong = json!({"kind": "vsphere", "url": sim.1, "username": VC_USER,
         "password": "not-the-pw-42", "insecure": true});
@@ -194,6 +209,19 @@ async fn xcpng_inventory_marks_templates_and_hides_dom0_and_builtin_templates() 
     assert_eq!(nics.len(), 1);
     assert_eq!(nics[0]["network"], "Pool-wide network associated with eth0");
     assert_eq!(vm(&inv, "Debian Template")["template"], true);
+
+    // A template asked for as a VM: the job fails saying so.
+    let job = json!({"kind": "xcpng_export", "url": x.url, "username": "root",
+        "password": XCP_PASSWORD, "vm": "Debian Template", "name": "xcp-template"});
+    let job = s
+        .client
+        .submit_jobs(job.to_string().into_bytes(), "application/json")
+        .await?
+        .remove(0);
+    let end = s.wait_job(&job.id).await?;
+    assert_eq!(end.state, hype_types::JobState::Failed);
+    let why = end.error.unwrap_or_default();
+    assert!(why.contains("'Debian Template' is a template"), "{why}");
 
     let wrong = json!({"kind": "xcpng", "url": x.url, "username": "root",
         "password": "wrong-xcp-pw-9"});
