@@ -53,6 +53,9 @@ pub struct CoreConfig {
     /// The directory file sources (`xva:`) must lie in, symlinks followed.
     /// `None`: no file source is accepted.
     pub import_dir: Option<PathBuf>,
+    /// The directory export-only jobs write their `output` under.
+    /// `None`: no export-only job is accepted.
+    pub export_dir: Option<PathBuf>,
 }
 
 /// How VMMs are confined (see `hype_vmm::jail`).
@@ -145,6 +148,7 @@ impl Default for CoreConfig {
             jail: None,
             import_allow_hosts: vec![],
             import_dir: None,
+            export_dir: None,
         }
     }
 }

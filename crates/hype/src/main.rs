@@ -10,6 +10,8 @@ mod mcp;
 mod output;
 mod setup;
 mod snapshots;
+mod sources;
+mod status;
 mod system;
 mod vms;
 mod watch;
@@ -29,6 +31,7 @@ async fn main() -> ExitCode {
         Command::Vms(cmd) => vms::run(&client, out, cmd).await,
         Command::Images(cmd) => images::run(&client, out, cmd).await,
         Command::Version => system::version(&client, out).await,
+        Command::Status => status::run(&client, out).await,
         Command::Setup(args) => setup::run(out, args).await,
         Command::Tui => hype_tui::run(
             client,

@@ -129,6 +129,10 @@ struct Args {
     /// Without it, no file source is accepted.
     #[arg(long, env = "HYPE_IMPORT_DIR", value_name = "DIR")]
     import_dir: Option<PathBuf>,
+    /// The directory export-only jobs (`export_only: true`) write their
+    /// `output` under. Without it, no export-only job is accepted.
+    #[arg(long, env = "HYPE_EXPORT_DIR", value_name = "DIR")]
+    export_dir: Option<PathBuf>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -193,6 +197,7 @@ async fn main() -> anyhow::Result<()> {
         import_workers: args.import_workers as usize,
         import_allow_hosts: args.import_allow_host,
         import_dir: args.import_dir,
+        export_dir: args.export_dir,
         network: (args.network == OnOff::On).then(|| NetworkConfig {
             bridge: args.bridge,
             subnet: args.subnet.trunc(),

@@ -5,6 +5,7 @@ import type { CreateVm } from "./models.js";
 import { Events } from "./resources/events.js";
 import { Images } from "./resources/images.js";
 import { Snapshots } from "./resources/snapshots.js";
+import { Sources } from "./resources/sources.js";
 import { Jobs } from "./resources/jobs.js";
 import { System } from "./resources/system.js";
 import { Vms, WAIT_TIMEOUT_MS } from "./resources/vms.js";
@@ -38,6 +39,7 @@ export interface SandboxOptions extends Omit<CreateVm, "name" | "ttlSeconds" | "
 /** The resources of the client. A new resource is one module in `resources/` and one line here. */
 export const RESOURCES = {
   system: System, vms: Vms, images: Images, jobs: Jobs, events: Events, snapshots: Snapshots,
+  sources: Sources,
 } as const;
 
 /**
@@ -57,6 +59,7 @@ export class Hype {
   readonly snapshots: Snapshots;
   readonly jobs: Jobs;
   readonly events: Events;
+  readonly sources: Sources;
 
   constructor(opts: HypeOptions = {}) {
     this.transport = new Transport(opts);
@@ -66,6 +69,7 @@ export class Hype {
     this.snapshots = new Snapshots(this);
     this.jobs = new Jobs(this);
     this.events = new Events(this);
+    this.sources = new Sources(this);
   }
 
   /** The API's base URL. */

@@ -11,6 +11,7 @@ export { Events } from "./resources/events.js";
 export { Images } from "./resources/images.js";
 export { Snapshots } from "./resources/snapshots.js";
 export { Job, Jobs, type JobEvent, type Submission, type WaitOptions } from "./resources/jobs.js";
+export { Sources } from "./resources/sources.js";
 export { System } from "./resources/system.js";
 export { Vms } from "./resources/vms.js";
 export { Sandbox } from "./sandbox.js";

@@ -14,6 +14,7 @@ from .resources.events import AsyncEvents, Events
 from .resources.images import AsyncImages, Images
 from .resources.jobs import AsyncJobs, Jobs
 from .resources.snapshots import AsyncSnapshots, Snapshots
+from .resources.sources import AsyncSources, Sources
 from .resources.system import AsyncSystem, System
 from .resources.vms import WAIT_TIMEOUT, AsyncVMs, VMs
 
@@ -24,6 +25,7 @@ RESOURCES = {
     "vms": (VMs, AsyncVMs),
     "images": (Images, AsyncImages),
     "jobs": (Jobs, AsyncJobs),
+    "sources": (Sources, AsyncSources),
     "events": (Events, AsyncEvents),
     "snapshots": (Snapshots, AsyncSnapshots),
 }
