@@ -3,11 +3,15 @@
     e2e.py http URL KEY        streamable HTTP, both protocol versions
     e2e.py stdio HYPE_BINARY   `hype mcp` (HYPE_API_BASE / HYPE_API_KEY from
                                the environment)
+    e2e.py flow URL KEY SITE   the multi-page flow on site.py at SITE
+                               (http://ADDR:PORT), over both protocol
+                               versions; hyped has --mcp-caps pdf,network,storage
 
 Each run creates a browser sandbox, navigates to a data: URL, takes a
 snapshot, clicks a button by its ref, checks the title it sets, takes a
-screenshot and deletes the sandbox. It prints one JSON line of what it saw
-and exits non-zero at the first check that fails.
+screenshot, forks the sandbox (sandbox_create from a named snapshot made
+over REST, and sandbox_fork) and deletes them all. It prints one JSON line
+of what it saw and exits non-zero at the first check that fails.
 """
 
 import asyncio
@@ -23,6 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 TOOLS = {
     "sandbox_create", "sandbox_list", "sandbox_get", "sandbox_delete", "sandbox_logs",
+    "sandbox_use", "sandbox_fork",
     "browser_navigate", "browser_snapshot", "browser_click", "browser_type",
     "browser_press_key", "browser_take_screenshot", "browser_screenshot",
     "browser_evaluate", "browser_tabs", "browser_wait_for",
@@ -120,6 +125,7 @@ async def http(url, key):
         await c.session.subscribe_resource("hype://events")
         await call(c, "sandbox_create", {"name": "mcp-http", "ttl": 1800})
         seen["ref"] = await browse(c)
+        seen["http_forks"] = await forks(c, "mcp-http", url.removesuffix("/mcp"), key, 1)
         events = json.loads((await c.read_resource("hype://events")).contents[0].text)
         kinds = [e["type"] for e in events if e["vm"] == "mcp-http"]
         check("VM_CREATED" in kinds and "VM_RUNNING" in kinds, f"events: {kinds}")
@@ -158,15 +164,197 @@ async def stdio(hype):
         r = await call(c, "sandbox_create", {"name": "mcp-stdio", "cpu": 2, "memory": 1536})
         check("is running" in text(r), text(r))
         seen["ref"] = await browse(c)
+        seen["stdio_forks"] = await forks(c, "mcp-stdio", os.environ["HYPE_API_BASE"],
+                                          os.environ["HYPE_API_KEY"], 2)
         await call(c, "sandbox_delete", {"name": "mcp-stdio"})
         r = await call(c, "browser_snapshot", {}, ok=False)
         check("sandbox_create" in text(r), text(r))
     return seen
 
 
+async def forks(c, src, api, key, count):
+    """Forks of `src` after browse(): one from a named snapshot (made over
+    the REST API; MCP has no tool for it) with sandbox_create, `count` with
+    sandbox_fork. Each starts with the source's page. Everything made is
+    deleted again."""
+    seen = {}
+    rest = httpx2.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {key}"},
+                              timeout=httpx2.Timeout(30, read=600))
+    async def title_of(sb):
+        r = await call(c, "browser_evaluate", {"function": "() => document.title", "sandbox": sb})
+        return json.loads(text(r))
+    before = await title_of(src)
+    snap = f"{src}-snap"
+    r = await rest.post(f"/api/v1/vms/{src}/snapshots", json={"name": snap})
+    check(r.status_code == 201, r.text)
+
+    r = text(await call(c, "sandbox_create", {"name": f"{src}-s", "snapshot": snap}))
+    check(f"is running (forked from snapshot '{snap}')" in r, r)
+    # The fork is the session's current sandbox: no `sandbox` needed.
+    r = await call(c, "browser_evaluate", {"function": "() => document.title"})
+    check(json.loads(text(r)) == before, f"the fork's title: {text(r)}, the source's: {before}")
+    bad = await call(c, "sandbox_create", {"snapshot": snap, "memory": 1024}, ok=False)
+    check("memory_mb" in text(bad) and "fix the arguments" in text(bad), text(bad))
+    bad = await call(c, "sandbox_create", {"snapshot": "nope"}, ok=False)
+    check("no snapshot named 'nope'" in text(bad), text(bad))
+    # One fork at a time beside the source: Chromium guests under TCG
+    # share two cores with the other test's.
+    await call(c, "sandbox_delete", {"name": f"{src}-s"})
+    await call(c, "sandbox_use", {"name": src})
+
+    r = text(await call(c, "sandbox_fork", {"sandbox": src, "name": f"{src}-k", "count": count}))
+    check(f"{count} fork(s) of '{src}' running." in r, r)
+    made = json.loads(r.split("\n", 1)[1])
+    names = [f["name"] for f in made["forks"]]
+    check(names == [f"{src}-k-{i}" for i in range(1, count + 1)] and made["failed"] == [], made)
+    # Forking leaves the current sandbox; using a fork by name then makes it current.
+    listed = text(await call(c, "sandbox_list", {}))
+    check(listed.endswith(f"Current sandbox of this session: {src}"), listed)
+    for name in names:
+        check(await title_of(name) == before, f"{name} lost the page")
+    bad = await call(c, "sandbox_fork", {"sandbox": "nope", "name": "x"}, ok=False)
+    check("no VM named 'nope'" in text(bad) and "sandbox_list" in text(bad), text(bad))
+    # The name is the source's own: the fork fails, and nothing is made.
+    bad = await call(c, "sandbox_fork", {"sandbox": src, "name": src}, ok=False)
+    check("no fork of" in text(bad) and "name_taken" in text(bad), text(bad))
+
+    for name in names:
+        await call(c, "sandbox_delete", {"name": name})
+    await call(c, "sandbox_use", {"name": src})
+    r = await rest.delete(f"/api/v1/snapshots/{snap}")
+    check(r.status_code == 204, r.text)
+    r = await rest.get("/api/v1/snapshots")
+    check(r.json()["snapshots"] == [], f"snapshots left: {r.text}")
+    await rest.aclose()
+    seen["forks"] = names
+    return seen
+
+
+def ref_of(snap, pattern):
+    m = re.search(pattern + r".*?\[ref=(e\d+)\]", snap)
+    check(m, f"no {pattern} in the snapshot:\n{snap}")
+    return m.group(1)
+
+
+async def shop_flow(c, site, extra):
+    """Log in, pick, upload, confirm, console, network, cookies, route,
+    back, tabs, PDF: one agent's errand on site.py. `extra` names the
+    sandbox, or is empty when the session has a current one."""
+    seen = {}
+    snap = text(await call(c, "browser_navigate", {"url": f"{site}/login", **extra}))
+    check("Page Title: Log in" in snap, snap)
+    await call(c, "browser_fill_form", {"fields": [
+        {"name": "User", "type": "textbox", "target": ref_of(snap, 'textbox "User"'), "value": "ann"},
+        {"name": "Password", "type": "textbox", "target": ref_of(snap, 'textbox "Password"'), "value": "secret"},
+        {"name": "Remember me", "type": "checkbox", "target": ref_of(snap, 'checkbox "Remember me"'), "value": "true"},
+    ], **extra})
+    r = text(await call(c, "browser_click", {"element": "Log in", "target": ref_of(snap, 'button "Log in"'), **extra}))
+    check(f"Page URL: {site}/shop" in r and "Shop of ann" in r, r)
+
+    r = text(await call(c, "browser_select_option", {"element": "Colour", "target": "#colour", "values": ["Green"], **extra}))
+    check("picked Green" in r, r)
+
+    r = text(await call(c, "browser_click", {"element": "Receipt", "target": "#receipt", **extra}))
+    check("File chooser" in r, r)
+    bad = await call(c, "browser_file_upload", {"paths": ["/no/such/receipt.pdf"], **extra}, ok=False)
+    check("not in the sandbox" in text(bad), text(bad))
+    await call(c, "browser_click", {"element": "Receipt", "target": "#receipt", **extra})
+    await call(c, "browser_file_upload", {"paths": ["/etc/passwd"], **extra})
+    await call(c, "browser_wait_for", {"text": "chosen passwd", **extra})
+
+    snap = text(await call(c, "browser_snapshot", extra))
+    r = text(await call(c, "browser_click", {"element": "Delete basket", "target": ref_of(snap, 'button "Delete basket"'), **extra}))
+    check('"confirm" dialog with message "Delete the basket?"' in r, r)
+    blocked = await call(c, "browser_snapshot", extra, ok=False)
+    check("browser_handle_dialog" in text(blocked), text(blocked))
+    r = text(await call(c, "browser_handle_dialog", {"accept": True, **extra}))
+    check("basket deleted" in r, r)
+
+    r = text(await call(c, "browser_console_messages", {"level": "info", **extra}))
+    check("shop loaded for ann" in r and "[warning] stock low" in r, r)
+    r = text(await call(c, "browser_console_messages", {"level": "error", "all": True, **extra}))
+    check("shop loaded" not in r, r)
+
+    r = text(await call(c, "browser_network_requests", {"static": False, "filter": "/login$", **extra}))
+    m = re.search(r"^(\d+)\. \[POST\] " + re.escape(f"{site}/login") + r" => \[303", r, re.M)
+    check(m, f"no form post in:\n{r}")
+    r = text(await call(c, "browser_network_request", {"index": int(m.group(1)), "part": "request-body", **extra}))
+    check("user=ann" in r and "password=secret" in r, r)
+
+    await call(c, "browser_cookie_set", {"name": "flavour", "value": "oat", **extra})
+    r = text(await call(c, "browser_cookie_get", {"name": "flavour", **extra}))
+    check('"oat"' in r, r)
+    r = text(await call(c, "browser_cookie_get", {"name": "session", **extra}))
+    check('"ann"' in r, r)
+
+    await call(c, "browser_route", {"pattern": "**/api/data", "body": '{"from": "stub"}', "contentType": "application/json", **extra})
+    r = text(await call(c, "browser_route_list", extra))
+    check("**/api/data" in r, r)
+    await call(c, "browser_navigate", {"url": f"{site}/shop", **extra})
+    await call(c, "browser_wait_for", {"text": "api says stub", **extra})
+    await call(c, "browser_unroute", {"pattern": "**/api/data", **extra})
+
+    await call(c, "browser_navigate", {"url": f"{site}/second", **extra})
+    r = text(await call(c, "browser_navigate_back", extra))
+    check(f"Page URL: {site}/shop" in r, r)
+
+    r = text(await call(c, "browser_tabs", {"action": "new", "url": f"{site}/second", **extra}))
+    check("1: (current) [Second]" in r, r)
+    r = text(await call(c, "browser_tabs", {"action": "select", "index": 0, **extra}))
+    check("0: (current) [Shop]" in r, r)
+    await call(c, "browser_tabs", {"action": "select", "index": 1, **extra})
+    r = text(await call(c, "browser_wait_for", {"text": "second page", **extra}))
+    check(f"Page URL: {site}/second" in r, r)
+
+    pdf = await call(c, "browser_pdf_save", extra)
+    blobs = [b for b in pdf.content if getattr(b, "type", "") == "resource"]
+    check(len(blobs) == 1 and blobs[0].resource.mime_type == "application/pdf", pdf.content)
+    check(base64.b64decode(blobs[0].resource.blob).startswith(b"%PDF"), "not a PDF")
+    seen["pdf_bytes"] = len(base64.b64decode(blobs[0].resource.blob))
+    await call(c, "browser_tabs", {"action": "close", **extra})
+    return seen
+
+
+async def flow(url, key, site):
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def connect(mode):
+        hc = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=600))
+        return Client(streamable_http_client(url, http_client=hc), mode=mode)
+
+    seen = {}
+    async with connect("legacy") as c:
+        check(c.protocol_version == "2025-11-25", c.protocol_version)
+        await call(c, "sandbox_create", {"name": "mcp-flow-b", "ttl": 3600})
+        await call(c, "sandbox_create", {"name": "mcp-flow", "ttl": 3600})
+        # Two sandboxes; the session's current one is set, then omitted.
+        r = text(await call(c, "sandbox_use", {"name": "mcp-flow-b"}))
+        check("current sandbox" in r, r)
+        await call(c, "browser_navigate", {"url": f"{site}/second"})
+        await call(c, "sandbox_use", {"name": "mcp-flow"})
+        seen["legacy"] = await shop_flow(c, site, {})
+        gone = await call(c, "sandbox_use", {"name": "nope"}, ok=False)
+        check("sandbox_list" in text(gone), text(gone))
+    async with connect("auto") as c:
+        check(c.protocol_version == "2026-07-28", c.protocol_version)
+        # Sessionless: each call names its sandbox; mcp-flow-b never saw the shop.
+        r = text(await call(c, "browser_console_messages", {"level": "debug", "all": True, "sandbox": "mcp-flow-b"}))
+        check("shop loaded" not in r, r)
+        await call(c, "browser_cookie_clear", {"sandbox": "mcp-flow"})
+        seen["current"] = await shop_flow(c, site, {"sandbox": "mcp-flow"})
+        for name in ("mcp-flow", "mcp-flow-b"):
+            await call(c, "sandbox_delete", {"name": name})
+    return seen
+
+
 def main():
     mode = sys.argv[1]
-    seen = asyncio.run(http(sys.argv[2], sys.argv[3]) if mode == "http" else stdio(sys.argv[2]))
+    if mode == "flow":
+        seen = asyncio.run(flow(sys.argv[2], sys.argv[3], sys.argv[4]))
+    elif mode == "http":
+        seen = asyncio.run(http(sys.argv[2], sys.argv[3]))
+    else:
+        seen = asyncio.run(stdio(sys.argv[2]))
     print(json.dumps(seen))
 
 

@@ -8,7 +8,7 @@ Only the standard library. Prints "listening on PORT" once ready.
 
   xapi_server.py --user root --password secret --vm web01=/path/disk0.raw[,/path/disk1.raw]
       [--delay SECONDS_PER_MIB] [--truncate] [--corrupt-checksum] [--climb]
-      [--redirect] [--tls CERT KEY] [--claim-size BYTES] [--uefi NAME]...
+      [--redirect] [--tls CERT KEY] [--claim-size BYTES] [--uefi NAME]... [--running NAME]...
 
 A VM named with --uefi declares HVM_boot_params firmware=uefi, as XCP-ng
 records a UEFI guest; the others have no firmware key, as BIOS guests made
@@ -45,9 +45,16 @@ class Xapi:
         self.sessions = set()
         self.tasks = {}
         self.vms, self.vbds, self.vdis = {}, {}, {}
-        # dom0 and a template, which an export must never pick.
+        self.vifs, self.metrics = {}, {}
+        self.networks = {"OpaqueRef:net0": {"uuid": str(uuid.uuid4()),
+                                            "name_label": "Pool-wide network associated with eth0"}}
+        # dom0 and a template, which an export must never pick; XCP-ng's own
+        # built-in templates are marked default_template, which an inventory hides.
         self.vms["OpaqueRef:dom0"] = self.vm_record("Control domain", [], control=True)
         self.vms["OpaqueRef:tmpl"] = self.vm_record("Debian Template", [], template=True)
+        builtin = self.vm_record("Windows Server 2022 (64-bit)", [], template=True)
+        builtin["other_config"] = {"default_template": "true"}
+        self.vms["OpaqueRef:builtin"] = builtin
         for spec in args.vm:
             name, paths = spec.split("=", 1)
             vm_ref = "OpaqueRef:" + str(uuid.uuid4())
@@ -77,8 +84,20 @@ class Xapi:
             self.vbds[cd] = {"uuid": str(uuid.uuid4()), "VM": vm_ref, "VDI": "OpaqueRef:NULL",
                              "type": "CD", "userdevice": "3", "bootable": False}
             # Disks listed out of order: the client must sort by userdevice.
-            self.vms[vm_ref] = self.vm_record(name, [cd] + list(reversed(vbd_refs)),
-                                              uefi=name in args.uefi)
+            rec = self.vm_record(name, [cd] + list(reversed(vbd_refs)), uefi=name in args.uefi)
+            # One NIC on the pool's network, and what the guest tools report.
+            vif = "OpaqueRef:" + str(uuid.uuid4())
+            self.vifs[vif] = {"uuid": str(uuid.uuid4()), "VM": vm_ref, "device": "0",
+                              "MAC": "aa:bb:cc:00:00:%02x" % (len(self.vifs) + 1),
+                              "network": "OpaqueRef:net0"}
+            rec["VIFs"] = [vif]
+            if name in args.running:
+                rec["power_state"] = "Running"
+                gm = "OpaqueRef:" + str(uuid.uuid4())
+                self.metrics[gm] = {"uuid": str(uuid.uuid4()),
+                                    "os_version": {"name": "Debian GNU/Linux 12 (bookworm)"}}
+                rec["guest_metrics"] = gm
+            self.vms[vm_ref] = rec
 
     @staticmethod
     def vm_record(name, vbds, control=False, template=False, uefi=False):
@@ -88,7 +107,8 @@ class Xapi:
         return {"uuid": str(uuid.uuid4()), "name_label": name, "VBDs": vbds,
                 "is_a_template": template, "is_control_domain": control,
                 "is_a_snapshot": False, "power_state": "Halted",
-                "HVM_boot_params": boot}
+                "HVM_boot_params": boot, "VIFs": [], "guest_metrics": "OpaqueRef:NULL",
+                "other_config": {}, "VCPUs_max": "2", "memory_static_max": str(1 << 30)}
 
     def check(self, session):
         if session not in self.sessions:
@@ -133,6 +153,18 @@ class Xapi:
             del v["path"]
             v["virtual_size"] = num(v["virtual_size"])
             return v
+        if method == "VBD.get_all_records":
+            return {r: dict(v) for r, v in self.vbds.items()}
+        if method == "VDI.get_all_records":
+            return {r: dict((k, num(x) if k == "virtual_size" else x)
+                            for k, x in v.items() if k != "path")
+                    for r, v in self.vdis.items()}
+        if method == "VIF.get_all_records":
+            return {r: dict(v) for r, v in self.vifs.items()}
+        if method == "network.get_all_records":
+            return {r: dict(v) for r, v in self.networks.items()}
+        if method == "VM_guest_metrics.get_all_records":
+            return {r: dict(v) for r, v in self.metrics.items()}
         if method == "task.create":
             t = "OpaqueRef:" + str(uuid.uuid4())
             with self.lock:
@@ -374,6 +406,8 @@ def main():
     p.add_argument("--claim-size", type=int, default=0,
                    help="declare this virtual_size whatever the disk's real size")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
+    p.add_argument("--running", action="append", default=[], metavar="NAME",
+                   help="VM NAME is Running, with guest metrics naming its OS")
     p.add_argument("--uefi", action="append", default=[], metavar="NAME",
                    help="VM NAME declares HVM_boot_params firmware=uefi")
     args = p.parse_args()

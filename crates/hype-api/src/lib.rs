@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub public_hosts: Vec<PublicHost>,
     /// Requests per second per client (bursts of twice that); 0 is no limit.
     pub rate_limit: u32,
+    /// `/mcp`'s tool groups and limits.
+    pub mcp: hype_mcp::McpConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,9 +102,10 @@ pub async fn run(
         guard: Arc::new(guard::SiteGuard::new(cfg.public_hosts.clone())),
         metrics: Arc::new(metrics::Metrics::default()),
         shutdown: shutdown.clone(),
-        mcp: hype_mcp::HypeMcp::new(
+        mcp: hype_mcp::HypeMcp::with_config(
             mcp_backend::CoreBackend::new(hype.clone()),
             shutdown.clone(),
+            cfg.mcp.clone(),
         ),
     };
     let mcp = state.mcp.clone();

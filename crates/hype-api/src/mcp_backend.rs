@@ -7,7 +7,7 @@ use futures::StreamExt;
 use hype_cdp::Discovery;
 use hype_core::{CoreError, Hype};
 use hype_mcp::{Backend, BackendError, BackendResult, CdpAccess};
-use hype_types::{CreateVm, Event, PageRequest, Vm};
+use hype_types::{CreateVm, Event, ForkResult, ForkVm, PageRequest, Vm};
 use tokio::sync::broadcast::error::RecvError;
 
 #[derive(Clone)]
@@ -33,6 +33,10 @@ impl Backend for CoreBackend {
 
     async fn create(&self, req: CreateVm) -> BackendResult<Vm> {
         self.hype.create_vm(req).await.map_err(map)
+    }
+
+    async fn fork(&self, vm: &str, req: ForkVm) -> BackendResult<ForkResult> {
+        self.hype.fork_vm(vm, req).await.map_err(map)
     }
 
     async fn list(&self) -> BackendResult<Vec<Vm>> {

@@ -19,12 +19,17 @@ use utoipa::OpenApi;
         hype_types::GuestNetwork, hype_types::GuestInterface, hype_types::ProbeRequest,
         hype_types::ProbeResult,
         hype_types::Job, hype_types::JobList, hype_types::JobSpec, hype_types::JobBatch,
-        hype_types::VsphereJob, hype_types::XcpngJob,
+        hype_types::VsphereJob, hype_types::XcpngJob, hype_types::OvfJob,
         hype_types::JobKind, hype_types::JobState, hype_types::JobSource, hype_types::JobProgress,
         hype_types::JobEvent, hype_types::JobEventType, hype_types::BootMode,
         hype_types::XcpngTransport,
         hype_types::Snapshot, hype_types::SnapshotList, hype_types::CreateSnapshot,
         hype_types::ForkVm, hype_types::ForkResult, hype_types::ForkFailure, hype_types::Created,
+        hype_types::InventoryRequest, hype_types::Inventory, hype_types::SourceKind,
+        hype_types::SourceVm, hype_types::SourceDisk, hype_types::SourceNic, hype_types::DiskBus,
+        hype_types::PowerState,
+        hype_types::StatusInfo, hype_types::StateCount, hype_types::MemoryStatus,
+        hype_types::DiskSpace,
     )),
     tags((name = "vms"), (name = "snapshots"), (name = "pools"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"))
 )]

@@ -36,6 +36,8 @@ pub enum CdpError {
     Navigation { url: String, why: String },
     #[error("unknown key '{key}': use a single character or a KeyboardEvent.key name such as Enter, Tab, Escape, Backspace, ArrowDown")]
     UnknownKey { key: String },
+    #[error("selector '{selector}' does not name one element: {why}")]
+    Selector { selector: String, why: String },
     #[error("the script threw: {message}")]
     Script { message: String },
 }
@@ -53,21 +55,10 @@ impl CdpSession {
     /// Connects with `Authorization: Bearer KEY` (hyped's proxy), so the
     /// key never has to be part of a URL.
     pub async fn connect_authorized(url: &str, bearer: Option<&str>) -> Result<Self, CdpError> {
-        let err = |detail: String| CdpError::Connect {
-            url: url.into(),
-            detail,
-        };
-        let mut req = url.into_client_request().map_err(|e| err(e.to_string()))?;
-        if let Some(k) = bearer {
-            let v = format!("Bearer {k}")
-                .parse()
-                .map_err(|_| err("the API key is not a valid header value".into()))?;
-            req.headers_mut().insert("authorization", v);
-        }
-        let (ws, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        Ok(Self { ws, next_id: 1 })
+        Ok(Self {
+            ws: open_socket(url, bearer).await?,
+            next_id: 1,
+        })
     }
 
     /// Sends `method` and waits for its result.
@@ -104,6 +95,25 @@ impl CdpSession {
         }
         Ok(answer["result"].clone())
     }
+}
+
+/// A WebSocket to `url`, with `Authorization: Bearer KEY` when given.
+pub async fn open_socket(url: &str, bearer: Option<&str>) -> Result<DevtoolsSocket, CdpError> {
+    let err = |detail: String| CdpError::Connect {
+        url: url.into(),
+        detail,
+    };
+    let mut req = url.into_client_request().map_err(|e| err(e.to_string()))?;
+    if let Some(k) = bearer {
+        let v = format!("Bearer {k}")
+            .parse()
+            .map_err(|_| err("the API key is not a valid header value".into()))?;
+        req.headers_mut().insert("authorization", v);
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    Ok(ws)
 }
 
 /// The most a discovery document may weigh (a browser with a few hundred

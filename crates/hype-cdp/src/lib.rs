@@ -15,11 +15,12 @@ mod discovery;
 mod page;
 
 pub use client::{
-    connect_devtools, discover, screenshot, CdpError, CdpSession, DevtoolsSocket, Discovery,
+    connect_devtools, discover, open_socket, screenshot, CdpError, CdpSession, DevtoolsSocket,
+    Discovery,
 };
 pub use conn::{CdpEvent, Connection};
 pub use discovery::{rewrite_discovery, DevtoolsTarget};
-pub use page::{Button, ImageFormat, Page};
+pub use page::{modifiers, Button, ImageFormat, Page};
 
 /// The port hype-agent's CDP relay listens on in the guest.
 pub const GUEST_CDP_PORT: u16 = 9222;

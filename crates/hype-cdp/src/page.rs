@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::{CdpError, CdpSession};
+use crate::{CdpError, CdpSession, Connection};
 
 const POLL: Duration = Duration::from_millis(100);
 
@@ -34,22 +34,51 @@ impl Button {
 pub enum ImageFormat {
     Png,
     Jpeg,
+    Webp,
+}
+
+/// How a [`Page`] reaches its target: a WebSocket of its own, or a flat
+/// session on a shared browser [`Connection`] (whose events someone else
+/// reads, so dialogs, console and network are seen while no tool runs).
+enum Transport {
+    Own(Box<CdpSession>),
+    Attached { conn: Connection, session: String },
 }
 
 pub struct Page {
-    s: CdpSession,
+    s: Transport,
+}
+
+/// Modifier keys as `Input.dispatchMouseEvent` sums them.
+pub mod modifiers {
+    pub const ALT: u32 = 1;
+    pub const CONTROL: u32 = 2;
+    pub const META: u32 = 4;
+    pub const SHIFT: u32 = 8;
 }
 
 impl Page {
     /// Attaches to the page target at `ws` (its `webSocketDebuggerUrl`).
     pub async fn connect(ws: &str, bearer: Option<&str>) -> Result<Self, CdpError> {
         Ok(Self {
-            s: CdpSession::connect_authorized(ws, bearer).await?,
+            s: Transport::Own(Box::new(CdpSession::connect_authorized(ws, bearer).await?)),
         })
     }
 
+    /// The page behind `session`, a flat session of `conn`.
+    pub fn attached(conn: Connection, session: String) -> Self {
+        Self {
+            s: Transport::Attached { conn, session },
+        }
+    }
+
     pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, CdpError> {
-        self.s.call(method, params).await
+        match &mut self.s {
+            Transport::Own(s) => s.call(method, params).await,
+            Transport::Attached { conn, session } => {
+                conn.call(Some(session.as_str()), method, params).await
+            }
+        }
     }
 
     /// Loads `url` and waits (up to `timeout`) for the document to finish
@@ -62,6 +91,12 @@ impl Page {
                 why: e.into(),
             });
         }
+        self.wait_loaded(timeout).await
+    }
+
+    /// Waits (up to `timeout`, then returns anyway) for the document to
+    /// finish loading.
+    pub async fn wait_loaded(&mut self, timeout: Duration) -> Result<(), CdpError> {
         let until = Instant::now() + timeout;
         loop {
             let state = self.eval_expr("document.readyState").await?;
@@ -92,7 +127,7 @@ impl Page {
 
     /// One of the element's box-model quads (`content`, `border`, ...) in
     /// viewport coordinates, after scrolling it into view.
-    async fn quad(&mut self, node: u64, which: &str) -> Result<[f64; 8], CdpError> {
+    pub async fn quad(&mut self, node: u64, which: &str) -> Result<[f64; 8], CdpError> {
         self.node_call("DOM.scrollIntoViewIfNeeded", node, json!({}))
             .await?;
         let b = self.node_call("DOM.getBoxModel", node, json!({})).await?;
@@ -106,7 +141,7 @@ impl Page {
     }
 
     /// The centre of the element, scrolled into view.
-    async fn centre(&mut self, node: u64) -> Result<(f64, f64), CdpError> {
+    pub async fn centre(&mut self, node: u64) -> Result<(f64, f64), CdpError> {
         let q = self.quad(node, "content").await?;
         Ok((
             (q[0] + q[2] + q[4] + q[6]) / 4.0,
@@ -115,7 +150,7 @@ impl Page {
     }
 
     /// A command about one element; a node that is gone is [`CdpError::StaleNode`].
-    async fn node_call(
+    pub async fn node_call(
         &mut self,
         method: &str,
         node: u64,
@@ -138,22 +173,135 @@ impl Page {
     }
 
     pub async fn click(&mut self, node: u64, button: Button, double: bool) -> Result<(), CdpError> {
+        self.click_with(node, button, double, 0).await
+    }
+
+    /// A click with modifier keys held (a sum of [`modifiers`]).
+    pub async fn click_with(
+        &mut self,
+        node: u64,
+        button: Button,
+        double: bool,
+        mods: u32,
+    ) -> Result<(), CdpError> {
         let (x, y) = self.centre(node).await?;
+        self.click_at(x, y, button, if double { 2 } else { 1 }, mods)
+            .await
+    }
+
+    /// Moves the mouse to `x`,`y` (viewport CSS pixels).
+    pub async fn mouse_move(&mut self, x: f64, y: f64) -> Result<(), CdpError> {
         self.call(
             "Input.dispatchMouseEvent",
             json!({"type": "mouseMoved", "x": x, "y": y}),
         )
-        .await?;
-        for count in if double { 1..=2 } else { 1..=1 } {
-            for kind in ["mousePressed", "mouseReleased"] {
-                self.call(
-                    "Input.dispatchMouseEvent",
-                    json!({"type": kind, "x": x, "y": y, "button": button.as_str(), "clickCount": count}),
-                )
-                .await?;
-            }
+        .await
+        .map(drop)
+    }
+
+    /// One press or release (`down`) of `button` at `x`,`y`.
+    pub async fn mouse_button(
+        &mut self,
+        x: f64,
+        y: f64,
+        button: Button,
+        down: bool,
+        count: u32,
+        mods: u32,
+    ) -> Result<(), CdpError> {
+        let kind = if down {
+            "mousePressed"
+        } else {
+            "mouseReleased"
+        };
+        self.call(
+            "Input.dispatchMouseEvent",
+            json!({"type": kind, "x": x, "y": y, "button": button.as_str(),
+                "clickCount": count, "modifiers": mods}),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `clicks` clicks (2 is a double click) at `x`,`y`.
+    pub async fn click_at(
+        &mut self,
+        x: f64,
+        y: f64,
+        button: Button,
+        clicks: u32,
+        mods: u32,
+    ) -> Result<(), CdpError> {
+        self.mouse_move(x, y).await?;
+        for count in 1..=clicks.max(1) {
+            self.mouse_button(x, y, button, true, count, mods).await?;
+            self.mouse_button(x, y, button, false, count, mods).await?;
         }
         Ok(())
+    }
+
+    /// A wheel turn at `x`,`y`.
+    pub async fn wheel(&mut self, x: f64, y: f64, dx: f64, dy: f64) -> Result<(), CdpError> {
+        self.call(
+            "Input.dispatchMouseEvent",
+            json!({"type": "mouseWheel", "x": x, "y": y, "deltaX": dx, "deltaY": dy}),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The backend node id of the one element `selector` (CSS) matches.
+    pub async fn query_one(&mut self, selector: &str) -> Result<u64, CdpError> {
+        let doc = self.call("DOM.getDocument", json!({"depth": 0})).await?;
+        let root = doc["root"]["nodeId"].clone();
+        let r = self
+            .call(
+                "DOM.querySelectorAll",
+                json!({"nodeId": root, "selector": selector}),
+            )
+            .await
+            .map_err(|e| match e {
+                CdpError::Command { message, .. } => CdpError::Selector {
+                    selector: selector.into(),
+                    why: message,
+                },
+                e => e,
+            })?;
+        let ids = r["nodeIds"].as_array().cloned().unwrap_or_default();
+        if ids.len() != 1 {
+            return Err(CdpError::Selector {
+                selector: selector.into(),
+                why: format!("it matches {} elements, not one", ids.len()),
+            });
+        }
+        let d = self
+            .call("DOM.describeNode", json!({"nodeId": ids[0]}))
+            .await?;
+        d["node"]["backendNodeId"]
+            .as_u64()
+            .ok_or_else(|| CdpError::Protocol("no backendNodeId".into()))
+    }
+
+    /// Calls `function` with the element as `this` and its first argument,
+    /// and `args` after it; returns its result by value.
+    pub async fn call_on(
+        &mut self,
+        node: u64,
+        function: &str,
+        args: &[Value],
+    ) -> Result<Value, CdpError> {
+        let obj = self.node_call("DOM.resolveNode", node, json!({})).await?;
+        let id = obj["object"]["objectId"].clone();
+        let mut arguments = vec![json!({"objectId": id})];
+        arguments.extend(args.iter().map(|v| json!({"value": v})));
+        let r = self
+            .call(
+                "Runtime.callFunctionOn",
+                json!({"functionDeclaration": function, "objectId": id,
+                    "arguments": arguments, "returnByValue": true, "awaitPromise": true}),
+            )
+            .await?;
+        script_result(r)
     }
 
     /// Focuses the element and types `text` into it: at once, or key by key
@@ -198,7 +346,7 @@ impl Page {
         full_page: bool,
         node: Option<u64>,
     ) -> Result<Vec<u8>, CdpError> {
-        let mut p = json!({"format": match format { ImageFormat::Png => "png", ImageFormat::Jpeg => "jpeg" }});
+        let mut p = json!({"format": match format { ImageFormat::Png => "png", ImageFormat::Jpeg => "jpeg", ImageFormat::Webp => "webp" }});
         if let Some(n) = node {
             let q = self.quad(n, "border").await?;
             let (xs, ys) = ([q[0], q[2], q[4], q[6]], [q[1], q[3], q[5], q[7]]);
@@ -244,18 +392,10 @@ impl Page {
                 .await?
             }
         };
-        if let Some(ex) = r.get("exceptionDetails") {
-            let text = ex["exception"]["description"]
-                .as_str()
-                .or(ex["text"].as_str())
-                .unwrap_or("exception")
-                .to_owned();
-            return Err(CdpError::Script { message: text });
-        }
-        Ok(r["result"]["value"].clone())
+        script_result(r)
     }
 
-    async fn eval_expr(&mut self, expr: &str) -> Result<Value, CdpError> {
+    pub async fn eval_expr(&mut self, expr: &str) -> Result<Value, CdpError> {
         let r = self
             .call(
                 "Runtime.evaluate",
@@ -289,6 +429,20 @@ impl Page {
             tokio::time::sleep(POLL).await;
         }
     }
+}
+
+/// The value of a `Runtime.evaluate` / `callFunctionOn` answer, or the
+/// exception it threw.
+fn script_result(r: Value) -> Result<Value, CdpError> {
+    if let Some(ex) = r.get("exceptionDetails") {
+        let text = ex["exception"]["description"]
+            .as_str()
+            .or(ex["text"].as_str())
+            .unwrap_or("exception")
+            .to_owned();
+        return Err(CdpError::Script { message: text });
+    }
+    Ok(r["result"]["value"].clone())
 }
 
 struct KeyInfo {

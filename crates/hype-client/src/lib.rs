@@ -118,6 +118,11 @@ impl Client {
         self.json(Method::GET, "/api/v1/version").await
     }
 
+    /// Uptime, VMs and jobs by state, free memory and disk (`hype status`).
+    pub async fn status(&self) -> Result<hype_types::StatusInfo> {
+        self.json(Method::GET, "/api/v1/status").await
+    }
+
     /// Every VM (in `state`, when given), following the pages.
     pub async fn list_vms(&self, state: Option<&str>) -> Result<Vec<Vm>> {
         let mut out = vec![];
@@ -358,6 +363,17 @@ impl Client {
     pub async fn delete_image(&self, name: &str) -> Result<()> {
         let (url, b) = self.req(Method::DELETE, &format!("/api/v1/images/{name}"));
         self.send(&url, b).await.map(|_| ())
+    }
+
+    /// The VMs of an import source (`POST /api/v1/sources/inventory`);
+    /// `req` is the request body, password included when the caller has one.
+    pub async fn source_inventory(&self, req: &serde_json::Value) -> Result<hype_types::Inventory> {
+        let (url, b) = self.req(Method::POST, "/api/v1/sources/inventory");
+        let resp = self.send(&url, b.json(req)).await?;
+        resp.json().await.map_err(|e| ClientError::Decode {
+            url,
+            detail: e.to_string(),
+        })
     }
 
     /// Submits a job body as it is: `content_type` is `application/json`

@@ -55,6 +55,9 @@ pub struct CoreConfig {
     pub import_dir: Option<PathBuf>,
     /// Warm pools that exist from start (`--pool`).
     pub pools: Vec<hype_types::CreatePool>,
+    /// The directory export-only jobs write their `output` under.
+    /// `None`: no export-only job is accepted.
+    pub export_dir: Option<PathBuf>,
 }
 
 /// How VMMs are confined (see `hype_vmm::jail`).
@@ -148,6 +151,7 @@ impl Default for CoreConfig {
             import_allow_hosts: vec![],
             import_dir: None,
             pools: vec![],
+            export_dir: None,
         }
     }
 }

@@ -151,6 +151,13 @@ pub enum CoreError {
     ImageExists { name: String, why: &'static str },
     #[error("hyped is shutting down")]
     ShuttingDown,
+    /// An import source (vSphere, XCP-ng) could not be read.
+    #[error("source {url}: {source}")]
+    Source {
+        url: String,
+        #[source]
+        source: crate::sources::SourceError,
+    },
 }
 
 impl CoreError {
@@ -194,6 +201,8 @@ impl CoreError {
             | CoreError::ForkFailed { .. }
             | CoreError::Restore { .. } => ErrorKind::Internal,
             CoreError::Vmm(_) | CoreError::Browser { .. } => ErrorKind::Upstream,
+            CoreError::Source { source, .. } if source.is_caller_error() => ErrorKind::Invalid,
+            CoreError::Source { .. } => ErrorKind::Upstream,
             CoreError::AgentUnavailable { .. } | CoreError::AgentTimeout { .. } => {
                 ErrorKind::Timeout
             }
@@ -246,6 +255,7 @@ impl CoreError {
             CoreError::JobFinished { .. } => "job_finished",
             CoreError::ImageExists { .. } => "image_exists",
             CoreError::ShuttingDown => "shutting_down",
+            CoreError::Source { source, .. } => source.code(),
         }
     }
 

@@ -39,7 +39,9 @@ mod ram;
 mod reconcile;
 mod runtimes;
 mod snapshots;
+mod sources;
 mod standby;
+mod status;
 mod supervisor;
 #[cfg(test)]
 mod tests;
@@ -54,5 +56,6 @@ pub use error::CoreError;
 pub use hype_vmm::qemu::{OVMF_CODE, OVMF_VARS};
 pub use lifetime::{CdpLease, CloseReason, CLOSE_EXPIRED};
 pub use manager::Hype;
+pub use sources::SourceError;
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;

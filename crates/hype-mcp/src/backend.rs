@@ -8,7 +8,7 @@ use std::future::Future;
 
 use futures::stream::BoxStream;
 pub use hype_types::ErrorKind;
-use hype_types::{CreateVm, Event, Vm};
+use hype_types::{CreateVm, Event, ForkResult, ForkVm, Vm};
 
 /// A failed backend call, in words a model can act on.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -42,7 +42,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Keeps a sandbox counted as in use (idle timeouts) while held.
     type Lease: Send;
 
+    /// A new VM; with `snapshot`, a fork of that named snapshot.
     fn create(&self, req: CreateVm) -> impl Future<Output = BackendResult<Vm>> + Send;
+    /// `POST /vms/{vm}/fork`: snapshots `vm` and forks it; each fork is
+    /// made or fails on its own.
+    fn fork(&self, vm: &str, req: ForkVm)
+        -> impl Future<Output = BackendResult<ForkResult>> + Send;
     fn list(&self) -> impl Future<Output = BackendResult<Vec<Vm>>> + Send;
     fn get(&self, name: &str) -> impl Future<Output = BackendResult<Vm>> + Send;
     fn delete(&self, name: &str) -> impl Future<Output = BackendResult<()>> + Send;

@@ -1,237 +1,488 @@
-//! The browser tools: resolve the sandbox and its selected tab, open a CDP
-//! connection to that page through the backend, and call [`hype_cdp::Page`].
-//! Refs are backend DOM node ids, so no snapshot has to be remembered.
+//! The browser tools' common ground: resolve the sandbox, its monitor
+//! ([`crate::monitor`]) and selected tab, run page actions so that a dialog
+//! the page opens ends the action instead of hanging it, and report the
+//! page's state as playwright-mcp does. Then the page tools themselves:
+//! navigate, snapshot, click, type, press a key, screenshot, evaluate and
+//! wait. Refs are backend DOM node ids, so no snapshot has to be remembered.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use hype_cdp::{axtree, Button, CdpSession, ImageFormat, Page};
+use futures::future::BoxFuture;
+use hype_cdp::{axtree, modifiers, Button, CdpError, ImageFormat, Page};
 use rmcp::model::ContentBlock;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::args::*;
 use crate::backend::Backend;
 use crate::error::ToolError;
+use crate::monitor::Monitor;
 use crate::server::{HypeMcp, Output};
+pub(crate) use crate::snapshot::cut;
+use crate::snapshot::{limit_depth, subtree};
 
 const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest any one page action may take, whatever the page does.
+pub(crate) const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long reaching a sandbox's browser may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Lets the page react to an input before the snapshot that follows it.
-const SETTLE: Duration = Duration::from_millis(200);
+pub(crate) const SETTLE: Duration = Duration::from_millis(200);
 
-struct Target {
-    id: String,
-    title: String,
-    url: String,
-    ws: String,
+/// What a guarded action came to.
+pub(crate) enum Acted<T> {
+    Done(T),
+    /// The page opened a dialog (described) before the action finished.
+    Modal(String),
 }
 
-fn pages(doc: &Value) -> Vec<Target> {
-    doc.as_array()
-        .into_iter()
-        .flatten()
-        .filter(|t| t["type"] == "page")
-        .map(|t| Target {
-            id: t["id"].as_str().unwrap_or("").into(),
-            title: t["title"].as_str().unwrap_or("").into(),
-            url: t["url"].as_str().unwrap_or("").into(),
-            ws: t["webSocketDebuggerUrl"].as_str().unwrap_or("").into(),
-        })
-        .collect()
+/// A dialog open in `target`, described for the model.
+pub(crate) fn dialog_of(mon: &Monitor, target: &str) -> Option<String> {
+    let s = mon.state.lock().expect("monitor");
+    let d = s.tab(target)?.dialog.clone()?;
+    Some(format!(
+        "[\"{}\" dialog with message \"{}\"{}]: answer it with browser_handle_dialog",
+        d.kind,
+        d.message,
+        if d.kind == "prompt" {
+            format!(" and default \"{}\"", d.default_prompt)
+        } else {
+            String::new()
+        }
+    ))
 }
 
-fn node(r: &str) -> Result<u64, ToolError> {
-    axtree::parse_ref(r).ok_or_else(|| {
-        ToolError::Invalid(format!(
-            "'{r}' is not a ref: refs look like e12 and come from browser_snapshot"
-        ))
-    })
+/// Runs `fut` unless or until a dialog opens in `target`, within `timeout`.
+pub(crate) async fn guarded<T>(
+    mon: &Monitor,
+    target: &str,
+    timeout: Duration,
+    fut: impl Future<Output = Result<T, CdpError>>,
+) -> Result<Acted<T>, CdpError> {
+    let mut rx = mon.modal.subscribe();
+    if let Some(m) = dialog_of(mon, target) {
+        return Ok(Acted::Modal(m));
+    }
+    let modal = async {
+        loop {
+            if rx.changed().await.is_err() {
+                futures::future::pending::<()>().await;
+            }
+            if let Some(m) = dialog_of(mon, target) {
+                return m;
+            }
+        }
+    };
+    tokio::select! {
+        r = tokio::time::timeout(timeout, fut) => match r {
+            Ok(r) => r.map(Acted::Done),
+            Err(_) => Err(CdpError::Timeout { method: "the page action".into() }),
+        },
+        m = modal => Ok(Acted::Modal(m)),
+    }
 }
 
-/// One page of one sandbox, held open for the length of a tool call.
-struct Tab<L> {
-    sandbox: String,
-    page: Page,
+/// One tab of one sandbox, for the length of a tool call.
+pub(crate) struct Tab<L> {
+    pub sandbox: String,
+    pub page: Page,
+    pub target: String,
+    pub mon: Arc<Monitor>,
+    pub budget: usize,
     _lease: L,
 }
 
 impl<L> Tab<L> {
-    fn err(&self, e: hype_cdp::CdpError) -> ToolError {
+    pub fn err(&self, e: CdpError) -> ToolError {
         ToolError::browser(&self.sandbox, e)
     }
 
-    /// The page's URL, title and snapshot, as playwright-mcp reports them.
-    async fn state(&mut self) -> Result<String, ToolError> {
-        let (url, title) = self.page.location().await.map_err(|e| self.err(e))?;
-        let snap = self.page.snapshot().await.map_err(|e| self.err(e))?;
-        Ok(format!(
-            "### Page state\n- Sandbox: {}\n- Page URL: {url}\n- Page Title: {title}\n- Page Snapshot:\n```yaml\n{snap}```\n",
-            self.sandbox
-        ))
+    /// Runs a page action; a dialog it causes ends it (see [`guarded`]).
+    pub async fn act<T>(
+        &mut self,
+        f: impl for<'a> FnOnce(&'a mut Page) -> BoxFuture<'a, Result<T, CdpError>>,
+    ) -> Result<Acted<T>, ToolError> {
+        let mon = self.mon.clone();
+        let target = self.target.clone();
+        let r = guarded(&mon, &target, ACTION_TIMEOUT, f(&mut self.page)).await;
+        r.map_err(|e| self.err(e))
+    }
+
+    /// [`Self::act`] for actions whose result the tool needs: a dialog
+    /// becomes a tool error saying to answer it.
+    pub async fn run<T>(
+        &mut self,
+        f: impl for<'a> FnOnce(&'a mut Page) -> BoxFuture<'a, Result<T, CdpError>>,
+    ) -> Result<T, ToolError> {
+        match self.act(f).await? {
+            Acted::Done(v) => Ok(v),
+            Acted::Modal(m) => Err(ToolError::Modal(m)),
+        }
+    }
+
+    /// The backend node id of `target`: a ref, or a CSS selector that
+    /// matches one element.
+    pub async fn resolve(&mut self, target: &str) -> Result<u64, ToolError> {
+        if let Some(n) = axtree::parse_ref(target) {
+            return Ok(n);
+        }
+        let sel = target.to_owned();
+        self.run(move |p| Box::pin(async move { p.query_one(&sel).await }))
+            .await
+    }
+
+    /// The page's URL, title and snapshot (cut to the budget), or the
+    /// dialog that is open, as playwright-mcp reports them.
+    pub async fn state(&mut self) -> Result<String, ToolError> {
+        let mut out = format!("### Page state\n- Sandbox: {}\n", self.sandbox);
+        let chooser = {
+            let s = self.mon.state.lock().expect("monitor");
+            s.tab(&self.target).and_then(|t| t.chooser).is_some()
+        };
+        // The URL and title before and after the tree: a navigation that
+        // commits in between would pair one page's URL with another's tree.
+        let got = self
+            .act(|p| {
+                Box::pin(async move {
+                    let mut loc = p.location().await?;
+                    for _ in 0..3 {
+                        let snap = p.snapshot().await?;
+                        let after = p.location().await?;
+                        if after == loc {
+                            return Ok((loc, snap));
+                        }
+                        loc = after;
+                        tokio::time::sleep(SETTLE).await;
+                    }
+                    let snap = p.snapshot().await?;
+                    Ok((loc, snap))
+                })
+            })
+            .await?;
+        match got {
+            Acted::Modal(m) => out.push_str(&format!("- Modal state:\n  - {m}\n")),
+            Acted::Done(((url, title), snap)) => {
+                if chooser {
+                    out.push_str(
+                        "- Modal state:\n  - [File chooser]: answer it with browser_file_upload\n",
+                    );
+                }
+                out.push_str(&format!(
+                    "- Page URL: {url}\n- Page Title: {title}\n- Page Snapshot:\n```yaml\n{}```\n",
+                    cut(&snap, self.budget)
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Waits (up to [`LOAD_TIMEOUT`]) for a navigation the action started
+    /// to finish loading, unless a dialog opens first.
+    fn settled(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (mon, target) = (self.mon.clone(), self.target.clone());
+        async move {
+            let until = tokio::time::Instant::now() + LOAD_TIMEOUT;
+            loop {
+                let loading = {
+                    let s = mon.state.lock().expect("monitor");
+                    s.tab(&target)
+                        .is_some_and(|t| t.loading && t.dialog.is_none())
+                };
+                if !loading || tokio::time::Instant::now() >= until {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    /// "{what}" followed by the page's state, or by the dialog the action opened.
+    pub async fn report<T>(&mut self, what: String, acted: Acted<T>) -> Output {
+        let state = match acted {
+            Acted::Done(_) => {
+                tokio::time::sleep(SETTLE).await;
+                self.settled().await;
+                self.state().await?
+            }
+            Acted::Modal(m) => format!(
+                "### Page state\n- Sandbox: {}\n- Modal state:\n  - {m}\n",
+                self.sandbox
+            ),
+        };
+        Ok(vec![ContentBlock::text(format!("{what}\n{state}"))])
     }
 }
 
 impl<B: Backend> HypeMcp<B> {
-    /// The sandbox's pages, in a stable order: first seen, first.
-    async fn targets(&self, sandbox: &str) -> Result<(Vec<Target>, Option<String>), ToolError> {
-        let access = self.backend.cdp(sandbox, "json/list").await?;
-        let mut list = pages(&access.doc);
-        let mut tabs = self.shared.tabs.lock().expect("tabs lock");
-        let st = tabs.entry(sandbox.to_owned()).or_default();
-        st.order.retain(|id| list.iter().any(|t| &t.id == id));
-        // The browser lists the newest first; new ones go at the end.
-        for t in list.iter().rev() {
-            if !st.order.contains(&t.id) {
-                st.order.push(t.id.clone());
-            }
+    /// The sandbox's monitor, started on first use (or again when its
+    /// browser went away).
+    pub(crate) async fn monitor(&self, sandbox: &str) -> Result<Arc<Monitor>, ToolError> {
+        let mut map = self.shared.monitors.lock().await;
+        if let Some(m) = map.get(sandbox).filter(|m| m.alive()) {
+            return Ok(m.clone());
         }
-        list.sort_by_key(|t| st.order.iter().position(|id| id == &t.id));
-        Ok((list, access.bearer))
-    }
-
-    /// A CDP connection to the browser itself (tabs are opened and closed there).
-    async fn browser_session(&self, sandbox: &str) -> Result<CdpSession, ToolError> {
         let access = self.backend.cdp(sandbox, "json/version").await?;
         let ws = access.doc["webSocketDebuggerUrl"].as_str().unwrap_or("");
-        CdpSession::connect_authorized(ws, access.bearer.as_deref())
-            .await
-            .map_err(|e| ToolError::browser(sandbox, e))
+        let stop = self.shared.shutdown.child_token();
+        let m = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            Monitor::start(ws, access.bearer.as_deref(), stop.clone()),
+        )
+        .await
+        .map_err(|_| {
+            stop.cancel();
+            ToolError::browser(
+                sandbox,
+                CdpError::Connect {
+                    url: ws.into(),
+                    detail: "no answer".into(),
+                },
+            )
+        })?
+        .map_err(|e| {
+            stop.cancel();
+            ToolError::browser(sandbox, e)
+        })?;
+        if let Some(old) = map.insert(sandbox.into(), m.clone()) {
+            old.closed.cancel();
+        }
+        Ok(m)
     }
 
-    fn selected(&self, sandbox: &str) -> Option<String> {
-        self.shared
-            .tabs
-            .lock()
-            .expect("tabs lock")
-            .get(sandbox)
-            .and_then(|t| t.selected.clone())
+    /// Forgets a sandbox's monitor (the sandbox stopped or went away).
+    pub(crate) async fn drop_monitor(&self, sandbox: &str) {
+        if let Some(m) = self.shared.monitors.lock().await.remove(sandbox) {
+            m.closed.cancel();
+        }
     }
 
-    fn select(&self, sandbox: &str, target: Option<&str>) {
-        self.shared
-            .tabs
-            .lock()
-            .expect("tabs lock")
-            .entry(sandbox.into())
-            .or_default()
-            .selected = target.map(Into::into);
-    }
-
-    async fn new_tab(&self, sandbox: &str) -> Result<String, ToolError> {
-        let mut b = self.browser_session(sandbox).await?;
-        let r = b
-            .call("Target.createTarget", json!({"url": "about:blank"}))
+    /// Opens a tab at `url`, waits until the monitor has it, selects it.
+    pub(crate) async fn open_tab(
+        &self,
+        mon: &Monitor,
+        sandbox: &str,
+        url: &str,
+    ) -> Result<String, ToolError> {
+        let r = mon
+            .conn
+            .call(None, "Target.createTarget", json!({"url": url}))
             .await
             .map_err(|e| ToolError::browser(sandbox, e))?;
-        let id = r["targetId"].as_str().unwrap_or("").to_owned();
-        self.select(sandbox, Some(&id));
-        Ok(id)
+        let id = r["targetId"].as_str().unwrap_or_default().to_owned();
+        let until = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            {
+                let mut s = mon.state.lock().expect("monitor");
+                if s.tab(&id).is_some() {
+                    s.selected = Some(id.clone());
+                    return Ok(id);
+                }
+            }
+            if tokio::time::Instant::now() >= until {
+                return Err(ToolError::browser(sandbox, CdpError::NoPage));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The selected tab of the sandbox (the first one when none is, or the
-    /// selected one has gone; a new one when the browser has none).
-    async fn tab(&self, named: Option<String>) -> Result<Tab<B::Lease>, ToolError> {
+    /// selected one has gone; a new one when the browser has none). With a
+    /// dialog open, only `allow_modal` tools get it.
+    pub(crate) async fn tab_with(
+        &self,
+        named: Option<String>,
+        allow_modal: bool,
+    ) -> Result<Tab<B::Lease>, ToolError> {
         let sandbox = self.sandbox(named)?;
         let lease = self.backend.lease(&sandbox);
-        let (mut list, mut bearer) = self.targets(&sandbox).await?;
-        if list.is_empty() {
-            self.new_tab(&sandbox).await?;
-            (list, bearer) = self.targets(&sandbox).await?;
+        let mon = self.monitor(&sandbox).await?;
+        let pick = || {
+            let mut s = mon.state.lock().expect("monitor");
+            let sel = s.selected.clone();
+            let t = s
+                .tabs
+                .iter()
+                .find(|t| Some(&t.target) == sel.as_ref())
+                .or(s.tabs.first())?;
+            let r = (t.target.clone(), t.session.clone());
+            s.selected = Some(r.0.clone());
+            Some(r)
+        };
+        let (target, session) = match pick() {
+            Some(t) => t,
+            None => {
+                self.open_tab(&mon, &sandbox, "about:blank").await?;
+                pick().ok_or_else(|| ToolError::browser(&sandbox, CdpError::NoPage))?
+            }
+        };
+        // A tab just attached is still being set up (and may be paused).
+        let until = tokio::time::Instant::now() + Duration::from_secs(15);
+        while !mon
+            .state
+            .lock()
+            .expect("monitor")
+            .tab(&target)
+            .is_none_or(|t| t.ready)
+            && tokio::time::Instant::now() < until
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let chosen = self.selected(&sandbox);
-        let t = list
-            .iter()
-            .find(|t| Some(&t.id) == chosen.as_ref())
-            .or(list.first())
-            .ok_or_else(|| ToolError::browser(&sandbox, hype_cdp::CdpError::NoPage))?;
-        self.select(&sandbox, Some(&t.id));
-        let page = Page::connect(&t.ws, bearer.as_deref())
-            .await
-            .map_err(|e| ToolError::browser(&sandbox, e))?;
+        if !allow_modal {
+            if let Some(m) = dialog_of(&mon, &target) {
+                return Err(ToolError::Modal(m));
+            }
+        }
         // A sandbox used successfully becomes the session's current one.
         self.set_current(Some(sandbox.clone()));
         Ok(Tab {
             sandbox,
-            page,
+            page: Page::attached(mon.conn.clone(), session),
+            target,
+            mon,
+            budget: self.shared.config.snapshot_budget,
             _lease: lease,
         })
     }
 
+    pub(crate) async fn tab(&self, named: Option<String>) -> Result<Tab<B::Lease>, ToolError> {
+        self.tab_with(named, false).await
+    }
+
     pub(crate) async fn navigate(&self, a: Navigate) -> Output {
         let mut t = self.tab(a.sandbox).await?;
-        t.page
-            .navigate(&a.url, LOAD_TIMEOUT)
-            .await
-            .map_err(|e| t.err(e))?;
-        Ok(vec![ContentBlock::text(t.state().await?)])
+        let url = a.url.clone();
+        let acted = t
+            .act(move |p| Box::pin(async move { p.navigate(&url, LOAD_TIMEOUT).await }))
+            .await?;
+        t.report(format!("Navigated to {}.", a.url), acted).await
     }
 
     pub(crate) async fn snapshot(&self, a: Snapshot) -> Output {
         let mut t = self.tab(a.sandbox).await?;
-        Ok(vec![ContentBlock::text(t.state().await?)])
+        if a.target.is_none() && a.depth.is_none() && !a.boxes.unwrap_or(false) {
+            return Ok(vec![ContentBlock::text(t.state().await?)]);
+        }
+        let mut snap = t.run(|p| Box::pin(p.snapshot())).await?;
+        if let Some(target) = &a.target {
+            let n = t.resolve(target).await?;
+            snap = subtree(&snap, n).ok_or_else(|| {
+                ToolError::Invalid(format!(
+                    "{target} is not in the page's accessibility tree; call browser_snapshot without `target`"
+                ))
+            })?;
+        }
+        if let Some(d) = a.depth {
+            snap = limit_depth(&snap, d.max(0.0) as usize);
+        }
+        if a.boxes.unwrap_or(false) {
+            snap = self.with_boxes(&mut t, &snap).await?;
+        }
+        Ok(vec![ContentBlock::text(format!(
+            "### Page snapshot (sandbox {})\n```yaml\n{}```\n",
+            t.sandbox,
+            cut(&snap, t.budget)
+        ))])
+    }
+
+    /// Appends `[box=x,y,width,height]` to each line with a ref.
+    async fn with_boxes(&self, t: &mut Tab<B::Lease>, snap: &str) -> Result<String, ToolError> {
+        let mut out = String::with_capacity(snap.len() * 2);
+        for line in snap.lines() {
+            out.push_str(line);
+            let n = line
+                .rsplit_once("[ref=")
+                .and_then(|(_, r)| axtree::parse_ref(r.split(']').next().unwrap_or("")));
+            if let Some(n) = n {
+                let q = t
+                    .run(move |p| {
+                        Box::pin(async move {
+                            Ok(p.node_call("DOM.getBoxModel", n, json!({})).await.ok())
+                        })
+                    })
+                    .await?;
+                let b = q.as_ref().map(|b| &b["model"]["border"]);
+                if let Some(b) = b.and_then(|b| b.as_array()).filter(|b| b.len() == 8) {
+                    let f = |i: usize| b[i].as_f64().unwrap_or(0.0);
+                    out.push_str(&format!(
+                        " [box={:.0},{:.0},{:.0},{:.0}]",
+                        f(0),
+                        f(1),
+                        f(2) - f(0),
+                        f(5) - f(1)
+                    ));
+                }
+            }
+            out.push('\n');
+        }
+        Ok(out)
     }
 
     pub(crate) async fn click(&self, a: Click) -> Output {
-        let n = node(&a.target)?;
         let mut t = self.tab(a.sandbox).await?;
-        let button = match a.button.unwrap_or(MouseButton::Left) {
-            MouseButton::Left => Button::Left,
-            MouseButton::Right => Button::Right,
-            MouseButton::Middle => Button::Middle,
-        };
-        t.page
-            .click(n, button, a.double_click)
-            .await
-            .map_err(|e| t.err(e))?;
-        tokio::time::sleep(SETTLE).await;
-        Ok(vec![ContentBlock::text(format!(
-            "Clicked {}.\n{}",
-            a.element.unwrap_or(a.target),
-            t.state().await?
-        ))])
+        let n = t.resolve(&a.target).await?;
+        let button = button(a.button);
+        let mods = a.modifiers.iter().fold(0, |m, k| {
+            m | match k {
+                Modifier::Alt => modifiers::ALT,
+                Modifier::Control | Modifier::ControlOrMeta => modifiers::CONTROL,
+                Modifier::Meta => modifiers::META,
+                Modifier::Shift => modifiers::SHIFT,
+            }
+        });
+        let double = a.double_click;
+        let acted = t
+            .act(move |p| Box::pin(p.click_with(n, button, double, mods)))
+            .await?;
+        let what = a.element.unwrap_or(a.target);
+        t.report(format!("Clicked {what}."), acted).await
     }
 
     pub(crate) async fn type_text(&self, a: Type) -> Output {
-        let n = node(&a.target)?;
         let mut t = self.tab(a.sandbox).await?;
-        t.page
-            .type_text(n, &a.text, a.slowly)
-            .await
-            .map_err(|e| t.err(e))?;
-        if a.submit {
-            t.page.press_key("Enter").await.map_err(|e| t.err(e))?;
-        }
-        tokio::time::sleep(SETTLE).await;
-        Ok(vec![ContentBlock::text(format!(
-            "Typed into {}.\n{}",
-            a.element.unwrap_or(a.target),
-            t.state().await?
-        ))])
+        let n = t.resolve(&a.target).await?;
+        let (text, slowly, submit) = (a.text.clone(), a.slowly, a.submit);
+        let acted = t
+            .act(move |p| {
+                Box::pin(async move {
+                    p.type_text(n, &text, slowly).await?;
+                    if submit {
+                        p.press_key("Enter").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
+        let what = a.element.unwrap_or(a.target);
+        t.report(format!("Typed into {what}."), acted).await
     }
 
     pub(crate) async fn press_key(&self, a: PressKey) -> Output {
         let mut t = self.tab(a.sandbox).await?;
-        t.page.press_key(&a.key).await.map_err(|e| t.err(e))?;
-        tokio::time::sleep(SETTLE).await;
-        Ok(vec![ContentBlock::text(format!(
-            "Pressed {}.\n{}",
-            a.key,
-            t.state().await?
-        ))])
+        let key = a.key.clone();
+        let acted = t
+            .act(move |p| Box::pin(async move { p.press_key(&key).await }))
+            .await?;
+        t.report(format!("Pressed {}.", a.key), acted).await
     }
 
     pub(crate) async fn screenshot(&self, a: Screenshot) -> Output {
-        let n = a.target.as_deref().map(node).transpose()?;
         let mut t = self.tab(a.sandbox).await?;
+        let n = match &a.target {
+            Some(r) => Some(t.resolve(r).await?),
+            None => None,
+        };
         let (format, mime) = match a.format.unwrap_or_default() {
             ImageType::Png => (ImageFormat::Png, "image/png"),
             ImageType::Jpeg => (ImageFormat::Jpeg, "image/jpeg"),
+            ImageType::Webp => (ImageFormat::Webp, "image/webp"),
         };
+        let full = a.full_page;
         let bytes = t
-            .page
-            .screenshot(format, a.full_page, n)
-            .await
-            .map_err(|e| t.err(e))?;
+            .run(move |p| Box::pin(p.screenshot(format, full, n)))
+            .await?;
         let what = match (&a.element, &a.target) {
             (Some(e), _) => e.clone(),
             (None, Some(r)) => format!("element {r}"),
@@ -256,86 +507,36 @@ impl<B: Backend> HypeMcp<B> {
     }
 
     pub(crate) async fn evaluate(&self, a: Evaluate) -> Output {
-        let n = a.target.as_deref().map(node).transpose()?;
         let mut t = self.tab(a.sandbox).await?;
-        let v = t
-            .page
-            .evaluate(&a.function, n)
+        let n = match &a.target {
+            Some(r) => Some(t.resolve(r).await?),
+            None => None,
+        };
+        let function = a.function.clone();
+        let acted = t
+            .act(move |p| Box::pin(async move { p.evaluate(&function, n).await }))
             .await
             .map_err(|e| match (&a.element, e) {
-                (Some(el), hype_cdp::CdpError::StaleNode { node }) => ToolError::Invalid(format!(
+                (
+                    Some(el),
+                    ToolError::Browser {
+                        source: CdpError::StaleNode { node },
+                        ..
+                    },
+                ) => ToolError::Invalid(format!(
                     "{el} (e{node}) is not on the page any more; call browser_snapshot again"
                 )),
-                (_, e) => t.err(e),
+                (_, e) => e,
             })?;
-        Ok(vec![ContentBlock::text(
-            serde_json::to_string_pretty(&v).unwrap_or_default(),
-        )])
-    }
-
-    pub(crate) async fn tabs(&self, a: Tabs) -> Output {
-        let sandbox = self.sandbox(a.sandbox)?;
-        let _lease = self.backend.lease(&sandbox);
-        let (list, _) = self.targets(&sandbox).await?;
-        self.set_current(Some(sandbox.clone()));
-        let pick = |i: Option<usize>| -> Result<&Target, ToolError> {
-            let i = i.ok_or_else(|| {
-                ToolError::Invalid("this action needs `index` (from browser_tabs list)".into())
-            })?;
-            list.get(i).ok_or_else(|| {
-                ToolError::Invalid(format!(
-                    "no tab {i}: there are {} (indexes from 0); browser_tabs list shows them",
-                    list.len()
-                ))
-            })
-        };
-        match a.action {
-            TabAction::List => {}
-            TabAction::New => {
-                self.new_tab(&sandbox).await?;
-            }
-            TabAction::Select => {
-                let t = pick(a.index)?;
-                self.select(&sandbox, Some(&t.id));
-                let mut b = self.browser_session(&sandbox).await?;
-                b.call("Target.activateTarget", json!({"targetId": t.id}))
+        match acted {
+            Acted::Done(v) => Ok(vec![ContentBlock::text(
+                serde_json::to_string_pretty(&v).unwrap_or_default(),
+            )]),
+            Acted::Modal(m) => {
+                t.report("The script opened a dialog.".into(), Acted::<()>::Modal(m))
                     .await
-                    .map_err(|e| ToolError::browser(&sandbox, e))?;
-            }
-            TabAction::Close => {
-                let id = match a.index {
-                    Some(_) => pick(a.index)?.id.clone(),
-                    None => self
-                        .selected(&sandbox)
-                        .or_else(|| list.first().map(|t| t.id.clone()))
-                        .ok_or_else(|| ToolError::Invalid("there is no tab to close".into()))?,
-                };
-                let mut b = self.browser_session(&sandbox).await?;
-                b.call("Target.closeTarget", json!({"targetId": id}))
-                    .await
-                    .map_err(|e| ToolError::browser(&sandbox, e))?;
-                if self.selected(&sandbox).as_deref() == Some(id.as_str()) {
-                    self.select(&sandbox, None);
-                }
             }
         }
-        let (list, _) = self.targets(&sandbox).await?;
-        let selected = self
-            .selected(&sandbox)
-            .or_else(|| list.first().map(|t| t.id.clone()));
-        let mut text = format!("### Tabs of sandbox '{sandbox}'\n");
-        for (i, t) in list.iter().enumerate() {
-            let mark = if Some(&t.id) == selected.as_ref() {
-                " (current)"
-            } else {
-                ""
-            };
-            text.push_str(&format!("- {i}:{mark} [{}] ({})\n", t.title, t.url));
-        }
-        if list.is_empty() {
-            text.push_str("No tabs; browser_tabs new opens one.\n");
-        }
-        Ok(vec![ContentBlock::text(text)])
     }
 
     pub(crate) async fn wait_for(&self, a: WaitFor) -> Output {
@@ -356,16 +557,17 @@ impl<B: Backend> HypeMcp<B> {
             tokio::time::sleep(Duration::from_secs_f64(s)).await;
         }
         for (text, gone) in [(&a.text, false), (&a.text_gone, true)] {
-            let Some(text) = text else { continue };
+            let Some(text) = text.clone() else { continue };
             let ok = t
-                .page
-                .wait_for_text(text, gone, WAIT_TIMEOUT)
-                .await
-                .map_err(|e| t.err(e))?;
+                .run(move |p| {
+                    Box::pin(async move { p.wait_for_text(&text, gone, WAIT_TIMEOUT).await })
+                })
+                .await?;
             if !ok {
                 return Err(ToolError::Invalid(format!(
-                    "timed out after {} s waiting for \"{text}\" to {}",
+                    "timed out after {} s waiting for \"{}\" to {}; take a browser_snapshot to see the page",
                     WAIT_TIMEOUT.as_secs(),
+                    if gone { a.text_gone.as_deref() } else { a.text.as_deref() }.unwrap_or(""),
                     if gone { "disappear" } else { "appear" }
                 )));
             }
@@ -374,5 +576,13 @@ impl<B: Backend> HypeMcp<B> {
             "Waited.\n{}",
             t.state().await?
         ))])
+    }
+}
+
+pub(crate) fn button(b: Option<MouseButton>) -> Button {
+    match b.unwrap_or(MouseButton::Left) {
+        MouseButton::Left => Button::Left,
+        MouseButton::Right => Button::Right,
+        MouseButton::Middle => Button::Middle,
     }
 }

@@ -25,6 +25,8 @@ pub enum ToolError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error("a dialog is open in the current tab: {0} first")]
+    Modal(String),
 }
 
 impl From<BackendError> for ToolError {

@@ -14,10 +14,19 @@
 mod args;
 mod backend;
 mod browser;
+mod catalogue;
+mod config;
 mod error;
+mod glob;
+mod groups;
+mod input;
+mod monitor;
+mod observe;
 mod rest;
 mod sandbox;
 mod server;
+mod snapshot;
+mod tabs;
 
 use std::sync::Arc;
 
@@ -27,6 +36,7 @@ use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 
 pub use backend::{Backend, BackendError, BackendResult, CdpAccess, ErrorKind};
+pub use config::{Cap, McpConfig, UnknownCap, DEFAULT_SNAPSHOT_BUDGET};
 pub use error::ToolError;
 pub use rest::RestBackend;
 pub use server::{catalogue, HypeMcp, EVENTS_URI};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use hype_client::{Client, ClientError, SseStream};
-use hype_types::{CreateVm, Event, Vm};
+use hype_types::{CreateVm, Event, ForkResult, ForkVm, Vm};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -90,6 +90,10 @@ impl Backend for RestBackend {
 
     async fn create(&self, req: CreateVm) -> BackendResult<Vm> {
         self.client.create_vm(&req).await.map_err(map)
+    }
+
+    async fn fork(&self, vm: &str, req: ForkVm) -> BackendResult<ForkResult> {
+        self.client.fork_vm(vm, &req).await.map_err(map)
     }
 
     async fn list(&self) -> BackendResult<Vec<Vm>> {

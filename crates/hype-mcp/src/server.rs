@@ -2,7 +2,7 @@
 //! session's current sandbox, and the `hype://events` resource with its
 //! update notifications.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,7 +25,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::args::*;
 use crate::backend::Backend;
+use crate::config::{Cap, McpConfig};
 use crate::error::ToolError;
+use crate::monitor::Monitor;
+use hype_types::EventType;
 
 pub const EVENTS_URI: &str = "hype://events";
 const RECENT: usize = 100;
@@ -40,19 +43,13 @@ pub(crate) struct Session {
     pub watching: Option<CancellationToken>,
 }
 
-/// The tabs of one sandbox's browser as the tools number them.
-#[derive(Default)]
-pub(crate) struct TabState {
-    /// Target ids in the order they were first seen. The browser's own list
-    /// is reordered by activation, which would make indexes shift.
-    pub order: Vec<String>,
-    /// The tab the browser tools act on.
-    pub selected: Option<String>,
-}
-
 /// Shared by every session of one server.
 pub(crate) struct Shared {
-    pub tabs: Mutex<HashMap<String, TabState>>,
+    /// Each sandbox's browser, followed from when it was first seen.
+    pub monitors: tokio::sync::Mutex<HashMap<String, Arc<Monitor>>>,
+    pub config: McpConfig,
+    /// The tools listed and callable under `config`.
+    pub tools: Vec<Tool>,
     pub shutdown: CancellationToken,
     /// Notification tasks of subscribed sessions.
     pub tasks: TaskTracker,
@@ -77,14 +74,63 @@ impl<B> Clone for HypeMcp<B> {
 
 impl<B: Backend> HypeMcp<B> {
     pub fn new(backend: B, shutdown: CancellationToken) -> Self {
-        Self {
+        Self::with_config(backend, shutdown, McpConfig::default())
+    }
+
+    /// A server with `config`'s tool groups and limits. Inside a Tokio
+    /// runtime it also starts following each browser sandbox from the
+    /// moment it runs, so the console and network tools can answer for
+    /// what happened before the first tool call.
+    pub fn with_config(backend: B, shutdown: CancellationToken, config: McpConfig) -> Self {
+        let server = Self {
             backend: Arc::new(backend),
             shared: Arc::new(Shared {
-                tabs: Mutex::default(),
+                monitors: tokio::sync::Mutex::default(),
+                tools: catalogue(&config.caps),
+                config,
                 shutdown,
                 tasks: TaskTracker::new(),
             }),
             session: Arc::default(),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let s = server.clone();
+            server
+                .shared
+                .tasks
+                .spawn(async move { s.follow_sandboxes().await });
+        }
+        server
+    }
+
+    /// Starts a sandbox's monitor when it runs and drops it when it stops.
+    async fn follow_sandboxes(self) {
+        let Ok(mut events) = self.backend.events().await else {
+            return;
+        };
+        loop {
+            let e = tokio::select! {
+                _ = self.shared.shutdown.cancelled() => break,
+                e = events.next() => match e { Some(e) => e, None => break },
+            };
+            let vm = e.vm.clone();
+            match e.event_type {
+                EventType::VmRunning | EventType::VmResumed | EventType::VmRestored => {
+                    let s = self.clone();
+                    // Not a browser, or not answering yet: the first tool
+                    // call tries again.
+                    self.shared.tasks.spawn(async move {
+                        let _ = s.monitor(&vm).await;
+                    });
+                }
+                EventType::VmStopped | EventType::VmCrashed | EventType::VmDeleted => {
+                    self.drop_monitor(&vm).await
+                }
+                _ => {}
+            }
+        }
+        for (_, m) in self.shared.monitors.lock().await.drain() {
+            m.closed.cancel();
         }
     }
 
@@ -117,6 +163,20 @@ impl<B: Backend> HypeMcp<B> {
         self.session.lock().expect("session lock").current.clone()
     }
 
+    /// Calls a listed tool as `tools/call` does, without a transport (for
+    /// in-process callers and tests); an unknown name is a tool error here.
+    pub async fn call(&self, name: &str, args: serde_json::Value) -> CallToolResult {
+        if !self.shared.tools.iter().any(|t| t.name == name) {
+            return CallToolResult::error(vec![ContentBlock::text(format!(
+                "unknown tool '{name}'; tools/list shows the tools"
+            ))]);
+        }
+        match self.dispatch(name, args).await {
+            Ok(content) => CallToolResult::success(content),
+            Err(e) => CallToolResult::error(vec![ContentBlock::text(e.to_string())]),
+        }
+    }
+
     async fn dispatch(&self, name: &str, args: serde_json::Value) -> Output {
         match name {
             "sandbox_create" => self.sandbox_create(parse(name, args)?).await,
@@ -127,18 +187,9 @@ impl<B: Backend> HypeMcp<B> {
             "sandbox_get" => self.sandbox_get(parse(name, args)?).await,
             "sandbox_delete" => self.sandbox_delete(parse(name, args)?).await,
             "sandbox_logs" => self.sandbox_logs(parse(name, args)?).await,
-            "browser_navigate" => self.navigate(parse(name, args)?).await,
-            "browser_snapshot" => self.snapshot(parse(name, args)?).await,
-            "browser_click" => self.click(parse(name, args)?).await,
-            "browser_type" => self.type_text(parse(name, args)?).await,
-            "browser_press_key" => self.press_key(parse(name, args)?).await,
-            "browser_take_screenshot" | "browser_screenshot" => {
-                self.screenshot(parse(name, args)?).await
-            }
-            "browser_evaluate" => self.evaluate(parse(name, args)?).await,
-            "browser_tabs" => self.tabs(parse(name, args)?).await,
-            "browser_wait_for" => self.wait_for(parse(name, args)?).await,
-            _ => Err(ToolError::Invalid(format!("unknown tool '{name}'"))),
+            "sandbox_use" => self.sandbox_use(parse(name, args)?).await,
+            "sandbox_fork" => self.sandbox_fork(parse(name, args)?).await,
+            _ => self.dispatch_browser(name, args).await,
         }
     }
 
@@ -182,53 +233,33 @@ impl<B: Backend> HypeMcp<B> {
 }
 
 /// Arguments as the tool's type, or the tool error that says what is wrong.
-fn parse<T: DeserializeOwned>(tool: &str, args: serde_json::Value) -> Result<T, ToolError> {
+pub(crate) fn parse<T: DeserializeOwned>(
+    tool: &str,
+    args: serde_json::Value,
+) -> Result<T, ToolError> {
     serde_json::from_value(args).map_err(|e| ToolError::Arguments {
         tool: tool.into(),
         why: e.to_string(),
     })
 }
 
-fn tool<T: JsonSchema + 'static>(name: &'static str, description: &'static str) -> Tool {
+pub(crate) fn tool<T: JsonSchema + 'static>(name: &'static str, description: &'static str) -> Tool {
     Tool::new(name, description, schema_for_type::<T>())
 }
 
-const SANDBOX_NOTE: &str = " Acts on `sandbox` when given, else on the session's current sandbox (the one last created or used).";
-
-/// Every tool, with its description and input schema.
-pub fn catalogue() -> &'static [Tool] {
-    static TOOLS: std::sync::LazyLock<Vec<Tool>> = std::sync::LazyLock::new(build_catalogue);
-    &TOOLS
-}
-
-fn build_catalogue() -> Vec<Tool> {
-    let shot = "Take a screenshot of the current page (the viewport, the full page, or one element by ref) and return it as an image (PNG by default, or JPEG).";
+/// Every tool listed with the groups `caps`, with its description and
+/// input schema.
+pub fn catalogue(caps: &BTreeSet<Cap>) -> Vec<Tool> {
     let mut tools = vec![
-        tool::<SandboxCreate>("sandbox_create", "Create a sandbox (a microVM with headless Chromium by default) and wait until it is running. It becomes this session's current sandbox, which the browser tools use."),
+        tool::<SandboxCreate>("sandbox_create", "Create a sandbox (a microVM with headless Chromium by default) and wait until it is running; with `snapshot`, fork it from that named snapshot (its pages, cookies and memory as they were). It becomes this session's current sandbox, which the browser tools use."),
+        tool::<SandboxFork>("sandbox_fork", "Fork a running sandbox into one or `count` new ones that start where it is now (same pages, cookies and memory), each with its own name and address; the source goes on running. Answers with each fork made and each that failed; the session's current sandbox stays as it was."),
         tool::<NoArgs>("sandbox_list", "List the sandboxes with their state, image, CPUs and memory."),
         tool::<SandboxName>("sandbox_get", "Show one sandbox: state, resources, address, CDP URL, timestamps."),
+        tool::<SandboxUse>("sandbox_use", "Make a sandbox this session's current one: browser tools called without `sandbox` act on it. Over the sessionless protocol version there is no session to remember it; name the sandbox on each call there."),
         tool::<SandboxName>("sandbox_delete", "Stop and delete a sandbox and everything in it."),
         tool::<SandboxLogs>("sandbox_logs", "The last lines of a sandbox's serial console (boot messages, guest agent)."),
     ];
-    let with_note = |mut t: Tool| -> Tool {
-        let d = t.description.clone().unwrap_or_default();
-        t.description = Some(format!("{d}{SANDBOX_NOTE}").into());
-        t
-    };
-    for t in [
-        tool::<Navigate>("browser_navigate", "Navigate the current tab to a URL and wait for the page to load; returns the page's accessibility snapshot."),
-        tool::<Snapshot>("browser_snapshot", "Capture the accessibility tree of the current page as text: one line per element, `- role \"name\" [ref=eN]`, nested by indentation. Use the refs with browser_click, browser_type, browser_evaluate and browser_take_screenshot."),
-        tool::<Click>("browser_click", "Click an element by its ref from browser_snapshot; returns the new snapshot."),
-        tool::<Type>("browser_type", "Type text into an editable element by its ref from browser_snapshot, optionally pressing Enter; returns the new snapshot."),
-        tool::<PressKey>("browser_press_key", "Press a key on the keyboard (Enter, Tab, Escape, ArrowDown, or a character)."),
-        tool::<Screenshot>("browser_take_screenshot", shot),
-        tool::<Screenshot>("browser_screenshot", shot),
-        tool::<Evaluate>("browser_evaluate", "Evaluate a JavaScript function on the page, or on one element by ref, and return its result as JSON."),
-        tool::<Tabs>("browser_tabs", "List, open, close or select the browser's tabs. The selected tab is the one the other browser tools act on."),
-        tool::<WaitFor>("browser_wait_for", "Wait for text to appear or disappear on the page, or for a number of seconds."),
-    ] {
-        tools.push(with_note(t));
-    }
+    tools.extend(crate::catalogue::browser_tools(caps));
     tools
 }
 
@@ -255,11 +286,13 @@ impl<B: Backend> ServerHandler for HypeMcp<B> {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> impl Future<Output = Result<ListToolsResult, ErrorData>> + Send + '_ {
-        std::future::ready(Ok(ListToolsResult::with_all_items(catalogue().to_vec())))
+        std::future::ready(Ok(ListToolsResult::with_all_items(
+            self.shared.tools.clone(),
+        )))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        catalogue().iter().find(|t| t.name == name).cloned()
+        self.shared.tools.iter().find(|t| t.name == name).cloned()
     }
 
     async fn call_tool(
@@ -268,7 +301,7 @@ impl<B: Backend> ServerHandler for HypeMcp<B> {
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let args = serde_json::Value::Object(request.arguments.unwrap_or_default());
-        if !catalogue().iter().any(|t| t.name == request.name) {
+        if !self.shared.tools.iter().any(|t| t.name == request.name) {
             return Err(ErrorData::invalid_params(
                 format!(
                     "unknown tool '{}'; tools/list shows the tools",
@@ -359,7 +392,7 @@ mod tests {
 
     #[test]
     fn every_tool_is_described_and_takes_only_known_fields() {
-        let tools = catalogue();
+        let tools = catalogue(&Cap::ALL.into_iter().collect());
         let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
         names.sort();
         names.dedup();
@@ -380,6 +413,31 @@ mod tests {
                 assert!(s["properties"]["sandbox"].is_object(), "{}", t.name);
             }
         }
+    }
+
+    #[test]
+    fn hype_lists_its_own_sandbox_tools_first() {
+        let tools = catalogue(&Default::default());
+        let own: Vec<&str> = tools
+            .iter()
+            .map(|t| t.name.as_ref())
+            .take_while(|n| n.starts_with("sandbox_"))
+            .collect();
+        assert_eq!(
+            own,
+            [
+                "sandbox_create",
+                "sandbox_fork",
+                "sandbox_list",
+                "sandbox_get",
+                "sandbox_use",
+                "sandbox_delete",
+                "sandbox_logs"
+            ]
+        );
+        let fork = tools.iter().find(|t| t.name == "sandbox_fork").unwrap();
+        let s = serde_json::Value::Object((*fork.input_schema).clone());
+        assert_eq!(s["required"], serde_json::json!(["sandbox", "name"]));
     }
 
     #[test]

@@ -21,6 +21,9 @@ fn new_job(id: &str) -> NewJob {
             parallel_downloads: None,
             boot: BootMode::Firmware,
             firmware: None,
+            export_only: false,
+            output: None,
+            path: None,
         },
     }
 }

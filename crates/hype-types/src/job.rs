@@ -12,6 +12,8 @@ use crate::vm::validate_name;
 pub enum JobKind {
     VsphereExport,
     XcpngExport,
+    /// An OVF folder on hyped's host (an export-only job's output).
+    Ovf,
 }
 
 impl JobKind {
@@ -19,11 +21,12 @@ impl JobKind {
         match self {
             JobKind::VsphereExport => "vsphere_export",
             JobKind::XcpngExport => "xcpng_export",
+            JobKind::Ovf => "ovf",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [JobKind::VsphereExport, JobKind::XcpngExport]
+        [JobKind::VsphereExport, JobKind::XcpngExport, JobKind::Ovf]
             .into_iter()
             .find(|k| k.as_str() == s)
     }
@@ -33,6 +36,8 @@ impl JobKind {
         match self {
             JobKind::VsphereExport => "HYPE_VSPHERE_PASSWORD",
             JobKind::XcpngExport => "HYPE_XCPNG_PASSWORD",
+            // A local folder needs none; `needs_password` keeps it from asking.
+            JobKind::Ovf => "",
         }
     }
 
@@ -41,6 +46,7 @@ impl JobKind {
         match self {
             JobKind::VsphereExport => "vsphere",
             JobKind::XcpngExport => "xcpng",
+            JobKind::Ovf => "ovf",
         }
     }
 }
@@ -133,6 +139,8 @@ pub enum JobSpec {
     VsphereExport(VsphereJob),
     /// A VM's disk exported from XCP-ng (raw VDI or XVA), or a local XVA.
     XcpngExport(XcpngJob),
+    /// An OVF folder on hyped's host, as an export-only job leaves it.
+    Ovf(OvfJob),
 }
 
 /// Each variant's schema is its source's own object with `kind` added to
@@ -169,6 +177,10 @@ impl utoipa::PartialSchema for JobSpec {
             .item(tagged::<XcpngJob>(
                 JobKind::XcpngExport,
                 "A VM's disk exported from XCP-ng (raw VDI or XVA), or a local XVA.",
+            ))
+            .item(tagged::<OvfJob>(
+                JobKind::Ovf,
+                "An OVF folder on hyped's host (`.ovf`, disks, `.mf`), as an export-only job leaves it.",
             ))
             .into()
     }
@@ -208,6 +220,12 @@ pub struct VsphereJob {
     /// The firmware the image boots with (`bios` or `uefi`); by default
     /// what the source VM declares.
     pub firmware: Option<Firmware>,
+    /// Keep what vSphere gave (`.ovf`, every disk, `.mf`, digests checked)
+    /// in `output` instead of making an image.
+    #[serde(default)]
+    pub export_only: bool,
+    /// With `export_only`: a directory to create under hyped's `--export-dir`.
+    pub output: Option<String>,
 }
 
 /// An XCP-ng export: `url`, `username` and `vm` of a live host, or `xva`,
@@ -233,6 +251,23 @@ pub struct XcpngJob {
     pub boot: BootMode,
     /// The firmware the image boots with (`bios` or `uefi`); by default
     /// what the source VM declares.
+    pub firmware: Option<Firmware>,
+}
+
+/// An OVF folder on hyped's host: the `.ovf`, its disks and the `.mf`
+/// whose digests are checked. It must lie inside `--export-dir` or
+/// `--import-dir`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OvfJob {
+    /// The image to register; defaults to the folder's name, sanitised.
+    pub name: Option<String>,
+    /// The folder holding one `.ovf` and one `.mf`.
+    pub path: String,
+    #[serde(default)]
+    pub boot: BootMode,
+    /// The firmware the image boots with; by default what the OVF says
+    /// (`vmw:Config firmware`), else BIOS.
     pub firmware: Option<Firmware>,
 }
 
@@ -367,6 +402,7 @@ impl JobSpec {
         match self {
             JobSpec::VsphereExport(_) => JobKind::VsphereExport,
             JobSpec::XcpngExport(_) => JobKind::XcpngExport,
+            JobSpec::Ovf(_) => JobKind::Ovf,
         }
     }
 
@@ -375,6 +411,7 @@ impl JobSpec {
         match self {
             JobSpec::VsphereExport(j) => j.name.as_deref(),
             JobSpec::XcpngExport(j) => j.name.as_deref(),
+            JobSpec::Ovf(j) => j.name.as_deref(),
         }
     }
 
@@ -383,15 +420,36 @@ impl JobSpec {
         match self {
             JobSpec::VsphereExport(j) => j.password.as_deref(),
             JobSpec::XcpngExport(j) => j.password.as_deref(),
+            JobSpec::Ovf(_) => None,
         }
     }
 
     /// A local XVA file to import, for XCP-ng jobs that name one.
     pub fn xva(&self) -> Option<&str> {
         match self {
-            JobSpec::VsphereExport(_) => None,
+            JobSpec::VsphereExport(_) | JobSpec::Ovf(_) => None,
             JobSpec::XcpngExport(j) => j.xva.as_deref(),
         }
+    }
+
+    /// The OVF folder of an `ovf` job.
+    pub fn ovf_path(&self) -> Option<&str> {
+        match self {
+            JobSpec::Ovf(j) => Some(&j.path),
+            _ => None,
+        }
+    }
+
+    /// Replaces the OVF folder (hyped puts the canonical one it checked).
+    pub fn set_ovf_path(&mut self, path: String) {
+        if let JobSpec::Ovf(j) = self {
+            j.path = path;
+        }
+    }
+
+    /// Whether the job talks to a server with a password (local files need none).
+    pub fn needs_password(&self) -> bool {
+        self.xva().is_none() && self.ovf_path().is_none()
     }
 
     /// Replaces the local XVA path (hyped puts the canonical one it
@@ -406,6 +464,23 @@ impl JobSpec {
         match self {
             JobSpec::VsphereExport(j) => j.boot,
             JobSpec::XcpngExport(j) => j.boot,
+            JobSpec::Ovf(j) => j.boot,
+        }
+    }
+
+    /// Where an export-only job keeps what the source gave; None for a
+    /// job that makes an image.
+    pub fn export_output(&self) -> Option<&str> {
+        match self {
+            JobSpec::VsphereExport(j) if j.export_only => j.output.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Replaces the output directory (hyped puts the checked path).
+    pub fn set_export_output(&mut self, path: String) {
+        if let JobSpec::VsphereExport(j) = self {
+            j.output = Some(path);
         }
     }
 
@@ -439,6 +514,22 @@ impl JobSpec {
                 }
                 if j.vm.is_empty() {
                     return Err(missing("vm"));
+                }
+                match (j.export_only, j.output.as_deref()) {
+                    (true, None) => return Err(missing("output")),
+                    (false, Some(_)) => {
+                        return Err(InvalidJob::unprocessable(
+                            "invalid_job",
+                            "`output` applies to `export_only: true` jobs only",
+                        ))
+                    }
+                    (true, Some(o)) if !o.starts_with('/') => {
+                        return Err(InvalidJob::unprocessable(
+                            "invalid_job",
+                            "`output` must be an absolute path on hyped's host",
+                        ))
+                    }
+                    _ => {}
                 }
                 if let Some(p) = j.parallel_downloads {
                     if !(1..=16).contains(&p) {
@@ -481,6 +572,15 @@ impl JobSpec {
                 }
                 (j.boot, j.firmware)
             }
+            JobSpec::Ovf(j) => {
+                if !j.path.starts_with('/') {
+                    return Err(InvalidJob::unprocessable(
+                        "invalid_job",
+                        "`path` must be an absolute path on hyped's host",
+                    ));
+                }
+                (j.boot, j.firmware)
+            }
         };
         if firmware.is_some() && boot != BootMode::Firmware {
             return Err(InvalidJob::unprocessable(
@@ -508,6 +608,10 @@ impl JobSpec {
                 j.vm.as_deref()
                     .or_else(|| j.xva.as_deref().map(|p| p.rsplit('/').next().unwrap_or(p)))?
             }
+            JobSpec::Ovf(j) => {
+                let p = j.path.trim_end_matches('/');
+                p.rsplit('/').next().unwrap_or(p)
+            }
         };
         sanitize_image_name(from)
     }
@@ -527,6 +631,9 @@ impl JobSpec {
                 parallel_downloads: j.parallel_downloads,
                 boot: j.boot,
                 firmware: j.firmware,
+                export_only: j.export_only,
+                output: j.output.clone(),
+                path: None,
             },
             JobSpec::XcpngExport(j) => JobSource {
                 url: j.url.clone(),
@@ -540,6 +647,25 @@ impl JobSpec {
                 parallel_downloads: None,
                 boot: j.boot,
                 firmware: j.firmware,
+                export_only: false,
+                output: None,
+                path: None,
+            },
+            JobSpec::Ovf(j) => JobSource {
+                url: None,
+                username: None,
+                vm: None,
+                xva: None,
+                insecure: false,
+                transport: None,
+                shutdown: false,
+                remove_cdrom: false,
+                parallel_downloads: None,
+                boot: j.boot,
+                firmware: j.firmware,
+                export_only: false,
+                output: None,
+                path: Some(j.path.clone()),
             },
         }
     }
@@ -567,6 +693,14 @@ pub struct JobSource {
     /// The firmware asked for; absent means the source's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firmware: Option<Firmware>,
+    /// The job keeps the export in `output` and makes no image.
+    #[serde(default)]
+    pub export_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// An `ovf` job's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

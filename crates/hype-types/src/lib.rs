@@ -17,6 +17,8 @@ pub mod lifecycle;
 pub mod page;
 pub mod pool;
 pub mod snapshot;
+pub mod source;
+pub mod status;
 pub mod transfer;
 pub mod version;
 pub mod vm;
@@ -28,7 +30,7 @@ pub use guest::{GuestInterface, GuestNetwork, ProbeRequest, ProbeResult, MAX_PRO
 pub use image::{Firmware, Image, ImageList};
 pub use job::{
     parse_submission, sanitize_image_name, BootMode, InvalidJob, Job, JobBatch, JobEvent,
-    JobEventType, JobKind, JobProgress, JobSource, JobSpec, JobState, VsphereJob, XcpngJob,
+    JobEventType, JobKind, JobProgress, JobSource, JobSpec, JobState, OvfJob, VsphereJob, XcpngJob,
     XcpngTransport,
 };
 pub use lifecycle::{InvalidTransition, Transition, VmState};
@@ -38,6 +40,10 @@ pub use snapshot::{
     fork_names, CreateSnapshot, Created, ForkFailure, ForkResult, ForkVm, Snapshot, SnapshotList,
     MAX_FORKS,
 };
+pub use source::{
+    DiskBus, Inventory, InventoryRequest, PowerState, SourceDisk, SourceKind, SourceNic, SourceVm,
+};
+pub use status::{DiskSpace, MemoryStatus, StateCount, StatusInfo};
 pub use transfer::{ExportProgress, ExportedDisk};
 pub use version::{AccelInfo, ChVersions, NetworkStatus, VersionInfo};
 pub use vm::{

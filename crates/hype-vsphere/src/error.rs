@@ -19,6 +19,8 @@ pub enum VsphereError {
     LoginFailed { username: String },
     #[error("virtual machine {vm} not found")]
     VmNotFound { vm: String },
+    #[error("{vm} is a template, not a virtual machine; deploy a VM from it and export that")]
+    IsTemplate { vm: String },
     #[error("{count} virtual machines are named {vm}; give its inventory path (/datacenter/vm/folder/name)")]
     AmbiguousVm { vm: String, count: usize },
     #[error("virtual machine {vm} is powered on; shut it down or set shutdown: true")]

@@ -105,6 +105,9 @@ async fn run(
 
     let vm_ref = inventory::find_vm(&client, spec.vm.trim()).await?;
     let mut vm = inventory::vm_info(&client, &vm_ref, &spec.vm).await?;
+    if vm.template {
+        return Err(VsphereError::IsTemplate { vm: vm.name });
+    }
     if vm.powered_on {
         if !spec.shutdown {
             return Err(VsphereError::VmPoweredOn { vm: vm.name });
@@ -323,7 +326,7 @@ fn place_disks(
         .collect()
 }
 
-fn sdk_url(raw: &str) -> Result<Url, VsphereError> {
+pub(crate) fn sdk_url(raw: &str) -> Result<Url, VsphereError> {
     let invalid = |m: String| VsphereError::InvalidSpec {
         message: format!("url {raw:?}: {m}"),
     };

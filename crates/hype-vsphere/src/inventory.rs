@@ -22,6 +22,8 @@ pub struct VmInfo {
     pub controllers: Vec<Controller>,
     pub disks: Vec<Disk>,
     pub cdroms: Vec<Element>,
+    /// `config.template`: a template cannot be exported as a VM.
+    pub template: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +124,7 @@ fn parse_config(config: &Element) -> VmInfo {
         controllers: Vec::new(),
         disks: Vec::new(),
         cdroms: Vec::new(),
+        template: config.child_text("template") == Some("true"),
     };
     let devices: Vec<&Element> = hw
         .map(|h| h.children("device").collect())

@@ -9,20 +9,24 @@
 //! result is the caller's job. The password never reaches a log or a
 //! `Debug` output.
 
+mod browse;
 mod download;
 mod error;
 mod export;
 mod inventory;
 mod lease;
 mod ovf;
+mod ovf_read;
 mod soap;
 
 use std::fmt;
 use std::path::PathBuf;
 
+pub use browse::list_vms;
 pub use download::{limit_for as download_limit, MAX_FILE_BYTES};
 pub use error::VsphereError;
 pub use export::export;
+pub use ovf_read::{read_ovf, OvfDiskFile, OvfRead};
 pub use soap::Fault;
 
 /// What to export and how.

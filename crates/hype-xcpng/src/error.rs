@@ -20,6 +20,8 @@ pub enum XcpngError {
     Protocol { method: String, why: String },
     #[error("no VM named or with uuid '{vm}' on this pool")]
     VmNotFound { vm: String },
+    #[error("'{vm}' is a template on this pool, not a VM; make a VM from it and export that")]
+    IsTemplate { vm: String },
     #[error("{count} VMs are named '{vm}'; give its uuid instead")]
     VmAmbiguous { vm: String, count: usize },
     #[error("VM '{vm}' has no disk to export")]

@@ -9,6 +9,7 @@
 //! about images, jobs or the store, and never logs or returns a password or
 //! session id. Every await observes the cancellation token.
 
+mod browse;
 mod error;
 mod ovaxml;
 mod raw;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+pub use browse::list_vms;
 pub use error::XcpngError;
 pub use rpc::Session;
 pub use xva::rebuild_xva;

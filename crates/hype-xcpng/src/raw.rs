@@ -53,6 +53,14 @@ pub(crate) async fn find_vm(s: &Session, wanted: &str) -> Result<(String, Value,
         by_uuid
     };
     match found.as_slice() {
+        // Say so when the name is a template's: "not found" would mislead.
+        [] if all.values().any(|r| {
+            r["is_a_template"].as_bool().unwrap_or(false)
+                && (r["uuid"].as_str() == Some(wanted) || r["name_label"].as_str() == Some(wanted))
+        }) =>
+        {
+            Err(XcpngError::IsTemplate { vm: wanted.into() })
+        }
         [] => Err(XcpngError::VmNotFound { vm: wanted.into() }),
         [(r, rec)] => Ok((
             (*r).clone(),

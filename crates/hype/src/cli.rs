@@ -40,6 +40,9 @@ pub enum Command {
     Images(ImagesCommand),
     /// This client's version and the server's.
     Version,
+    /// hyped's uptime, VMs and jobs by state, free memory and disk, the
+    /// accelerator and the network's problems.
+    Status,
     /// Prepare this host for hyped: bridge, forwarding, NAT, systemd unit.
     Setup(SetupArgs),
     /// Serve MCP over stdio for AI agents (sandbox and browser tools),
@@ -289,8 +292,11 @@ pub struct ImportCommon {
     #[arg(long)]
     pub username: String,
     /// vSphere: inventory path or name; XCP-ng: name label or uuid.
-    #[arg(long)]
-    pub vm: String,
+    #[arg(long, required_unless_present = "list")]
+    pub vm: Option<String>,
+    /// List the source's VMs and templates instead of importing one.
+    #[arg(long, conflicts_with_all = ["vm", "name", "detach", "firmware"])]
+    pub list: bool,
     /// The image's name [default: the VM's name, sanitised].
     #[arg(long)]
     pub name: Option<String>,
@@ -321,6 +327,10 @@ pub struct VsphereImport {
     /// Disks downloaded at once.
     #[arg(long)]
     pub parallel_downloads: Option<u32>,
+    /// Keep the .ovf, disks and .mf in DIR (under hyped's --export-dir)
+    /// instead of making an image.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "name", "firmware"])]
+    pub export_only: Option<String>,
 }
 
 #[derive(Debug, Args)]

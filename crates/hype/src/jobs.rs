@@ -108,13 +108,13 @@ pub fn import_body(cmd: &ImportCommand) -> Value {
     let (mut body, env) = match cmd {
         ImportCommand::Vsphere(a) => (
             json!({"kind": "vsphere_export", "url": a.common.url, "username": a.common.username,
-                "vm": a.common.vm, "insecure": a.common.insecure, "shutdown": a.shutdown,
+                "vm": a.common.vm.clone().unwrap_or_default(), "insecure": a.common.insecure, "shutdown": a.shutdown,
                 "remove_cdrom": a.remove_cdrom, "boot": a.common.boot}),
             "HYPE_VSPHERE_PASSWORD",
         ),
         ImportCommand::Xcpng(a) => (
             json!({"kind": "xcpng_export", "url": a.common.url, "username": a.common.username,
-                "vm": a.common.vm, "insecure": a.common.insecure, "transport": a.transport,
+                "vm": a.common.vm.clone().unwrap_or_default(), "insecure": a.common.insecure, "transport": a.transport,
                 "boot": a.common.boot}),
             "HYPE_XCPNG_PASSWORD",
         ),
@@ -134,6 +134,10 @@ pub fn import_body(cmd: &ImportCommand) -> Value {
         if let Some(p) = a.parallel_downloads {
             m.insert("parallel_downloads".into(), json!(p));
         }
+        if let Some(dir) = &a.export_only {
+            m.insert("export_only".into(), json!(true));
+            m.insert("output".into(), json!(dir));
+        }
     }
     if let Ok(p) = std::env::var(env) {
         if !p.is_empty() {
@@ -144,10 +148,14 @@ pub fn import_body(cmd: &ImportCommand) -> Value {
 }
 
 pub async fn import(client: &Client, out: Format, cmd: ImportCommand) -> Result<()> {
-    let detach = match &cmd {
-        ImportCommand::Vsphere(a) => a.common.detach,
-        ImportCommand::Xcpng(a) => a.common.detach,
+    let common = match &cmd {
+        ImportCommand::Vsphere(a) => &a.common,
+        ImportCommand::Xcpng(a) => &a.common,
     };
+    if common.list {
+        return crate::sources::list(client, out, &cmd).await;
+    }
+    let detach = common.detach;
     let body = serde_json::to_vec(&import_body(&cmd))?;
     let job = client
         .submit_jobs(body, "application/json")
@@ -162,11 +170,12 @@ pub async fn import(client: &Client, out: Format, cmd: ImportCommand) -> Result<
         };
     }
     let last = follow(client, &job).await?;
+    let made = match &last.source.output {
+        Some(dir) if last.source.export_only => format!("exported to {dir}"),
+        _ => format!("image {}", last.image),
+    };
     match out {
-        Format::Table => output::print(&format!(
-            "job {} {}: image {}\n",
-            last.id, last.state, last.image
-        ))?,
+        Format::Table => output::print(&format!("job {} {}: {made}\n", last.id, last.state))?,
         Format::Json => output::print_json(&last)?,
     }
     if last.state != JobState::Completed {
@@ -270,6 +279,33 @@ mod tests {
         assert_eq!(body_of(&forced)["firmware"], "uefi");
         let bad: Vec<&str> = base.iter().copied().chain(["--firmware", "efi"]).collect();
         assert!(Cli::try_parse_from(bad).is_err());
+    }
+
+    #[test]
+    fn export_only_sends_the_folder() {
+        let base = [
+            "hype",
+            "images",
+            "import",
+            "vsphere",
+            "--url",
+            "https://vc/sdk",
+            "--username",
+            "a",
+            "--vm",
+            "/dc/vm/x",
+        ];
+        assert!(body_of(&base).get("export_only").is_none());
+        let args: Vec<&str> = base
+            .iter()
+            .copied()
+            .chain(["--export-only", "/srv/x"])
+            .collect();
+        let b = body_of(&args);
+        assert_eq!(
+            (b["export_only"].as_bool(), b["output"].as_str()),
+            (Some(true), Some("/srv/x"))
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod output;
 mod pools;
 mod setup;
 mod snapshots;
+mod sources;
+mod status;
 mod system;
 mod vms;
 mod watch;
@@ -30,6 +32,7 @@ async fn main() -> ExitCode {
         Command::Vms(cmd) => vms::run(&client, out, cmd).await,
         Command::Images(cmd) => images::run(&client, out, cmd).await,
         Command::Version => system::version(&client, out).await,
+        Command::Status => status::run(&client, out).await,
         Command::Setup(args) => setup::run(out, args).await,
         Command::Tui => hype_tui::run(
             client,

@@ -125,3 +125,31 @@ fn errors_help() -> anyhow::Result<()> {
     h.stop();
     Ok(())
 }
+
+#[test]
+fn status_prints_the_figures() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let mut h = start_hyped(tmp.path(), "127.0.0.1:0")?;
+    let (code, out, err) = hype(&h.base, &["status"]);
+    assert_eq!(code, 0, "{err}");
+    for label in [
+        "Server:",
+        "Up:",
+        "VMs:",
+        "Jobs:",
+        "Memory:",
+        "VM disk:",
+        "Images disk:",
+        "Accelerator:",
+        "Network:",
+    ] {
+        assert!(out.contains(label), "{label} missing: {out}");
+    }
+    assert!(out.contains(&tmp.path().display().to_string()), "{out}");
+    let (code, out, _) = hype(&h.base, &["status", "-o", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    assert!(v["uptime_seconds"].is_u64() && v["vms"].is_array(), "{v}");
+    h.stop();
+    Ok(())
+}

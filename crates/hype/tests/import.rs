@@ -153,3 +153,82 @@ fn import_xcpng_attached_and_detached_and_jobs_commands() -> anyhow::Result<()> 
     assert!(err.contains("already completed"), "{err}");
     Ok(())
 }
+
+/// `hype images import xcpng --list`: the source's VMs as a table and as
+/// JSON, the password from the shell's environment only.
+#[test]
+fn import_list_shows_the_source_s_vms_as_table_and_json() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let disk = tmp.path().join("d.raw");
+    std::fs::write(&disk, vec![1u8; 2 << 20])?;
+    let mut x = Command::new("python3");
+    x.arg(repo().join("tests/xcpng/xapi_server.py"))
+        .args(["--user", "root", "--password", PASSWORD])
+        .args(["--running", "list-on", "--uefi", "list-off"])
+        .arg("--vm")
+        .arg(format!("list-on={}", disk.display()))
+        .arg("--vm")
+        .arg(format!("list-off={},{}", disk.display(), disk.display()));
+    let (_xapi, port) = spawn(x, "listening on ")?;
+    let url = format!("http://127.0.0.1:{port}");
+    let hyped = PathBuf::from(env!("CARGO_BIN_EXE_hype")).with_file_name("hyped");
+    let mut h = Command::new(&hyped);
+    h.args(["--listen", "127.0.0.1:0", "--network", "off", "--data-dir"])
+        .arg(tmp.path().join("data"));
+    let (_hyped, base) = spawn(h, "hyped listening on ")?;
+    let list = [
+        "images",
+        "import",
+        "xcpng",
+        "--url",
+        &url,
+        "--username",
+        "root",
+        "--list",
+    ];
+
+    let (code, out, err) = hype(&base, &list, Some(PASSWORD));
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("POWER"),
+        "{out}"
+    );
+    let row = |name: &str| {
+        *lines
+            .iter()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row {name}: {out}"))
+    };
+    assert!(row("Debian Template").contains("template"), "{out}");
+    let on = row("list-on ");
+    assert!(
+        on.contains(" on ") && on.contains("bios") && on.contains("2.0 MiB xen"),
+        "{on}"
+    );
+    let off = row("list-off");
+    assert!(off.contains(" off ") && off.contains("uefi"), "{off}");
+    assert!(off.contains("2.0 MiB xen, 2.0 MiB xen"), "{off}");
+    assert!(!out.contains("Control domain"), "{out}");
+
+    let json = [&list[..], &["-o", "json"]].concat();
+    let (code, out, err) = hype(&base, &json, Some(PASSWORD));
+    assert_eq!(code, 0, "{err}");
+    let inv: serde_json::Value = serde_json::from_str(&out)?;
+    assert_eq!(inv["kind"], "xcpng");
+    assert_eq!(inv["vms"].as_array().map(Vec::len), Some(3), "{inv}");
+    assert!(!out.contains(PASSWORD) && !err.contains(PASSWORD));
+
+    // Without the password: hyped has none either, and says so.
+    let (code, _, err) = hype(&base, &list, None);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("missing_password") || err.contains("no password"),
+        "{err}"
+    );
+    // --list and --vm do not go together.
+    let (code, _, err) = hype(&base, &[&list[..], &["--vm", "x"]].concat(), Some(PASSWORD));
+    assert_ne!(code, 0);
+    assert!(err.contains("--vm"), "{err}");
+    Ok(())
+}

@@ -60,6 +60,16 @@ struct Args {
     rate_limit: u32,
     #[arg(long, env = "HYPE_VMM", value_enum, default_value = "auto")]
     vmm: VmmArg,
+    /// MCP tool groups beyond the core, comma-separated: vision, pdf,
+    /// network, storage (as playwright-mcp's --caps) and cdp (raw CDP).
+    #[arg(long, env = "HYPE_MCP_CAPS", value_delimiter = ',')]
+    mcp_caps: Vec<hype_mcp::Cap>,
+    /// Lets browser_run_code_unsafe run agents' code in sandbox pages.
+    #[arg(long, env = "HYPE_MCP_ALLOW_UNSAFE_CODE")]
+    mcp_allow_unsafe_code: bool,
+    /// The most characters of page snapshot one MCP tool answer carries.
+    #[arg(long, env = "HYPE_MCP_SNAPSHOT_BUDGET", default_value_t = hype_mcp::DEFAULT_SNAPSHOT_BUDGET)]
+    mcp_snapshot_budget: usize,
     #[arg(long, env = "HYPE_CH_BINARY")]
     ch_binary: Option<PathBuf>,
     /// cloud-hypervisor's UEFI firmware for imported disks (default
@@ -124,6 +134,10 @@ struct Args {
     /// with another shape is remade.
     #[arg(long = "pool", value_name = "SPEC", value_parser = hype_types::CreatePool::from_spec)]
     pool: Vec<hype_types::CreatePool>,
+    /// The directory export-only jobs (`export_only: true`) write their
+    /// `output` under. Without it, no export-only job is accepted.
+    #[arg(long, env = "HYPE_EXPORT_DIR", value_name = "DIR")]
+    export_dir: Option<PathBuf>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -189,6 +203,7 @@ async fn main() -> anyhow::Result<()> {
         import_allow_hosts: args.import_allow_host,
         import_dir: args.import_dir,
         pools: args.pool,
+        export_dir: args.export_dir,
         network: (args.network == OnOff::On).then(|| NetworkConfig {
             bridge: args.bridge,
             subnet: args.subnet.trunc(),
@@ -228,6 +243,11 @@ async fn main() -> anyhow::Result<()> {
             allow_cidrs: args.allow_cidr,
             public_hosts: args.public_host,
             rate_limit: args.rate_limit,
+            mcp: hype_mcp::McpConfig {
+                caps: args.mcp_caps.into_iter().collect(),
+                allow_unsafe_code: args.mcp_allow_unsafe_code,
+                snapshot_budget: args.mcp_snapshot_budget.max(1000),
+            },
         },
         listener,
         shutdown,

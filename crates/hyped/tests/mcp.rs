@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{in_netns, Server};
+use common::{in_netns, sh, Server};
 use serde_json::Value;
 
 const KEY: &str = "mcp-test-key-0123456789";
@@ -107,8 +107,11 @@ fn python_sdk_and_inspector_drive_sandboxes_over_http_and_stdio() -> anyhow::Res
             .flatten()
             .filter_map(|t| t["name"].as_str())
             .collect();
-        assert_eq!(names.len(), 15, "{names:?}");
+        let expected = hype_mcp::catalogue(&Default::default()).len();
+        assert_eq!(names.len(), expected, "{names:?}");
+        assert!(names.contains(&"browser_fill_form") && names.contains(&"sandbox_use"));
         assert!(names.contains(&"browser_snapshot") && names.contains(&"sandbox_create"));
+        assert!(names.contains(&"sandbox_fork"));
 
         // The Python SDK over streamable HTTP, both protocol versions.
         let seen = e2e(&["http", &url, KEY], &[])?;
@@ -125,6 +128,93 @@ fn python_sdk_and_inspector_drive_sandboxes_over_http_and_stdio() -> anyhow::Res
         assert!(seen["ref"].as_str().unwrap_or("").starts_with('e'));
 
         // Nothing left behind.
+        assert!(s.client.list_vms(None).await?.is_empty());
+        Ok(())
+    })
+}
+
+/// A second namespace behind a veth pair (10.251.0.1 here, 10.251.0.2
+/// there) serving tests/mcp/site.py: the sandbox reaches it through
+/// hyped's bridge and NAT, as it would a site on the internet, while no
+/// packet leaves the test's namespaces. Everything goes on drop.
+struct Site {
+    ns: String,
+    server: std::process::Child,
+}
+
+impl Site {
+    const URL: &'static str = "http://10.251.0.2:8000";
+
+    fn start() -> anyhow::Result<Self> {
+        let ns = format!("hype-mcp-site-{}", std::process::id());
+        sh(&["ip", "netns", "add", &ns])?;
+        let veth = |args: &[&str]| sh(args);
+        veth(&[
+            "ip", "link", "add", "mcpsite0", "type", "veth", "peer", "name", "mcpsite1",
+        ])?;
+        veth(&["ip", "link", "set", "mcpsite1", "netns", &ns])?;
+        veth(&["ip", "addr", "add", "10.251.0.1/24", "dev", "mcpsite0"])?;
+        veth(&["ip", "link", "set", "mcpsite0", "up"])?;
+        veth(&[
+            "ip",
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            "10.251.0.2/24",
+            "dev",
+            "mcpsite1",
+        ])?;
+        veth(&["ip", "-n", &ns, "link", "set", "mcpsite1", "up"])?;
+        veth(&["ip", "-n", &ns, "link", "set", "lo", "up"])?;
+        let server = Command::new("ip")
+            .args(["netns", "exec", &ns])
+            .arg(python())
+            .arg(tests_dir().join("site.py"))
+            .args(["10.251.0.2", "8000"])
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        let site = Self { ns, server };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect("10.251.0.2:8000").is_err() {
+            anyhow::ensure!(std::time::Instant::now() < until, "site.py did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(site)
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = sh(&["ip", "netns", "del", &self.ns]);
+    }
+}
+
+#[test]
+fn python_sdk_completes_a_multi_page_flow_over_both_protocol_versions() -> anyhow::Result<()> {
+    assert!(
+        common::images_dir().join("browser/manifest.json").is_file(),
+        "no browser image: run scripts/build-images.sh"
+    );
+    in_netns(move || async move {
+        let _site = Site::start()?;
+        let tmp = tempfile::tempdir()?;
+        let s = Server::networked(
+            tmp.path(),
+            "10.86.0.0/24",
+            &["--api-key", KEY, "--mcp-caps", "pdf,network,storage"],
+        )?;
+        let url = format!("{}/mcp", s.base);
+        let seen = e2e(&["flow", &url, KEY, Site::URL], &[])?;
+        eprintln!("flow: {seen}");
+        for version in ["legacy", "current"] {
+            assert!(
+                seen[version]["pdf_bytes"].as_u64().unwrap_or(0) > 1000,
+                "{seen}"
+            );
+        }
         assert!(s.client.list_vms(None).await?.is_empty());
         Ok(())
     })

@@ -102,3 +102,33 @@ def test_async_submit_many_and_wait(server: object, xapi: Xapi) -> None:
                 await h.images.delete(n)
 
     asyncio.run(main())
+
+
+def test_source_inventory_lists_the_pool(h: hype.Hype, xapi: Xapi) -> None:
+    inv = h.sources.inventory("xcpng", xapi.url, "root", password=xapi.PASSWORD)
+    assert inv.kind == "xcpng"
+    web = next(v for v in inv.vms if v.name == "Web 01")
+    assert (web.power_state, web.template, web.firmware) == ("off", False, "bios")
+    assert [d.size_bytes for d in web.disks] == [12 << 20] and web.disks[0].bus == "xen"
+    assert any(v.template for v in inv.vms)
+    with pytest.raises(hype.HypeError) as e:
+        h.sources.inventory("xcpng", xapi.url, "root", password="wrong-pw-7")
+    assert (e.value.status, e.value.code) == (422, "source_login_failed")
+    assert "wrong-pw-7" not in e.value.message
+
+
+def test_async_source_inventory(server: object, xapi: Xapi) -> None:
+    async def main() -> None:
+        async with hype.AsyncHype() as h:
+            inv = await h.sources.inventory("xcpng", xapi.url, "root", password=xapi.PASSWORD)
+            assert "Web 01" in [v.name for v in inv.vms]
+
+    asyncio.run(main())
+
+
+def test_status_counts_jobs_and_reports_the_host(h: hype.Hype) -> None:
+    st = h.system.status()
+    assert {c.state for c in st.jobs} == {"pending", "running", "completed", "failed", "cancelled"}
+    assert "running" in {c.state for c in st.vms}
+    assert st.memory.total_bytes >= st.memory.available_bytes > 0
+    assert st.vm_disk.total_bytes > 0 and st.uptime_seconds >= 0

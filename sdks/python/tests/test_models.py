@@ -127,7 +127,7 @@ def test_enums_match(openapi: dict) -> None:
 
 def test_request_bodies_match(openapi: dict) -> None:
     schemas = openapi["components"]["schemas"]
-    for name in ("CreateVm", "NetworkSpec", "ProbeRequest", "VsphereJob", "XcpngJob"):
+    for name in ("CreateVm", "NetworkSpec", "ProbeRequest", "VsphereJob", "XcpngJob", "OvfJob"):
         td = getattr(models, name)
         keys = set(typing.get_type_hints(td)) - {"kind"}
         assert keys == set(schemas[name]["properties"]), name
@@ -136,7 +136,7 @@ def test_request_bodies_match(openapi: dict) -> None:
     # vms.create takes the create body's fields as keyword arguments.
     params = set(inspect.signature(VMs.create).parameters) - {"self"}
     assert params == set(schemas["CreateVm"]["properties"])
-    kinds = {td.__annotations__["kind"].__args__[0] for td in (models.VsphereJob, models.XcpngJob)}
+    kinds = {td.__annotations__["kind"].__args__[0] for td in (models.VsphereJob, models.XcpngJob, models.OvfJob)}
     assert kinds == set(schemas["JobKind"]["enum"])
 
 

@@ -6,6 +6,7 @@ import { Events } from "./resources/events.js";
 import { Images } from "./resources/images.js";
 import { Pools } from "./resources/pools.js";
 import { Snapshots } from "./resources/snapshots.js";
+import { Sources } from "./resources/sources.js";
 import { Jobs } from "./resources/jobs.js";
 import { System } from "./resources/system.js";
 import { Vms, WAIT_TIMEOUT_MS } from "./resources/vms.js";
@@ -40,6 +41,7 @@ export interface SandboxOptions extends Omit<CreateVm, "name" | "ttlSeconds" | "
 export const RESOURCES = {
   system: System, vms: Vms, images: Images, jobs: Jobs, events: Events, snapshots: Snapshots,
   pools: Pools,
+  sources: Sources,
 } as const;
 
 /**
@@ -60,6 +62,7 @@ export class Hype {
   readonly pools: Pools;
   readonly jobs: Jobs;
   readonly events: Events;
+  readonly sources: Sources;
 
   constructor(opts: HypeOptions = {}) {
     this.transport = new Transport(opts);
@@ -70,6 +73,7 @@ export class Hype {
     this.pools = new Pools(this);
     this.jobs = new Jobs(this);
     this.events = new Events(this);
+    this.sources = new Sources(this);
   }
 
   /** The API's base URL. */

@@ -12,6 +12,7 @@ export { Images } from "./resources/images.js";
 export { Pools } from "./resources/pools.js";
 export { Snapshots } from "./resources/snapshots.js";
 export { Job, Jobs, type JobEvent, type Submission, type WaitOptions } from "./resources/jobs.js";
+export { Sources } from "./resources/sources.js";
 export { System } from "./resources/system.js";
 export { Vms } from "./resources/vms.js";
 export { Sandbox } from "./sandbox.js";

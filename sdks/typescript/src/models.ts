@@ -10,7 +10,7 @@ export type EventType =
   | "VM_CREATED" | "VM_STARTING" | "VM_RUNNING" | "VM_PAUSED" | "VM_RESUMED" | "VM_STOPPED"
   | "VM_CRASHED" | "VM_DELETED" | "VM_SNAPSHOTTED" | "VM_RESTORED" | "SNAPSHOT_CREATED" | "SNAPSHOT_DELETED";
 export type JobState = "pending" | "running" | "completed" | "failed" | "cancelled";
-export type JobKind = "vsphere_export" | "xcpng_export";
+export type JobKind = "vsphere_export" | "xcpng_export" | "ovf";
 export type JobEventType = "JOB_QUEUED" | "JOB_STARTED" | "JOB_PROGRESS" | "JOB_COMPLETED" | "JOB_FAILED" | "JOB_CANCELLED";
 export type VmmKind = "cloud-hypervisor" | "qemu";
 export type VmmChoice = "auto" | "cloud-hypervisor" | "qemu";
@@ -20,6 +20,9 @@ export type PoolChoice = string | boolean;
 export type BootMode = "firmware" | "kernel";
 export type Firmware = "bios" | "uefi";
 export type XcpngTransport = "raw" | "xva";
+export type SourceKind = "vsphere" | "xcpng";
+export type DiskBus = "virtio" | "scsi" | "sata" | "ide" | "nvme" | "xen" | "other";
+export type PowerState = "on" | "off" | "suspended" | "paused" | "unknown";
 
 /** The JSON object as the server sent it. */
 export interface Raw {
@@ -121,6 +124,11 @@ export interface JobSource {
   username?: string | null;
   vm?: string | null;
   xva?: string | null;
+  /** The job keeps the export in `output` and makes no image. */
+  exportOnly?: boolean;
+  output?: string | null;
+  /** An `ovf` job's folder. */
+  path?: string | null;
 }
 
 /** An import job's fields (the `Job` class adds `wait`, `cancel`, `refresh`). */
@@ -358,6 +366,9 @@ export interface VsphereJob {
   parallel_downloads?: number | null;
   remove_cdrom?: boolean;
   shutdown?: boolean;
+  /** Keep the `.ovf`, disks and `.mf` in `output` (under hyped's `--export-dir`) instead of making an image. */
+  export_only?: boolean;
+  output?: string | null;
 }
 
 /** A VM's disk from XCP-ng (raw VDI or XVA), or a local XVA. */
@@ -375,8 +386,100 @@ export interface XcpngJob {
   transport?: XcpngTransport | null;
 }
 
+/** How many VMs or jobs are in one state. */
+export interface StateCount {
+  state: string;
+  count: number;
+}
+
+/** The host's memory, and what VMs that may run hold of it. */
+export interface MemoryStatus {
+  totalBytes: number;
+  availableBytes: number;
+  vmsMb: number;
+}
+
+/** Room on one filesystem of hyped's. */
+export interface DiskSpace {
+  path: string;
+  totalBytes: number;
+  availableBytes: number;
+}
+
+/** `GET /api/v1/status`: hyped and its host at a glance. */
+export interface StatusInfo extends Raw {
+  server: string;
+  startedAt: string;
+  uptimeSeconds: number;
+  vms: StateCount[];
+  jobs: StateCount[];
+  memory: MemoryStatus;
+  vmDisk: DiskSpace;
+  imagesDisk: DiskSpace;
+  accel: AccelInfo;
+  network: NetworkStatus;
+}
+
+/** A disk of a source VM. */
+export interface SourceDisk {
+  sizeBytes: number;
+  bus: DiskBus;
+  /** vSphere `ControllerTypeBus:Unit`; XCP-ng the VBD's `userdevice`. */
+  slot: string;
+  label?: string | null;
+}
+
+/** A NIC of a source VM. */
+export interface SourceNic {
+  /** `vmxnet3`, `e1000`, ... (vSphere); `xen` (XCP-ng). */
+  model: string;
+  mac?: string | null;
+  network?: string | null;
+}
+
+/** A VM (or template) of an import source. */
+export interface SourceVm {
+  name: string;
+  powerState: PowerState;
+  template: boolean;
+  disks: SourceDisk[];
+  nics: SourceNic[];
+  /** vSphere's inventory path (what a job's `vm` takes). */
+  path?: string | null;
+  uuid?: string | null;
+  guestOs?: string | null;
+  firmware?: Firmware | null;
+  cpus?: number | null;
+  memoryMb?: number | null;
+}
+
+/** What a vSphere or XCP-ng source holds, VMs by name. */
+export interface Inventory extends Raw {
+  kind: SourceKind;
+  url: string;
+  vms: SourceVm[];
+}
+
+/** The source to list (`POST /api/v1/sources/inventory`). */
+export interface InventoryRequest {
+  kind: SourceKind;
+  url: string;
+  username: string;
+  password?: string | null;
+  insecure?: boolean;
+}
+
+/** An OVF folder on hyped's host, as an export-only job leaves it. */
+export interface OvfJob {
+  kind: "ovf";
+  path: string;
+  name?: string | null;
+  boot?: BootMode;
+  firmware?: Firmware | null;
+}
+
 /** One job as submitted, tagged by `kind`. */
-export type JobSpec = VsphereJob | XcpngJob;
+export type JobSpec = VsphereJob | XcpngJob | OvfJob;
 
 /** Several jobs, all stored or none. */
 export interface JobBatch {

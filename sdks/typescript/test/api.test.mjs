@@ -192,6 +192,31 @@ test("import jobs: submit an object and a YAML file, wait with progress, cancel"
   }
 });
 
+test("the inventory of an XCP-ng source lists its VMs and templates", async () => {
+  const [disk] = makeDisk(tmp(), 4);
+  const x = await xapi(disk);
+  try {
+    const inv = await hype.sources.inventory({ kind: "xcpng", url: x.url, username: "root", password: XAPI_PASSWORD });
+    assert.equal(inv.kind, "xcpng");
+    const web = inv.vms.find((v) => v.name === "Web 01");
+    assert.deepEqual([web.powerState, web.template, web.firmware], ["off", false, "bios"]);
+    assert.deepEqual(web.disks.map((d) => [d.sizeBytes, d.bus]), [[4 << 20, "xen"]]);
+    assert.ok(inv.vms.some((v) => v.template));
+    await assert.rejects(hype.sources.inventory({ kind: "xcpng", url: x.url, username: "root", password: "wrong-pw-7" }),
+      (e) => e.status === 422 && e.code === "source_login_failed" && !e.message.includes("wrong-pw-7"));
+  } finally {
+    x.close();
+  }
+});
+
+test("status counts VMs and jobs and reports the host", async () => {
+  const st = await hype.system.status();
+  assert.deepEqual(new Set(st.jobs.map((c) => c.state)), new Set(["pending", "running", "completed", "failed", "cancelled"]));
+  assert.ok(st.vms.some((c) => c.state === "running"));
+  assert.ok(st.memory.totalBytes >= st.memory.availableBytes && st.memory.availableBytes > 0);
+  assert.ok(st.vmDisk.totalBytes > 0 && st.uptimeSeconds >= 0);
+});
+
 test("rate-limited requests are sent again after Retry-After", async () => {
   const s = await new Hyped({ apiKey: "sk-rate-limit-0123456789", extra: ["--rate-limit", "1"] }).start();
   try {

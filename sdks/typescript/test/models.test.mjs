@@ -21,7 +21,7 @@ const NO_MODEL = {
   JobSpec: "VsphereJob | XcpngJob, each checked", JobBatch: "jobs.submitMany() takes the array",
   SnapshotList: "snapshots.list() returns the array", PoolList: "pools.list() returns the array", Created: "vms.create() returns a Vm, vms.createForks() a ForkResult",
 };
-const AS_WRITTEN = new Set(["VsphereJob", "XcpngJob"]); // sent in the API's own snake_case
+const AS_WRITTEN = new Set(["VsphereJob", "XcpngJob", "OvfJob"]); // sent in the API's own snake_case
 
 let server;
 before(async () => {

@@ -42,6 +42,7 @@ type config struct {
 	poweredOn    string
 	pregen       string
 	twins        bool
+	templates    string
 }
 
 var cfg config
@@ -62,6 +63,7 @@ func main() {
 	flag.BoolVar(&cfg.noLength, "no-length", false, "send disk files chunked, without Content-Length")
 	flag.StringVar(&cfg.poweredOn, "powered-on", "DC0_H0_VM1", "comma-separated VMs left powered on; the others are powered off")
 	flag.StringVar(&cfg.pregen, "pregen", "", "comma-separated VMs whose disk files are made at start, not at their first export")
+	flag.StringVar(&cfg.templates, "templates", "", "comma-separated VMs marked as templates (config.template)")
 	flag.BoolVar(&cfg.twins, "twins", false, "rename DC0_C0_RP0_VM0 and DC0_C0_RP0_VM1 both to twin")
 	flag.Parse()
 	if os.Getenv("VCSIM_LOG") == "" {
@@ -106,11 +108,14 @@ func main() {
 }
 
 // prepareVMs powers off the VMs an export needs off, gives DC0_H0_VM0 a
-// second disk, and wraps every VM so it answers ExportVm.
+// second disk, marks the -templates VMs as templates, and wraps every VM so it answers ExportVm.
 func prepareVMs() {
-	on, pregen := map[string]bool{}, map[string]bool{}
+	on, pregen, tmpl := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, n := range strings.Split(cfg.poweredOn, ",") {
 		on[strings.TrimSpace(n)] = true
+	}
+	for _, n := range strings.Split(cfg.templates, ",") {
+		tmpl[strings.TrimSpace(n)] = true
 	}
 	for _, n := range strings.Split(cfg.pregen, ",") {
 		pregen[strings.TrimSpace(n)] = true
@@ -123,6 +128,10 @@ func prepareVMs() {
 		}
 		if vm.Name == "DC0_H0_VM0" {
 			addDisk(vm)
+		}
+		if tmpl[vm.Name] {
+			vm.Config.Template = true
+			vm.Summary.Config.Template = true
 		}
 		if cfg.twins && strings.HasPrefix(vm.Name, "DC0_C0_RP0_VM") {
 			vm.Name = "twin"

@@ -12,6 +12,7 @@ pub(crate) mod logs;
 pub(crate) mod mcp;
 pub(crate) mod pools;
 pub(crate) mod snapshots;
+pub(crate) mod sources;
 pub(crate) mod system;
 pub(crate) mod vms;
 
@@ -36,6 +37,7 @@ pub(crate) fn public() -> OpenApiRouter<AppState> {
 pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(crate::openapi::base())
         .routes(routes!(system::version))
+        .routes(routes!(system::status))
         .routes(routes!(system::openapi))
         .routes(routes!(system::metrics))
         .routes(routes!(vms::list, vms::create))
@@ -68,6 +70,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::list, jobs::submit))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::cancel))
+        .routes(routes!(sources::inventory))
         .routes(routes!(images::list))
         .routes(routes!(images::get, images::delete))
 }

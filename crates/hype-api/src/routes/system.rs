@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
-use hype_types::{ErrorKind, VersionInfo};
+use hype_types::{ErrorKind, StatusInfo, VersionInfo};
 use prometheus_client::encoding::text::encode;
 use std::sync::atomic::AtomicU64;
 
@@ -25,6 +25,12 @@ pub async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/api/v1/version", tag = "system", responses((status = 200, body = VersionInfo)))]
 pub async fn version(State(s): State<AppState>) -> Json<VersionInfo> {
     Json(s.hype.version().await)
+}
+
+#[utoipa::path(get, path = "/api/v1/status", tag = "system",
+    responses((status = 200, description = "Uptime, VMs and jobs by state, free memory and disk, the accelerator, the network's problems", body = StatusInfo)))]
+pub async fn status(State(s): State<AppState>) -> Result<Json<StatusInfo>, ApiError> {
+    Ok(Json(s.hype.status().await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system",

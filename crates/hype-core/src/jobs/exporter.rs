@@ -33,6 +33,8 @@ pub(crate) enum ExportError {
 pub(crate) enum Exporter {
     Xcpng(hype_xcpng::Source),
     Vsphere(Box<hype_vsphere::ExportSpec>),
+    /// A folder as an export-only job leaves it; read, never changed.
+    Ovf(PathBuf),
 }
 
 impl Exporter {
@@ -64,6 +66,7 @@ impl Exporter {
                 }
                 Exporter::Vsphere(Box::new(spec))
             }
+            JobKind::Ovf => Exporter::Ovf(src.path.clone().unwrap_or_default().into()),
         }
     }
 
@@ -96,6 +99,44 @@ impl Exporter {
                     Err(hype_vsphere::VsphereError::Cancelled) => Err(ExportError::Cancelled),
                     Err(e) => Err(ExportError::Failed(e.to_string())),
                 }
+            }
+            Exporter::Ovf(dir) => {
+                progress.send_modify(|p| p.phase = "verifying");
+                let files = super::keep::verify(dir, &cancel).await?;
+                let ovfs: Vec<&String> = files.iter().filter(|f| f.ends_with(".ovf")).collect();
+                let [ovf] = ovfs.as_slice() else {
+                    return Err(ExportError::Failed(format!(
+                        "{}: {} descriptors (.ovf) where one was expected",
+                        dir.display(),
+                        ovfs.len()
+                    )));
+                };
+                let text = tokio::fs::read(dir.join(ovf))
+                    .await
+                    .map_err(|e| ExportError::Failed(format!("{ovf}: {e}")))?;
+                let read = hype_vsphere::read_ovf(&text)
+                    .map_err(|why| ExportError::Failed(format!("{ovf}: {why}")))?;
+                if let Some(d) = read.disks.iter().find(|d| !files.contains(&d.file)) {
+                    return Err(ExportError::Failed(format!(
+                        "{ovf}: disk file {} is not in {}",
+                        d.file,
+                        dir.display()
+                    )));
+                }
+                // vSphere's OVF disks are stream-optimised VMDKs; the
+                // single-file check refuses anything else.
+                Ok(Exported {
+                    disks: read
+                        .disks
+                        .into_iter()
+                        .map(|d| Disk {
+                            path: dir.join(&d.file),
+                            capacity_bytes: d.capacity_bytes,
+                            format: "vmdk",
+                        })
+                        .collect(),
+                    firmware: read.firmware,
+                })
             }
         }
     }

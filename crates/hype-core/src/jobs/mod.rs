@@ -7,6 +7,7 @@
 
 mod convert;
 mod exporter;
+mod keep;
 mod runner;
 mod single;
 
@@ -65,7 +66,7 @@ pub(crate) fn imported_root(data: &std::path::Path) -> PathBuf {
 }
 
 /// Why hyped's environment password is not used for a job.
-enum Refusal {
+pub(crate) enum Refusal {
     /// There is none (400, as any job lacking a field).
     Missing(InvalidJob),
     /// The settings forbid it for this job (422).
@@ -88,12 +89,47 @@ impl Hype {
             .map(|j| j.image)
             .collect();
         let mut names = HashSet::new();
+        let mut outputs = HashSet::new();
         let mut new = vec![];
         let mut secrets = vec![];
         for (i, spec) in specs.iter().enumerate() {
             spec.validate()
                 .map_err(|e| CoreError::InvalidJob(at(i, e)))?;
             let image = spec.image_name().expect("validated specs have a name");
+            if let Some(out) = spec.export_output() {
+                // An export-only job makes no image: only its folder must be new.
+                let real = self
+                    .export_output(out)
+                    .map_err(|e| CoreError::ImportRefused(at(i, e)))?;
+                if !outputs.insert(real.clone()) {
+                    return Err(CoreError::InvalidJob(at(
+                        i,
+                        InvalidJob::unprocessable(
+                            "invalid_job",
+                            format!("two jobs of the batch would both write {}", real.display()),
+                        ),
+                    )));
+                }
+                let mut spec = spec.clone();
+                spec.set_export_output(real.display().to_string());
+                let password = match spec.password() {
+                    Some(p) => Some(p.to_owned()),
+                    None => Some(self.env_password(&spec).map_err(|e| match e {
+                        Refusal::Missing(e) => CoreError::InvalidJob(at(i, e)),
+                        Refusal::Refused(e) => CoreError::ImportRefused(at(i, e)),
+                    })?),
+                };
+                let id = uuid::Uuid::now_v7().to_string();
+                let (kind, source) = (spec.kind(), spec.source());
+                secrets.push((id.clone(), spec, password));
+                new.push(NewJob {
+                    id,
+                    kind,
+                    image,
+                    source,
+                });
+                continue;
+            }
             if !names.insert(image.clone()) {
                 return Err(CoreError::InvalidJob(at(
                     i,
@@ -126,10 +162,16 @@ impl Hype {
                     .map_err(|e| CoreError::ImportRefused(at(i, e)))?;
                 spec.set_xva(real.display().to_string());
             }
-            let password = match (spec.xva(), spec.password()) {
-                (Some(_), _) => None,
-                (None, Some(p)) => Some(p.to_owned()),
-                (None, None) => Some(self.env_password(&spec).map_err(|e| match e {
+            if let Some(p) = spec.ovf_path() {
+                let real = self
+                    .ovf_folder(p)
+                    .map_err(|e| CoreError::ImportRefused(at(i, e)))?;
+                spec.set_ovf_path(real.display().to_string());
+            }
+            let password = match (spec.needs_password(), spec.password()) {
+                (false, _) => None,
+                (true, Some(p)) => Some(p.to_owned()),
+                (true, None) => Some(self.env_password(&spec).map_err(|e| match e {
                     Refusal::Missing(e) => CoreError::InvalidJob(at(i, e)),
                     Refusal::Refused(e) => CoreError::ImportRefused(at(i, e)),
                 })?),
@@ -177,11 +219,85 @@ impl Hype {
         Ok(real)
     }
 
+    /// The canonical folder of an `ovf` job: a directory inside
+    /// `--export-dir` or `--import-dir` once symlinks are followed, as hyped
+    /// (root) reads it.
+    fn ovf_folder(&self, p: &str) -> std::result::Result<PathBuf, InvalidJob> {
+        let refuse = |message: String| InvalidJob::unprocessable("file_source_refused", message);
+        let real = std::fs::canonicalize(p)
+            .map_err(|e| refuse(format!("`path`: {p} on hyped's host: {e}")))?;
+        let cfg = &self.inner.cfg;
+        let inside = [&cfg.export_dir, &cfg.import_dir]
+            .into_iter()
+            .flatten()
+            .filter_map(|d| std::fs::canonicalize(d).ok())
+            .any(|d| real.starts_with(&d) && real != d);
+        if !inside {
+            return Err(refuse(format!(
+                "`path`: {p} is not inside --export-dir or --import-dir"
+            )));
+        }
+        if !real.is_dir() {
+            return Err(refuse(format!("`path`: {p} is not a directory")));
+        }
+        Ok(real)
+    }
+
+    /// The directory an export-only job will create: its parent, once
+    /// canonicalized, must lie inside `--export-dir`, and it must not exist
+    /// (a job never writes into what it did not make).
+    fn export_output(&self, p: &str) -> std::result::Result<PathBuf, InvalidJob> {
+        let refuse = |message: String| InvalidJob::unprocessable("export_dir_refused", message);
+        let Some(dir) = &self.inner.cfg.export_dir else {
+            return Err(refuse(format!(
+                "`output`: export-only jobs are off; start hyped with --export-dir DIR and put {p} in DIR"
+            )));
+        };
+        let dir = std::fs::canonicalize(dir)
+            .map_err(|e| refuse(format!("`output`: --export-dir {}: {e}", dir.display())))?;
+        let path = std::path::Path::new(p);
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(refuse(format!("`output`: {p} names no directory")));
+        };
+        if name == ".." || name == "." {
+            return Err(refuse(format!("`output`: {p} names no directory")));
+        }
+        let parent = std::fs::canonicalize(parent).map_err(|e| {
+            refuse(format!(
+                "`output`: {} on hyped's host: {e}",
+                parent.display()
+            ))
+        })?;
+        let real = parent.join(name);
+        if !real.starts_with(&dir) || real == dir {
+            return Err(refuse(format!(
+                "`output`: {p} is not inside --export-dir {}",
+                dir.display()
+            )));
+        }
+        if std::fs::symlink_metadata(&real).is_ok() {
+            return Err(refuse(format!(
+                "`output`: {} already exists; give a new directory",
+                real.display()
+            )));
+        }
+        Ok(real)
+    }
+
     /// hyped's own password for a job that carries none: only for a host
     /// the operator listed with `--import-allow-host`, and only over https,
     /// so a job cannot have it sent to a server of its choosing or in clear.
     fn env_password(&self, spec: &JobSpec) -> std::result::Result<String, Refusal> {
-        let var = spec.kind().password_env();
+        self.env_password_for(spec.kind(), &spec.source().url.unwrap_or_default())
+    }
+
+    /// The same rule for anything that talks to a source (jobs, inventory).
+    pub(crate) fn env_password_for(
+        &self,
+        kind: hype_types::JobKind,
+        url: &str,
+    ) -> std::result::Result<String, Refusal> {
+        let var = kind.password_env();
         let password = std::env::var(var).map_err(|_| {
             Refusal::Missing(InvalidJob::unprocessable(
                 "missing_password",
@@ -190,8 +306,7 @@ impl Hype {
                 ),
             ))
         })?;
-        let url = spec.source().url.unwrap_or_default();
-        let parsed = url::Url::parse(&url).ok();
+        let parsed = url::Url::parse(url).ok();
         let host = parsed.as_ref().and_then(|u| u.host_str()).unwrap_or("");
         let https = parsed.as_ref().is_some_and(|u| u.scheme() == "https");
         let listed =
@@ -341,6 +456,8 @@ impl Hype {
     /// At start: no job stays `pending` or `running` from a previous run
     /// (its password was in memory only), and no partial file survives.
     pub(crate) async fn reconcile_jobs(&self) -> Result<()> {
+        // Runs once per start: the moment `status` counts uptime from.
+        crate::status::mark_started();
         let store = &self.inner.store;
         for j in store.list_jobs(None).await? {
             if j.state.is_final() {

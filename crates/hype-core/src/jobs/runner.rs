@@ -202,6 +202,10 @@ impl Hype {
         let exported = exporter.export(&export_dir, etx, cancel.clone()).await;
         let _ = fwd.await;
         let exported = exported?;
+        if let Some(out) = spec.export_output() {
+            progress.send_modify(|p| p.phase = "verifying");
+            return super::keep::keep(&export_dir, Path::new(out), cancel).await;
+        }
         // The job's choice, else the source's; a source that says nothing
         // (vSphere without config.firmware) is BIOS, as vSphere's default.
         let firmware = spec
@@ -226,7 +230,10 @@ impl Hype {
             )
             .await?;
             // The exported copy is no longer needed; free its room early.
-            let _ = tokio::fs::remove_file(&d.path).await;
+            // An OVF folder's disks are the operator's: never removed.
+            if d.path.starts_with(&export_dir) {
+                let _ = tokio::fs::remove_file(&d.path).await;
+            }
             files.push(name);
         }
         progress.send_modify(|p| p.phase = "verifying");

@@ -23,7 +23,12 @@ impl MoRef {
     /// Reads a reference; the type may be an attribute or, inside a
     /// `val xsi:type="ManagedObjectReference"`, also `type`.
     pub fn from_element(el: &Element) -> Option<Self> {
-        let kind = el.attr("type")?;
+        // Namespaces are dropped, so a property's `val` has two `type`s: the
+        // xsi one (`ManagedObjectReference`) and the reference's own.
+        let kind = el
+            .attrs_named("type")
+            .filter(|t| t.rsplit(':').next() != Some("ManagedObjectReference"))
+            .last()?;
         let value = el.text.trim();
         (!value.is_empty() && !kind.is_empty()).then(|| Self::new(kind, value))
     }
@@ -234,5 +239,14 @@ mod tests {
         );
         let el = Element::parse(b"<obj>vm-7</obj>").unwrap();
         assert_eq!(MoRef::from_element(&el), None);
+        // A property value carries the xsi type beside the reference's.
+        let el = Element::parse(
+            br#"<val xmlns:x="i" x:type="ManagedObjectReference" type="Folder">group-d1</val>"#,
+        )
+        .unwrap();
+        assert_eq!(
+            MoRef::from_element(&el),
+            Some(MoRef::new("Folder", "group-d1"))
+        );
     }
 }

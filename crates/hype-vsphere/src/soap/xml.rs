@@ -66,7 +66,6 @@ impl Element {
     }
 
     /// The descendant reached by following `path` from child to child.
-    #[cfg(test)]
     pub fn path(&self, path: &[&str]) -> Option<&Element> {
         path.iter().try_fold(self, |el, name| el.child(name))
     }
@@ -79,6 +78,14 @@ impl Element {
         self.attrs
             .iter()
             .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of attributes named `name` (namespaces dropped), in order.
+    pub fn attrs_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.attrs
+            .iter()
+            .filter(move |(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 

@@ -15,6 +15,7 @@ from .resources.images import AsyncImages, Images
 from .resources.jobs import AsyncJobs, Jobs
 from .resources.pools import AsyncPools, Pools
 from .resources.snapshots import AsyncSnapshots, Snapshots
+from .resources.sources import AsyncSources, Sources
 from .resources.system import AsyncSystem, System
 from .resources.vms import WAIT_TIMEOUT, AsyncVMs, VMs
 
@@ -25,6 +26,7 @@ RESOURCES = {
     "vms": (VMs, AsyncVMs),
     "images": (Images, AsyncImages),
     "jobs": (Jobs, AsyncJobs),
+    "sources": (Sources, AsyncSources),
     "events": (Events, AsyncEvents),
     "snapshots": (Snapshots, AsyncSnapshots),
     "pools": (Pools, AsyncPools),

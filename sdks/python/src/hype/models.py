@@ -13,7 +13,16 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Type, TypeVar, Union
 
-from typing_extensions import NotRequired, TypedDict
+# The enums and the request bodies are modules of their own, to keep each
+# module short; hype.models stays the one place to import any model from.
+from ._bodies import (
+    CreatePool, CreateSnapshot, CreateVm, ForkVm, InventoryRequest, JobBatch, JobSpec, NetworkSpec,
+    OvfJob, ProbeRequest, VsphereJob, XcpngJob,
+)
+from ._enums import (
+    BootMode, DiskBus, EventType, Firmware, JobEventType, JobKind, JobState, PoolChoice, PoolState,
+    PowerState, SourceKind, VmmChoice, VmmKind, VmState, XcpngTransport,
+)
 
 __all__ = [
     "Model", "Vm", "VmmInfo", "VmNetwork", "Event", "Image", "Job", "JobProgress", "JobSource",
@@ -22,26 +31,10 @@ __all__ = [
     "XcpngJob", "JobSpec", "JobBatch", "ConsoleMessage", "NetworkRequest", "VmState", "EventType", "JobState", "JobKind",
     "JobEventType", "VmmKind", "VmmChoice", "BootMode", "Firmware", "XcpngTransport",
     "ErrorDetail", "Snapshot", "ForkFailure", "ForkResult", "CreateSnapshot", "ForkVm",
+    "SourceKind", "DiskBus", "PowerState", "SourceDisk", "SourceNic", "SourceVm", "Inventory",
+    "InventoryRequest", "OvfJob", "StatusInfo", "StateCount", "MemoryStatus", "DiskSpace",
     "Pool", "PoolState", "PoolChoice", "CreatePool",
 ]
-
-# Enums (schemas of type string with an enum).
-VmState = Literal["creating", "starting", "running", "paused", "stopping", "stopped", "crashed", "standby"]
-EventType = Literal[
-    "VM_CREATED", "VM_STARTING", "VM_RUNNING", "VM_PAUSED", "VM_RESUMED", "VM_STOPPED",
-    "VM_CRASHED", "VM_DELETED", "VM_SNAPSHOTTED", "VM_RESTORED", "SNAPSHOT_CREATED", "SNAPSHOT_DELETED",
-]
-JobState = Literal["pending", "running", "completed", "failed", "cancelled"]
-JobKind = Literal["vsphere_export", "xcpng_export"]
-JobEventType = Literal["JOB_QUEUED", "JOB_STARTED", "JOB_PROGRESS", "JOB_COMPLETED", "JOB_FAILED", "JOB_CANCELLED"]
-VmmKind = Literal["cloud-hypervisor", "qemu"]
-VmmChoice = Literal["auto", "cloud-hypervisor", "qemu"]
-PoolState = Literal["building", "filling", "ready", "failing"]
-#: ``pool`` on a create: a warm pool's name, or ``False`` to boot cold.
-PoolChoice = Union[str, bool]
-BootMode = Literal["firmware", "kernel"]
-Firmware = Literal["bios", "uefi"]
-XcpngTransport = Literal["raw", "xva"]
 
 M = TypeVar("M", bound="Model")
 
@@ -260,6 +253,9 @@ class JobSource(Model):
     username: Optional[str] = None
     vm: Optional[str] = None
     xva: Optional[str] = None
+    export_only: Optional[bool] = None
+    output: Optional[str] = None
+    path: Optional[str] = None
 
 
 @dataclass
@@ -373,6 +369,48 @@ class VersionInfo(Model):
 
 
 @dataclass
+class StateCount(Model):
+    """How many VMs or jobs are in one state."""
+
+    state: str
+    count: int
+
+
+@dataclass
+class MemoryStatus(Model):
+    """The host's memory, and what VMs that may run hold of it."""
+
+    total_bytes: int
+    available_bytes: int
+    vms_mb: int
+
+
+@dataclass
+class DiskSpace(Model):
+    """Room on one filesystem of hyped's."""
+
+    path: str
+    total_bytes: int
+    available_bytes: int
+
+
+@dataclass
+class StatusInfo(Model):
+    """``GET /api/v1/status``: hyped and its host at a glance."""
+
+    server: str
+    started_at: str
+    uptime_seconds: int
+    vms: List[StateCount]
+    jobs: List[StateCount]
+    memory: MemoryStatus
+    vm_disk: DiskSpace
+    images_disk: DiskSpace
+    accel: AccelInfo
+    network: NetworkStatus
+
+
+@dataclass
 class GuestInterface(Model):
     """One network interface inside a guest."""
 
@@ -399,6 +437,54 @@ class ProbeResult(Model):
     reachable: bool
     error: Optional[str] = None
     rtt_ms: Optional[int] = None
+
+
+@dataclass
+class SourceDisk(Model):
+    """A disk of a source VM."""
+
+    size_bytes: int
+    bus: DiskBus
+    #: vSphere ``ControllerTypeBus:Unit``; XCP-ng the VBD's ``userdevice``.
+    slot: str
+    label: Optional[str] = None
+
+
+@dataclass
+class SourceNic(Model):
+    """A NIC of a source VM."""
+
+    #: ``vmxnet3``, ``e1000``, ... (vSphere); ``xen`` (XCP-ng).
+    model: str
+    mac: Optional[str] = None
+    network: Optional[str] = None
+
+
+@dataclass
+class SourceVm(Model):
+    """A VM (or template) of an import source."""
+
+    name: str
+    power_state: PowerState
+    template: bool
+    disks: List[SourceDisk]
+    nics: List[SourceNic]
+    #: vSphere's inventory path (what a job's ``vm`` takes).
+    path: Optional[str] = None
+    uuid: Optional[str] = None
+    guest_os: Optional[str] = None
+    firmware: Optional[Firmware] = None
+    cpus: Optional[int] = None
+    memory_mb: Optional[int] = None
+
+
+@dataclass
+class Inventory(Model):
+    """What a vSphere or XCP-ng source holds, VMs by name."""
+
+    kind: SourceKind
+    url: str
+    vms: List[SourceVm]
 
 
 @dataclass
@@ -449,107 +535,6 @@ class NetworkRequest(Model):
     failure: Optional[str] = None
     #: Bytes received, once finished.
     encoded_length: Optional[int] = None
-
-
-# Request bodies.
-
-class NetworkSpec(TypedDict, total=False):
-    """``network`` in the create body."""
-
-    egress: bool
-
-
-class CreateVm(TypedDict):
-    """The create body (``vms.create`` takes these as keyword arguments)."""
-
-    name: str
-    cpu_cores: NotRequired[int]
-    memory_mb: NotRequired[int]
-    image: NotRequired[Optional[str]]
-    kernel_cmdline: NotRequired[Optional[str]]
-    vmm: NotRequired[VmmChoice]
-    ttl_seconds: NotRequired[Optional[int]]
-    idle_timeout_seconds: NotRequired[Optional[int]]
-    network: NotRequired[Optional[NetworkSpec]]
-    persist: NotRequired[bool]
-    snapshot: NotRequired[Optional[str]]
-    count: NotRequired[Optional[int]]
-    pool: NotRequired[Optional[PoolChoice]]
-
-
-class CreatePool(TypedDict):
-    """``pools.create`` body (its keyword arguments)."""
-
-    name: str
-    image: str
-    size: int
-    cpu_cores: NotRequired[int]
-    memory_mb: NotRequired[int]
-
-
-class CreateSnapshot(TypedDict):
-    """``snapshots.create`` body."""
-
-    name: str
-
-
-class ForkVm(TypedDict):
-    """``vms.fork`` body (its keyword arguments)."""
-
-    name: str
-    count: NotRequired[Optional[int]]
-    ttl_seconds: NotRequired[Optional[int]]
-    idle_timeout_seconds: NotRequired[Optional[int]]
-
-
-class ProbeRequest(TypedDict):
-    """Ask the guest to ping an address from inside."""
-
-    target: str
-    timeout_ms: NotRequired[int]
-
-
-class VsphereJob(TypedDict):
-    """A VM exported from vCenter or ESXi as OVF (``kind: vsphere_export``)."""
-
-    kind: Literal["vsphere_export"]
-    url: str
-    username: str
-    vm: str
-    password: NotRequired[Optional[str]]
-    name: NotRequired[Optional[str]]
-    insecure: NotRequired[bool]
-    boot: NotRequired[BootMode]
-    firmware: NotRequired[Optional[Firmware]]
-    parallel_downloads: NotRequired[Optional[int]]
-    remove_cdrom: NotRequired[bool]
-    shutdown: NotRequired[bool]
-
-
-class XcpngJob(TypedDict):
-    """A VM's disk from XCP-ng (raw VDI or XVA), or a local XVA (``kind: xcpng_export``)."""
-
-    kind: Literal["xcpng_export"]
-    url: NotRequired[Optional[str]]
-    username: NotRequired[Optional[str]]
-    vm: NotRequired[Optional[str]]
-    password: NotRequired[Optional[str]]
-    xva: NotRequired[Optional[str]]
-    name: NotRequired[Optional[str]]
-    insecure: NotRequired[bool]
-    boot: NotRequired[BootMode]
-    firmware: NotRequired[Optional[Firmware]]
-    transport: NotRequired[Optional[XcpngTransport]]
-
-
-#: One job as submitted, tagged by ``kind``.
-JobSpec = Union[VsphereJob, XcpngJob]
-
-
-class JobBatch(TypedDict):
-    """Several jobs, all stored or none."""
-
-    jobs: List[JobSpec]
 
 
 # Decoding: driven by the dataclasses' type hints.

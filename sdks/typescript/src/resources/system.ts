@@ -1,5 +1,5 @@
 import type { Hype } from "../client.js";
-import { decode, type VersionInfo } from "../models.js";
+import { decode, type StatusInfo, type VersionInfo } from "../models.js";
 import type { Operations } from "../operations.js";
 
 /** `hype.system`: facts about the server itself. */
@@ -7,6 +7,7 @@ export class System {
   static readonly operations: Operations = {
     health: ["GET /healthz"],
     version: ["GET /api/v1/version"],
+    status: ["GET /api/v1/status"],
     openapi: ["GET /api/v1/openapi.json"],
     metrics: ["GET /metrics"],
   };
@@ -21,6 +22,11 @@ export class System {
   /** Server, API and VMM versions, and how guests are accelerated. */
   async version(): Promise<VersionInfo> {
     return decode<VersionInfo>(await this.client.transport.json("GET", "/api/v1/version"));
+  }
+
+  /** Uptime, VMs and jobs by state, free memory and disk, the accelerator, the network's problems. */
+  async status(): Promise<StatusInfo> {
+    return decode<StatusInfo>(await this.client.transport.json("GET", "/api/v1/status"));
   }
 
   /** The OpenAPI 3 document of the API. */

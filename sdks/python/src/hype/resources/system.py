@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from .._operations import operation
-from ..models import VersionInfo
+from ..models import StatusInfo, VersionInfo
 from ._base import AsyncResource, SyncResource
 
 
@@ -21,6 +21,11 @@ class System(SyncResource):
     def version(self) -> VersionInfo:
         """Server, API and VMM versions, and how guests are accelerated."""
         return VersionInfo.from_json(self._t.request("GET", "/api/v1/version").json())
+
+    @operation("GET", "/api/v1/status")
+    def status(self) -> StatusInfo:
+        """Uptime, VMs and jobs by state, free memory and disk, the accelerator, the network's problems."""
+        return StatusInfo.from_json(self._t.request("GET", "/api/v1/status").json())
 
     @operation("GET", "/api/v1/openapi.json")
     def openapi(self) -> Dict[str, Any]:
@@ -45,6 +50,11 @@ class AsyncSystem(AsyncResource):
     async def version(self) -> VersionInfo:
         """Server, API and VMM versions, and how guests are accelerated."""
         return VersionInfo.from_json((await self._t.request("GET", "/api/v1/version")).json())
+
+    @operation("GET", "/api/v1/status")
+    async def status(self) -> StatusInfo:
+        """Uptime, VMs and jobs by state, free memory and disk, the accelerator, the network's problems."""
+        return StatusInfo.from_json((await self._t.request("GET", "/api/v1/status")).json())
 
     @operation("GET", "/api/v1/openapi.json")
     async def openapi(self) -> Dict[str, Any]:
