@@ -39,12 +39,18 @@ fn row(v: &Vm) -> serde_json::Value {
 /// The core's create for `a`, named `name`.
 fn create_request(name: &str, a: &SandboxCreate) -> Result<CreateVm, ToolError> {
     let mut body = json!({"name": name, "ttl_seconds": a.ttl});
-    match &a.snapshot {
-        // A fork takes its image, CPUs and memory from the snapshot: only
-        // what the caller gave is sent, so that the core refuses a
-        // contradiction instead of this tool's defaults making one.
-        Some(snapshot) => {
-            body["snapshot"] = json!(snapshot);
+    if let Some(pool) = &a.pool {
+        body["pool"] = json!(pool);
+    }
+    match (&a.snapshot, &a.pool) {
+        // A fork (or a pool's sandbox) takes its image, CPUs and memory
+        // from the snapshot (the pool): only what the caller gave is sent,
+        // so that the core refuses a contradiction instead of this tool's
+        // defaults making one.
+        (Some(_), _) | (None, Some(_)) => {
+            if let Some(snapshot) = &a.snapshot {
+                body["snapshot"] = json!(snapshot);
+            }
             for (field, v) in [("cpu_cores", a.cpu), ("memory_mb", a.memory)] {
                 if let Some(v) = v {
                     body[field] = json!(v);
@@ -54,7 +60,7 @@ fn create_request(name: &str, a: &SandboxCreate) -> Result<CreateVm, ToolError> 
                 body["image"] = json!(image);
             }
         }
-        None => {
+        (None, None) => {
             body["cpu_cores"] = json!(a.cpu.unwrap_or(2));
             body["memory_mb"] = json!(a.memory.unwrap_or(1536));
             body["image"] = json!(a.image.as_deref().unwrap_or("browser"));
@@ -71,10 +77,11 @@ impl<B: Backend> HypeMcp<B> {
         let mut events = self.backend.events().await?;
         let made = self.backend.create(req).await?;
         self.set_current(Some(name.clone()));
-        let from = a
-            .snapshot
-            .map(|s| format!(" (forked from snapshot '{s}')"))
-            .unwrap_or_default();
+        let from = match (&a.snapshot, &a.pool) {
+            (Some(s), _) => format!(" (forked from snapshot '{s}')"),
+            (None, Some(p)) => format!(" (from warm pool '{p}')"),
+            (None, None) => String::new(),
+        };
         // A fork is answered once it runs (its agent took its identity).
         if made.state == VmState::Running {
             return Ok(vec![ContentBlock::text(format!(
@@ -251,5 +258,15 @@ mod tests {
         );
         let asked = create_request("f", &args(json!({"snapshot": "s1", "memory": 1024}))).unwrap();
         assert_eq!(asked.memory_mb, 1024);
+        // From a pool: its name, and nothing of this tool's own defaults.
+        let pooled = create_request("p", &args(json!({"pool": "warm"}))).unwrap();
+        assert_eq!(
+            (pooled.pool, pooled.image, pooled.memory_mb),
+            (
+                Some(hype_types::PoolChoice::Name("warm".into())),
+                None,
+                plain.memory_mb
+            )
+        );
     }
 }

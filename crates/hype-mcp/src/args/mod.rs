@@ -50,6 +50,12 @@ pub struct SandboxCreate {
     /// image out).
     #[serde(default)]
     pub snapshot: Option<String>,
+    /// Take a ready sandbox from this warm pool (see hyped's pools): it is
+    /// running at once, with the pool's image, CPUs and memory (leave cpu,
+    /// memory and image out). Without it, a pool of the asked shape serves
+    /// the create anyway.
+    #[serde(default)]
+    pub pool: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
