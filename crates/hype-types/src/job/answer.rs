@@ -1,0 +1,142 @@
+//! Jobs and job events as the API answers with them.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{BootMode, JobKind, JobState, XcpngTransport};
+use crate::image::Firmware;
+
+/// The job's source as stored and shown (no password, ever).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobSource {
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub vm: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xva: Option<String>,
+    pub insecure: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<XcpngTransport>,
+    #[serde(default)]
+    pub shutdown: bool,
+    #[serde(default)]
+    pub remove_cdrom: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_downloads: Option<u32>,
+    #[serde(default)]
+    pub boot: BootMode,
+    /// The firmware asked for; absent means the source's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<Firmware>,
+    /// The job keeps the export in `output` and makes no image.
+    #[serde(default)]
+    pub export_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// An `ovf` job's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobProgress {
+    /// `queued`, `connecting`, `exporting`, `downloading`, `verifying`,
+    /// `converting`, `registering`, `done`.
+    pub phase: String,
+    pub bytes_done: Option<u64>,
+    pub bytes_total: Option<u64>,
+    pub files_done: Option<u64>,
+    pub files_total: Option<u64>,
+    /// 0 to 100.
+    pub percent: Option<f64>,
+    pub eta_seconds: Option<u64>,
+}
+
+impl JobProgress {
+    pub fn queued() -> Self {
+        Self {
+            phase: "queued".into(),
+            bytes_done: None,
+            bytes_total: None,
+            files_done: None,
+            files_total: None,
+            percent: None,
+            eta_seconds: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Job {
+    pub id: String,
+    pub kind: JobKind,
+    pub state: JobState,
+    pub image: String,
+    pub source: JobSource,
+    pub progress: JobProgress,
+    /// The reason, when failed or cancelled.
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobEventType {
+    JobQueued,
+    JobStarted,
+    JobProgress,
+    JobCompleted,
+    JobFailed,
+    JobCancelled,
+}
+
+impl JobEventType {
+    pub const ALL: [JobEventType; 6] = [
+        JobEventType::JobQueued,
+        JobEventType::JobStarted,
+        JobEventType::JobProgress,
+        JobEventType::JobCompleted,
+        JobEventType::JobFailed,
+        JobEventType::JobCancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobEventType::JobQueued => "JOB_QUEUED",
+            JobEventType::JobStarted => "JOB_STARTED",
+            JobEventType::JobProgress => "JOB_PROGRESS",
+            JobEventType::JobCompleted => "JOB_COMPLETED",
+            JobEventType::JobFailed => "JOB_FAILED",
+            JobEventType::JobCancelled => "JOB_CANCELLED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The event a move into `state` makes.
+    pub fn for_state(state: JobState) -> Self {
+        match state {
+            JobState::Pending => JobEventType::JobQueued,
+            JobState::Running => JobEventType::JobStarted,
+            JobState::Completed => JobEventType::JobCompleted,
+            JobState::Failed => JobEventType::JobFailed,
+            JobState::Cancelled => JobEventType::JobCancelled,
+        }
+    }
+}
+
+/// `{id, type, job, at}` on `GET /api/v1/events/jobs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobEvent {
+    /// Grows strictly; the SSE `id:`.
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub event_type: JobEventType,
+    pub job: Job,
+    pub at: String,
+}

@@ -1,0 +1,277 @@
+//! What a job asks checked before it is stored, and what is kept of it.
+
+use super::*;
+
+impl JobSpec {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            JobSpec::VsphereExport(_) => JobKind::VsphereExport,
+            JobSpec::XcpngExport(_) => JobKind::XcpngExport,
+            JobSpec::Ovf(_) => JobKind::Ovf,
+        }
+    }
+
+    /// The image name asked for, if any.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            JobSpec::VsphereExport(j) => j.name.as_deref(),
+            JobSpec::XcpngExport(j) => j.name.as_deref(),
+            JobSpec::Ovf(j) => j.name.as_deref(),
+        }
+    }
+
+    /// The password in the job, if it carries one.
+    pub fn password(&self) -> Option<&str> {
+        match self {
+            JobSpec::VsphereExport(j) => j.password.as_deref(),
+            JobSpec::XcpngExport(j) => j.password.as_deref(),
+            JobSpec::Ovf(_) => None,
+        }
+    }
+
+    /// A local XVA file to import, for XCP-ng jobs that name one.
+    pub fn xva(&self) -> Option<&str> {
+        match self {
+            JobSpec::VsphereExport(_) | JobSpec::Ovf(_) => None,
+            JobSpec::XcpngExport(j) => j.xva.as_deref(),
+        }
+    }
+
+    /// The OVF folder of an `ovf` job.
+    pub fn ovf_path(&self) -> Option<&str> {
+        match self {
+            JobSpec::Ovf(j) => Some(&j.path),
+            _ => None,
+        }
+    }
+
+    /// Replaces the OVF folder (hyped puts the canonical one it checked).
+    pub fn set_ovf_path(&mut self, path: String) {
+        if let JobSpec::Ovf(j) = self {
+            j.path = path;
+        }
+    }
+
+    /// Whether the job talks to a server with a password (local files need none).
+    pub fn needs_password(&self) -> bool {
+        self.xva().is_none() && self.ovf_path().is_none()
+    }
+
+    /// Replaces the local XVA path (hyped puts the canonical one it
+    /// checked, so the file read is the file allowed).
+    pub fn set_xva(&mut self, path: String) {
+        if let JobSpec::XcpngExport(j) = self {
+            j.xva = Some(path);
+        }
+    }
+
+    pub fn boot(&self) -> BootMode {
+        match self {
+            JobSpec::VsphereExport(j) => j.boot,
+            JobSpec::XcpngExport(j) => j.boot,
+            JobSpec::Ovf(j) => j.boot,
+        }
+    }
+
+    /// Where an export-only job keeps what the source gave; None for a
+    /// job that makes an image.
+    pub fn export_output(&self) -> Option<&str> {
+        match self {
+            JobSpec::VsphereExport(j) if j.export_only => j.output.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Replaces the output directory (hyped puts the checked path).
+    pub fn set_export_output(&mut self, path: String) {
+        if let JobSpec::VsphereExport(j) = self {
+            j.output = Some(path);
+        }
+    }
+
+    /// Checks what can be checked without the network.
+    pub fn validate(&self) -> Result<(), InvalidJob> {
+        let missing =
+            |f: &str| InvalidJob::unprocessable("invalid_job", format!("`{f}` is required"));
+        if let Some(n) = self.name() {
+            validate_name(n).map_err(|_| {
+                InvalidJob::unprocessable(
+                    "invalid_name",
+                    format!("image name {n:?} must match ^[a-z0-9]([a-z0-9-]{{0,61}}[a-z0-9])?$"),
+                )
+            })?;
+        }
+        let check_url = |url: &str| {
+            if url.starts_with("https://") || url.starts_with("http://") {
+                Ok(())
+            } else {
+                Err(InvalidJob::unprocessable(
+                    "invalid_url",
+                    format!("url {url:?} must start with https:// or http://"),
+                ))
+            }
+        };
+        let (boot, firmware) = match self {
+            JobSpec::VsphereExport(j) => {
+                check_url(&j.url)?;
+                if j.username.is_empty() {
+                    return Err(missing("username"));
+                }
+                if j.vm.is_empty() {
+                    return Err(missing("vm"));
+                }
+                match (j.export_only, j.output.as_deref()) {
+                    (true, None) => return Err(missing("output")),
+                    (false, Some(_)) => {
+                        return Err(InvalidJob::unprocessable(
+                            "invalid_job",
+                            "`output` applies to `export_only: true` jobs only",
+                        ))
+                    }
+                    (true, Some(o)) if !o.starts_with('/') => {
+                        return Err(InvalidJob::unprocessable(
+                            "invalid_job",
+                            "`output` must be an absolute path on hyped's host",
+                        ))
+                    }
+                    _ => {}
+                }
+                if let Some(p) = j.parallel_downloads {
+                    if !(1..=16).contains(&p) {
+                        return Err(InvalidJob::unprocessable(
+                            "invalid_job",
+                            "`parallel_downloads` must be between 1 and 16",
+                        ));
+                    }
+                }
+                (j.boot, j.firmware)
+            }
+            JobSpec::XcpngExport(j) => {
+                if let Some(p) = &j.xva {
+                    if j.url.is_some() || j.vm.is_some() || j.username.is_some() {
+                        return Err(InvalidJob::unprocessable(
+                            "invalid_job",
+                            "give either `xva` (a local file) or `url`, `username` and `vm`, not both",
+                        ));
+                    }
+                    if j.transport.is_some() {
+                        return Err(InvalidJob::unprocessable(
+                            "invalid_job",
+                            "`transport` applies to exports from a host, not to a local `xva`",
+                        ));
+                    }
+                    if !p.starts_with('/') {
+                        return Err(InvalidJob::unprocessable(
+                            "invalid_job",
+                            "`xva` must be an absolute path on hyped's host",
+                        ));
+                    }
+                } else {
+                    check_url(j.url.as_deref().ok_or_else(|| missing("url"))?)?;
+                    if j.username.as_deref().unwrap_or("").is_empty() {
+                        return Err(missing("username"));
+                    }
+                    if j.vm.as_deref().unwrap_or("").is_empty() {
+                        return Err(missing("vm"));
+                    }
+                }
+                (j.boot, j.firmware)
+            }
+            JobSpec::Ovf(j) => {
+                if !j.path.starts_with('/') {
+                    return Err(InvalidJob::unprocessable(
+                        "invalid_job",
+                        "`path` must be an absolute path on hyped's host",
+                    ));
+                }
+                (j.boot, j.firmware)
+            }
+        };
+        if firmware.is_some() && boot != BootMode::Firmware {
+            return Err(InvalidJob::unprocessable(
+                "invalid_job",
+                "`firmware` applies to `boot: firmware` only",
+            ));
+        }
+        if self.name().is_none() && self.image_name().is_none() {
+            return Err(InvalidJob::unprocessable(
+                "invalid_name",
+                "cannot derive an image name from the source; give `name`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The image name the job will register.
+    pub fn image_name(&self) -> Option<String> {
+        if let Some(n) = self.name() {
+            return Some(n.to_owned());
+        }
+        let from = match self {
+            JobSpec::VsphereExport(j) => j.vm.as_str(),
+            JobSpec::XcpngExport(j) => {
+                j.vm.as_deref()
+                    .or_else(|| j.xva.as_deref().map(|p| p.rsplit('/').next().unwrap_or(p)))?
+            }
+            JobSpec::Ovf(j) => {
+                let p = j.path.trim_end_matches('/');
+                p.rsplit('/').next().unwrap_or(p)
+            }
+        };
+        sanitize_image_name(from)
+    }
+
+    /// What the API shows of the source: never the password.
+    pub fn source(&self) -> JobSource {
+        match self {
+            JobSpec::VsphereExport(j) => JobSource {
+                url: Some(j.url.clone()),
+                username: Some(j.username.clone()),
+                vm: Some(j.vm.clone()),
+                xva: None,
+                insecure: j.insecure,
+                transport: None,
+                shutdown: j.shutdown,
+                remove_cdrom: j.remove_cdrom,
+                parallel_downloads: j.parallel_downloads,
+                boot: j.boot,
+                firmware: j.firmware,
+                export_only: j.export_only,
+                output: j.output.clone(),
+                path: None,
+            },
+            JobSpec::XcpngExport(j) => JobSource {
+                url: j.url.clone(),
+                username: j.username.clone(),
+                vm: j.vm.clone(),
+                xva: j.xva.clone(),
+                insecure: j.insecure,
+                transport: j.transport,
+                shutdown: false,
+                remove_cdrom: false,
+                parallel_downloads: None,
+                boot: j.boot,
+                firmware: j.firmware,
+                export_only: false,
+                output: None,
+                path: None,
+            },
+            JobSpec::Ovf(j) => JobSource {
+                url: None,
+                username: None,
+                vm: None,
+                xva: None,
+                insecure: false,
+                transport: None,
+                shutdown: false,
+                remove_cdrom: false,
+                parallel_downloads: None,
+                boot: j.boot,
+                firmware: j.firmware,
+                export_only: false,
+                output: None,
+                path: Some(j.path.clone()),
+            },
+        }
+    }
+}
