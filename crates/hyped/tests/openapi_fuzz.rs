@@ -34,6 +34,12 @@ fn schemathesis_finds_no_failure_in_the_served_document() -> anyhow::Result<()> 
         .arg("run")
         .arg(format!("{}/api/v1/openapi.json", s.base))
         .args(["--checks", "all", "--max-examples", "10", "--workers", "1"])
+        // Its stateful phase infers links from POST /api/v1/vms's answer and
+        // may feed the new VM's `id` into `{name}` (hyped addresses VMs by
+        // name only), then reports the 404 as "created resource not found".
+        // Every other check still runs on those sequences. (A CLI flag:
+        // `--checks all` overrides the config file.)
+        .args(["--exclude-checks", "ensure_resource_availability"])
         .args(["--seed", "1"])
         .env("SCHEMATHESIS_TELEMETRY", "false")
         .output()?;
