@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use hype_agent_proto::HostMessage;
 use hype_store::{NewVm, SnapshotRecord, VmRecord};
 use hype_types::{
-    fork_names, CreateVm, EventType, ForkFailure, ForkResult, ForkVm, Vm, VmState, MAX_FORKS,
+    fork_names, CreateVm, EventType, ForkFailure, ForkResult, ForkVm, ShapeField, Vm, VmState,
+    MAX_FORKS,
 };
 use hype_vmm::{Boot, Disk, DiskFormat, Memory, VmSpec, Vmm};
 
@@ -76,30 +77,28 @@ impl Hype {
             ));
         };
         let snap = self.inner.store.get_snapshot(name).await?;
-        let defaults: CreateVm = serde_json::from_value(serde_json::json!({"name": "x"}))
-            .expect("a name alone is a create");
-        let contradicts = |field: &str, asked: String, has: String| {
-            CoreError::InvalidRequest(format!(
+        if let Some(field) = req.contradicts(&snap.image, snap.cpu_cores, snap.memory_mb) {
+            let (field, asked, has) = match field {
+                ShapeField::CpuCores => (
+                    "cpu_cores",
+                    req.cpu_cores.to_string(),
+                    snap.cpu_cores.to_string(),
+                ),
+                ShapeField::MemoryMb => (
+                    "memory_mb",
+                    format!("{} MiB", req.memory_mb),
+                    format!("{} MiB", snap.memory_mb),
+                ),
+                ShapeField::Image => (
+                    "image",
+                    req.image.clone().unwrap_or_default(),
+                    snap.image.clone(),
+                ),
+            };
+            return Err(CoreError::InvalidRequest(format!(
                 "{field}: snapshot '{}' has {has}; a fork cannot have {asked}",
                 snap.name
-            ))
-        };
-        if req.cpu_cores != defaults.cpu_cores && req.cpu_cores != snap.cpu_cores {
-            return Err(contradicts(
-                "cpu_cores",
-                req.cpu_cores.to_string(),
-                snap.cpu_cores.to_string(),
-            ));
-        }
-        if req.memory_mb != defaults.memory_mb && req.memory_mb != snap.memory_mb {
-            return Err(contradicts(
-                "memory_mb",
-                format!("{} MiB", req.memory_mb),
-                format!("{} MiB", snap.memory_mb),
-            ));
-        }
-        if let Some(image) = req.image.as_ref().filter(|i| **i != snap.image) {
-            return Err(contradicts("image", image.clone(), snap.image.clone()));
+            )));
         }
         if req.kernel_cmdline.is_some() || req.persist || req.network.is_some() {
             return Err(CoreError::InvalidRequest(

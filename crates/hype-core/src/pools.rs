@@ -192,14 +192,10 @@ impl Hype {
             )),
             Some(PoolChoice::Name(name)) => {
                 let pool = self.inner.store.get_pool(name).await?;
-                let defaults = (
-                    hype_types::vm::DEFAULT_CPU_CORES,
-                    hype_types::vm::DEFAULT_MEMORY_MB,
-                );
-                let image_differs = req.image.as_ref().is_some_and(|i| *i != pool.image);
-                let cpu_differs = req.cpu_cores != defaults.0 && req.cpu_cores != pool.cpu_cores;
-                let memory_differs = req.memory_mb != defaults.1 && req.memory_mb != pool.memory_mb;
-                if image_differs || cpu_differs || memory_differs || !plain {
+                let contradicts = req
+                    .contradicts(&pool.image, pool.cpu_cores, pool.memory_mb)
+                    .is_some();
+                if contradicts || !plain {
                     return Err(CoreError::InvalidRequest(format!(
                         "pool '{name}' holds VMs of image '{}' with {} CPU(s) and {} MiB, as they are; \
                          a create from it may set only its name, ttl_seconds and idle_timeout_seconds",

@@ -47,6 +47,6 @@ pub use status::{DiskSpace, MemoryStatus, StateCount, StatusInfo};
 pub use transfer::{ExportProgress, ExportedDisk};
 pub use version::{AccelInfo, ChVersions, NetworkStatus, VersionInfo};
 pub use vm::{
-    validate_name, CreateVm, HostLimits, InvalidVmSpec, NetworkSpec, Vm, VmNetwork, VmmChoice,
-    VmmInfo, VmmKind,
+    validate_name, CreateVm, HostLimits, InvalidVmSpec, NetworkSpec, ShapeField, Vm, VmNetwork,
+    VmmChoice, VmmInfo, VmmKind,
 };

@@ -129,7 +129,30 @@ fn default_egress() -> bool {
     true
 }
 
+/// A field of a create that its source (a snapshot, a warm pool) decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShapeField {
+    CpuCores,
+    MemoryMb,
+    Image,
+}
+
 impl CreateVm {
+    /// The first of CPUs, memory and image this create asks for that
+    /// differs from a source's; a field left at its default is not asked.
+    pub fn contradicts(&self, image: &str, cpu_cores: u32, memory_mb: u32) -> Option<ShapeField> {
+        if self.cpu_cores != DEFAULT_CPU_CORES && self.cpu_cores != cpu_cores {
+            return Some(ShapeField::CpuCores);
+        }
+        if self.memory_mb != DEFAULT_MEMORY_MB && self.memory_mb != memory_mb {
+            return Some(ShapeField::MemoryMb);
+        }
+        if self.image.as_ref().is_some_and(|i| i != image) {
+            return Some(ShapeField::Image);
+        }
+        None
+    }
+
     pub fn egress(&self) -> bool {
         self.network.is_none_or(|n| n.egress)
     }
@@ -303,6 +326,25 @@ pub struct Vm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_create_contradicts_a_source_only_where_it_asks() {
+        let req: CreateVm = serde_json::from_value(serde_json::json!({"name": "f"})).unwrap();
+        assert_eq!(req.contradicts("browser", 2, 1536), None);
+        let asked: CreateVm = serde_json::from_value(
+            serde_json::json!({"name": "f", "memory_mb": 1024, "image": "base"}),
+        )
+        .unwrap();
+        assert_eq!(asked.contradicts("base", 2, 1024), None);
+        assert_eq!(
+            asked.contradicts("base", 2, 1536),
+            Some(ShapeField::MemoryMb)
+        );
+        assert_eq!(
+            asked.contradicts("browser", 2, 1024),
+            Some(ShapeField::Image)
+        );
+    }
 
     const HOST: HostLimits = HostLimits {
         cpus: 2,
