@@ -4,16 +4,28 @@
 //! nothing else: no I/O, no transport. The same bytes travel over a
 //! virtio-serial port on QEMU and over hybrid vsock on cloud-hypervisor, so
 //! this crate must stay free of anything transport-specific. It is linked into
-//! the static guest binary, so it keeps its dependencies to serde alone.
+//! the static guest binary, so it keeps its dependencies to serde (and
+//! base64, for the bytes of streams) alone.
+//!
+//! Version 2 adds streams (exec, file transfer) multiplexed over the one
+//! channel: see [`stream`] and docs/agent-protocol.md.
 
 use serde::{Deserialize, Serialize};
+
+pub mod stream;
+pub use stream::{
+    Chunk, ExecRequest, FileEntry, FileKind, StreamErrorCode, TtySize, CHUNK, WINDOW,
+};
 
 /// Name of the virtio-serial port the agent talks on (QEMU).
 pub const VIRTIO_PORT_NAME: &str = "hype.agent";
 /// Vsock port the agent listens on (cloud-hypervisor).
 pub const VSOCK_PORT: u32 = 1024;
-/// Bumped when a message changes incompatibly.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Bumped when messages are added or changed. A host checks the version a
+/// guest's `ready` names before it sends anything that version lacks.
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The first version with streams (exec, files).
+pub const STREAMS_SINCE: u32 = 2;
 
 /// Host to guest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +63,50 @@ pub enum HostMessage {
         entropy: String,
         /// The host's wall clock (ms since the epoch): the snapshot's is old.
         unix_time_ms: u64,
+    },
+    /// Starts a process as stream `id`; answered by `Started` (then
+    /// `Data`/`Eof` on fds 1 and 2, and `Exited` last) or `Error`.
+    Exec(Box<ExecRequest>),
+    /// Input for stream `id`: a process's stdin, or an upload's content.
+    /// Sent only within the credit the guest granted (see [`WINDOW`]).
+    Data { id: u64, data: Chunk },
+    /// No more input on stream `id`: closes stdin, or completes an upload.
+    Eof { id: u64 },
+    /// The host consumed `bytes` of stream `id`'s output: the guest may
+    /// send that many more.
+    Credit { id: u64, bytes: u64 },
+    /// A new terminal size for stream `id`'s PTY.
+    Resize { id: u64, rows: u16, cols: u16 },
+    /// Sends `signal` (a name such as `SIGINT`) to stream `id`'s process
+    /// group.
+    Signal { id: u64, signal: String },
+    /// Ends stream `id` now: its processes are killed, a partial upload is
+    /// removed. Answered by nothing (an `Exited` may still be on its way).
+    Cancel { id: u64 },
+    /// Reads `path` as stream `id`: a file's bytes, or a directory as a tar
+    /// archive. Answered by `Opened`, then `Data`/`Eof` on fd 1, or `Error`.
+    ReadFile { id: u64, path: String },
+    /// Writes `path` from stream `id`'s `Data`: a file (through a temporary
+    /// beside it, renamed into place at `Eof`), or with `archive`, a tar
+    /// unpacked into the directory `path`. `owner` is `user`, `uid` or
+    /// `uid:gid`. Answered by `Opened` (send now), then `Done` or `Error`.
+    WriteFile {
+        id: u64,
+        path: String,
+        mode: Option<u32>,
+        owner: Option<String>,
+        archive: bool,
+    },
+    /// Answered by `Stat` or `Error`.
+    Stat { id: u64, path: String },
+    /// A directory's entries; answered by `Listing` or `Error`.
+    List { id: u64, path: String },
+    /// Removes a file, or with `recursive` a directory and what it holds;
+    /// answered by `Done` or `Error`.
+    Remove {
+        id: u64,
+        path: String,
+        recursive: bool,
     },
 }
 
@@ -113,6 +169,123 @@ pub enum GuestMessage {
         id: u64,
         error: Option<String>,
     },
+    /// Stream `id`'s process runs.
+    Started {
+        id: u64,
+        pid: u32,
+    },
+    /// Output of stream `id` on `fd` (1: stdout, or a PTY, or a file read;
+    /// 2: stderr), within the credit the host granted.
+    Data {
+        id: u64,
+        fd: u8,
+        data: Chunk,
+    },
+    /// `fd` of stream `id` has no more output.
+    Eof {
+        id: u64,
+        fd: u8,
+    },
+    /// The guest consumed `bytes` of stream `id`'s input.
+    Credit {
+        id: u64,
+        bytes: u64,
+    },
+    /// Stream `id`'s process ended, after all its output was sent. `code`
+    /// for an exit, `signal` (a name) for a kill; `timed_out` when the
+    /// guest killed it at the request's `timeout_ms`.
+    Exited {
+        id: u64,
+        code: Option<i32>,
+        signal: Option<String>,
+        timed_out: bool,
+    },
+    /// A read or write of stream `id` can go ahead; `entry` is what was
+    /// opened (for a write, the destination as it is before).
+    Opened {
+        id: u64,
+        entry: FileEntry,
+    },
+    /// A write (`bytes` written) or a removal finished.
+    Done {
+        id: u64,
+        bytes: u64,
+    },
+    Stat {
+        id: u64,
+        entry: FileEntry,
+    },
+    Listing {
+        id: u64,
+        entries: Vec<FileEntry>,
+        /// More entries than [`stream::MAX_LISTING`] exist; the rest are
+        /// left out.
+        truncated: bool,
+    },
+    /// Request or stream `id` failed; it is over.
+    Error {
+        id: u64,
+        code: StreamErrorCode,
+        message: String,
+    },
+    /// The agent does not know the message `what` that carried `id` (a
+    /// host newer than the guest): an answer instead of silence.
+    Unsupported {
+        id: u64,
+        what: String,
+    },
+}
+
+impl HostMessage {
+    /// The wire name of this message (its `type`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Hello => "hello",
+            Self::Ping { .. } => "ping",
+            Self::Shutdown => "shutdown",
+            Self::NetInfo { .. } => "net_info",
+            Self::Probe { .. } => "probe",
+            Self::Reconfigure { .. } => "reconfigure",
+            Self::Exec(_) => "exec",
+            Self::Data { .. } => "data",
+            Self::Eof { .. } => "eof",
+            Self::Credit { .. } => "credit",
+            Self::Resize { .. } => "resize",
+            Self::Signal { .. } => "signal",
+            Self::Cancel { .. } => "cancel",
+            Self::ReadFile { .. } => "read_file",
+            Self::WriteFile { .. } => "write_file",
+            Self::Stat { .. } => "stat",
+            Self::List { .. } => "list",
+            Self::Remove { .. } => "remove",
+        }
+    }
+}
+
+impl GuestMessage {
+    /// The request or stream this message answers, if any.
+    pub fn id(&self) -> Option<u64> {
+        match self {
+            Self::Pong { id }
+            | Self::NetInfo { id, .. }
+            | Self::ProbeResult { id, .. }
+            | Self::Reconfigured { id, .. }
+            | Self::Started { id, .. }
+            | Self::Data { id, .. }
+            | Self::Eof { id, .. }
+            | Self::Credit { id, .. }
+            | Self::Exited { id, .. }
+            | Self::Opened { id, .. }
+            | Self::Done { id, .. }
+            | Self::Stat { id, .. }
+            | Self::Listing { id, .. }
+            | Self::Error { id, .. }
+            | Self::Unsupported { id, .. } => Some(*id),
+            Self::Ready { .. } | Self::ShuttingDown | Self::Failed { .. } | Self::Notice { .. } => {
+                None
+            }
+        }
+    }
 }
 
 /// Splits a kernel command line into words as the kernel (and the agent)
@@ -204,7 +377,7 @@ mod tests {
         let s = String::from_utf8(encode(&m)).unwrap();
         assert_eq!(
             s,
-            "{\"type\":\"ready\",\"agent_version\":\"0.1.0\",\"protocol\":1,\"uptime_ms\":812,\"init_ms\":40}\n"
+            "{\"type\":\"ready\",\"agent_version\":\"0.1.0\",\"protocol\":2,\"uptime_ms\":812,\"init_ms\":40}\n"
         );
     }
 

@@ -265,6 +265,7 @@ impl Session {
         };
         match respond(msg) {
             Reply::Ready => self.send(ready_line.to_vec()),
+            Reply::Ignore => {}
             Reply::Message(reply) => self.send(encode(&reply)),
             Reply::NetInfo { id } => {
                 let (answer, errors) = netinfo::report(id);
@@ -333,6 +334,7 @@ impl Session {
 #[derive(Debug, PartialEq, Eq)]
 enum Reply {
     Ready,
+    Ignore,
     Message(GuestMessage),
     PowerOff,
     /// Answered from the kernel's state, on the reader thread (it is quick).
@@ -388,6 +390,25 @@ fn respond(msg: HostMessage) -> Reply {
                 unix_time_ms,
             }),
         },
+        // Streams are not served yet: say so rather than stay silent.
+        HostMessage::Exec(req) => Reply::Message(GuestMessage::Unsupported {
+            id: req.id,
+            what: "exec".into(),
+        }),
+        ref other @ (HostMessage::ReadFile { id, .. }
+        | HostMessage::WriteFile { id, .. }
+        | HostMessage::Stat { id, .. }
+        | HostMessage::List { id, .. }
+        | HostMessage::Remove { id, .. }) => Reply::Message(GuestMessage::Unsupported {
+            id,
+            what: other.kind().into(),
+        }),
+        HostMessage::Data { .. }
+        | HostMessage::Eof { .. }
+        | HostMessage::Credit { .. }
+        | HostMessage::Resize { .. }
+        | HostMessage::Signal { .. }
+        | HostMessage::Cancel { .. } => Reply::Ignore,
     }
 }
 

@@ -146,6 +146,11 @@ impl DoubleVmm {
                 (HostMessage::Reconfigure { id, .. }, _) => {
                     Some(GuestMessage::Reconfigured { id, error: None })
                 }
+                // Streams are tested against real guests.
+                (m, _) => Some(GuestMessage::Unsupported {
+                    id: 0,
+                    what: m.kind().into(),
+                }),
             };
             if let Some(a) = answer {
                 if w.write_all(&encode(&a)).await.is_err() {

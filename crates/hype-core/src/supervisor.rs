@@ -265,9 +265,15 @@ impl Supervisor {
             GuestMessage::Notice { message } => {
                 tracing::info!(vm = %self.name, message, "guest notice")
             }
-            GuestMessage::Pong { id }
-            | GuestMessage::NetInfo { id, .. }
-            | GuestMessage::ProbeResult { id, .. } => {
+            GuestMessage::Pong { .. }
+            | GuestMessage::NetInfo { .. }
+            | GuestMessage::ProbeResult { .. }
+            | GuestMessage::Stat { .. }
+            | GuestMessage::Listing { .. }
+            | GuestMessage::Done { .. }
+            | GuestMessage::Error { .. }
+            | GuestMessage::Unsupported { .. } => {
+                let Some(id) = msg.id() else { return };
                 let waiter = self.replies.lock().expect("replies lock").remove(&id);
                 if let Some(tx) = waiter {
                     // The asker may have timed out meanwhile; that's fine.
@@ -275,6 +281,14 @@ impl Supervisor {
                 }
             }
             GuestMessage::ShuttingDown | GuestMessage::Reconfigured { .. } => {}
+            // A stream's, whose owner is gone (the agent task routes the
+            // live ones straight to their streams).
+            GuestMessage::Started { .. }
+            | GuestMessage::Data { .. }
+            | GuestMessage::Eof { .. }
+            | GuestMessage::Credit { .. }
+            | GuestMessage::Exited { .. }
+            | GuestMessage::Opened { .. } => {}
             // While booting, `run` takes it and ends the VM; later it is news.
             GuestMessage::Failed { message } => {
                 tracing::warn!(vm = %self.name, message, "guest reports a failure")

@@ -105,6 +105,7 @@ fn playwright(cdp_url: &str, out: &std::path::Path) -> anyhow::Result<Value> {
 
 #[test]
 fn playwright_and_chromiumoxide_drive_sandboxes_through_hyped() -> anyhow::Result<()> {
+    let _turn = common::browser_turn();
     assert!(
         browser_image_present(),
         "no browser image: run scripts/build-images.sh"
@@ -276,6 +277,7 @@ fn playwright_and_chromiumoxide_drive_sandboxes_through_hyped() -> anyhow::Resul
 
 #[test]
 fn persist_keeps_the_vms_writes_across_stop_and_start() -> anyhow::Result<()> {
+    let _turn = common::browser_turn();
     assert!(
         browser_image_present(),
         "no browser image: run scripts/build-images.sh"

@@ -61,6 +61,7 @@ fn e2e(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Value> {
 
 #[test]
 fn python_sdk_and_inspector_drive_sandboxes_over_http_and_stdio() -> anyhow::Result<()> {
+    let _turn = common::browser_turn();
     assert!(
         common::images_dir().join("browser/manifest.json").is_file(),
         "no browser image: run scripts/build-images.sh"
@@ -194,6 +195,7 @@ impl Drop for Site {
 
 #[test]
 fn python_sdk_completes_a_multi_page_flow_over_both_protocol_versions() -> anyhow::Result<()> {
+    let _turn = common::browser_turn();
     assert!(
         common::images_dir().join("browser/manifest.json").is_file(),
         "no browser image: run scripts/build-images.sh"

@@ -18,6 +18,15 @@ use anyhow::{bail, Context};
 use hype_client::{Client, SseStream};
 use hype_types::{Event, EventType, Vm};
 
+/// Tests of one binary that each boot browser guests take turns: under TCG
+/// on two cores, side by side they starve each other's Chromium past the
+/// 30 s CDP deadlines a user would see too (a flaky test is a failed one).
+#[allow(dead_code)]
+pub fn browser_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub fn images_dir() -> PathBuf {
     let dir = PathBuf::from(
         std::env::var("HYPE_IMAGES_DIR").unwrap_or_else(|_| "/var/lib/hype/images".into()),
