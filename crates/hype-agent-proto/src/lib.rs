@@ -234,6 +234,29 @@ pub enum GuestMessage {
         id: u64,
         what: String,
     },
+    /// The browser finished a download into [`DOWNLOADS_DIR`]. Sent when it
+    /// happens (queued, like notices, while no host is connected).
+    Downloaded(Download),
+}
+
+/// Where a browser sandbox's pages download to, in every browser context.
+pub const DOWNLOADS_DIR: &str = "/home/browser/Downloads";
+
+/// A file the browser downloaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Download {
+    /// Its name in [`DOWNLOADS_DIR`]: the page's suggested name, made
+    /// unique (`report (1).pdf`) and never a path.
+    pub name: String,
+    pub size: u64,
+    /// Hex.
+    pub sha256: String,
+    /// What was downloaded.
+    pub url: String,
+    /// The page that started it, when Chromium says.
+    pub page_url: Option<String>,
+    /// When it finished, ms since the epoch (the guest's clock).
+    pub finished_ms: i64,
 }
 
 impl HostMessage {
@@ -281,9 +304,11 @@ impl GuestMessage {
             | Self::Listing { id, .. }
             | Self::Error { id, .. }
             | Self::Unsupported { id, .. } => Some(*id),
-            Self::Ready { .. } | Self::ShuttingDown | Self::Failed { .. } | Self::Notice { .. } => {
-                None
-            }
+            Self::Ready { .. }
+            | Self::ShuttingDown
+            | Self::Failed { .. }
+            | Self::Notice { .. }
+            | Self::Downloaded(_) => None,
         }
     }
 }

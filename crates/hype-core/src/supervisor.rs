@@ -265,6 +265,9 @@ impl Supervisor {
             GuestMessage::Notice { message } => {
                 tracing::info!(vm = %self.name, message, "guest notice")
             }
+            GuestMessage::Downloaded(d) => {
+                tracing::info!(vm = %self.name, name = d.name, size = d.size, "guest download")
+            }
             GuestMessage::Pong { .. }
             | GuestMessage::NetInfo { .. }
             | GuestMessage::ProbeResult { .. }
