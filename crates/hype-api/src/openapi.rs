@@ -31,7 +31,7 @@ use utoipa::OpenApi;
         hype_types::StatusInfo, hype_types::StateCount, hype_types::MemoryStatus,
         hype_types::DiskSpace,
     )),
-    tags((name = "vms"), (name = "snapshots"), (name = "pools"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"))
+    tags((name = "vms"), (name = "snapshots"), (name = "pools"), (name = "guest"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"))
 )]
 struct ApiDoc;
 

@@ -14,6 +14,7 @@ use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::sync::CancellationToken;
 
 use crate::backends::VmmBackend;
+use crate::streams::AgentLink;
 
 /// The longest line hyped reads from a guest; the guest is untrusted and
 /// must not make hyped buffer without bound.
@@ -25,6 +26,7 @@ pub(crate) async fn run(
     run_dir: PathBuf,
     mut requests: mpsc::Receiver<HostMessage>,
     said: mpsc::Sender<GuestMessage>,
+    link: AgentLink,
     cancel: CancellationToken,
 ) {
     let mut pending: Option<HostMessage> = None;
@@ -59,8 +61,15 @@ pub(crate) async fn run(
                 line = lines.next() => match line {
                     Some(Ok(line)) => match decode::<GuestMessage>(line.as_bytes()) {
                         Ok(msg) => {
-                            if said.send(msg).await.is_err() {
-                                return;
+                            if let GuestMessage::Ready { protocol, .. } = &msg {
+                                link.set_protocol(*protocol);
+                            }
+                            // Streams' messages go straight to their
+                            // streams; the rest to the supervisor.
+                            if let Some(msg) = link.route(msg) {
+                                if said.send(msg).await.is_err() {
+                                    return;
+                                }
                             }
                         }
                         Err(e) => {
@@ -86,6 +95,8 @@ pub(crate) async fn run(
                 },
             }
         }
+        // The guest ends a connection's streams with it.
+        link.end_all();
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}

@@ -42,6 +42,8 @@ pub struct CoreConfig {
     pub network: Option<NetworkConfig>,
     /// At most this many VMs exist at once; a create beyond is refused.
     pub max_vms: Option<u32>,
+    /// Execs one VM may run at once; one more is refused (429).
+    pub max_execs_per_vm: usize,
     /// Import jobs running at once; the rest wait their turn.
     pub import_workers: usize,
     /// Confinement of VMMs (`None`: they run as hyped's user, unconfined).
@@ -146,6 +148,7 @@ impl Default for CoreConfig {
             host: Self::detect_host(),
             network: None,
             max_vms: None,
+            max_execs_per_vm: 8,
             import_workers: 2,
             jail: None,
             import_allow_hosts: vec![],

@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use hype_agent_proto::StreamErrorCode;
 use hype_store::StoreError;
 use hype_types::{ErrorKind, InvalidJob, InvalidVmSpec, JobState, VmState};
 use hype_vmm::VmmError;
@@ -51,6 +52,19 @@ pub enum CoreError {
     AgentUnavailable { name: String, why: &'static str },
     #[error("VM '{name}': the guest agent did not answer in time")]
     AgentTimeout { name: String },
+    #[error("VM '{name}' has no guest agent to {action} (it runs an imported disk's own system from its firmware)")]
+    NoAgent { name: String, action: &'static str },
+    #[error("VM '{name}': its guest agent is older than this hyped and has no {what}; stop and start the VM to boot the current agent")]
+    AgentTooOld { name: String, what: String },
+    #[error("VM '{name}' runs {limit} execs already (--max-execs-per-vm); wait for one to end")]
+    TooManyExecs { name: String, limit: usize },
+    /// The guest refused or failed; `message` is its own reason.
+    #[error("VM '{name}': {message}")]
+    Guest {
+        name: String,
+        code: hype_agent_proto::StreamErrorCode,
+        message: String,
+    },
     #[error("{0}")]
     InvalidRequest(String),
     #[error("VM '{name}': network")]
@@ -188,8 +202,10 @@ impl CoreError {
             | CoreError::ForkVersion { .. }
             | CoreError::JobFinished { .. }
             | CoreError::ImageExists { .. } => ErrorKind::Conflict,
-            CoreError::Unsupported { .. } => ErrorKind::Unsupported,
-            CoreError::TooManyVms { .. } => ErrorKind::TooMany,
+            CoreError::Unsupported { .. } | CoreError::AgentTooOld { .. } => ErrorKind::Unsupported,
+            CoreError::NoAgent { .. } => ErrorKind::Conflict,
+            CoreError::TooManyVms { .. } | CoreError::TooManyExecs { .. } => ErrorKind::TooMany,
+            CoreError::Guest { code, .. } => guest_kind(*code),
             CoreError::Insufficient { .. } => ErrorKind::Insufficient,
             CoreError::Boot { .. }
             | CoreError::Io { .. }
@@ -229,6 +245,10 @@ impl CoreError {
             CoreError::Store(_) => "store_error",
             CoreError::AgentUnavailable { .. } => "agent_unavailable",
             CoreError::AgentTimeout { .. } => "agent_timeout",
+            CoreError::NoAgent { .. } => "no_agent",
+            CoreError::AgentTooOld { .. } => "agent_too_old",
+            CoreError::TooManyExecs { .. } => "too_many_execs",
+            CoreError::Guest { code, .. } => guest_code(*code),
             CoreError::InvalidRequest(_) => "invalid_request",
             CoreError::Network { .. } => "network_error",
             CoreError::SubnetExhausted(_) => "subnet_exhausted",
@@ -272,6 +292,36 @@ impl CoreError {
             src = s.source();
         }
         msg
+    }
+}
+
+/// The kind of a guest's refusal: what the caller asked of the guest was
+/// wrong in the guest's terms (no such file), or the guest could not.
+fn guest_kind(code: StreamErrorCode) -> ErrorKind {
+    match code {
+        StreamErrorCode::NotFound => ErrorKind::NotFound,
+        StreamErrorCode::IsDirectory
+        | StreamErrorCode::NotDirectory
+        | StreamErrorCode::NotEmpty => ErrorKind::Conflict,
+        StreamErrorCode::NoSpace => ErrorKind::Insufficient,
+        StreamErrorCode::PermissionDenied => ErrorKind::Forbidden,
+        StreamErrorCode::Busy => ErrorKind::TooMany,
+        StreamErrorCode::Invalid => ErrorKind::Invalid,
+        StreamErrorCode::Io => ErrorKind::Upstream,
+    }
+}
+
+fn guest_code(code: StreamErrorCode) -> &'static str {
+    match code {
+        StreamErrorCode::NotFound => "not_found_in_guest",
+        StreamErrorCode::IsDirectory => "is_a_directory",
+        StreamErrorCode::NotDirectory => "not_a_directory",
+        StreamErrorCode::NotEmpty => "directory_not_empty",
+        StreamErrorCode::NoSpace => "no_space_in_guest",
+        StreamErrorCode::PermissionDenied => "permission_denied_in_guest",
+        StreamErrorCode::Busy => "agent_busy",
+        StreamErrorCode::Invalid => "invalid_in_guest",
+        StreamErrorCode::Io => "guest_io_error",
     }
 }
 

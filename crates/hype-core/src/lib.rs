@@ -23,6 +23,8 @@ mod disk;
 mod double;
 mod error;
 mod events;
+mod exec;
+mod files;
 mod firmware;
 mod fork;
 mod guest;
@@ -42,6 +44,7 @@ mod snapshots;
 mod sources;
 mod standby;
 mod status;
+mod streams;
 mod supervisor;
 #[cfg(test)]
 mod tests;
@@ -52,6 +55,8 @@ pub use config::{AccelChoice, CoreConfig, JailSettings, NetworkConfig};
 pub use console::{ConsoleCursor, ConsoleTail};
 pub use disk::DiskError;
 pub use error::CoreError;
+pub use exec::{ExecEvent, ExecInput, ExecOutput, ExecSession};
+pub use files::FileDownload;
 /// OVMF's default paths (Debian package `ovmf`), for front ends' defaults.
 pub use hype_vmm::qemu::{OVMF_CODE, OVMF_VARS};
 pub use lifetime::{CdpLease, CloseReason, CLOSE_EXPIRED};

@@ -65,6 +65,7 @@ impl Inner {
             ram_dir: crate::ram::dir(&self.cfg),
             shutdown: self.shutdown.clone(),
             tracker: self.tracker.clone(),
+            max_execs_per_vm: self.cfg.max_execs_per_vm,
         }
     }
 

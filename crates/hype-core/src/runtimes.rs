@@ -29,6 +29,10 @@ pub(crate) struct Runtime {
     /// Set by delete: the exit is expected and the row is about to go.
     pub deleting: Arc<AtomicBool>,
     pub replies: Replies,
+    /// Its agent's streams and protocol version.
+    pub link: crate::streams::AgentLink,
+    /// Execs that may still start at once (`--max-execs-per-vm`).
+    pub exec_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why a request to the guest agent got no answer.

@@ -34,6 +34,8 @@ pub(crate) struct Deps {
     pub ram_dir: PathBuf,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    /// Execs one VM may run at once.
+    pub max_execs_per_vm: usize,
 }
 
 /// A VMM to supervise.
@@ -70,6 +72,8 @@ pub(crate) fn spawn(deps: &Deps, w: Watched) -> Runtime {
         has_agent: w.has_agent,
         deleting: Arc::new(AtomicBool::new(false)),
         replies: Replies::default(),
+        link: crate::streams::AgentLink::default(),
+        exec_slots: Arc::new(tokio::sync::Semaphore::new(deps.max_execs_per_vm)),
     };
     deps.runtimes.insert(&w.name, runtime.clone());
 
@@ -87,6 +91,7 @@ pub(crate) fn spawn(deps: &Deps, w: Watched) -> Runtime {
             run_dir.clone(),
             agent_rx,
             said_tx,
+            runtime.link.clone(),
             agent_cancel.clone(),
         ));
     }
@@ -265,9 +270,7 @@ impl Supervisor {
             GuestMessage::Notice { message } => {
                 tracing::info!(vm = %self.name, message, "guest notice")
             }
-            GuestMessage::Downloaded(d) => {
-                tracing::info!(vm = %self.name, name = d.name, size = d.size, "guest download")
-            }
+            GuestMessage::Downloaded(d) => self.record_download(d).await,
             GuestMessage::Pong { .. }
             | GuestMessage::NetInfo { .. }
             | GuestMessage::ProbeResult { .. }
@@ -296,6 +299,34 @@ impl Supervisor {
             GuestMessage::Failed { message } => {
                 tracing::warn!(vm = %self.name, message, "guest reports a failure")
             }
+        }
+    }
+
+    /// A download the guest reports: checked (the guest is untrusted),
+    /// recorded with its `DOWNLOAD_COMPLETED`.
+    async fn record_download(&self, d: hype_agent_proto::Download) {
+        let sha_ok = d.sha256.len() == 64 && d.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        if hype_types::files::check_download_name(&d.name).is_err() || !sha_ok {
+            tracing::warn!(vm = %self.name, name = ?d.name, "guest reported a download with a bad name or digest; ignored");
+            return;
+        }
+        let clip = |s: String| s.chars().take(2048).collect::<String>();
+        let download = hype_types::Download {
+            name: d.name,
+            size: d.size,
+            sha256: d.sha256.to_ascii_lowercase(),
+            url: clip(d.url),
+            page_url: d.page_url.map(clip),
+            finished_at: hype_store::now(),
+        };
+        match self.deps.store.record_download(&self.id, &download).await {
+            Ok(Some(_)) => {
+                tracing::info!(vm = %self.name, name = download.name, size = download.size, "browser download")
+            }
+            Ok(None) => {
+                tracing::warn!(vm = %self.name, name = download.name, "download not recorded (VM gone, or too many)")
+            }
+            Err(e) => tracing::warn!(vm = %self.name, error = %e, "download not recorded"),
         }
     }
 

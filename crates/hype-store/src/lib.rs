@@ -8,6 +8,7 @@
 //! store knows nothing of VMMs, HTTP or processes; callers decide *what*
 //! happens, the store makes it durable and ordered.
 
+mod downloads;
 mod error;
 mod events;
 mod images;
@@ -26,6 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 use tokio::sync::{broadcast, Mutex};
 
+pub use downloads::MAX_DOWNLOADS_PER_VM;
 pub use error::StoreError;
 pub use images::ImageRecord;
 pub use jobs::NewJob;

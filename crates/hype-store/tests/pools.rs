@@ -179,3 +179,46 @@ async fn a_claim_renames_the_oldest_ready_vm_with_its_events() -> anyhow::Result
     ));
     Ok(())
 }
+
+/// Downloads are recorded with their event, listed by the VM's name (also
+/// after a claim renamed it), and go with the VM.
+#[tokio::test]
+async fn downloads_are_recorded_listed_and_go_with_their_vm() -> anyhow::Result<()> {
+    let (_dir, store) = open().await?;
+    pool_vm(&store, "warm-1", "warm", None).await?;
+    let d = |name: &str| hype_types::Download {
+        name: name.into(),
+        size: 3,
+        sha256: "a".repeat(64),
+        url: "http://10.0.0.1/r.pdf".into(),
+        page_url: None,
+        finished_at: "2026-12-06T00:00:01Z".into(),
+    };
+    let event = store.record_download("id-warm-1", &d("r.pdf")).await?;
+    let event = event.expect("recorded");
+    assert_eq!(event.event_type, EventType::DownloadCompleted);
+    assert_eq!(event.vm, "warm-1");
+    assert!(event.detail.unwrap_or_default().contains("\"r.pdf\""));
+    // The same name again replaces the row.
+    store.record_download("id-warm-1", &d("r.pdf")).await?;
+    assert!(store.mark_pool_ready("warm", "warm-1").await?);
+    assert!(store.claim_pool_vm(claim("warm", "mine")).await?.is_some());
+    store.record_download("id-warm-1", &d("s.pdf")).await?;
+    let names: Vec<String> = store
+        .downloads_of("mine")
+        .await?
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(names, ["r.pdf", "s.pdf"]);
+    assert!(store
+        .record_download("no-such-id", &d("x"))
+        .await?
+        .is_none());
+    store.delete_vm("mine", None).await?;
+    assert!(matches!(
+        store.downloads_of("mine").await,
+        Err(StoreError::VmNotFound { .. })
+    ));
+    Ok(())
+}

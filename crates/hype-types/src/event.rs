@@ -23,10 +23,13 @@ pub enum EventType {
     SnapshotCreated,
     /// News: a snapshot of the VM was deleted; `detail`: `{snapshot}`.
     SnapshotDeleted,
+    /// News: the VM's browser finished a download; `detail`:
+    /// `{name, size, sha256, url}`.
+    DownloadCompleted,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 13] = [
         EventType::VmCreated,
         EventType::VmStarting,
         EventType::VmRunning,
@@ -39,6 +42,7 @@ impl EventType {
         EventType::VmRestored,
         EventType::SnapshotCreated,
         EventType::SnapshotDeleted,
+        EventType::DownloadCompleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl EventType {
             EventType::VmRestored => "VM_RESTORED",
             EventType::SnapshotCreated => "SNAPSHOT_CREATED",
             EventType::SnapshotDeleted => "SNAPSHOT_DELETED",
+            EventType::DownloadCompleted => "DOWNLOAD_COMPLETED",
         }
     }
 

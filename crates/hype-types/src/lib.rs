@@ -9,6 +9,8 @@
 pub mod browser;
 pub mod error;
 pub mod event;
+pub mod exec;
+pub mod files;
 pub mod guest;
 pub mod image;
 pub mod job;
@@ -26,6 +28,14 @@ pub mod vm;
 pub use browser::{ConsoleMessage, NetworkRequest};
 pub use error::{ErrorBody, ErrorDetail, ErrorKind};
 pub use event::{Event, EventType};
+pub use exec::{
+    ExecControl, ExecNotice, ExecRequest, ExecResult, ExecSpec, ExecStreamQuery, OutputEncoding,
+    DEFAULT_EXEC_TIMEOUT_SECONDS, MAX_EXEC_OUTPUT, MAX_EXEC_TIMEOUT_SECONDS,
+};
+pub use files::{
+    Download, DownloadList, FileInfo, FileKind, FileList, PathQuery, RemoveQuery, UploadQuery,
+    UploadSpec, Uploaded,
+};
 pub use guest::{GuestInterface, GuestNetwork, ProbeRequest, ProbeResult, MAX_PROBE_TIMEOUT_MS};
 pub use image::{Firmware, Image, ImageList};
 pub use job::{

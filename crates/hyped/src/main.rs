@@ -100,6 +100,11 @@ struct Args {
     /// At most this many VMs at once; a create beyond gets 429.
     #[arg(long, env = "HYPE_MAX_VMS")]
     max_vms: Option<u32>,
+    /// Execs (and interactive sessions) one VM may run at once; one more
+    /// gets 429.
+    #[arg(long, env = "HYPE_MAX_EXECS_PER_VM", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    max_execs_per_vm: u16,
     /// Seconds a guest gets to shut down before it is killed.
     #[arg(long, env = "HYPE_STOP_TIMEOUT", default_value_t = 10)]
     stop_timeout: u64,
@@ -199,6 +204,7 @@ async fn main() -> anyhow::Result<()> {
         public_url: format!("http://{local}"),
         host: CoreConfig::detect_host(),
         max_vms: args.max_vms,
+        max_execs_per_vm: args.max_execs_per_vm.into(),
         import_workers: args.import_workers as usize,
         import_allow_hosts: args.import_allow_host,
         import_dir: args.import_dir,

@@ -5,6 +5,8 @@
 pub(crate) mod browser;
 pub(crate) mod cdp;
 pub(crate) mod events;
+pub(crate) mod exec;
+pub(crate) mod files;
 pub(crate) mod guest;
 pub(crate) mod images;
 pub(crate) mod jobs;
@@ -57,6 +59,13 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(logs::logs))
         .routes(routes!(guest::network))
         .routes(routes!(guest::probe))
+        .routes(routes!(exec::exec))
+        .routes(routes!(exec::exec_ws))
+        .routes(routes!(files::download, files::upload, files::remove))
+        .routes(routes!(files::stat))
+        .routes(routes!(files::list))
+        .routes(routes!(files::downloads))
+        .routes(routes!(files::download_file))
         .routes(routes!(cdp::version))
         .routes(routes!(cdp::list))
         .routes(routes!(cdp::json))

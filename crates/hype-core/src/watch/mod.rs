@@ -122,7 +122,8 @@ impl Hype {
                     | EventType::VmStarting
                     | EventType::VmPaused
                     | EventType::SnapshotCreated
-                    | EventType::SnapshotDeleted => {}
+                    | EventType::SnapshotDeleted
+                    | EventType::DownloadCompleted => {}
                 }
             }
         });
