@@ -3,6 +3,7 @@
 //! error shape, SSE framing) and nothing of presentation.
 
 mod follow;
+mod guest;
 mod sse;
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 pub use follow::{frame_id, is_permanent, Backoff, Feed, Followed, Follower};
+pub use guest::{ExecFrame, ExecReader, ExecWriter, GuestFile, UploadTo};
 pub use sse::{SseFrame, SseStream};
 
 #[derive(Debug, thiserror::Error)]
