@@ -167,6 +167,13 @@ pub enum VmsCommand {
         /// Only this VM's events.
         name: Option<String>,
     },
+    /// Run a command in a running VM, as `docker exec`; exits with the
+    /// command's status (128+N when signal N ended it).
+    Exec(ExecArgs),
+    /// Copy a file or directory between a VM and here, as `docker cp`:
+    /// `hype vms cp NAME:PATH LOCAL` or `hype vms cp LOCAL NAME:PATH`
+    /// (LOCAL `-` writes to stdout: a file's bytes, a directory as tar).
+    Cp { source: String, destination: String },
     /// Print a VM's serial console.
     Logs {
         name: String,
@@ -174,6 +181,32 @@ pub enum VmsCommand {
         #[arg(short, long)]
         follow: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    pub name: String,
+    /// Send this terminal's stdin to the command.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Give the command a terminal (this one goes raw; its size follows).
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Set an environment variable, KEY=VALUE (repeatable).
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// The guest directory to run in [default: the user's home].
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// `name`, `uid` or `uid:gid` [default: the guest's unprivileged user].
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Kill the command after this many seconds.
+    #[arg(long)]
+    pub timeout: Option<u32>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub cmd: Vec<String>,
 }
 
 const STATES: [&str; 8] = [

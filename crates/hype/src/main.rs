@@ -4,6 +4,8 @@
 //! does lives in its own module, and how things look in `output`.
 
 mod cli;
+mod cp;
+mod exec;
 mod images;
 mod jobs;
 mod mcp;
@@ -29,6 +31,13 @@ async fn main() -> ExitCode {
     let client = hype_client::Client::new(cli.api_base, cli.api_key.filter(|k| !k.is_empty()));
     let out = cli.output;
     let result = match cli.command {
+        // The command's own exit status is passed through.
+        Command::Vms(cli::VmsCommand::Exec(args)) => {
+            return match exec::run(&client, args).await {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => system::report(&e),
+            }
+        }
         Command::Vms(cmd) => vms::run(&client, out, cmd).await,
         Command::Images(cmd) => images::run(&client, out, cmd).await,
         Command::Version => system::version(&client, out).await,

@@ -59,6 +59,11 @@ pub async fn run(client: &Client, out: Format, cmd: VmsCommand) -> Result<()> {
             crate::snapshots::print_forks(out, &made)?;
         }
         VmsCommand::Watch { name } => watch::watch(client, out, name.as_deref()).await?,
+        VmsCommand::Exec(_) => unreachable!("main runs exec, for its exit status"),
+        VmsCommand::Cp {
+            source,
+            destination,
+        } => crate::cp::run(client, out, &source, &destination).await?,
         VmsCommand::Logs { name, follow } => logs(client, out, &name, follow).await?,
     }
     Ok(())
