@@ -92,6 +92,21 @@ async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow:
         .as_str()
         .unwrap()
         .contains("no guest agent"));
+    // So are exec and files: 409 no_agent, whatever the guest runs.
+    let (st, err) = call(
+        &s,
+        "post",
+        "/api/v1/vms/imp/exec",
+        Some(json!({"cmd": ["true"]})),
+    )
+    .await;
+    assert_eq!(
+        (st, err["error"]["code"].as_str()),
+        (409, Some("no_agent")),
+        "{err}"
+    );
+    let (st, err) = call(&s, "get", "/api/v1/vms/imp/files/stat?path=/", None).await;
+    assert_eq!((st, err["error"]["code"].as_str()), (409, Some("no_agent")));
 
     // Stop: the ACPI power button at once (no agent to ask first), which
     // this guest obeys; with an agent step it would take half of the
@@ -345,6 +360,17 @@ async fn a_debian_disk_runs_systemd_on_hypes_kernel_and_shuts_down_cleanly() -> 
     assert!(log.contains("hype-agent: /sbin/init is PID 1"), "{log}");
     let (st, net) = call(&s, "get", "/api/v1/vms/deb/guest/network", None).await;
     assert_eq!(st, 200, "{net}");
+    // exec runs beside the disk's own init, as root by default: the
+    // operator's own system, as over SSH.
+    let (st, r) = call(
+        &s,
+        "post",
+        "/api/v1/vms/deb/exec",
+        Some(json!({"cmd": ["sh", "-c", "id -u; cat /etc/hostname; ls /bin/bash"]})),
+    )
+    .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["stdout"], "0\nmigrated\n/bin/bash\n", "{r}");
 
     // Stop: hype's agent asks systemd, which stops its units and powers
     // off itself; the VMM exits on its own, nothing is killed.

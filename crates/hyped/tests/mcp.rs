@@ -31,19 +31,6 @@ fn python() -> PathBuf {
     py
 }
 
-/// The `hype` binary of this build, built if this test run did not.
-fn hype_binary() -> anyhow::Result<PathBuf> {
-    let hyped = Path::new(env!("CARGO_BIN_EXE_hyped"));
-    let profile_dir = hyped.parent().expect("a directory");
-    let target = profile_dir.parent().expect("a target directory");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "-q", "-p", "hype", "--target-dir"])
-        .arg(target)
-        .status()?;
-    anyhow::ensure!(status.success(), "cargo build -p hype failed");
-    Ok(profile_dir.join("hype"))
-}
-
 fn e2e(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Value> {
     let out = Command::new(python())
         .arg(tests_dir().join("e2e.py"))
@@ -66,7 +53,7 @@ fn python_sdk_and_inspector_drive_sandboxes_over_http_and_stdio() -> anyhow::Res
         common::images_dir().join("browser/manifest.json").is_file(),
         "no browser image: run scripts/build-images.sh"
     );
-    let hype = hype_binary()?;
+    let hype = common::hype_binary()?;
     in_netns(move || async move {
         let tmp = tempfile::tempdir()?;
         let s = Server::networked(tmp.path(), "10.85.0.0/24", &["--api-key", KEY])?;

@@ -27,6 +27,20 @@ pub fn browser_turn() -> std::sync::MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The `hype` CLI of this build, built if this test run did not.
+#[allow(dead_code)]
+pub fn hype_binary() -> anyhow::Result<PathBuf> {
+    let hyped = Path::new(env!("CARGO_BIN_EXE_hyped"));
+    let profile_dir = hyped.parent().expect("a directory");
+    let target = profile_dir.parent().expect("a target directory");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "-q", "-p", "hype", "--target-dir"])
+        .arg(target)
+        .status()?;
+    anyhow::ensure!(status.success(), "cargo build -p hype failed");
+    Ok(profile_dir.join("hype"))
+}
+
 pub fn images_dir() -> PathBuf {
     let dir = PathBuf::from(
         std::env::var("HYPE_IMAGES_DIR").unwrap_or_else(|_| "/var/lib/hype/images".into()),
