@@ -339,3 +339,71 @@ fn persist_keeps_the_vms_writes_across_stop_and_start() -> anyhow::Result<()> {
         Ok(())
     })
 }
+
+/// What a page downloads lands in the sandbox's downloads folder, whichever
+/// browser context it came from (also one a Playwright client made): it is
+/// listed with its digest, fetched bit-exact, and announced on the VM's
+/// event stream.
+#[test]
+fn downloads_are_kept_listed_fetched_and_announced() -> anyhow::Result<()> {
+    let _turn = common::browser_turn();
+    assert!(
+        browser_image_present(),
+        "no browser image: run scripts/build-images.sh"
+    );
+    in_netns(|| async {
+        let tmp = tempfile::tempdir()?;
+        let s = Server::networked(tmp.path(), "10.83.0.0/24", &[])?;
+        create(
+            &s,
+            serde_json::json!({"name": "dl", "image": "browser", "cpu_cores": 2, "memory_mb": 1536}),
+        )
+        .await?;
+        let cdp = s.client.get_vm("dl").await?.cdp_url.expect("a browser");
+        let base = s.base.clone();
+        let seen = tokio::task::spawn_blocking(move || {
+            node_client("download-check.mjs", &[&cdp, &base, "dl"])
+        })
+        .await??;
+        let mut payload = vec![0u8; 300_000];
+        for (i, b) in payload.iter_mut().enumerate() {
+            *b = ((i * 7919) % 251) as u8;
+        }
+        let want = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&payload))
+        };
+        let listed = s.client.downloads("dl").await?.downloads;
+        let mut names: Vec<&str> = listed.iter().map(|d| d.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["report (1).bin", "report.bin"], "{seen}");
+        for d in &listed {
+            assert_eq!(
+                (d.size, d.sha256.as_str()),
+                (300_000, want.as_str()),
+                "{d:?}"
+            );
+            assert!(d.url.starts_with("data:application/octet-stream"), "{d:?}");
+            let mut got = s.client.download_file("dl", &d.name).await?;
+            let mut bytes = Vec::new();
+            while let Some(chunk) = got.body.next().await {
+                bytes.extend_from_slice(&chunk?);
+            }
+            assert_eq!(bytes, payload, "{}", d.name);
+        }
+        let events: hype_types::EventList = s.client.get_json("/api/v1/events?vm=dl").await?;
+        let announced = events
+            .events
+            .iter()
+            .filter(|e| e.event_type == EventType::DownloadCompleted && e.vm == "dl")
+            .count();
+        assert_eq!(announced, 2);
+        // Not a download's name: refused; an unknown one: 404.
+        let r = reqwest::get(format!("{}/api/v1/vms/dl/downloads/..%2Fetc", s.base)).await?;
+        assert_eq!(r.status(), 422);
+        let r = reqwest::get(format!("{}/api/v1/vms/dl/downloads/none.bin", s.base)).await?;
+        assert_eq!(r.status(), 404);
+        s.client.delete_vm("dl").await?;
+        Ok(())
+    })
+}
