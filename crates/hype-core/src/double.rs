@@ -33,6 +33,8 @@ pub(crate) enum Behaviour {
     Stubborn,
     /// The VMM does not even start.
     LaunchFails,
+    /// Ready, with an agent of protocol 1 (before streams).
+    OldAgent,
 }
 
 #[derive(Debug, Default)]
@@ -112,14 +114,19 @@ impl DoubleVmm {
             };
             let b = self.behaviour(&name);
             let answer = match (msg, &b) {
-                (HostMessage::Hello, Behaviour::Ready | Behaviour::Stubborn) => {
-                    Some(GuestMessage::Ready {
-                        agent_version: "double".into(),
-                        protocol: PROTOCOL_VERSION,
-                        uptime_ms: 1,
-                        init_ms: 1,
-                    })
-                }
+                (
+                    HostMessage::Hello,
+                    Behaviour::Ready | Behaviour::Stubborn | Behaviour::OldAgent,
+                ) => Some(GuestMessage::Ready {
+                    agent_version: "double".into(),
+                    protocol: if b == Behaviour::OldAgent {
+                        1
+                    } else {
+                        PROTOCOL_VERSION
+                    },
+                    uptime_ms: 1,
+                    init_ms: 1,
+                }),
                 (HostMessage::Hello, Behaviour::Fails(m)) => {
                     Some(GuestMessage::Failed { message: m.clone() })
                 }
@@ -146,11 +153,24 @@ impl DoubleVmm {
                 (HostMessage::Reconfigure { id, .. }, _) => {
                     Some(GuestMessage::Reconfigured { id, error: None })
                 }
-                // Streams are tested against real guests.
-                (m, _) => Some(GuestMessage::Unsupported {
-                    id: 0,
+                // Streams are tested against real guests; the double is
+                // an agent that knows none of them.
+                (HostMessage::Exec(req), _) => Some(GuestMessage::Unsupported {
+                    id: req.id,
+                    what: "exec".into(),
+                }),
+                (
+                    ref m @ (HostMessage::ReadFile { id, .. }
+                    | HostMessage::WriteFile { id, .. }
+                    | HostMessage::Stat { id, .. }
+                    | HostMessage::List { id, .. }
+                    | HostMessage::Remove { id, .. }),
+                    _,
+                ) => Some(GuestMessage::Unsupported {
+                    id,
                     what: m.kind().into(),
                 }),
+                (_, _) => None,
             };
             if let Some(a) = answer {
                 if w.write_all(&encode(&a)).await.is_err() {

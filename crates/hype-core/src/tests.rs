@@ -453,3 +453,40 @@ async fn a_new_vm_of_a_deleted_name_starts_its_idle_time_afresh() {
     assert!(e.detail.as_deref().unwrap().contains("idle"), "{e:?}");
     h.stop_hyped().await;
 }
+
+#[tokio::test]
+async fn exec_and_files_say_when_the_agent_cannot_serve_them() {
+    let h = harness().await;
+    h.double.set("old", Behaviour::OldAgent);
+    running(&h, "old").await;
+    running(&h, "new").await;
+    let spec = hype_types::ExecSpec {
+        cmd: vec!["true".into()],
+        env: Default::default(),
+        cwd: None,
+        user: None,
+        tty: None,
+        stdin: false,
+        timeout_seconds: Some(5),
+    };
+    // An agent from before streams: refused without asking it.
+    let e = h.hype.exec("old", spec.clone(), vec![]).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Unsupported, "agent_too_old")
+    );
+    // An agent that answers `unsupported` (a newer hyped): the same.
+    let e = h.hype.exec("new", spec.clone(), vec![]).await.unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Unsupported, "agent_too_old")
+    );
+    let e = h.hype.file_stat("new", "/").await.unwrap_err();
+    assert_eq!(e.code(), "agent_too_old");
+    assert!(e.to_string().contains("`stat`"), "{e}");
+    // A VM that is not running says its state.
+    h.hype.pause_vm("new").await.unwrap();
+    let e = h.hype.exec("new", spec, vec![]).await.unwrap_err();
+    assert_eq!((e.kind(), e.code()), (ErrorKind::Conflict, "invalid_state"));
+    h.stop_hyped().await;
+}

@@ -257,7 +257,8 @@ async fn exec_files_and_the_cli_on_a_base_guest() -> anyhow::Result<()> {
     read_until(&mut r, &mut seen, "40 120").await?;
     let t = Instant::now();
     // The terminal echoes what is typed: the markers are computed.
-    w.stdin(b"sleep 100; echo slept-$((1+1))\n".to_vec()).await?;
+    w.stdin(b"sleep 100; echo slept-$((1+1))\n".to_vec())
+        .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     w.stdin(vec![3]).await?;
     w.stdin(b"echo after-$((6*7))\n".to_vec()).await?;
