@@ -251,6 +251,12 @@ impl Hype {
             self.inner.runtimes.rename(&old, &rec.name);
             self.inner.lifetimes.forget(&old, None);
             tracing::info!(vm = %rec.name, pool = %pool.name, was = old, "handed out of a warm pool");
+            // The guest still calls itself by its pool name; it takes the
+            // caller's in the background, so the answer waits for nothing.
+            let (hype, name) = (self.clone(), rec.name.clone());
+            self.inner
+                .tracker
+                .spawn(async move { hype.rename_guest(&name).await });
             return Ok(self.to_view(rec));
         }
         drop(guard);
@@ -558,4 +564,30 @@ fn pool_vm_name(pool: &str) -> String {
 fn short_id() -> String {
     let id = uuid::Uuid::now_v7().simple().to_string();
     id[id.len() - 8..].to_owned()
+}
+
+impl Hype {
+    /// Sets a handed-out VM's hostname to its new name, through its agent.
+    async fn rename_guest(&self, name: &str) {
+        let spec = hype_types::ExecSpec {
+            cmd: vec!["hostname".into(), name.into()],
+            env: Default::default(),
+            cwd: Some("/".into()),
+            user: Some("root".into()),
+            tty: None,
+            stdin: false,
+            timeout_seconds: Some(30),
+        };
+        match self.exec(name, spec, vec![]).await {
+            Ok(r) if r.exit_code == Some(0) => {}
+            Ok(r) => tracing::warn!(
+                vm = name,
+                stderr = r.stderr,
+                "the guest kept its pool hostname"
+            ),
+            Err(e) => {
+                tracing::warn!(vm = name, error = %e.describe(), "the guest kept its pool hostname")
+            }
+        }
+    }
 }

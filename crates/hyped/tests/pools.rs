@@ -162,6 +162,15 @@ fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
         let cdp = mine.cdp_url.clone().expect("a browser sandbox");
         let pw = tokio::task::spawn_blocking(move || playwright(&cdp)).await??;
         assert_eq!(pw["title"], "hype sandbox", "{pw}");
+        // Inside, it calls itself by its new name (set just after the claim).
+        let (st, host) = s
+            .post("/api/v1/vms/mine/exec", json!({"cmd": ["hostname"]}))
+            .await?;
+        assert_eq!(
+            (st, host["stdout"].as_str()),
+            (200, Some("mine\n")),
+            "{host}"
+        );
         // The name taken is refused, and takes nothing from the pool.
         let (st, b) = s
             .post("/api/v1/vms", json!({"name": "mine", "pool": "warm"}))
