@@ -21,6 +21,9 @@ mod cdp;
 mod channel;
 mod cmdline;
 mod error;
+mod exec;
+mod files;
+mod flow;
 mod identity;
 mod log;
 mod modules;
@@ -32,6 +35,10 @@ mod power;
 mod probe;
 mod rootfs;
 mod signals;
+mod streams;
+#[cfg(test)]
+mod testhost;
+mod users;
 mod vsock;
 
 use std::path::Path;
@@ -204,6 +211,7 @@ fn boot_disk_system(config: &cmdline::Config, device: &Path, started: Instant) -
         fail(why);
     }
     power::hand_to_guest_init();
+    users::serving_disk_system();
     log!(
         "{} is PID 1; the agent goes on as pid {}",
         root.init.display(),
