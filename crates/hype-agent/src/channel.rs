@@ -36,6 +36,8 @@ const RECONNECT_POLL: Duration = Duration::from_secs(1);
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
 /// Longest accepted line; longer ones are dropped (hyped never sends them).
 const MAX_LINE: usize = 64 * 1024;
+/// Bytes asked for per read: a whole `data` line (44 KB) in one go.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// Unsolicited lines (notices, downloads) kept while no host session
 /// exists; the oldest go first.
@@ -574,8 +576,14 @@ enum ReadEvent {
 /// line pending at EOF belonged to a host that is gone and is dropped.
 struct LineReader<R> {
     inner: R,
+    /// Bytes read and not yet handed out: `pending[start..]`.
     pending: Vec<u8>,
+    start: usize,
+    /// How much of `pending[start..]` is known to hold no newline, so a
+    /// long line (a 44 KB `data`) is scanned once, not once per read.
+    scanned: usize,
     skipping: bool,
+    chunk: Vec<u8>,
 }
 
 impl<R: Read> LineReader<R> {
@@ -583,39 +591,58 @@ impl<R: Read> LineReader<R> {
         Self {
             inner,
             pending: Vec::new(),
+            start: 0,
+            scanned: 0,
             skipping: false,
+            chunk: vec![0; READ_CHUNK],
         }
     }
 
     fn next(&mut self) -> io::Result<ReadEvent> {
-        let mut chunk = [0u8; 4096];
         loop {
-            if let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
-                let rest = self.pending.split_off(pos + 1);
-                let line = std::mem::replace(&mut self.pending, rest);
+            let unscanned = &self.pending[self.start + self.scanned..];
+            if let Some(at) = unscanned.iter().position(|&b| b == b'\n') {
+                let end = self.start + self.scanned + at + 1;
+                let line = self.pending[self.start..end].to_vec();
+                self.start = end;
+                self.scanned = 0;
+                if self.start == self.pending.len() {
+                    self.pending.clear();
+                    self.start = 0;
+                }
                 if std::mem::take(&mut self.skipping) {
                     continue;
                 }
                 return Ok(ReadEvent::Line(line));
             }
-            if self.pending.len() > MAX_LINE {
+            self.scanned = self.pending.len() - self.start;
+            if self.scanned > MAX_LINE {
                 self.pending.clear();
+                self.start = 0;
+                self.scanned = 0;
                 if !self.skipping {
                     self.skipping = true;
                     return Ok(ReadEvent::Overlong);
                 }
             }
-            let n = match self.inner.read(&mut chunk) {
+            let n = match self.inner.read(&mut self.chunk) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
             if n == 0 {
                 self.pending.clear();
+                self.start = 0;
+                self.scanned = 0;
                 self.skipping = false;
                 return Ok(ReadEvent::Eof);
             }
-            self.pending.extend_from_slice(&chunk[..n]);
+            // What was handed out goes before the buffer grows again.
+            if self.start > 0 {
+                self.pending.drain(..self.start);
+                self.start = 0;
+            }
+            self.pending.extend_from_slice(&self.chunk[..n]);
         }
     }
 }
