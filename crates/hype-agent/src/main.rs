@@ -20,6 +20,7 @@ mod browser;
 mod cdp;
 mod channel;
 mod cmdline;
+mod downloads;
 mod error;
 mod exec;
 mod files;
@@ -245,6 +246,9 @@ fn start_browser(persistent: bool, gateway: Option<std::net::Ipv4Addr>) {
             return;
         }
     };
+    if let Err(e) = downloads::spawn(browser::DEVTOOLS_PORT) {
+        channel::notice(format!("browser: {e}; downloads are not reported"));
+    }
     let t = Instant::now();
     match answered.recv_timeout(BROWSER_DEADLINE) {
         Ok(took) => log!(
