@@ -371,13 +371,13 @@ fn unpack_entries(
         if entry.header().entry_type().is_dir() {
             directories.push(entry);
         } else {
-            entry.unpack_in(dir)?;
+            entry.unpack_in(dir).map_err(refused_escape)?;
         }
         chown.push(rel);
     }
     directories.reverse();
     for mut entry in directories {
-        entry.unpack_in(dir)?;
+        entry.unpack_in(dir).map_err(refused_escape)?;
     }
     if let Some((uid, gid)) = owner {
         for rel in chown {
@@ -389,6 +389,17 @@ fn unpack_entries(
         }
     }
     Ok(())
+}
+
+/// The tar crate refuses an entry that would land outside the directory
+/// (through a symlink the archive made) with an error of no particular
+/// kind; it is the archive's fault, so `invalid`.
+fn refused_escape(e: io::Error) -> io::Error {
+    if e.to_string().contains("outside of destination") {
+        io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+    } else {
+        e
+    }
 }
 
 /// `stat`: what `lstat` says (a symlink's target filled in).

@@ -28,7 +28,7 @@ pub const MAX_STREAMS: usize = 64;
 /// Why a stream failed, with the guest's own reason and the path.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {}", .path.display(), chain(.source))]
     Io {
         path: PathBuf,
         #[source]
@@ -48,6 +48,21 @@ pub enum StreamError {
     Invalid(String),
     #[error("too many streams at once in the guest (at most {MAX_STREAMS})")]
     Busy,
+}
+
+/// An error with the causes it wraps (the tar crate's say which entry
+/// failed, and their cause why).
+fn chain(e: &io::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 impl StreamError {

@@ -208,6 +208,33 @@ fn an_archive_cannot_climb_out() {
     let (code, message) = error_of(upload(&mut host, 1, &archive));
     assert_eq!(code, StreamErrorCode::Invalid, "{message}");
     assert!(!dir.path().join("escape").exists());
+
+    // Nor through a symlink it made first.
+    // SAFETY: getuid and getgid have no preconditions.
+    let (uid, gid) = unsafe { (nix::libc::getuid(), nix::libc::getgid()) };
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut link = tar::Header::new_gnu();
+    link.set_entry_type(tar::EntryType::Symlink);
+    link.set_size(0);
+    link.set_mode(0o777);
+    link.set_uid(uid.into());
+    link.set_gid(gid.into());
+    link.set_mtime(0);
+    builder.append_link(&mut link, "link", dir.path()).unwrap();
+    let mut file = tar::Header::new_gnu();
+    file.set_size(4);
+    file.set_mode(0o644);
+    file.set_uid(uid.into());
+    file.set_gid(gid.into());
+    file.set_mtime(0);
+    builder
+        .append_data(&mut file, "link/escape", &b"evil"[..])
+        .unwrap();
+    let archive = builder.into_inner().unwrap();
+    host.send(&write_req(2, &into, None, true));
+    let (code, message) = error_of(upload(&mut host, 2, &archive));
+    assert_eq!(code, StreamErrorCode::Invalid, "{message}");
+    assert!(!dir.path().join("escape").exists());
     host.close();
 }
 
