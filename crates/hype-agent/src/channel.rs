@@ -12,39 +12,36 @@
 //! fails outright (hot-unplug).
 
 use std::collections::VecDeque;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hype_agent_proto::{decode, encode, GuestMessage, HostMessage, VIRTIO_PORT_NAME};
+use hype_agent_proto::{decode, encode, GuestMessage, HostMessage};
 use nix::libc;
 
 use crate::error::Error;
 use crate::streams::Streams;
-use crate::{log, netinfo, power, probe, signals, vsock};
 
-/// How long to wait for the port before logging; then it keeps waiting.
-const PORT_WAIT: Duration = Duration::from_secs(5);
+mod lines;
+mod port;
+
+use crate::{log, netinfo, power, probe, signals, vsock};
+use lines::{LineReader, ReadEvent, MAX_LINE};
+use port::{wait_for_transport, Transport};
+
 /// Safety net in case a SIGIO is ever missed while the host is away.
 const RECONNECT_POLL: Duration = Duration::from_secs(1);
 /// How long a `ShuttingDown` may take to reach the host before powering off.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
-/// Longest accepted line; longer ones are dropped (hyped never sends them).
-const MAX_LINE: usize = 64 * 1024;
-/// Bytes asked for per read: a whole `data` line (44 KB) in one go.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// Unsolicited lines (notices, downloads) kept while no host session
 /// exists; the oldest go first.
 const MAX_PENDING: usize = 64;
-
-/// virtio device id of a vsock device (virtio spec 5.10).
-const VIRTIO_ID_VSOCK: u32 = 19;
 
 /// Where lines raised outside a session (the browser supervisor's notices,
 /// finished downloads) go: the newest session's writer, or a short queue
@@ -114,73 +111,6 @@ pub fn serve(ready: GuestMessage) -> ! {
         }
         std::thread::sleep(Duration::from_secs(1));
     }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Transport {
-    Port(PathBuf),
-    Vsock,
-}
-
-/// The named port wins when it exists; a vsock device is used only without
-/// one. Waiting for the port stays the default because its name arrives a
-/// moment after the device, whereas devices are all there once the modules
-/// are loaded.
-fn wait_for_transport() -> Transport {
-    let started = Instant::now();
-    let mut warned = false;
-    loop {
-        if let Some(path) = find_port(Path::new("/sys/class/virtio-ports"), VIRTIO_PORT_NAME) {
-            // devtmpfs creates the node asynchronously after the sysfs entry.
-            if path.exists() {
-                return Transport::Port(path);
-            }
-        } else if has_virtio_device(Path::new("/sys/bus/virtio/devices"), VIRTIO_ID_VSOCK) {
-            return Transport::Vsock;
-        }
-        if !warned && started.elapsed() > PORT_WAIT {
-            warned = true;
-            log!(
-                "{}; still waiting",
-                Error::PortNotFound {
-                    name: VIRTIO_PORT_NAME,
-                    waited: PORT_WAIT
-                }
-            );
-        }
-        let pause = if warned { 500 } else { 10 };
-        std::thread::sleep(Duration::from_millis(pause));
-    }
-}
-
-/// Whether a virtio device with this device id is present; sysfs prints the
-/// id as `0x0013`.
-fn has_virtio_device(devices_dir: &Path, id: u32) -> bool {
-    let Ok(entries) = fs::read_dir(devices_dir) else {
-        return false;
-    };
-    entries.flatten().any(|entry| {
-        fs::read_to_string(entry.path().join("device")).is_ok_and(|text| {
-            let text = text.trim();
-            let digits = text.strip_prefix("0x").unwrap_or(text);
-            u32::from_str_radix(digits, 16) == Ok(id)
-        })
-    })
-}
-
-/// The /dev node of the port whose `name` attribute is `name`. The name
-/// arrives from the host in a control message after the port itself, so a
-/// port may briefly exist without one.
-fn find_port(class_dir: &Path, name: &str) -> Option<PathBuf> {
-    for entry in fs::read_dir(class_dir).ok()?.flatten() {
-        let Ok(port_name) = fs::read_to_string(entry.path().join("name")) else {
-            continue;
-        };
-        if port_name.trim_end() == name {
-            return Some(Path::new("/dev").join(entry.file_name()));
-        }
-    }
-    None
 }
 
 struct Outgoing {
@@ -563,147 +493,11 @@ fn spawn_writer(mut file: File, epoch: Arc<AtomicU64>) -> io::Result<mpsc::Sende
     Ok(tx)
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum ReadEvent {
-    Line(Vec<u8>),
-    /// The host is not connected (or just went away).
-    Eof,
-    /// A line over `MAX_LINE` started; it is skipped up to its newline.
-    Overlong,
-}
-
-/// Splits a byte stream into lines, with a bound on line length. A partial
-/// line pending at EOF belonged to a host that is gone and is dropped.
-struct LineReader<R> {
-    inner: R,
-    /// Bytes read and not yet handed out: `pending[start..]`.
-    pending: Vec<u8>,
-    start: usize,
-    /// How much of `pending[start..]` is known to hold no newline, so a
-    /// long line (a 44 KB `data`) is scanned once, not once per read.
-    scanned: usize,
-    skipping: bool,
-    chunk: Vec<u8>,
-}
-
-impl<R: Read> LineReader<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            pending: Vec::new(),
-            start: 0,
-            scanned: 0,
-            skipping: false,
-            chunk: vec![0; READ_CHUNK],
-        }
-    }
-
-    fn next(&mut self) -> io::Result<ReadEvent> {
-        loop {
-            let unscanned = &self.pending[self.start + self.scanned..];
-            if let Some(at) = unscanned.iter().position(|&b| b == b'\n') {
-                let end = self.start + self.scanned + at + 1;
-                let line = self.pending[self.start..end].to_vec();
-                self.start = end;
-                self.scanned = 0;
-                if self.start == self.pending.len() {
-                    self.pending.clear();
-                    self.start = 0;
-                }
-                if std::mem::take(&mut self.skipping) {
-                    continue;
-                }
-                return Ok(ReadEvent::Line(line));
-            }
-            self.scanned = self.pending.len() - self.start;
-            if self.scanned > MAX_LINE {
-                self.pending.clear();
-                self.start = 0;
-                self.scanned = 0;
-                if !self.skipping {
-                    self.skipping = true;
-                    return Ok(ReadEvent::Overlong);
-                }
-            }
-            let n = match self.inner.read(&mut self.chunk) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if n == 0 {
-                self.pending.clear();
-                self.start = 0;
-                self.scanned = 0;
-                self.skipping = false;
-                return Ok(ReadEvent::Eof);
-            }
-            // What was handed out goes before the buffer grows again.
-            if self.start > 0 {
-                self.pending.drain(..self.start);
-                self.start = 0;
-            }
-            self.pending.extend_from_slice(&self.chunk[..n]);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
-
-    /// Hands out pre-set chunks, one per read(), then EOF.
-    struct Chunks(Vec<Vec<u8>>);
-
-    impl Read for Chunks {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.0.is_empty() {
-                return Ok(0);
-            }
-            let chunk = self.0.remove(0);
-            buf[..chunk.len()].copy_from_slice(&chunk);
-            Ok(chunk.len())
-        }
-    }
-
-    fn reader(chunks: &[&[u8]]) -> LineReader<Chunks> {
-        LineReader::new(Chunks(chunks.iter().map(|c| c.to_vec()).collect()))
-    }
-
-    fn line(s: &str) -> ReadEvent {
-        ReadEvent::Line(s.as_bytes().to_vec())
-    }
-
-    #[test]
-    fn lines_split_and_joined_across_reads() {
-        let mut r = reader(&[
-            b"{\"type\":\"he",
-            b"llo\"}\n{\"type\":\"ping\",\"id\":1}\n{\"ty",
-        ]);
-        assert_eq!(r.next().unwrap(), line("{\"type\":\"hello\"}\n"));
-        assert_eq!(r.next().unwrap(), line("{\"type\":\"ping\",\"id\":1}\n"));
-        // The half line of a host that went away is dropped at EOF.
-        assert_eq!(r.next().unwrap(), ReadEvent::Eof);
-        assert!(r.pending.is_empty());
-    }
-
-    #[test]
-    fn reading_resumes_after_eof() {
-        let mut r = reader(&[b"a\n"]);
-        assert_eq!(r.next().unwrap(), line("a\n"));
-        assert_eq!(r.next().unwrap(), ReadEvent::Eof);
-        r.inner.0.push(b"b\n".to_vec());
-        assert_eq!(r.next().unwrap(), line("b\n"));
-    }
-
-    #[test]
-    fn overlong_lines_are_skipped() {
-        let big = vec![b'x'; 4000];
-        let mut chunks: Vec<&[u8]> = vec![&big; MAX_LINE / 4000 + 2];
-        chunks.push(b"tail\nnext\n");
-        let mut r = reader(&chunks);
-        assert_eq!(r.next().unwrap(), ReadEvent::Overlong);
-        assert_eq!(r.next().unwrap(), line("next\n"));
-    }
 
     #[test]
     fn responses() {
@@ -729,40 +523,6 @@ mod tests {
                 timeout_ms: 500
             }
         );
-    }
-
-    #[test]
-    fn port_is_found_by_name() {
-        let dir = std::env::temp_dir().join(format!("hype-agent-test-{}", std::process::id()));
-        for (port, name) in [
-            ("vport0p0", ""),
-            ("vport1p1", "other\n"),
-            ("vport1p2", "hype.agent\n"),
-        ] {
-            fs::create_dir_all(dir.join(port)).unwrap();
-            fs::write(dir.join(port).join("name"), name).unwrap();
-        }
-        assert_eq!(
-            find_port(&dir, "hype.agent"),
-            Some(PathBuf::from("/dev/vport1p2"))
-        );
-        assert_eq!(find_port(&dir, "missing"), None);
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn vsock_device_is_found_by_id() {
-        let dir = std::env::temp_dir().join(format!("hype-agent-vdev-{}", std::process::id()));
-        for (dev, id) in [("virtio0", "0x0001\n"), ("virtio1", "0x0003\n")] {
-            fs::create_dir_all(dir.join(dev)).unwrap();
-            fs::write(dir.join(dev).join("device"), id).unwrap();
-        }
-        assert!(!has_virtio_device(&dir, VIRTIO_ID_VSOCK));
-        fs::create_dir_all(dir.join("virtio2")).unwrap();
-        fs::write(dir.join("virtio2").join("device"), "0x0013\n").unwrap();
-        assert!(has_virtio_device(&dir, VIRTIO_ID_VSOCK));
-        assert!(!has_virtio_device(&dir.join("missing"), VIRTIO_ID_VSOCK));
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
