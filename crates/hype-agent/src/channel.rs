@@ -280,7 +280,14 @@ impl Session {
             }
         };
         match respond(msg) {
-            Reply::Ready => self.send(ready_line.to_vec()),
+            Reply::Ready => {
+                // A host sends `hello` right after it connects, so whatever
+                // streams exist belong to a connection that is gone, even if
+                // this end never saw it go: on the port, a host that
+                // reconnects at once may leave no EOF to read.
+                self.end_connection();
+                self.send(ready_line.to_vec());
+            }
             Reply::Stream(msg) => self.streams.handle(msg),
             Reply::Message(reply) => self.send(encode(&reply)),
             Reply::NetInfo { id } => {

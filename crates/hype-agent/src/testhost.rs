@@ -39,8 +39,14 @@ impl Host {
         let (host, guest) = UnixStream::pair().unwrap();
         let guest = File::from(std::os::fd::OwnedFd::from(guest));
         let mut session = Session::new(guest).unwrap();
+        let ready = encode(&GuestMessage::Ready {
+            agent_version: "test".into(),
+            protocol: hype_agent_proto::PROTOCOL_VERSION,
+            uptime_ms: 0,
+            init_ms: 0,
+        });
         let handle = std::thread::spawn(move || {
-            session.run_until_eof(b"{\"type\":\"ready\"}\n").unwrap();
+            session.run_until_eof(&ready).unwrap();
         });
         host.set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();

@@ -250,6 +250,23 @@ fn a_session_that_ends_takes_its_processes_along() {
 }
 
 #[test]
+fn a_hello_ends_the_streams_of_the_connection_before() {
+    let mut host = Host::start();
+    let req = host.exec(1, &["sleep", "100"]);
+    host.send(&HostMessage::Exec(Box::new(req)));
+    let GuestMessage::Started { pid, .. } = host.recv_for(1) else {
+        panic!("not started")
+    };
+    // As a host that reconnected before the guest saw it go.
+    host.send(&HostMessage::Hello);
+    assert!(matches!(host.recv(), GuestMessage::Ready { .. }));
+    assert!(gone_within(pid, Duration::from_secs(3)));
+    // Nothing of the old stream follows.
+    assert!(host.quiet_for(Duration::from_millis(300)));
+    host.close();
+}
+
+#[test]
 fn too_many_streams_are_busy() {
     let mut host = Host::start();
     let mut pids = Vec::new();
