@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Boots the base image once under QEMU (-M microvm) and drives the agent's
 # streams (protocol 2) over its virtio-serial socket, as hyped would: an
-# exec with an exit code, a PTY's size, and an upload and a download of a
-# file of N MiB whose sha256 must match on both sides. Prints the
-# throughput of each direction. A manual check of a built image.
+# exec with an exit code, a PTY's size, an upload and a download of a file
+# of N MiB whose sha256 must match on both sides, and a reconnect that must
+# end the old connection's exec and upload. Prints the throughput of each
+# direction. A manual check of a built image.
 #
 # Usage: scripts/agent-stream-test.sh [MIB]      (MIB defaults to 100)
 #   HYPE_IMAGES_DIR  image root (default /var/lib/hype/images); uses base/
@@ -52,20 +53,25 @@ import base64, hashlib, json, os, socket, sys, time
 
 sock_path, mib = sys.argv[1], int(sys.argv[2])
 WINDOW, CHUNK = 512 << 10, 32 << 10
-deadline = time.time() + 120
-while True:
-    try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(sock_path)
-        break
-    except OSError:
-        s.close()
-        if time.time() > deadline:
-            sys.exit("agent socket never accepted a connection")
-        time.sleep(0.05)
-s.settimeout(600)
-r = s.makefile("rb")
-held = []
+
+def connect():
+    global s, r, held
+    deadline = time.time() + 120
+    while True:
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(sock_path)
+            break
+        except OSError:
+            s.close()
+            if time.time() > deadline:
+                sys.exit("agent socket never accepted a connection")
+            time.sleep(0.05)
+    s.settimeout(600)
+    r = s.makefile("rb")
+    held = []
+
+connect()
 
 def send(msg):
     s.sendall(json.dumps(msg).encode() + b"\n")
@@ -164,6 +170,23 @@ while True:
 down = time.time() - t
 check(got == len(payload) and h.hexdigest() == digest,
       f"download of {mib} MiB: {mib / down:.1f} MiB/s ({down:.1f} s), sha256 matches")
+
+# A host that goes away takes its streams along: a running exec and a
+# half-done upload are gone once it reconnects.
+send({"type": "exec", "id": 7, "cmd": ["sleep", "1000"]})
+pid = recv(7)["pid"]
+send({"type": "write_file", "id": 8, "path": "/tmp/partial", "mode": None, "owner": None, "archive": False})
+check(recv(8)["type"] == "opened", "a second upload opened")
+send({"type": "data", "id": 8, "data": base64.b64encode(b"half").decode()})
+r.close()
+s.close()
+time.sleep(1)
+connect()
+send({"type": "hello"})
+check(recv()["type"] == "ready", "ready again after a reconnect")
+out, code, _ = run(9, ["sh", "-c", f"kill -0 {pid} 2>/dev/null && echo alive || echo gone; ls -a /tmp"])
+check(out.startswith(b"gone\n") and b"partial" not in out,
+      f"the old connection's exec and upload are gone: {out.decode().split()}")
 
 send({"type": "shutdown"})
 check(recv()["type"] == "shutting_down", "shutdown")
