@@ -154,9 +154,14 @@ pub(crate) struct Sink {
 
 impl Sink {
     pub(crate) fn send(&self, msg: &GuestMessage) {
+        self.send_line(encode(msg));
+    }
+
+    /// Sends a line already encoded (`hype_agent_proto::encode`).
+    pub(crate) fn send_line(&self, line: Vec<u8>) {
         // Fails only once the session is gone, when nobody listens anyway.
         let _ = self.writer.send(Outgoing {
-            line: encode(msg),
+            line,
             sent: None,
             epoch: Some(self.epoch),
         });

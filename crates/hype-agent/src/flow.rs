@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 
-use hype_agent_proto::{Chunk, GuestMessage, CHUNK, WINDOW};
+use hype_agent_proto::{encode, Chunk, GuestMessage, CHUNK, WINDOW};
 
 use crate::channel::Sink;
 
@@ -66,27 +66,37 @@ impl Credit {
 
     /// Sends all of `bytes` as `data` on `fd`, in chunks of at most
     /// [`CHUNK`] and never beyond the credit; false once the stream is
-    /// closed. Each chunk is queued while the lock is held, so nothing
-    /// goes out after a `close` returned (an `eof` sent then is last).
+    /// closed. A chunk is encoded outside the lock (the reader thread adds
+    /// credit under it and must not wait for that) and queued under it,
+    /// after a last look at `closed`, so nothing goes out after a `close`
+    /// returned (an `eof` sent then is last).
     pub fn send(&self, sink: &Sink, id: u64, fd: u8, mut bytes: &[u8]) -> bool {
         while !bytes.is_empty() {
-            let mut state = self.lock();
-            while state.available == 0 && !state.closed {
-                state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
-            }
-            if state.closed {
-                return false;
-            }
-            let n = bytes
-                .len()
-                .min(CHUNK)
-                .min(usize::try_from(state.available).unwrap_or(usize::MAX));
-            state.available -= n as u64;
-            sink.send(&GuestMessage::Data {
+            let n = {
+                let mut state = self.lock();
+                while state.available == 0 && !state.closed {
+                    state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+                }
+                if state.closed {
+                    return false;
+                }
+                let n = bytes
+                    .len()
+                    .min(CHUNK)
+                    .min(usize::try_from(state.available).unwrap_or(usize::MAX));
+                state.available -= n as u64;
+                n
+            };
+            let line = encode(&GuestMessage::Data {
                 id,
                 fd,
                 data: Chunk(bytes[..n].to_vec()),
             });
+            let state = self.lock();
+            if state.closed {
+                return false;
+            }
+            sink.send_line(line);
             drop(state);
             bytes = &bytes[n..];
         }
