@@ -3,10 +3,13 @@
 #   OUT_DIR/base/{vmlinuz,vmlinux,initramfs.img,manifest.json}
 #   OUT_DIR/browser/{vmlinuz,vmlinux,initramfs.img,rootfs.ext4,manifest.json}
 # The kernel is Debian's current cloud kernel; the initramfs holds hype-agent
-# as /init plus the virtio modules it loads. The browser image adds a root
-# filesystem with headless Chromium (scripts/build-browser-rootfs.sh). Each
-# image is rebuilt only when its inputs change (kernel .deb, agent binary,
-# this script; for the browser also the rootfs's own inputs).
+# as /init plus the virtio modules it loads. Base's initramfs also has a small
+# userland for execs: Debian's busybox-static as /bin/busybox with its applets,
+# and root and hype accounts. The browser image adds a root filesystem with
+# headless Chromium (scripts/build-browser-rootfs.sh), whose Debian userland
+# serves execs there. Each image is rebuilt only when its inputs change
+# (kernel .deb, agent binary, this script; for base also the busybox .deb; for
+# the browser also the rootfs's own inputs).
 #
 # Usage: scripts/build-images.sh [OUT_DIR]
 #   OUT_DIR         default ${HYPE_IMAGES_DIR:-/var/lib/hype/images}
@@ -80,26 +83,45 @@ if [[ -z $KPKG ]]; then
     KPKG=$(kernel_pkg)
 fi
 [[ -n $KPKG ]] || die "cannot resolve the kernel package behind $KERNEL_META"
-KVER_PKG=$(apt-cache show --no-all-versions "$KPKG" | awk '/^Version:/ { print $2; exit }')
-KSHA_APT=$(apt-cache show --no-all-versions "$KPKG" | awk '/^SHA256:/ { print $2; exit }')
 DEB_DIR=$CACHE_DIR/debs
-DEB=$DEB_DIR/${KPKG}_${KVER_PKG//:/%3a}_amd64.deb
 mkdir -p "$DEB_DIR"
-if [[ ! -s $DEB ]] || [[ -n $KSHA_APT && $(sha256sum <"$DEB" | cut -d' ' -f1) != "$KSHA_APT" ]]; then
-    log "downloading $KPKG $KVER_PKG"
-    rm -f "$DEB"
-    # _apt cannot write into a root-only cache dir; download as root.
-    (cd "$DEB_DIR" && apt-get download -q -o APT::Sandbox::User=root "$KPKG=$KVER_PKG")
-fi
-[[ -s $DEB ]] || die "download of $KPKG produced no $DEB"
-KERNEL_DEB_SHA=$(sha256sum <"$DEB" | cut -d' ' -f1)
-[[ -z $KSHA_APT || $KERNEL_DEB_SHA == "$KSHA_APT" ]] ||
-    die "$DEB: sha256 $KERNEL_DEB_SHA does not match apt's $KSHA_APT"
+
+# fetch_deb PKG: downloads apt's candidate of PKG into DEB_DIR (unless a copy
+# with apt's sha256 is there) and sets DEB_PATH, DEB_VERSION and DEB_SHA.
+fetch_deb() {
+    local pkg=$1 version sha_apt deb
+    version=$(apt-cache show --no-all-versions "$pkg" | awk '/^Version:/ { print $2; exit }')
+    sha_apt=$(apt-cache show --no-all-versions "$pkg" | awk '/^SHA256:/ { print $2; exit }')
+    [[ -n $version ]] || die "apt has no candidate for $pkg"
+    deb=$DEB_DIR/${pkg}_${version//:/%3a}_amd64.deb
+    if [[ ! -s $deb ]] || [[ -n $sha_apt && $(sha256sum <"$deb" | cut -d' ' -f1) != "$sha_apt" ]]; then
+        log "downloading $pkg $version"
+        rm -f "$deb"
+        # _apt cannot write into a root-only cache dir; download as root.
+        (cd "$DEB_DIR" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$version")
+    fi
+    [[ -s $deb ]] || die "download of $pkg produced no $deb"
+    DEB_SHA=$(sha256sum <"$deb" | cut -d' ' -f1)
+    [[ -z $sha_apt || $DEB_SHA == "$sha_apt" ]] ||
+        die "$deb: sha256 $DEB_SHA does not match apt's $sha_apt"
+    DEB_PATH=$deb DEB_VERSION=$version
+}
+fetch_deb "$KPKG"
+DEB=$DEB_PATH KERNEL_DEB_SHA=$DEB_SHA
+# Base's userland for execs (sh, coreutils, tar, stty, sha256sum...): one
+# static binary, so it needs no libraries in the initramfs.
+BUSYBOX_PKG=busybox-static
+apt-cache show "$BUSYBOX_PKG" >/dev/null 2>&1 || apt-get update -qq
+fetch_deb "$BUSYBOX_PKG"
+BUSYBOX_DEB=$DEB_PATH BUSYBOX_VERSION=$DEB_VERSION BUSYBOX_DEB_SHA=$DEB_SHA
 # --- cache check ---------------------------------------------------------------
 AGENT_SHA=$(sha256sum <"$AGENT" | cut -d' ' -f1)
 SCRIPT_SHA=$(sha256sum <"$SCRIPT" | cut -d' ' -f1)
 INPUTS=$(printf 'kernel-deb %s\nagent %s\nscript %s\n' \
     "$KERNEL_DEB_SHA" "$AGENT_SHA" "$SCRIPT_SHA" | sha256sum | cut -d' ' -f1)
+# Only base carries busybox, so only base rebuilds when it changes.
+BASE_INPUTS=$(printf 'common %s\nbusybox-deb %s %s\n' \
+    "$INPUTS" "$BUSYBOX_VERSION" "$BUSYBOX_DEB_SHA" | sha256sum | cut -d' ' -f1)
 # The browser's root filesystem has inputs of its own (packages, its script,
 # the chromium version apt offers), so an agent or kernel change rebuilds
 # only the browser's initramfs and keeps the rootfs.
@@ -113,7 +135,7 @@ manifest_has() {
         grep -q "\"$2\": *\"$3\"" "$OUT_DIR/$1/manifest.json"
 }
 BUILD_BASE=1 BUILD_BROWSER=1
-if manifest_has base inputs "$INPUTS"; then
+if manifest_has base inputs "$BASE_INPUTS"; then
     log "base image up to date ($OUT_DIR/base)"
     BUILD_BASE=0
 fi
@@ -214,11 +236,36 @@ add_module() {
     done
 }
 
-# make_initramfs OUT_FILE MODULE...: hype-agent as /init plus the modules
-# (and their dependencies) in load order.
+# add_userland ROOT: busybox as /bin/busybox with a symlink for each applet
+# at the path it would have (busybox --list-full), and the accounts an exec
+# runs as: root, and the unprivileged hype (uid 1000), the default.
+add_userland() {
+    local root=$1 applet
+    dpkg-deb -x "$BUSYBOX_DEB" "$WORK/busybox"
+    [[ -x $WORK/busybox/bin/busybox ]] || die "no /bin/busybox in $BUSYBOX_DEB"
+    file -b "$WORK/busybox/bin/busybox" | grep -Eq 'static(-pie)? linked|statically linked' ||
+        die "busybox is not statically linked"
+    install -D -m 755 "$WORK/busybox/bin/busybox" "$root/bin/busybox"
+    while IFS= read -r applet; do
+        # The initramfs's init is the agent, whatever busybox offers.
+        case $applet in bin/busybox | linuxrc | sbin/init) continue ;; esac
+        [[ -e $root/$applet ]] && continue
+        mkdir -p "$root/$(dirname "$applet")"
+        ln -s /bin/busybox "$root/$applet"
+    done < <("$WORK/busybox/bin/busybox" --list-full)
+    printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \
+        'hype:x:1000:1000:hype:/home/hype:/bin/sh' >"$root/etc/passwd"
+    printf '%s\n' 'root:x:0:' 'hype:x:1000:' >"$root/etc/group"
+    install -d -m 700 "$root/root"
+    install -d -m 755 -o 1000 -g 1000 "$root/home/hype"
+}
+
+# make_initramfs OUT_FILE USERLAND MODULE...: hype-agent as /init plus the
+# modules (and their dependencies) in load order; with USERLAND=1 also
+# add_userland's.
 make_initramfs() {
-    local out=$1 root name rel plain dest
-    shift
+    local out=$1 userland=$2 root name rel plain dest
+    shift 2
     SEEN=() EDGES=()
     for name in "$@"; do add_module "$name"; done
     local order
@@ -254,11 +301,13 @@ make_initramfs() {
     strip --strip-all "$root/init"
     printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost\n' >"$root/etc/hosts"
     : >"$root/etc/resolv.conf"
+    if ((userland)); then add_userland "$root"; fi
 
     # Uncompressed: QEMU copies the initrd into guest memory as is, and under
-    # TCG the guest decompressing a few MiB costs more than it saves.
+    # TCG the guest decompressing a few MiB costs more than it saves. Owners
+    # as they are (all root, built as root; /home/hype is hype's).
     (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
-        cpio --quiet -o -H newc --reproducible -R 0:0) >"$out"
+        cpio --quiet -o -H newc --reproducible) >"$out"
     # A whole number of pages (cpio ignores the zeros after its trailer).
     # QEMU's microvm puts the initrd at (top of RAM - size) rounded down
     # to a page, so an initrd of any other size covers RAM's last page,
@@ -276,7 +325,7 @@ total_size() {
 if ((BUILD_BASE)); then
     STAGE=$(new_stage base)
     extract_kernel "$STAGE"
-    make_initramfs "$STAGE/initramfs.img" "${WANTED_MODULES[@]}"
+    make_initramfs "$STAGE/initramfs.img" 1 "${WANTED_MODULES[@]}"
     SIZE=$(total_size "$STAGE/vmlinuz" "$STAGE/vmlinux" "$STAGE/initramfs.img")
     cat >"$STAGE/manifest.json" <<EOF
 {
@@ -287,7 +336,8 @@ if ((BUILD_BASE)); then
   "vmlinux": "vmlinux",
   "initramfs": "initramfs.img",
   "rootfs": null,
-  "inputs": "$INPUTS",
+  "inputs": "$BASE_INPUTS",
+  "busybox_version": "$BUSYBOX_VERSION",
   "size_bytes": $SIZE,
   "built_at": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
@@ -304,7 +354,7 @@ if ((BUILD_BROWSER)); then
     for f in vmlinuz vmlinux; do
         ln "$OUT_DIR/base/$f" "$STAGE/$f" 2>/dev/null || cp "$OUT_DIR/base/$f" "$STAGE/$f"
     done
-    make_initramfs "$STAGE/initramfs.img" "${WANTED_MODULES[@]}" "${BROWSER_MODULES[@]}"
+    make_initramfs "$STAGE/initramfs.img" 0 "${WANTED_MODULES[@]}" "${BROWSER_MODULES[@]}"
     if manifest_has browser rootfs_inputs "$ROOTFS_INPUTS" && [[ -f $OUT_DIR/browser/rootfs.ext4 ]]; then
         log "browser rootfs up to date; keeping it"
         ln "$OUT_DIR/browser/rootfs.ext4" "$STAGE/rootfs.ext4" 2>/dev/null ||

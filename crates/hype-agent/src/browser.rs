@@ -280,23 +280,29 @@ fn forward_output(child: &mut Child) {
 /// Whether `GET /json/version` on Chromium's port answers with the browser's
 /// WebSocket URL.
 pub fn devtools_answers() -> bool {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, DEVTOOLS_PORT));
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT) else {
-        return false;
-    };
+    version_body(DEVTOOLS_PORT).is_some_and(|body| body.contains(VERSION_MARKER))
+}
+
+/// The body of a 200 answer to `GET /json/version` on `port` of loopback.
+pub fn version_body(port: u16) -> Option<String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).ok()?;
     let _ = stream.set_read_timeout(Some(PROBE_TIMEOUT));
     let _ = stream.set_write_timeout(Some(PROBE_TIMEOUT));
     let request = format!(
-        "GET /json/version HTTP/1.1\r\nHost: 127.0.0.1:{DEVTOOLS_PORT}\r\nConnection: close\r\n\r\n"
+        "GET /json/version HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
     );
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
+    stream.write_all(request.as_bytes()).ok()?;
     let mut answer = Vec::new();
     // Connection: close, so the answer ends at EOF (or the read timeout).
     let _ = stream.take(64 * 1024).read_to_end(&mut answer);
     let answer = String::from_utf8_lossy(&answer);
-    answer.starts_with("HTTP/1.1 200") && answer.contains(VERSION_MARKER)
+    if !answer.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
 }
 
 fn describe(status: WaitStatus) -> String {

@@ -12,43 +12,46 @@
 //! fails outright (hot-unplug).
 
 use std::collections::VecDeque;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Mutex};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
-use hype_agent_proto::{decode, encode, GuestMessage, HostMessage, VIRTIO_PORT_NAME};
+use hype_agent_proto::{decode, encode, GuestMessage, HostMessage};
 use nix::libc;
 
 use crate::error::Error;
-use crate::{log, netinfo, power, probe, signals, vsock};
+use crate::streams::Streams;
 
-/// How long to wait for the port before logging; then it keeps waiting.
-const PORT_WAIT: Duration = Duration::from_secs(5);
+mod lines;
+mod port;
+
+use crate::{log, netinfo, power, probe, signals, vsock};
+use lines::{LineReader, ReadEvent, MAX_LINE};
+use port::{wait_for_transport, Transport};
+
 /// Safety net in case a SIGIO is ever missed while the host is away.
 const RECONNECT_POLL: Duration = Duration::from_secs(1);
 /// How long a `ShuttingDown` may take to reach the host before powering off.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
-/// Longest accepted line; longer ones are dropped (hyped never sends them).
-const MAX_LINE: usize = 64 * 1024;
 
-/// Notices kept while no host session exists; the oldest go first.
-const MAX_PENDING_NOTICES: usize = 32;
+/// Unsolicited lines (notices, downloads) kept while no host session
+/// exists; the oldest go first.
+const MAX_PENDING: usize = 64;
 
-/// virtio device id of a vsock device (virtio spec 5.10).
-const VIRTIO_ID_VSOCK: u32 = 19;
-
-/// Where notices raised outside a session (the browser supervisor's) go: the
-/// newest session's writer, or a short queue until a host connects.
-struct Notices {
+/// Where lines raised outside a session (the browser supervisor's notices,
+/// finished downloads) go: the newest session's writer, or a short queue
+/// until a host connects.
+struct Unsolicited {
     writer: Option<mpsc::Sender<Outgoing>>,
     pending: VecDeque<Vec<u8>>,
 }
 
-static NOTICES: Mutex<Notices> = Mutex::new(Notices {
+static UNSOLICITED: Mutex<Unsolicited> = Mutex::new(Unsolicited {
     writer: None,
     pending: VecDeque::new(),
 });
@@ -57,22 +60,32 @@ static NOTICES: Mutex<Notices> = Mutex::new(Notices {
 /// is up, else when the next one starts.
 pub fn notice(message: String) {
     log!("{message}");
-    let line = encode(&GuestMessage::Notice { message });
-    let mut notices = NOTICES.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(writer) = &notices.writer {
-        match writer.send(Outgoing { line, sent: None }) {
+    unsolicited(&GuestMessage::Notice { message });
+}
+
+/// Sends a message nobody asked for (a notice, a finished download) to the
+/// host, now if a session is up, else when the next one starts.
+pub fn unsolicited(msg: &GuestMessage) {
+    let line = encode(msg);
+    let mut queue = UNSOLICITED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(writer) = &queue.writer {
+        match writer.send(Outgoing {
+            line,
+            sent: None,
+            epoch: None,
+        }) {
             Ok(()) => return,
             // That session's writer is gone; keep the line for the next.
             Err(mpsc::SendError(out)) => {
-                notices.writer = None;
-                notices.pending.push_back(out.line);
+                queue.writer = None;
+                queue.pending.push_back(out.line);
             }
         }
     } else {
-        notices.pending.push_back(line);
+        queue.pending.push_back(line);
     }
-    while notices.pending.len() > MAX_PENDING_NOTICES {
-        notices.pending.pop_front();
+    while queue.pending.len() > MAX_PENDING {
+        queue.pending.pop_front();
     }
 }
 
@@ -100,91 +113,87 @@ pub fn serve(ready: GuestMessage) -> ! {
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Transport {
-    Port(PathBuf),
-    Vsock,
-}
-
-/// The named port wins when it exists; a vsock device is used only without
-/// one. Waiting for the port stays the default because its name arrives a
-/// moment after the device, whereas devices are all there once the modules
-/// are loaded.
-fn wait_for_transport() -> Transport {
-    let started = Instant::now();
-    let mut warned = false;
-    loop {
-        if let Some(path) = find_port(Path::new("/sys/class/virtio-ports"), VIRTIO_PORT_NAME) {
-            // devtmpfs creates the node asynchronously after the sysfs entry.
-            if path.exists() {
-                return Transport::Port(path);
-            }
-        } else if has_virtio_device(Path::new("/sys/bus/virtio/devices"), VIRTIO_ID_VSOCK) {
-            return Transport::Vsock;
-        }
-        if !warned && started.elapsed() > PORT_WAIT {
-            warned = true;
-            log!(
-                "{}; still waiting",
-                Error::PortNotFound {
-                    name: VIRTIO_PORT_NAME,
-                    waited: PORT_WAIT
-                }
-            );
-        }
-        let pause = if warned { 500 } else { 10 };
-        std::thread::sleep(Duration::from_millis(pause));
-    }
-}
-
-/// Whether a virtio device with this device id is present; sysfs prints the
-/// id as `0x0013`.
-fn has_virtio_device(devices_dir: &Path, id: u32) -> bool {
-    let Ok(entries) = fs::read_dir(devices_dir) else {
-        return false;
-    };
-    entries.flatten().any(|entry| {
-        fs::read_to_string(entry.path().join("device")).is_ok_and(|text| {
-            let text = text.trim();
-            let digits = text.strip_prefix("0x").unwrap_or(text);
-            u32::from_str_radix(digits, 16) == Ok(id)
-        })
-    })
-}
-
-/// The /dev node of the port whose `name` attribute is `name`. The name
-/// arrives from the host in a control message after the port itself, so a
-/// port may briefly exist without one.
-fn find_port(class_dir: &Path, name: &str) -> Option<PathBuf> {
-    for entry in fs::read_dir(class_dir).ok()?.flatten() {
-        let Ok(port_name) = fs::read_to_string(entry.path().join("name")) else {
-            continue;
-        };
-        if port_name.trim_end() == name {
-            return Some(Path::new("/dev").join(entry.file_name()));
-        }
-    }
-    None
-}
-
 struct Outgoing {
     line: Vec<u8>,
     sent: Option<mpsc::SyncSender<()>>,
+    /// The host connection a stream's line was meant for; lines of an
+    /// earlier one are dropped instead of reaching the next host. None:
+    /// for whoever is connected.
+    epoch: Option<u64>,
+}
+
+/// Makes the [`Sink`]s of a session's streams, and ends a connection's.
+#[derive(Debug, Clone)]
+pub(crate) struct Sinks {
+    writer: mpsc::Sender<Outgoing>,
+    epoch: Arc<AtomicU64>,
+}
+
+impl Sinks {
+    /// A sink for the host connected now.
+    pub(crate) fn sink(&self) -> Sink {
+        Sink {
+            writer: self.writer.clone(),
+            epoch: self.epoch.load(Ordering::Acquire),
+        }
+    }
+
+    /// The host went away: what its streams still queued is dropped.
+    fn next_connection(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Where one stream's lines go: the session's writer, so lines never
+/// interleave, and only to the connection that started the stream.
+#[derive(Debug, Clone)]
+pub(crate) struct Sink {
+    writer: mpsc::Sender<Outgoing>,
+    epoch: u64,
+}
+
+impl Sink {
+    pub(crate) fn send(&self, msg: &GuestMessage) {
+        self.send_line(encode(msg));
+    }
+
+    /// Sends a line already encoded (`hype_agent_proto::encode`).
+    pub(crate) fn send_line(&self, line: Vec<u8>) {
+        // Fails only once the session is gone, when nobody listens anyway.
+        let _ = self.writer.send(Outgoing {
+            line,
+            sent: None,
+            epoch: Some(self.epoch),
+        });
+    }
 }
 
 /// One host connection: lines in, answers out through a writer thread.
 pub(crate) struct Session {
     reader: LineReader<File>,
     writer: mpsc::Sender<Outgoing>,
+    sinks: Sinks,
+    streams: Streams,
 }
 
 impl Session {
     /// Starts a session on a connected socket (or any byte stream).
     pub(crate) fn new(file: File) -> io::Result<Self> {
-        let writer = spawn_writer(file.try_clone()?)?;
+        Self::assemble(LineReader::new(file.try_clone()?), file)
+    }
+
+    fn assemble(reader: LineReader<File>, write_half: File) -> io::Result<Self> {
+        let epoch = Arc::new(AtomicU64::new(0));
+        let writer = spawn_writer(write_half, epoch.clone())?;
+        let sinks = Sinks {
+            writer: writer.clone(),
+            epoch,
+        };
         Ok(Self {
-            reader: LineReader::new(file),
+            reader,
             writer,
+            streams: Streams::new(sinks.clone()),
+            sinks,
         })
     }
 
@@ -204,35 +213,47 @@ impl Session {
             log!("no SIGIO on the agent port ({e}); polling for reconnects instead");
         }
         let write_half = file.try_clone().map_err(io_err)?;
-        let writer = spawn_writer(write_half).map_err(io_err)?;
+        let session = Self::assemble(LineReader::new(file), write_half).map_err(io_err)?;
         log!("agent port {} open", path.display());
-        Ok(Self {
-            reader: LineReader::new(file),
-            writer,
-        })
+        Ok(session)
     }
 
     /// Makes this session the one notices go to, and flushes the queue.
     /// Called after `ready`, which must be a connection's first line.
     pub(crate) fn attach_notices(&self) {
-        let mut notices = NOTICES.lock().unwrap_or_else(|p| p.into_inner());
-        for line in notices.pending.drain(..) {
+        let mut queue = UNSOLICITED.lock().unwrap_or_else(|p| p.into_inner());
+        for line in queue.pending.drain(..) {
             self.send(line);
         }
-        notices.writer = Some(self.writer.clone());
+        queue.writer = Some(self.writer.clone());
     }
 
     pub(crate) fn send(&self, line: Vec<u8>) {
         // The writer only goes away with the session, so this cannot fail
         // while the session is alive.
-        let _ = self.writer.send(Outgoing { line, sent: None });
+        let _ = self.writer.send(Outgoing {
+            line,
+            sent: None,
+            epoch: None,
+        });
+    }
+
+    /// The host went away (or a new connection replaced it): its streams
+    /// end, and nothing of theirs reaches the next host.
+    fn end_connection(&self) {
+        self.sinks.next_connection();
+        self.streams.cancel_all();
     }
 
     fn run(&mut self, ready_line: &[u8]) -> io::Result<()> {
         loop {
             match self.reader.next()? {
                 ReadEvent::Line(line) => self.handle(&line, ready_line),
-                ReadEvent::Eof => signals::wait_sigio(RECONNECT_POLL),
+                ReadEvent::Eof => {
+                    // EOF on the port: no host is connected (any more).
+                    self.end_connection();
+                    signals::wait_sigio(RECONNECT_POLL);
+                }
                 ReadEvent::Overlong => log!("dropped a line longer than {MAX_LINE} bytes"),
             }
         }
@@ -244,7 +265,10 @@ impl Session {
         loop {
             match self.reader.next()? {
                 ReadEvent::Line(line) => self.handle(&line, ready_line),
-                ReadEvent::Eof => return Ok(()),
+                ReadEvent::Eof => {
+                    self.end_connection();
+                    return Ok(());
+                }
                 ReadEvent::Overlong => log!("dropped a line longer than {MAX_LINE} bytes"),
             }
         }
@@ -256,16 +280,20 @@ impl Session {
             Err(e) => {
                 let text = String::from_utf8_lossy(line);
                 log!("bad message {:?}: {e}", text.trim_end());
-                let notice = GuestMessage::Notice {
-                    message: format!("agent: bad message: {e}"),
-                };
-                self.send(encode(&notice));
+                self.send(encode(&answer_undecodable(line, &e)));
                 return;
             }
         };
         match respond(msg) {
-            Reply::Ready => self.send(ready_line.to_vec()),
-            Reply::Ignore => {}
+            Reply::Ready => {
+                // A host sends `hello` right after it connects, so whatever
+                // streams exist belong to a connection that is gone, even if
+                // this end never saw it go: on the port, a host that
+                // reconnects at once may leave no EOF to read.
+                self.end_connection();
+                self.send(ready_line.to_vec());
+            }
+            Reply::Stream(msg) => self.streams.handle(msg),
             Reply::Message(reply) => self.send(encode(&reply)),
             Reply::NetInfo { id } => {
                 let (answer, errors) = netinfo::report(id);
@@ -296,6 +324,7 @@ impl Session {
                 let _ = self.writer.send(Outgoing {
                     line: encode(&GuestMessage::ShuttingDown),
                     sent: Some(sent_tx),
+                    epoch: None,
                 });
                 // If the host vanished right after asking, the write blocks
                 // forever; power off anyway.
@@ -318,6 +347,7 @@ impl Session {
                 let _ = writer.send(Outgoing {
                     line: encode(&answer),
                     sent: None,
+                    epoch: None,
                 });
             });
         if let Err(source) = spawned {
@@ -334,7 +364,8 @@ impl Session {
 #[derive(Debug, PartialEq, Eq)]
 enum Reply {
     Ready,
-    Ignore,
+    /// Served by the session's streams (version 2).
+    Stream(HostMessage),
     Message(GuestMessage),
     PowerOff,
     /// Answered from the kernel's state, on the reader thread (it is quick).
@@ -390,34 +421,79 @@ fn respond(msg: HostMessage) -> Reply {
                 unix_time_ms,
             }),
         },
-        // Streams are not served yet: say so rather than stay silent.
-        HostMessage::Exec(req) => Reply::Message(GuestMessage::Unsupported {
-            id: req.id,
-            what: "exec".into(),
-        }),
-        ref other @ (HostMessage::ReadFile { id, .. }
-        | HostMessage::WriteFile { id, .. }
-        | HostMessage::Stat { id, .. }
-        | HostMessage::List { id, .. }
-        | HostMessage::Remove { id, .. }) => Reply::Message(GuestMessage::Unsupported {
-            id,
-            what: other.kind().into(),
-        }),
-        HostMessage::Data { .. }
+        msg @ (HostMessage::Exec(_)
+        | HostMessage::ReadFile { .. }
+        | HostMessage::WriteFile { .. }
+        | HostMessage::Stat { .. }
+        | HostMessage::List { .. }
+        | HostMessage::Remove { .. }
+        | HostMessage::Data { .. }
         | HostMessage::Eof { .. }
         | HostMessage::Credit { .. }
         | HostMessage::Resize { .. }
         | HostMessage::Signal { .. }
-        | HostMessage::Cancel { .. } => Reply::Ignore,
+        | HostMessage::Cancel { .. }) => Reply::Stream(msg),
     }
 }
 
-fn spawn_writer(mut file: File) -> io::Result<mpsc::Sender<Outgoing>> {
+/// Every `type` this agent knows (see `HostMessage::kind`).
+const KNOWN_TYPES: &[&str] = &[
+    "hello",
+    "ping",
+    "shutdown",
+    "net_info",
+    "probe",
+    "reconfigure",
+    "exec",
+    "data",
+    "eof",
+    "credit",
+    "resize",
+    "signal",
+    "cancel",
+    "read_file",
+    "write_file",
+    "stat",
+    "list",
+    "remove",
+];
+
+/// The answer to a line that is no `HostMessage`. One that carries an id
+/// gets an answer to that id, so the host is not left waiting: a type this
+/// agent does not know (a newer host) is `unsupported`, a known one with
+/// bad fields an `error`. Without an id, a `notice`.
+fn answer_undecodable(line: &[u8], e: &serde_json::Error) -> GuestMessage {
+    let value: Option<serde_json::Value> = decode(line).ok();
+    let kind = value.as_ref().and_then(|v| v.get("type")?.as_str());
+    let id = value.as_ref().and_then(|v| v.get("id")?.as_u64());
+    match (kind, id) {
+        (Some(kind), Some(id)) if !KNOWN_TYPES.contains(&kind) => GuestMessage::Unsupported {
+            id,
+            what: kind.to_string(),
+        },
+        (Some(_), Some(id)) => GuestMessage::Error {
+            id,
+            code: hype_agent_proto::StreamErrorCode::Invalid,
+            message: format!("bad message: {e}"),
+        },
+        _ => GuestMessage::Notice {
+            message: format!("agent: bad message: {e}"),
+        },
+    }
+}
+
+fn spawn_writer(mut file: File, epoch: Arc<AtomicU64>) -> io::Result<mpsc::Sender<Outgoing>> {
     let (tx, rx) = mpsc::channel::<Outgoing>();
     std::thread::Builder::new()
         .name("agent-writer".into())
         .spawn(move || {
             for msg in rx {
+                if msg
+                    .epoch
+                    .is_some_and(|e| e != epoch.load(Ordering::Acquire))
+                {
+                    continue;
+                }
                 if let Err(e) = file.write_all(&msg.line) {
                     log!("write to agent port: {e}");
                 }
@@ -429,122 +505,11 @@ fn spawn_writer(mut file: File) -> io::Result<mpsc::Sender<Outgoing>> {
     Ok(tx)
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum ReadEvent {
-    Line(Vec<u8>),
-    /// The host is not connected (or just went away).
-    Eof,
-    /// A line over `MAX_LINE` started; it is skipped up to its newline.
-    Overlong,
-}
-
-/// Splits a byte stream into lines, with a bound on line length. A partial
-/// line pending at EOF belonged to a host that is gone and is dropped.
-struct LineReader<R> {
-    inner: R,
-    pending: Vec<u8>,
-    skipping: bool,
-}
-
-impl<R: Read> LineReader<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            pending: Vec::new(),
-            skipping: false,
-        }
-    }
-
-    fn next(&mut self) -> io::Result<ReadEvent> {
-        let mut chunk = [0u8; 4096];
-        loop {
-            if let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
-                let rest = self.pending.split_off(pos + 1);
-                let line = std::mem::replace(&mut self.pending, rest);
-                if std::mem::take(&mut self.skipping) {
-                    continue;
-                }
-                return Ok(ReadEvent::Line(line));
-            }
-            if self.pending.len() > MAX_LINE {
-                self.pending.clear();
-                if !self.skipping {
-                    self.skipping = true;
-                    return Ok(ReadEvent::Overlong);
-                }
-            }
-            let n = match self.inner.read(&mut chunk) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if n == 0 {
-                self.pending.clear();
-                self.skipping = false;
-                return Ok(ReadEvent::Eof);
-            }
-            self.pending.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
-
-    /// Hands out pre-set chunks, one per read(), then EOF.
-    struct Chunks(Vec<Vec<u8>>);
-
-    impl Read for Chunks {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.0.is_empty() {
-                return Ok(0);
-            }
-            let chunk = self.0.remove(0);
-            buf[..chunk.len()].copy_from_slice(&chunk);
-            Ok(chunk.len())
-        }
-    }
-
-    fn reader(chunks: &[&[u8]]) -> LineReader<Chunks> {
-        LineReader::new(Chunks(chunks.iter().map(|c| c.to_vec()).collect()))
-    }
-
-    fn line(s: &str) -> ReadEvent {
-        ReadEvent::Line(s.as_bytes().to_vec())
-    }
-
-    #[test]
-    fn lines_split_and_joined_across_reads() {
-        let mut r = reader(&[
-            b"{\"type\":\"he",
-            b"llo\"}\n{\"type\":\"ping\",\"id\":1}\n{\"ty",
-        ]);
-        assert_eq!(r.next().unwrap(), line("{\"type\":\"hello\"}\n"));
-        assert_eq!(r.next().unwrap(), line("{\"type\":\"ping\",\"id\":1}\n"));
-        // The half line of a host that went away is dropped at EOF.
-        assert_eq!(r.next().unwrap(), ReadEvent::Eof);
-        assert!(r.pending.is_empty());
-    }
-
-    #[test]
-    fn reading_resumes_after_eof() {
-        let mut r = reader(&[b"a\n"]);
-        assert_eq!(r.next().unwrap(), line("a\n"));
-        assert_eq!(r.next().unwrap(), ReadEvent::Eof);
-        r.inner.0.push(b"b\n".to_vec());
-        assert_eq!(r.next().unwrap(), line("b\n"));
-    }
-
-    #[test]
-    fn overlong_lines_are_skipped() {
-        let big = vec![b'x'; 4000];
-        let mut chunks: Vec<&[u8]> = vec![&big; MAX_LINE / 4000 + 2];
-        chunks.push(b"tail\nnext\n");
-        let mut r = reader(&chunks);
-        assert_eq!(r.next().unwrap(), ReadEvent::Overlong);
-        assert_eq!(r.next().unwrap(), line("next\n"));
-    }
 
     #[test]
     fn responses() {
@@ -570,40 +535,6 @@ mod tests {
                 timeout_ms: 500
             }
         );
-    }
-
-    #[test]
-    fn port_is_found_by_name() {
-        let dir = std::env::temp_dir().join(format!("hype-agent-test-{}", std::process::id()));
-        for (port, name) in [
-            ("vport0p0", ""),
-            ("vport1p1", "other\n"),
-            ("vport1p2", "hype.agent\n"),
-        ] {
-            fs::create_dir_all(dir.join(port)).unwrap();
-            fs::write(dir.join(port).join("name"), name).unwrap();
-        }
-        assert_eq!(
-            find_port(&dir, "hype.agent"),
-            Some(PathBuf::from("/dev/vport1p2"))
-        );
-        assert_eq!(find_port(&dir, "missing"), None);
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn vsock_device_is_found_by_id() {
-        let dir = std::env::temp_dir().join(format!("hype-agent-vdev-{}", std::process::id()));
-        for (dev, id) in [("virtio0", "0x0001\n"), ("virtio1", "0x0003\n")] {
-            fs::create_dir_all(dir.join(dev)).unwrap();
-            fs::write(dir.join(dev).join("device"), id).unwrap();
-        }
-        assert!(!has_virtio_device(&dir, VIRTIO_ID_VSOCK));
-        fs::create_dir_all(dir.join("virtio2")).unwrap();
-        fs::write(dir.join("virtio2").join("device"), "0x0013\n").unwrap();
-        assert!(has_virtio_device(&dir, VIRTIO_ID_VSOCK));
-        assert!(!has_virtio_device(&dir.join("missing"), VIRTIO_ID_VSOCK));
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -3,12 +3,10 @@
 //! captures to a file, prefixed so they stand out among kernel messages.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::sync::Mutex;
 
-static CONSOLE: Mutex<Option<File>> = Mutex::new(None);
+#[cfg(not(test))]
+static CONSOLE: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
 
 /// Logs one `hype-agent:`-prefixed line.
 #[macro_export]
@@ -27,14 +25,22 @@ pub fn raw_line(text: &str) {
     write(format!("{text}\n").as_bytes());
 }
 
+/// Tests run on a host, whose console is not theirs to write on.
+#[cfg(test)]
 fn write(bytes: &[u8]) {
+    let _ = std::io::stderr().write_all(bytes);
+}
+
+#[cfg(not(test))]
+fn write(bytes: &[u8]) {
+    use std::os::unix::fs::OpenOptionsExt;
     // A poisoned lock only means another thread panicked mid-write; the file
     // handle is still fine and logging must keep working.
     let mut console = CONSOLE.lock().unwrap_or_else(|p| p.into_inner());
     if console.is_none() {
         // Reopened lazily: the first lines may be written before devtmpfs is
         // mounted, when only the initramfs's own /dev/console node exists.
-        *console = OpenOptions::new()
+        *console = std::fs::OpenOptions::new()
             .write(true)
             .custom_flags(nix::libc::O_NOCTTY)
             .open("/dev/console")

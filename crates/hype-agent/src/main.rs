@@ -20,7 +20,11 @@ mod browser;
 mod cdp;
 mod channel;
 mod cmdline;
+mod downloads;
 mod error;
+mod exec;
+mod files;
+mod flow;
 mod identity;
 mod log;
 mod modules;
@@ -32,6 +36,10 @@ mod power;
 mod probe;
 mod rootfs;
 mod signals;
+mod streams;
+#[cfg(test)]
+mod testhost;
+mod users;
 mod vsock;
 
 use std::path::Path;
@@ -204,6 +212,7 @@ fn boot_disk_system(config: &cmdline::Config, device: &Path, started: Instant) -
         fail(why);
     }
     power::hand_to_guest_init();
+    users::serving_disk_system();
     log!(
         "{} is PID 1; the agent goes on as pid {}",
         root.init.display(),
@@ -237,6 +246,9 @@ fn start_browser(persistent: bool, gateway: Option<std::net::Ipv4Addr>) {
             return;
         }
     };
+    if let Err(e) = downloads::spawn(browser::DEVTOOLS_PORT) {
+        channel::notice(format!("browser: {e}; downloads are not reported"));
+    }
     let t = Instant::now();
     match answered.recv_timeout(BROWSER_DEADLINE) {
         Ok(took) => log!(

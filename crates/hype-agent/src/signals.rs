@@ -5,6 +5,8 @@
 //! port connects or disconnects).
 
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +23,10 @@ use crate::log;
 /// Children whose exit someone waits for. The reaper's waitpid(-1) would
 /// otherwise take their status first; it hands it over instead.
 static WATCHED: Mutex<Vec<(i32, mpsc::Sender<WaitStatus>)>> = Mutex::new(Vec::new());
+/// Whether the reaper runs (the agent is PID 1). Otherwise (an imported
+/// disk's own init is PID 1, or a test on a host) a child is waited for
+/// by whoever started it.
+static REAPING: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn ignore(_: libc::c_int) {}
 
@@ -50,6 +56,7 @@ pub fn block_async_signals() -> nix::Result<()> {
 /// Reaps every child that exits, including orphans the kernel reparents to
 /// PID 1, so they never pile up as zombies.
 pub fn spawn_reaper() -> std::io::Result<()> {
+    REAPING.store(true, Ordering::Release);
     std::thread::Builder::new()
         .name("reaper".into())
         .spawn(|| {
@@ -78,6 +85,43 @@ pub fn spawn_watched<T>(
     let (child, pid) = spawn()?;
     let (tx, rx) = mpsc::channel();
     watched.push((i32::try_from(pid).unwrap_or(i32::MAX), tx));
+    Ok((child, rx))
+}
+
+/// Starts `command` and returns the child with a receiver for its exit
+/// status, whoever reaps it: the reaper when it runs, else a thread that
+/// waits for this one child.
+pub fn spawn_child(command: &mut Command) -> std::io::Result<(Child, mpsc::Receiver<WaitStatus>)> {
+    if REAPING.load(Ordering::Acquire) {
+        return spawn_watched(|| {
+            let child = command.spawn()?;
+            let pid = child.id();
+            Ok((child, pid))
+        });
+    }
+    let mut child = command.spawn()?;
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::Builder::new()
+        .name("agent-wait".into())
+        .spawn(move || loop {
+            match waitpid(pid, None) {
+                Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
+                    let _ = tx.send(status);
+                    return;
+                }
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    log!("waitpid({pid}): {e}");
+                    return;
+                }
+            }
+        });
+    if let Err(e) = waiter {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
     Ok((child, rx))
 }
 
