@@ -195,7 +195,7 @@ impl Watcher {
                 let info = &params["targetInfo"];
                 if let (Some(id), Some(url)) = (text(&info["targetId"]), text(&info["url"])) {
                     if info["type"] == "page" {
-                        self.pages.insert(id, url);
+                        self.pages.insert(id, clip(url));
                     }
                 }
                 if msg["method"] == "Target.targetCreated" {
@@ -218,7 +218,7 @@ impl Watcher {
                     self.begun.insert(
                         guid,
                         Begun {
-                            url: text(&params["url"]).unwrap_or_default(),
+                            url: clip(text(&params["url"]).unwrap_or_default()),
                             suggested: text(&params["suggestedFilename"]).unwrap_or_default(),
                             page_url,
                         },
@@ -399,3 +399,19 @@ fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests;
+
+/// Longest URL kept for a download: a `data:` URL holds the whole file, and
+/// the host takes lines of at most 256 KiB.
+const MAX_URL: usize = 2048;
+
+/// `url` cut to [`MAX_URL`] bytes at a character boundary.
+fn clip(mut url: String) -> String {
+    if url.len() > MAX_URL {
+        let mut end = MAX_URL;
+        while !url.is_char_boundary(end) {
+            end -= 1;
+        }
+        url.truncate(end);
+    }
+    url
+}

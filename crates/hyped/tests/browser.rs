@@ -376,7 +376,15 @@ fn downloads_are_kept_listed_fetched_and_announced() -> anyhow::Result<()> {
         let listed = s.client.downloads("dl").await?.downloads;
         let mut names: Vec<&str> = listed.iter().map(|d| d.name.as_str()).collect();
         names.sort();
-        assert_eq!(names, ["report (1).bin", "report.bin"], "{seen}");
+        if names != ["report (1).bin", "report.bin"] {
+            let log = s.client.logs("dl").await.unwrap_or_default();
+            let agent: Vec<&str> = log.lines().filter(|l| l.contains("download")).collect();
+            let hyped = std::fs::read_to_string(tmp.path().join("hyped.log")).unwrap_or_default();
+            let hyped: Vec<&str> = hyped.lines().filter(|l| l.contains("download")).collect();
+            panic!(
+                "downloads listed: {names:?}; script: {seen}\nguest: {agent:#?}\nhyped: {hyped:#?}"
+            );
+        }
         for d in &listed {
             assert_eq!(
                 (d.size, d.sha256.as_str()),

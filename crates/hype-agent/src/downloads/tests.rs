@@ -234,3 +234,16 @@ fn a_real_chromium_downloads_in_every_context() {
         );
     }
 }
+
+#[test]
+fn urls_are_clipped_to_what_the_host_takes() {
+    let data = format!(
+        "data:application/octet-stream;base64,{}",
+        "A".repeat(400_000)
+    );
+    assert_eq!(clip(data).len(), MAX_URL);
+    let wide = "é".repeat(MAX_URL);
+    let cut = clip(wide);
+    assert!(cut.len() <= MAX_URL && cut.chars().all(|c| c == 'é'));
+    assert_eq!(clip("http://x/".into()), "http://x/");
+}
