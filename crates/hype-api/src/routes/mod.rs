@@ -92,8 +92,9 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
 }
 
 /// The whole service: the routes behind auth and the rate limit, the
-/// login beside them, all of them behind the Host and Origin rules
-/// (`guard`), all counted.
+/// login beside them, the console's pages (static, public: the data they
+/// show comes through the API), all of them behind the Host and Origin
+/// rules (`guard`), all counted.
 pub(crate) fn router(state: AppState, limiter: Option<Arc<crate::limit::Config>>) -> Router {
     let (api, _) = api().split_for_parts();
     let (public, _) = public().split_for_parts();
@@ -109,6 +110,7 @@ pub(crate) fn router(state: AppState, limiter: Option<Arc<crate::limit::Config>>
         session = session.route_layer(crate::limit::layer(l));
     }
     public
+        .merge(hype_console::router())
         .merge(session)
         .merge(api)
         .fallback(system::not_found)
