@@ -27,7 +27,8 @@ declare -A TOOLS=([qemu-system-x86_64]=qemu-system-x86 [qemu-img]=qemu-utils
     [chromium]=chromium [nft]=nftables [ip]=iproute2 [mkfs.ext4]=e2fsprogs
     [mmdebstrap]=mmdebstrap [xva-img]=xva-img [tmux]=tmux [go]=golang-go
     [cpio]=cpio [lz4]=lz4 [mcopy]=mtools [sfdisk]=fdisk [curl]=curl
-    [python3]=python3 [openssl]=openssl [busybox]=busybox-static)
+    [python3]=python3 [openssl]=openssl [busybox]=busybox-static
+    [node]=nodejs [npm]=npm)  # node and npm: the web console's build and browser tests
 QEMU_MIN_MAJOR=10
 
 die() { echo "install-deps: $*" >&2; exit 1; }
@@ -86,6 +87,8 @@ command -v cargo >/dev/null || die "cargo not found; install Rust with rustup"
 gone=()
 for t in "${!TOOLS[@]}"; do command -v "$t" >/dev/null || gone+=("$t (package ${TOOLS[$t]})"); done
 ((${#gone[@]} == 0)) || die "missing after installing: ${gone[*]}"
+# The browser tests (Playwright) launch Debian's Chromium by this path.
+[[ -x /usr/bin/chromium ]] || die "/usr/bin/chromium missing after installing package chromium"
 major=$(qemu_major)
 ((major >= QEMU_MIN_MAJOR)) || die "qemu-system-x86_64 is QEMU $major; hype needs $QEMU_MIN_MAJOR or newer (bookworm-backports)"
 

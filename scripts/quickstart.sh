@@ -10,6 +10,7 @@ LISTEN=${HYPE_LISTEN:-127.0.0.1:7777}
 
 scripts/install-deps.sh
 scripts/build-images.sh "$DATA/images"
+scripts/build-console.sh   # the web console hyped embeds (the same bytes as committed)
 cargo build --release --quiet -p hyped -p hype
 install -m 0755 "$CARGO_TARGET_DIR/release/hyped" "$CARGO_TARGET_DIR/release/hype" /usr/local/bin/
 
@@ -27,7 +28,8 @@ hype vms get demo >/dev/null 2>&1 && hype vms delete demo
 hype vms create demo --memory 256
 cat <<MSG
 
-hyped is running on http://$LISTEN and VM "demo" is up. Try:
+hyped is running on http://$LISTEN and VM "demo" is up. Open the web console
+at http://$LISTEN/ or try:
   hype vms list
   hype vms watch            # live lifecycle events (Ctrl-C to stop)
   hype vms logs demo        # its serial console

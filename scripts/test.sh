@@ -10,8 +10,13 @@ export HYPE_IMAGES_DIR=${HYPE_IMAGES_DIR:-/var/lib/hype/images}
 scripts/install-deps.sh
 scripts/build-images.sh "$HYPE_IMAGES_DIR"
 scripts/build-vcsim.sh >/dev/null
-# Third-party CDP clients for the browser tests, as locked (no browser download).
+# The web console hyped embeds: its committed bundle must be what its
+# sources build (Preact and esbuild as locked in console/).
+scripts/build-console.sh --check
+# Third-party CDP clients for the browser tests, as locked (no browser
+# download); Playwright for the console's tests in Debian's Chromium.
 (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --silent)
+(cd tests/console && npm ci --ignore-scripts --no-audit --no-fund --silent)
 # The MCP inspector (npm), as locked; the Python clients (the MCP SDK,
 # XenAPI) are in the venv install-deps.sh fills from tests/*/requirements.txt.
 (cd tests/mcp && npm ci --ignore-scripts --no-audit --no-fund --silent --loglevel=error)

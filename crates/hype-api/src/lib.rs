@@ -1,5 +1,6 @@
-//! hyped's HTTP face: the `/api/v1` REST routes, the SSE event streams, auth,
-//! metrics and the generated OpenAPI document.
+//! hyped's HTTP face: the `/api/v1` REST routes, the SSE event streams, auth
+//! (the key, and the web console's sessions), metrics, the generated OpenAPI
+//! document, and the console's pages (from `hype-console`) beside them.
 //!
 //! Handlers only extract, call [`hype_core::Hype`], and map the result;
 //! errors become status codes by their kind alone ([`error`]). Nothing here
@@ -15,6 +16,7 @@ mod mcp_backend;
 mod metrics;
 pub mod openapi;
 mod routes;
+mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use tower_http::normalize_path::NormalizePathLayer;
 
 pub use auth::AuthConfig;
 pub use guard::PublicHost;
+pub use session::DEFAULT_TTL as DEFAULT_SESSION_TTL;
 
 /// The shortest API key hyped accepts: a short key is guessed.
 pub const MIN_KEY_LEN: usize = 16;
@@ -48,6 +51,8 @@ pub struct ServerConfig {
     pub rate_limit: u32,
     /// `/mcp`'s tool groups and limits.
     pub mcp: hype_mcp::McpConfig,
+    /// How long a console login lasts.
+    pub session_ttl: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +103,7 @@ pub async fn run(
         auth: Arc::new(AuthConfig::new(
             cfg.api_key.clone(),
             cfg.allow_cidrs.clone(),
+            cfg.session_ttl,
         )),
         guard: Arc::new(guard::SiteGuard::new(cfg.public_hosts.clone())),
         metrics: Arc::new(metrics::Metrics::default()),

@@ -29,9 +29,9 @@ use utoipa::OpenApi;
         hype_types::SourceVm, hype_types::SourceDisk, hype_types::SourceNic, hype_types::DiskBus,
         hype_types::PowerState,
         hype_types::StatusInfo, hype_types::StateCount, hype_types::MemoryStatus,
-        hype_types::DiskSpace,
+        hype_types::DiskSpace, hype_types::Login, hype_types::SessionInfo,
     )),
-    tags((name = "vms"), (name = "snapshots"), (name = "pools"), (name = "guest"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"))
+    tags((name = "vms"), (name = "snapshots"), (name = "pools"), (name = "guest"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"), (name = "session"))
 )]
 struct ApiDoc;
 
@@ -42,17 +42,31 @@ pub(crate) fn base() -> utoipa::openapi::OpenApi {
 
 static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
     let (_, mut doc) = crate::routes::api().split_for_parts();
-    add_common_responses(&mut doc, true);
+    add_common_responses(&mut doc, Layers::Auth);
+    let (_, mut session) = crate::routes::session().split_for_parts();
+    add_common_responses(&mut session, Layers::Limit);
     let (_, mut public) = crate::routes::public().split_for_parts();
-    add_common_responses(&mut public, false);
+    add_common_responses(&mut public, Layers::None);
+    doc.merge(session);
     doc.merge(public);
     doc
 });
 
+/// Which layers stand in front of a group of routes, beyond the Host and
+/// Origin rules that stand in front of all.
+#[derive(PartialEq)]
+enum Layers {
+    None,
+    /// The peer allow-list and the rate limit (the login).
+    Limit,
+    /// Those and the key.
+    Auth,
+}
+
 /// The answers every route can give whatever it does, because the layers
 /// in front of all of them (Host and Origin rules, auth, the rate limit,
 /// the store) give them: listed once here rather than on each handler.
-fn add_common_responses(doc: &mut utoipa::openapi::OpenApi, behind_auth: bool) {
+fn add_common_responses(doc: &mut utoipa::openapi::OpenApi, layers: Layers) {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     let error = |desc: &str| {
         ResponseBuilder::new()
@@ -69,8 +83,13 @@ fn add_common_responses(doc: &mut utoipa::openapi::OpenApi, behind_auth: bool) {
         ("403", "Refused: a Host or Origin hyped does not serve (DNS rebinding, cross-site use), or a peer outside the allowed networks"),
         ("500", "hyped failed on its own side (the message says where)"),
     ];
-    if behind_auth {
-        common.push(("401", "No API key, or the wrong one"));
+    if layers == Layers::Auth {
+        common.push((
+            "401",
+            "No API key, or the wrong one, or a console session that ended",
+        ));
+    }
+    if layers != Layers::None {
         common.push(("429", "Too many requests from this client; see Retry-After"));
     }
     for item in doc.paths.paths.values_mut() {

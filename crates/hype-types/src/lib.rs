@@ -18,6 +18,7 @@ pub mod lenient;
 pub mod lifecycle;
 pub mod page;
 pub mod pool;
+pub mod session;
 pub mod snapshot;
 pub mod source;
 pub mod status;
@@ -46,6 +47,7 @@ pub use job::{
 pub use lifecycle::{InvalidTransition, Transition, VmState};
 pub use page::{EventList, JobList, PageRequest, VmList, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 pub use pool::{CreatePool, Pool, PoolChoice, PoolList, PoolState, MAX_POOL_SIZE};
+pub use session::{Login, SessionInfo};
 pub use snapshot::{
     fork_names, CreateSnapshot, Created, ForkFailure, ForkResult, ForkVm, Snapshot, SnapshotList,
     MAX_FORKS,

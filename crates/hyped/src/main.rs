@@ -54,6 +54,11 @@ struct Args {
     /// use the API (the web console behind a proxy).
     #[arg(long, env = "HYPE_PUBLIC_HOST", value_delimiter = ',')]
     public_host: Vec<hype_api::PublicHost>,
+    /// Seconds a web console login lasts before the console asks for the
+    /// key again.
+    #[arg(long, env = "HYPE_SESSION_TTL", default_value_t = hype_api::DEFAULT_SESSION_TTL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=30 * 24 * 3600))]
+    session_ttl: u64,
     /// Requests per second each client may make (bursts of twice that);
     /// 0 turns the limit off.
     #[arg(long, env = "HYPE_RATE_LIMIT", default_value_t = 100)]
@@ -254,6 +259,7 @@ async fn main() -> anyhow::Result<()> {
                 allow_unsafe_code: args.mcp_allow_unsafe_code,
                 snapshot_budget: args.mcp_snapshot_budget.max(1000),
             },
+            session_ttl: Duration::from_secs(args.session_ttl),
         },
         listener,
         shutdown,

@@ -21,6 +21,8 @@ NO_MODEL = {
     "SnapshotList": "snapshots.list() returns the list",
     "PoolList": "pools.list() returns the list",
     "Created": "vms.create() returns a Vm, or with count a ForkResult",
+    "Login": "the web console's login body; SDK clients send the key",
+    "SessionInfo": "the web console's session; SDK clients send the key",
 }
 PRIMITIVE = {"string": str, "integer": int, "number": float, "boolean": bool}
 

@@ -9,4 +9,7 @@ export type Operations = Readonly<Record<string, readonly string[]>>;
 /** Operations of the document no SDK method wraps, and why. */
 export const NOT_WRAPPED: Readonly<Record<string, string>> = {
   "GET /api/v1/vms/{name}/cdp/json": "Chrome's older name of /cdp/json/list: use vms.cdpTargets()",
+  "GET /api/v1/session": "the web console's login; SDK clients send the key",
+  "POST /api/v1/session": "the web console's login; SDK clients send the key",
+  "DELETE /api/v1/session": "the web console's logout; SDK clients send the key",
 };

@@ -13,6 +13,7 @@ pub(crate) mod jobs;
 pub(crate) mod logs;
 pub(crate) mod mcp;
 pub(crate) mod pools;
+pub(crate) mod session;
 pub(crate) mod snapshots;
 pub(crate) mod sources;
 pub(crate) mod system;
@@ -33,6 +34,12 @@ use crate::{auth, AppState};
 /// Routes anyone may call (no key): liveness.
 pub(crate) fn public() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(system::healthz))
+}
+
+/// Routes that answer before a key is known (the console's login), from
+/// allowed peers only and under the rate limit.
+pub(crate) fn session() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(session::get, session::login, session::logout))
 }
 
 /// Routes behind the API's auth.
@@ -84,19 +91,27 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(images::get, images::delete))
 }
 
-/// The whole service: the routes behind auth and the rate limit, all of
-/// them behind the Host and Origin rules (`guard`), all counted.
+/// The whole service: the routes behind auth and the rate limit, the
+/// login beside them, the console's pages (static, public: the data they
+/// show comes through the API), all of them behind the Host and Origin
+/// rules (`guard`), all counted.
 pub(crate) fn router(state: AppState, limiter: Option<Arc<crate::limit::Config>>) -> Router {
     let (api, _) = api().split_for_parts();
     let (public, _) = public().split_for_parts();
+    let (session, _) = session().split_for_parts();
     let mut api = api
         // MCP is not a REST route; the document says so in its description.
         .nest_service("/mcp", mcp::service(&state))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require));
+    let mut session =
+        session.route_layer(middleware::from_fn_with_state(state.clone(), auth::peer));
     if let Some(l) = limiter {
-        api = api.route_layer(crate::limit::layer(l));
+        api = api.route_layer(crate::limit::layer(l.clone()));
+        session = session.route_layer(crate::limit::layer(l));
     }
     public
+        .merge(hype_console::router())
+        .merge(session)
         .merge(api)
         .fallback(system::not_found)
         .layer(middleware::from_fn_with_state(

@@ -19,6 +19,9 @@ Operation = Tuple[str, str]  # ("GET", "/api/v1/vms/{name}")
 #: Operations of the document no SDK method wraps, and why.
 NOT_WRAPPED: Dict[Operation, str] = {
     ("GET", "/api/v1/vms/{name}/cdp/json"): "Chrome's older name of /cdp/json/list: use vms.cdp_targets()",
+    ("GET", "/api/v1/session"): "the web console's login; SDK clients send the key",
+    ("POST", "/api/v1/session"): "the web console's login; SDK clients send the key",
+    ("DELETE", "/api/v1/session"): "the web console's logout; SDK clients send the key",
 }
 
 

@@ -1,0 +1,49 @@
+// The console's root: asks hyped whether a login is needed (GET
+// /api/v1/session), shows the login form or the console, and goes back to
+// the login whenever the API answers 401.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+
+import { get, del, onUnauthorized } from './api.js';
+import { Login } from './login.jsx';
+import { Console } from './console.jsx';
+import './style.css';
+
+function App() {
+  // null while asking; then the session as hyped describes it.
+  const [session, setSession] = useState(null);
+  const [error, setError] = useState(null);
+
+  const check = () =>
+    get('/api/v1/session')
+      .then((s) => {
+        setSession(s);
+        setError(null);
+      })
+      .catch((e) => setError(e.message));
+
+  useEffect(() => {
+    onUnauthorized(() => setSession((s) => (s ? { ...s, authenticated: false } : s)));
+    check();
+  }, []);
+
+  if (error) {
+    return (
+      <main class="center">
+        <p class="error" role="alert">{error}</p>
+        <button onClick={check}>Retry</button>
+      </main>
+    );
+  }
+  if (!session) return <main class="center">Connecting to hyped…</main>;
+  if (!session.authenticated) return <Login done={setSession} />;
+  const logout = session.key_required
+    ? async () => {
+        await del('/api/v1/session').catch(() => {});
+        setSession({ ...session, authenticated: false, expires_at: null });
+      }
+    : null;
+  return <Console session={session} logout={logout} />;
+}
+
+render(<App />, document.getElementById('app'));

@@ -1,0 +1,215 @@
+// Drives hyped's web console in Debian's Chromium with Playwright, as a
+// person would, and prints what it saw as JSON for crates/hyped/tests/
+// console.rs to check. Usage: node console-check.mjs lifecycle|auth
+// Environment: HYPE_BASE (hyped's URL), HYPE_KEY (auth), HYPE_SHOTS (a
+// directory for screenshots), HYPE_VM (a running VM the test made).
+import { chromium } from 'playwright-core';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+
+const base = process.env.HYPE_BASE;
+const key = process.env.HYPE_KEY;
+const shots = process.env.HYPE_SHOTS;
+const vm = process.env.HYPE_VM;
+const scenario = process.argv[2];
+const T = 240_000; // a VM booting under TCG beside other guests
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  // Debian's Chromium as root, on a machine whose network is closed.
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  timeout: 60_000,
+});
+const context = await browser.newContext({ viewport: { width: 1360, height: 760 } });
+const out = {};
+
+async function shot(page, name) {
+  if (shots) await page.screenshot({ path: join(shots, name) });
+}
+
+/// Records, in the page, each change of a VM row's state with the time it
+/// showed (Date.now(), the same clock as hyped's event times).
+async function watchRows(page) {
+  await page.evaluate(() => {
+    window.seen = [];
+    const last = {};
+    const scan = () => {
+      const t = Date.now();
+      const now = {};
+      for (const row of document.querySelectorAll('tr[data-vm]')) {
+        const state = row.querySelector('td.state')?.dataset.state;
+        now[row.dataset.vm] = state;
+        if (last[row.dataset.vm] !== state) window.seen.push({ vm: row.dataset.vm, state, t });
+      }
+      for (const v of Object.keys(last)) {
+        if (!(v in now)) window.seen.push({ vm: v, state: 'gone', t });
+      }
+      Object.keys(last).forEach((k) => delete last[k]);
+      Object.assign(last, now);
+    };
+    scan();
+    new MutationObserver(scan).observe(document.body, {
+      subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'],
+    });
+  });
+}
+
+async function api(method, path, headers = {}) {
+  const r = await fetch(base + path, { method, headers });
+  return { status: r.status, body: await r.text() };
+}
+
+const row = (name, state) =>
+  state ? `tr[data-vm="${name}"] td.state[data-state="${state}"]` : `tr[data-vm="${name}"]`;
+
+async function lifecycle() {
+  const page = await context.newPage();
+  page.on('dialog', (d) => d.accept());
+  await page.goto(base + '/');
+  await page.waitForSelector('[data-live="yes"]', { timeout: 30_000 });
+  await page.waitForSelector(row(vm, 'running'), { timeout: 30_000 });
+  await watchRows(page);
+  // Lifecycle events from another client: the row follows each.
+  for (const [action, state] of [['pause', 'paused'], ['resume', 'running'], ['stop', 'stopped'], ['start', 'running']]) {
+    const r = await api('POST', `/api/v1/vms/${vm}/${action}`);
+    if (r.status !== 200) throw new Error(`${action}: ${r.status} ${r.body}`);
+    await page.waitForSelector(row(vm, state), { timeout: T });
+  }
+  await page.waitForSelector('[data-fig="vms"] [data-state="running"]');
+  out.host_text = await page.textContent('header');
+
+  // Its serial log, followed.
+  await page.click(`${row(vm)} button.name`);
+  await page.waitForFunction(() => document.querySelector('section.logs pre')?.textContent.length > 0,
+    null, { timeout: 30_000 });
+  out.log_text = await page.textContent('section.logs pre');
+  await shot(page, 'console-logs.png');
+  await page.click('section.logs button:has-text("Close")');
+
+  // Create from the page: a name taken gets the API's own message.
+  await page.click('button:has-text("Create VM")');
+  await page.fill('form.create input[name=name]', vm);
+  await page.selectOption('form.create select[name=image]', 'base');
+  await page.fill('form.create input[name=cpu]', '1');
+  await page.fill('form.create input[name=memory]', '256');
+  await page.click('form.create button[type=submit]');
+  out.taken_error = await (await page.waitForSelector('form.create .error')).textContent();
+  const made = 'from-page';
+  await page.fill('form.create input[name=name]', made);
+  await page.fill('form.create input[name=ttl]', '3600');
+  await shot(page, 'console-create.png');
+  await page.click('form.create button[type=submit]');
+  await page.waitForSelector(row(made), { timeout: 10_000 });
+  out.created_seen = true;
+  await shot(page, 'console.png');
+  await page.waitForSelector(row(made, 'running'), { timeout: T });
+  const vmNow = await api('GET', `/api/v1/vms/${made}`);
+  out.created = JSON.parse(vmNow.body);
+
+  // Delete from the page (confirmed in the dialog).
+  await page.click(`${row(made)} button[data-action=delete]`);
+  await page.waitForSelector(row(made), { state: 'detached', timeout: 60_000 });
+  out.deleted_status = (await api('GET', `/api/v1/vms/${made}`)).status;
+  out.seen = await page.evaluate(() => window.seen);
+}
+
+/// A page of another origin that tries what a hostile site would with the
+/// operator's browser: POSTs (fetch, no-cors, a form), a read, a WebSocket.
+function foreignSite() {
+  const html = (target) => `<!doctype html><title>elsewhere</title><script>
+  window.results = {};
+  const t = ${JSON.stringify(target)};
+  (async () => {
+    const r = window.results;
+    try {
+      const a = await fetch(t + '/api/v1/vms', { method: 'POST', credentials: 'include',
+        headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ name: 'evil', cpu_cores: 1, memory_mb: 256 }) });
+      r.cors_post = 'answered ' + a.status;
+    } catch (e) { r.cors_post = 'failed: ' + e.message; }
+    try {
+      await fetch(t + '/api/v1/vms/${vm}/pause', { method: 'POST', mode: 'no-cors', credentials: 'include' });
+      r.no_cors_post = 'sent';
+    } catch (e) { r.no_cors_post = 'failed: ' + e.message; }
+    try {
+      const g = await fetch(t + '/api/v1/vms', { credentials: 'include' });
+      r.read = 'answered ' + g.status + ' ' + (await g.text()).slice(0, 80);
+    } catch (e) { r.read = 'failed: ' + e.message; }
+    r.ws = await new Promise((done) => {
+      const ws = new WebSocket(t.replace('http', 'ws') + '/api/v1/vms/${vm}/exec/ws?cmd=true');
+      ws.onopen = () => done('opened');
+      ws.onerror = () => done('refused');
+    });
+    r.done = true;
+  })();
+  </script>
+  <form id="f" method="post" action="${target}/api/v1/vms/${vm}/stop" enctype="text/plain"><input name="x" value="y"></form>`;
+  return new Promise((resolve) => {
+    const srv = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(html(base));
+    });
+    srv.listen(0, '127.0.0.1', () => resolve(srv));
+  });
+}
+
+async function attack(page, origin) {
+  await page.goto(origin + '/');
+  await page.waitForFunction(() => window.results && window.results.done, null, { timeout: 30_000 });
+  const r = await page.evaluate(() => window.results);
+  // Last, a plain form POST: the browser navigates to hyped's answer.
+  await Promise.all([page.waitForNavigation(), page.evaluate(() => document.getElementById('f').submit())]);
+  r.form_post = (await page.textContent('body')).slice(0, 200);
+  return r;
+}
+
+async function auth() {
+  const page = await context.newPage();
+  await page.goto(base + '/');
+  await page.waitForSelector('form.login');
+  out.login_shown = true;
+  out.vms_before_login = await page.locator('tr[data-vm]').count();
+  await page.fill('form.login input[name=key]', 'not-the-key-at-all');
+  await page.click('form.login button[type=submit]');
+  out.wrong_key_error = await (await page.waitForSelector('form.login .error')).textContent();
+  await shot(page, 'console-login.png');
+  await page.fill('form.login input[name=key]', key);
+  await page.click('form.login button[type=submit]');
+  await page.waitForSelector(row(vm, 'running'), { timeout: 30_000 });
+  await page.waitForSelector('[data-live="yes"]');
+  out.logged_in = true;
+  out.cookies = await context.cookies(base);
+  out.document_cookie = await page.evaluate(() => document.cookie);
+  out.url_after_login = page.url();
+
+  // Hostile pages in the same browser, with the session cookie in it:
+  // another port of 127.0.0.1 (the same site, so the cookie is sent) and
+  // localhost (another site).
+  const srv = await foreignSite();
+  const port = srv.address().port;
+  const evil = await context.newPage();
+  out.same_site = await attack(evil, `http://127.0.0.1:${port}`);
+  out.cross_site = await attack(evil, `http://localhost:${port}`);
+  srv.close();
+
+  // The console itself still works, then logs out.
+  await page.bringToFront();
+  await page.waitForSelector(row(vm, 'running'));
+  await page.click('button.logout');
+  await page.waitForSelector('form.login');
+  out.cookies_after_logout = await context.cookies(base);
+  const old = out.cookies.find((c) => c.name === 'hype_session');
+  out.old_session_after_logout = await api('GET', '/api/v1/vms', { cookie: `hype_session=${old.value}` });
+  // A reload stays logged out.
+  await page.reload();
+  await page.waitForSelector('form.login');
+}
+
+try {
+  if (scenario === 'lifecycle') await lifecycle();
+  else if (scenario === 'auth') await auth();
+  else throw new Error(`unknown scenario ${scenario}`);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(out));
