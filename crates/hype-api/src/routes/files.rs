@@ -25,7 +25,8 @@ fn invalid(why: String) -> ApiError {
 
 #[utoipa::path(get, path = "/api/v1/vms/{name}/files", tag = "guest",
     params(("name" = String, Path), PathQuery),
-    responses((status = 200, description = "The file's bytes (`application/octet-stream`), or a directory as a tar archive (`application/x-tar`)"),
+    responses((status = 400, description = "A query string that does not parse (no path, an unknown field)", body = ErrorBody),
+        (status = 200, description = "The file's bytes (`application/octet-stream`), or a directory as a tar archive (`application/x-tar`)"),
         (status = 404, description = "No such VM, or no such file in the guest", body = ErrorBody),
         (status = 409, description = "The VM is not running, or has no guest agent", body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 501, body = ErrorBody)))]
@@ -42,7 +43,8 @@ pub async fn download(
     params(("name" = String, Path), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
         description = "The file's bytes, or with `archive=true` a tar archive"),
-    responses((status = 201, body = Uploaded),
+    responses((status = 400, description = "A query string that does not parse (no path, an unknown field)", body = ErrorBody),
+        (status = 201, body = Uploaded),
         (status = 404, description = "No such VM, or the directory is not there in the guest", body = ErrorBody),
         (status = 409, description = "A directory is where the file would go; the VM is not running", body = ErrorBody),
         (status = 422, body = ErrorBody),
@@ -61,7 +63,8 @@ pub async fn upload(
 
 #[utoipa::path(delete, path = "/api/v1/vms/{name}/files", tag = "guest",
     params(("name" = String, Path), RemoveQuery),
-    responses((status = 204, description = "Removed"),
+    responses((status = 400, description = "A query string that does not parse (no path, an unknown field)", body = ErrorBody),
+        (status = 204, description = "Removed"),
         (status = 404, body = ErrorBody),
         (status = 409, description = "A directory that is not empty, without recursive=true", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
@@ -77,7 +80,8 @@ pub async fn remove(
 
 #[utoipa::path(get, path = "/api/v1/vms/{name}/files/stat", tag = "guest",
     params(("name" = String, Path), PathQuery),
-    responses((status = 200, body = FileInfo), (status = 404, body = ErrorBody),
+    responses((status = 400, description = "A query string that does not parse (no path, an unknown field)", body = ErrorBody),
+        (status = 200, body = FileInfo), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn stat(
     State(s): State<AppState>,
@@ -90,7 +94,8 @@ pub async fn stat(
 
 #[utoipa::path(get, path = "/api/v1/vms/{name}/files/list", tag = "guest",
     params(("name" = String, Path), PathQuery),
-    responses((status = 200, body = FileList), (status = 404, body = ErrorBody),
+    responses((status = 400, description = "A query string that does not parse (no path, an unknown field)", body = ErrorBody),
+        (status = 200, body = FileList), (status = 404, body = ErrorBody),
         (status = 409, description = "Not a directory; the VM is not running", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn list(
