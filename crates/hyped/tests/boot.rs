@@ -34,8 +34,12 @@ fn mark_written(log: &str) -> String {
     marks_written(log).pop().expect("a written mark")
 }
 
+// Heavy TCG boots take turns (see common::browser_turn); each test
+// has a runtime and thread of its own.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test]
 async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow::Result<()> {
+    let _turn = common::browser_turn();
     let disk = test_disk("bios");
     let source_sha = sha256(&disk);
     let x = xapi(&disk, &[])?;
@@ -173,8 +177,12 @@ async fn an_imported_bios_disk_boots_writes_to_its_overlay_and_goes() -> anyhow:
     Ok(())
 }
 
+// Heavy TCG boots take turns (see common::browser_turn); each test
+// has a runtime and thread of its own.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test]
 async fn an_imported_disk_boots_its_own_init_on_hypes_kernel() -> anyhow::Result<()> {
+    let _turn = common::browser_turn();
     let disk = test_disk("bios");
     let source_sha = sha256(&disk);
     let x = xapi(&disk, &[])?;
@@ -266,8 +274,12 @@ async fn an_imported_disk_boots_its_own_init_on_hypes_kernel() -> anyhow::Result
     Ok(())
 }
 
+// Heavy TCG boots take turns (see common::browser_turn); each test
+// has a runtime and thread of its own.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test]
 async fn a_disk_without_a_root_filesystem_fails_with_what_is_on_it() -> anyhow::Result<()> {
+    let _turn = common::browser_turn();
     // A whole-disk FAT filesystem: nothing the agent could start.
     let tmp = tempfile::tempdir()?;
     let disk = tmp.path().join("fat.raw");
@@ -306,9 +318,13 @@ async fn a_disk_without_a_root_filesystem_fails_with_what_is_on_it() -> anyhow::
     Ok(())
 }
 
+// Heavy TCG boots take turns (see common::browser_turn); each test
+// has a runtime and thread of its own.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test]
 async fn a_restarted_hyped_adopts_a_firmware_vm_and_still_stops_it_by_the_button(
 ) -> anyhow::Result<()> {
+    let _turn = common::browser_turn();
     let disk = test_disk("bios");
     let x = xapi(&disk, &[])?;
     let tmp = tempfile::tempdir()?;
@@ -340,8 +356,12 @@ async fn a_restarted_hyped_adopts_a_firmware_vm_and_still_stops_it_by_the_button
 
 /// What users migrate: a Debian system with systemd, an fstab naming its
 /// root by UUID, and a network configured for a NIC it no longer has.
+// Heavy TCG boots take turns (see common::browser_turn); each test
+// has a runtime and thread of its own.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test]
 async fn a_debian_disk_runs_systemd_on_hypes_kernel_and_shuts_down_cleanly() -> anyhow::Result<()> {
+    let _turn = common::browser_turn();
     let disk = debian_disk();
     let x = xapi(&disk, &[])?;
     let s = Server::start()?;
