@@ -3,7 +3,7 @@
 //! types) a 422 naming the field, a query string that does not parse (an
 //! unknown field, a state that does not exist) a 400 naming it.
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use hype_types::ErrorKind;
@@ -55,19 +55,43 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // serde_html_form rather than axum's own Query: a key given more
-        // than once is a list (`?cmd=sh&cmd=-c`).
-        serde_html_form::from_str(parts.uri.query().unwrap_or(""))
-            .map(ApiQuery)
-            .map_err(|e| {
-                ApiError::new(
-                    ErrorKind::BadRequest,
-                    "invalid_query",
-                    format!("the query string: {}", inner(&e)),
-                )
-            })
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(query_error(&e)),
+            Err(e) => Err(ApiError::new(
+                ErrorKind::BadRequest,
+                "invalid_query",
+                e.body_text(),
+            )),
+        }
     }
+}
+
+/// A typed query string in which a key given more than once is a list
+/// (`?cmd=sh&cmd=-c`), read with serde_html_form.
+pub struct ApiListQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiListQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        serde_html_form::from_str(parts.uri.query().unwrap_or(""))
+            .map(ApiListQuery)
+            .map_err(|e| query_error(&e))
+    }
+}
+
+fn query_error(e: &dyn std::error::Error) -> ApiError {
+    ApiError::new(
+        ErrorKind::BadRequest,
+        "invalid_query",
+        format!("the query string: {}", inner(e)),
+    )
 }
 
 /// serde's own message ("unknown field `cpus`, expected one of ...").

@@ -94,13 +94,16 @@ pub struct ExecStreamQuery {
     #[serde(default)]
     pub tty: bool,
     /// The terminal's size, with `tty`.
+    #[param(minimum = 1, maximum = 1000)]
     pub rows: Option<u16>,
+    #[param(minimum = 1, maximum = 1000)]
     pub cols: Option<u16>,
     /// Whether the client sends stdin (binary frames); without it stdin is
     /// empty.
     #[serde(default)]
     pub stdin: bool,
     /// Default: none (an interactive session lasts as long as it is used).
+    #[param(minimum = 1, maximum = 3600)]
     pub timeout_seconds: Option<u32>,
 }
 

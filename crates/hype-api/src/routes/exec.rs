@@ -20,7 +20,7 @@ use hype_types::{
 };
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiListQuery};
 use crate::AppState;
 
 #[utoipa::path(post, path = "/api/v1/vms/{name}/exec", tag = "guest", params(("name" = String, Path)),
@@ -51,7 +51,7 @@ pub async fn exec(
 pub async fn exec_ws(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    ApiQuery(q): ApiQuery<ExecStreamQuery>,
+    ApiListQuery(q): ApiListQuery<ExecStreamQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let spec = q.validate().map_err(invalid)?;
