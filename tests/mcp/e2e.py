@@ -9,8 +9,10 @@
 
 Each run creates a browser sandbox, navigates to a data: URL, takes a
 snapshot, clicks a button by its ref, checks the title it sets, takes a
-screenshot, forks the sandbox (sandbox_create from a named snapshot made
-over REST, and sandbox_fork) and deletes them all. It prints one JSON line
+screenshot, runs commands and moves files in the guest (sandbox_exec,
+sandbox_read_file, sandbox_write_file), fetches a file the page downloaded
+and uploads one given inline, forks the sandbox (sandbox_create from a
+named snapshot made over REST, and sandbox_fork) and deletes them all. It prints one JSON line
 of what it saw and exits non-zero at the first check that fails.
 """
 
@@ -31,6 +33,8 @@ TOOLS = {
     "browser_navigate", "browser_snapshot", "browser_click", "browser_type",
     "browser_press_key", "browser_take_screenshot", "browser_screenshot",
     "browser_evaluate", "browser_tabs", "browser_wait_for",
+    "sandbox_exec", "sandbox_read_file", "sandbox_write_file", "sandbox_list_downloads",
+    "sandbox_get_download",
 }
 PAGE = ("data:text/html,<title>before</title><h1>MCP test</h1>"
         "<button onclick=\"document.title='clicked'\">Press me</button>"
@@ -102,6 +106,63 @@ async def browse(client, sandbox=None):
     return ref
 
 
+GUEST_PAGE = ("data:text/html,<title>guest</title>"
+              "<a id=dl download=mcp-report.txt href='data:text/plain;base64,aGVsbG8gZnJvbSB0aGUgcGFnZQ=='>Get report</a>"
+              "<input id=f type=file onchange=\"o.textContent='chosen '+this.files[0].name+' '+this.files[0].size\"><p id=o>none</p>")
+
+
+async def guest(c, extra):
+    """The guest tools: exec, files both ways, a download, inline upload."""
+    seen = {}
+    r = text(await call(c, "sandbox_exec", {"cmd": "echo out; echo err >&2; exit 3", **extra}))
+    check(r.startswith("Exit code: 3") and "### stdout\nout\n" in r and "### stderr\nerr\n" in r, r)
+    r = text(await call(c, "sandbox_exec", {"cmd": ["cat"], "stdin": "piped in", **extra}))
+    check(r.startswith("Exit code: 0") and "### stdout\npiped in" in r, r)
+    r = text(await call(c, "sandbox_exec", {"cmd": "id -un", **extra}))
+    check("browser" in r, r)
+    await call(c, "sandbox_write_file", {"path": "/tmp/mcp.txt", "content": "hello from mcp", **extra})
+    r = text(await call(c, "sandbox_read_file", {"path": "/tmp/mcp.txt", **extra}))
+    check(r == "hello from mcp", r)
+    raw = bytes(range(256)) * 64
+    await call(c, "sandbox_write_file", {"path": "/tmp/mcp.bin", "content_base64": base64.b64encode(raw).decode(), **extra})
+    r = await call(c, "sandbox_read_file", {"path": "/tmp/mcp.bin", **extra})
+    blobs = [b for b in r.content if getattr(b, "type", "") == "resource"]
+    check(len(blobs) == 1 and base64.b64decode(blobs[0].resource.blob) == raw, text(r))
+    bad = await call(c, "sandbox_read_file", {"path": "/no/such/file", **extra}, ok=False)
+    check("/no/such/file" in text(bad), text(bad))
+    bad = await call(c, "sandbox_read_file", {"path": "/tmp", **extra}, ok=False)
+    check("is a directory" in text(bad), text(bad))
+    bad = await call(c, "sandbox_write_file", {"path": "tmp/x", "content": "x", **extra}, ok=False)
+    check("absolute" in text(bad), text(bad))
+
+    # A download the page starts, listed and fetched.
+    await call(c, "browser_navigate", {"url": GUEST_PAGE, **extra})
+    await call(c, "browser_click", {"element": "Get report", "target": "#dl", **extra})
+    listed = []
+    for _ in range(60):
+        r = text(await call(c, "sandbox_list_downloads", extra))
+        if "mcp-report" in r:
+            listed = json.loads(r[r.index("\n") + 1:])
+            break
+        await asyncio.sleep(1)
+    check(listed, f"no download listed: {r}")
+    name = next(d["name"] for d in listed if "mcp-report" in d["name"])
+    r = await call(c, "sandbox_get_download", {"file": name, **extra})
+    blobs = [b for b in r.content if getattr(b, "type", "") == "resource"]
+    check(len(blobs) == 1 and base64.b64decode(blobs[0].resource.blob) == b"hello from the page", text(r))
+    check(blobs[0].resource.mime_type == "text/plain", blobs[0].resource)
+    bad = await call(c, "sandbox_get_download", {"file": "../etc/passwd", **extra}, ok=False)
+    check("download" in text(bad), text(bad))
+    seen["download"] = name
+
+    # playwright-mcp's file upload, with a file given inline.
+    r = text(await call(c, "browser_click", {"element": "File", "target": "#f", **extra}))
+    check("File chooser" in r, r)
+    await call(c, "browser_file_upload", {"files": [{"name": "note.txt", "content": "12345"}], **extra})
+    await call(c, "browser_wait_for", {"text": "chosen note.txt 5", **extra})
+    return seen
+
+
 async def http(url, key):
     headers = {"Authorization": f"Bearer {key}"}
     seen = {}
@@ -125,6 +186,7 @@ async def http(url, key):
         await c.session.subscribe_resource("hype://events")
         await call(c, "sandbox_create", {"name": "mcp-http", "ttl": 1800})
         seen["ref"] = await browse(c)
+        seen["guest"] = await guest(c, {})
         seen["http_forks"] = await forks(c, "mcp-http", url.removesuffix("/mcp"), key, 1)
         events = json.loads((await c.read_resource("hype://events")).contents[0].text)
         kinds = [e["type"] for e in events if e["vm"] == "mcp-http"]
@@ -164,6 +226,7 @@ async def stdio(hype):
         r = await call(c, "sandbox_create", {"name": "mcp-stdio", "cpu": 2, "memory": 1536})
         check("is running" in text(r), text(r))
         seen["ref"] = await browse(c)
+        seen["guest"] = await guest(c, {"sandbox": "mcp-stdio"})
         seen["stdio_forks"] = await forks(c, "mcp-stdio", os.environ["HYPE_API_BASE"],
                                           os.environ["HYPE_API_KEY"], 2)
         await call(c, "sandbox_delete", {"name": "mcp-stdio"})

@@ -5,9 +5,13 @@
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use hype_cdp::Discovery;
-use hype_core::{CoreError, Hype};
-use hype_mcp::{Backend, BackendError, BackendResult, CdpAccess};
-use hype_types::{CreateVm, Event, ForkResult, ForkVm, PageRequest, Vm};
+use hype_core::{CoreError, FileDownload, Hype};
+use hype_mcp::{is_directory, too_big, Backend, BackendError, BackendResult, CdpAccess};
+use hype_types::files::UploadSpec;
+use hype_types::{
+    CreateVm, Download, Event, ExecRequest, ExecResult, FileKind, ForkResult, ForkVm, PageRequest,
+    Uploaded, Vm,
+};
 use tokio::sync::broadcast::error::RecvError;
 
 #[derive(Clone)]
@@ -101,4 +105,57 @@ impl Backend for CoreBackend {
     fn lease(&self, name: &str) -> Self::Lease {
         self.hype.cdp_lease(name)
     }
+
+    async fn exec(&self, name: &str, req: ExecRequest) -> BackendResult<ExecResult> {
+        // The same checks as the REST route's, with its words.
+        let (spec, stdin) = req
+            .validate()
+            .map_err(|e| BackendError::new(hype_types::ErrorKind::Invalid, e))?;
+        self.hype.exec(name, spec, stdin).await.map_err(map)
+    }
+
+    async fn read_file(&self, name: &str, path: &str, limit: u64) -> BackendResult<Vec<u8>> {
+        let file = self.hype.read_file(name, path).await.map_err(map)?;
+        if file.entry.kind == FileKind::Directory {
+            return Err(is_directory(path));
+        }
+        gather(file, path, limit).await
+    }
+
+    async fn write_file(
+        &self,
+        name: &str,
+        spec: UploadSpec,
+        data: Vec<u8>,
+    ) -> BackendResult<Uploaded> {
+        let body =
+            futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes::Bytes::from(data))]);
+        self.hype.write_file(name, spec, body).await.map_err(map)
+    }
+
+    async fn downloads(&self, name: &str) -> BackendResult<Vec<Download>> {
+        self.hype.downloads(name).await.map_err(map)
+    }
+
+    async fn download(&self, name: &str, file: &str, limit: u64) -> BackendResult<Vec<u8>> {
+        let found = self.hype.download(name, file).await.map_err(map)?;
+        gather(found, file, limit).await
+    }
+}
+
+/// A guest file's bytes, refused before reading when the guest says it is
+/// bigger than `limit` (and once they pass it, should it grow meanwhile).
+async fn gather(file: FileDownload, what: &str, limit: u64) -> BackendResult<Vec<u8>> {
+    if file.entry.size > limit {
+        return Err(too_big(what, limit));
+    }
+    let mut body = file.body;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        out.extend_from_slice(&chunk.map_err(map)?);
+        if out.len() as u64 > limit {
+            return Err(too_big(what, limit));
+        }
+    }
+    Ok(out)
 }

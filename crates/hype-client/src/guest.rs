@@ -13,6 +13,13 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::{Client, ClientError, Result};
 
+/// What is escaped in one path segment: all but RFC 3986's unreserved.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// What a live exec sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecFrame {
@@ -200,6 +207,9 @@ impl Client {
     }
 
     pub async fn download_file(&self, name: &str, file: &str) -> Result<GuestFile> {
+        // A downloaded file's name is the page's to choose: any byte of it
+        // that means something in a URL path is escaped.
+        let file = percent_encoding::utf8_percent_encode(file, SEGMENT);
         let (url, b) = self.req(Method::GET, &format!("/api/v1/vms/{name}/downloads/{file}"));
         let resp = self.send(&url, b).await?;
         Ok(guest_file(url, resp))

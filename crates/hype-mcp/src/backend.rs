@@ -7,8 +7,11 @@
 use std::future::Future;
 
 use futures::stream::BoxStream;
+use hype_types::files::UploadSpec;
 pub use hype_types::ErrorKind;
-use hype_types::{CreateVm, Event, ForkResult, ForkVm, Vm};
+use hype_types::{
+    CreateVm, Download, Event, ExecRequest, ExecResult, ForkResult, ForkVm, Uploaded, Vm,
+};
 
 /// A failed backend call, in words a model can act on.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -61,4 +64,57 @@ pub trait Backend: Send + Sync + 'static {
     fn recent_events(&self, limit: usize)
         -> impl Future<Output = BackendResult<Vec<Event>>> + Send;
     fn lease(&self, name: &str) -> Self::Lease;
+
+    /// Runs a process in the guest to its end (`POST .../exec`).
+    fn exec(
+        &self,
+        name: &str,
+        req: ExecRequest,
+    ) -> impl Future<Output = BackendResult<ExecResult>> + Send;
+    /// A guest file's bytes; a directory, or a file over `limit` bytes, is
+    /// refused (the REST API streams those).
+    fn read_file(
+        &self,
+        name: &str,
+        path: &str,
+        limit: u64,
+    ) -> impl Future<Output = BackendResult<Vec<u8>>> + Send;
+    /// Writes `data` to `spec.path` in the guest (unpacks it there, for an
+    /// archive).
+    fn write_file(
+        &self,
+        name: &str,
+        spec: UploadSpec,
+        data: Vec<u8>,
+    ) -> impl Future<Output = BackendResult<Uploaded>> + Send;
+    /// What the sandbox's browser downloaded, oldest first.
+    fn downloads(&self, name: &str) -> impl Future<Output = BackendResult<Vec<Download>>> + Send;
+    /// One downloaded file's bytes, refused over `limit`.
+    fn download(
+        &self,
+        name: &str,
+        file: &str,
+        limit: u64,
+    ) -> impl Future<Output = BackendResult<Vec<u8>>> + Send;
+}
+
+/// The refusal of a file over the most a tool answer carries.
+pub fn too_big(what: &str, limit: u64) -> BackendError {
+    BackendError::new(
+        ErrorKind::Invalid,
+        format!(
+            "{what} is over {} MiB, more than a tool answer carries; copy it with `hype vms cp` or GET .../files of the REST API",
+            limit >> 20
+        ),
+    )
+}
+
+/// The refusal of a directory where a file was asked for.
+pub fn is_directory(path: &str) -> BackendError {
+    BackendError::new(
+        ErrorKind::Conflict,
+        format!(
+            "{path} is a directory: read the files in it one by one (sandbox_exec `ls` lists them)"
+        ),
+    )
 }

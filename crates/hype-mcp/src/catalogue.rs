@@ -29,7 +29,7 @@ fn core_tools() -> Vec<Tool> {
         tool::<PressKey>("browser_press_key", "Press a key on the keyboard (Enter, Tab, Escape, ArrowDown, or a character)."),
         tool::<FillForm>("browser_fill_form", "Fill several form fields at once: text boxes, checkboxes, radio buttons, <select> comboboxes and sliders, each by ref or CSS selector."),
         tool::<SelectOption>("browser_select_option", "Select options of a <select> element by value or visible text."),
-        tool::<FileUpload>("browser_file_upload", "Answer the file chooser a click opened with files that are in the sandbox (absolute paths), or cancel it by giving none."),
+        tool::<FileUpload>("browser_file_upload", "Answer the file chooser a click opened with files that are in the sandbox (absolute `paths`) or given inline (`files`, by name and content), or cancel it by giving none."),
         tool::<HandleDialog>("browser_handle_dialog", "Accept or dismiss the alert, confirm, prompt or beforeunload dialog open in the current tab (with text for a prompt)."),
         tool::<Screenshot>("browser_take_screenshot", shot),
         tool::<Screenshot>("browser_screenshot", shot),

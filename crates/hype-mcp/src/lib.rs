@@ -19,6 +19,7 @@ mod config;
 mod error;
 mod glob;
 mod groups;
+mod guest;
 mod input;
 mod monitor;
 mod observe;
@@ -35,7 +36,9 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 
-pub use backend::{Backend, BackendError, BackendResult, CdpAccess, ErrorKind};
+pub use backend::{
+    is_directory, too_big, Backend, BackendError, BackendResult, CdpAccess, ErrorKind,
+};
 pub use config::{Cap, McpConfig, UnknownCap, DEFAULT_SNAPSHOT_BUDGET};
 pub use error::ToolError;
 pub use rest::RestBackend;

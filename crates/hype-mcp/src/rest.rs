@@ -9,12 +9,17 @@ use std::time::Duration;
 
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use hype_client::{Client, ClientError, SseStream};
-use hype_types::{CreateVm, Event, ForkResult, ForkVm, Vm};
+use hype_client::{Client, ClientError, GuestFile, SseStream, UploadTo};
+use hype_types::files::UploadSpec;
+use hype_types::{
+    CreateVm, Download, Event, ExecRequest, ExecResult, ForkResult, ForkVm, Uploaded, Vm,
+};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::backend::{Backend, BackendError, BackendResult, CdpAccess, ErrorKind};
+use crate::backend::{
+    is_directory, too_big, Backend, BackendError, BackendResult, CdpAccess, ErrorKind,
+};
 
 const KEPT: usize = 200;
 
@@ -138,4 +143,54 @@ impl Backend for RestBackend {
     }
 
     fn lease(&self, _name: &str) -> Self::Lease {}
+
+    async fn exec(&self, name: &str, req: ExecRequest) -> BackendResult<ExecResult> {
+        self.client.exec(name, &req).await.map_err(map)
+    }
+
+    async fn read_file(&self, name: &str, path: &str, limit: u64) -> BackendResult<Vec<u8>> {
+        let file = self.client.download_path(name, path).await.map_err(map)?;
+        if file.is_archive {
+            return Err(is_directory(path));
+        }
+        gather(file, path, limit).await
+    }
+
+    async fn write_file(
+        &self,
+        name: &str,
+        spec: UploadSpec,
+        data: Vec<u8>,
+    ) -> BackendResult<Uploaded> {
+        let mode = spec.mode.map(|m| format!("{m:04o}"));
+        let to = UploadTo {
+            path: &spec.path,
+            mode: mode.as_deref(),
+            owner: spec.owner.as_deref(),
+            archive: spec.archive,
+        };
+        self.client.upload(name, &to, data).await.map_err(map)
+    }
+
+    async fn downloads(&self, name: &str) -> BackendResult<Vec<Download>> {
+        Ok(self.client.downloads(name).await.map_err(map)?.downloads)
+    }
+
+    async fn download(&self, name: &str, file: &str, limit: u64) -> BackendResult<Vec<u8>> {
+        let body = self.client.download_file(name, file).await.map_err(map)?;
+        gather(body, file, limit).await
+    }
+}
+
+/// A guest file's bytes, refused once they pass `limit`.
+async fn gather(file: GuestFile, what: &str, limit: u64) -> BackendResult<Vec<u8>> {
+    let mut body = file.body;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        out.extend_from_slice(&chunk.map_err(map)?);
+        if out.len() as u64 > limit {
+            return Err(too_big(what, limit));
+        }
+    }
+    Ok(out)
 }

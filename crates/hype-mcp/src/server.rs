@@ -189,6 +189,11 @@ impl<B: Backend> HypeMcp<B> {
             "sandbox_logs" => self.sandbox_logs(parse(name, args)?).await,
             "sandbox_use" => self.sandbox_use(parse(name, args)?).await,
             "sandbox_fork" => self.sandbox_fork(parse(name, args)?).await,
+            "sandbox_exec" => self.sandbox_exec(parse(name, args)?).await,
+            "sandbox_read_file" => self.sandbox_read_file(parse(name, args)?).await,
+            "sandbox_write_file" => self.sandbox_write_file(parse(name, args)?).await,
+            "sandbox_list_downloads" => self.sandbox_list_downloads(parse(name, args)?).await,
+            "sandbox_get_download" => self.sandbox_get_download(parse(name, args)?).await,
             _ => self.dispatch_browser(name, args).await,
         }
     }
@@ -258,6 +263,11 @@ pub fn catalogue(caps: &BTreeSet<Cap>) -> Vec<Tool> {
         tool::<SandboxUse>("sandbox_use", "Make a sandbox this session's current one: browser tools called without `sandbox` act on it. Over the sessionless protocol version there is no session to remember it; name the sandbox on each call there."),
         tool::<SandboxName>("sandbox_delete", "Stop and delete a sandbox and everything in it."),
         tool::<SandboxLogs>("sandbox_logs", "The last lines of a sandbox's serial console (boot messages, guest agent)."),
+        tool::<SandboxExec>("sandbox_exec", "Run a command inside the sandbox (a shell line, or a program and its arguments) and wait for it to end; returns its exit code, stdout and stderr. Runs as the sandbox's unprivileged user unless `user` says otherwise; killed after `timeout` seconds."),
+        tool::<SandboxReadFile>("sandbox_read_file", "Read a file in the sandbox: text comes back as text, other bytes as an embedded resource (up to 10 MiB)."),
+        tool::<SandboxWriteFile>("sandbox_write_file", "Write a file in the sandbox (text or base64), replacing any file at that path; its directory must exist."),
+        tool::<SandboxDownloads>("sandbox_list_downloads", "List the files the sandbox's browser downloaded: name, size, sha256, the URL and page they came from, when."),
+        tool::<SandboxGetDownload>("sandbox_get_download", "Fetch a file the sandbox's browser downloaded, by its name from sandbox_list_downloads, as an embedded resource (up to 10 MiB)."),
     ];
     tools.extend(crate::catalogue::browser_tools(caps));
     tools
@@ -432,7 +442,12 @@ mod tests {
                 "sandbox_get",
                 "sandbox_use",
                 "sandbox_delete",
-                "sandbox_logs"
+                "sandbox_logs",
+                "sandbox_exec",
+                "sandbox_read_file",
+                "sandbox_write_file",
+                "sandbox_list_downloads",
+                "sandbox_get_download"
             ]
         );
         let fork = tools.iter().find(|t| t.name == "sandbox_fork").unwrap();

@@ -302,6 +302,12 @@ impl<B: Backend> HypeMcp<B> {
     }
 
     pub(crate) async fn file_upload(&self, a: FileUpload) -> Output {
+        let mut paths = a.paths.unwrap_or_default();
+        if let Some(p) = paths.iter().find(|p| !p.starts_with('/')) {
+            return Err(ToolError::Invalid(format!(
+                "'{p}' is not an absolute path: give paths of files in the sandbox, such as /tmp/upload.txt"
+            )));
+        }
         let mut t = self.tab(a.sandbox).await?;
         let chooser = {
             let mut s = t.mon.state.lock().expect("monitor");
@@ -315,11 +321,19 @@ impl<B: Backend> HypeMcp<B> {
                 "no file chooser is open: click the page's file input first (browser_click), then call browser_file_upload".into(),
             ));
         };
-        let paths = a.paths.unwrap_or_default();
-        if let Some(p) = paths.iter().find(|p| !p.starts_with('/')) {
-            return Err(ToolError::Invalid(format!(
-                "'{p}' is not an absolute path: give paths of files in the sandbox, such as /tmp/upload.txt"
-            )));
+        // Inline files go into the sandbox first; the chooser stays open
+        // (taken back) if that fails, so the agent can try again.
+        if let Some(files) = a.files.filter(|f| !f.is_empty()) {
+            match self.stage_files(&t.sandbox, files).await {
+                Ok(staged) => paths.extend(staged),
+                Err(e) => {
+                    let mut s = t.mon.state.lock().expect("monitor");
+                    if let Some(x) = s.tabs.iter_mut().find(|x| x.target == t.target) {
+                        x.chooser = Some(node);
+                    }
+                    return Err(e);
+                }
+            }
         }
         let files = paths.clone();
         t.run(move |p| {

@@ -12,7 +12,10 @@ use futures::stream::BoxStream;
 use hype_mcp::{
     Backend, BackendError, BackendResult, Cap, CdpAccess, ErrorKind, HypeMcp, McpConfig,
 };
-use hype_types::{CreateVm, Event, ForkResult, ForkVm, Vm};
+use hype_types::files::UploadSpec;
+use hype_types::{
+    CreateVm, Download, Event, ExecRequest, ExecResult, ForkResult, ForkVm, Uploaded, Vm,
+};
 use rmcp::model::CallToolResult;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -108,6 +111,21 @@ impl Backend for Local {
     }
     async fn recent_events(&self, _: usize) -> BackendResult<Vec<Event>> {
         Ok(vec![])
+    }
+    async fn exec(&self, _: &str, _: ExecRequest) -> BackendResult<ExecResult> {
+        none()
+    }
+    async fn read_file(&self, _: &str, _: &str, _: u64) -> BackendResult<Vec<u8>> {
+        none()
+    }
+    async fn write_file(&self, _: &str, _: UploadSpec, _: Vec<u8>) -> BackendResult<Uploaded> {
+        none()
+    }
+    async fn downloads(&self, _: &str) -> BackendResult<Vec<Download>> {
+        none()
+    }
+    async fn download(&self, _: &str, _: &str, _: u64) -> BackendResult<Vec<u8>> {
+        none()
     }
     fn lease(&self, _: &str) -> Self::Lease {}
 }

@@ -220,11 +220,16 @@ fn every_playwright_mcp_tool_is_in_hype_with_its_arguments() -> anyhow::Result<(
         [
             "sandbox_create",
             "sandbox_delete",
+            "sandbox_exec",
             "sandbox_fork",
             "sandbox_get",
+            "sandbox_get_download",
             "sandbox_list",
+            "sandbox_list_downloads",
             "sandbox_logs",
-            "sandbox_use"
+            "sandbox_read_file",
+            "sandbox_use",
+            "sandbox_write_file"
         ]
     );
     assert!(!pw

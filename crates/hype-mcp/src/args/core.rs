@@ -404,6 +404,10 @@ pub struct FileUpload {
     /// chooser; omitted, the chooser is cancelled.
     #[serde(default)]
     pub paths: Option<Vec<String>>,
+    /// Files given here instead, by name and content: hype puts them in
+    /// the sandbox and chooses them (with any `paths`).
+    #[serde(default)]
+    pub files: Option<Vec<super::InlineFile>>,
     /// Sandbox to use; defaults to the one last created or used in this session.
     #[serde(default)]
     pub sandbox: Option<String>,

@@ -9,9 +9,11 @@
 
 mod caps;
 mod core;
+mod guest;
 
 pub use self::caps::*;
 pub use self::core::*;
+pub use self::guest::*;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
