@@ -23,6 +23,7 @@ NO_MODEL = {
     "Created": "vms.create() returns a Vm, or with count a ForkResult",
     "Login": "the web console's login body; SDK clients send the key",
     "SessionInfo": "the web console's session; SDK clients send the key",
+    "DownloadList": "vms.downloads() returns the list",
 }
 PRIMITIVE = {"string": str, "integer": int, "number": float, "boolean": bool}
 

@@ -15,6 +15,8 @@ export { Job, Jobs, type JobEvent, type Submission, type WaitOptions } from "./r
 export { Sources } from "./resources/sources.js";
 export { System } from "./resources/system.js";
 export { Vms } from "./resources/vms.js";
+export { Guest, type Command, type ExecOptions, type ExecStreamOptions, type UploadOptions } from "./resources/guest.js";
+export { ExecStream, GuestFile, type ExecChunk, type UploadData } from "./guest.js";
 export { Sandbox } from "./sandbox.js";
 export { EventStream, type SseMessage, type StreamOptions } from "./sse.js";
 export { VERSION } from "./transport.js";

@@ -1,8 +1,10 @@
 import type { Browser, BrowserType } from "playwright-core";
 
 import type { Hype } from "./client.js";
-import type { ConsoleMessage, NetworkRequest, Vm } from "./models.js";
+import type { ExecStream, GuestFile, UploadData } from "./guest.js";
+import type { ConsoleMessage, Download, ExecResult, FileInfo, FileList, NetworkRequest, Uploaded, Vm } from "./models.js";
 import type { Operations } from "./operations.js";
+import type { Command, ExecOptions, ExecStreamOptions, UploadOptions } from "./resources/guest.js";
 
 /**
  * A running VM that is deleted on `delete()`, or at the end of its scope
@@ -82,6 +84,51 @@ export class Sandbox implements AsyncDisposable {
   /** The browser's pages' network requests since the sandbox started. */
   network(opts: { after?: number } = {}): Promise<NetworkRequest[]> {
     return this.#client.vms.browserNetwork(this.name, opts);
+  }
+
+  /** Runs `cmd` in the sandbox to its end (see `vms.exec()`): `(await sb.exec("echo hi; exit 3")).exitCode` is 3. */
+  exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.#client.vms.exec(this.name, cmd, opts);
+  }
+
+  /** Starts `cmd` in the sandbox, streamed over a WebSocket (see `vms.execStream()`). */
+  execStream(cmd: Command, opts: ExecStreamOptions = {}): Promise<ExecStream> {
+    return this.#client.vms.execStream(this.name, cmd, opts);
+  }
+
+  /** Writes `data` (bytes, text, a stream) to `path` in the sandbox, streamed. */
+  upload(path: string, data: UploadData, opts: UploadOptions = {}): Promise<Uploaded> {
+    return this.#client.vms.upload(this.name, path, data, opts);
+  }
+
+  /** File `path` of the sandbox, streamed (a directory as a tar archive). */
+  download(path: string): Promise<GuestFile> {
+    return this.#client.vms.download(this.name, path);
+  }
+
+  /** What `lstat` says of `path` in the sandbox. */
+  stat(path: string): Promise<FileInfo> {
+    return this.#client.vms.stat(this.name, path);
+  }
+
+  /** The entries of directory `path` in the sandbox. */
+  listFiles(path: string): Promise<FileList> {
+    return this.#client.vms.listFiles(this.name, path);
+  }
+
+  /** Removes `path` in the sandbox. */
+  removeFile(path: string, opts: { recursive?: boolean } = {}): Promise<void> {
+    return this.#client.vms.removeFile(this.name, path, opts);
+  }
+
+  /** What the sandbox's browser downloaded. */
+  downloads(): Promise<Download[]> {
+    return this.#client.vms.downloads(this.name);
+  }
+
+  /** One file the sandbox's browser downloaded, by its name. */
+  downloadFile(file: string): Promise<GuestFile> {
+    return this.#client.vms.downloadFile(this.name, file);
   }
 
   /** Closes the browsers `playwright()` opened and deletes the VM (once). */

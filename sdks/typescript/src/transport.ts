@@ -6,7 +6,8 @@ export const VERSION = "0.1.0";
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined | null>;
   json?: unknown;
-  body?: string | Uint8Array;
+  /** A `ReadableStream` is streamed (and then never sent twice). */
+  body?: string | Uint8Array | ReadableStream<Uint8Array>;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   timeoutMs?: number | null;
@@ -63,12 +64,14 @@ export class Transport {
   /** Sends a request; an answer of 400 or more throws `HypeError`. */
   async request(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
     const headers = this.headers(opts.headers);
-    let body: string | Uint8Array | undefined = opts.body;
+    let body: string | Uint8Array | ReadableStream<Uint8Array> | undefined = opts.body;
     if (opts.json !== undefined) {
       body = JSON.stringify(opts.json);
       headers["content-type"] = "application/json";
     }
     const timeoutMs = opts.timeoutMs === undefined ? this.timeoutMs : opts.timeoutMs;
+    const streamed = body instanceof ReadableStream;
+    const maxRetries = streamed ? 0 : this.maxRetries;
     for (let attempt = 0; ; attempt++) {
       const signals = [opts.signal, timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs)].filter(
         (s): s is AbortSignal => s !== undefined,
@@ -80,11 +83,12 @@ export class Transport {
           headers,
           body,
           signal: signals.length ? AbortSignal.any(signals) : undefined,
-        });
+          ...(streamed ? { duplex: "half" } : {}),
+        } as RequestInit);
       } catch (e) {
         throw this.unreachable(e);
       }
-      if (r.status === 429 && attempt < this.maxRetries) {
+      if (r.status === 429 && attempt < maxRetries) {
         // Refused before it was handled: safe to send again, after Retry-After.
         await r.body?.cancel();
         await new Promise((res) => setTimeout(res, retryAfterMs(r, attempt)));

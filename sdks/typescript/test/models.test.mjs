@@ -21,6 +21,7 @@ const NO_MODEL = {
   JobSpec: "VsphereJob | XcpngJob, each checked", JobBatch: "jobs.submitMany() takes the array",
   SnapshotList: "snapshots.list() returns the array", PoolList: "pools.list() returns the array", Created: "vms.create() returns a Vm, vms.createForks() a ForkResult",
   Login: "the web console's login body; SDK clients send the key", SessionInfo: "the web console's session; SDK clients send the key",
+  DownloadList: "vms.downloads() returns the array",
 };
 const AS_WRITTEN = new Set(["VsphereJob", "XcpngJob", "OvfJob"]); // sent in the API's own snake_case
 
@@ -48,7 +49,8 @@ function tsType(schema, camelize) {
       case "array": return schema.prefixItems
         ? `[${schema.prefixItems.map((s) => tsType(s, camelize)).join(", ")}]`
         : `Array<${tsType(schema.items, camelize)}>`;
-      case "object": return schema.properties ? objectType(schema, camelize) : "Record<string, unknown>";
+      case "object": return schema.properties ? objectType(schema, camelize)
+        : `Record<string, ${typeof schema.additionalProperties === "object" ? tsType(schema.additionalProperties, camelize) : "unknown"}>`;
       default: throw new Error(`schema type ${k}`);
     }
   }).join(" | ");

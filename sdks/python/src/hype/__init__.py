@@ -9,12 +9,17 @@ import jobs.
 
 from ._client import AsyncHype, Hype
 from ._errors import HypeConnectionError, HypeError, HypeTimeoutError, JobFailedError
+from ._guest import AsyncExecStream, AsyncGuestFile, ExecChunk, ExecStream, GuestFile
 from ._pagination import AsyncPager, Pager
 from ._sandbox import AsyncSandbox, Sandbox
 from ._sse import AsyncEventStream, EventStream
 from ._version import __version__
 from .models import (
     ConsoleMessage,
+    Download,
+    ExecResult,
+    FileInfo,
+    FileList,
     NetworkRequest,
     Event,
     GuestNetwork,
@@ -23,6 +28,7 @@ from .models import (
     JobEvent,
     JobProgress,
     ProbeResult,
+    Uploaded,
     VersionInfo,
     Vm,
 )
@@ -31,5 +37,6 @@ __all__ = [
     "Hype", "AsyncHype", "HypeError", "HypeConnectionError", "HypeTimeoutError", "JobFailedError",
     "Sandbox", "AsyncSandbox", "EventStream", "AsyncEventStream", "Pager", "AsyncPager",
     "Vm", "Event", "Image", "Job", "JobEvent", "JobProgress", "VersionInfo", "GuestNetwork",
-    "ProbeResult", "ConsoleMessage", "NetworkRequest", "__version__",
+    "ProbeResult", "ConsoleMessage", "NetworkRequest", "ExecResult", "FileInfo", "FileList", "Uploaded",
+    "Download", "ExecStream", "AsyncExecStream", "ExecChunk", "GuestFile", "AsyncGuestFile", "__version__",
 ]

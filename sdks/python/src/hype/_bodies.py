@@ -2,7 +2,7 @@
 OpenAPI document; :mod:`hype.models` re-exports them. They are apart
 from the answer models only to keep each module short."""
 
-from typing import List, Literal, Optional, Union
+from typing import Dict, List, Literal, Optional, Union
 
 from typing_extensions import NotRequired, TypedDict
 
@@ -130,3 +130,15 @@ class JobBatch(TypedDict):
     """Several jobs, all stored or none."""
 
     jobs: List[JobSpec]
+
+
+class ExecRequest(TypedDict):
+    """``POST /api/v1/vms/{name}/exec`` (``vms.exec`` takes these as arguments)."""
+
+    cmd: List[str]
+    env: NotRequired[Dict[str, str]]
+    cwd: NotRequired[Optional[str]]
+    user: NotRequired[Optional[str]]
+    stdin: NotRequired[Optional[str]]
+    stdin_base64: NotRequired[Optional[str]]
+    timeout_seconds: NotRequired[Optional[int]]

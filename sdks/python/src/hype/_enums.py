@@ -7,6 +7,7 @@ VmState = Literal["creating", "starting", "running", "paused", "stopping", "stop
 EventType = Literal[
     "VM_CREATED", "VM_STARTING", "VM_RUNNING", "VM_PAUSED", "VM_RESUMED", "VM_STOPPED",
     "VM_CRASHED", "VM_DELETED", "VM_SNAPSHOTTED", "VM_RESTORED", "SNAPSHOT_CREATED", "SNAPSHOT_DELETED",
+    "DOWNLOAD_COMPLETED",
 ]
 JobState = Literal["pending", "running", "completed", "failed", "cancelled"]
 JobKind = Literal["vsphere_export", "xcpng_export", "ovf"]
@@ -22,3 +23,6 @@ PoolChoice = Union[str, bool]
 SourceKind = Literal["vsphere", "xcpng"]
 DiskBus = Literal["virtio", "scsi", "sata", "ide", "nvme", "xen", "other"]
 PowerState = Literal["on", "off", "suspended", "paused", "unknown"]
+FileKind = Literal["file", "directory", "symlink", "other"]
+#: How the bytes of an exec's ``stdout`` or ``stderr`` are given.
+OutputEncoding = Literal["utf-8", "base64"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any, Generator, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Generator, List, Optional, Sequence, Union
 
+from ._guest import AsyncExecStream, AsyncGuestFile, AsyncUploadData, ExecStream, GuestFile, UploadData
 from ._operations import operation
-from .models import ConsoleMessage, NetworkRequest, Vm
+from .models import ConsoleMessage, Download, ExecResult, FileInfo, FileList, NetworkRequest, Uploaded, Vm
 
 if TYPE_CHECKING:  # pragma: no cover
     from playwright.async_api import Browser as AsyncBrowser
@@ -91,6 +92,54 @@ class Sandbox:
     def network(self, after: Optional[int] = None) -> List["NetworkRequest"]:
         """The browser's pages' network requests since the sandbox started."""
         return self._client.vms.browser_network(self.name, after=after)
+
+    def exec(self, cmd: Union[str, Sequence[str]], *, env: Optional[Dict[str, str]] = None,
+             cwd: Optional[str] = None, user: Optional[str] = None, stdin: Union[str, bytes, None] = None,
+             timeout: Optional[int] = None) -> ExecResult:
+        """Runs ``cmd`` in the sandbox to its end (see :meth:`hype.resources.guest.Guest.exec`)::
+
+            r = sb.exec("echo hi; exit 3")
+            assert (r.stdout, r.exit_code) == ("hi\\n", 3)
+        """
+        return self._client.vms.exec(self.name, cmd, env=env, cwd=cwd, user=user, stdin=stdin, timeout=timeout)
+
+    def exec_stream(self, cmd: Union[str, Sequence[str]], *, env: Optional[Dict[str, str]] = None,
+                    cwd: Optional[str] = None, user: Optional[str] = None, tty: bool = False,
+                    rows: Optional[int] = None, cols: Optional[int] = None, stdin: bool = True,
+                    timeout: Optional[int] = None) -> ExecStream:
+        """Starts ``cmd`` in the sandbox, streamed over a WebSocket (see
+        :meth:`hype.resources.guest.Guest.exec_stream`)."""
+        return self._client.vms.exec_stream(self.name, cmd, env=env, cwd=cwd, user=user, tty=tty, rows=rows,
+                                            cols=cols, stdin=stdin, timeout=timeout)
+
+    def upload(self, path: str, data: UploadData, *, mode: Union[int, str, None] = None,
+               owner: Optional[str] = None, archive: bool = False) -> Uploaded:
+        """Writes ``data`` (bytes, text, a ``Path``, a file object) to ``path`` in the sandbox, streamed."""
+        return self._client.vms.upload(self.name, path, data, mode=mode, owner=owner, archive=archive)
+
+    def download(self, path: str) -> GuestFile:
+        """File ``path`` of the sandbox, streamed (a directory as a tar archive)."""
+        return self._client.vms.download(self.name, path)
+
+    def stat(self, path: str) -> FileInfo:
+        """What ``lstat`` says of ``path`` in the sandbox."""
+        return self._client.vms.stat(self.name, path)
+
+    def list_files(self, path: str) -> FileList:
+        """The entries of directory ``path`` in the sandbox."""
+        return self._client.vms.list_files(self.name, path)
+
+    def remove_file(self, path: str, *, recursive: bool = False) -> None:
+        """Removes ``path`` in the sandbox."""
+        self._client.vms.remove_file(self.name, path, recursive=recursive)
+
+    def downloads(self) -> List[Download]:
+        """What the sandbox's browser downloaded."""
+        return self._client.vms.downloads(self.name)
+
+    def download_file(self, file: str) -> GuestFile:
+        """One file the sandbox's browser downloaded, by its name."""
+        return self._client.vms.download_file(self.name, file)
 
     def delete(self) -> None:
         """Closes the browsers :meth:`playwright` opened and deletes the VM (once)."""
@@ -178,6 +227,50 @@ class AsyncSandbox:
     async def network(self, after: Optional[int] = None) -> List["NetworkRequest"]:
         """The browser's pages' network requests since the sandbox started."""
         return await self._client.vms.browser_network(self.name, after=after)
+
+    async def exec(self, cmd: Union[str, Sequence[str]], *, env: Optional[Dict[str, str]] = None,
+                   cwd: Optional[str] = None, user: Optional[str] = None, stdin: Union[str, bytes, None] = None,
+                   timeout: Optional[int] = None) -> ExecResult:
+        """Runs ``cmd`` in the sandbox to its end."""
+        return await self._client.vms.exec(self.name, cmd, env=env, cwd=cwd, user=user, stdin=stdin,
+                                           timeout=timeout)
+
+    async def exec_stream(self, cmd: Union[str, Sequence[str]], *, env: Optional[Dict[str, str]] = None,
+                          cwd: Optional[str] = None, user: Optional[str] = None, tty: bool = False,
+                          rows: Optional[int] = None, cols: Optional[int] = None, stdin: bool = True,
+                          timeout: Optional[int] = None) -> AsyncExecStream:
+        """Starts ``cmd`` in the sandbox, streamed over a WebSocket."""
+        return await self._client.vms.exec_stream(self.name, cmd, env=env, cwd=cwd, user=user, tty=tty,
+                                                  rows=rows, cols=cols, stdin=stdin, timeout=timeout)
+
+    async def upload(self, path: str, data: AsyncUploadData, *, mode: Union[int, str, None] = None,
+                     owner: Optional[str] = None, archive: bool = False) -> Uploaded:
+        """Writes ``data`` to ``path`` in the sandbox, streamed."""
+        return await self._client.vms.upload(self.name, path, data, mode=mode, owner=owner, archive=archive)
+
+    async def download(self, path: str) -> AsyncGuestFile:
+        """File ``path`` of the sandbox, streamed."""
+        return await self._client.vms.download(self.name, path)
+
+    async def stat(self, path: str) -> FileInfo:
+        """What ``lstat`` says of ``path`` in the sandbox."""
+        return await self._client.vms.stat(self.name, path)
+
+    async def list_files(self, path: str) -> FileList:
+        """The entries of directory ``path`` in the sandbox."""
+        return await self._client.vms.list_files(self.name, path)
+
+    async def remove_file(self, path: str, *, recursive: bool = False) -> None:
+        """Removes ``path`` in the sandbox."""
+        await self._client.vms.remove_file(self.name, path, recursive=recursive)
+
+    async def downloads(self) -> List[Download]:
+        """What the sandbox's browser downloaded."""
+        return await self._client.vms.downloads(self.name)
+
+    async def download_file(self, file: str) -> AsyncGuestFile:
+        """One file the sandbox's browser downloaded, by its name."""
+        return await self._client.vms.download_file(self.name, file)
 
     async def delete(self) -> None:
         """Closes the browsers :meth:`playwright` opened and deletes the VM (once)."""

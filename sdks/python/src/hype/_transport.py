@@ -7,8 +7,8 @@ import asyncio
 import json as _json
 import os
 import time
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
-from urllib.parse import quote
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -55,7 +55,13 @@ def retry_after(response: httpx.Response, attempt: int) -> float:
 def error_from(response: httpx.Response, body: Optional[bytes] = None) -> HypeError:
     """The :class:`HypeError` for an answer of 400 or more."""
     raw = response.content if body is None else body
-    code, message = f"http_{response.status_code}", response.reason_phrase or "error"
+    return error_of(response.status_code, response.reason_phrase, raw)
+
+
+def error_of(status: int, reason: Optional[str], raw: bytes) -> HypeError:
+    """The :class:`HypeError` for an answer of ``status`` with body ``raw``
+    (also a refused WebSocket upgrade's)."""
+    code, message = f"http_{status}", reason or "error"
     try:
         err = _json.loads(raw)["error"]
         code, message = str(err["code"]), str(err["message"])
@@ -63,7 +69,12 @@ def error_from(response: httpx.Response, body: Optional[bytes] = None) -> HypeEr
         text = raw.decode("utf-8", "replace").strip()
         if text:
             message = text[:500]
-    return HypeError(message, status=response.status_code, code=code)
+    return HypeError(message, status=status, code=code)
+
+
+def replayable(content: Any) -> bool:
+    """Whether a request body can be sent again (a stream cannot)."""
+    return content is None or isinstance(content, (bytes, str))
 
 
 class _Base:
@@ -72,7 +83,7 @@ class _Base:
         self.max_retries = max_retries
 
     def headers(self, extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
-        h = {"User-Agent": f"hype-sdk-python/{__version__}", "Accept": "application/json"}
+        h = {"User-Agent": self.user_agent(), "Accept": "application/json"}
         if self._api_key:
             h["Authorization"] = f"Bearer {self._api_key}"
         h.update(extra or {})
@@ -84,6 +95,18 @@ class _Base:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def ws_url(self, path: str, params: Iterable[Tuple[str, Any]] = ()) -> str:
+        """The ``ws://`` (``wss://``) URL of ``path``; ``params`` may repeat a key."""
+        pairs: List[Tuple[str, str]] = []
+        for k, v in params:
+            if v is not None:
+                pairs.append((k, ("true" if v else "false") if isinstance(v, bool) else str(v)))
+        base = "ws" + self.base_url[len("http"):] if self.base_url.startswith("http") else self.base_url
+        return base + path + ("?" + urlencode(pairs) if pairs else "")
+
+    def user_agent(self) -> str:
+        return f"hype-sdk-python/{__version__}"
 
     def _unreachable(self, exc: Exception) -> HypeError:
         if isinstance(exc, httpx.TimeoutException):
@@ -102,20 +125,47 @@ class SyncTransport(_Base):
         self._owns = http_client is None
 
     def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
-                json: Any = None, content: Optional[bytes] = None,
-                headers: Optional[Mapping[str, str]] = None) -> httpx.Response:
-        for attempt in range(self.max_retries + 1):
+                json: Any = None, content: Any = None,
+                headers: Optional[Mapping[str, str]] = None, timeout: Any = httpx.USE_CLIENT_DEFAULT,
+                ) -> httpx.Response:
+        """Sends a request; ``content`` may be bytes or an iterator of bytes
+        (streamed, and then never sent twice)."""
+        retries = self.max_retries if replayable(content) else 0
+        for attempt in range(retries + 1):
             try:
                 r = self.http.request(method, self.url(path), params=query(params), json=json,
-                                      content=content, headers=self.headers(headers))
+                                      content=content, headers=self.headers(headers), timeout=timeout)
             except httpx.TransportError as e:
                 raise self._unreachable(e) from e
-            if r.status_code != 429 or attempt == self.max_retries:
+            if r.status_code != 429 or attempt == retries:
                 break
             time.sleep(retry_after(r, attempt))  # refused before it was handled: safe to resend
         if r.status_code >= 400:
             raise error_from(r)
         return r
+
+    def stream(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
+               headers: Optional[Mapping[str, str]] = None) -> httpx.Response:
+        """Sends a request and returns the answer with its body unread (close
+        it); an answer of 400 or more raises, its body read and closed."""
+        req = self.http.build_request(method, self.url(path), params=query(params), headers=self.headers(headers))
+        for attempt in range(self.max_retries + 1):
+            try:
+                r = self.http.send(req, stream=True)
+            except httpx.TransportError as e:
+                raise self._unreachable(e) from e
+            if r.status_code < 400:
+                return r
+            try:
+                body = r.read()
+            except httpx.TransportError as e:
+                raise self._unreachable(e) from e
+            finally:
+                r.close()
+            if r.status_code != 429 or attempt == self.max_retries:
+                raise error_from(r, body)
+            time.sleep(retry_after(r, attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         if self._owns:
@@ -130,20 +180,47 @@ class AsyncTransport(_Base):
         self._owns = http_client is None
 
     async def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
-                      json: Any = None, content: Optional[bytes] = None,
-                      headers: Optional[Mapping[str, str]] = None) -> httpx.Response:
-        for attempt in range(self.max_retries + 1):
+                      json: Any = None, content: Any = None,
+                      headers: Optional[Mapping[str, str]] = None, timeout: Any = httpx.USE_CLIENT_DEFAULT,
+                      ) -> httpx.Response:
+        """Sends a request; ``content`` may be bytes or an async iterator of
+        bytes (streamed, and then never sent twice)."""
+        retries = self.max_retries if replayable(content) else 0
+        for attempt in range(retries + 1):
             try:
                 r = await self.http.request(method, self.url(path), params=query(params), json=json,
-                                            content=content, headers=self.headers(headers))
+                                            content=content, headers=self.headers(headers), timeout=timeout)
             except httpx.TransportError as e:
                 raise self._unreachable(e) from e
-            if r.status_code != 429 or attempt == self.max_retries:
+            if r.status_code != 429 or attempt == retries:
                 break
             await asyncio.sleep(retry_after(r, attempt))
         if r.status_code >= 400:
             raise error_from(r)
         return r
+
+    async def stream(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
+                     headers: Optional[Mapping[str, str]] = None) -> httpx.Response:
+        """Sends a request and returns the answer with its body unread (close
+        it); an answer of 400 or more raises, its body read and closed."""
+        req = self.http.build_request(method, self.url(path), params=query(params), headers=self.headers(headers))
+        for attempt in range(self.max_retries + 1):
+            try:
+                r = await self.http.send(req, stream=True)
+            except httpx.TransportError as e:
+                raise self._unreachable(e) from e
+            if r.status_code < 400:
+                return r
+            try:
+                body = await r.aread()
+            except httpx.TransportError as e:
+                raise self._unreachable(e) from e
+            finally:
+                await r.aclose()
+            if r.status_code != 429 or attempt == self.max_retries:
+                raise error_from(r, body)
+            await asyncio.sleep(retry_after(r, attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self) -> None:
         if self._owns:

@@ -1,4 +1,3 @@
-import type { Hype } from "../client.js";
 import { HypeError, errorFrom } from "../errors.js";
 import {
   decode, snakeize, type ConsoleMessage, type CreateVm, type Event, type ForkResult, type ForkVm, type GuestNetwork, type NetworkRequest, type ProbeResult,
@@ -8,6 +7,7 @@ import type { Operations } from "../operations.js";
 import { Pager } from "../pagination.js";
 import { parseSse } from "../sse.js";
 import { seg } from "../transport.js";
+import { Guest } from "./guest.js";
 
 const PAGE_SIZE = 100;
 /** How long `wait` waits by default (browser guests under TCG take a while). */
@@ -29,9 +29,13 @@ function settled(name: string, state: VmState, now: VmState, ev?: Event): boolea
   return false;
 }
 
-/** `hype.vms`: create, list, drive and delete VMs. */
-export class Vms {
-  static readonly operations: Operations = {
+/**
+ * `hype.vms`: create, list, drive and delete VMs; run processes and move
+ * files inside them (the methods of `Guest`).
+ */
+export class Vms extends Guest {
+  static override readonly operations: Operations = {
+    ...Guest.operations,
     list: ["GET /api/v1/vms"],
     create: ["POST /api/v1/vms"],
     createForks: ["POST /api/v1/vms"],
@@ -54,8 +58,6 @@ export class Vms {
     browserConsole: ["GET /api/v1/vms/{name}/browser/console"],
     browserNetwork: ["GET /api/v1/vms/{name}/browser/network"],
   };
-
-  constructor(private readonly client: Hype) {}
 
   /**
    * VMs by name (in `state` if given): `await` for all, or `for await` page

@@ -15,7 +15,8 @@ from ..models import (
     ConsoleMessage, Event, ForkResult, GuestNetwork, NetworkRequest, NetworkSpec, ProbeResult, Vm, VmmChoice,
     VmState,
 )
-from ._base import PAGE_SIZE, AsyncResource, SyncResource, page_of
+from ._base import PAGE_SIZE, page_of
+from .guest import AsyncGuest, Guest
 
 #: How long :meth:`VMs.wait` waits by default, in seconds (browser guests
 #: under TCG take a while).
@@ -56,8 +57,9 @@ def _lines(data: str) -> List[str]:
     return data.split("\n") if data else [""]
 
 
-class VMs(SyncResource):
-    """``h.vms``: create, list, drive and delete VMs."""
+class VMs(Guest):
+    """``h.vms``: create, list, drive and delete VMs; run processes and move
+    files inside them (the methods of :class:`~hype.resources.guest.Guest`)."""
 
     @operation("GET", "/api/v1/vms")
     def list(self, *, state: Optional[VmState] = None, page_size: Optional[int] = None,
@@ -232,7 +234,7 @@ class VMs(SyncResource):
 
 
 
-class AsyncVMs(AsyncResource):
+class AsyncVMs(AsyncGuest):
     """``h.vms`` of :class:`~hype.AsyncHype`; the same methods, awaitable."""
 
     @operation("GET", "/api/v1/vms")
