@@ -116,31 +116,11 @@ impl<B: Backend> HypeMcp<B> {
         files: Vec<InlineFile>,
     ) -> Result<Vec<String>, ToolError> {
         let dir = format!("{UPLOADS_DIR}/hype-upload-{:016x}", random());
-        let mut archive = tar::Builder::new(Vec::new());
-        let mut paths = Vec::with_capacity(files.len());
-        for (i, f) in files.into_iter().enumerate() {
-            let field = format!("files[{i}].");
-            if f.name.is_empty() || f.name.contains(['/', '\0']) || f.name == "." || f.name == ".."
-            {
-                return Err(ToolError::Invalid(format!(
-                    "{field}name {:?} is not a file name (no directories)",
-                    f.name
-                )));
-            }
-            let data =
-                content_bytes(&field, f.content, f.content_base64).map_err(ToolError::Invalid)?;
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0o644);
-            h.set_entry_type(tar::EntryType::Regular);
-            archive
-                .append_data(&mut h, &f.name, data.as_slice())
-                .map_err(|e| ToolError::Invalid(format!("{field}name: {e}")))?;
-            paths.push(format!("{dir}/{}", f.name));
-        }
-        let tar = archive
-            .into_inner()
-            .map_err(|e| ToolError::Invalid(format!("files: {e}")))?;
+        let paths = files
+            .iter()
+            .map(|f| format!("{dir}/{}", f.name))
+            .collect::<Vec<_>>();
+        let tar = archive(files)?;
         if tar.len() as u64 > MAX_FILE {
             return Err(ToolError::Invalid(format!(
                 "the inline files are over {} MiB together: put big files in the sandbox with sandbox_write_file or the REST API, then give their paths",
@@ -156,6 +136,41 @@ impl<B: Backend> HypeMcp<B> {
         self.backend.write_file(sandbox, spec, tar).await?;
         Ok(paths)
     }
+}
+
+/// `files` as a tar archive of plain files, each name checked.
+fn archive(files: Vec<InlineFile>) -> Result<Vec<u8>, ToolError> {
+    let mut archive = tar::Builder::new(Vec::new());
+    for (i, f) in files.into_iter().enumerate() {
+        let field = format!("files[{i}].");
+        if f.name.is_empty() || f.name.contains(['/', '\0']) || f.name == "." || f.name == ".." {
+            return Err(ToolError::Invalid(format!(
+                "{field}name {:?} is not a file name (no directories)",
+                f.name
+            )));
+        }
+        let data =
+            content_bytes(&field, f.content, f.content_base64).map_err(ToolError::Invalid)?;
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        // Root's, readable by all: the browser only reads them. (The
+        // fields must be numbers even when an owner is given.)
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        );
+        archive
+            .append_data(&mut h, &f.name, data.as_slice())
+            .map_err(|e| ToolError::Invalid(format!("{field}name: {e}")))?;
+    }
+    archive
+        .into_inner()
+        .map_err(|e| ToolError::Invalid(format!("files: {e}")))
 }
 
 /// An exec's outcome as a model reads it.
@@ -256,6 +271,32 @@ mod tests {
         assert!(r.starts_with("Killed by SIGKILL"), "{r}");
         let r = exec_report(&result(None, Some("SIGKILL"), true));
         assert!(r.starts_with("Timed out"), "{r}");
+    }
+
+    #[test]
+    fn inline_files_make_an_archive_a_guest_unpacks() {
+        let tar = archive(vec![InlineFile {
+            name: "note.txt".into(),
+            content: Some("12345".into()),
+            content_base64: None,
+        }])
+        .unwrap();
+        let mut a = tar::Archive::new(tar.as_slice());
+        let mut e = a.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(e.header().uid().unwrap(), 0);
+        assert!(e.header().mtime().unwrap() > 0);
+        assert_eq!(e.path().unwrap().to_str(), Some("note.txt"));
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut e, &mut body).unwrap();
+        assert_eq!(body, "12345");
+        for bad in ["", "..", "a/b"] {
+            let f = InlineFile {
+                name: bad.into(),
+                content: Some("x".into()),
+                content_base64: None,
+            };
+            assert!(archive(vec![f]).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
