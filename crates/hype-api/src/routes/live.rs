@@ -28,7 +28,10 @@ pub async fn live_ws(
     Path(name): Path<String>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    // Checked before connecting: a plain GET starts no screencast.
+    // What cannot be watched (no such VM, not running, no browser) is
+    // said first, as the CDP proxy says it; then a plain GET is refused
+    // before anything connects, so it starts no screencast.
+    s.hype.cdp_endpoint(&name).await?;
     let upgrade = upgrade.map_err(|e| {
         ApiError::new(
             ErrorKind::BadRequest,
@@ -42,7 +45,11 @@ pub async fn live_ws(
     let shutdown = s.shutdown.clone();
     Ok(upgrade
         .max_message_size(64 << 10)
-        .on_upgrade(move |socket| pump(socket, view, shutdown)))
+        .on_upgrade(move |socket| async move {
+            let mut view = view;
+            pump(socket, &mut view, shutdown).await;
+            tracing::debug!(vm = %name, dropped = view.dropped(), "live viewer left");
+        }))
 }
 
 fn notice(n: &LiveNotice) -> ws::Message {
@@ -58,7 +65,7 @@ fn close(code: u16, reason: &str) -> ws::Message {
 
 async fn pump(
     socket: WebSocket,
-    mut view: LiveView,
+    view: &mut LiveView,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     let (mut tx, mut rx) = socket.split();
