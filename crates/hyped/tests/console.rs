@@ -346,6 +346,16 @@ async fn sessions_expire_and_need_an_origin_to_change_anything() -> anyhow::Resu
         .send()
         .await?;
     assert_eq!(r.status(), 403);
+    // So does a WebSocket (the live view takes input): the cookie alone is
+    // refused, with the page's Origin it gets past auth.
+    let live = format!(
+        "{}/api/v1/vms/nosuch/live/ws",
+        own.replacen("http://", "ws://", 1)
+    );
+    let with_cookie = [("cookie", cookie.as_str())];
+    assert_eq!(upgrade_status(&live, &with_cookie).await?, 403);
+    let with_origin = [("cookie", cookie.as_str()), ("origin", own.as_str())];
+    assert_eq!(upgrade_status(&live, &with_origin).await?, 404);
     // A forged id is no session.
     let r = http
         .get(url("/api/v1/vms"))
@@ -422,11 +432,11 @@ async fn the_page_is_served_with_its_policy_and_only_to_hyped_own_hosts() -> any
 }
 
 /// The status a WebSocket upgrade to `url` gets (101 when it is taken).
-async fn upgrade_status(url: &str, origin: Option<&str>) -> anyhow::Result<u16> {
+async fn upgrade_status(url: &str, headers: &[(&'static str, &str)]) -> anyhow::Result<u16> {
     use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Error};
     let mut req = url.into_client_request()?;
-    if let Some(o) = origin {
-        req.headers_mut().insert("origin", o.parse()?);
+    for (name, value) in headers {
+        req.headers_mut().insert(*name, value.parse()?);
     }
     match tokio_tungstenite::connect_async(req).await {
         Ok((_, resp)) => Ok(resp.status().as_u16()),
@@ -470,22 +480,22 @@ fn the_live_view_shows_a_sandbox_and_takes_it_over() -> anyhow::Result<()> {
         // Another site's page may not watch.
         let foreign = upgrade_status(
             &format!("{ws}/api/v1/vms/lv/live/ws"),
-            Some("http://evil.example"),
+            &[("origin", "http://evil.example")],
         )
         .await?;
         assert_eq!(foreign, 403);
         assert_eq!(
-            upgrade_status(&format!("{ws}/api/v1/vms/lv/live/ws"), None).await?,
+            upgrade_status(&format!("{ws}/api/v1/vms/lv/live/ws"), &[]).await?,
             101
         );
         // What cannot be watched is refused before the upgrade.
         assert_eq!(
-            upgrade_status(&format!("{ws}/api/v1/vms/nope/live/ws"), None).await?,
+            upgrade_status(&format!("{ws}/api/v1/vms/nope/live/ws"), &[]).await?,
             404
         );
         s.client.vm_action("lv", "stop").await?;
         assert_eq!(
-            upgrade_status(&format!("{ws}/api/v1/vms/lv/live/ws"), None).await?,
+            upgrade_status(&format!("{ws}/api/v1/vms/lv/live/ws"), &[]).await?,
             409
         );
         s.client.delete_vm("lv").await?;
