@@ -72,6 +72,11 @@ function VmRow({ vm, now, flash, selected, select, act }) {
       <td title={vm.created_at}>{ago(vm.created_at, now)}</td>
       <td>{left == null ? '–' : duration(left)}</td>
       <td class="actions">
+        {vm.live_url && vm.state === 'running' && (
+          <a class="button" data-action="live" href={`/vms/${encodeURIComponent(vm.name)}/live`} title="Watch and take over its browser">
+            live
+          </a>
+        )}
         {(ACTIONS[vm.state] || []).map((a) => (
           <button key={a} data-action={a} onClick={() => act(vm.name, a)}>
             {a}

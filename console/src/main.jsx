@@ -7,6 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { get, del, onUnauthorized } from './api.js';
 import { Login } from './login.jsx';
 import { Console } from './console.jsx';
+import { Live } from './live.jsx';
 import './style.css';
 
 function App() {
@@ -43,6 +44,9 @@ function App() {
         setSession({ ...session, authenticated: false, expires_at: null });
       }
     : null;
+  // hyped serves this page at /vms/NAME/live too: the live view.
+  const live = location.pathname.match(/^\/vms\/([^/]+)\/live$/);
+  if (live) return <Live name={decodeURIComponent(live[1])} />;
   return <Console session={session} logout={logout} />;
 }
 

@@ -1,6 +1,6 @@
 // Drives hyped's web console in Debian's Chromium with Playwright, as a
 // person would, and prints what it saw as JSON for crates/hyped/tests/
-// console.rs to check. Usage: node console-check.mjs lifecycle|auth
+// console.rs to check. Usage: node console-check.mjs lifecycle|auth|live
 // Environment: HYPE_BASE (hyped's URL), HYPE_KEY (auth), HYPE_SHOTS (a
 // directory for screenshots), HYPE_VM (a running VM the test made).
 import { chromium } from 'playwright-core';
@@ -205,9 +205,71 @@ async function auth() {
   await page.waitForSelector('form.login');
 }
 
+
+// The sandbox's page for the live view test: a button that renames the
+// page when clicked, and a field to type into.
+const SANDBOX_PAGE = '<title>live test</title><body style="margin:0;background:#2f5bd3">'
+  + '<button id="b" style="position:absolute;left:100px;top:100px;width:300px;height:160px;font-size:40px"'
+  + ' onclick="document.title=\'clicked\'">Click me</button>'
+  + '<input id="i" style="position:absolute;left:100px;top:320px;width:300px;height:60px;font-size:30px">'
+  + '</body>';
+
+/// The live view of a browser sandbox (HYPE_VM), while Playwright drives
+/// that sandbox over CDP through hyped as an automation client would.
+async function live() {
+  const auto = await chromium.connectOverCDP(`${base}/api/v1/vms/${vm}/cdp`, { timeout: 120_000 });
+  const target = auto.contexts()[0].pages()[0];
+  const page = await context.newPage();
+  // The VM list links to the live view.
+  await page.goto(base + '/');
+  const link = `tr[data-vm="${vm}"] a[data-action="live"]`;
+  await page.waitForSelector(link, { timeout: 30_000 });
+  await Promise.all([page.waitForURL(`**/vms/${vm}/live`), page.click(link)]);
+  await page.waitForSelector('.conn[data-status="live"]', { timeout: T });
+  const frames = () => page.evaluate(() => Number(document.querySelector('canvas.screen').dataset.frames || 0));
+  await page.waitForFunction(() => Number(document.querySelector('canvas.screen').dataset.frames || 0) >= 1, null, { timeout: T });
+  const before = await page.evaluate(() => document.querySelector('canvas.screen').toDataURL());
+  // The automation client navigates: the canvas shows the new page.
+  await target.goto('data:text/html,' + encodeURIComponent(SANDBOX_PAGE), { timeout: T });
+  await page.waitForFunction(
+    (b) => document.querySelector('canvas.screen').toDataURL() !== b, before, { timeout: T });
+  await page.waitForSelector('.tabs .tab.current', { timeout: T });
+  await page.waitForFunction(() => document.querySelector('.tabs .tab.current').textContent === 'live test',
+    null, { timeout: 30_000 });
+  out.canvas_changed = true;
+  out.tabs = await page.textContent('.tabs');
+  out.frames = await frames();
+  // A click on the button, where the canvas shows it (page CSS pixels
+  // scaled to the canvas on screen), runs its handler in the sandbox.
+  const onCanvas = async (x, y) => {
+    const box = await page.locator('canvas.screen').boundingBox();
+    const size = await page.evaluate(() => {
+      const c = document.querySelector('canvas.screen');
+      return { w: Number(c.dataset.pageWidth), h: Number(c.dataset.pageHeight) };
+    });
+    return [box.x + (x * box.width) / size.w, box.y + (y * box.height) / size.h];
+  };
+  await page.mouse.click(...(await onCanvas(250, 180)));
+  await target.waitForFunction(() => document.title === 'clicked', null, { timeout: 60_000 });
+  out.title_after_click = await target.title();
+  // Typing into the sandbox's field from the live page.
+  await page.mouse.click(...(await onCanvas(250, 350)));
+  await page.keyboard.type('hi');
+  await target.waitForFunction(() => document.getElementById('i').value === 'hi', null, { timeout: 60_000 });
+  out.typed = await target.evaluate(() => document.getElementById('i').value);
+  const typedAt = await frames();
+  // The screenshot for the docs shows the typed text once a frame has it.
+  await page.waitForFunction((n) => document.querySelector('canvas.screen').dataset.frames > n, typedAt, { timeout: 10_000 })
+    .catch(() => {});
+  await shot(page, 'console-live.png');
+  await page.close();
+  await auto.close();
+}
+
 try {
   if (scenario === 'lifecycle') await lifecycle();
   else if (scenario === 'auth') await auth();
+  else if (scenario === 'live') await live();
   else throw new Error(`unknown scenario ${scenario}`);
 } finally {
   await browser.close();

@@ -174,6 +174,13 @@ fn peer_refused(ip: IpAddr) -> Response {
     .into_response()
 }
 
+fn is_upgrade(req: &Request) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
 pub(crate) async fn require(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -187,9 +194,11 @@ pub(crate) async fn require(
         Err(refusal) => return refusal.into_response(),
         // A cookie is sent by whatever page makes the browser ask; only a
         // request that names its page (which `guard` checked) may change
-        // anything with it. Browsers always send Origin on these methods.
+        // anything with it. Browsers always send Origin on these methods,
+        // and on WebSocket upgrades (exec, the live view's input).
         Ok(Credential::Session)
-            if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+            if (!matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+                || is_upgrade(&req))
                 && !req.headers().contains_key(header::ORIGIN) =>
         {
             return ApiError::new(

@@ -20,7 +20,7 @@ pub use client::{
 };
 pub use conn::{CdpEvent, Connection};
 pub use discovery::{rewrite_discovery, DevtoolsTarget};
-pub use page::{modifiers, Button, ImageFormat, Page};
+pub use page::{modifiers, virtual_key, Button, ImageFormat, Page};
 
 /// The port hype-agent's CDP relay listens on in the guest.
 pub const GUEST_CDP_PORT: u16 = 9222;

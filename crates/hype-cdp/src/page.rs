@@ -445,6 +445,14 @@ fn script_result(r: Value) -> Result<Value, CdpError> {
     Ok(r["result"]["value"].clone())
 }
 
+/// The Windows virtual key code Chromium wants with a key event for
+/// `key` (a `KeyboardEvent.key`): without it, keys such as Backspace or
+/// the arrows do nothing in a text field. 0 for keys it does not know.
+pub fn virtual_key(key: &str) -> u32 {
+    let key = if key == " " { "Space" } else { key };
+    key_info(key).map_or(0, |k| k.vk)
+}
+
 struct KeyInfo {
     key: String,
     code: String,

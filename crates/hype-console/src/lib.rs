@@ -1,7 +1,8 @@
 //! The web console's pages: the files `scripts/build-console.sh` builds
 //! from `console/` into `assets/`, built into the binary, and the routes
 //! that serve them (`/` and `/assets/...`) with the headers that keep them
-//! to themselves: a Content-Security-Policy allowing only hyped's own
+//! to themselves (and the page again at `/vms/{name}/live`, the live
+//! view, which the app draws from its path): a Content-Security-Policy allowing only hyped's own
 //! scripts, styles and connections, no framing, no referrer.
 //!
 //! This crate owns only static files. It must not know about sessions,
@@ -63,9 +64,14 @@ pub fn router<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    ASSETS.iter().enumerate().fold(Router::new(), |r, (i, a)| {
+    let files = ASSETS.iter().enumerate().fold(Router::new(), |r, (i, a)| {
         r.route(a.path, get(move |h: HeaderMap| async move { serve(i, &h) }))
-    })
+    });
+    // The live view is a page of the same app, which reads its path.
+    files.route(
+        "/vms/{name}/live",
+        get(|h: HeaderMap| async move { serve(0, &h) }),
+    )
 }
 
 fn serve(i: usize, req: &HeaderMap) -> Response {
@@ -160,5 +166,23 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(again.status(), 304);
+    }
+
+    #[tokio::test]
+    async fn the_live_view_is_the_page_under_its_own_path() {
+        let app: Router = router();
+        let resp = app
+            .oneshot(Request::get("/vms/s1/live").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.headers()[header::CONTENT_SECURITY_POLICY],
+            CONTENT_SECURITY_POLICY
+        );
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], ASSETS[0].body);
     }
 }

@@ -18,6 +18,7 @@ pub(crate) fn next_cursor<T>(rows: &[T], limit: u32, key: impl Fn(&T) -> String)
 
 pub(crate) fn vm(r: VmRecord, public_url: &str, browser: bool) -> Vm {
     let cdp_url = browser.then(|| format!("{public_url}/api/v1/vms/{}/cdp", r.name));
+    let live_url = browser.then(|| format!("{public_url}/vms/{}/live", r.name));
     Vm {
         vmm: VmmInfo {
             kind: r.vmm_kind,
@@ -39,6 +40,7 @@ pub(crate) fn vm(r: VmRecord, public_url: &str, browser: bool) -> Vm {
         ip: r.ip,
         mac: r.mac,
         cdp_url,
+        live_url,
         ttl_seconds: r.ttl_seconds,
         idle_timeout_seconds: r.idle_timeout_seconds,
         persist: r.persist,

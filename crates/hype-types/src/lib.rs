@@ -16,6 +16,7 @@ pub mod image;
 pub mod job;
 pub mod lenient;
 pub mod lifecycle;
+pub mod live;
 pub mod page;
 pub mod pool;
 pub mod session;
@@ -45,6 +46,9 @@ pub use job::{
     XcpngTransport,
 };
 pub use lifecycle::{InvalidTransition, Transition, VmState};
+pub use live::{
+    KeyAction, KeyInput, LiveInput, LiveNotice, LiveTab, MouseAction, MouseButton, MouseInput,
+};
 pub use page::{EventList, JobList, PageRequest, VmList, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 pub use pool::{CreatePool, Pool, PoolChoice, PoolList, PoolState, MAX_POOL_SIZE};
 pub use session::{Login, SessionInfo};

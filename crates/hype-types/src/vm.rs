@@ -316,6 +316,9 @@ pub struct Vm {
     pub vmm: VmmInfo,
     /// The http URL a CDP client connects to (browser images).
     pub cdp_url: Option<String>,
+    /// The console's live view of the browser, to watch it or take over
+    /// (browser images).
+    pub live_url: Option<String>,
     pub ttl_seconds: Option<u32>,
     pub idle_timeout_seconds: Option<u32>,
     pub persist: bool,

@@ -157,6 +157,7 @@ pub fn vm_detail(vm: &Vm, now: OffsetDateTime) -> String {
         ("PID", or_dash(vm.vmm.pid)),
         ("Accel", or_dash(vm.vmm.accel.as_deref())),
         ("CDP URL", or_dash(vm.cdp_url.as_deref())),
+        ("Live view", or_dash(vm.live_url.as_deref())),
         ("Cmdline", vm.kernel_cmdline.clone()),
         (
             "Created",
@@ -301,6 +302,7 @@ mod tests {
                 accel: Some("tcg".into()),
             },
             cdp_url: None,
+            live_url: None,
             ttl_seconds: None,
             idle_timeout_seconds: None,
             persist: false,

@@ -5,7 +5,8 @@
 //! key, the login comes first, its cookie is HttpOnly and SameSite=Strict
 //! and holds no key, pages of other origins can change nothing, logout
 //! ends the session. Sessions expire. The committed bundle is what its
-//! sources build.
+//! sources build. The live view shows a browser sandbox's page as an
+//! automation client changes it, and a click in it reaches the sandbox.
 
 mod common;
 
@@ -345,6 +346,16 @@ async fn sessions_expire_and_need_an_origin_to_change_anything() -> anyhow::Resu
         .send()
         .await?;
     assert_eq!(r.status(), 403);
+    // So does a WebSocket (the live view takes input): the cookie alone is
+    // refused, with the page's Origin it gets past auth.
+    let live = format!(
+        "{}/api/v1/vms/nosuch/live/ws",
+        own.replacen("http://", "ws://", 1)
+    );
+    let with_cookie = [("cookie", cookie.as_str())];
+    assert_eq!(upgrade_status(&live, &with_cookie).await?, 403);
+    let with_origin = [("cookie", cookie.as_str()), ("origin", own.as_str())];
+    assert_eq!(upgrade_status(&live, &with_origin).await?, 404);
     // A forged id is no session.
     let r = http
         .get(url("/api/v1/vms"))
@@ -418,6 +429,78 @@ async fn the_page_is_served_with_its_policy_and_only_to_hyped_own_hosts() -> any
         .await?;
     assert_eq!(r.status(), 403);
     Ok(())
+}
+
+/// The status a WebSocket upgrade to `url` gets (101 when it is taken).
+async fn upgrade_status(url: &str, headers: &[(&'static str, &str)]) -> anyhow::Result<u16> {
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Error};
+    let mut req = url.into_client_request()?;
+    for (name, value) in headers {
+        req.headers_mut().insert(*name, value.parse()?);
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((_, resp)) => Ok(resp.status().as_u16()),
+        Err(Error::Http(resp)) => Ok(resp.status().as_u16()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One browser sandbox (they boot for minutes under TCG) for every live
+/// view check: the page follows what an automation client does to the
+/// sandbox's page, a click and typing in the live page reach it, and the
+/// WebSocket refuses what cannot be watched.
+#[test]
+fn the_live_view_shows_a_sandbox_and_takes_it_over() -> anyhow::Result<()> {
+    let _browsers = common::browser_turn();
+    if !common::images_dir().join("browser/manifest.json").is_file() {
+        panic!("no browser image: run scripts/build-images.sh");
+    }
+    common::in_netns(|| async {
+        let _turn = turn().await;
+        let tmp = tempfile::tempdir()?;
+        let s = Server::networked(tmp.path(), "10.91.0.0/24", &[])?;
+        s.client
+            .create_vm(&serde_json::from_value(serde_json::json!({
+                "name": "lv", "image": "browser", "cpu_cores": 2, "memory_mb": 1536
+            }))?)
+            .await?;
+        let vm = s.wait_running("lv", Duration::from_secs(420)).await?;
+        assert_eq!(vm.live_url, Some(format!("{}/vms/lv/live", s.base)));
+
+        // Blocking, on this thread: the node client must run in this
+        // thread's network namespace, where hyped is.
+        let seen = browser("live", &s.base, "lv", None)?;
+        eprintln!("live view: {seen}");
+        assert_eq!(seen["canvas_changed"], true, "{seen}");
+        assert_eq!(seen["title_after_click"], "clicked", "{seen}");
+        assert_eq!(seen["typed"], "hi", "{seen}");
+        assert_eq!(seen["tabs"], "live test", "{seen}");
+
+        let ws = s.base.replacen("http://", "ws://", 1);
+        // Another site's page may not watch.
+        let foreign = upgrade_status(
+            &format!("{ws}/api/v1/vms/lv/live/ws"),
+            &[("origin", "http://evil.example")],
+        )
+        .await?;
+        assert_eq!(foreign, 403);
+        assert_eq!(
+            upgrade_status(&format!("{ws}/api/v1/vms/lv/live/ws"), &[]).await?,
+            101
+        );
+        // What cannot be watched is refused before the upgrade.
+        assert_eq!(
+            upgrade_status(&format!("{ws}/api/v1/vms/nope/live/ws"), &[]).await?,
+            404
+        );
+        s.client.vm_action("lv", "stop").await?;
+        assert_eq!(
+            upgrade_status(&format!("{ws}/api/v1/vms/lv/live/ws"), &[]).await?,
+            409
+        );
+        s.client.delete_vm("lv").await?;
+        Ok(())
+    })
 }
 
 #[test]

@@ -68,6 +68,8 @@ export interface Vm extends Raw {
   cdpUrl?: string | null;
   idleTimeoutSeconds?: number | null;
   ip?: string | null;
+  /** The console's live view of the browser, to watch it or take over (browser images). */
+  liveUrl?: string | null;
   mac?: string | null;
   ttlSeconds?: number | null;
 }

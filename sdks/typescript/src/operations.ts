@@ -12,4 +12,5 @@ export const NOT_WRAPPED: Readonly<Record<string, string>> = {
   "GET /api/v1/session": "the web console's login; SDK clients send the key",
   "POST /api/v1/session": "the web console's login; SDK clients send the key",
   "DELETE /api/v1/session": "the web console's logout; SDK clients send the key",
+  "GET /api/v1/vms/{name}/live/ws": "the web console's live view; open a sandbox's liveUrl in a browser",
 };

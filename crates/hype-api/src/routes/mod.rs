@@ -10,6 +10,7 @@ pub(crate) mod files;
 pub(crate) mod guest;
 pub(crate) mod images;
 pub(crate) mod jobs;
+pub(crate) mod live;
 pub(crate) mod logs;
 pub(crate) mod mcp;
 pub(crate) mod pools;
@@ -78,6 +79,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(cdp::json))
         .routes(routes!(cdp::devtools))
         .routes(routes!(cdp::screenshot))
+        .routes(routes!(live::live_ws))
         .routes(routes!(browser::console))
         .routes(routes!(browser::network))
         .routes(routes!(events::list))

@@ -12,7 +12,7 @@
 //! relay, resolved by the core.
 
 mod log;
-mod session;
+pub(crate) mod session;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

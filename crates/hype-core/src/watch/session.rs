@@ -38,7 +38,7 @@ pub(super) async fn run(
 }
 
 /// The browser target's id from `/json/version`'s WebSocket URL.
-fn browser_target(version: &Value) -> Option<String> {
+pub(crate) fn browser_target(version: &Value) -> Option<String> {
     let url = version["webSocketDebuggerUrl"].as_str()?;
     let rest = &url[url.find("/devtools/")? + "/devtools/".len()..];
     Some(rest.to_owned())

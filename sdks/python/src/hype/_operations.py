@@ -22,6 +22,7 @@ NOT_WRAPPED: Dict[Operation, str] = {
     ("GET", "/api/v1/session"): "the web console's login; SDK clients send the key",
     ("POST", "/api/v1/session"): "the web console's login; SDK clients send the key",
     ("DELETE", "/api/v1/session"): "the web console's logout; SDK clients send the key",
+    ("GET", "/api/v1/vms/{name}/live/ws"): "the web console's live view; open a sandbox's live_url in a browser",
 }
 
 

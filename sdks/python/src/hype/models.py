@@ -109,6 +109,9 @@ class Vm(Model):
     cdp_url: Optional[str] = None
     idle_timeout_seconds: Optional[int] = None
     ip: Optional[str] = None
+    #: The console's live view of the browser, to watch it or take over
+    #: (browser images).
+    live_url: Optional[str] = None
     mac: Optional[str] = None
     ttl_seconds: Optional[int] = None
 

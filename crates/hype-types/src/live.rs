@@ -1,0 +1,288 @@
+//! The live view's WebSocket (`/api/v1/vms/{name}/live/ws`): what a viewer
+//! sends (input for the sandbox's browser, a tab to watch) and the text
+//! frames hyped sends besides the frames themselves (binary, one JPEG
+//! each).
+//!
+//! Input is checked here, before it reaches CDP: the event kinds CDP
+//! knows, finite coordinates, bounded text, so a viewer cannot make hyped
+//! send the browser something it did not mean.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The most characters a key event's `key`, `code` or `text` may hold (a
+/// key name such as `ArrowLeft`, or one typed grapheme).
+pub const MAX_KEY_FIELD: usize = 32;
+/// The largest wheel step, in CSS pixels, and the largest coordinate: far
+/// beyond any screen, small enough that CDP never sees a silly number.
+pub const MAX_COORDINATE: f64 = 1_000_000.0;
+
+/// A text frame a viewer sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LiveInput {
+    /// A mouse event, at page CSS pixels (`Input.dispatchMouseEvent`).
+    Mouse(MouseInput),
+    /// A key event (`Input.dispatchKeyEvent`).
+    Key(KeyInput),
+    /// Watch another tab: the target id from the `tabs` list.
+    Tab { id: String },
+}
+
+/// What a mouse does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum MouseAction {
+    MousePressed,
+    MouseReleased,
+    MouseMoved,
+    MouseWheel,
+}
+
+/// A mouse button as CDP names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MouseButton {
+    #[default]
+    None,
+    Left,
+    Middle,
+    Right,
+    Back,
+    Forward,
+}
+
+/// A mouse event from the viewer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MouseInput {
+    pub action: MouseAction,
+    pub x: f64,
+    pub y: f64,
+    #[serde(default)]
+    pub button: MouseButton,
+    #[serde(default, rename = "clickCount")]
+    pub click_count: u8,
+    #[serde(default, rename = "deltaX")]
+    pub delta_x: f64,
+    #[serde(default, rename = "deltaY")]
+    pub delta_y: f64,
+    /// Alt 1, Control 2, Meta 4, Shift 8, summed.
+    #[serde(default)]
+    pub modifiers: u8,
+}
+
+/// What a key does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum KeyAction {
+    KeyDown,
+    KeyUp,
+    Char,
+}
+
+/// A key event from the viewer, as the browser's `KeyboardEvent` has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyInput {
+    pub action: KeyAction,
+    /// `KeyboardEvent.key`: `a`, `Enter`, `ArrowLeft`.
+    #[serde(default)]
+    pub key: String,
+    /// `KeyboardEvent.code`: `KeyA`, `Enter`.
+    #[serde(default)]
+    pub code: String,
+    /// The text the key types, if any (a printable key without Control
+    /// or Meta).
+    #[serde(default)]
+    pub text: String,
+    /// Alt 1, Control 2, Meta 4, Shift 8, summed.
+    #[serde(default)]
+    pub modifiers: u8,
+}
+
+impl LiveInput {
+    /// Checks what serde cannot: finite, bounded numbers and short key
+    /// names.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            LiveInput::Mouse(m) => {
+                for (what, v) in [
+                    ("x", m.x),
+                    ("y", m.y),
+                    ("deltaX", m.delta_x),
+                    ("deltaY", m.delta_y),
+                ] {
+                    if !v.is_finite() || v.abs() > MAX_COORDINATE {
+                        return Err(format!("{what} must be a number within ±{MAX_COORDINATE}"));
+                    }
+                }
+                if m.modifiers > 15 || m.click_count > 3 {
+                    return Err("modifiers are 0 to 15 and clickCount 0 to 3".into());
+                }
+                Ok(())
+            }
+            LiveInput::Key(k) => {
+                for (what, v) in [("key", &k.key), ("code", &k.code), ("text", &k.text)] {
+                    if v.chars().count() > MAX_KEY_FIELD {
+                        return Err(format!("{what} is over {MAX_KEY_FIELD} characters"));
+                    }
+                }
+                if k.modifiers > 15 {
+                    return Err("modifiers are 0 to 15".into());
+                }
+                if k.key.is_empty() && k.text.is_empty() {
+                    return Err("a key event needs a key or a text".into());
+                }
+                Ok(())
+            }
+            LiveInput::Tab { id } => {
+                let ok = !id.is_empty()
+                    && id.len() <= 128
+                    && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                if ok {
+                    Ok(())
+                } else {
+                    Err("a tab id is 1 to 128 letters, digits or dashes".into())
+                }
+            }
+        }
+    }
+}
+
+/// One tab of the sandbox's browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LiveTab {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    /// Whether it is the tab being shown.
+    pub current: bool,
+}
+
+/// A text frame hyped sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveNotice {
+    /// The browser's tabs, sent first and whenever they change.
+    Tabs { tabs: Vec<LiveTab> },
+    /// The size of the page the next frames show, in CSS pixels: the
+    /// coordinates mouse events are in. Sent when it changes.
+    /// The frames themselves may be smaller (the screencast scales the
+    /// page down to at most 1280x800).
+    Viewport { width: f64, height: f64 },
+    /// An input frame was refused (the view goes on), or the view failed
+    /// (then hyped closes it).
+    Error { code: String, message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<LiveInput, String> {
+        let i: LiveInput = serde_json::from_str(s).map_err(|e| e.to_string())?;
+        i.validate()?;
+        Ok(i)
+    }
+
+    #[test]
+    fn a_click_parses_with_cdp_names() {
+        let i = parse(
+            r#"{"type":"mouse","action":"mousePressed","x":10.5,"y":20,"button":"left","clickCount":1}"#,
+        )
+        .unwrap();
+        let LiveInput::Mouse(m) = i else { panic!() };
+        assert_eq!(m.action, MouseAction::MousePressed);
+        assert_eq!(m.button, MouseButton::Left);
+        assert_eq!((m.x, m.y, m.click_count, m.modifiers), (10.5, 20.0, 1, 0));
+    }
+
+    #[test]
+    fn a_wheel_parses_with_its_deltas() {
+        let LiveInput::Mouse(m) =
+            parse(r#"{"type":"mouse","action":"mouseWheel","x":1,"y":2,"deltaY":-120}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (m.delta_x, m.delta_y, m.button),
+            (0.0, -120.0, MouseButton::None)
+        );
+    }
+
+    #[test]
+    fn keys_and_tabs_parse() {
+        let k = parse(
+            r#"{"type":"key","action":"keyDown","key":"a","code":"KeyA","text":"a","modifiers":8}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            k,
+            LiveInput::Key(KeyInput {
+                action: KeyAction::KeyDown,
+                modifiers: 8,
+                ..
+            })
+        ));
+        let t = parse(r#"{"type":"tab","id":"ABC-123"}"#).unwrap();
+        assert_eq!(
+            t,
+            LiveInput::Tab {
+                id: "ABC-123".into()
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_fields_types_and_actions_are_refused() {
+        for bad in [
+            r#"{"type":"mouse","action":"mousePressed","x":1,"y":1,"extra":1}"#,
+            r#"{"type":"mouse","action":"mouseDragged","x":1,"y":1}"#,
+            r#"{"type":"mouse","action":"mousePressed","x":1}"#,
+            r#"{"type":"key","action":"rawKeyDown","key":"a"}"#,
+            r#"{"type":"key","action":"keyDown","key":"a","repeat":true}"#,
+            r#"{"type":"tab","id":"x","url":"http://evil"}"#,
+            r#"{"type":"navigate","url":"http://evil"}"#,
+            r#"{"type":"mouse","action":"mousePressed","x":1,"y":1,"button":"fourth"}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad} was taken");
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        for bad in [
+            r#"{"type":"mouse","action":"mouseMoved","x":1e300,"y":1}"#,
+            r#"{"type":"mouse","action":"mouseMoved","x":1,"y":1,"modifiers":16}"#,
+            r#"{"type":"mouse","action":"mousePressed","x":1,"y":1,"clickCount":9}"#,
+            r#"{"type":"key","action":"keyDown"}"#,
+            r#"{"type":"key","action":"char","text":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+            r#"{"type":"tab","id":"../../browser"}"#,
+            r#"{"type":"tab","id":""}"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad} was taken");
+        }
+    }
+
+    #[test]
+    fn notices_say_their_type() {
+        let n = LiveNotice::Tabs {
+            tabs: vec![LiveTab {
+                id: "T".into(),
+                title: "t".into(),
+                url: "about:blank".into(),
+                current: true,
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(&n).unwrap(),
+            serde_json::json!({"type":"tabs","tabs":[{"id":"T","title":"t","url":"about:blank","current":true}]})
+        );
+        let v = LiveNotice::Viewport {
+            width: 800.0,
+            height: 600.0,
+        };
+        assert_eq!(serde_json::to_value(&v).unwrap()["type"], "viewport");
+    }
+}
