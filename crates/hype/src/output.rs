@@ -358,9 +358,11 @@ a-much-longer-name   stopped   2     1024       base    -               qemu   -
     #[test]
     fn vm_detail_names_every_field() {
         let got = vm_detail(&sample_vm(), datetime!(2026-11-22 01:00:42 UTC));
-        assert!(got.contains("Name:    demo\n"), "{got}");
-        assert!(got.contains("VMM:     qemu 8.2.2\n"), "{got}");
-        assert!(got.contains("CDP URL: -\n"), "{got}");
+        // Values align after the longest label ("Live view:").
+        assert!(got.contains("Name:      demo\n"), "{got}");
+        assert!(got.contains("VMM:       qemu 8.2.2\n"), "{got}");
+        assert!(got.contains("CDP URL:   -\n"), "{got}");
+        assert!(got.contains("Live view: -\n"), "{got}");
         assert!(got.contains("(42s ago)"), "{got}");
     }
 
