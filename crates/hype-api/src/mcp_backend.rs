@@ -149,13 +149,5 @@ async fn gather(file: FileDownload, what: &str, limit: u64) -> BackendResult<Vec
     if file.entry.size > limit {
         return Err(too_big(what, limit));
     }
-    let mut body = file.body;
-    let mut out = Vec::new();
-    while let Some(chunk) = body.next().await {
-        out.extend_from_slice(&chunk.map_err(map)?);
-        if out.len() as u64 > limit {
-            return Err(too_big(what, limit));
-        }
-    }
-    Ok(out)
+    hype_mcp::gather(file.body, what, limit, map).await
 }

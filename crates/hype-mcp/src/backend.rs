@@ -98,6 +98,29 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = BackendResult<Vec<u8>>> + Send;
 }
 
+/// A file's bytes as they come, refused once they pass `limit` (the rest
+/// is never read); both backends' reads end here.
+pub async fn gather<B, E>(
+    body: impl futures::Stream<Item = Result<B, E>>,
+    what: &str,
+    limit: u64,
+    map: impl Fn(E) -> BackendError,
+) -> BackendResult<Vec<u8>>
+where
+    B: AsRef<[u8]>,
+{
+    use futures::StreamExt as _;
+    let mut body = std::pin::pin!(body);
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        out.extend_from_slice(chunk.map_err(&map)?.as_ref());
+        if out.len() as u64 > limit {
+            return Err(too_big(what, limit));
+        }
+    }
+    Ok(out)
+}
+
 /// The refusal of a file over the most a tool answer carries.
 pub fn too_big(what: &str, limit: u64) -> BackendError {
     BackendError::new(

@@ -37,7 +37,7 @@ use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 
 pub use backend::{
-    is_directory, too_big, Backend, BackendError, BackendResult, CdpAccess, ErrorKind,
+    gather, is_directory, too_big, Backend, BackendError, BackendResult, CdpAccess, ErrorKind,
 };
 pub use config::{Cap, McpConfig, UnknownCap, DEFAULT_SNAPSHOT_BUDGET};
 pub use error::ToolError;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use hype_client::{Client, ClientError, GuestFile, SseStream, UploadTo};
+use hype_client::{Client, ClientError, SseStream, UploadTo};
 use hype_types::files::UploadSpec;
 use hype_types::{
     CreateVm, Download, Event, ExecRequest, ExecResult, ForkResult, ForkVm, Uploaded, Vm,
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::backend::{
-    is_directory, too_big, Backend, BackendError, BackendResult, CdpAccess, ErrorKind,
+    gather, is_directory, Backend, BackendError, BackendResult, CdpAccess, ErrorKind,
 };
 
 const KEPT: usize = 200;
@@ -153,7 +153,7 @@ impl Backend for RestBackend {
         if file.is_archive {
             return Err(is_directory(path));
         }
-        gather(file, path, limit).await
+        gather(file.body, path, limit, map).await
     }
 
     async fn write_file(
@@ -178,19 +178,6 @@ impl Backend for RestBackend {
 
     async fn download(&self, name: &str, file: &str, limit: u64) -> BackendResult<Vec<u8>> {
         let body = self.client.download_file(name, file).await.map_err(map)?;
-        gather(body, file, limit).await
+        gather(body.body, file, limit, map).await
     }
-}
-
-/// A guest file's bytes, refused once they pass `limit`.
-async fn gather(file: GuestFile, what: &str, limit: u64) -> BackendResult<Vec<u8>> {
-    let mut body = file.body;
-    let mut out = Vec::new();
-    while let Some(chunk) = body.next().await {
-        out.extend_from_slice(&chunk.map_err(map)?);
-        if out.len() as u64 > limit {
-            return Err(too_big(what, limit));
-        }
-    }
-    Ok(out)
 }
