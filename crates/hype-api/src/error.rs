@@ -3,6 +3,7 @@
 //! core errors bring their own kind and code, and the few errors born here
 //! (a body that is not JSON, a missing key, an unknown route) name theirs.
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -38,6 +39,17 @@ impl From<CoreError> for ApiError {
             tracing::error!(error = ?e, "request failed");
         }
         ApiError::new(kind, e.code(), e.describe())
+    }
+}
+
+/// A WebSocket route asked without a WebSocket upgrade.
+impl From<WebSocketUpgradeRejection> for ApiError {
+    fn from(e: WebSocketUpgradeRejection) -> Self {
+        ApiError::new(
+            ErrorKind::BadRequest,
+            "websocket_required",
+            format!("this is a WebSocket endpoint: {}", e.body_text()),
+        )
     }
 }
 

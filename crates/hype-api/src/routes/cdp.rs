@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::{SinkExt, StreamExt};
 use hype_cdp::Discovery;
-use hype_types::{ErrorBody, ErrorKind};
+use hype_types::ErrorBody;
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame as TCloseFrame;
@@ -115,13 +115,7 @@ pub async fn devtools(
     // Connect first, so a browser that is not there is an HTTP error the
     // client can read rather than a WebSocket that closes at once.
     let upstream = s.hype.cdp_socket(&name, &format!("{kind}/{id}")).await?;
-    let upgrade = upgrade.map_err(|e| {
-        ApiError::new(
-            ErrorKind::BadRequest,
-            "websocket_required",
-            format!("this is a WebSocket endpoint: {}", e.body_text()),
-        )
-    })?;
+    let upgrade = upgrade?;
     let shutdown = s.shutdown.clone();
     let lease = s.hype.cdp_lease(&name);
     Ok(upgrade
@@ -144,19 +138,13 @@ async fn pump(
             _ = lease.closed.changed() => {
                 let why = lease.closed.borrow().clone();
                 if let Some(why) = why {
-                    let _ = c_tx.send(ws::Message::Close(Some(ws::CloseFrame {
-                        code: why.code,
-                        reason: why.reason.as_str().into(),
-                    }))).await;
+                    let _ = c_tx.send(super::ws::close(why.code, &why.reason)).await;
                     let _ = u_tx.close().await;
                     return;
                 }
             }
             _ = shutdown.cancelled() => {
-                let _ = c_tx.send(ws::Message::Close(Some(ws::CloseFrame {
-                    code: 1001,
-                    reason: "hyped is shutting down".into(),
-                }))).await;
+                let _ = c_tx.send(super::ws::shutting_down()).await;
                 let _ = u_tx.send(TMessage::Close(Some(TCloseFrame {
                     code: CloseCode::Away,
                     reason: "proxy shutting down".into(),

@@ -55,13 +55,7 @@ pub async fn exec_ws(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let spec = q.validate().map_err(invalid)?;
-    let upgrade = upgrade.map_err(|e| {
-        ApiError::new(
-            ErrorKind::BadRequest,
-            "websocket_required",
-            format!("this is a WebSocket endpoint: {}", e.body_text()),
-        )
-    })?;
+    let upgrade = upgrade?;
     // Started before the upgrade, so a program that is not there is an
     // HTTP error rather than a socket that closes at once.
     let session = s.hype.exec_session(&name, spec).await?;
@@ -73,10 +67,6 @@ pub async fn exec_ws(
 
 fn invalid(why: String) -> ApiError {
     ApiError::new(ErrorKind::Invalid, "invalid_request", why)
-}
-
-fn notice(n: &ExecNotice) -> ws::Message {
-    ws::Message::Text(serde_json::to_string(n).expect("notices serialize").into())
 }
 
 async fn pump(
@@ -91,10 +81,7 @@ async fn pump(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => {
-                let _ = tx.send(ws::Message::Close(Some(ws::CloseFrame {
-                    code: 1001,
-                    reason: "hyped is shutting down".into(),
-                }))).await;
+                let _ = tx.send(super::ws::shutting_down()).await;
                 return;
             }
             event = output.next_event() => {
@@ -102,23 +89,17 @@ async fn pump(
                     Ok(Some(ExecEvent::Stdout(b))) => framed(STDOUT_FRAME, b),
                     Ok(Some(ExecEvent::Stderr(b))) => framed(STDERR_FRAME, b),
                     Ok(Some(ExecEvent::Exit { code, signal, timed_out })) => {
-                        let _ = tx.send(notice(&ExecNotice::Exit { exit_code: code, signal, timed_out })).await;
-                        let _ = tx.send(ws::Message::Close(Some(ws::CloseFrame {
-                            code: 1000,
-                            reason: "exited".into(),
-                        }))).await;
+                        let _ = tx.send(super::ws::json(&ExecNotice::Exit { exit_code: code, signal, timed_out })).await;
+                        let _ = tx.send(super::ws::close(1000, "exited")).await;
                         return;
                     }
                     Ok(None) => return,
                     Err(e) => {
-                        let _ = tx.send(notice(&ExecNotice::Error {
+                        let _ = tx.send(super::ws::json(&ExecNotice::Error {
                             code: e.code().into(),
                             message: e.describe(),
                         })).await;
-                        let _ = tx.send(ws::Message::Close(Some(ws::CloseFrame {
-                            code: 1011,
-                            reason: "the exec failed".into(),
-                        }))).await;
+                        let _ = tx.send(super::ws::close(1011, "the exec failed")).await;
                         return;
                     }
                 };
@@ -146,7 +127,7 @@ async fn pump(
                 // A refused control frame is said and the session goes on.
                 if let Err(e) = done {
                     let n = ExecNotice::Error { code: e.code().into(), message: e.describe() };
-                    if tx.send(notice(&n)).await.is_err() {
+                    if tx.send(super::ws::json(&n)).await.is_err() {
                         return;
                     }
                 }

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use hype_core::{LiveEvent, LiveView};
-use hype_types::{ErrorBody, ErrorKind, LiveInput, LiveNotice};
+use hype_types::{ErrorBody, LiveInput, LiveNotice};
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -32,13 +32,7 @@ pub async fn live_ws(
     // said first, as the CDP proxy says it; then a plain GET is refused
     // before anything connects, so it starts no screencast.
     s.hype.cdp_endpoint(&name).await?;
-    let upgrade = upgrade.map_err(|e| {
-        ApiError::new(
-            ErrorKind::BadRequest,
-            "websocket_required",
-            format!("this is a WebSocket endpoint: {}", e.body_text()),
-        )
-    })?;
+    let upgrade = upgrade?;
     // Connected before the upgrade, so a VM that cannot be watched is an
     // HTTP error rather than a socket that closes at once.
     let view = s.hype.live_view(&name).await?;
@@ -52,17 +46,6 @@ pub async fn live_ws(
         }))
 }
 
-fn notice(n: &LiveNotice) -> ws::Message {
-    ws::Message::Text(serde_json::to_string(n).expect("notices serialize").into())
-}
-
-fn close(code: u16, reason: &str) -> ws::Message {
-    ws::Message::Close(Some(ws::CloseFrame {
-        code,
-        reason: reason.into(),
-    }))
-}
-
 async fn pump(
     socket: WebSocket,
     view: &mut LiveView,
@@ -72,15 +55,15 @@ async fn pump(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => {
-                let _ = tx.send(close(1001, "hyped is shutting down")).await;
+                let _ = tx.send(super::ws::shutting_down()).await;
                 return;
             }
             ev = view.next() => {
                 let m = match ev {
                     LiveEvent::Frame(jpeg) => ws::Message::Binary(jpeg),
-                    LiveEvent::Notice(n) => notice(&n),
+                    LiveEvent::Notice(n) => super::ws::json(&n),
                     LiveEvent::Closed(why) => {
-                        let _ = tx.send(close(why.code, &why.reason)).await;
+                        let _ = tx.send(super::ws::close(why.code, &why.reason)).await;
                         return;
                     }
                 };
@@ -109,7 +92,7 @@ async fn pump(
                 // Refused input is said and the view goes on.
                 if let Err(e) = done {
                     let n = LiveNotice::Error { code: e.code().into(), message: e.describe() };
-                    if tx.send(notice(&n)).await.is_err() {
+                    if tx.send(super::ws::json(&n)).await.is_err() {
                         return;
                     }
                 }

@@ -19,6 +19,7 @@ pub(crate) mod snapshots;
 pub(crate) mod sources;
 pub(crate) mod system;
 pub(crate) mod vms;
+mod ws;
 
 use std::sync::Arc;
 
