@@ -136,6 +136,23 @@ impl Discovery {
     }
 }
 
+/// One HTTP client for every discovery request (a client is costly to
+/// build, and a claim's first CDP request should not pay for it). It keeps
+/// no idle connections: a guest's address passes to another VM when the
+/// first is gone, and a kept connection would be to the wrong one.
+fn discovery_client() -> Result<&'static reqwest::Client, reqwest::Error> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c);
+    }
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(TIMEOUT)
+        .pool_max_idle_per_host(0)
+        .build()?;
+    Ok(CLIENT.get_or_init(|| c))
+}
+
 /// A discovery document from the browser's HTTP endpoint `ADDR:PORT`, its
 /// WebSocket URLs rebuilt to point at that same endpoint. The answer comes
 /// from inside the guest: redirects are not followed and its size is
@@ -146,12 +163,8 @@ pub async fn discover(endpoint: SocketAddrV4, doc: Discovery) -> Result<Value, C
         url: url.clone(),
         detail,
     };
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(TIMEOUT)
-        .build()
-        .map_err(|e| connect(e.to_string()))?;
-    let mut resp = client
+    let mut resp = discovery_client()
+        .map_err(|e| connect(e.to_string()))?
         .get(&url)
         .send()
         .await

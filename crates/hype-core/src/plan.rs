@@ -167,6 +167,12 @@ impl Hype {
             config: config.clone(),
             uid,
             gid: uid,
+            // A warm pool's VM waits in the background until claimed.
+            priority: if rec.pool.is_some() {
+                hype_vmm::jail::cgroup::Priority::Background
+            } else {
+                hype_vmm::jail::cgroup::Priority::Normal
+            },
         }))
     }
 

@@ -248,6 +248,13 @@ impl Hype {
             rt.wake.notify_one();
         }
         if let Some((old, rec, _)) = claimed {
+            // It waited in the background; now someone holds it.
+            if let Some(jail) = &self.inner.jail {
+                let normal = hype_vmm::jail::cgroup::Priority::Normal;
+                if let Err(e) = jail.cgroups.set_priority(&rec.dir, normal) {
+                    tracing::warn!(vm = %rec.name, error = %e, "a handed-out VM keeps its pool's CPU weight");
+                }
+            }
             self.inner.runtimes.rename(&old, &rec.name);
             self.inner.lifetimes.forget(&old, None);
             tracing::info!(vm = %rec.name, pool = %pool.name, was = old, "handed out of a warm pool");

@@ -104,7 +104,13 @@ impl Hype {
             std::fs::set_permissions(&state, std::os::unix::fs::PermissionsExt::from_mode(0o644))
                 .map_err(io(&state))?;
             let memory = partial.join(MEMORY_FILE);
-            crate::ram::copy_sparse(&ram, &memory).map_err(io(&memory))
+            // Hundreds of MiB: off the async workers, which serve requests.
+            let (from, to) = (ram.clone(), memory.clone());
+            tokio::task::spawn_blocking(move || crate::ram::copy_sparse(&from, &to))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|r| r)
+                .map_err(io(&memory))
         }
         .await;
         let paused_ms = started.elapsed().as_millis() as u64;

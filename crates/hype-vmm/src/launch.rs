@@ -121,6 +121,7 @@ pub(crate) fn spawn(
                 spec.memory_mb,
                 spec.cpu_cores,
                 spec.accel == crate::Accel::Tcg,
+                jail.priority,
             );
             let procs = jail
                 .config

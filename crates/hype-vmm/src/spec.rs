@@ -58,6 +58,8 @@ pub struct VmJail {
     /// The VM's own uid and gid (from the range hyped owns).
     pub uid: u32,
     pub gid: u32,
+    /// Its CPU weight beside other VMs (background while in a warm pool).
+    pub priority: crate::jail::cgroup::Priority,
 }
 
 /// How the guest starts. The machine follows from it: hype's own images

@@ -52,6 +52,22 @@ async fn created_detail(s: &Server, vm: &str) -> anyhow::Result<Value> {
     Ok(serde_json::from_str(&detail)?)
 }
 
+/// Whether `pid`'s CPU cgroup is an idle (SCHED_IDLE) group; `None` where
+/// the kernel or the cgroup layout has no `cpu.idle`.
+fn cpu_idle(pid: u32) -> Option<bool> {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    cgroups.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, ctrl, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let file = match ctrl {
+            "" => format!("/sys/fs/cgroup{path}/cpu.idle"),
+            c if c.split(',').any(|c| c == "cpu") => format!("/sys/fs/cgroup/cpu{path}/cpu.idle"),
+            _ => return None,
+        };
+        Some(std::fs::read_to_string(file).ok()?.trim() == "1")
+    })
+}
+
 fn playwright(cdp_url: &str) -> anyhow::Result<Value> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/browser");
     let run = std::process::Command::new("node")
@@ -138,6 +154,23 @@ fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
         assert_eq!(s.client.list_pools().await?.len(), 1);
         assert!(s.client.list_vms(None).await?.is_empty());
         assert_eq!(wait_ready(&s, 2, Duration::from_secs(5)).await?.claims, 0);
+        // Waiting VMs run on CPU time nobody else wants.
+        let waiting = get(&s, "/api/v1/vms?pool=warm").await?;
+        let pids: Vec<u32> = waiting["vms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["vmm"]["pid"].as_u64())
+            .map(|p| p as u32)
+            .collect();
+        assert_eq!(pids.len(), 2, "{waiting}");
+        for pid in &pids {
+            assert_ne!(
+                cpu_idle(*pid),
+                Some(false),
+                "pool VMM {pid} is not background"
+            );
+        }
 
         // A claim: running in the 201, under the caller's name, driven by
         // Playwright through hyped.
@@ -159,6 +192,10 @@ fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
             created_detail(&s, "mine").await?,
             json!({"pool": "warm", "served": "pool"})
         );
+        // Held now: it competes for CPU as any user's sandbox.
+        let pid = mine.vmm.pid.expect("running");
+        assert!(pids.contains(&pid), "the claim is one of the waiting VMs");
+        assert_ne!(cpu_idle(pid), Some(true), "a claimed VM stays background");
         let cdp = mine.cdp_url.clone().expect("a browser sandbox");
         let pw = tokio::task::spawn_blocking(move || playwright(&cdp)).await??;
         assert_eq!(pw["title"], "hype sandbox", "{pw}");

@@ -8,12 +8,40 @@
 //! still on cgroup v1 hierarchies gets the same limits there
 //! (`memory.limit_in_bytes`, `cpu.cfs_quota_us`, `pids.max`) in one
 //! `hype/<vm>` group per controller.
+//!
+//! A VM waiting in a warm pool is background work: its group is marked
+//! `cpu.idle` (SCHED_IDLE for the group, Linux 5.15+), so it runs on CPU
+//! time nobody else wants and a sandbox a user holds preempts it at once
+//! when it wakes; on older kernels it gets a tenth of the normal weight
+//! (`cpu.weight` 10, `cpu.shares` 102) instead. Weight alone is not enough
+//! under TCG: a refill's fork, starting, kept a just-claimed sandbox's
+//! first CDP answer waiting 3x longer. A claim makes the group normal.
 
 use std::path::{Path, PathBuf};
 
 /// Processes (threads included) a VMM may have.
 pub const PIDS_MAX: u32 = 512;
 const CPU_PERIOD_US: u64 = 100_000;
+
+/// How much CPU a VM's VMM gets beside others when the host is busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Priority {
+    /// A sandbox someone holds: the default weight.
+    #[default]
+    Normal,
+    /// Work nobody waits on yet (a warm pool's VMs): a tenth of it.
+    Background,
+}
+
+impl Priority {
+    /// The v2 `cpu.weight` and the v1 `cpu.shares` of this priority.
+    fn weights(self) -> (u32, u32) {
+        match self {
+            Priority::Normal => (100, 1024),
+            Priority::Background => (10, 102),
+        }
+    }
+}
 
 /// The host's cgroup layout, detected once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,18 +63,20 @@ pub enum Cgroups {
 pub struct Limits {
     pub memory_bytes: u64,
     pub cpus: u32,
+    pub priority: Priority,
 }
 
 impl Limits {
     /// The guest's memory plus what the VMM itself needs: its own heap and
     /// threads, and under TCG the translation cache (bounded by the
     /// backend to 256 MiB).
-    pub fn for_vm(memory_mb: u32, cpus: u32, tcg: bool) -> Self {
+    pub fn for_vm(memory_mb: u32, cpus: u32, tcg: bool, priority: Priority) -> Self {
         let guest = u64::from(memory_mb) << 20;
         let overhead = (160u64 << 20) + guest / 16 + if tcg { 320u64 << 20 } else { 0 };
         Self {
             memory_bytes: guest + overhead,
             cpus,
+            priority,
         }
     }
 }
@@ -117,6 +147,7 @@ impl Cgroups {
                     format!("{} {CPU_PERIOD_US}", u64::from(limits.cpus) * CPU_PERIOD_US),
                 )?;
                 w(dir.join("pids.max"), PIDS_MAX.to_string())?;
+                self.set_priority(vm, limits.priority)?;
                 Ok(vec![dir.join("cgroup.procs")])
             }
             Cgroups::V1 { memory, cpu, pids } => {
@@ -136,10 +167,38 @@ impl Cgroups {
                     (u64::from(limits.cpus) * CPU_PERIOD_US).to_string(),
                 )?;
                 w(p.join("pids.max"), PIDS_MAX.to_string())?;
+                self.set_priority(vm, limits.priority)?;
                 Ok([m, c, p].iter().map(|d| d.join("cgroup.procs")).collect())
             }
             Cgroups::None => Ok(vec![]),
         }
+    }
+
+    /// Sets a VM's CPU priority: at its launch, and when a pool VM is
+    /// handed out.
+    pub fn set_priority(&self, vm: &str, priority: Priority) -> std::io::Result<()> {
+        let (weight, shares) = priority.weights();
+        let (dir, file, value) = match self {
+            Cgroups::V2(root) => (root.join(GROUP).join(vm), "cpu.weight", weight),
+            Cgroups::V1 { cpu, .. } => (cpu.join(GROUP).join(vm), "cpu.shares", shares),
+            Cgroups::None => return Ok(()),
+        };
+        let w = |p: PathBuf, v: String| {
+            std::fs::write(&p, v)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))
+        };
+        let idle = dir.join("cpu.idle");
+        // Kernels before 5.15 have no idle groups: the weight is all. An
+        // idle group refuses a weight (EINVAL): it is set while not idle.
+        let has_idle = idle.exists();
+        if has_idle && priority == Priority::Normal {
+            w(idle.clone(), "0".into())?;
+        }
+        w(dir.join(file), value.to_string())?;
+        if has_idle && priority == Priority::Background {
+            w(idle, "1".into())?;
+        }
+        Ok(())
     }
 
     /// Removes the VM's groups (they must be empty: its VMM is gone).
@@ -156,10 +215,17 @@ mod tests {
 
     #[test]
     fn limits_cover_the_guest_and_the_vmm() {
-        let kvm = Limits::for_vm(1024, 2, false);
+        let kvm = Limits::for_vm(1024, 2, false, Priority::Normal);
         assert_eq!(kvm.memory_bytes, (1024 + 160 + 64) << 20);
-        let tcg = Limits::for_vm(1024, 2, true);
+        let tcg = Limits::for_vm(1024, 2, true, Priority::Normal);
         assert_eq!(tcg.memory_bytes, kvm.memory_bytes + (320 << 20));
         assert_eq!(tcg.cpus, 2);
+    }
+
+    #[test]
+    fn background_weighs_a_tenth_of_normal() {
+        let (w, s) = Priority::Normal.weights();
+        let (bw, bs) = Priority::Background.weights();
+        assert_eq!((w / bw, s / bs), (10, 10));
     }
 }
