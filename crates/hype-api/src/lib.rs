@@ -12,6 +12,7 @@ pub mod error;
 mod extract;
 pub mod guard;
 mod limit;
+mod live_links;
 mod mcp_backend;
 mod metrics;
 pub mod openapi;
@@ -74,6 +75,8 @@ pub(crate) struct AppState {
     pub hype: Hype,
     pub auth: Arc<AuthConfig>,
     pub guard: Arc<guard::SiteGuard>,
+    /// The live links made, by their tokens' digests.
+    pub links: Arc<live_links::LiveLinks>,
     pub metrics: Arc<metrics::Metrics>,
     pub shutdown: CancellationToken,
     /// The MCP tools over the core, for `/mcp`.
@@ -106,6 +109,7 @@ pub async fn run(
             cfg.session_ttl,
         )),
         guard: Arc::new(guard::SiteGuard::new(cfg.public_hosts.clone())),
+        links: Default::default(),
         metrics: Arc::new(metrics::Metrics::default()),
         shutdown: shutdown.clone(),
         mcp: hype_mcp::HypeMcp::with_config(
