@@ -191,6 +191,7 @@ pub const DEFAULT_LINK_SECONDS: u64 = 3_600;
 pub struct CreateLiveLink {
     /// Seconds until the link stops working, 1 to 86400 (default 3600).
     #[serde(default = "default_link_seconds")]
+    #[schema(default = 3600, minimum = 1, maximum = 86400)]
     pub expires_in: u64,
     /// Whether the link's viewer may send input (mouse, keys, tab
     /// switches); false (the default) makes a view-only link.
