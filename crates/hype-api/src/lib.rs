@@ -1,6 +1,7 @@
 //! hyped's HTTP face: the `/api/v1` REST routes, the SSE event streams, auth
-//! (the key, and the web console's sessions), metrics, the generated OpenAPI
-//! document, and the console's pages (from `hype-console`) beside them.
+//! (the key, the web console's sessions, and live links that open one VM's
+//! live view and nothing else), metrics, the generated OpenAPI document, and
+//! the console's pages (from `hype-console`) beside them.
 //!
 //! Handlers only extract, call [`hype_core::Hype`], and map the result;
 //! errors become status codes by their kind alone ([`error`]). Nothing here
