@@ -2,6 +2,8 @@
 // /api/v1/vms/NAME/live/ws. Binary messages are JPEG frames, drawn on the
 // canvas; text messages are the tab list and the page's size. Mouse, wheel
 // and keys on the canvas go back as input, in the page's CSS pixels.
+// Opened from a live link (?token=), the socket carries the token; a
+// view-only link's page sends no input (and hyped would refuse it).
 import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { get, vmPath } from './api.js';
@@ -15,7 +17,7 @@ const modifiers = (e) => (e.altKey ? 1 : 0) | (e.ctrlKey ? 2 : 0) | (e.metaKey ?
 // or a named key, which CDP sends as a raw key).
 const typed = (e) => (e.key === 'Enter' ? '\r' : e.key.length === 1 && !e.ctrlKey && !e.metaKey ? e.key : '');
 
-export function Live({ name }) {
+export function Live({ name, token }) {
   const canvas = useRef(null);
   const sock = useRef(null);
   // The page's size in CSS pixels, which input coordinates are in.
@@ -23,10 +25,14 @@ export function Live({ name }) {
   const [tabs, setTabs] = useState([]);
   const [status, setStatus] = useState('connecting');
   const [error, setError] = useState(null);
+  // Whether input may be sent: hyped says so first; until then, none.
+  const [interactive, setInteractive] = useState(false);
+  const canSend = useRef(false);
 
   useEffect(() => {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${proto}//${location.host}${vmPath(name)}/live/ws`);
+    const query = token ? `?token=${encodeURIComponent(token)}` : '';
+    const ws = new WebSocket(`${proto}//${location.host}${vmPath(name)}/live/ws${query}`);
     ws.binaryType = 'blob';
     sock.current = ws;
     let opened = false;
@@ -71,7 +77,10 @@ export function Live({ name }) {
     ws.onmessage = (m) => {
       if (typeof m.data !== 'string') return draw(m.data);
       const n = JSON.parse(m.data);
-      if (n.type === 'tabs') setTabs(n.tabs);
+      if (n.type === 'access') {
+        canSend.current = n.interactive;
+        setInteractive(n.interactive);
+      } else if (n.type === 'tabs') setTabs(n.tabs);
       else if (n.type === 'viewport') {
         page.current = { width: n.width, height: n.height };
         const c = canvas.current;
@@ -82,6 +91,7 @@ export function Live({ name }) {
     ws.onclose = (e) => {
       setStatus('closed');
       if (e.reason) setError(e.reason);
+      else if (!opened && token) setError('This live link has expired, or its VM was deleted.');
       else if (!opened) {
         // A refused upgrade has no readable status: ask the API why.
         get(vmPath(name))
@@ -92,10 +102,11 @@ export function Live({ name }) {
       }
     };
     return () => ws.close();
-  }, [name]);
+  }, [name, token]);
 
   const send = (o) => {
     const ws = sock.current;
+    if (!canSend.current) return;
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(o));
   };
   const at = (e) => {
@@ -131,8 +142,13 @@ export function Live({ name }) {
     <div class="layout live">
       <header>
         <h1>
-          <a href="/">hype</a> · {name}
+          {token ? 'hype' : <a href="/">hype</a>} · {name}
         </h1>
+        {status === 'live' && !interactive && (
+          <span class="conn view-only" data-access="view-only">
+            view only
+          </span>
+        )}
         <span class={`conn ${status === 'live' ? 'live' : 'down'}`} data-status={status}>
           {status}
         </span>
@@ -150,6 +166,7 @@ export function Live({ name }) {
               class={t.current ? 'tab current' : 'tab'}
               data-tab={t.id}
               aria-pressed={t.current}
+              disabled={!interactive}
               title={t.url}
               onClick={() => send({ type: 'tab', id: t.id })}
             >

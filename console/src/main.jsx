@@ -10,6 +10,11 @@ import { Console } from './console.jsx';
 import { Live } from './live.jsx';
 import './style.css';
 
+// hyped serves this page at /vms/NAME/live too: the live view.
+const livePath = location.pathname.match(/^\/vms\/([^/]+)\/live$/);
+// A live link carries its own token: no login, no session, no other API.
+const linkToken = livePath && new URLSearchParams(location.search).get('token');
+
 function App() {
   // null while asking; then the session as hyped describes it.
   const [session, setSession] = useState(null);
@@ -24,9 +29,12 @@ function App() {
       .catch((e) => setError(e.message));
 
   useEffect(() => {
+    if (linkToken) return;
     onUnauthorized(() => setSession((s) => (s ? { ...s, authenticated: false } : s)));
     check();
   }, []);
+
+  if (linkToken) return <Live name={decodeURIComponent(livePath[1])} token={linkToken} />;
 
   if (error) {
     return (
@@ -44,9 +52,7 @@ function App() {
         setSession({ ...session, authenticated: false, expires_at: null });
       }
     : null;
-  // hyped serves this page at /vms/NAME/live too: the live view.
-  const live = location.pathname.match(/^\/vms\/([^/]+)\/live$/);
-  if (live) return <Live name={decodeURIComponent(live[1])} />;
+  if (livePath) return <Live name={decodeURIComponent(livePath[1])} />;
   return <Console session={session} logout={logout} />;
 }
 

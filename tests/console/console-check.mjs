@@ -1,6 +1,6 @@
 // Drives hyped's web console in Debian's Chromium with Playwright, as a
 // person would, and prints what it saw as JSON for crates/hyped/tests/
-// console.rs to check. Usage: node console-check.mjs lifecycle|auth|live
+// console.rs to check. Usage: node console-check.mjs lifecycle|auth|live|links
 // Environment: HYPE_BASE (hyped's URL), HYPE_KEY (auth), HYPE_SHOTS (a
 // directory for screenshots), HYPE_VM (a running VM the test made).
 import { chromium } from 'playwright-core';
@@ -266,8 +266,80 @@ async function live() {
   await auto.close();
 }
 
+/// Live links (HYPE_LINK_RO view-only, HYPE_LINK_RW interactive), each
+/// opened in a fresh browser context: no cookie, no key.
+async function links() {
+  const auto = await chromium.connectOverCDP(`${base}/api/v1/vms/${vm}/cdp`, { timeout: 120_000 });
+  const target = auto.contexts()[0].pages()[0];
+  await target.goto('data:text/html,' + encodeURIComponent(SANDBOX_PAGE), { timeout: T });
+  const open = async (url) => {
+    const ctx = await browser.newContext({ viewport: { width: 1360, height: 760 } });
+    const page = await ctx.newPage();
+    await page.goto(url);
+    await page.waitForSelector('.conn[data-status="live"]', { timeout: T });
+    await page.waitForFunction(() => Number(document.querySelector('canvas.screen').dataset.frames || 0) >= 1, null, { timeout: T });
+    return { ctx, page };
+  };
+  const canvasAt = async (page, x, y) => {
+    const box = await page.locator('canvas.screen').boundingBox();
+    const size = await page.evaluate(() => {
+      const c = document.querySelector('canvas.screen');
+      return { w: Number(c.dataset.pageWidth), h: Number(c.dataset.pageHeight) };
+    });
+    return [box.x + (x * box.width) / size.w, box.y + (y * box.height) / size.h];
+  };
+
+  // View-only: frames come as the automation navigates.
+  const ro = await open(process.env.HYPE_LINK_RO);
+  out.ro_cookies = (await ro.ctx.cookies(base)).length;
+  out.ro_badge = await ro.page.textContent('[data-access="view-only"]', { timeout: 30_000 });
+  const before = await ro.page.evaluate(() => document.querySelector('canvas.screen').toDataURL());
+  await target.evaluate(() => { document.body.style.background = '#d32f5b'; });
+  await ro.page.waitForFunction(
+    (b) => document.querySelector('canvas.screen').toDataURL() !== b, before, { timeout: T });
+  out.ro_canvas_changed = true;
+  await shot(ro.page, 'console-live-link.png');
+  // A click in the page sends nothing; and input sent over the link's
+  // socket by hand is refused by hyped, each message answered.
+  await ro.page.mouse.click(...(await canvasAt(ro.page, 250, 180)));
+  const wsUrl = `${base.replace(/^http/, 'ws')}/api/v1/vms/${vm}/live/ws?token=${new URL(process.env.HYPE_LINK_RO).searchParams.get('token')}`;
+  out.ro_socket = await ro.page.evaluate((u) => new Promise((resolve) => {
+    const ws = new WebSocket(u);
+    const seen = { access: null, errors: [] };
+    const click = (action) => ws.send(JSON.stringify({ type: 'mouse', action, x: 250, y: 180, button: 'left', clickCount: 1 }));
+    ws.onmessage = (m) => {
+      if (typeof m.data !== 'string') return;
+      const n = JSON.parse(m.data);
+      if (n.type === 'access') {
+        seen.access = n.interactive;
+        click('mousePressed');
+        click('mouseReleased');
+        ws.send(JSON.stringify({ type: 'key', action: 'char', key: 'x', code: 'KeyX', text: 'x' }));
+      }
+      if (n.type === 'error') seen.errors.push(n.code);
+      if (seen.errors.length === 3) { ws.close(); resolve(seen); }
+    };
+    ws.onclose = () => resolve(seen);
+  }), wsUrl);
+  // Had any input reached the page, its title would be 'clicked'.
+  await new Promise((r) => setTimeout(r, 1500));
+  out.title_after_ro = await target.title();
+  await ro.ctx.close();
+
+  // Interactive: a click in the page runs the button's handler.
+  const rw = await open(process.env.HYPE_LINK_RW);
+  out.rw_badge = await rw.page.locator('[data-access="view-only"]').count();
+  await rw.page.waitForFunction(() => Number(document.querySelector('canvas.screen').dataset.pageWidth || 0) > 0, null, { timeout: T });
+  await rw.page.mouse.click(...(await canvasAt(rw.page, 250, 180)));
+  await target.waitForFunction(() => document.title === 'clicked', null, { timeout: 60_000 });
+  out.title_after_rw = await target.title();
+  await rw.ctx.close();
+  await auto.close();
+}
+
 try {
   if (scenario === 'lifecycle') await lifecycle();
+  else if (scenario === 'links') await links();
   else if (scenario === 'auth') await auth();
   else if (scenario === 'live') await live();
   else throw new Error(`unknown scenario ${scenario}`);

@@ -190,6 +190,21 @@ pub(crate) async fn require(
     if !state.auth.peer_allowed(peer.ip()) {
         return peer_refused(peer.ip());
     }
+    // A live link is judged alone, whatever else the request carries: it
+    // opens its VM's live view, and nothing else.
+    if let Some(token) = crate::live_links::token_of(&req) {
+        let used = crate::live_links::Use::Socket;
+        return match crate::live_links::admit(&state, token, req.method(), req.uri().path(), used)
+            .await
+        {
+            Ok(grant) => {
+                let mut req = req;
+                req.extensions_mut().insert(grant);
+                next.run(req).await
+            }
+            Err(r) => r.api(),
+        };
+    }
     match state.auth.credential(&req) {
         Err(refusal) => return refusal.into_response(),
         // A cookie is sent by whatever page makes the browser ask; only a

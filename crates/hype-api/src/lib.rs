@@ -1,6 +1,7 @@
 //! hyped's HTTP face: the `/api/v1` REST routes, the SSE event streams, auth
-//! (the key, and the web console's sessions), metrics, the generated OpenAPI
-//! document, and the console's pages (from `hype-console`) beside them.
+//! (the key, the web console's sessions, and live links that open one VM's
+//! live view and nothing else), metrics, the generated OpenAPI document, and
+//! the console's pages (from `hype-console`) beside them.
 //!
 //! Handlers only extract, call [`hype_core::Hype`], and map the result;
 //! errors become status codes by their kind alone ([`error`]). Nothing here
@@ -12,6 +13,7 @@ pub mod error;
 mod extract;
 pub mod guard;
 mod limit;
+mod live_links;
 mod mcp_backend;
 mod metrics;
 pub mod openapi;
@@ -74,6 +76,8 @@ pub(crate) struct AppState {
     pub hype: Hype,
     pub auth: Arc<AuthConfig>,
     pub guard: Arc<guard::SiteGuard>,
+    /// The live links made, by their tokens' digests.
+    pub links: Arc<live_links::LiveLinks>,
     pub metrics: Arc<metrics::Metrics>,
     pub shutdown: CancellationToken,
     /// The MCP tools over the core, for `/mcp`.
@@ -106,6 +110,7 @@ pub async fn run(
             cfg.session_ttl,
         )),
         guard: Arc::new(guard::SiteGuard::new(cfg.public_hosts.clone())),
+        links: Default::default(),
         metrics: Arc::new(metrics::Metrics::default()),
         shutdown: shutdown.clone(),
         mcp: hype_mcp::HypeMcp::with_config(

@@ -46,7 +46,7 @@ pub struct Opened {
 
 #[derive(Debug, thiserror::Error)]
 #[error("the system's random source failed: {0}")]
-pub struct NoRandom(getrandom::Error);
+pub struct NoRandom(pub(crate) getrandom::Error);
 
 fn digest(id: &str) -> [u8; 32] {
     Sha256::digest(id.as_bytes()).into()

@@ -260,6 +260,16 @@ impl Client {
         self.send(&url, b).await.map(|_| ())
     }
 
+    /// A link to VM `name`'s live view, for a browser without the key.
+    pub async fn create_live_link(
+        &self,
+        name: &str,
+        req: &hype_types::CreateLiveLink,
+    ) -> Result<hype_types::LiveLink> {
+        self.post_json(&format!("/api/v1/vms/{name}/live-links"), req)
+            .await
+    }
+
     /// `start`, `stop`, `pause`, `resume`, `snapshot` or `restore`.
     pub async fn vm_action(&self, name: &str, action: &str) -> Result<Vm> {
         self.json(Method::POST, &format!("/api/v1/vms/{name}/{action}"))

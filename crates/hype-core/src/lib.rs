@@ -61,7 +61,7 @@ pub use files::FileDownload;
 /// OVMF's default paths (Debian package `ovmf`), for front ends' defaults.
 pub use hype_vmm::qemu::{OVMF_CODE, OVMF_VARS};
 pub use lifetime::{CdpLease, CloseReason, CLOSE_EXPIRED};
-pub use live::{LiveEvent, LiveView};
+pub use live::{LiveEvent, LiveFigures, LiveView};
 pub use manager::Hype;
 pub use sources::SourceError;
 

@@ -9,6 +9,7 @@
 //! screencast runs only while a [`LiveView`] exists; dropping it stops the
 //! screencast and closes the connection.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -31,6 +32,28 @@ const CLOSE_BROWSER_GONE: u16 = 1011;
 /// nothing; 1280x800 is a laptop screen, enough to read a page.
 fn screencast_params() -> Value {
     json!({"format": "jpeg", "quality": 60, "maxWidth": 1280, "maxHeight": 800, "everyNthFrame": 1})
+}
+
+/// Counts over every live view of this hyped, for `/metrics`: what a
+/// user can check to see that no screencast runs without a viewer, and
+/// that a slow viewer makes frames drop rather than queue.
+#[derive(Debug, Default)]
+pub(crate) struct LiveCounters {
+    screencasts: AtomicU64,
+    frames: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// A reading of [`LiveCounters`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveFigures {
+    /// Live views open now, each with its own screencast; 0 means no
+    /// screencast runs.
+    pub viewers: u64,
+    /// Screencast frames the browsers sent (each acked at once).
+    pub frames: u64,
+    /// Frames replaced by a newer one before their viewer took them.
+    pub dropped: u64,
 }
 
 /// What the viewer gets next.
@@ -64,11 +87,13 @@ struct State {
 
 impl State {
     /// Keeps `frame` as the one for the viewer, dropping any it has not
-    /// taken yet.
-    fn offer(&mut self, frame: Frame) {
-        if self.frame.replace(frame).is_some() {
+    /// taken yet; whether one was dropped.
+    fn offer(&mut self, frame: Frame) -> bool {
+        let dropped = self.frame.replace(frame).is_some();
+        if dropped {
             self.dropped += 1;
         }
+        dropped
     }
 }
 
@@ -127,16 +152,20 @@ impl Hype {
             .await
             .map_err(browser_err)?;
         let shared = Arc::new(Shared::default());
+        let counters = self.inner.live.clone();
         let mut run = Run {
             conn: conn.clone(),
             shared: shared.clone(),
             current: None,
+            counters: counters.clone(),
         };
         if let Some(first) = first {
             run.show(&first, false).await.map_err(browser_err)?;
         }
         let cancel = CancellationToken::new();
         let (switches, asked) = mpsc::channel(4);
+        // Counted down by the task once the screencast is stopped.
+        counters.screencasts.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(run.run(events, asked, cancel.clone()));
         Ok(LiveView {
             name: name.into(),
@@ -147,6 +176,36 @@ impl Hype {
             sent_viewport: None,
             _stop: cancel.drop_guard(),
         })
+    }
+}
+
+impl Hype {
+    /// What a live link to `name` binds to: the VM's id (a VM deleted and
+    /// made again under its name is another VM) and its live page's URL.
+    /// Only a VM with a browser has a live view; it need not be running
+    /// yet.
+    pub async fn live_target(&self, name: &str) -> Result<(String, String)> {
+        let vm = self.get_vm(name).await?;
+        let url = vm.live_url.ok_or_else(|| CoreError::NoBrowser {
+            name: name.into(),
+            why: format!("its image '{}' has no browser", vm.image),
+        })?;
+        Ok((vm.id, url))
+    }
+
+    /// The id of VM `name`, if it exists.
+    pub async fn vm_id(&self, name: &str) -> Result<String> {
+        Ok(self.get_vm(name).await?.id)
+    }
+
+    /// The live views' counts so far.
+    pub fn live_figures(&self) -> LiveFigures {
+        let c = &self.inner.live;
+        LiveFigures {
+            viewers: c.screencasts.load(Ordering::Relaxed),
+            frames: c.frames.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -274,6 +333,7 @@ struct Run {
     shared: Arc<Shared>,
     /// The tab shown and its CDP session.
     current: Option<(String, String)>,
+    counters: Arc<LiveCounters>,
 }
 
 impl Run {
@@ -316,6 +376,7 @@ impl Run {
             }
             Some(why) => self.shared.update(|st| st.ended = Some(why.into())),
         }
+        self.counters.screencasts.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Shows `target`: stops the screencast of the tab shown, attaches to
@@ -374,8 +435,13 @@ impl Run {
                 self.conn
                     .send(ev.session.as_deref(), "Page.screencastFrameAck", ack)
                     .await;
+                self.counters.frames.fetch_add(1, Ordering::Relaxed);
                 if let Some(frame) = frame(&ev.params) {
-                    self.shared.update(|st| st.offer(frame));
+                    let mut dropped = false;
+                    self.shared.update(|st| dropped = st.offer(frame));
+                    if dropped {
+                        self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
             "Target.targetCreated" | "Target.targetInfoChanged" => {
@@ -483,10 +549,11 @@ mod tests {
     fn a_slow_viewer_gets_the_newest_frame_and_the_rest_are_counted_dropped() {
         let mut st = State::default();
         for i in 0..5u8 {
-            st.offer(Frame {
+            let dropped = st.offer(Frame {
                 jpeg: Bytes::from(vec![i]),
                 viewport: (1.0, 1.0),
             });
+            assert_eq!(dropped, i > 0);
         }
         assert_eq!(st.dropped, 4);
         assert_eq!(&st.frame.as_ref().unwrap().jpeg[..], &[4]);

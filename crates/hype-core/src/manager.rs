@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub runtimes: Runtimes,
     pub lifetimes: Lifetimes,
     pub watches: crate::watch::Watches,
+    /// Live views and their frames, counted.
+    pub live: Arc<crate::live::LiveCounters>,
     pub locks: VmLocks,
     /// Images with a browser root filesystem (their VMs get a `cdp_url`).
     pub browser_images: Mutex<HashSet<String>>,
@@ -139,6 +141,7 @@ impl Hype {
             runtimes: Runtimes::default(),
             lifetimes: Lifetimes::default(),
             watches: Default::default(),
+            live: Default::default(),
             locks: VmLocks::default(),
             jobs: crate::jobs::Jobs::new(workers),
             pools: Default::default(),

@@ -47,7 +47,8 @@ pub use job::{
 };
 pub use lifecycle::{InvalidTransition, Transition, VmState};
 pub use live::{
-    KeyAction, KeyInput, LiveInput, LiveNotice, LiveTab, MouseAction, MouseButton, MouseInput,
+    CreateLiveLink, KeyAction, KeyInput, LiveInput, LiveLink, LiveNotice, LiveTab, MouseAction,
+    MouseButton, MouseInput,
 };
 pub use page::{EventList, JobList, PageRequest, VmList, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 pub use pool::{CreatePool, Pool, PoolChoice, PoolList, PoolState, MAX_POOL_SIZE};

@@ -174,6 +174,66 @@ pub enum LiveNotice {
     /// An input frame was refused (the view goes on), or the view failed
     /// (then hyped closes it).
     Error { code: String, message: String },
+    /// What this viewer may do, sent first: `interactive` false for a
+    /// read-only live link, whose input hyped refuses.
+    Access { interactive: bool },
+}
+
+/// The longest a live link may last: a day. A link is a bearer secret
+/// meant for sharing; a longer one is a standing credential.
+pub const MAX_LINK_SECONDS: u64 = 86_400;
+/// How long a live link lasts unless asked otherwise: an hour.
+pub const DEFAULT_LINK_SECONDS: u64 = 3_600;
+
+/// `POST /api/v1/vms/{name}/live-links`: a link to one VM's live view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLiveLink {
+    /// Seconds until the link stops working, 1 to 86400 (default 3600).
+    #[serde(default = "default_link_seconds")]
+    #[schema(default = 3600, minimum = 1, maximum = 86400)]
+    pub expires_in: u64,
+    /// Whether the link's viewer may send input (mouse, keys, tab
+    /// switches); false (the default) makes a view-only link.
+    #[serde(default)]
+    pub interactive: bool,
+}
+
+fn default_link_seconds() -> u64 {
+    DEFAULT_LINK_SECONDS
+}
+
+impl Default for CreateLiveLink {
+    fn default() -> Self {
+        Self {
+            expires_in: DEFAULT_LINK_SECONDS,
+            interactive: false,
+        }
+    }
+}
+
+impl CreateLiveLink {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_LINK_SECONDS).contains(&self.expires_in) {
+            return Err(format!(
+                "expires_in must be 1 to {MAX_LINK_SECONDS} seconds, not {}",
+                self.expires_in
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A live link, as made. The token is in `url` too; hyped keeps only its
+/// digest and cannot show it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LiveLink {
+    /// The live page with the token: open it in any browser, no login.
+    pub url: String,
+    pub token: String,
+    /// When the link stops working (RFC 3339, UTC).
+    pub expires_at: String,
+    pub interactive: bool,
 }
 
 #[cfg(test)]
@@ -284,5 +344,36 @@ mod tests {
             height: 600.0,
         };
         assert_eq!(serde_json::to_value(&v).unwrap()["type"], "viewport");
+        assert_eq!(
+            serde_json::to_value(LiveNotice::Access { interactive: false }).unwrap(),
+            serde_json::json!({"type":"access","interactive":false})
+        );
+    }
+
+    #[test]
+    fn a_live_link_request_has_defaults_bounds_and_no_unknown_fields() {
+        let d: CreateLiveLink = serde_json::from_str("{}").unwrap();
+        assert_eq!(d, CreateLiveLink::default());
+        assert!(!d.interactive);
+        assert_eq!(d.expires_in, 3600);
+        d.validate().unwrap();
+        let one: CreateLiveLink =
+            serde_json::from_str(r#"{"expires_in":1,"interactive":true}"#).unwrap();
+        one.validate().unwrap();
+        for bad in [0, 86_401, u64::MAX] {
+            let r = CreateLiveLink {
+                expires_in: bad,
+                interactive: false,
+            };
+            let e = r.validate().unwrap_err();
+            assert!(
+                e.contains("expires_in") && e.contains(&bad.to_string()),
+                "{e}"
+            );
+        }
+        let e = serde_json::from_str::<CreateLiveLink>(r#"{"expires":5}"#).unwrap_err();
+        assert!(e.to_string().contains("expires"), "{e}");
+        assert!(serde_json::from_str::<CreateLiveLink>(r#"{"expires_in":-1}"#).is_err());
+        assert!(serde_json::from_str::<CreateLiveLink>(r#"{"interactive":"yes"}"#).is_err());
     }
 }

@@ -174,6 +174,17 @@ pub enum VmsCommand {
     /// `hype vms cp NAME:PATH LOCAL` or `hype vms cp LOCAL NAME:PATH`
     /// (LOCAL `-` writes to stdout: a file's bytes, a directory as tar).
     Cp { source: String, destination: String },
+    /// Make a link to a browser sandbox's live view for someone without
+    /// the key, and print its URL (view-only unless --interactive).
+    LiveLink {
+        name: String,
+        /// Seconds until the link stops working (1 to 86400).
+        #[arg(long, default_value_t = hype_types::live::DEFAULT_LINK_SECONDS)]
+        expires_in: u64,
+        /// Let the link's viewer use the mouse and keyboard.
+        #[arg(long)]
+        interactive: bool,
+    },
     /// Print a VM's serial console.
     Logs {
         name: String,
@@ -410,5 +421,43 @@ mod tests {
         assert!(s.dry_run && !s.undo);
         assert_eq!(s.subnet, "10.9.0.0/16".parse().unwrap());
         assert!(Cli::try_parse_from(["hype", "setup", "--subnet", "nonsense"]).is_err());
+    }
+
+    #[test]
+    fn parses_live_link() {
+        let cli = Cli::try_parse_from(["hype", "vms", "live-link", "lv"]).unwrap();
+        let Command::Vms(VmsCommand::LiveLink {
+            name,
+            expires_in,
+            interactive,
+        }) = cli.command
+        else {
+            panic!("not live-link");
+        };
+        assert_eq!(
+            (name.as_str(), expires_in, interactive),
+            ("lv", 3600, false)
+        );
+        let cli = Cli::try_parse_from([
+            "hype",
+            "vms",
+            "live-link",
+            "lv",
+            "--expires-in",
+            "60",
+            "--interactive",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Vms(VmsCommand::LiveLink {
+                expires_in: 60,
+                interactive: true,
+                ..
+            })
+        ));
+        assert!(
+            Cli::try_parse_from(["hype", "vms", "live-link", "lv", "--expires-in", "-1"]).is_err()
+        );
     }
 }

@@ -65,6 +65,21 @@ pub async fn run(client: &Client, out: Format, cmd: VmsCommand) -> Result<()> {
             destination,
         } => crate::cp::run(client, out, &source, &destination).await?,
         VmsCommand::Logs { name, follow } => logs(client, out, &name, follow).await?,
+        VmsCommand::LiveLink {
+            name,
+            expires_in,
+            interactive,
+        } => {
+            let req = hype_types::CreateLiveLink {
+                expires_in,
+                interactive,
+            };
+            let link = client.create_live_link(&name, &req).await?;
+            match out {
+                Format::Table => output::print(&format!("{}\n", link.url))?,
+                Format::Json => output::print_json(&link)?,
+            }
+        }
     }
     Ok(())
 }

@@ -6,9 +6,12 @@
 //! and holds no key, pages of other origins can change nothing, logout
 //! ends the session. Sessions expire. The committed bundle is what its
 //! sources build. The live view shows a browser sandbox's page as an
-//! automation client changes it, and a click in it reaches the sandbox.
+//! automation client changes it, and a click in it reaches the sandbox;
+//! live links share it view-only or not (`console/links.rs`).
 
 mod common;
+#[path = "console/links.rs"]
+mod links;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,6 +47,17 @@ fn shots() -> PathBuf {
 
 /// Runs a scenario of tests/console/console-check.mjs and parses its report.
 fn browser(scenario: &str, base: &str, vm: &str, key: Option<&str>) -> anyhow::Result<Value> {
+    browser_with(scenario, base, vm, key, &[])
+}
+
+/// [`browser`], with more environment for the scenario.
+fn browser_with(
+    scenario: &str,
+    base: &str,
+    vm: &str,
+    key: Option<&str>,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Value> {
     let dir = repo().join("tests/console");
     anyhow::ensure!(
         dir.join("node_modules/playwright-core").is_dir(),
@@ -58,6 +72,7 @@ fn browser(scenario: &str, base: &str, vm: &str, key: Option<&str>) -> anyhow::R
     if let Some(k) = key {
         cmd.env("HYPE_KEY", k);
     }
+    cmd.envs(env.iter().copied());
     let run = cmd.output()?;
     anyhow::ensure!(
         run.status.success(),
@@ -493,12 +508,27 @@ fn the_live_view_shows_a_sandbox_and_takes_it_over() -> anyhow::Result<()> {
             upgrade_status(&format!("{ws}/api/v1/vms/nope/live/ws"), &[]).await?,
             404
         );
+
+        let (ro, rw) = links::live_links(&s, tmp.path()).await?;
+        links::screencast_stops_with_its_last_viewer(&s, &rw).await?;
+
         s.client.vm_action("lv", "stop").await?;
         assert_eq!(
             upgrade_status(&format!("{ws}/api/v1/vms/lv/live/ws"), &[]).await?,
             409
         );
+        // A good link gets past auth to the same answer.
+        assert_eq!(
+            upgrade_status(&links::link_ws(&s, "lv", &ro), &[]).await?,
+            409
+        );
         s.client.delete_vm("lv").await?;
+        // The VM is gone, and so is every link to it.
+        assert_eq!(
+            upgrade_status(&links::link_ws(&s, "lv", &ro), &[]).await?,
+            401
+        );
+        assert_eq!(reqwest::get(&ro.url).await?.status(), 401);
         Ok(())
     })
 }

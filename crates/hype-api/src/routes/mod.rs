@@ -81,6 +81,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(cdp::devtools))
         .routes(routes!(cdp::screenshot))
         .routes(routes!(live::live_ws))
+        .routes(routes!(live::create_link))
         .routes(routes!(browser::console))
         .routes(routes!(browser::network))
         .routes(routes!(events::list))
@@ -112,8 +113,13 @@ pub(crate) fn router(state: AppState, limiter: Option<Arc<crate::limit::Config>>
         api = api.route_layer(crate::limit::layer(l.clone()));
         session = session.route_layer(crate::limit::layer(l));
     }
+    // The live page refuses a bad live link with a plain 401 page.
+    let console = hype_console::router().layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::live_links::page,
+    ));
     public
-        .merge(hype_console::router())
+        .merge(console)
         .merge(session)
         .merge(api)
         .fallback(system::not_found)

@@ -16,7 +16,7 @@ use crate::extract::ApiJson;
 use crate::session;
 use crate::AppState;
 
-fn rfc3339(t: SystemTime) -> Option<String> {
+pub(crate) fn rfc3339(t: SystemTime) -> Option<String> {
     time::OffsetDateTime::from(t)
         .format(&time::format_description::well_known::Rfc3339)
         .ok()

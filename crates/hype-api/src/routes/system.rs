@@ -61,6 +61,24 @@ pub async fn metrics(State(s): State<AppState>) -> Result<impl IntoResponse, Api
     let last = Gauge::<i64>::default();
     last.set(s.hype.last_event_id().await?);
     reg.register("last_event_id", "Id of the newest lifecycle event", last);
+    let live = s.hype.live_figures();
+    let viewers = Gauge::<i64>::default();
+    viewers.set(i64::try_from(live.viewers).unwrap_or(i64::MAX));
+    reg.register(
+        "live_viewers",
+        "Live views open, each with its own screencast (none runs at 0)",
+        viewers,
+    );
+    let frames = Counter::<u64>::default();
+    frames.inc_by(live.frames);
+    reg.register("live_frames", "Screencast frames the browsers sent", frames);
+    let dropped = Counter::<u64>::default();
+    dropped.inc_by(live.dropped);
+    reg.register(
+        "live_frames_dropped",
+        "Screencast frames replaced by a newer one before a slow viewer took them",
+        dropped,
+    );
     let mut body = String::new();
     encode(&mut body, &reg)
         .map_err(|e| ApiError::new(ErrorKind::Internal, "metrics", e.to_string()))?;
