@@ -45,7 +45,8 @@ pub enum ToolCallRecord {
     },
     Ended {
         id: String,
-        /// `None` when the call succeeded, else why it failed (capped).
+        /// `None` when the call succeeded, else why it failed (capped), or
+        /// `cancelled` when it was dropped unfinished.
         error: Option<String>,
     },
 }
@@ -70,8 +71,10 @@ impl CallFeed {
         self.tx.subscribe()
     }
 
-    /// Publishes a call's start and returns its id.
-    pub(crate) fn started(&self, tool: &str, args: &Value) -> String {
+    /// Publishes a call's start; the call's end is published through the
+    /// guard, or as `cancelled` if the call is dropped unfinished (its
+    /// client went away).
+    pub(crate) fn started(&self, tool: &str, args: &Value) -> CallGuard<'_> {
         let id = format!("call-{}", self.next.fetch_add(1, Ordering::Relaxed));
         // No receiver is not an error: nobody is watching.
         let _ = self.tx.send(ToolCallRecord::Started {
@@ -79,15 +82,40 @@ impl CallFeed {
             tool: tool.to_owned(),
             args: redact(args),
         });
-        id
+        CallGuard {
+            feed: self,
+            id: Some(id),
+        }
     }
 
-    pub(crate) fn ended(&self, id: String, outcome: Result<(), &ToolError>) {
+    fn ended(&self, id: String, error: Option<String>) {
+        let _ = self.tx.send(ToolCallRecord::Ended { id, error });
+    }
+}
+
+/// One started call whose end is still to be published.
+pub(crate) struct CallGuard<'a> {
+    feed: &'a CallFeed,
+    id: Option<String>,
+}
+
+impl CallGuard<'_> {
+    pub(crate) fn finish(mut self, outcome: Result<(), &ToolError>) {
         let error = outcome.err().map(|e| match e {
             ToolError::Arguments { tool, .. } => format!("invalid arguments for {tool}"),
             e => cap(&e.to_string(), MAX_RESULT),
         });
-        let _ = self.tx.send(ToolCallRecord::Ended { id, error });
+        if let Some(id) = self.id.take() {
+            self.feed.ended(id, error);
+        }
+    }
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.feed.ended(id, Some("cancelled".into()));
+        }
     }
 }
 
@@ -199,20 +227,16 @@ mod tests {
     fn an_argument_error_does_not_echo_the_value() {
         let feed = CallFeed::default();
         let mut rx = feed.subscribe();
-        let id = feed.started("sandbox_get", &json!({"name": "a"}));
+        let call = feed.started("sandbox_get", &json!({"name": "a"}));
         let e = ToolError::Arguments {
             tool: "sandbox_get".into(),
             why: "invalid type: string \"hunter2\"".into(),
         };
-        feed.ended(id.clone(), Err(&e));
-        assert_eq!(
-            rx.try_recv().unwrap(),
-            ToolCallRecord::Started {
-                id: id.clone(),
-                tool: "sandbox_get".into(),
-                args: json!({"name": "a"})
-            }
-        );
+        call.finish(Err(&e));
+        let ToolCallRecord::Started { id, tool, args } = rx.try_recv().unwrap() else {
+            panic!("a start first")
+        };
+        assert_eq!((tool.as_str(), args), ("sandbox_get", json!({"name": "a"})));
         assert_eq!(
             rx.try_recv().unwrap(),
             ToolCallRecord::Ended {
@@ -220,5 +244,30 @@ mod tests {
                 error: Some("invalid arguments for sandbox_get".into())
             }
         );
+        assert!(rx.try_recv().is_err(), "one end only");
+    }
+
+    #[test]
+    fn a_call_dropped_unfinished_ends_as_cancelled() {
+        let feed = CallFeed::default();
+        let mut rx = feed.subscribe();
+        drop(feed.started("sandbox_list", &json!({})));
+        let ToolCallRecord::Started { id, .. } = rx.try_recv().unwrap() else {
+            panic!("a start first")
+        };
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            ToolCallRecord::Ended {
+                id,
+                error: Some("cancelled".into())
+            }
+        );
+        let ok = feed.started("sandbox_list", &json!({}));
+        ok.finish(Ok(()));
+        let _ = rx.try_recv();
+        assert!(matches!(
+            rx.try_recv().unwrap(),
+            ToolCallRecord::Ended { error: None, .. }
+        ));
     }
 }

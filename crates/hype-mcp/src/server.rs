@@ -187,9 +187,9 @@ impl<B: Backend> HypeMcp<B> {
 
     /// Runs a listed tool, publishing its start and end to observers.
     async fn run(&self, name: &str, args: serde_json::Value) -> CallToolResult {
-        let id = self.shared.calls.started(name, &args);
+        let call = self.shared.calls.started(name, &args);
         let out = self.dispatch(name, args).await;
-        self.shared.calls.ended(id, out.as_ref().map(|_| ()));
+        call.finish(out.as_ref().map(|_| ()));
         match out {
             Ok(content) => CallToolResult::success(content),
             Err(e) => CallToolResult::error(vec![ContentBlock::text(e.to_string())]),
