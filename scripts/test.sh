@@ -17,6 +17,8 @@ scripts/build-console.sh --check
 # download); Playwright for the console's tests in Debian's Chromium.
 (cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --silent)
 (cd tests/console && npm ci --ignore-scripts --no-audit --no-fund --silent)
+# The official AG-UI client, as locked, reading GET /api/v1/agui.
+(cd tests/agui && npm ci --ignore-scripts --no-audit --no-fund --silent)
 # The MCP inspector (npm), as locked; the Python clients (the MCP SDK,
 # XenAPI) are in the venv install-deps.sh fills from tests/*/requirements.txt.
 (cd tests/mcp && npm ci --ignore-scripts --no-audit --no-fund --silent --loglevel=error)

@@ -8,6 +8,7 @@
 //! decides lifecycle, touches VMMs or reads the store. [`run`] serves until the shutdown token fires,
 //! then waits for every connection and core task to finish.
 
+mod agui;
 mod auth;
 pub mod error;
 mod extract;

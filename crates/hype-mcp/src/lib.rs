@@ -9,11 +9,14 @@
 //! the core, so the CLI that links it stays a client. The tools must not
 //! decide what the core decides (names, limits, lifecycle); browser work
 //! goes through `hype-cdp`, only to the browser of a sandbox the backend
-//! resolves.
+//! resolves. Each call's start and end (arguments redacted) is broadcast to
+//! in-process observers ([`HypeMcp::subscribe_tool_calls`]; hyped's AG-UI
+//! stream shows them), with no knowledge of who listens.
 
 mod args;
 mod backend;
 mod browser;
+mod calls;
 mod catalogue;
 mod config;
 mod error;
@@ -39,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 pub use backend::{
     gather, is_directory, too_big, Backend, BackendError, BackendResult, CdpAccess, ErrorKind,
 };
+pub use calls::{ToolCallRecord, MAX_ARGS, MAX_RESULT, MAX_STRING, REDACTED, REDACTED_FIELDS};
 pub use config::{Cap, McpConfig, UnknownCap, DEFAULT_SNAPSHOT_BUDGET};
 pub use error::ToolError;
 pub use rest::RestBackend;

@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::args::*;
 use crate::backend::Backend;
+use crate::calls::{CallFeed, ToolCallRecord};
 use crate::config::{Cap, McpConfig};
 use crate::error::ToolError;
 use crate::monitor::Monitor;
@@ -53,6 +54,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// Notification tasks of subscribed sessions.
     pub tasks: TaskTracker,
+    /// Every tool call's start and end, for in-process observers.
+    pub calls: CallFeed,
 }
 
 /// The tools and resources, over a [`Backend`].
@@ -90,6 +93,7 @@ impl<B: Backend> HypeMcp<B> {
                 config,
                 shutdown,
                 tasks: TaskTracker::new(),
+                calls: CallFeed::default(),
             }),
             session: Arc::default(),
         };
@@ -140,6 +144,13 @@ impl<B: Backend> HypeMcp<B> {
         self.shared.tasks.wait().await;
     }
 
+    /// Each tool call's start (its arguments redacted) and end, from now
+    /// on, across every session of this server. A receiver that falls
+    /// behind misses records (`Lagged`).
+    pub fn subscribe_tool_calls(&self) -> tokio::sync::broadcast::Receiver<ToolCallRecord> {
+        self.shared.calls.subscribe()
+    }
+
     /// The same server with a session state of its own.
     pub fn fresh_session(&self) -> Self {
         Self {
@@ -171,7 +182,15 @@ impl<B: Backend> HypeMcp<B> {
                 "unknown tool '{name}'; tools/list shows the tools"
             ))]);
         }
-        match self.dispatch(name, args).await {
+        self.run(name, args).await
+    }
+
+    /// Runs a listed tool, publishing its start and end to observers.
+    async fn run(&self, name: &str, args: serde_json::Value) -> CallToolResult {
+        let call = self.shared.calls.started(name, &args);
+        let out = self.dispatch(name, args).await;
+        call.finish(out.as_ref().map(|_| ()));
+        match out {
             Ok(content) => CallToolResult::success(content),
             Err(e) => CallToolResult::error(vec![ContentBlock::text(e.to_string())]),
         }
@@ -320,11 +339,7 @@ impl<B: Backend> ServerHandler for HypeMcp<B> {
                 None,
             ));
         }
-        Ok(match self.dispatch(&request.name, args).await {
-            Ok(content) => CallToolResult::success(content),
-            Err(e) => CallToolResult::error(vec![ContentBlock::text(e.to_string())]),
-        }
-        .into())
+        Ok(self.run(&request.name, args).await.into())
     }
 
     fn list_resources(

@@ -2,6 +2,7 @@
 //! through [`api`]'s `OpenApiRouter`, which builds the router and the
 //! OpenAPI document from the same list: a route cannot exist undocumented.
 
+pub(crate) mod agui;
 pub(crate) mod browser;
 pub(crate) mod cdp;
 pub(crate) mod events;
@@ -87,6 +88,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(events::list))
         .routes(routes!(events::vm_events))
         .routes(routes!(events::job_events))
+        .routes(routes!(agui::agui))
         .routes(routes!(jobs::list, jobs::submit))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::cancel))
