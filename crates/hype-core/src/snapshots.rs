@@ -4,7 +4,8 @@
 //! RAM file) and its device state (`state`, QEMU's migration stream without
 //! the RAM). It is made under `.partial-<name>` and renamed when complete,
 //! and recorded only then: a kill at any point leaves no row for partial
-//! files, and the next start removes them.
+//! files, and the next start removes them. A named (not ephemeral)
+//! snapshot is synced to disk before it is renamed and recorded.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -126,10 +127,40 @@ impl Hype {
                 return Err(e);
             }
         };
+        // A named snapshot is kept for later forks: on disk before it is
+        // recorded, so a power loss cannot leave a row over a torn file,
+        // and so the page cache's writeback of hundreds of MiB does not
+        // run later beside the forks (a claim's first CDP answer, right
+        // after a pool's snapshot, waited a second for it). The VM is
+        // already running again. An ephemeral one dies with its forks.
+        if !ephemeral {
+            let files = partial.clone();
+            let synced = tokio::task::spawn_blocking(move || {
+                for f in [MEMORY_FILE, STATE_FILE] {
+                    std::fs::File::open(files.join(f))?.sync_all()?;
+                }
+                std::fs::File::open(&files)?.sync_all()
+            })
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|r| r);
+            if let Err(e) = synced {
+                let _ = std::fs::remove_dir_all(&partial);
+                return Err(io(&partial)(e));
+            }
+        }
         let dir = self.snapshot_dir(name);
         if let Err(e) = std::fs::rename(&partial, &dir) {
             let _ = std::fs::remove_dir_all(&partial);
             return Err(io(&dir)(e));
+        }
+        if !ephemeral {
+            // The rename itself, on disk.
+            let parent = self.snapshots_dir();
+            if let Err(e) = std::fs::File::open(&parent).and_then(|d| d.sync_all()) {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(io(&parent)(e));
+            }
         }
         let record = SnapshotRecord {
             name: name.into(),
