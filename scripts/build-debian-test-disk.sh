@@ -32,6 +32,14 @@ if [[ -f $out ]]; then
     exit 0
 fi
 mkdir -p "$CACHE/test-disk"
+# Tests ask for the disk in parallel: one builds, the others wait for it
+# (the lock goes with this process), then find it made.
+exec 9>"$CACHE/test-disk/.lock"
+flock 9
+if [[ -f $out ]]; then
+    echo "$out"
+    exit 0
+fi
 find "$CACHE/test-disk" -name 'debian-*.raw' -delete
 
 # The machine's own apt sources, as build-browser-rootfs.sh takes them.

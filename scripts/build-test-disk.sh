@@ -65,6 +65,14 @@ if [[ -f $out ]]; then
     exit 0
 fi
 mkdir -p "$CACHE/test-disk"
+# Tests ask for the disk in parallel: one builds, the others wait for it
+# (the lock goes with this process), then find it made.
+exec 9>"$CACHE/test-disk/.lock"
+flock 9
+if [[ -f $out ]]; then
+    echo "$out"
+    exit 0
+fi
 # Older builds are stale once an input changed.
 find "$CACHE/test-disk" -name "$(basename "${out%-*}")-*.raw" -delete
 
