@@ -297,6 +297,18 @@ fn confine(command: &mut Command, user: &User, tty: bool) {
     // allocates nothing.
     unsafe {
         command.pre_exec(move || {
+            // A signal ignored by whatever started the agent stays ignored
+            // across exec (a shell's background job ignores SIGINT): the
+            // command starts with every disposition at its default, so a
+            // ^C on its terminal interrupts it. (std clears the mask.)
+            let mut dfl: libc::sigaction = std::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            // Linux has 64 signals; the C library refuses the ones it keeps.
+            for sig in 1..=64 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::sigaction(sig, &dfl, std::ptr::null_mut());
+                }
+            }
             if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }
