@@ -94,6 +94,24 @@ pub async fn probe_kvm(
     .args(["-append", "console=ttyS0 panic=-1 hype.probe=1"])
     .arg("-serial")
     .arg(format!("file:{}", console.display()));
+    // The probe must not outlive hyped: a nested KVM that cannot run the
+    // guest spins a host core in the kernel for as long as it lives, and a
+    // hyped killed during its probe (kill -9, a crash) would leave it so.
+    let parent = std::process::id();
+    // SAFETY: between fork and exec, only async-signal-safe calls (prctl,
+    // getppid) on values copied before the fork.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // hyped died before the line above: nobody waits for this.
+            if libc::getppid() as u32 != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
     let pid = match process::spawn_detached(&mut cmd, &log) {
         Ok(pid) => pid,
         Err(e) => return no(format!("cannot run {}: {e}", qemu.display())),
