@@ -49,7 +49,18 @@ async fn status_counts_vms_and_jobs_and_reports_the_host() -> anyhow::Result<()>
     assert_eq!(first["vm_disk"]["path"], s.data.display().to_string());
     assert!(first["vm_disk"]["available_bytes"].as_u64().unwrap() > 0);
     assert!(first["images_disk"]["total_bytes"].as_u64().unwrap() > 0);
-    assert!(["kvm", "tcg"].contains(&first["accel"]["mode"].as_str().unwrap()));
+    // The accelerator is "pending" while hyped's KVM probe runs (a few
+    // seconds after start), then the decision.
+    assert!(["kvm", "tcg", "pending"].contains(&first["accel"]["mode"].as_str().unwrap()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let mode = status(&s).await["accel"]["mode"].clone();
+        if mode == "kvm" || mode == "tcg" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "accel still {mode}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     assert_eq!(first["network"]["enabled"], false);
     assert!(
         first["started_at"].as_str().unwrap().ends_with('Z'),

@@ -24,6 +24,8 @@ NO_MODEL = {
     "Login": "the web console's login body; SDK clients send the key",
     "SessionInfo": "the web console's session; SDK clients send the key",
     "DownloadList": "vms.downloads() returns the list",
+    "CreateLiveLink": "live links are not wrapped yet (see NOT_WRAPPED)",
+    "LiveLink": "live links are not wrapped yet (see NOT_WRAPPED)",
 }
 PRIMITIVE = {"string": str, "integer": int, "number": float, "boolean": bool}
 

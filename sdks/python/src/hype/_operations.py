@@ -23,6 +23,8 @@ NOT_WRAPPED: Dict[Operation, str] = {
     ("POST", "/api/v1/session"): "the web console's login; SDK clients send the key",
     ("DELETE", "/api/v1/session"): "the web console's logout; SDK clients send the key",
     ("GET", "/api/v1/vms/{name}/live/ws"): "the web console's live view; open a sandbox's live_url in a browser",
+    ("GET", "/api/v1/agui"): "an AG-UI event stream, for AG-UI clients (@ag-ui/client's HttpAgent)",
+    ("POST", "/api/v1/vms/{name}/live-links"): "not wrapped yet: `hype vms live-link` or the REST call",
 }
 
 
