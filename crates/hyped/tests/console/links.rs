@@ -219,21 +219,8 @@ const ANIMATE: &str = "(() => { const d = document.createElement('div'); documen
 
 /// Evaluates `expr` in the sandbox's first tab over hyped's CDP proxy.
 async fn hype_cdp_eval(s: &Server, vm: &str, expr: &str) -> anyhow::Result<Value> {
-    let list: Value = reqwest::get(format!("{}/api/v1/vms/{vm}/cdp/json/list", s.base))
-        .await?
-        .json()
-        .await?;
-    let ws = list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|t| t["type"] == "page")
-        .and_then(|t| t["webSocketDebuggerUrl"].as_str())
-        .ok_or_else(|| anyhow::anyhow!("no page in {list}"))?
-        .to_owned();
-    let mut page = hype_cdp::CdpSession::connect(&ws).await?;
-    let r = page
-        .call("Runtime.evaluate", serde_json::json!({"expression": expr}))
-        .await?;
-    Ok(r)
+    let cdp = format!("{}/api/v1/vms/{vm}/cdp", s.base);
+    let mut page = crate::common::cdp::Cdp::first_page(&cdp).await?;
+    page.call("Runtime.evaluate", serde_json::json!({"expression": expr}))
+        .await
 }
