@@ -83,6 +83,12 @@ impl Limits {
 
 const GROUP: &str = "hype";
 
+/// Writes a cgroup file; the error names it.
+fn w(p: PathBuf, v: String) -> std::io::Result<()> {
+    std::fs::write(&p, v)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))
+}
+
 impl Cgroups {
     /// Finds the host's layout.
     pub fn detect() -> Self {
@@ -123,10 +129,6 @@ impl Cgroups {
         // A group left by an earlier VM of this name (its VMM died with
         // hyped down) would still be charged for that VM's memory.
         self.remove(vm);
-        let w = |p: PathBuf, v: String| {
-            std::fs::write(&p, v)
-                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))
-        };
         match self {
             Cgroups::V2(root) => {
                 let parent = root.join(GROUP);
@@ -182,10 +184,6 @@ impl Cgroups {
             Cgroups::V2(root) => (root.join(GROUP).join(vm), "cpu.weight", weight),
             Cgroups::V1 { cpu, .. } => (cpu.join(GROUP).join(vm), "cpu.shares", shares),
             Cgroups::None => return Ok(()),
-        };
-        let w = |p: PathBuf, v: String| {
-            std::fs::write(&p, v)
-                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))
         };
         let idle = dir.join("cpu.idle");
         // Kernels before 5.15 have no idle groups: the weight is all. An
