@@ -18,12 +18,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::cdp::Cdp;
 use common::Server;
 use figures::{env_n, pct};
 use futures::StreamExt;
-use hype_cdp::CdpSession;
-use hype_types::EventType;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// A page whose content changes every animation frame, so the screencast
 /// always has a new frame to send. Built in place: nothing from outside.
@@ -69,7 +68,7 @@ async fn live_metrics(s: &Server) -> anyhow::Result<Live> {
 }
 
 /// `n` round trips of `Runtime.evaluate("1+1")`, in ms.
-async fn latencies(page: &mut CdpSession, n: usize) -> anyhow::Result<Vec<f64>> {
+async fn latencies(page: &mut Cdp, n: usize) -> anyhow::Result<Vec<f64>> {
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
@@ -136,35 +135,13 @@ async fn run() -> anyhow::Result<()> {
     let slow_for = Duration::from_secs(env_n("HYPE_BENCH_SLOW_SECONDS", 10) as u64);
     let data = tempfile::tempdir()?;
     let s = Server::networked(data.path(), "10.93.0.0/24", &[])?;
-    let mut ev = s
-        .client
-        .vm_events(Some("liveb"), Some(s.last_event_id().await?))
-        .await?;
-    s.client
-        .create_vm(&serde_json::from_value(json!({
-            "name": "liveb", "image": "browser", "cpu_cores": 2, "memory_mb": 1536
-        }))?)
-        .await?;
-    let running = s
-        .wait_event(&mut ev, Duration::from_secs(400), |e| {
-            matches!(e.event_type, EventType::VmRunning | EventType::VmCrashed)
-        })
-        .await?;
-    anyhow::ensure!(running.event_type == EventType::VmRunning, "{running:?}");
+    s.create_running_as(
+        json!({"name": "liveb", "image": "browser", "cpu_cores": 2, "memory_mb": 1536}),
+        Duration::from_secs(400),
+    )
+    .await?;
 
-    let list: Value = reqwest::get(format!("{}/api/v1/vms/liveb/cdp/json/list", s.base))
-        .await?
-        .json()
-        .await?;
-    let ws = list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|t| t["type"] == "page")
-        .and_then(|t| t["webSocketDebuggerUrl"].as_str())
-        .ok_or_else(|| anyhow::anyhow!("no page in {list}"))?
-        .to_owned();
-    let mut page = CdpSession::connect(&ws).await?;
+    let mut page = Cdp::first_page(&format!("{}/api/v1/vms/liveb/cdp", s.base)).await?;
     // Warm-up, not measured: a browser just ready under TCG is slow at
     // first.
     let r = page

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use common::Server;
 use figures::{env_n, pct};
-use hype_types::EventType;
 use serde_json::{json, Value};
 
 /// A page of 1,000 elements: buttons, each setting the title when clicked.
@@ -129,21 +128,11 @@ async fn run() -> anyhow::Result<()> {
     let n = env_n("HYPE_BENCH_CALLS", 30);
     let data = tempfile::tempdir()?;
     let s = Server::networked(data.path(), "10.87.0.0/24", &[])?;
-    let mut ev = s
-        .client
-        .vm_events(Some("mcpb"), Some(s.last_event_id().await?))
-        .await?;
-    s.client
-        .create_vm(&serde_json::from_value(json!({
-            "name": "mcpb", "image": "browser", "cpu_cores": 2, "memory_mb": 1536
-        }))?)
-        .await?;
-    let running = s
-        .wait_event(&mut ev, Duration::from_secs(400), |e| {
-            matches!(e.event_type, EventType::VmRunning | EventType::VmCrashed)
-        })
-        .await?;
-    anyhow::ensure!(running.event_type == EventType::VmRunning, "{running:?}");
+    s.create_running_as(
+        json!({"name": "mcpb", "image": "browser", "cpu_cores": 2, "memory_mb": 1536}),
+        Duration::from_secs(400),
+    )
+    .await?;
 
     let mut mcp = Mcp::open(format!("{}/mcp", s.base)).await?;
     mcp.call("sandbox_use", json!({"name": "mcpb"})).await?;

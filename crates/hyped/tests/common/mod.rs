@@ -232,7 +232,6 @@ impl Server {
         Ok(ev)
     }
 
-    /// Creates a VM and waits for VM_RUNNING (or fails on VM_CRASHED).
     /// Polls VM `name` until it runs; an error if it crashes or the
     /// deadline passes.
     pub async fn wait_running(&self, name: &str, deadline: Duration) -> anyhow::Result<Vm> {
@@ -260,27 +259,38 @@ impl Server {
         }
     }
 
+    /// Creates a base VM `name` (1 vCPU, 256 MiB) and waits for VM_RUNNING.
     pub async fn create_running(&self, name: &str) -> anyhow::Result<Vm> {
+        let body = serde_json::json!({"name": name, "cpu_cores": 1, "memory_mb": 256});
+        self.create_running_as(body, Duration::from_secs(180)).await
+    }
+
+    /// Creates the VM `body` describes and waits for VM_RUNNING; an error
+    /// on VM_CRASHED or past `deadline`.
+    pub async fn create_running_as(
+        &self,
+        body: serde_json::Value,
+        deadline: Duration,
+    ) -> anyhow::Result<Vm> {
+        let name = body["name"].as_str().context("no name")?.to_owned();
         let mut events = self
             .client
-            .vm_events(Some(name), Some(self.last_event_id().await?))
+            .vm_events(Some(&name), Some(self.last_event_id().await?))
             .await?;
         let vm = self
             .client
-            .create_vm(&serde_json::from_value(serde_json::json!({
-                "name": name, "cpu_cores": 1, "memory_mb": 256
-            }))?)
+            .create_vm(&serde_json::from_value(body)?)
             .await?;
         assert_eq!(vm.state.as_str(), "starting");
         let ev = self
-            .wait_event(&mut events, Duration::from_secs(180), |e| {
+            .wait_event(&mut events, deadline, |e| {
                 matches!(e.event_type, EventType::VmRunning | EventType::VmCrashed)
             })
             .await?;
         if ev.event_type != EventType::VmRunning {
             bail!("{name} did not boot: {:?}", ev.detail);
         }
-        Ok(self.client.get_vm(name).await?)
+        Ok(self.client.get_vm(&name).await?)
     }
 
     /// POSTs `body` to `path`: the status and the answer (JSON, or its

@@ -5,6 +5,7 @@ and upload bodies read piece by piece."""
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import json as _json
 import os
 from pathlib import Path
@@ -371,6 +372,17 @@ class AsyncExecStream(_Exec):
         return f"<AsyncExecStream {'exited ' + str(self.exit_code) if self.exited else 'running'}>"
 
 
+@contextlib.contextmanager
+def _sink(dest: Union[str, "os.PathLike[str]", IO[bytes]]) -> Iterator[IO[bytes]]:
+    """The file object ``save`` writes to: the caller's own (left open), or a
+    path opened for writing (closed after)."""
+    if hasattr(dest, "write"):
+        yield dest  # type: ignore[misc]
+        return
+    with open(dest, "wb") as f:
+        yield f
+
+
 class GuestFile:
     """A guest file's bytes as hyped sends them (``vms.download``): iterate
     it, :meth:`read` it whole, or :meth:`save` it to a local file. A
@@ -403,12 +415,7 @@ class GuestFile:
     def save(self, dest: Union[str, "os.PathLike[str]", IO[bytes]]) -> int:
         """Writes the bytes to a local path or a binary file object; returns how many."""
         n = 0
-        if hasattr(dest, "write"):
-            for piece in self.iter_bytes():
-                dest.write(piece)
-                n += len(piece)
-            return n
-        with open(dest, "wb") as f:
+        with _sink(dest) as f:
             for piece in self.iter_bytes():
                 f.write(piece)
                 n += len(piece)
@@ -453,12 +460,7 @@ class AsyncGuestFile:
     async def save(self, dest: Union[str, "os.PathLike[str]", IO[bytes]]) -> int:
         """Writes the bytes to a local path or a binary file object; returns how many."""
         n = 0
-        if hasattr(dest, "write"):
-            async for piece in self.aiter_bytes():
-                dest.write(piece)
-                n += len(piece)
-            return n
-        with open(dest, "wb") as f:
+        with _sink(dest) as f:
             async for piece in self.aiter_bytes():
                 f.write(piece)
                 n += len(piece)
