@@ -222,6 +222,9 @@ impl Vmm for VmmBackend {
     async fn quit(&self, name: &str, run_dir: &Path) -> hype_vmm::Result<()> {
         dispatch!(self, v => v.quit(name, run_dir).await)
     }
+    async fn reset(&self, name: &str, run_dir: &Path) -> hype_vmm::Result<()> {
+        dispatch!(self, v => v.reset(name, run_dir).await)
+    }
     async fn guest_running(&self, name: &str, run_dir: &Path) -> hype_vmm::Result<bool> {
         dispatch!(self, v => v.guest_running(name, run_dir).await)
     }

@@ -99,6 +99,11 @@ fn read_tail(path: &Path, max: u64) -> std::io::Result<(Vec<u8>, u64)> {
     Ok((buf, len))
 }
 
+/// How many bytes the console holds now (0 when there is none yet).
+pub(crate) fn len(run_dir: &Path) -> u64 {
+    std::fs::metadata(run_dir.join(CONSOLE_LOG)).map_or(0, |m| m.len())
+}
+
 /// The last non-empty line of the console, trimmed (for crash reasons).
 pub(crate) fn last_line(run_dir: &Path) -> Option<String> {
     let (bytes, _) = read_tail(&run_dir.join(CONSOLE_LOG), 8 << 10).ok()?;

@@ -283,6 +283,10 @@ impl Vmm for DoubleVmm {
         Ok(())
     }
 
+    async fn reset(&self, _name: &str, _run_dir: &Path) -> Result<()> {
+        Ok(())
+    }
+
     async fn guest_running(&self, name: &str, _run_dir: &Path) -> Result<bool> {
         Ok(!self.state.lock().unwrap().paused.contains(name))
     }

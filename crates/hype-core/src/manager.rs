@@ -395,6 +395,8 @@ impl Hype {
                 booting: true,
                 has_agent: rec.has_agent,
                 launched_at,
+                fresh_kernel: reconfigure.is_none()
+                    && matches!(spec.boot, hype_vmm::Boot::Kernel { .. }),
                 reconfigure,
             },
         );

@@ -178,6 +178,7 @@ fn adopt(hype: &Hype, vmm: &VmmBackend, rec: &VmRecord, pid: u32) -> bool {
             has_agent: rec.has_agent,
             launched_at: Instant::now(),
             reconfigure: None,
+            fresh_kernel: false,
         },
     );
     if state == VmState::Stopping {

@@ -193,6 +193,7 @@ impl Hype {
                 has_agent: rec.has_agent,
                 launched_at: started,
                 reconfigure: None,
+                fresh_kernel: false,
             },
         );
         // The guest has moved on: this state must never be loaded again.

@@ -55,7 +55,22 @@ pub(crate) struct Watched {
     /// Sent to the agent first; the VM runs once it is answered (a fork's
     /// new identity).
     pub reconfigure: Option<hype_agent_proto::HostMessage>,
+    /// A kernel booting from its start, which prints on its console at
+    /// once: one silent for [`SILENT_BOOT`] is reset.
+    pub fresh_kernel: bool,
 }
+
+/// How long a kernel booting from its start may print nothing on its
+/// serial console. A healthy one prints within a second or two, even under
+/// TCG on a loaded host (its console is up a few hundred ms into the boot).
+/// One that has not died before its console existed: Debian's 6.1 kernel
+/// under QEMU TCG does, about one boot in a hundred (a fault early in
+/// `setup_arch` whose oops faults again until the stack is gone, then a
+/// spin on `die_lock` with interrupts off; seen in the printk buffer of hung
+/// guests). A reset boots it again in the same VMM, with the same devices.
+const SILENT_BOOT: Duration = Duration::from_secs(30);
+/// Resets of a silent boot before the boot deadline is left to decide.
+const SILENT_BOOT_RESETS: u32 = 2;
 
 /// Starts supervising `w`'s process; the returned runtime is also
 /// registered in `deps.runtimes` until the VMM exits.
@@ -97,7 +112,7 @@ pub(crate) fn spawn(deps: &Deps, w: Watched) -> Runtime {
     }
     let sup = Supervisor {
         deps: deps.clone(),
-        run_dir,
+        run_dir: run_dir.clone(),
         id: w.id,
         name: w.name,
         dir: w.dir,
@@ -110,6 +125,9 @@ pub(crate) fn spawn(deps: &Deps, w: Watched) -> Runtime {
         replies: runtime.replies.clone(),
         has_agent: w.has_agent,
         reconfiguring,
+        // A restarted VM's console holds its earlier boots.
+        console_at_launch: w.fresh_kernel.then(|| crate::console::len(&run_dir)),
+        resets: 0,
     };
     let (booting, launched_at) = (w.booting, w.launched_at);
     deps.tracker
@@ -135,6 +153,10 @@ struct Supervisor {
     /// A fork whose agent has not yet taken its identity: its `ready`
     /// does not count until `reconfigured`.
     reconfiguring: bool,
+    /// A fresh kernel boot's console length when it was launched.
+    console_at_launch: Option<u64>,
+    /// Resets of this boot because its console stayed silent.
+    resets: u32,
 }
 
 /// How often a VMM without a guest agent is asked whether it runs the guest.
@@ -147,6 +169,8 @@ impl Supervisor {
         let mut crash_reason: Option<String> = None;
         let shutdown = self.deps.shutdown.clone();
         let mut console_check = tokio::time::interval(crate::console::CAP_CHECK);
+        let mut silence_check = (booting && self.console_at_launch.is_some())
+            .then(|| tokio::time::Instant::from_std(launched_at) + SILENT_BOOT);
         let exit = loop {
             tokio::select! {
                 exit = self.watch.exited() => break exit,
@@ -185,12 +209,17 @@ impl Supervisor {
                     self.poll_running(&mut waiting_ready, launched_at).await
                 }
                 _ = console_check.tick() => crate::console::enforce_cap(&self.run_dir),
+                _ = tokio::time::sleep_until(silence_check.unwrap_or(deadline)),
+                    if waiting_ready && silence_check.is_some() => {
+                    silence_check = self.on_silence().await;
+                }
                 _ = tokio::time::sleep_until(deadline), if waiting_ready => {
                     waiting_ready = false;
                     let secs = self.deps.boot_timeout.as_secs();
                     let who = if self.has_agent { "the guest agent did not report ready" } else { "the VMM did not run the guest" };
                     crash_reason = Some(format!(
-                        "{who} within {secs} s{}",
+                        "{who} within {secs} s{}{}",
+                        self.resets_said(),
                         crate::console::last_line(&self.run_dir)
                             .map(|l| format!("; last console line: {l}"))
                             .unwrap_or_default()
@@ -210,6 +239,41 @@ impl Supervisor {
         }
         self.deps.runtimes.forget(self.generation);
         let _ = exited_tx.send(true);
+    }
+
+    /// A fresh kernel boot's console after [`SILENT_BOOT`]: silent, it is
+    /// reset (up to [`SILENT_BOOT_RESETS`] times). The next check's time,
+    /// if any.
+    async fn on_silence(&mut self) -> Option<tokio::time::Instant> {
+        let silent = self
+            .console_at_launch
+            .is_some_and(|at| crate::console::len(&self.run_dir) <= at);
+        if !silent || self.resets >= SILENT_BOOT_RESETS {
+            return None;
+        }
+        self.resets += 1;
+        tracing::warn!(
+            vm = %self.name,
+            resets = self.resets,
+            "the guest printed nothing in {} s of boot: it died before its console came up; resetting it",
+            SILENT_BOOT.as_secs()
+        );
+        if let Err(e) = self.vmm.reset(&self.name, &self.run_dir).await {
+            tracing::warn!(vm = %self.name, error = %e, "cannot reset a silent boot");
+            return None;
+        }
+        Some(tokio::time::Instant::now() + SILENT_BOOT)
+    }
+
+    /// The silent-boot resets, for the boot's outcome ("" without any).
+    fn resets_said(&self) -> String {
+        match self.resets {
+            0 => String::new(),
+            n => format!(
+                "; reset {n}x after {} s without a word on its console",
+                SILENT_BOOT.as_secs()
+            ),
+        }
     }
 
     /// Readiness without an agent: the VMM runs the guest, so the firmware
@@ -261,7 +325,8 @@ impl Supervisor {
                 *waiting_ready = false;
                 let total = launched_at.elapsed().as_millis();
                 let detail = format!(
-                    "guest ready: {uptime_ms} ms guest uptime (agent init {init_ms} ms), {total} ms since VMM launch"
+                    "guest ready: {uptime_ms} ms guest uptime (agent init {init_ms} ms), {total} ms since VMM launch{}",
+                    self.resets_said()
                 );
                 if self.mark_running(detail).await {
                     tracing::info!(vm = %self.name, uptime_ms, total_ms = total as u64, "VM running")

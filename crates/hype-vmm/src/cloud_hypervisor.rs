@@ -434,6 +434,11 @@ impl Vmm for CloudHypervisor {
         })
     }
 
+    async fn reset(&self, name: &str, run_dir: &Path) -> Result<()> {
+        self.call(name, run_dir, |c| async move { c.reboot().await })
+            .await
+    }
+
     async fn quit(&self, name: &str, run_dir: &Path) -> Result<()> {
         self.call(name, run_dir, |c| async move { c.shutdown_vmm().await })
             .await

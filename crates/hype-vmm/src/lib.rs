@@ -61,6 +61,9 @@ pub trait Vmm {
     async fn resume(&self, name: &str, run_dir: &Path) -> Result<()>;
     /// Asks the guest's firmware to shut down (ACPI power button).
     async fn power_button(&self, name: &str, run_dir: &Path) -> Result<()>;
+    /// Resets the guest as the reset line would: it boots again from the
+    /// start, in the same VMM process with the same devices.
+    async fn reset(&self, name: &str, run_dir: &Path) -> Result<()>;
     /// A byte stream to the guest agent (protocol in `hype-agent-proto`).
     async fn connect_agent(&self, name: &str, run_dir: &Path) -> Result<UnixStream>;
     /// Saves the state of the paused VM into the existing, empty directory
@@ -137,6 +140,12 @@ impl Vmm for AnyVmm {
         match self {
             AnyVmm::Qemu(q) => q.power_button(name, run_dir).await,
             AnyVmm::CloudHypervisor(c) => c.power_button(name, run_dir).await,
+        }
+    }
+    async fn reset(&self, name: &str, run_dir: &Path) -> Result<()> {
+        match self {
+            AnyVmm::Qemu(q) => q.reset(name, run_dir).await,
+            AnyVmm::CloudHypervisor(c) => c.reset(name, run_dir).await,
         }
     }
     async fn connect_agent(&self, name: &str, run_dir: &Path) -> Result<UnixStream> {

@@ -408,6 +408,31 @@ impl Vmm for Qemu {
         self.qmp(name, run_dir, "quit").await
     }
 
+    async fn reset(&self, name: &str, run_dir: &Path) -> Result<()> {
+        let fail = |command: &'static str| {
+            move |e: QmpError| VmmError::Qmp {
+                vm: name.into(),
+                command: command.into(),
+                message: e.to_string(),
+            }
+        };
+        let mut qmp = Qmp::connect(&run_dir.join(files::QMP_SOCK))
+            .await
+            .map_err(fail("system_reset"))?;
+        // `-no-reboot` turns every reset into an exit, this one too: the
+        // action is switched for it (QEMU decides when the reset is asked
+        // for), then back, as `panic=-1` relies on the exit.
+        let action = |a: &str| Some(serde_json::json!({ "reboot": a }));
+        qmp.execute("set-action", action("reset"))
+            .await
+            .map_err(fail("set-action"))?;
+        let reset = qmp.execute("system_reset", None).await;
+        qmp.execute("set-action", action("shutdown"))
+            .await
+            .map_err(fail("set-action"))?;
+        reset.map(drop).map_err(fail("system_reset"))
+    }
+
     async fn guest_running(&self, name: &str, run_dir: &Path) -> Result<bool> {
         let path = run_dir.join(files::QMP_SOCK);
         let fail = |e: QmpError| VmmError::Qmp {
