@@ -20,6 +20,8 @@ use crate::{Hype, Result};
 pub(crate) async fn run(hype: &Hype) -> Result<()> {
     let inner = &hype.inner;
     let mut adopted_pids = vec![];
+    // Run directories of VMs with no VMM any more: their cgroups go.
+    let mut vmm_gone = vec![];
     for rec in inner.store.list_vms().await? {
         let run_dir = inner.cfg.vm_dir(&rec);
         let vmm = inner.backends.of_record(&rec).ok();
@@ -43,6 +45,7 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
                 )
                 .await?;
             tracing::info!(vm = %rec.name, "removed a half-created VM");
+            vmm_gone.push(rec.dir);
             continue;
         }
         match rec.state {
@@ -75,6 +78,7 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
                         .await?;
                     hype_vmm::remove_sockets(&run_dir);
                     tracing::warn!(vm = %rec.name, detail, "VM not adopted");
+                    vmm_gone.push(rec.dir.clone());
                 }
             }
             VmState::Standby => {
@@ -85,13 +89,22 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
                 }
                 crate::standby::discard_partial(&run_dir);
                 hype_vmm::remove_sockets(&run_dir);
+                vmm_gone.push(rec.dir.clone());
             }
             VmState::Stopped | VmState::Crashed => {
                 hype_vmm::remove_sockets(&run_dir);
+                vmm_gone.push(rec.dir.clone());
             }
         }
     }
     kill_strays(&inner.cfg.vms_dir(), &adopted_pids);
+    // A VMM that died with hyped down left its (empty) groups; the
+    // supervisor that would have removed them was gone too.
+    if let Some(jail) = &inner.jail {
+        for dir in &vmm_gone {
+            jail.cgroups.remove(dir);
+        }
+    }
     remove_stray_ram(hype, &adopted_pids).await?;
     hype.reconcile_snapshots().await?;
     hype.reconcile_network().await

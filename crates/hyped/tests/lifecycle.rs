@@ -201,6 +201,8 @@ async fn a_vmm_that_died_while_hyped_was_down_is_marked_crashed() -> anyhow::Res
     let vm = a.create_running("ghost").await?;
     a.stop();
     let pid = vm.vmm.pid.unwrap();
+    let groups = hype_groups(pid);
+    assert!(groups.iter().all(|g| g.is_dir()), "{groups:?}");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGKILL,
@@ -215,9 +217,28 @@ async fn a_vmm_that_died_while_hyped_was_down_is_marked_crashed() -> anyhow::Res
         !tmp.path().join("vms/ghost/qmp.sock").exists(),
         "stale socket removed"
     );
+    let left: Vec<_> = groups.iter().filter(|g| g.exists()).collect();
+    assert!(left.is_empty(), "its cgroups are removed: {left:?}");
     b.client.delete_vm("ghost").await?;
     drop(a);
     Ok(())
+}
+
+/// The cgroup directories hyped put `pid` in (none where the host has no
+/// usable cgroups).
+fn hype_groups(pid: u32) -> Vec<std::path::PathBuf> {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    cgroups
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, ctrl, path) = (parts.next()?, parts.next()?, parts.next()?);
+            path.starts_with("/hype/").then(|| {
+                let mount = ctrl.split(',').next().unwrap_or_default();
+                std::path::PathBuf::from(format!("/sys/fs/cgroup/{mount}{path}"))
+            })
+        })
+        .collect()
 }
 
 fn hype_vmm_alive(pid: u32) -> bool {
