@@ -19,6 +19,7 @@ mod browser;
 mod calls;
 mod catalogue;
 mod config;
+mod devtools;
 mod error;
 mod glob;
 mod groups;
@@ -31,6 +32,7 @@ mod sandbox;
 mod server;
 mod snapshot;
 mod tabs;
+mod testing;
 
 use std::sync::Arc;
 
@@ -43,7 +45,7 @@ pub use backend::{
     gather, is_directory, too_big, Backend, BackendError, BackendResult, CdpAccess, ErrorKind,
 };
 pub use calls::{ToolCallRecord, MAX_ARGS, MAX_RESULT, MAX_STRING, REDACTED, REDACTED_FIELDS};
-pub use config::{Cap, McpConfig, UnknownCap, DEFAULT_SNAPSHOT_BUDGET};
+pub use config::{parse_caps, Cap, McpConfig, SessionCapsError, UnknownCap, DEFAULT_SNAPSHOT_BUDGET};
 pub use error::ToolError;
 pub use rest::RestBackend;
 pub use server::{catalogue, HypeMcp, EVENTS_URI};
