@@ -115,7 +115,12 @@ pub(crate) fn cap_of(name: &str) -> Option<Cap> {
         .get_or_init(|| {
             Cap::ALL
                 .into_iter()
-                .map(|c| (c, group_tools(c).into_iter().map(|t| t.name.into()).collect()))
+                .map(|c| {
+                    (
+                        c,
+                        group_tools(c).into_iter().map(|t| t.name.into()).collect(),
+                    )
+                })
                 .collect()
         })
         .iter()
@@ -141,7 +146,9 @@ pub(crate) fn browser_tools(caps: &BTreeSet<Cap>) -> Vec<Tool> {
 fn unsupported<T: serde::de::DeserializeOwned>(name: &str, a: serde_json::Value) -> Output {
     let _: T = parse(name, a)?;
     let why = crate::devtools::unsupported(name).unwrap_or("hype does not run it");
-    Err(ToolError::Invalid(format!("{name} is not available on hype: {why}")))
+    Err(ToolError::Invalid(format!(
+        "{name} is not available on hype: {why}"
+    )))
 }
 
 impl<B: Backend> HypeMcp<B> {
@@ -209,9 +216,7 @@ impl<B: Backend> HypeMcp<B> {
             | "browser_stop_video"
             | "browser_video_hide_actions" => unsupported::<OnSandbox>(name, a),
             "browser_generate_locator" => self.generate_locator(parse(name, a)?).await,
-            "browser_verify_element_visible" => {
-                self.verify_element_visible(parse(name, a)?).await
-            }
+            "browser_verify_element_visible" => self.verify_element_visible(parse(name, a)?).await,
             "browser_verify_text_visible" => self.verify_text_visible(parse(name, a)?).await,
             "browser_verify_list_visible" => self.verify_list_visible(parse(name, a)?).await,
             "browser_verify_value" => self.verify_value(parse(name, a)?).await,

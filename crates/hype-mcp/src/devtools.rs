@@ -140,7 +140,10 @@ mod tests {
             "browser_video_show_actions",
             "browser_video_hide_actions",
         ] {
-            assert!(unsupported(name).is_some_and(|w| w.contains("browser_")), "{name}");
+            assert!(
+                unsupported(name).is_some_and(|w| w.contains("browser_")),
+                "{name}"
+            );
         }
         assert!(unsupported("browser_highlight").is_none());
         // Strings become literals the page cannot break out of.

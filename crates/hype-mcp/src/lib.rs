@@ -45,7 +45,9 @@ pub use backend::{
     gather, is_directory, too_big, Backend, BackendError, BackendResult, CdpAccess, ErrorKind,
 };
 pub use calls::{ToolCallRecord, MAX_ARGS, MAX_RESULT, MAX_STRING, REDACTED, REDACTED_FIELDS};
-pub use config::{parse_caps, Cap, McpConfig, SessionCapsError, UnknownCap, DEFAULT_SNAPSHOT_BUDGET};
+pub use config::{
+    parse_caps, Cap, McpConfig, SessionCapsError, UnknownCap, DEFAULT_SNAPSHOT_BUDGET,
+};
 pub use error::ToolError;
 pub use rest::RestBackend;
 pub use server::{catalogue, HypeMcp, EVENTS_URI};

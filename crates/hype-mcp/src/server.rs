@@ -11,10 +11,10 @@ use futures::StreamExt;
 use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeRequestParams, InitializeResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents,
-    ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig, SubscribeRequestParams,
-    Tool, UnsubscribeRequestParams,
+    InitializeRequestParams, InitializeResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Resource, ResourceContents, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -196,10 +196,7 @@ impl<B: Backend> HypeMcp<B> {
     /// The tools of this session: those of the groups it connected with
     /// (the `caps` query parameter of the request's URL, added to hyped's),
     /// or hyped's alone where there is no URL (stdio, in-process).
-    fn session_tools(
-        &self,
-        ctx: &RequestContext<RoleServer>,
-    ) -> Result<Arc<Vec<Tool>>, ErrorData> {
+    fn session_tools(&self, ctx: &RequestContext<RoleServer>) -> Result<Arc<Vec<Tool>>, ErrorData> {
         if let Some(t) = &self.session.lock().expect("session lock").tools {
             return Ok(t.clone());
         }

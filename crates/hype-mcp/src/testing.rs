@@ -14,7 +14,10 @@ use crate::server::{HypeMcp, Output};
 /// The part of a snapshot line after its indentation and `- ` when it is
 /// the element `role "name"` (followed by flags, a ref, `:` or nothing).
 fn is_element(line: &str, role: &str, name: &str) -> bool {
-    let head = format!("- {role} {}", serde_json::to_string(name).unwrap_or_default());
+    let head = format!(
+        "- {role} {}",
+        serde_json::to_string(name).unwrap_or_default()
+    );
     line.trim_start()
         .strip_prefix(&head)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', ':']))
@@ -80,14 +83,20 @@ const CSS_PATH: &str = r#"(el) => {
 }"#;
 
 impl<B: Backend> HypeMcp<B> {
-    async fn snapshot_text(&self, t: &mut crate::browser::Tab<B::Lease>) -> Result<String, ToolError> {
+    async fn snapshot_text(
+        &self,
+        t: &mut crate::browser::Tab<B::Lease>,
+    ) -> Result<String, ToolError> {
         t.run(|p| Box::pin(async move { p.snapshot().await })).await
     }
 
     pub(crate) async fn verify_element_visible(&self, a: VerifyElementVisible) -> Output {
         let mut t = self.tab(a.sandbox).await?;
         let snap = self.snapshot_text(&mut t).await?;
-        if snap.lines().any(|l| is_element(l, &a.role, &a.accessible_name)) {
+        if snap
+            .lines()
+            .any(|l| is_element(l, &a.role, &a.accessible_name))
+        {
             return done(format!(
                 "Verified: the {} \"{}\" is visible.",
                 a.role, a.accessible_name
@@ -124,7 +133,9 @@ impl<B: Backend> HypeMcp<B> {
         let mut t = self.tab(a.sandbox).await?;
         let n = t.resolve(&a.target).await?;
         let text = t
-            .run(move |p| Box::pin(async move { p.evaluate("(el) => el.innerText", Some(n)).await }))
+            .run(move |p| {
+                Box::pin(async move { p.evaluate("(el) => el.innerText", Some(n)).await })
+            })
             .await?;
         let text = squash(text.as_str().unwrap_or_default());
         let missing: Vec<&str> = a
@@ -166,7 +177,8 @@ impl<B: Backend> HypeMcp<B> {
         };
         // A combobox is also right when its selected option's text is the value.
         let texts = got["texts"].as_array().cloned().unwrap_or_default();
-        let by_text = a.kind == FieldType::Combobox && texts.iter().any(|t| t.as_str() == Some(a.value.as_str()));
+        let by_text = a.kind == FieldType::Combobox
+            && texts.iter().any(|t| t.as_str() == Some(a.value.as_str()));
         if actual == a.value || by_text {
             return done(format!("Verified: {} is \"{}\".", a.element, a.value));
         }

@@ -263,16 +263,15 @@ mod tests {
 
     #[test]
     fn unknown_and_missing_fields_are_refused() {
-        let e = serde_json::from_value::<VerifyListVisible>(json!({"element": "l", "target": "e1"}))
-            .unwrap_err();
+        let e =
+            serde_json::from_value::<VerifyListVisible>(json!({"element": "l", "target": "e1"}))
+                .unwrap_err();
         assert!(e.to_string().contains("missing field `items`"), "{e}");
         let e = serde_json::from_value::<Highlight>(json!({"target": "e1", "colour": "red"}))
             .unwrap_err();
         assert!(e.to_string().contains("unknown field `colour`"), "{e}");
         let e = serde_json::from_value::<StartVideo>(json!({"size": {"width": 1}})).unwrap_err();
         assert!(e.to_string().contains("missing field `height`"), "{e}");
-        assert!(
-            serde_json::from_value::<VideoShowActions>(json!({"position": "middle"})).is_err()
-        );
+        assert!(serde_json::from_value::<VideoShowActions>(json!({"position": "middle"})).is_err());
     }
 }
