@@ -78,12 +78,23 @@ pub fn http_service<B: Backend>(
 }
 
 /// Serves MCP on stdin/stdout against hyped's REST API until the client
-/// closes the stream or `shutdown` fires.
+/// closes the stream or `shutdown` fires, with the tool groups `caps`
+/// (the process is the one session, so they are its caps; what the tools
+/// may do is what hyped lets the client's credentials do).
 pub async fn serve_stdio(
     client: hype_client::Client,
+    caps: std::collections::BTreeSet<Cap>,
     shutdown: CancellationToken,
 ) -> Result<(), McpError> {
-    let server = HypeMcp::new(RestBackend::new(client, shutdown.clone()), shutdown.clone());
+    let config = McpConfig {
+        caps,
+        ..McpConfig::default()
+    };
+    let server = HypeMcp::with_config(
+        RestBackend::new(client, shutdown.clone()),
+        shutdown.clone(),
+        config,
+    );
     let running = server
         .clone()
         .serve(rmcp::transport::stdio())

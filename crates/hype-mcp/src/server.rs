@@ -157,6 +157,11 @@ impl<B: Backend> HypeMcp<B> {
         self.shared.calls.subscribe()
     }
 
+    /// What the operator switched on.
+    pub fn config(&self) -> &McpConfig {
+        &self.shared.config
+    }
+
     /// The same server with a session state of its own.
     pub fn fresh_session(&self) -> Self {
         Self {
