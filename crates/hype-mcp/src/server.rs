@@ -551,6 +551,28 @@ mod tests {
     }
 
     #[test]
+    fn each_group_tool_names_its_group() {
+        let core = catalogue(&Default::default());
+        for cap in Cap::ALL {
+            let with = catalogue(&[cap].into_iter().collect());
+            assert!(with.len() > core.len(), "{cap}");
+            for t in with
+                .iter()
+                .filter(|t| !core.iter().any(|c| c.name == t.name))
+            {
+                assert_eq!(crate::catalogue::cap_of(&t.name), Some(cap), "{}", t.name);
+            }
+        }
+        assert_eq!(crate::catalogue::cap_of("browser_click"), None);
+        assert_eq!(crate::catalogue::cap_of("browser_nope"), None);
+        assert_eq!(
+            not_enabled("browser_pdf_save", Cap::Pdf),
+            "browser_pdf_save is in the 'pdf' capability group, which this session does not have: \
+             connect to hyped's MCP endpoint with ?caps=pdf (e.g. /mcp?caps=pdf), or start hyped with --mcp-caps pdf"
+        );
+    }
+
+    #[test]
     fn bad_arguments_say_what_is_wrong() {
         let e = parse::<Navigate>("browser_navigate", serde_json::json!({})).unwrap_err();
         assert_eq!(

@@ -51,7 +51,7 @@ pub enum Command {
         /// Tool groups beyond the core, comma-separated, as playwright-mcp's
         /// --caps: vision, pdf, network, storage, devtools, testing, and cdp
         /// (raw CDP).
-        #[arg(long, default_value = "", value_parser = hype_mcp::parse_caps)]
+        #[arg(long, default_value = "none", value_parser = hype_mcp::parse_caps)]
         caps: std::collections::BTreeSet<hype_mcp::Cap>,
     },
     /// Live dashboard: VMs, events and import jobs; `?` inside for keys.
