@@ -90,8 +90,8 @@ fn group_tools(cap: Cap) -> Vec<Tool> {
             tool::<OnSandbox>("browser_annotate", "Playwright Dashboard annotations. hype has no dashboard; this answers with what to use instead (hyped's console live view, screenshots)."),
             tool::<OnSandbox>("browser_start_recording", "Playwright's action recorder. hype does not record actions as code; this answers with what to use instead."),
             tool::<OnSandbox>("browser_stop_recording", "Playwright's action recorder. hype does not record actions as code; this answers with what to use instead."),
-            tool::<OnSandbox>("browser_start_tracing", "Playwright traces. hype does not write them; this answers with what to use instead (network requests, console messages, raw CDP)."),
-            tool::<OnSandbox>("browser_stop_tracing", "Playwright traces. hype does not write them; this answers with what to use instead (network requests, console messages, raw CDP)."),
+            tool::<OnSandbox>("browser_start_tracing", "Start recording a Chrome performance trace of the sandbox's browser (CDP Tracing); browser_stop_tracing returns it."),
+            tool::<OnSandbox>("browser_stop_tracing", "Stop the trace browser_start_tracing began and return it as an embedded JSON resource (Chrome's trace event format, for DevTools' Performance panel or Perfetto; up to 10 MiB)."),
             tool::<StartVideo>("browser_start_video", "Video recording. hype does not encode videos; this answers with what to use instead (the console's live view, screenshots)."),
             tool::<OnSandbox>("browser_stop_video", "Video recording. hype does not encode videos; this answers with what to use instead."),
             tool::<VideoShowActions>("browser_video_show_actions", "Action callouts for videos. hype does not encode videos; this answers with what to use instead."),
@@ -205,14 +205,14 @@ impl<B: Backend> HypeMcp<B> {
             "browser_highlight" => self.highlight(parse(name, a)?).await,
             "browser_hide_highlight" => self.hide_highlight(parse(name, a)?).await,
             "browser_video_chapter" => self.video_chapter(parse(name, a)?).await,
+            "browser_start_tracing" => self.start_tracing(parse(name, a)?).await,
+            "browser_stop_tracing" => self.stop_tracing(parse(name, a)?).await,
             "browser_resume" => unsupported::<Resume>(name, a),
             "browser_start_video" => unsupported::<StartVideo>(name, a),
             "browser_video_show_actions" => unsupported::<VideoShowActions>(name, a),
             "browser_annotate"
             | "browser_start_recording"
             | "browser_stop_recording"
-            | "browser_start_tracing"
-            | "browser_stop_tracing"
             | "browser_stop_video"
             | "browser_video_hide_actions" => unsupported::<OnSandbox>(name, a),
             "browser_generate_locator" => self.generate_locator(parse(name, a)?).await,

@@ -1,11 +1,18 @@
 //! playwright-mcp's `devtools` group. Highlights and chapter cards are
 //! overlays drawn into the page, which a person watching the sandbox (the
-//! console's live view) or a screenshot sees. The rest of the group drives
-//! parts of Playwright hype does not run (its debugger, recorder, tracer,
-//! video encoder and dashboard): those tools are listed, so an agent finds
-//! the vocabulary it knows, and answer with what to use on hype instead.
+//! console's live view) or a screenshot sees. Tracing is Chrome's own
+//! (the CDP Tracing domain, the whole browser): a trace file for Chrome's
+//! Performance panel or Perfetto rather than a Playwright trace. The rest of
+//! the group drives parts of Playwright hype does not run (its debugger,
+//! recorder, video encoder and dashboard): those tools are listed, so an
+//! agent finds the vocabulary it knows, and answer with what to use on hype
+//! instead.
 
-use rmcp::model::ContentBlock;
+use std::time::Duration;
+
+use base64::Engine;
+use rmcp::model::{ContentBlock, ResourceContents};
+use serde_json::json;
 
 use crate::args::*;
 use crate::backend::Backend;
@@ -21,11 +28,13 @@ pub(crate) fn unsupported(name: &str) -> Option<&'static str> {
         "browser_resume" => "nothing is paused: hype does not stop page scripts at Playwright breakpoints; use browser_evaluate to inspect the page",
         "browser_annotate" => "hype has no Playwright Dashboard to draw annotations in; a person can watch and use the sandbox in hyped's console (live view), and browser_take_screenshot with browser_highlight marks elements",
         "browser_start_recording" | "browser_stop_recording" => "hype does not record user actions as Playwright code; a person can act in the sandbox from hyped's console (live view) while browser_network_requests and browser_console_messages keep what happened",
-        "browser_start_tracing" | "browser_stop_tracing" => "hype does not write Playwright traces; browser_network_requests, browser_console_messages and browser_take_screenshot show what happened, and the cdp group's browser_cdp reaches Chrome's Tracing domain",
         "browser_start_video" | "browser_stop_video" | "browser_video_show_actions" | "browser_video_hide_actions" => "hype does not encode videos of a sandbox; hyped's console shows its screen live, and browser_take_screenshot captures frames",
         _ => return None,
     })
 }
+
+/// The largest trace returned (as the other tools' files).
+const TRACE_LIMIT: usize = 10 << 20;
 
 /// A string as a JavaScript literal.
 fn js(s: &str) -> String {
@@ -94,6 +103,95 @@ impl<B: Backend> HypeMcp<B> {
         }
     }
 
+    pub(crate) async fn start_tracing(&self, a: OnSandbox) -> Output {
+        let sandbox = self.sandbox(a.sandbox)?;
+        let mon = self.monitor(&sandbox).await?;
+        mon.trace.send_replace(None);
+        let cfg = json!({"transferMode": "ReturnAsStream", "traceConfig": {"recordMode": "recordUntilFull"}});
+        mon.conn
+            .call(None, "Tracing.start", cfg)
+            .await
+            .map_err(|e| ToolError::browser(&sandbox, e))?;
+        Ok(vec![ContentBlock::text(
+            "Tracing the browser; browser_stop_tracing returns the trace.",
+        )])
+    }
+
+    pub(crate) async fn stop_tracing(&self, a: OnSandbox) -> Output {
+        let sandbox = self.sandbox(a.sandbox)?;
+        let mon = self.monitor(&sandbox).await?;
+        let err = |e| ToolError::browser(&sandbox, e);
+        let mut done = mon.trace.subscribe();
+        mon.conn
+            .call(None, "Tracing.end", json!({}))
+            .await
+            .map_err(|e| match e {
+                hype_cdp::CdpError::Command { .. } => ToolError::Invalid(format!(
+                    "no trace is being recorded in sandbox '{sandbox}': call browser_start_tracing first"
+                )),
+                e => err(e),
+            })?;
+        let stream = tokio::time::timeout(Duration::from_secs(30), done.wait_for(Option::is_some))
+            .await
+            .map_err(|_| {
+                err(hype_cdp::CdpError::Timeout {
+                    method: "Tracing.end".into(),
+                })
+            })?
+            .map_err(|_| err(hype_cdp::CdpError::Closed))?
+            .clone()
+            .unwrap_or_default();
+        let mut bytes = Vec::new();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        loop {
+            let r = mon
+                .conn
+                .call(None, "IO.read", json!({"handle": stream, "size": 1 << 20}))
+                .await
+                .map_err(err)?;
+            let chunk = r["data"].as_str().unwrap_or_default();
+            if r["base64Encoded"] == true {
+                bytes.extend(
+                    b64.decode(chunk)
+                        .map_err(|e| err(hype_cdp::CdpError::Protocol(e.to_string())))?,
+                );
+            } else {
+                bytes.extend_from_slice(chunk.as_bytes());
+            }
+            if r["eof"] == true || bytes.len() > TRACE_LIMIT {
+                break;
+            }
+        }
+        let _ = mon
+            .conn
+            .call(None, "IO.close", json!({"handle": stream}))
+            .await;
+        if bytes.len() > TRACE_LIMIT {
+            return Err(ToolError::Invalid(
+                "the trace is over 10 MiB: trace a shorter stretch".into(),
+            ));
+        }
+        let uri = format!("hype://sandboxes/{sandbox}/trace/trace.json");
+        let blob = match ResourceContents::blob(b64.encode(&bytes), uri.clone()) {
+            ResourceContents::BlobResourceContents {
+                uri, blob, meta, ..
+            } => ResourceContents::BlobResourceContents {
+                uri,
+                blob,
+                meta,
+                mime_type: Some("application/json".into()),
+            },
+            other => other,
+        };
+        Ok(vec![
+            ContentBlock::text(format!(
+                "Trace of the browser ({} bytes, Chrome's trace event format: open it in Chrome DevTools' Performance panel or ui.perfetto.dev), returned as the resource {uri}.",
+                bytes.len()
+            )),
+            ContentBlock::resource(blob),
+        ])
+    }
+
     pub(crate) async fn video_chapter(&self, a: VideoChapter) -> Output {
         let mut t = self.tab(a.sandbox).await?;
         let ms = a.duration.unwrap_or(2000.0).clamp(0.0, 60_000.0);
@@ -133,8 +231,6 @@ mod tests {
             "browser_annotate",
             "browser_start_recording",
             "browser_stop_recording",
-            "browser_start_tracing",
-            "browser_stop_tracing",
             "browser_start_video",
             "browser_stop_video",
             "browser_video_show_actions",
@@ -146,6 +242,7 @@ mod tests {
             );
         }
         assert!(unsupported("browser_highlight").is_none());
+        assert!(unsupported("browser_start_tracing").is_none());
         // Strings become literals the page cannot break out of.
         assert_eq!(js("a\"</script>\n"), "\"a\\\"</script>\\n\"");
     }
