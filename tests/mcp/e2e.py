@@ -5,7 +5,9 @@
                                the environment)
     e2e.py flow URL KEY SITE   the multi-page flow on site.py at SITE
                                (http://ADDR:PORT), over both protocol
-                               versions; hyped has --mcp-caps pdf,network,storage
+                               versions; hyped has --mcp-caps network,storage
+                               and the flow's sessions add pdf, testing and
+                               devtools with /mcp?caps=
 
 Each run creates a browser sandbox, navigates to a data: URL, takes a
 snapshot, clicks a button by its ref, checks the title it sets, takes a
@@ -378,12 +380,64 @@ async def shop_flow(c, site, extra):
     return seen
 
 
+SESSION_CAPS = "pdf,testing,devtools"
+
+
+async def caps_of_sessions(url, headers, connect, site, extra):
+    """Sessions without ?caps= have hyped's groups alone; bad caps are
+    refused with the API's error body; a testing and a devtools tool act on
+    site.py's login page (in a session with ?caps=, `extra` its sandbox)."""
+    seen = {}
+    for mode in ("legacy", "auto"):
+        async with connect(mode, url) as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            check("browser_route" in names and "browser_pdf_save" not in names, sorted(names))
+            check("browser_verify_value" not in names, sorted(names))
+            r = text(await call(c, "browser_pdf_save", {"sandbox": "mcp-flow"}, ok=False))
+            check("'pdf' capability group" in r and "?caps=pdf" in r, r)
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as hc:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+        hdrs = {"accept": "application/json, text/event-stream"}
+        for caps, want in (("pdf,bogus", "unknown MCP capability 'bogus': the capabilities are vision, pdf"),
+                           ("cdp", "MCP capability 'cdp' is not allowed for sessions")):
+            r = await hc.post(f"{url}?caps={caps}", json=body, headers=hdrs)
+            check(r.status_code == 400, f"?caps={caps}: {r.status_code} {r.text}")
+            err = r.json()["error"]
+            check(err["code"] == "invalid_query" and want in err["message"], err)
+        seen["bad_caps"] = err["message"]
+
+    async with connect("legacy", f"{url}?caps={SESSION_CAPS}") as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+        check({"browser_pdf_save", "browser_verify_value", "browser_highlight", "browser_route"} <= names, sorted(names))
+        snap = text(await call(c, "browser_navigate", {"url": f"{site}/login", **extra}))
+        await call(c, "browser_verify_element_visible", {"role": "button", "accessibleName": "Log in", **extra})
+        r = text(await call(c, "browser_verify_element_visible", {"role": "button", "accessibleName": "Sign up", **extra}, ok=False))
+        check('no button named "Sign up"' in r, r)
+        await call(c, "browser_verify_text_visible", {"text": "Log in", **extra})
+        user = ref_of(snap, 'textbox "User"')
+        await call(c, "browser_type", {"target": user, "text": "bob", **extra})
+        await call(c, "browser_verify_value", {"type": "textbox", "element": "User", "target": user, "value": "bob", **extra})
+        r = text(await call(c, "browser_verify_value", {"type": "textbox", "element": "User", "target": user, "value": "ann", **extra}, ok=False))
+        check('User is "bob", not "ann"' in r, r)
+        button = ref_of(snap, 'button "Log in"')
+        r = text(await call(c, "browser_generate_locator", {"target": button, **extra}))
+        check(r == "getByRole('button', { name: 'Log in' })", r)
+        seen["locator"] = r
+        await call(c, "browser_highlight", {"element": "Log in button", "target": button, **extra})
+        over = text(await call(c, "browser_evaluate", {"function": "() => { const o = document.querySelector('[data-hype-highlight]').getBoundingClientRect(), b = document.querySelector('button').getBoundingClientRect(); return o.x === b.x && o.y === b.y && o.width === b.width; }", **extra}))
+        check(over == "true", over)
+        await call(c, "browser_hide_highlight", {"element": "Log in button", **extra})
+        left = text(await call(c, "browser_evaluate", {"function": "() => document.querySelectorAll('[data-hype-highlight]').length", **extra}))
+        check(left == "0", left)
+    return seen
+
+
 async def flow(url, key, site):
     headers = {"Authorization": f"Bearer {key}"}
 
-    def connect(mode):
+    def connect(mode, at=f"{url}?caps={SESSION_CAPS}"):
         hc = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=600))
-        return Client(streamable_http_client(url, http_client=hc), mode=mode)
+        return Client(streamable_http_client(at, http_client=hc), mode=mode)
 
     seen = {}
     async with connect("legacy") as c:
@@ -405,6 +459,8 @@ async def flow(url, key, site):
         check("shop loaded" not in r, r)
         await call(c, "browser_cookie_clear", {"sandbox": "mcp-flow"})
         seen["current"] = await shop_flow(c, site, {"sandbox": "mcp-flow"})
+    seen["caps"] = await caps_of_sessions(url, headers, connect, site, {"sandbox": "mcp-flow"})
+    async with connect("auto") as c:
         for name in ("mcp-flow", "mcp-flow-b"):
             await call(c, "sandbox_delete", {"name": name})
     return seen

@@ -82,8 +82,50 @@ fn group_tools(cap: Cap) -> Vec<Tool> {
             tool::<StorageKey>("browser_sessionstorage_delete", "Delete one sessionStorage item."),
             tool::<OnSandbox>("browser_sessionstorage_clear", "Delete every sessionStorage item of the current tab."),
         ],
+        Cap::Devtools => vec![
+            tool::<Highlight>("browser_highlight", "Draw a lasting outline over an element (ref or CSS selector) on the page, for a person watching the sandbox or a screenshot; browser_hide_highlight removes it."),
+            tool::<HideHighlight>("browser_hide_highlight", "Remove the highlight browser_highlight drew over an element (same `target`, or `element`), or every highlight when neither is given."),
+            tool::<VideoChapter>("browser_video_chapter", "Show a full-screen chapter card (title, optional description, blurred backdrop) over the page for `duration` milliseconds."),
+            tool::<Resume>("browser_resume", "Playwright's debugger resume. hype does not pause page scripts, so this answers with what to use instead."),
+            tool::<OnSandbox>("browser_annotate", "Playwright Dashboard annotations. hype has no dashboard; this answers with what to use instead (hyped's console live view, screenshots)."),
+            tool::<OnSandbox>("browser_start_recording", "Playwright's action recorder. hype does not record actions as code; this answers with what to use instead."),
+            tool::<OnSandbox>("browser_stop_recording", "Playwright's action recorder. hype does not record actions as code; this answers with what to use instead."),
+            tool::<OnSandbox>("browser_start_tracing", "Start recording a Chrome performance trace of the sandbox's browser (CDP Tracing); browser_stop_tracing returns it."),
+            tool::<OnSandbox>("browser_stop_tracing", "Stop the trace browser_start_tracing began and return it as an embedded JSON resource (Chrome's trace event format, for DevTools' Performance panel or Perfetto; up to 10 MiB)."),
+            tool::<StartVideo>("browser_start_video", "Video recording. hype does not encode videos; this answers with what to use instead (the console's live view, screenshots)."),
+            tool::<OnSandbox>("browser_stop_video", "Video recording. hype does not encode videos; this answers with what to use instead."),
+            tool::<VideoShowActions>("browser_video_show_actions", "Action callouts for videos. hype does not encode videos; this answers with what to use instead."),
+            tool::<OnSandbox>("browser_video_hide_actions", "Action callouts for videos. hype does not encode videos; this answers with what to use instead."),
+        ],
+        Cap::Testing => vec![
+            tool::<GenerateLocator>("browser_generate_locator", "A Playwright locator for an element (ref or CSS selector) to use in a test: getByRole with its accessible name when it has one, else a CSS path."),
+            tool::<VerifyElementVisible>("browser_verify_element_visible", "Check that an element with a role and accessible name (as browser_snapshot shows them) is on the page; a tool error if not."),
+            tool::<VerifyTextVisible>("browser_verify_text_visible", "Check that text is visible on the page (hidden elements do not count); a tool error if not."),
+            tool::<VerifyListVisible>("browser_verify_list_visible", "Check that a list (ref or CSS selector) shows each of the given items; a tool error naming those it does not."),
+            tool::<VerifyValue>("browser_verify_value", "Check a form field's value (text, `true`/`false` for a checkbox or radio, an option's value or text for a combobox); a tool error with the actual value if it differs."),
+        ],
         Cap::Cdp => vec![tool::<Cdp>("browser_cdp", "Send one raw Chrome DevTools Protocol command to the current tab (or, with `browser`, to the browser) and return its result. Events are not returned.")],
     }
+}
+
+/// The group a tool belongs to; None for a core tool or no tool.
+pub(crate) fn cap_of(name: &str) -> Option<Cap> {
+    static GROUPS: std::sync::OnceLock<Vec<(Cap, Vec<String>)>> = std::sync::OnceLock::new();
+    GROUPS
+        .get_or_init(|| {
+            Cap::ALL
+                .into_iter()
+                .map(|c| {
+                    (
+                        c,
+                        group_tools(c).into_iter().map(|t| t.name.into()).collect(),
+                    )
+                })
+                .collect()
+        })
+        .iter()
+        .find(|(_, names)| names.iter().any(|n| n == name))
+        .map(|(c, _)| *c)
 }
 
 /// The browser tools listed with the groups `caps`.
@@ -97,6 +139,16 @@ pub(crate) fn browser_tools(caps: &BTreeSet<Cap>) -> Vec<Tool> {
         t.description = Some(format!("{d}{SANDBOX_NOTE}").into());
     }
     tools
+}
+
+/// A listed devtools tool hype cannot run: its arguments are still
+/// checked, then the answer says what to use instead.
+fn unsupported<T: serde::de::DeserializeOwned>(name: &str, a: serde_json::Value) -> Output {
+    let _: T = parse(name, a)?;
+    let why = crate::devtools::unsupported(name).unwrap_or("hype does not run it");
+    Err(ToolError::Invalid(format!(
+        "{name} is not available on hype: {why}"
+    )))
 }
 
 impl<B: Backend> HypeMcp<B> {
@@ -150,6 +202,24 @@ impl<B: Backend> HypeMcp<B> {
             "browser_storage_state" => self.storage_state(parse(name, a)?).await,
             "browser_set_storage_state" => self.set_storage_state(parse(name, a)?).await,
             "browser_cdp" => self.cdp(parse(name, a)?).await,
+            "browser_highlight" => self.highlight(parse(name, a)?).await,
+            "browser_hide_highlight" => self.hide_highlight(parse(name, a)?).await,
+            "browser_video_chapter" => self.video_chapter(parse(name, a)?).await,
+            "browser_start_tracing" => self.start_tracing(parse(name, a)?).await,
+            "browser_stop_tracing" => self.stop_tracing(parse(name, a)?).await,
+            "browser_resume" => unsupported::<Resume>(name, a),
+            "browser_start_video" => unsupported::<StartVideo>(name, a),
+            "browser_video_show_actions" => unsupported::<VideoShowActions>(name, a),
+            "browser_annotate"
+            | "browser_start_recording"
+            | "browser_stop_recording"
+            | "browser_stop_video"
+            | "browser_video_hide_actions" => unsupported::<OnSandbox>(name, a),
+            "browser_generate_locator" => self.generate_locator(parse(name, a)?).await,
+            "browser_verify_element_visible" => self.verify_element_visible(parse(name, a)?).await,
+            "browser_verify_text_visible" => self.verify_text_visible(parse(name, a)?).await,
+            "browser_verify_list_visible" => self.verify_list_visible(parse(name, a)?).await,
+            "browser_verify_value" => self.verify_value(parse(name, a)?).await,
             _ => self.dispatch_storage(name, a).await,
         }
     }

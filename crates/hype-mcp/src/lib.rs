@@ -19,6 +19,7 @@ mod browser;
 mod calls;
 mod catalogue;
 mod config;
+mod devtools;
 mod error;
 mod glob;
 mod groups;
@@ -31,6 +32,7 @@ mod sandbox;
 mod server;
 mod snapshot;
 mod tabs;
+mod testing;
 
 use std::sync::Arc;
 
@@ -43,7 +45,9 @@ pub use backend::{
     gather, is_directory, too_big, Backend, BackendError, BackendResult, CdpAccess, ErrorKind,
 };
 pub use calls::{ToolCallRecord, MAX_ARGS, MAX_RESULT, MAX_STRING, REDACTED, REDACTED_FIELDS};
-pub use config::{Cap, McpConfig, UnknownCap, DEFAULT_SNAPSHOT_BUDGET};
+pub use config::{
+    parse_caps, Cap, McpConfig, SessionCapsError, UnknownCap, DEFAULT_SNAPSHOT_BUDGET,
+};
 pub use error::ToolError;
 pub use rest::RestBackend;
 pub use server::{catalogue, HypeMcp, EVENTS_URI};
@@ -74,12 +78,23 @@ pub fn http_service<B: Backend>(
 }
 
 /// Serves MCP on stdin/stdout against hyped's REST API until the client
-/// closes the stream or `shutdown` fires.
+/// closes the stream or `shutdown` fires, with the tool groups `caps`
+/// (the process is the one session, so they are its caps; what the tools
+/// may do is what hyped lets the client's credentials do).
 pub async fn serve_stdio(
     client: hype_client::Client,
+    caps: std::collections::BTreeSet<Cap>,
     shutdown: CancellationToken,
 ) -> Result<(), McpError> {
-    let server = HypeMcp::new(RestBackend::new(client, shutdown.clone()), shutdown.clone());
+    let config = McpConfig {
+        caps,
+        ..McpConfig::default()
+    };
+    let server = HypeMcp::with_config(
+        RestBackend::new(client, shutdown.clone()),
+        shutdown.clone(),
+        config,
+    );
     let running = server
         .clone()
         .serve(rmcp::transport::stdio())

@@ -137,6 +137,8 @@ pub(crate) struct Monitor {
     /// Bumped on each dialog or file chooser, so a tool waiting on a command
     /// the page blocks learns why.
     pub modal: watch::Sender<u64>,
+    /// The stream of the last trace the browser finished (browser_stop_tracing).
+    pub trace: watch::Sender<Option<String>>,
     pub closed: CancellationToken,
 }
 
@@ -153,6 +155,7 @@ impl Monitor {
             conn: conn.clone(),
             state: Mutex::default(),
             modal: watch::channel(0).0,
+            trace: watch::channel(None).0,
             closed: stop,
         });
         tokio::spawn(follow(m.clone(), events));
@@ -324,6 +327,9 @@ fn handle(m: &Arc<Monitor>, ev: CdpEvent) {
                 t.url = str_of(info, "url");
                 t.title = str_of(info, "title");
             }
+        }
+        "Tracing.tracingComplete" => {
+            drop(m.trace.send_replace(p["stream"].as_str().map(Into::into)))
         }
         "Target.targetDestroyed" | "Target.detachedFromTarget" => {
             let id = p["targetId"].as_str().map(str::to_owned);

@@ -11,10 +11,10 @@ use futures::StreamExt;
 use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents,
-    ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig, SubscribeRequestParams,
-    Tool, UnsubscribeRequestParams,
+    InitializeRequestParams, InitializeResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Resource, ResourceContents, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -42,6 +42,9 @@ pub(crate) type Output = Result<Vec<ContentBlock>, ToolError>;
 pub(crate) struct Session {
     pub current: Option<String>,
     pub watching: Option<CancellationToken>,
+    /// The tools of this session's groups, fixed by the first request
+    /// that names them (`initialize` on the session protocol).
+    pub tools: Option<Arc<Vec<Tool>>>,
 }
 
 /// Shared by every session of one server.
@@ -49,8 +52,10 @@ pub(crate) struct Shared {
     /// Each sandbox's browser, followed from when it was first seen.
     pub monitors: tokio::sync::Mutex<HashMap<String, Arc<Monitor>>>,
     pub config: McpConfig,
-    /// The tools listed and callable under `config`.
-    pub tools: Vec<Tool>,
+    /// The tools listed and callable under `config`'s own groups.
+    pub tools: Arc<Vec<Tool>>,
+    /// The tools of each set of groups sessions asked for, made once.
+    pub catalogues: Mutex<HashMap<BTreeSet<Cap>, Arc<Vec<Tool>>>>,
     pub shutdown: CancellationToken,
     /// Notification tasks of subscribed sessions.
     pub tasks: TaskTracker,
@@ -89,7 +94,8 @@ impl<B: Backend> HypeMcp<B> {
             backend: Arc::new(backend),
             shared: Arc::new(Shared {
                 monitors: tokio::sync::Mutex::default(),
-                tools: catalogue(&config.caps),
+                tools: Arc::new(catalogue(&config.caps)),
+                catalogues: Mutex::default(),
                 config,
                 shutdown,
                 tasks: TaskTracker::new(),
@@ -151,6 +157,11 @@ impl<B: Backend> HypeMcp<B> {
         self.shared.calls.subscribe()
     }
 
+    /// What the operator switched on.
+    pub fn config(&self) -> &McpConfig {
+        &self.shared.config
+    }
+
     /// The same server with a session state of its own.
     pub fn fresh_session(&self) -> Self {
         Self {
@@ -178,11 +189,44 @@ impl<B: Backend> HypeMcp<B> {
     /// in-process callers and tests); an unknown name is a tool error here.
     pub async fn call(&self, name: &str, args: serde_json::Value) -> CallToolResult {
         if !self.shared.tools.iter().any(|t| t.name == name) {
-            return CallToolResult::error(vec![ContentBlock::text(format!(
-                "unknown tool '{name}'; tools/list shows the tools"
-            ))]);
+            let why = match crate::catalogue::cap_of(name) {
+                Some(cap) => not_enabled(name, cap),
+                None => format!("unknown tool '{name}'; tools/list shows the tools"),
+            };
+            return CallToolResult::error(vec![ContentBlock::text(why)]);
         }
         self.run(name, args).await
+    }
+
+    /// The tools of this session: those of the groups it connected with
+    /// (the `caps` query parameter of the request's URL, added to hyped's),
+    /// or hyped's alone where there is no URL (stdio, in-process).
+    fn session_tools(&self, ctx: &RequestContext<RoleServer>) -> Result<Arc<Vec<Tool>>, ErrorData> {
+        if let Some(t) = &self.session.lock().expect("session lock").tools {
+            return Ok(t.clone());
+        }
+        let query = ctx
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|p| p.uri.query());
+        let caps = self
+            .shared
+            .config
+            .caps_for_query(query)
+            .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
+        let tools = if caps == self.shared.config.caps {
+            self.shared.tools.clone()
+        } else {
+            self.shared
+                .catalogues
+                .lock()
+                .expect("catalogues lock")
+                .entry(caps)
+                .or_insert_with_key(|caps| Arc::new(catalogue(caps)))
+                .clone()
+        };
+        self.session.lock().expect("session lock").tools = Some(tools.clone());
+        Ok(tools)
     }
 
     /// Runs a listed tool, publishing its start and end to observers.
@@ -267,6 +311,21 @@ pub(crate) fn parse<T: DeserializeOwned>(
     })
 }
 
+/// The tool error for a tool of a group the session does not have.
+fn not_enabled(name: &str, cap: Cap) -> String {
+    format!(
+        "{name} is in the '{cap}' capability group, which this session does not have: \
+         connect to hyped's MCP endpoint with ?caps={cap} (e.g. /mcp?caps={cap}), \
+         or start hyped with --mcp-caps {cap}"
+    )
+}
+
+/// The tools of every group, made once.
+fn every_tool() -> &'static [Tool] {
+    static ALL: std::sync::OnceLock<Vec<Tool>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| catalogue(&Cap::ALL.into_iter().collect()))
+}
+
 pub(crate) fn tool<T: JsonSchema + 'static>(name: &'static str, description: &'static str) -> Tool {
     Tool::new(name, description, schema_for_type::<T>())
 }
@@ -313,24 +372,45 @@ impl<B: Backend> ServerHandler for HypeMcp<B> {
     fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> impl Future<Output = Result<ListToolsResult, ErrorData>> + Send + '_ {
-        std::future::ready(Ok(ListToolsResult::with_all_items(
-            self.shared.tools.clone(),
-        )))
+        std::future::ready(
+            self.session_tools(&context)
+                .map(|t| ListToolsResult::with_all_items((*t).clone())),
+        )
     }
 
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        // A session's groups are settled when it starts, so a bad `caps`
+        // fails the handshake rather than a later call.
+        self.session_tools(&context)?;
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+
+    /// Any tool of any group: rmcp reads its schema to check request
+    /// headers before it knows the session; whether the session may call
+    /// it is `call_tool`'s question.
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.shared.tools.iter().find(|t| t.name == name).cloned()
+        every_tool().iter().find(|t| t.name == name).cloned()
     }
 
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let args = serde_json::Value::Object(request.arguments.unwrap_or_default());
-        if !self.shared.tools.iter().any(|t| t.name == request.name) {
+        let tools = self.session_tools(&context)?;
+        if !tools.iter().any(|t| t.name == request.name) {
+            if let Some(cap) = crate::catalogue::cap_of(&request.name) {
+                let why = not_enabled(&request.name, cap);
+                return Ok(CallToolResult::error(vec![ContentBlock::text(why)]).into());
+            }
             return Err(ErrorData::invalid_params(
                 format!(
                     "unknown tool '{}'; tools/list shows the tools",
@@ -468,6 +548,28 @@ mod tests {
         let fork = tools.iter().find(|t| t.name == "sandbox_fork").unwrap();
         let s = serde_json::Value::Object((*fork.input_schema).clone());
         assert_eq!(s["required"], serde_json::json!(["sandbox", "name"]));
+    }
+
+    #[test]
+    fn each_group_tool_names_its_group() {
+        let core = catalogue(&Default::default());
+        for cap in Cap::ALL {
+            let with = catalogue(&[cap].into_iter().collect());
+            assert!(with.len() > core.len(), "{cap}");
+            for t in with
+                .iter()
+                .filter(|t| !core.iter().any(|c| c.name == t.name))
+            {
+                assert_eq!(crate::catalogue::cap_of(&t.name), Some(cap), "{}", t.name);
+            }
+        }
+        assert_eq!(crate::catalogue::cap_of("browser_click"), None);
+        assert_eq!(crate::catalogue::cap_of("browser_nope"), None);
+        assert_eq!(
+            not_enabled("browser_pdf_save", Cap::Pdf),
+            "browser_pdf_save is in the 'pdf' capability group, which this session does not have: \
+             connect to hyped's MCP endpoint with ?caps=pdf (e.g. /mcp?caps=pdf), or start hyped with --mcp-caps pdf"
+        );
     }
 
     #[test]

@@ -47,7 +47,13 @@ pub enum Command {
     Setup(SetupArgs),
     /// Serve MCP over stdio for AI agents (sandbox and browser tools),
     /// calling hyped's REST API at --api-base.
-    Mcp,
+    Mcp {
+        /// Tool groups beyond the core, comma-separated, as playwright-mcp's
+        /// --caps: vision, pdf, network, storage, devtools, testing, and cdp
+        /// (raw CDP).
+        #[arg(long, default_value = "none", value_parser = hype_mcp::parse_caps)]
+        caps: std::collections::BTreeSet<hype_mcp::Cap>,
+    },
     /// Live dashboard: VMs, events and import jobs; `?` inside for keys.
     Tui,
     /// Import jobs: submit, list, inspect, cancel.

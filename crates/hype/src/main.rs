@@ -53,7 +53,7 @@ async fn main() -> ExitCode {
         Command::Jobs(cmd) => jobs::run(&client, out, cmd).await,
         Command::Snapshots(cmd) => snapshots::run(&client, out, cmd).await,
         Command::Pools(cmd) => pools::run(&client, out, cmd).await,
-        Command::Mcp => mcp::run(client).await,
+        Command::Mcp { caps } => mcp::run(client, caps).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,13 +4,16 @@
 
 use tokio_util::sync::CancellationToken;
 
-pub async fn run(client: hype_client::Client) -> anyhow::Result<()> {
+pub async fn run(
+    client: hype_client::Client,
+    caps: std::collections::BTreeSet<hype_mcp::Cap>,
+) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         on_signal.cancel();
     });
-    hype_mcp::serve_stdio(client, shutdown).await?;
+    hype_mcp::serve_stdio(client, caps, shutdown).await?;
     Ok(())
 }

@@ -65,10 +65,17 @@ struct Args {
     rate_limit: u32,
     #[arg(long, env = "HYPE_VMM", value_enum, default_value = "auto")]
     vmm: VmmArg,
-    /// MCP tool groups beyond the core, comma-separated: vision, pdf,
-    /// network, storage (as playwright-mcp's --caps) and cdp (raw CDP).
+    /// MCP tool groups beyond the core for every session, comma-separated:
+    /// vision, pdf, network, storage, devtools, testing (as playwright-mcp's
+    /// --caps) and cdp (raw CDP).
     #[arg(long, env = "HYPE_MCP_CAPS", value_delimiter = ',')]
     mcp_caps: Vec<hype_mcp::Cap>,
+    /// The groups an MCP session may add for itself (`/mcp?caps=pdf,vision`),
+    /// comma-separated, or `none`. cdp is left out unless named here.
+    #[arg(long, env = "HYPE_MCP_SESSION_CAPS",
+          default_value = "vision,pdf,network,storage,devtools,testing",
+          value_parser = hype_mcp::parse_caps)]
+    mcp_session_caps: std::collections::BTreeSet<hype_mcp::Cap>,
     /// Lets browser_run_code_unsafe run agents' code in sandbox pages.
     #[arg(long, env = "HYPE_MCP_ALLOW_UNSAFE_CODE")]
     mcp_allow_unsafe_code: bool,
@@ -256,6 +263,7 @@ async fn main() -> anyhow::Result<()> {
             rate_limit: args.rate_limit,
             mcp: hype_mcp::McpConfig {
                 caps: args.mcp_caps.into_iter().collect(),
+                session_caps: args.mcp_session_caps,
                 allow_unsafe_code: args.mcp_allow_unsafe_code,
                 snapshot_budget: args.mcp_snapshot_budget.max(1000),
             },

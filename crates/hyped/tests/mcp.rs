@@ -193,7 +193,7 @@ fn python_sdk_completes_a_multi_page_flow_over_both_protocol_versions() -> anyho
         let s = Server::networked(
             tmp.path(),
             "10.86.0.0/24",
-            &["--api-key", KEY, "--mcp-caps", "pdf,network,storage"],
+            &["--api-key", KEY, "--mcp-caps", "network,storage"],
         )?;
         let url = format!("{}/mcp", s.base);
         let seen = e2e(&["flow", &url, KEY, Site::URL], &[])?;
@@ -204,6 +204,17 @@ fn python_sdk_completes_a_multi_page_flow_over_both_protocol_versions() -> anyho
                 "{seen}"
             );
         }
+        // Per-session groups: pdf came from the URL, not from hyped.
+        assert_eq!(
+            seen["caps"]["locator"],
+            "getByRole('button', { name: 'Log in' })"
+        );
+        assert!(
+            seen["caps"]["bad_caps"]
+                .as_str()
+                .is_some_and(|m| m.contains("a session may ask for")),
+            "{seen}"
+        );
         assert!(s.client.list_vms(None).await?.is_empty());
         Ok(())
     })

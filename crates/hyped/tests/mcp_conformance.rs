@@ -1,8 +1,9 @@
 //! hype's `/mcp` against the real `@playwright/mcp@0.0.83` (from npm, as
 //! locked in tests/mcp/package-lock.json; `npm ci --ignore-scripts` there,
 //! no browser needed to list tools): both catalogues read with
-//! `@modelcontextprotocol/inspector --cli`, core tools alone and with the
-//! capability groups hype has (`--caps` / `--mcp-caps`). Every playwright-mcp
+//! `@modelcontextprotocol/inspector --cli`, core tools alone and with every
+//! capability group (`--caps` / `--mcp-caps`, and `/mcp?caps=` for one
+//! session). Every playwright-mcp
 //! tool must be in hype's, accept every argument playwright-mcp's does
 //! with the same type (and every value of an enum), and require nothing
 //! that playwright-mcp leaves optional, so an agent's call made for one
@@ -17,7 +18,8 @@ use common::Server;
 use serde_json::Value;
 
 const PLAYWRIGHT_MCP_VERSION: &str = "0.0.83";
-const GROUPS: &str = "vision,pdf,network,storage";
+/// Every group playwright-mcp has.
+const GROUPS: &str = "vision,pdf,network,storage,devtools,testing";
 
 fn tests_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mcp")
@@ -192,7 +194,11 @@ fn compare(pw: &[Value], hype: &[Value]) -> Vec<String> {
 }
 
 fn hype_tools(s: &Server) -> anyhow::Result<Vec<Value>> {
-    list(&[&format!("{}/mcp", s.base), "--transport", "http"])
+    hype_tools_at(s, "/mcp")
+}
+
+fn hype_tools_at(s: &Server, path: &str) -> anyhow::Result<Vec<Value>> {
+    list(&[&format!("{}{path}", s.base), "--transport", "http"])
 }
 
 #[test]
@@ -239,11 +245,26 @@ fn every_playwright_mcp_tool_is_in_hype_with_its_arguments() -> anyhow::Result<(
     assert!(!hype
         .iter()
         .any(|t| t["name"] == "browser_pdf_save" || t["name"] == "browser_cdp"));
+
+    // Every group, for one session that asks in its URL.
+    let pw = playwright_mcp(Some(GROUPS))?;
+    assert_eq!(
+        pw.len(),
+        71,
+        "playwright-mcp {PLAYWRIGHT_MCP_VERSION} lists 71 tools with --caps {GROUPS}"
+    );
+    let session = hype_tools_at(&s, &format!("/mcp?caps={GROUPS}"))?;
+    let problems = compare(&pw, &session);
+    assert!(
+        problems.is_empty(),
+        "with /mcp?caps={GROUPS}:\n{}",
+        problems.join("\n")
+    );
+    // Beside it, another session still has the core alone.
+    assert_eq!(hype_tools(&s)?.len(), hype.len());
     drop(s);
 
-    // With the groups hype has, as each side spells the flag.
-    let pw = playwright_mcp(Some(GROUPS))?;
-    assert!(pw.len() > 25, "groups add tools");
+    // And for every session, as each side spells the flag.
     let s = Server::start_with(&["--mcp-caps", GROUPS])?;
     let hype = hype_tools(&s)?;
     let problems = compare(&pw, &hype);
@@ -256,6 +277,16 @@ fn every_playwright_mcp_tool_is_in_hype_with_its_arguments() -> anyhow::Result<(
         !hype.iter().any(|t| t["name"] == "browser_cdp"),
         "cdp is its own opt-in group"
     );
+    // Nothing beyond them but the sandbox tools and browser_screenshot
+    // (the name of take_screenshot in earlier playwright-mcp versions).
+    let names = |ts: &[Value]| -> std::collections::BTreeSet<String> {
+        ts.iter()
+            .filter_map(|t| t["name"].as_str())
+            .filter(|n| !n.starts_with("sandbox_") && *n != "browser_screenshot")
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(names(&hype), names(&pw));
     drop(s);
 
     let s = Server::start_with(&["--mcp-caps", "cdp"])?;

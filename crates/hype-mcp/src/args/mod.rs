@@ -9,10 +9,12 @@
 
 mod caps;
 mod core;
+mod extra;
 mod guest;
 
 pub use self::caps::*;
 pub use self::core::*;
+pub use self::extra::*;
 pub use self::guest::*;
 
 use schemars::JsonSchema;
