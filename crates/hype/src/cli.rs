@@ -251,6 +251,10 @@ pub struct CreateArgs {
     /// Browser images: keep the VM's writes across stop and start.
     #[arg(long)]
     pub persist: bool,
+    /// Browser images: record every page of the session, replayable in the
+    /// console (`hype recordings ls NAME`).
+    #[arg(long)]
+    pub record: bool,
     /// Keep the VM from reaching anything beyond the host.
     #[arg(long)]
     pub no_egress: bool,
