@@ -86,11 +86,16 @@ export function Replay({ id }) {
         const r = new Replayer(events, { root: root.current, mouseTail: false, showWarning: false });
         player.current = r;
         setTotal(r.getMetaData().totalTime);
-        r.on('finish', () => setState('finished'));
+        r.on('finish', () => {
+          setAt(r.getCurrentTime());
+          setState('finished');
+        });
         // Shows the first frame, paused.
         r.pause(0);
         setState('paused');
-        timer = setInterval(() => setAt(r.getCurrentTime()), 100);
+        timer = setInterval(() => {
+          if (r.service.state.matches('playing')) setAt(r.getCurrentTime());
+        }, 100);
       })
       .catch((e) => setError(e.message));
     return () => {

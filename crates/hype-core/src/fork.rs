@@ -102,7 +102,8 @@ impl Hype {
         }
         if req.record && !self.inner.cfg.record_all {
             return Err(CoreError::InvalidRequest(
-                "record: forks from a snapshot are recorded only when hyped runs with --record".into(),
+                "record: forks from a snapshot are recorded only when hyped runs with --record"
+                    .into(),
             ));
         }
         if req.kernel_cmdline.is_some() || req.persist || req.network.is_some() {

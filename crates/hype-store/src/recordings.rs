@@ -171,20 +171,35 @@ mod tests {
             events: 2,
             pages: 1,
         };
-        store.update_recording("rec_1", c, None, None).await.unwrap();
+        store
+            .update_recording("rec_1", c, None, None)
+            .await
+            .unwrap();
         let r = store.get_recording("rec_1").await.unwrap();
         assert_eq!((r.bytes, r.events, r.pages, r.ended_at), (10, 2, 1, None));
         assert_eq!(
-            store.recordings_ended_before("2027-01-01T00:00:00Z").await.unwrap(),
+            store
+                .recordings_ended_before("2027-01-01T00:00:00Z")
+                .await
+                .unwrap(),
             Vec::<String>::new()
         );
-        assert_eq!(store.end_open_recordings("2026-01-01T00:01:00Z").await.unwrap(), 1);
+        assert_eq!(
+            store
+                .end_open_recordings("2026-01-01T00:01:00Z")
+                .await
+                .unwrap(),
+            1
+        );
         let r = store.get_recording("rec_1").await.unwrap();
         assert_eq!(r.ended_at.as_deref(), Some("2026-01-01T00:01:00Z"));
         assert_eq!(r.note.as_deref(), Some("hyped stopped while it recorded"));
         assert_eq!(store.recordings_of("s1").await.unwrap(), vec![r]);
         assert_eq!(
-            store.recordings_ended_before("2026-01-01T00:02:00Z").await.unwrap(),
+            store
+                .recordings_ended_before("2026-01-01T00:02:00Z")
+                .await
+                .unwrap(),
             vec!["rec_1".to_string()]
         );
         store.delete_recording("rec_1").await.unwrap();

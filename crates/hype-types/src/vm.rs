@@ -473,8 +473,10 @@ mod tests {
         assert!(s.record);
         let err = serde_json::from_str::<CreateVm>(r#"{"name":"x","record":"yes"}"#).unwrap_err();
         assert!(err.to_string().contains("invalid type"), "{err}");
-        let err =
-            serde_json::from_str::<CreateVm>(r#"{"name":"x","recording":true}"#).unwrap_err();
-        assert!(err.to_string().contains("unknown field `recording`"), "{err}");
+        let err = serde_json::from_str::<CreateVm>(r#"{"name":"x","recording":true}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `recording`"),
+            "{err}"
+        );
     }
 }

@@ -226,7 +226,9 @@ async fn main() -> anyhow::Result<()> {
         pools: args.pool,
         export_dir: args.export_dir,
         record_all: args.record,
-        recordings_retention: Duration::from_secs(u64::from(args.recordings_retention_hours) * 3600),
+        recordings_retention: Duration::from_secs(
+            u64::from(args.recordings_retention_hours) * 3600,
+        ),
         recording_max_bytes: u64::from(args.recording_max_mb) << 20,
         record_script: hype_console::RECORD_SCRIPT,
         network: (args.network == OnOff::On).then(|| NetworkConfig {

@@ -36,7 +36,10 @@ pub async fn get(
     params(("id" = String, Path)),
     responses((status = 200, description = "The recording's rrweb events, in the order the pages sent them (an rrweb Replayer plays them)", body = Vec<serde_json::Value>),
         (status = 404, body = ErrorBody)))]
-pub async fn events(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn events(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let body = s.hype.recording_events(&id).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

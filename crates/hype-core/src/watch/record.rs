@@ -36,7 +36,9 @@ pub(crate) struct Recorder {
     /// The size limit of the whole recording.
     max: u64,
     pub id: String,
-    file: Option<std::io::BufWriter<std::fs::File>>,
+    /// Unbuffered: each batch is one write, readable at once by the events
+    /// route.
+    file: Option<std::fs::File>,
     counts: RecordingCounts,
     pages: HashSet<String>,
     note: Option<String>,
@@ -67,7 +69,12 @@ impl Recorder {
             }
         };
         let at = hype_store::now();
-        if let Err(e) = hype.inner.store.insert_recording(&id, &vm.name, &vm.id, &at).await {
+        if let Err(e) = hype
+            .inner
+            .store
+            .insert_recording(&id, &vm.name, &vm.id, &at)
+            .await
+        {
             tracing::warn!(vm = %vm.name, error = %e, "cannot start a recording");
             let _ = std::fs::remove_file(&path);
             return None;
@@ -82,7 +89,7 @@ impl Recorder {
             store,
             max,
             id,
-            file: Some(std::io::BufWriter::new(file)),
+            file: Some(file),
             counts: RecordingCounts::default(),
             pages: HashSet::new(),
             note: None,
@@ -149,11 +156,8 @@ impl Recorder {
         self.dirty = true;
     }
 
-    /// Flushes the file and writes the counts (and `ended_at`) to the store.
+    /// Writes the counts (and `ended_at`) to the store.
     async fn sync(&mut self, ended_at: Option<&str>) {
-        if let Some(f) = self.file.as_mut() {
-            let _ = f.flush();
-        }
         self.synced = Instant::now();
         self.dirty = false;
         if let Err(e) = self
@@ -179,6 +183,8 @@ impl Recorder {
 /// script runs once per document: it marks itself).
 pub(crate) async fn page_hooks(conn: &Connection, session: &str, script: &str) {
     for (method, params) in [
+        // Scripts for new documents run only with the Page domain on.
+        ("Page.enable", json!({})),
         ("Runtime.addBinding", json!({"name": BINDING})),
         (
             "Page.addScriptToEvaluateOnNewDocument",
@@ -201,30 +207,46 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("t.db")).await.unwrap());
         let at = hype_store::now();
-        store.insert_recording("rec_t", "s1", "vm-1", &at).await.unwrap();
+        store
+            .insert_recording("rec_t", "s1", "vm-1", &at)
+            .await
+            .unwrap();
         let path = dir.path().join("rec_t.ndjson");
         let file = std::fs::File::create(&path).unwrap();
         let mut r = Recorder::new(store.clone(), 200, "rec_t".into(), file);
         let call = |payload: &str| json!({"name": BINDING, "payload": payload});
         // Not ours, not a string, not JSON, not an array, no objects in it.
-        r.take("p1", &json!({"name": "other", "payload": "[{\"type\":4}]"})).await;
+        r.take("p1", &json!({"name": "other", "payload": "[{\"type\":4}]"}))
+            .await;
         r.take("p1", &json!({"name": BINDING, "payload": 1})).await;
         for bad in ["{", "{\"type\":4}", "[1,\"x\",null]"] {
             r.take("p1", &call(bad)).await;
         }
-        r.take("p1", &call(&format!("[{}]", " ".repeat(MAX_BATCH)))).await;
+        r.take("p1", &call(&format!("[{}]", " ".repeat(MAX_BATCH))))
+            .await;
         assert_eq!(r.counts, RecordingCounts::default());
         // Good events are rewritten by hyped, one a line.
-        r.take("p1", &call(r#"[{"type":4, "timestamp":1}, 7, {"type":2,"timestamp":2}]"#)).await;
+        r.take(
+            "p1",
+            &call(r#"[{"type":4, "timestamp":1}, 7, {"type":2,"timestamp":2}]"#),
+        )
+        .await;
         r.take("p2", &call(r#"[{"type":3,"timestamp":3}]"#)).await;
         assert_eq!((r.counts.events, r.counts.pages), (3, 2));
         // Over the limit: the batch is not written, the recording stops.
-        r.take("p1", &call(&format!(r#"[{{"type":3,"data":"{}"}}]"#, "x".repeat(200)))).await;
+        r.take(
+            "p1",
+            &call(&format!(r#"[{{"type":3,"data":"{}"}}]"#, "x".repeat(200))),
+        )
+        .await;
         r.take("p1", &call(r#"[{"type":3,"timestamp":9}]"#)).await;
         let written = r.counts;
         r.finish().await;
         let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0], json!({"type":4,"timestamp":1}));
         assert_eq!(text.len() as u64, written.bytes);
