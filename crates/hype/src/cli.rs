@@ -59,6 +59,21 @@ pub enum Command {
     /// Warm pools: sandboxes of one shape kept ready for creates.
     #[command(subcommand)]
     Pools(PoolsCommand),
+    /// Session recordings of browser sandboxes (`vms create --record`).
+    #[command(subcommand)]
+    Recordings(RecordingsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordingsCommand {
+    /// List the recordings of VM VM (one deleted since too).
+    #[command(visible_alias = "ls")]
+    List { vm: String },
+    /// Show one recording, with the console's URL that replays it.
+    Get { id: String },
+    /// Delete a recording and its events.
+    #[command(visible_alias = "rm")]
+    Delete { id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -279,3 +279,108 @@ fn a_recorded_session_replays_in_the_console_and_outlives_its_vm() -> anyhow::Re
         Ok(())
     })
 }
+
+/// CPU time (user + system) of process `pid` so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command's closing parenthesis; utime and stime are
+    // the 14th and 15th of the whole line.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    f.iter().sum::<u64>() as f64 / ticks
+}
+
+/// A page that changes all the time: a counter ten times a second and a
+/// list whose rows come and go.
+const CHURN: &str = "<!doctype html><title>churn</title><h1 id=c>0</h1><ul id=l></ul><script>\
+let n=0;setInterval(()=>{c.textContent=++n;const li=document.createElement('li');\
+li.textContent='row '+n+' '+Math.random();l.prepend(li);if(l.children.length>20)l.lastChild.remove();},100);\
+</script>";
+
+/// What a recording costs, for docs/console.md: a browser sandbox shows
+/// [`CHURN`] for `HYPE_REC_SECONDS` (default 120) recorded, then another
+/// one the same time unrecorded; prints the recording's size per minute
+/// and the CPU time hyped and the guest's QEMU used in each window.
+/// `cargo test -p hyped --test recordings -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement of several minutes, for the docs"]
+fn what_a_recording_costs() -> anyhow::Result<()> {
+    let _browsers = common::browser_turn();
+    let secs: u64 = std::env::var("HYPE_REC_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    in_netns(move || async move {
+        let tmp = tempfile::tempdir()?;
+        let s = Server::networked(tmp.path(), "10.93.0.0/24", &[])?;
+        let hyped = s.hyped_pid().expect("hyped's pid");
+        for record in [true, false] {
+            let name = if record { "costrec" } else { "costplain" };
+            let (status, body) = s
+                .post(
+                    "/api/v1/vms",
+                    json!({"name": name, "image": "browser", "cpu_cores": 2, "memory_mb": 1536, "record": record}),
+                )
+                .await?;
+            assert_eq!(status, 201, "{body}");
+            let vm = s.wait_running(name, Duration::from_secs(420)).await?;
+            let qemu = vm.vmm.pid.expect("a VMM pid");
+            let mut page = common::cdp::Cdp::first_page(vm.cdp_url.as_deref().unwrap()).await?;
+            let url = format!("data:text/html,{}", urlencode(CHURN));
+            page.call("Page.navigate", json!({"url": url})).await?;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let size = |s: &Server| {
+                let base = s.base.clone();
+                let name = name.to_owned();
+                async move {
+                    let r: Value = reqwest::get(format!("{base}/api/v1/vms/{name}/recordings"))
+                        .await?
+                        .json()
+                        .await?;
+                    anyhow::Ok(r["items"][0]["size_bytes"].as_u64().unwrap_or(0))
+                }
+            };
+            let (b0, h0, q0) = (size(&s).await?, cpu_seconds(hyped), cpu_seconds(qemu));
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            // The counts reach the store every 2 s.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let (b1, h1, q1) = (size(&s).await?, cpu_seconds(hyped), cpu_seconds(qemu));
+            let (count, per_min) = (
+                page.eval("Number(document.getElementById('c').textContent)")
+                    .await?,
+                (b1 - b0) as f64 * 60.0 / secs as f64,
+            );
+            println!(
+                "{name}: {secs} s of a changing page ({count} changes): recording {:.0} KiB/min; \
+                 CPU over the window: hyped {:.2} s ({:.1}%), guest QEMU {:.1} s ({:.1}% of one core)",
+                per_min / 1024.0,
+                h1 - h0,
+                (h1 - h0) * 100.0 / secs as f64,
+                q1 - q0,
+                (q1 - q0) * 100.0 / secs as f64,
+            );
+            s.client.delete_vm(name).await?;
+        }
+        Ok(())
+    })
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

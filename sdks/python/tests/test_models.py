@@ -26,6 +26,8 @@ NO_MODEL = {
     "DownloadList": "vms.downloads() returns the list",
     "CreateLiveLink": "live links are not wrapped yet (see NOT_WRAPPED)",
     "LiveLink": "live links are not wrapped yet (see NOT_WRAPPED)",
+    "Recording": "recordings are not wrapped yet (see NOT_WRAPPED)",
+    "RecordingList": "recordings are not wrapped yet (see NOT_WRAPPED)",
 }
 PRIMITIVE = {"string": str, "integer": int, "number": float, "boolean": bool}
 

@@ -113,6 +113,8 @@ class Vm(Model):
     #: (browser images).
     live_url: Optional[str] = None
     mac: Optional[str] = None
+    #: Its pages are recorded (``record`` at create, or hyped's ``--record``).
+    record: bool = False
     ttl_seconds: Optional[int] = None
 
 
