@@ -327,7 +327,6 @@ pub struct Vm {
     pub idle_timeout_seconds: Option<u32>,
     pub persist: bool,
     /// Its pages are recorded (`record` at create, or hyped's `--record`).
-    #[serde(default)]
     pub record: bool,
     pub created_at: String,
     pub updated_at: String,

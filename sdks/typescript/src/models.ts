@@ -63,7 +63,7 @@ export interface Vm extends Raw {
   vmm: VmmInfo;
   persist: boolean;
   /** Its pages are recorded (`record` at create, or hyped's `--record`). */
-  record?: boolean;
+  record: boolean;
   createdAt: string;
   updatedAt: string;
   /** The http URL a CDP client connects to (browser images). */

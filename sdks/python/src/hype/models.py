@@ -103,6 +103,8 @@ class Vm(Model):
     network: VmNetwork
     vmm: VmmInfo
     persist: bool
+    #: Its pages are recorded (``record`` at create, or hyped's ``--record``).
+    record: bool
     created_at: str
     updated_at: str
     #: The http URL a CDP client connects to (browser images).
@@ -113,8 +115,6 @@ class Vm(Model):
     #: (browser images).
     live_url: Optional[str] = None
     mac: Optional[str] = None
-    #: Its pages are recorded (``record`` at create, or hyped's ``--record``).
-    record: bool = False
     ttl_seconds: Optional[int] = None
 
 
