@@ -36,7 +36,7 @@ export function Recordings({ name }) {
       {items && items.length > 0 && (
         <table>
           <thead>
-            <tr><th>started</th><th>length</th><th>events</th><th>pages</th><th>size</th><th /></tr>
+            <tr><th>started</th><th>length</th><th>events</th><th>tabs</th><th>size</th><th /></tr>
           </thead>
           <tbody>
             {items.map((r) => (
@@ -133,7 +133,7 @@ export function Replay({ id }) {
         <h2>Recording {meta ? `of ${meta.vm}, ${meta.started_at}` : id}</h2>
         {meta && (
           <p class="muted">
-            {meta.events} events, {meta.pages} page(s), {bytes(meta.size_bytes)}
+            {meta.events} events, {meta.pages} tab(s), {bytes(meta.size_bytes)}
             {meta.note ? ` — ${meta.note}` : ''}
           </p>
         )}
@@ -148,7 +148,7 @@ export function Replay({ id }) {
         )}
         <input type="range" aria-label="timeline" min="0" max={total} step="10" value={Math.min(at, total)}
           onInput={(e) => seek(Number(e.currentTarget.value))} disabled={!r} />
-        <span class="time">{clock(at)} / {clock(total)}</span>
+        <span class="time">{clock(Math.min(at, total))} / {clock(total)}</span>
         <select aria-label="speed" value={speed} onChange={(e) => setRate(Number(e.currentTarget.value))}>
           {[1, 2, 4, 8, 16].map((s) => <option value={s}>{s}×</option>)}
         </select>
