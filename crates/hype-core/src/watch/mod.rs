@@ -8,8 +8,9 @@
 //!
 //! The connection attaches to every target (flat mode, waiting for each new
 //! one until its hooks ran, as Playwright does), never takes input focus
-//! and never sends a command a page would see. It only reaches the VM's own
-//! relay, resolved by the core.
+//! and never sends a command a page would see, except in a recorded
+//! sandbox: there its pages get the recorder's binding and script
+//! ([`record`]). It only reaches the VM's own relay, resolved by the core.
 
 mod log;
 pub(crate) mod record;
