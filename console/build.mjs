@@ -21,7 +21,21 @@ await build({
   jsxImportSource: 'preact',
   legalComments: 'none',
   // Preact's MIT licence asks for its notice in copies.
-  banner: { js: '/*! hype console; includes Preact (MIT License, Copyright (c) 2015-present Jason Miller) */' },
+  banner: { js: '/*! hype console; includes Preact (MIT License, Copyright (c) 2015-present Jason Miller) and rrweb (MIT License, Copyright (c) 2018 Contributors (https://github.com/rrweb-io/rrweb/graphs/contributors) and SmartX Inc.) */' },
+  charset: 'utf8',
+  logLevel: 'warning',
+});
+// The record script hyped injects into recorded pages (hype-console's
+// RECORD_SCRIPT); rrweb's MIT licence asks for its notice too.
+await build({
+  entryPoints: { record: join(here, 'src/record.js') },
+  outdir: out,
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: ['chrome110'],
+  legalComments: 'none',
+  banner: { js: '/*! hype recorder; includes rrweb (MIT License, Copyright (c) 2018 Contributors (https://github.com/rrweb-io/rrweb/graphs/contributors) and SmartX Inc.) */' },
   charset: 'utf8',
   logLevel: 'warning',
 });

@@ -9,6 +9,7 @@ import { CreateForm } from './create.jsx';
 import { Host } from './host.jsx';
 import { Jobs } from './jobs.jsx';
 import { Logs } from './logs.jsx';
+import { Recordings } from './recordings.jsx';
 
 // The actions a VM in each state takes (hype-types' lifecycle); delete is
 // always there.
@@ -182,6 +183,7 @@ export function Console({ session, logout }) {
           )}
         </section>
         {selected && <Logs name={selected} close={() => setSelected(null)} />}
+        {selected && <Recordings name={selected} />}
         <Jobs jobs={jobs} say={say} />
       </main>
     </div>

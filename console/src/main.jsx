@@ -8,10 +8,13 @@ import { get, del, onUnauthorized } from './api.js';
 import { Login } from './login.jsx';
 import { Console } from './console.jsx';
 import { Live } from './live.jsx';
+import { Replay } from './recordings.jsx';
 import './style.css';
 
 // hyped serves this page at /vms/NAME/live too: the live view.
 const livePath = location.pathname.match(/^\/vms\/([^/]+)\/live$/);
+// ... and at /recordings/ID, a recording's replay.
+const replayPath = location.pathname.match(/^\/recordings\/([^/]+)$/);
 // A live link carries its own token: no login, no session, no other API.
 const linkToken = livePath && new URLSearchParams(location.search).get('token');
 
@@ -53,6 +56,7 @@ function App() {
       }
     : null;
   if (livePath) return <Live name={decodeURIComponent(livePath[1])} />;
+  if (replayPath) return <Replay id={decodeURIComponent(replayPath[1])} />;
   return <Console session={session} logout={logout} />;
 }
 

@@ -147,7 +147,7 @@ mod tests {
             "ip": null, "mac": null, "network": {"egress": false, "tap": null},
             "vmm": {"kind": "qemu", "version": null},
             "cdp_url": null, "live_url": null, "ttl_seconds": null,
-            "idle_timeout_seconds": null, "persist": false,
+            "idle_timeout_seconds": null, "persist": false, "record": false,
             "created_at": "2026-12-07T00:00:00Z", "updated_at": "2026-12-07T00:00:00Z"
         }))
         .unwrap_or_else(|e| panic!("a Vm: {e}"))

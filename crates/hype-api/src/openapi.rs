@@ -31,7 +31,7 @@ use utoipa::OpenApi;
         hype_types::StatusInfo, hype_types::StateCount, hype_types::MemoryStatus,
         hype_types::DiskSpace, hype_types::Login, hype_types::SessionInfo,
     )),
-    tags((name = "vms"), (name = "snapshots"), (name = "pools"), (name = "guest"), (name = "browser"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"), (name = "session"))
+    tags((name = "vms"), (name = "snapshots"), (name = "pools"), (name = "guest"), (name = "browser"), (name = "recordings"), (name = "events"), (name = "images"), (name = "jobs"), (name = "system"), (name = "session"))
 )]
 struct ApiDoc;
 

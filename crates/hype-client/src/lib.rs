@@ -228,6 +228,24 @@ impl Client {
             .pools)
     }
 
+    /// The recordings of VMs named `vm` (deleted ones too), oldest first.
+    pub async fn list_recordings(&self, vm: &str) -> Result<Vec<hype_types::Recording>> {
+        Ok(self
+            .json::<hype_types::RecordingList>(Method::GET, &format!("/api/v1/vms/{vm}/recordings"))
+            .await?
+            .items)
+    }
+
+    pub async fn get_recording(&self, id: &str) -> Result<hype_types::Recording> {
+        self.json(Method::GET, &format!("/api/v1/recordings/{id}"))
+            .await
+    }
+
+    pub async fn delete_recording(&self, id: &str) -> Result<()> {
+        let (url, b) = self.req(Method::DELETE, &format!("/api/v1/recordings/{id}"));
+        self.send(&url, b).await.map(|_| ())
+    }
+
     pub async fn get_pool(&self, name: &str) -> Result<hype_types::Pool> {
         self.json(Method::GET, &format!("/api/v1/pools/{name}"))
             .await

@@ -2,8 +2,10 @@
 //! from `console/` into `assets/`, built into the binary, and the routes
 //! that serve them (`/` and `/assets/...`) with the headers that keep them
 //! to themselves (and the page again at `/vms/{name}/live`, the live
-//! view, which the app draws from its path): a Content-Security-Policy allowing only hyped's own
-//! scripts, styles and connections, no framing, no referrer.
+//! view, and at `/recordings/{id}`, the replay of a recording, which the app draws from its path): a Content-Security-Policy allowing only hyped's own
+//! scripts, styles and connections, no framing, no referrer. It also holds
+//! the rrweb record script ([`RECORD_SCRIPT`]) hyped injects into the pages
+//! of recorded sandboxes, built from the same locked sources.
 //!
 //! This crate owns only static files. It must not know about sessions,
 //! the API or its state: the pages reach hyped through the REST API like
@@ -45,6 +47,18 @@ pub static ASSETS: &[Asset] = &[
     },
 ];
 
+/// The rrweb record script hyped injects into every page of a recorded
+/// sandbox (`console/src/record.js`, bundled): it sends its events in
+/// batches to the CDP binding `__hypeRec`. Not served.
+pub static RECORD_SCRIPT: &str = include_str!("../assets/record.js");
+
+/// The replay page's policy: the console's, but the recorded page's own
+/// styles (rrweb rebuilds them as inline `<style>` in the player's frame)
+/// may apply. Scripts stay hyped's only; rrweb never runs the page's.
+pub const REPLAY_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
 /// What a console page may load and reach: only hyped itself (`'self'`
 /// covers its WebSockets too), no inline script, no plugins, no framing.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
@@ -67,11 +81,24 @@ where
     let files = ASSETS.iter().enumerate().fold(Router::new(), |r, (i, a)| {
         r.route(a.path, get(move |h: HeaderMap| async move { serve(i, &h) }))
     });
-    // The live view is a page of the same app, which reads its path.
-    files.route(
-        "/vms/{name}/live",
-        get(|h: HeaderMap| async move { serve(0, &h) }),
-    )
+    // The live view and the replay are pages of the same app, which reads
+    // its path.
+    files
+        .route(
+            "/vms/{name}/live",
+            get(|h: HeaderMap| async move { serve(0, &h) }),
+        )
+        .route(
+            "/recordings/{id}",
+            get(|h: HeaderMap| async move {
+                let mut resp = serve(0, &h);
+                resp.headers_mut().insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(REPLAY_CONTENT_SECURITY_POLICY),
+                );
+                resp
+            }),
+        )
 }
 
 fn serve(i: usize, req: &HeaderMap) -> Response {

@@ -60,6 +60,16 @@ pub struct CoreConfig {
     /// The directory export-only jobs write their `output` under.
     /// `None`: no export-only job is accepted.
     pub export_dir: Option<PathBuf>,
+    /// Record every browser sandbox (`--record`), not only those created
+    /// with `record: true`.
+    pub record_all: bool,
+    /// Recordings are deleted this long after they end.
+    pub recordings_retention: Duration,
+    /// A recording stops (with a note) once its events reach this size.
+    pub recording_max_bytes: u64,
+    /// The rrweb record script injected in recorded pages (the console's
+    /// build makes it; empty: recordings hold no events).
+    pub record_script: &'static str,
 }
 
 /// How VMMs are confined (see `hype_vmm::jail`).
@@ -102,6 +112,11 @@ impl CoreConfig {
 
     pub(crate) fn vm_dir(&self, rec: &hype_store::VmRecord) -> PathBuf {
         self.run_dir(&rec.dir)
+    }
+
+    /// Where recordings' events are kept, one file each.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.data_dir.join("recordings")
     }
 
     pub fn system_dir(&self) -> PathBuf {
@@ -155,6 +170,10 @@ impl Default for CoreConfig {
             import_dir: None,
             pools: vec![],
             export_dir: None,
+            record_all: false,
+            recordings_retention: Duration::from_secs(168 * 3600),
+            recording_max_bytes: 256 << 20,
+            record_script: "",
         }
     }
 }

@@ -159,6 +159,8 @@ pub enum CoreError {
     ImportRefused(InvalidJob),
     #[error("no job with id '{id}'")]
     JobNotFound { id: String },
+    #[error("no recording with id '{id}'")]
+    RecordingNotFound { id: String },
     #[error("job '{id}' is already {state}")]
     JobFinished { id: String, state: JobState },
     #[error("an image named '{name}' already exists: {why}")]
@@ -188,7 +190,8 @@ impl CoreError {
             | CoreError::ImageNotFound { .. }
             | CoreError::SnapshotNotFound { .. }
             | CoreError::PoolNotFound { .. }
-            | CoreError::JobNotFound { .. } => ErrorKind::NotFound,
+            | CoreError::JobNotFound { .. }
+            | CoreError::RecordingNotFound { .. } => ErrorKind::NotFound,
             CoreError::NameTaken { .. }
             | CoreError::ImageInUse { .. }
             | CoreError::InvalidState { .. }
@@ -272,6 +275,7 @@ impl CoreError {
             CoreError::ForkFailed { .. } => "fork_failed",
             CoreError::InvalidJob(e) | CoreError::ImportRefused(e) => e.code,
             CoreError::JobNotFound { .. } => "job_not_found",
+            CoreError::RecordingNotFound { .. } => "recording_not_found",
             CoreError::JobFinished { .. } => "job_finished",
             CoreError::ImageExists { .. } => "image_exists",
             CoreError::ShuttingDown => "shutting_down",
@@ -344,6 +348,7 @@ impl From<StoreError> for CoreError {
             },
             StoreError::TooManyVms { max } => CoreError::TooManyVms { max },
             StoreError::JobNotFound { id } => CoreError::JobNotFound { id },
+            StoreError::RecordingNotFound { id } => CoreError::RecordingNotFound { id },
             StoreError::SnapshotNotFound { name } => CoreError::SnapshotNotFound { name },
             StoreError::SnapshotExists { name } => CoreError::SnapshotExists { name },
             StoreError::PoolNotFound { name } => CoreError::PoolNotFound { name },

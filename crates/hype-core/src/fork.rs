@@ -100,6 +100,12 @@ impl Hype {
                 snap.name
             )));
         }
+        if req.record && !self.inner.cfg.record_all {
+            return Err(CoreError::InvalidRequest(
+                "record: forks from a snapshot are recorded only when hyped runs with --record"
+                    .into(),
+            ));
+        }
         if req.kernel_cmdline.is_some() || req.persist || req.network.is_some() {
             return Err(CoreError::InvalidRequest(
                 "kernel_cmdline, persist and network come from the snapshot; a fork cannot set them".into(),
@@ -211,6 +217,7 @@ impl Hype {
                     ttl_seconds: life.ttl_seconds,
                     idle_timeout_seconds: life.idle_timeout_seconds,
                     persist: false,
+                    record: self.inner.cfg.record_all && self.inner.is_browser_image(&snap.image),
                     has_agent: true,
                     snapshot: Some(snap.name.clone()),
                     pool: origin.pool,

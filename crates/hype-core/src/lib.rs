@@ -40,6 +40,7 @@ mod plan;
 mod pools;
 mod ram;
 mod reconcile;
+mod recordings;
 mod runtimes;
 mod snapshots;
 mod sources;

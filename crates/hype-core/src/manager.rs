@@ -156,6 +156,8 @@ impl Hype {
             let _ = accel_tx.send(Some(decision));
         });
         crate::reconcile::run(&hype).await?;
+        // Before the watches start their own recordings.
+        hype.start_recordings().await?;
         hype.start_watching();
         hype.reconcile_jobs().await?;
         hype.start_dispatcher();
@@ -255,6 +257,15 @@ impl Hype {
                 "persist needs an image with a root filesystem (such as 'browser'); '{image}' has none"
             )));
         }
+        // `--record` covers every browser sandbox; asked for on an image
+        // without a browser, it is refused.
+        let browser = plan.image.rootfs.is_some();
+        if req.record && !browser {
+            return Err(CoreError::InvalidRequest(format!(
+                "record needs a browser image (such as 'browser'); '{image}' has no browser to record"
+            )));
+        }
+        let record = browser && (req.record || self.inner.cfg.record_all);
         let (rec, _) = self
             .inner
             .store
@@ -272,6 +283,7 @@ impl Hype {
                     ttl_seconds: req.ttl_seconds,
                     idle_timeout_seconds: req.idle_timeout_seconds,
                     persist: req.persist,
+                    record,
                     has_agent: plan.has_agent(),
                     snapshot: None,
                     pool,

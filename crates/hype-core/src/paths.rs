@@ -21,7 +21,12 @@ fn private_dir(dir: &Path) -> Result<()> {
 /// Makes the data directory and its parts, all 0700, and sets the umask.
 pub(crate) fn ensure_private_dirs(cfg: &CoreConfig) -> Result<()> {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-    for dir in [cfg.data_dir.clone(), cfg.vms_dir(), cfg.system_dir()] {
+    for dir in [
+        cfg.data_dir.clone(),
+        cfg.vms_dir(),
+        cfg.system_dir(),
+        cfg.recordings_dir(),
+    ] {
         private_dir(&dir)?;
     }
     Ok(())

@@ -180,6 +180,8 @@ impl Hype {
     pub(crate) async fn pool_for(&self, req: &CreateVm) -> Result<Option<PoolRecord>> {
         let plain = req.kernel_cmdline.is_none()
             && !req.persist
+            && !req.record
+            && !self.inner.cfg.record_all
             && req.network.is_none()
             && matches!(
                 req.vmm,
@@ -560,6 +562,7 @@ fn template_request(name: &str, image: &str, cpu_cores: u32, memory_mb: u32) -> 
         snapshot: None,
         count: None,
         pool: Some(PoolChoice::Flag(false)),
+        record: false,
     }
 }
 

@@ -44,6 +44,7 @@ pub(crate) fn vm(r: VmRecord, public_url: &str, browser: bool) -> Vm {
         ttl_seconds: r.ttl_seconds,
         idle_timeout_seconds: r.idle_timeout_seconds,
         persist: r.persist,
+        record: r.record,
         created_at: r.created_at,
         updated_at: r.updated_at,
     }

@@ -52,6 +52,8 @@ pub enum StoreError {
     ImageExists { name: String },
     #[error("no job with id '{id}'")]
     JobNotFound { id: String },
+    #[error("no recording with id '{id}'")]
+    RecordingNotFound { id: String },
     #[error("corrupt row in {table}: {what}")]
     Corrupt { table: &'static str, what: String },
     #[error("database error while trying to {op}")]

@@ -15,6 +15,7 @@ mod images;
 mod jobs;
 mod leases;
 mod pools;
+mod recordings;
 mod snapshots;
 mod vms;
 
@@ -33,6 +34,7 @@ pub use images::ImageRecord;
 pub use jobs::NewJob;
 pub use leases::Lease;
 pub use pools::{Claim, PoolCounts, PoolRecord};
+pub use recordings::{RecordingCounts, RecordingRecord};
 pub use snapshots::SnapshotRecord;
 pub use vms::{NewVm, VmRecord, VmmUpdate};
 

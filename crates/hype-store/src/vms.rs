@@ -32,6 +32,8 @@ pub struct VmRecord {
     pub idle_timeout_seconds: Option<u32>,
     /// Root writes go to a disk of the VM's own.
     pub persist: bool,
+    /// Its pages are recorded.
+    pub record: bool,
     /// A hype agent runs in the guest.
     pub has_agent: bool,
     /// The uid its VMM runs as when confined, once assigned.
@@ -63,6 +65,7 @@ pub struct NewVm {
     pub ttl_seconds: Option<u32>,
     pub idle_timeout_seconds: Option<u32>,
     pub persist: bool,
+    pub record: bool,
     pub has_agent: bool,
     pub snapshot: Option<String>,
     /// The warm pool it is made for.
@@ -84,7 +87,7 @@ pub struct VmmUpdate {
 const COLUMNS: &str =
     "id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, user_cmdline, \
      vmm_kind, vmm_version, vmm_pid, accel, ip, mac, egress, ttl_seconds, idle_timeout_seconds, persist, \
-     has_agent, uid, dir, snapshot, pool, pool_ready, created_at, updated_at";
+     record, has_agent, uid, dir, snapshot, pool, pool_ready, created_at, updated_at";
 
 fn from_row(row: &SqliteRow) -> Result<VmRecord> {
     let state: String = row.get("state");
@@ -116,6 +119,7 @@ fn from_row(row: &SqliteRow) -> Result<VmRecord> {
             .get::<Option<i64>, _>("idle_timeout_seconds")
             .map(|v| v as u32),
         persist: row.get::<i64, _>("persist") != 0,
+        record: row.get::<i64, _>("record") != 0,
         has_agent: row.get::<i64, _>("has_agent") != 0,
         uid: row.get::<Option<i64>, _>("uid").map(|u| u as u32),
         dir: row.get("dir"),
@@ -441,8 +445,8 @@ async fn insert_row(
     sqlx::query(
         "INSERT INTO vms (id, name, state, cpu_cores, memory_mb, image, kernel_cmdline, \
          user_cmdline, vmm_kind, egress, ttl_seconds, idle_timeout_seconds, persist, \
-         has_agent, dir, snapshot, pool, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         record, has_agent, dir, snapshot, pool, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&new.id)
     .bind(&new.name)
@@ -457,6 +461,7 @@ async fn insert_row(
     .bind(new.ttl_seconds.map(i64::from))
     .bind(new.idle_timeout_seconds.map(i64::from))
     .bind(new.persist as i64)
+    .bind(new.record as i64)
     .bind(new.has_agent as i64)
     .bind(&new.name)
     .bind(&new.snapshot)

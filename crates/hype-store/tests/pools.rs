@@ -52,6 +52,7 @@ async fn pool_vm(
                 ttl_seconds: None,
                 idle_timeout_seconds: None,
                 persist: false,
+                record: false,
                 has_agent: true,
                 snapshot: snapshot.map(Into::into),
                 pool: Some(pool.into()),

@@ -40,6 +40,7 @@ fn new_vm(name: &str) -> NewVm {
         ttl_seconds: None,
         idle_timeout_seconds: None,
         persist: false,
+        record: false,
         has_agent: true,
         snapshot: None,
         pool: None,

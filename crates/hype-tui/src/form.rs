@@ -71,6 +71,7 @@ impl CreateForm {
             snapshot: None,
             count: None,
             pool: None,
+            record: false,
         })
     }
 }

@@ -180,6 +180,7 @@ pub(crate) mod tests {
             "vmm": {"kind": "qemu", "version": "7.2.19", "pid": 42, "accel": "tcg"},
             "cdp_url": null, "ttl_seconds": null, "idle_timeout_seconds": null,
             "persist": false,
+            "record": false,
             "created_at": "2026-11-22T01:00:00Z", "updated_at": "2026-11-22T01:00:05Z"
         }))
         .expect("a VM as the API shows it")

@@ -23,7 +23,7 @@ fn vm(name: &str, state: &str, ip: Option<&str>) -> hype_types::Vm {
         "cpu_cores": 2, "memory_mb": 1536, "image": "base", "kernel_cmdline": "",
         "ip": ip, "mac": null, "network": {"egress": true, "tap": null},
         "vmm": {"kind": "qemu", "version": "7.2.22", "pid": 42, "accel": "tcg"},
-        "cdp_url": null, "ttl_seconds": null, "idle_timeout_seconds": null, "persist": false,
+        "cdp_url": null, "ttl_seconds": null, "idle_timeout_seconds": null, "persist": false, "record": false,
         "created_at": "2026-11-22T01:00:00Z", "updated_at": "2026-11-22T01:00:05Z"
     }))
     .unwrap()

@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod live;
 pub mod page;
 pub mod pool;
+pub mod recording;
 pub mod session;
 pub mod snapshot;
 pub mod source;
@@ -52,6 +53,7 @@ pub use live::{
 };
 pub use page::{EventList, JobList, PageRequest, VmList, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 pub use pool::{CreatePool, Pool, PoolChoice, PoolList, PoolState, MAX_POOL_SIZE};
+pub use recording::{Recording, RecordingList};
 pub use session::{Login, SessionInfo};
 pub use snapshot::{
     fork_names, CreateSnapshot, Created, ForkFailure, ForkResult, ForkVm, Snapshot, SnapshotList,

@@ -110,6 +110,10 @@ pub struct CreateVm {
     /// and memory match serves the create.
     #[serde(default)]
     pub pool: Option<crate::PoolChoice>,
+    /// Browser images: record every page of the session (rrweb DOM
+    /// events), replayable in the console; the recording outlives the VM.
+    #[serde(default)]
+    pub record: bool,
 }
 
 /// The longest lifetime a create may ask for: a week.
@@ -322,6 +326,8 @@ pub struct Vm {
     pub ttl_seconds: Option<u32>,
     pub idle_timeout_seconds: Option<u32>,
     pub persist: bool,
+    /// Its pages are recorded (`record` at create, or hyped's `--record`).
+    pub record: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -369,6 +375,7 @@ mod tests {
             snapshot: None,
             count: None,
             pool: None,
+            record: false,
         }
     }
 
@@ -455,5 +462,20 @@ mod tests {
         assert!(err.to_string().contains("unknown field `cpus`"), "{err}");
         let s: CreateVm = serde_json::from_str(r#"{"name":"x","vmm":"cloud-hypervisor"}"#).unwrap();
         assert_eq!(s.vmm, VmmChoice::CloudHypervisor);
+    }
+
+    #[test]
+    fn record_is_a_boolean_off_by_default() {
+        let s: CreateVm = serde_json::from_str(r#"{"name":"x"}"#).unwrap();
+        assert!(!s.record);
+        let s: CreateVm = serde_json::from_str(r#"{"name":"x","record":true}"#).unwrap();
+        assert!(s.record);
+        let err = serde_json::from_str::<CreateVm>(r#"{"name":"x","record":"yes"}"#).unwrap_err();
+        assert!(err.to_string().contains("invalid type"), "{err}");
+        let err = serde_json::from_str::<CreateVm>(r#"{"name":"x","recording":true}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `recording`"),
+            "{err}"
+        );
     }
 }

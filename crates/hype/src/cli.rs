@@ -65,6 +65,21 @@ pub enum Command {
     /// Warm pools: sandboxes of one shape kept ready for creates.
     #[command(subcommand)]
     Pools(PoolsCommand),
+    /// Session recordings of browser sandboxes (`vms create --record`).
+    #[command(subcommand)]
+    Recordings(RecordingsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordingsCommand {
+    /// List the recordings of VM VM (one deleted since too).
+    #[command(visible_alias = "ls")]
+    List { vm: String },
+    /// Show one recording, with the console's URL that replays it.
+    Get { id: String },
+    /// Delete a recording and its events.
+    #[command(visible_alias = "rm")]
+    Delete { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -257,6 +272,10 @@ pub struct CreateArgs {
     /// Browser images: keep the VM's writes across stop and start.
     #[arg(long)]
     pub persist: bool,
+    /// Browser images: record every page of the session, replayable in the
+    /// console (`hype recordings ls NAME`).
+    #[arg(long)]
+    pub record: bool,
     /// Keep the VM from reaching anything beyond the host.
     #[arg(long)]
     pub no_egress: bool,

@@ -11,6 +11,7 @@ mod jobs;
 mod mcp;
 mod output;
 mod pools;
+mod recordings;
 mod setup;
 mod snapshots;
 mod sources;
@@ -53,6 +54,7 @@ async fn main() -> ExitCode {
         Command::Jobs(cmd) => jobs::run(&client, out, cmd).await,
         Command::Snapshots(cmd) => snapshots::run(&client, out, cmd).await,
         Command::Pools(cmd) => pools::run(&client, out, cmd).await,
+        Command::Recordings(cmd) => recordings::run(&client, out, cmd).await,
         Command::Mcp { caps } => mcp::run(client, caps).await,
     };
     match result {

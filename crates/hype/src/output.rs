@@ -306,6 +306,7 @@ mod tests {
             ttl_seconds: None,
             idle_timeout_seconds: None,
             persist: false,
+            record: false,
             created_at: "2026-11-22T01:00:00Z".into(),
             updated_at: "2026-11-22T01:00:03Z".into(),
         }

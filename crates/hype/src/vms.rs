@@ -115,6 +115,7 @@ async fn create(client: &Client, out: Format, args: CreateArgs) -> Result<()> {
         ttl_seconds: args.ttl,
         idle_timeout_seconds: args.idle_timeout,
         persist: args.persist,
+        record: args.record,
         snapshot: args.snapshot,
         count: None,
         pool: match (args.pool, args.no_pool) {

@@ -69,6 +69,7 @@ async fn list_with_10k() -> anyhow::Result<()> {
                 ttl_seconds: None,
                 idle_timeout_seconds: None,
                 persist: false,
+                record: false,
                 has_agent: true,
                 snapshot: None,
                 pool: None,

@@ -61,6 +61,7 @@ async fn run() -> anyhow::Result<()> {
                     ttl_seconds: None,
                     idle_timeout_seconds: None,
                     persist: false,
+                    record: false,
                     has_agent: true,
                     snapshot: None,
                     pool: None,

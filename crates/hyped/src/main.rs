@@ -155,6 +155,16 @@ struct Args {
     /// `output` under. Without it, no export-only job is accepted.
     #[arg(long, env = "HYPE_EXPORT_DIR", value_name = "DIR")]
     export_dir: Option<PathBuf>,
+    /// Record every browser sandbox (rrweb DOM events of every page), not
+    /// only those created with `record: true`.
+    #[arg(long, env = "HYPE_RECORD")]
+    record: bool,
+    /// Recordings are deleted this many hours after they end.
+    #[arg(long, env = "HYPE_RECORDINGS_RETENTION_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=87_600))]
+    recordings_retention_hours: u32,
+    /// A recording stops, with a note, once its events reach this size.
+    #[arg(long, env = "HYPE_RECORDING_MAX_MB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    recording_max_mb: u32,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -222,6 +232,12 @@ async fn main() -> anyhow::Result<()> {
         import_dir: args.import_dir,
         pools: args.pool,
         export_dir: args.export_dir,
+        record_all: args.record,
+        recordings_retention: Duration::from_secs(
+            u64::from(args.recordings_retention_hours) * 3600,
+        ),
+        recording_max_bytes: u64::from(args.recording_max_mb) << 20,
+        record_script: hype_console::RECORD_SCRIPT,
         network: (args.network == OnOff::On).then(|| NetworkConfig {
             bridge: args.bridge,
             subnet: args.subnet.trunc(),

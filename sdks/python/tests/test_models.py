@@ -26,6 +26,8 @@ NO_MODEL = {
     "DownloadList": "vms.downloads() returns the list",
     "CreateLiveLink": "live links are not wrapped yet (see NOT_WRAPPED)",
     "LiveLink": "live links are not wrapped yet (see NOT_WRAPPED)",
+    "Recording": "recordings are not wrapped yet (see NOT_WRAPPED)",
+    "RecordingList": "recordings are not wrapped yet (see NOT_WRAPPED)",
 }
 PRIMITIVE = {"string": str, "integer": int, "number": float, "boolean": bool}
 
@@ -155,5 +157,5 @@ def test_answers_decode_and_keep_unknown_fields(h: hype.Hype) -> None:
 
 def _vm() -> Dict[str, Optional[object]]:
     return {"name": "a", "id": "1", "state": "running", "cpu_cores": 1, "memory_mb": 256, "image": "base",
-            "kernel_cmdline": "", "network": {"egress": True}, "vmm": {"kind": "qemu"}, "persist": False,
+            "kernel_cmdline": "", "network": {"egress": True}, "vmm": {"kind": "qemu"}, "persist": False, "record": False,
             "created_at": "", "updated_at": ""}

@@ -62,6 +62,8 @@ export interface Vm extends Raw {
   network: VmNetwork;
   vmm: VmmInfo;
   persist: boolean;
+  /** Its pages are recorded (`record` at create, or hyped's `--record`). */
+  record: boolean;
   createdAt: string;
   updatedAt: string;
   /** The http URL a CDP client connects to (browser images). */
@@ -267,6 +269,8 @@ export interface CreateVm {
   idleTimeoutSeconds?: number | null;
   network?: NetworkSpec | null;
   persist?: boolean;
+  /** Browser images: record every page of the session, replayable in the console. */
+  record?: boolean;
   /** Fork the VM from this snapshot (its image, CPUs and memory). */
   snapshot?: string | null;
   /** With `snapshot`: make NAME-1 .. NAME-K (`vms.createForks`). */

@@ -23,6 +23,7 @@ const NO_MODEL = {
   Login: "the web console's login body; SDK clients send the key", SessionInfo: "the web console's session; SDK clients send the key",
   DownloadList: "vms.downloads() returns the array",
   CreateLiveLink: "live links are not wrapped yet (see NOT_WRAPPED)", LiveLink: "live links are not wrapped yet (see NOT_WRAPPED)",
+  Recording: "recordings are not wrapped yet (see NOT_WRAPPED)", RecordingList: "recordings are not wrapped yet (see NOT_WRAPPED)",
 };
 const AS_WRITTEN = new Set(["VsphereJob", "XcpngJob", "OvfJob"]); // sent in the API's own snake_case
 

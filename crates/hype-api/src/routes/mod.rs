@@ -15,6 +15,7 @@ pub(crate) mod live;
 pub(crate) mod logs;
 pub(crate) mod mcp;
 pub(crate) mod pools;
+pub(crate) mod recordings;
 pub(crate) mod session;
 pub(crate) mod snapshots;
 pub(crate) mod sources;
@@ -85,6 +86,9 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(live::create_link))
         .routes(routes!(browser::console))
         .routes(routes!(browser::network))
+        .routes(routes!(recordings::list))
+        .routes(routes!(recordings::get, recordings::delete))
+        .routes(routes!(recordings::events))
         .routes(routes!(events::list))
         .routes(routes!(events::vm_events))
         .routes(routes!(events::job_events))

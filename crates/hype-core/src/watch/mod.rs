@@ -8,10 +8,12 @@
 //!
 //! The connection attaches to every target (flat mode, waiting for each new
 //! one until its hooks ran, as Playwright does), never takes input focus
-//! and never sends a command a page would see. It only reaches the VM's own
-//! relay, resolved by the core.
+//! and never sends a command a page would see, except in a recorded
+//! sandbox: there its pages get the recorder's binding and script
+//! ([`record`]). It only reaches the VM's own relay, resolved by the core.
 
 mod log;
+pub(crate) mod record;
 pub(crate) mod session;
 
 use std::collections::HashMap;
@@ -92,7 +94,7 @@ impl Hype {
                 Ok(vms) => {
                     for vm in vms {
                         if vm.state == VmState::Running {
-                            hype.watch(&vm.name, &vm.image);
+                            hype.watch(&vm);
                         }
                     }
                 }
@@ -111,7 +113,7 @@ impl Hype {
                 match e.event_type {
                     EventType::VmRunning | EventType::VmRestored | EventType::VmResumed => {
                         if let Ok(rec) = hype.inner.store.get_vm(&e.vm).await {
-                            hype.watch(&rec.name, &rec.image);
+                            hype.watch(&rec);
                         }
                     }
                     EventType::VmStopped | EventType::VmCrashed | EventType::VmSnapshotted => {
@@ -129,18 +131,23 @@ impl Hype {
         });
     }
 
-    fn watch(&self, name: &str, image: &str) {
-        if !self.inner.is_browser_image(image) || self.inner.net.is_none() {
+    fn watch(&self, vm: &hype_store::VmRecord) {
+        if !self.inner.is_browser_image(&vm.image) || self.inner.net.is_none() {
             return;
         }
-        let Some((log, cancel)) = self.inner.watches.begin(name, &self.inner.shutdown) else {
+        let Some((log, cancel)) = self.inner.watches.begin(&vm.name, &self.inner.shutdown) else {
             return;
         };
         let hype = self.clone();
-        let name = name.to_owned();
-        self.inner
-            .tracker
-            .spawn(async move { session::run(hype, name, log, cancel).await });
+        let vm = vm.clone();
+        self.inner.tracker.spawn(async move {
+            // One recording per run of a recorded sandbox.
+            let recorder = match vm.record {
+                true => record::Recorder::start(&hype, &vm).await,
+                false => None,
+            };
+            session::run(hype, vm.name, log, cancel, recorder).await
+        });
     }
 
     fn page_log(&self, name: &str, image: &str) -> Result<Arc<Mutex<PageLog>>> {

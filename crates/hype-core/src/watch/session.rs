@@ -1,7 +1,8 @@
 //! One watch connection to one sandbox's browser: attach to every page,
 //! run the page hooks, record what the pages say. Reconnects while the VM
 //! runs (a Chromium restarted by the agent, a relay hiccup); ends when its
-//! token is cancelled.
+//! token is cancelled. A recorded sandbox's recorder lives as long as the
+//! watch, across reconnections: one recording per run.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,7 @@ use hype_cdp::{CdpEvent, Connection, Discovery};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use super::record::{self, Recorder};
 use super::PageLog;
 use crate::Hype;
 
@@ -21,19 +23,23 @@ pub(super) async fn run(
     name: String,
     log: Arc<Mutex<PageLog>>,
     cancel: CancellationToken,
+    mut recorder: Option<Recorder>,
 ) {
     loop {
         let ended = tokio::select! {
-            _ = cancel.cancelled() => return,
-            r = connect_and_watch(&hype, &name, &log, &cancel) => r,
+            _ = cancel.cancelled() => break,
+            r = connect_and_watch(&hype, &name, &log, &cancel, &mut recorder) => r,
         };
         if let Err(why) = ended {
             tracing::debug!(vm = %name, why, "browser watch interrupted");
         }
         tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => break,
             _ = tokio::time::sleep(RETRY) => {}
         }
+    }
+    if let Some(r) = recorder {
+        r.finish().await;
     }
 }
 
@@ -49,6 +55,7 @@ async fn connect_and_watch(
     name: &str,
     log: &Arc<Mutex<PageLog>>,
     cancel: &CancellationToken,
+    recorder: &mut Option<Recorder>,
 ) -> Result<(), String> {
     let version = hype
         .cdp_discovery(name, Discovery::Version)
@@ -92,9 +99,16 @@ async fn connect_and_watch(
                 }
                 // Off the event loop: the hooks wait for answers.
                 let conn = conn.clone();
+                let script = recorder
+                    .as_ref()
+                    .map(|_| hype.inner.cfg.record_script)
+                    .filter(|s| !s.is_empty());
                 tokio::spawn(async move {
                     if page {
                         page_hooks(&conn, &session).await;
+                        if let Some(script) = script {
+                            record::page_hooks(&conn, &session, script).await;
+                        }
                     }
                     if waiting {
                         conn.send(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}))
@@ -105,6 +119,12 @@ async fn connect_and_watch(
             "Target.detachedFromTarget" => {
                 if let Some(s) = ev.params["sessionId"].as_str() {
                     sessions.remove(s);
+                }
+            }
+            "Runtime.bindingCalled" => {
+                let target = ev.session.as_ref().and_then(|s| sessions.get(s));
+                if let (Some(r), Some(target)) = (recorder.as_mut(), target) {
+                    r.take(target, &ev.params).await;
                 }
             }
             _ => record(log, &sessions, &ev),

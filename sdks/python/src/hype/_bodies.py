@@ -28,6 +28,7 @@ class CreateVm(TypedDict):
     idle_timeout_seconds: NotRequired[Optional[int]]
     network: NotRequired[Optional[NetworkSpec]]
     persist: NotRequired[bool]
+    record: NotRequired[bool]
     snapshot: NotRequired[Optional[str]]
     count: NotRequired[Optional[int]]
     pool: NotRequired[Optional[PoolChoice]]

@@ -103,6 +103,8 @@ class Vm(Model):
     network: VmNetwork
     vmm: VmmInfo
     persist: bool
+    #: Its pages are recorded (``record`` at create, or hyped's ``--record``).
+    record: bool
     created_at: str
     updated_at: str
     #: The http URL a CDP client connects to (browser images).

@@ -76,7 +76,8 @@ class VMs(Guest):
                memory_mb: Optional[int] = None, ttl_seconds: Optional[int] = None,
                idle_timeout_seconds: Optional[int] = None, kernel_cmdline: Optional[str] = None,
                vmm: Optional[VmmChoice] = None, network: Optional[NetworkSpec] = None,
-               persist: Optional[bool] = None, snapshot: Optional[str] = None,
+               persist: Optional[bool] = None, record: Optional[bool] = None,
+               snapshot: Optional[str] = None,
                count: Optional[int] = None, pool: Optional[Union[str, bool]] = None) -> Any:
         """Creates and boots a VM; it comes back ``starting`` (see :meth:`wait`).
 
@@ -89,12 +90,14 @@ class VMs(Guest):
         and a :class:`~hype.models.ForkResult` lists each made and failed.
         With ``pool``, a ready sandbox of that warm pool is handed over,
         already ``running`` (a create of a pool's image, CPUs and memory is
-        served from it unasked; ``pool=False`` boots cold).
+        served from it unasked; ``pool=False`` boots cold). ``record=True``
+        (browser images) records every page of the session, replayable in
+        the console.
         """
         body = _create_body(name, dict(image=image, cpu_cores=cpu_cores, memory_mb=memory_mb,
                                        ttl_seconds=ttl_seconds, idle_timeout_seconds=idle_timeout_seconds,
                                        kernel_cmdline=kernel_cmdline, vmm=vmm, network=network,
-                                       persist=persist, snapshot=snapshot, count=count, pool=pool))
+                                       persist=persist, record=record, snapshot=snapshot, count=count, pool=pool))
         data = self._t.request("POST", "/api/v1/vms", json=body).json()
         return ForkResult.from_json(data) if count is not None else Vm.from_json(data)
 
@@ -253,13 +256,14 @@ class AsyncVMs(AsyncGuest):
                      memory_mb: Optional[int] = None, ttl_seconds: Optional[int] = None,
                      idle_timeout_seconds: Optional[int] = None, kernel_cmdline: Optional[str] = None,
                      vmm: Optional[VmmChoice] = None, network: Optional[NetworkSpec] = None,
-                     persist: Optional[bool] = None, snapshot: Optional[str] = None,
+                     persist: Optional[bool] = None, record: Optional[bool] = None,
+                     snapshot: Optional[str] = None,
                      count: Optional[int] = None, pool: Optional[Union[str, bool]] = None) -> Any:
         """Creates and boots a VM (see :meth:`VMs.create`)."""
         body = _create_body(name, dict(image=image, cpu_cores=cpu_cores, memory_mb=memory_mb,
                                        ttl_seconds=ttl_seconds, idle_timeout_seconds=idle_timeout_seconds,
                                        kernel_cmdline=kernel_cmdline, vmm=vmm, network=network,
-                                       persist=persist, snapshot=snapshot, count=count, pool=pool))
+                                       persist=persist, record=record, snapshot=snapshot, count=count, pool=pool))
         data = (await self._t.request("POST", "/api/v1/vms", json=body)).json()
         return ForkResult.from_json(data) if count is not None else Vm.from_json(data)
 
