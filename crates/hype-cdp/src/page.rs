@@ -282,6 +282,27 @@ impl Page {
             .ok_or_else(|| CdpError::Protocol("no backendNodeId".into()))
     }
 
+    /// Whether the element is an `<input type=file>`, whose click opens a
+    /// file chooser.
+    pub async fn is_file_input(&mut self, node: u64) -> Result<bool, CdpError> {
+        let d = self.node_call("DOM.describeNode", node, json!({})).await?;
+        let n = &d["node"];
+        let attrs: Vec<&str> = n["attributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let file = attrs.chunks(2).any(|kv| {
+            kv[0].eq_ignore_ascii_case("type")
+                && kv.get(1).is_some_and(|v| v.eq_ignore_ascii_case("file"))
+        });
+        Ok(n["nodeName"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case("input"))
+            && file)
+    }
+
     /// Calls `function` with the element as `this` and its first argument,
     /// and `args` after it; returns its result by value.
     pub async fn call_on(

@@ -31,6 +31,10 @@ pub(crate) const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Lets the page react to an input before the snapshot that follows it.
 pub(crate) const SETTLE: Duration = Duration::from_millis(200);
+/// How long a click on a file input waits for the chooser it opens: the
+/// browser reports it apart from the click's own answer, later when the
+/// host is busy.
+const CHOOSER_WAIT: Duration = Duration::from_secs(5);
 
 /// What a guarded action came to.
 pub(crate) enum Acted<T> {
@@ -177,6 +181,27 @@ impl<L> Tab<L> {
             }
         }
         Ok(out)
+    }
+
+    /// Waits up to `wait` for the tab to have a file chooser open.
+    fn chooser_opened(
+        &self,
+        wait: Duration,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (mon, target) = (self.mon.clone(), self.target.clone());
+        async move {
+            let until = tokio::time::Instant::now() + wait;
+            loop {
+                let open = {
+                    let s = mon.state.lock().expect("monitor");
+                    s.tab(&target).is_some_and(|t| t.chooser.is_some())
+                };
+                if open || tokio::time::Instant::now() >= until {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 
     /// Waits (up to [`LOAD_TIMEOUT`]) for a navigation the action started
@@ -433,9 +458,13 @@ impl<B: Backend> HypeMcp<B> {
             }
         });
         let double = a.double_click;
+        let file_input = t.run(move |p| Box::pin(p.is_file_input(n))).await?;
         let acted = t
             .act(move |p| Box::pin(p.click_with(n, button, double, mods)))
             .await?;
+        if file_input && matches!(acted, Acted::Done(_)) {
+            t.chooser_opened(CHOOSER_WAIT).await;
+        }
         let what = a.element.unwrap_or(a.target);
         t.report(format!("Clicked {what}."), acted).await
     }
