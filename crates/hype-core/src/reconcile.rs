@@ -20,9 +20,11 @@ use crate::{Hype, Result};
 pub(crate) async fn run(hype: &Hype) -> Result<()> {
     let inner = &hype.inner;
     let mut adopted_pids = vec![];
-    // Run directories of VMs with no VMM any more: their cgroups go.
-    let mut vmm_gone = vec![];
-    for rec in inner.store.list_vms().await? {
+    let recs = inner.store.list_vms().await?;
+    // Every VM's run directory; those not adopted have no VMM any more.
+    let mut vmm_gone: std::collections::HashSet<String> =
+        recs.iter().map(|r| r.dir.clone()).collect();
+    for rec in recs {
         let run_dir = inner.cfg.vm_dir(&rec);
         let vmm = inner.backends.of_record(&rec).ok();
         // A fork that had not taken its identity is half-made: its guest
@@ -45,7 +47,6 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
                 )
                 .await?;
             tracing::info!(vm = %rec.name, "removed a half-created VM");
-            vmm_gone.push(rec.dir);
             continue;
         }
         match rec.state {
@@ -57,6 +58,7 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
                 };
                 if adopted {
                     adopted_pids.extend(rec.vmm_pid);
+                    vmm_gone.remove(&rec.dir);
                 }
                 if !adopted {
                     let (t, detail) = if rec.state == VmState::Stopping {
@@ -78,7 +80,6 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
                         .await?;
                     hype_vmm::remove_sockets(&run_dir);
                     tracing::warn!(vm = %rec.name, detail, "VM not adopted");
-                    vmm_gone.push(rec.dir.clone());
                 }
             }
             VmState::Standby => {
@@ -89,11 +90,9 @@ pub(crate) async fn run(hype: &Hype) -> Result<()> {
                 }
                 crate::standby::discard_partial(&run_dir);
                 hype_vmm::remove_sockets(&run_dir);
-                vmm_gone.push(rec.dir.clone());
             }
             VmState::Stopped | VmState::Crashed => {
                 hype_vmm::remove_sockets(&run_dir);
-                vmm_gone.push(rec.dir.clone());
             }
         }
     }
