@@ -188,35 +188,33 @@ impl<L> Tab<L> {
         &self,
         wait: Duration,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let (mon, target) = (self.mon.clone(), self.target.clone());
-        async move {
-            let until = tokio::time::Instant::now() + wait;
-            loop {
-                let open = {
-                    let s = mon.state.lock().expect("monitor");
-                    s.tab(&target).is_some_and(|t| t.chooser.is_some())
-                };
-                if open || tokio::time::Instant::now() >= until {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+        self.until(wait, |t| t.is_some_and(|t| t.chooser.is_some()))
     }
 
     /// Waits (up to [`LOAD_TIMEOUT`]) for a navigation the action started
     /// to finish loading, unless a dialog opens first.
     fn settled(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.until(LOAD_TIMEOUT, |t| {
+            !t.is_some_and(|t| t.loading && t.dialog.is_none())
+        })
+    }
+
+    /// Polls the monitor's view of this tab until `done` holds of it (or of
+    /// its absence), or `wait` passes.
+    fn until(
+        &self,
+        wait: Duration,
+        done: impl Fn(Option<&crate::monitor::Tab>) -> bool + Send + 'static,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let (mon, target) = (self.mon.clone(), self.target.clone());
         async move {
-            let until = tokio::time::Instant::now() + LOAD_TIMEOUT;
+            let until = tokio::time::Instant::now() + wait;
             loop {
-                let loading = {
+                let now_done = {
                     let s = mon.state.lock().expect("monitor");
-                    s.tab(&target)
-                        .is_some_and(|t| t.loading && t.dialog.is_none())
+                    done(s.tab(&target))
                 };
-                if !loading || tokio::time::Instant::now() >= until {
+                if now_done || tokio::time::Instant::now() >= until {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;

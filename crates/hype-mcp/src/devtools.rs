@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use base64::Engine;
-use rmcp::model::{ContentBlock, ResourceContents};
+use rmcp::model::ContentBlock;
 use serde_json::json;
 
 use crate::args::*;
@@ -172,17 +172,7 @@ impl<B: Backend> HypeMcp<B> {
             ));
         }
         let uri = format!("hype://sandboxes/{sandbox}/trace/trace.json");
-        let blob = match ResourceContents::blob(b64.encode(&bytes), uri.clone()) {
-            ResourceContents::BlobResourceContents {
-                uri, blob, meta, ..
-            } => ResourceContents::BlobResourceContents {
-                uri,
-                blob,
-                meta,
-                mime_type: Some("application/json".into()),
-            },
-            other => other,
-        };
+        let blob = crate::groups::blob_of(b64.encode(&bytes), uri.clone(), "application/json");
         Ok(vec![
             ContentBlock::text(format!(
                 "Trace of the browser ({} bytes, Chrome's trace event format: open it in Chrome DevTools' Performance panel or ui.perfetto.dev), returned as the resource {uri}.",

@@ -143,17 +143,7 @@ impl<B: Backend> HypeMcp<B> {
             .map_err(|e| t.err(hype_cdp::CdpError::Protocol(e.to_string())))?;
         let name = a.filename.unwrap_or_else(|| "page.pdf".into());
         let uri = format!("hype://sandboxes/{}/pdf/{name}", t.sandbox);
-        let blob = match ResourceContents::blob(data, uri.clone()) {
-            ResourceContents::BlobResourceContents {
-                uri, blob, meta, ..
-            } => ResourceContents::BlobResourceContents {
-                uri,
-                blob,
-                meta,
-                mime_type: Some("application/pdf".into()),
-            },
-            other => other,
-        };
+        let blob = blob_of(data, uri.clone(), "application/pdf");
         Ok(vec![
             ContentBlock::text(format!(
                 "Saved the page as PDF ({} bytes), returned as the resource {uri}.",
@@ -551,4 +541,20 @@ enum MouseOp {
     Drag(f64, f64, f64, f64),
     Button(hype_cdp::Button, bool),
     Wheel(f64, f64),
+}
+
+/// A base64 `blob` resource at `uri` of type `mime` (rmcp's constructor
+/// sets no type).
+pub(crate) fn blob_of(blob: String, uri: String, mime: &str) -> ResourceContents {
+    match ResourceContents::blob(blob, uri) {
+        ResourceContents::BlobResourceContents {
+            uri, blob, meta, ..
+        } => ResourceContents::BlobResourceContents {
+            uri,
+            blob,
+            meta,
+            mime_type: Some(mime.into()),
+        },
+        other => other,
+    }
 }
