@@ -191,7 +191,10 @@ fn nix_is_root() -> bool {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // The log goes to stderr: stdout carries only the line that says where
+    // hyped listens, which a supervisor (or a test) may read and then close.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )

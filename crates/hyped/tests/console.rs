@@ -247,7 +247,7 @@ async fn with_a_key_the_console_logs_in_and_other_origins_change_nothing() -> an
         .contains("session_expired"));
 
     // Neither the key nor the session id is in hyped's log.
-    let log = std::fs::read_to_string(tmp.path().join("hyped.log"))?;
+    let log = s.log()?;
     assert!(!log.contains(KEY) && !log.contains(id));
     s.client.delete_vm("k1").await?;
     Ok(())
@@ -509,7 +509,7 @@ fn the_live_view_shows_a_sandbox_and_takes_it_over() -> anyhow::Result<()> {
             404
         );
 
-        let (ro, rw) = links::live_links(&s, tmp.path()).await?;
+        let (ro, rw) = links::live_links(&s).await?;
         links::screencast_stops_with_its_last_viewer(&s, &rw).await?;
 
         s.client.vm_action("lv", "stop").await?;

@@ -269,7 +269,7 @@ async fn xcpng_jobs_in_json_and_yaml_become_images() -> anyhow::Result<()> {
     assert!(leftovers(&s)
         .iter()
         .all(|p| p.starts_with(s.data.join("imported"))));
-    let log = std::fs::read_to_string(s.data.join("hyped.log"))?;
+    let log = s.log()?;
     let db = std::fs::read(s.data.join("hype.db"))?;
     assert!(!log.contains(PASSWORD));
     assert!(!String::from_utf8_lossy(&db).contains(PASSWORD));

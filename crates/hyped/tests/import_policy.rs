@@ -148,7 +148,7 @@ async fn the_env_password_and_file_sources_need_the_operators_flags() -> anyhow:
     let j = s.wait_job(&id).await?;
     assert_eq!(j.state, JobState::Failed);
     assert!(j.error.unwrap_or_default().contains("XVA"));
-    let log = std::fs::read_to_string(s.data.join("hyped.log"))?;
+    let log = s.log()?;
     assert!(!log.contains(PASSWORD), "the password is never logged");
     Ok(())
 }

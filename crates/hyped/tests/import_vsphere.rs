@@ -145,7 +145,7 @@ async fn a_vsphere_vm_becomes_an_image_and_a_wrong_password_fails_cleanly() -> a
     );
     assert!(s.client.get_image("vc-bad").await.is_err());
     assert!(!s.data.join("imported/vc-bad").exists());
-    let log = std::fs::read_to_string(s.data.join("hyped.log"))?;
+    let log = s.log()?;
     assert!(
         !log.contains(PASSWORD) && !log.contains("Bad-Pass-8841"),
         "passwords are never logged"

@@ -183,6 +183,19 @@ impl Server {
         Self::start_in(dir, &args)
     }
 
+    /// hyped's log so far. It must hold what hyped logs at every start:
+    /// a test that looks for what must never be logged cannot pass on a
+    /// log that was not captured.
+    pub fn log(&self) -> anyhow::Result<String> {
+        let log = std::fs::read_to_string(self.data.join("hyped.log"))?;
+        anyhow::ensure!(
+            log.contains("qemu found") && !log.contains("Unable to write an event"),
+            "hyped's log in {} was not captured: {log:?}",
+            self.data.display()
+        );
+        Ok(log)
+    }
+
     pub fn hyped_pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
     }

@@ -1,7 +1,6 @@
 //! Live links and the screencast's lifetime, in the live view test's
 //! sandbox (`the_live_view_shows_a_sandbox_and_takes_it_over`).
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -35,7 +34,7 @@ pub(super) fn link_ws(s: &Server, vm: &str, link: &Link) -> String {
 
 /// Read-only and interactive links to the running sandbox `lv`, opened in
 /// a browser with no cookie; what a link may not open; expiry.
-pub(super) async fn live_links(s: &Server, data: &Path) -> anyhow::Result<(Link, Link)> {
+pub(super) async fn live_links(s: &Server) -> anyhow::Result<(Link, Link)> {
     use serde_json::json;
     // Precise refusals, and nothing made.
     let (st, e) = post_link(s, "lv", json!({"expires_in": 0})).await?;
@@ -141,7 +140,7 @@ pub(super) async fn live_links(s: &Server, data: &Path) -> anyhow::Result<(Link,
         .to_str()?
         .starts_with("text/html"));
     // The tokens never reach hyped's log.
-    let log = std::fs::read_to_string(data.join("hyped.log"))?;
+    let log = s.log()?;
     for t in [&ro.token, &rw.token, &short.token] {
         assert!(
             !log.contains(t.as_str()),
