@@ -188,12 +188,26 @@ fn command(account: &Account, profile: &Profile) -> Command {
             "--disable-sync",
             "--disable-gpu",
             "--disable-dev-shm-usage",
-            // A renderer started ahead of need would be in a snapshot with
-            // its random generator's state, and every fork's next tab
-            // would draw the same numbers from it; a renderer started when
-            // a tab opens is forked from the zygote then, and seeds anew
-            // from the kernel (reseeded for each fork).
-            "--disable-features=SpareRendererForSitePerProcess",
+            // No background work nobody asked for: extensions, phishing
+            // models, default apps (Puppeteer's and Playwright's defaults).
+            "--disable-extensions",
+            "--disable-component-extensions-with-background-pages",
+            "--disable-client-side-phishing-detection",
+            "--disable-default-apps",
+            // SpareRendererForSitePerProcess: a renderer started ahead of
+            // need would be in a snapshot with its random generator's
+            // state, and every fork's next tab would draw the same numbers
+            // from it; a renderer started when a tab opens is forked from
+            // the zygote then, and seeds anew from the kernel (reseeded for
+            // each fork).
+            // WebUIOmniboxPopup, WebUIOmniboxAimPopup: Chromium 151 preloads
+            // the address bar's popup, headless too, in a renderer of its
+            // own that stays (~75 MB) and, under TCG, kept a third of the
+            // guest's CPU busy while the sandbox was idle.
+            // Translate, MediaRouter, OptimizationHints: services a sandbox
+            // never uses that wake up on their own.
+            "--disable-features=SpareRendererForSitePerProcess,WebUIOmniboxPopup,\
+             WebUIOmniboxAimPopup,Translate,MediaRouter,OptimizationHints",
             "about:blank",
         ])
         .env_clear()

@@ -237,6 +237,21 @@ fn playwright_and_chromiumoxide_drive_sandboxes_through_hyped() -> anyhow::Resul
                 .is_some_and(|p| p.iter().any(|t| t["title"] == "from rust")),
             "the page opened before standby is still there: {pages}"
         );
+        // Only what a user opened runs: no preloaded browser UI (the
+        // address bar's popup, a renderer of its own that Chromium 151
+        // keeps busy in an idle sandbox).
+        let ui: Vec<&Value> = pages
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| {
+                t["type"] == "browser_ui"
+                    || t["url"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with("chrome://"))
+            })
+            .collect();
+        assert!(ui.is_empty(), "targets a sandbox never asked for: {ui:?}");
 
         // The screenshot endpoint gives a PNG a person can open.
         let png = reqwest::get(format!("{}/api/v1/vms/s1/screenshot", s.base)).await?;
