@@ -9,14 +9,16 @@
 //! then removes what the pool holds) and on hyped's shutdown (which leaves
 //! the pool's VMs running, to be adopted at the next start).
 
+mod claim;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hype_cdp::Discovery;
-use hype_store::{Claim, PoolRecord, SnapshotRecord, VmRecord};
-use hype_types::{CreatePool, CreateVm, Pool, PoolChoice, PoolList, PoolState, Vm, VmState};
+use hype_store::{PoolRecord, SnapshotRecord, VmRecord};
+use hype_types::{CreatePool, CreateVm, Pool, PoolChoice, PoolList, PoolState, VmState};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +31,12 @@ const TICK: Duration = Duration::from_secs(5);
 /// The pause after a failed attempt, growing to `MAX_BACKOFF`.
 const BACKOFF: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long a refill waits after the last claim. The claimed sandbox's
+/// first seconds (its caller's first CDP calls, a page load) are what the
+/// caller waits on; a fork starting beside them takes both cores under TCG
+/// (and hyped's share of the host's under KVM). A burst of claims refills
+/// once it is over.
+const CLAIM_QUIET: Duration = Duration::from_secs(2);
 
 /// The live side of a pool: its task and its figures since hyped started.
 struct PoolRuntime {
@@ -39,12 +47,22 @@ struct PoolRuntime {
     misses: AtomicU64,
     /// Milliseconds the last refill fork took; 0 before the first.
     last_refill_ms: AtomicU64,
+    /// When a sandbox was last handed out.
+    last_claim: Mutex<Option<Instant>>,
     status: Mutex<(PoolState, Option<String>)>,
 }
 
 impl PoolRuntime {
     fn set(&self, state: PoolState, error: Option<String>) {
         *self.status.lock().expect("pool status") = (state, error);
+    }
+
+    /// What is left of the quiet time after the last claim, if any.
+    fn quiet_left(&self) -> Option<Duration> {
+        let last = (*self.last_claim.lock().expect("pool claim"))?;
+        CLAIM_QUIET
+            .checked_sub(last.elapsed())
+            .filter(|d| !d.is_zero())
     }
 }
 
@@ -66,6 +84,8 @@ enum Step {
     Progress,
     /// Nothing to do until woken.
     Idle,
+    /// Short, but a claim was just served: look again after this long.
+    Quiet(Duration),
 }
 
 impl Hype {
@@ -175,128 +195,6 @@ impl Hype {
         Ok(())
     }
 
-    /// The pool a create is served from: the one it names, or (unless it
-    /// says `"pool": false`) one whose image, CPUs and memory it matches.
-    pub(crate) async fn pool_for(&self, req: &CreateVm) -> Result<Option<PoolRecord>> {
-        let plain = req.kernel_cmdline.is_none()
-            && !req.persist
-            && !req.record
-            && !self.inner.cfg.record_all
-            && req.network.is_none()
-            && matches!(
-                req.vmm,
-                hype_types::VmmChoice::Auto | hype_types::VmmChoice::Qemu
-            );
-        match &req.pool {
-            Some(PoolChoice::Flag(false)) => Ok(None),
-            Some(PoolChoice::Flag(true)) => Err(CoreError::InvalidRequest(
-                "pool: a warm pool's name, or false to boot cold".into(),
-            )),
-            Some(PoolChoice::Name(name)) => {
-                let pool = self.inner.store.get_pool(name).await?;
-                let contradicts = req
-                    .contradicts(&pool.image, pool.cpu_cores, pool.memory_mb)
-                    .is_some();
-                if contradicts || !plain {
-                    return Err(CoreError::InvalidRequest(format!(
-                        "pool '{name}' holds VMs of image '{}' with {} CPU(s) and {} MiB, as they are; \
-                         a create from it may set only its name, ttl_seconds and idle_timeout_seconds",
-                        pool.image, pool.cpu_cores, pool.memory_mb
-                    )));
-                }
-                Ok(Some(pool))
-            }
-            None if plain => {
-                let image = req
-                    .image
-                    .clone()
-                    .unwrap_or_else(|| self.inner.cfg.default_image.clone());
-                Ok(self.inner.store.list_pools().await?.into_iter().find(|p| {
-                    p.image == image && p.cpu_cores == req.cpu_cores && p.memory_mb == req.memory_mb
-                }))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// A create served by `pool`: a ready VM renamed to the caller's name;
-    /// if none is ready, a fork of the pool's snapshot; if it has none yet,
-    /// a cold boot. `VM_CREATED`'s detail says which (`served`).
-    pub(crate) async fn create_from_pool(&self, pool: PoolRecord, req: CreateVm) -> Result<Vm> {
-        let mut checked = req.clone();
-        checked.cpu_cores = pool.cpu_cores;
-        checked.memory_mb = pool.memory_mb;
-        checked.validate(self.inner.cfg.host)?;
-        let rt = self.inner.pools.get(&pool.name);
-        let guard = self.inner.locks.lock(&req.name).await;
-        let claimed = self
-            .inner
-            .store
-            .claim_pool_vm(Claim {
-                pool: &pool.name,
-                name: &req.name,
-                ttl_seconds: req.ttl_seconds,
-                idle_timeout_seconds: req.idle_timeout_seconds,
-                detail: serde_json::json!({ "pool": pool.name, "served": "pool" }).to_string(),
-            })
-            .await?;
-        if let Some(rt) = &rt {
-            let counter = if claimed.is_some() {
-                &rt.claims
-            } else {
-                &rt.misses
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-            rt.wake.notify_one();
-        }
-        if let Some((old, rec, _)) = claimed {
-            // It waited in the background; now someone holds it.
-            if let Some(jail) = &self.inner.jail {
-                let normal = hype_vmm::jail::cgroup::Priority::Normal;
-                if let Err(e) = jail.cgroups.set_priority(&rec.dir, normal) {
-                    tracing::warn!(vm = %rec.name, error = %e, "a handed-out VM keeps its pool's CPU weight");
-                }
-            }
-            self.inner.runtimes.rename(&old, &rec.name);
-            self.inner.lifetimes.forget(&old, None);
-            tracing::info!(vm = %rec.name, pool = %pool.name, was = old, "handed out of a warm pool");
-            // The guest still calls itself by its pool name; it takes the
-            // caller's in the background, so the answer waits for nothing.
-            let (hype, name) = (self.clone(), rec.name.clone());
-            self.inner
-                .tracker
-                .spawn(async move { hype.rename_guest(&name).await });
-            return Ok(self.to_view(rec));
-        }
-        drop(guard);
-        let snap = match &pool.snapshot {
-            Some(s) => self.inner.store.get_snapshot(s).await.ok(),
-            None => None,
-        };
-        match snap {
-            Some(snap) => {
-                let origin = Origin {
-                    pool: None,
-                    detail: serde_json::json!({ "pool": pool.name, "served": "fork", "snapshot": snap.name }),
-                };
-                let life = Lifetime {
-                    ttl_seconds: req.ttl_seconds,
-                    idle_timeout_seconds: req.idle_timeout_seconds,
-                };
-                self.fork_one(&snap, &req.name, life, origin).await
-            }
-            None => {
-                let cold = CreateVm {
-                    image: Some(pool.image.clone()),
-                    pool: None,
-                    ..checked
-                };
-                let detail = serde_json::json!({ "pool": pool.name, "served": "cold" });
-                self.create_cold(cold, None, Some(detail)).await
-            }
-        }
-    }
-
     fn spawn_pool(&self, name: &str) {
         let (done_tx, done) = watch::channel(false);
         let rt = Arc::new(PoolRuntime {
@@ -306,6 +204,7 @@ impl Hype {
             claims: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             last_refill_ms: AtomicU64::new(0),
+            last_claim: Mutex::new(None),
             status: Mutex::new((PoolState::Building, None)),
         });
         self.inner
@@ -333,6 +232,15 @@ impl Hype {
                     continue;
                 }
                 Ok(Step::Idle) => TICK,
+                // A claim during the wait pushes it back: the wake is
+                // ignored, the step looks at the time again.
+                Ok(Step::Quiet(left)) => {
+                    tokio::select! {
+                        _ = rt.cancel.cancelled() => return,
+                        _ = tokio::time::sleep(left) => {}
+                    }
+                    continue;
+                }
                 Err(CoreError::PoolNotFound { .. }) => return,
                 Err(e) => {
                     if !rt.cancel.is_cancelled() {
@@ -407,6 +315,9 @@ impl Hype {
             (PoolState::Failing, _)
         ) {
             rt.set(PoolState::Filling, None);
+        }
+        if let Some(left) = rt.quiet_left() {
+            return Ok(Step::Quiet(left));
         }
         let started = Instant::now();
         let origin = Origin {
@@ -574,30 +485,4 @@ fn pool_vm_name(pool: &str) -> String {
 fn short_id() -> String {
     let id = uuid::Uuid::now_v7().simple().to_string();
     id[id.len() - 8..].to_owned()
-}
-
-impl Hype {
-    /// Sets a handed-out VM's hostname to its new name, through its agent.
-    async fn rename_guest(&self, name: &str) {
-        let spec = hype_types::ExecSpec {
-            cmd: vec!["hostname".into(), name.into()],
-            env: Default::default(),
-            cwd: Some("/".into()),
-            user: Some("root".into()),
-            tty: None,
-            stdin: false,
-            timeout_seconds: Some(30),
-        };
-        match self.exec(name, spec, vec![]).await {
-            Ok(r) if r.exit_code == Some(0) => {}
-            Ok(r) => tracing::warn!(
-                vm = name,
-                stderr = r.stderr,
-                "the guest kept its pool hostname"
-            ),
-            Err(e) => {
-                tracing::warn!(vm = name, error = %e.describe(), "the guest kept its pool hostname")
-            }
-        }
-    }
 }
