@@ -14,6 +14,7 @@
 
 mod overlay;
 mod panes;
+mod picker;
 mod table;
 pub mod theme;
 
@@ -86,6 +87,11 @@ pub fn render(app: &App, f: &mut Frame) {
         Mode::Create(form) => overlay::create(form, theme, f, area),
         Mode::Normal | Mode::Filter | Mode::Logs(_) => {}
     }
+}
+
+/// The VM picker alone on the screen (the CLI's `--pick`).
+pub fn picker(p: &crate::picker::Picker, theme: Theme, f: &mut Frame) {
+    picker::render(p, theme, f, f.area());
 }
 
 /// The top line: where, how many, and whether the stream is up. When it is

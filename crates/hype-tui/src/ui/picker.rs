@@ -1,0 +1,148 @@
+//! The VM picker, full screen (the CLI's `--pick`, the dashboard's import):
+//!
+//! ```text
+//!  Import from xcpng https://xcp1                               2 picked
+//!  > web_
+//! ┌ VMs 3/7 ───────────────────────────────────────────────────────────┐
+//! │    NAME        POWER GUEST OS         DISKS            VM           │
+//! │[x] web01       on    Debian 12        20.0 GiB xen     8c1f…        │
+//! │ -  web-tmpl    off   template, not a VM                …            │
+//! └─────────────────────────────────────────────────────────────────────┘
+//!  notice (a template cannot be picked, ...)
+//!  hints
+//! ```
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+
+use super::hints;
+use super::theme::Theme;
+use crate::picker::Picker;
+
+pub const HINTS: [(&str, &str); 6] = [
+    ("Space/Tab", "pick"),
+    ("Enter", "import"),
+    ("Esc", "cancel"),
+    ("↑↓", "move"),
+    ("^A", "all"),
+    ("^U", "clear"),
+];
+
+pub fn render(p: &Picker, theme: Theme, f: &mut Frame, area: Rect) {
+    let [top, prompt, body, notice, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let left = format!(" Import from {}", p.title);
+    let right = format!("{} picked ", p.picked.len());
+    let pad = (top.width as usize).saturating_sub(left.chars().count() + right.chars().count());
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(left, theme.title()),
+            Span::raw(" ".repeat(pad)),
+            Span::styled(right, theme.header()),
+        ])),
+        top,
+    );
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(" > ", theme.header()),
+            Span::raw(format!("{}_", p.query)),
+        ])),
+        prompt,
+    );
+    table(p, theme, f, body);
+    if let Some(n) = &p.notice {
+        f.render_widget(
+            Paragraph::new(Span::styled(format!(" {n}"), theme.error())),
+            notice,
+        );
+    }
+    hints(&HINTS, theme, f, foot);
+}
+
+fn table(p: &Picker, theme: Theme, f: &mut Frame, area: Rect) {
+    let block = Block::default().borders(Borders::ALL).title(Span::styled(
+        format!(" VMs {}/{} ", p.shown.len(), p.vms.len()),
+        theme.title(),
+    ));
+    let header = Row::new(["", "NAME", "POWER", "GUEST OS", "DISKS", "VM"]).style(theme.header());
+    let rows = p.shown.iter().map(|&i| {
+        let vm = &p.vms[i];
+        let mark = match (vm.template, p.picked.contains(&i)) {
+            (true, _) => " - ",
+            (false, true) => "[x]",
+            (false, false) => "[ ]",
+        };
+        let disks = vm
+            .disks
+            .iter()
+            .map(|d| {
+                let bus = serde_json::to_value(d.bus)
+                    .ok()
+                    .and_then(|b| b.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                format!("{} {bus}", crate::jobs::size(d.size_bytes))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let guest = if vm.template {
+            "template, not a VM".to_owned()
+        } else {
+            vm.guest_os.clone().unwrap_or_else(|| "-".into())
+        };
+        let row = Row::new(vec![
+            Cell::from(mark),
+            Cell::from(vm.name.clone()),
+            Cell::from(vm.power_state.as_str()),
+            Cell::from(guest),
+            Cell::from(if disks.is_empty() { "-".into() } else { disks }),
+            Cell::from(
+                vm.path
+                    .clone()
+                    .or_else(|| vm.uuid.clone())
+                    .unwrap_or_else(|| "-".into()),
+            ),
+        ]);
+        if vm.template {
+            row.style(theme.dim())
+        } else {
+            row
+        }
+    });
+    let widths = [
+        Constraint::Length(3),
+        Constraint::Fill(3),
+        Constraint::Length(9),
+        Constraint::Fill(3),
+        Constraint::Fill(2),
+        Constraint::Fill(3),
+    ];
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(block)
+        .column_spacing(1)
+        .row_highlight_style(theme.selected());
+    let mut state = TableState::default().with_selected((!p.shown.is_empty()).then_some(p.cursor));
+    f.render_stateful_widget(table, area, &mut state);
+    if p.shown.is_empty() && area.height > 3 {
+        let text = if p.vms.is_empty() {
+            "the source has no VMs"
+        } else {
+            "no VM matches (Backspace or ^U)"
+        };
+        let inner = Rect {
+            x: area.x + 2,
+            y: area.y + 2,
+            width: area.width.saturating_sub(4),
+            height: 1,
+        };
+        f.render_widget(Paragraph::new(text).style(theme.dim()), inner);
+    }
+}
