@@ -193,3 +193,63 @@ fn pick_two_vms_by_typing_and_import_both() -> anyhow::Result<()> {
     assert_eq!(jobs(&base)?.len(), 2);
     Ok(())
 }
+
+/// The dashboard's import: `i`, the source in a form, the same picker, and
+/// the picked VMs submitted as one batch the jobs pane then follows.
+#[test]
+fn dashboard_imports_picked_vms() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let disk = tmp.path().join("d.raw");
+    std::fs::write(&disk, vec![5u8; 1 << 20])?;
+    let (_xapi, url) = xapi(&disk, &["tui-alpha", "tui-beta", "tui-gamma"])?;
+    let hyped = start_hyped(&tmp.path().join("data"), "127.0.0.1:0")?;
+    let base = hyped.base.clone();
+    let t = Tmux::new(tmp.path());
+    let long = Duration::from_secs(30);
+    let cmd = format!(
+        "env HYPE_API_BASE={base} {} tui",
+        env!("CARGO_BIN_EXE_hype")
+    );
+    // The password from the shell's environment, as `hype images import`.
+    t.run("d", (80, 24), &cmd, &[("HYPE_XCPNG_PASSWORD", PASSWORD)])?;
+    t.wait("d", "the dashboard", long, |s| s.contains("connected"))?;
+    t.keys("d", &["i"])?;
+    let s = t.wait("d", "the form", long, |s| {
+        s.contains("Import from a source")
+    })?;
+    assert!(s.contains("(from HYPE_XCPNG_PASSWORD)"), "{s}");
+    t.type_text("d", &url)?;
+    t.keys("d", &["Enter"])?;
+    let s = t.wait("d", "the picker", long, |s| row(s, "tui-gamma").is_some())?;
+    assert!(s.contains("Import from xcpng"), "{s}");
+    t.type_text("d", "gam")?;
+    t.keys("d", &["Space"])?;
+    t.type_text("d", "alp")?;
+    t.keys("d", &["Tab"])?;
+    t.wait("d", "two picks", long, |s| s.contains("2 picked"))?;
+    t.keys("d", &["Enter"])?;
+    t.wait("d", "the batch", long, |s| {
+        s.contains("importing tui-alpha, tui-gamma")
+    })?;
+    for _ in 0..300 {
+        let done = jobs(&base)?
+            .iter()
+            .filter(|j| j["state"] == "completed")
+            .count();
+        if done == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let made = jobs(&base)?;
+    assert_eq!(made.len(), 2, "{made:?}");
+    assert!(made.iter().all(|j| j["state"] == "completed"), "{made:?}");
+    let (_, out, _) = hype(&base, &["images", "list"]);
+    assert!(
+        out.contains("tui-alpha") && out.contains("tui-gamma"),
+        "{out}"
+    );
+    assert!(!out.contains("tui-beta"), "{out}");
+    t.keys("d", &["q"])?;
+    Ok(())
+}

@@ -52,6 +52,12 @@ pub fn render(app: &App, f: &mut Frame) {
         );
         return;
     }
+    if let Mode::Pick(view) = &app.mode {
+        if let Some(p) = &view.picker {
+            picker::render(p, theme, f, area);
+            return;
+        }
+    }
     let jobs = app.jobs.shown(app.now);
     let jobs_height = if jobs.is_empty() {
         0
@@ -85,6 +91,8 @@ pub fn render(app: &App, f: &mut Frame) {
         Mode::Help => overlay::help(theme, f, area),
         Mode::ConfirmDelete(name) => overlay::confirm_delete(name, theme, f, area),
         Mode::Create(form) => overlay::create(form, theme, f, area),
+        Mode::Import(form) => overlay::import(form, theme, f, area),
+        Mode::Pick(view) => overlay::reading(&view.source.url, theme, f, area),
         Mode::Normal | Mode::Filter | Mode::Logs(_) => {}
     }
 }

@@ -30,6 +30,8 @@ pub const HINTS: [(&str, &str); 6] = [
     ("^U", "clear"),
 ];
 
+const HEADER: [&str; 6] = ["", "NAME", "POWER", "GUEST OS", "DISKS", "VM"];
+
 pub fn render(p: &Picker, theme: Theme, f: &mut Frame, area: Rect) {
     let [top, prompt, body, notice, foot] = Layout::vertical([
         Constraint::Length(1),
@@ -72,58 +74,74 @@ fn table(p: &Picker, theme: Theme, f: &mut Frame, area: Rect) {
         format!(" VMs {}/{} ", p.shown.len(), p.vms.len()),
         theme.title(),
     ));
-    let header = Row::new(["", "NAME", "POWER", "GUEST OS", "DISKS", "VM"]).style(theme.header());
-    let rows = p.shown.iter().map(|&i| {
-        let vm = &p.vms[i];
-        let mark = match (vm.template, p.picked.contains(&i)) {
-            (true, _) => " - ",
-            (false, true) => "[x]",
-            (false, false) => "[ ]",
-        };
-        let disks = vm
-            .disks
-            .iter()
-            .map(|d| {
-                let bus = serde_json::to_value(d.bus)
-                    .ok()
-                    .and_then(|b| b.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                format!("{} {bus}", crate::jobs::size(d.size_bytes))
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let guest = if vm.template {
-            "template, not a VM".to_owned()
-        } else {
-            vm.guest_os.clone().unwrap_or_else(|| "-".into())
-        };
-        let row = Row::new(vec![
-            Cell::from(mark),
-            Cell::from(vm.name.clone()),
-            Cell::from(vm.power_state.as_str()),
-            Cell::from(guest),
-            Cell::from(if disks.is_empty() { "-".into() } else { disks }),
-            Cell::from(
+    let header = Row::new(HEADER).style(theme.header());
+    // The cells first, so the short columns can take their content's width
+    // and the name and the VM's path or uuid share what is left.
+    let cells: Vec<[String; 6]> = p
+        .shown
+        .iter()
+        .map(|&i| {
+            let vm = &p.vms[i];
+            let mark = match (vm.template, p.picked.contains(&i)) {
+                (true, _) => " - ",
+                (false, true) => "[x]",
+                (false, false) => "[ ]",
+            };
+            let disks = vm
+                .disks
+                .iter()
+                .map(|d| {
+                    let bus = serde_json::to_value(d.bus)
+                        .ok()
+                        .and_then(|b| b.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    format!("{} {bus}", crate::jobs::size(d.size_bytes))
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let guest = if vm.template {
+                "template, not a VM".to_owned()
+            } else {
+                vm.guest_os.clone().unwrap_or_else(|| "-".into())
+            };
+            [
+                mark.to_owned(),
+                vm.name.clone(),
+                vm.power_state.as_str().to_owned(),
+                guest,
+                if disks.is_empty() { "-".into() } else { disks },
                 vm.path
                     .clone()
                     .or_else(|| vm.uuid.clone())
                     .unwrap_or_else(|| "-".into()),
-            ),
-        ]);
-        if vm.template {
+            ]
+        })
+        .collect();
+    let fit = |col: usize, max: usize| {
+        let w = cells
+            .iter()
+            .map(|c| c[col].chars().count())
+            .chain([HEADER[col].len()])
+            .max()
+            .unwrap_or(0);
+        Constraint::Length(w.min(max) as u16)
+    };
+    let widths = [
+        Constraint::Length(3),
+        Constraint::Fill(3),
+        fit(2, 9),
+        fit(3, 24),
+        fit(4, 28),
+        Constraint::Fill(2),
+    ];
+    let rows = p.shown.iter().zip(cells).map(|(&i, c)| {
+        let row = Row::new(c.map(Cell::from));
+        if p.vms[i].template {
             row.style(theme.dim())
         } else {
             row
         }
     });
-    let widths = [
-        Constraint::Length(3),
-        Constraint::Fill(3),
-        Constraint::Length(9),
-        Constraint::Fill(3),
-        Constraint::Fill(2),
-        Constraint::Fill(3),
-    ];
     let table = Table::new(rows, widths)
         .header(header)
         .block(block)
