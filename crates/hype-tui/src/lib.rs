@@ -2,7 +2,9 @@
 //! crossterm. It owns the screen (an `App` state changed only by messages,
 //! drawn by a pure `ui::render`) and the tasks that feed it: the VM and
 //! job event streams, the periodic VM list, the keyboard. It talks to
-//! hyped only through `hype-client` and never formats for the plain CLI.
+//! hyped only through `hype-client` and never formats for the plain CLI;
+//! the one screen the CLI borrows is the VM picker (`pick`), so
+//! `hype images import --pick` and the dashboard's import are one thing.
 
 pub mod app;
 pub mod form;

@@ -322,6 +322,43 @@ mod tests {
     }
 
     #[test]
+    fn pick_needs_no_vm_and_refuses_what_names_one() {
+        let base = [
+            "hype",
+            "images",
+            "import",
+            "xcpng",
+            "--url",
+            "https://x",
+            "--username",
+            "root",
+        ];
+        let with =
+            |extra: &[&str]| Cli::try_parse_from(base.iter().copied().chain(extra.iter().copied()));
+        assert!(with(&[]).is_err(), "--vm, --list or --pick is needed");
+        assert!(with(&["--pick", "--insecure", "--detach"]).is_ok());
+        for extra in [["--vm", "a"], ["--name", "a"]] {
+            let e = with(&[&["--pick"], &extra[..]].concat()).unwrap_err();
+            assert!(e.to_string().contains(extra[0]), "{e}");
+        }
+        assert!(with(&["--pick", "--list"]).is_err());
+        let v = [
+            "hype",
+            "images",
+            "import",
+            "vsphere",
+            "--url",
+            "https://v",
+            "--username",
+            "a",
+            "--pick",
+            "--export-only",
+            "/srv/x",
+        ];
+        assert!(Cli::try_parse_from(v).is_err());
+    }
+
+    #[test]
     fn export_only_sends_the_folder() {
         let base = [
             "hype",
