@@ -414,7 +414,13 @@ fn import_form_masks_the_password_and_the_picker_fills_the_screen() {
     a.update(Msg::Inventory(Ok(hype_types::Inventory {
         kind: hype_types::SourceKind::Xcpng,
         url: "https://xcp1".into(),
-        vms: vec![vm("db01", false), vm("tmpl", true), vm("web01", false)],
+        vms: vec![
+            vm("db01", false),
+            vm("tmpl", true),
+            vm("web01", false),
+            // A source's names reach the terminal: escapes must not.
+            vm("evil\x1b]0;owned\x07\x1b[2J", false),
+        ],
     })));
     for c in "web ".chars() {
         a.update(key(KeyCode::Char(c)));
@@ -423,7 +429,7 @@ fn import_form_masks_the_password_and_the_picker_fills_the_screen() {
         let l = lines(&draw(&a, w, h));
         assert!(l[0].starts_with(" Import from xcpng https://xcp1"), "{l:?}");
         assert!(l[0].trim_end().ends_with("1 picked"), "{l:?}");
-        assert!(l[2].contains("VMs 3/3"), "{l:?}");
+        assert!(l[2].contains("VMs 4/4"), "{l:?}");
         let row = |n: &str| l.iter().find(|r| r.contains(&format!(" {n} "))).unwrap();
         assert!(row("web01").starts_with("│[x] web01"), "{l:?}");
         assert!(row("web01").contains("20.0 GiB xen"), "{l:?}");
@@ -432,4 +438,9 @@ fn import_form_masks_the_password_and_the_picker_fills_the_screen() {
         assert!(row("tmpl").contains("template, not a VM"), "{l:?}");
         assert!(l[h as usize - 1].contains("Space/Tab pick"), "{l:?}");
     }
+    a.update(key(KeyCode::Char('e')));
+    a.update(key(KeyCode::Char('v')));
+    let b = draw(&a, 80, 24);
+    assert!(screen(&b).contains("│[ ] evil0;owned"), "{}", screen(&b));
+    assert!(!b.content.iter().any(|c| c.symbol().contains('\x1b')));
 }

@@ -19,6 +19,7 @@ use ratatui::Frame;
 
 use super::hints;
 use super::theme::Theme;
+use crate::app::printable;
 use crate::picker::Picker;
 
 pub const HINTS: [(&str, &str); 6] = [
@@ -41,7 +42,7 @@ pub fn render(p: &Picker, theme: Theme, f: &mut Frame, area: Rect) {
         Constraint::Length(1),
     ])
     .areas(area);
-    let left = format!(" Import from {}", p.title);
+    let left = format!(" Import from {}", printable(&p.title));
     let right = format!("{} picked ", p.picked.len());
     let pad = (top.width as usize).saturating_sub(left.chars().count() + right.chars().count());
     f.render_widget(
@@ -55,14 +56,14 @@ pub fn render(p: &Picker, theme: Theme, f: &mut Frame, area: Rect) {
     f.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(" > ", theme.header()),
-            Span::raw(format!("{}_", p.query)),
+            Span::raw(format!("{}_", printable(&p.query))),
         ])),
         prompt,
     );
     table(p, theme, f, body);
     if let Some(n) = &p.notice {
         f.render_widget(
-            Paragraph::new(Span::styled(format!(" {n}"), theme.error())),
+            Paragraph::new(Span::styled(format!(" {}", printable(n)), theme.error())),
             notice,
         );
     }
@@ -75,6 +76,8 @@ fn table(p: &Picker, theme: Theme, f: &mut Frame, area: Rect) {
         theme.title(),
     ));
     let header = Row::new(HEADER).style(theme.header());
+    // The source names its VMs: what would steer the terminal is dropped
+    // as the cells are drawn (the jobs still get the exact names).
     // The cells first, so the short columns can take their content's width
     // and the name and the VM's path or uuid share what is left.
     let cells: Vec<[String; 6]> = p
@@ -115,6 +118,7 @@ fn table(p: &Picker, theme: Theme, f: &mut Frame, area: Rect) {
                     .or_else(|| vm.uuid.clone())
                     .unwrap_or_else(|| "-".into()),
             ]
+            .map(|t| printable(&t))
         })
         .collect();
     let fit = |col: usize, max: usize| {
