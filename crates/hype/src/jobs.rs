@@ -200,16 +200,6 @@ pub async fn import(client: &Client, out: Format, cmd: ImportCommand) -> Result<
         }
         ended.push(last);
     }
-    if out == Format::Json {
-        if ended.len() == 1 {
-            output::print_json(&ended[0])?;
-        } else {
-            output::print_json(&JobList {
-                jobs: ended.clone(),
-                next: None,
-            })?;
-        }
-    }
     let failed: Vec<String> = ended
         .iter()
         .filter(|j| j.state != JobState::Completed)
@@ -221,6 +211,16 @@ pub async fn import(client: &Client, out: Format, cmd: ImportCommand) -> Result<
             }
         })
         .collect();
+    if out == Format::Json {
+        if ended.len() == 1 {
+            output::print_json(&ended[0])?;
+        } else {
+            output::print_json(&JobList {
+                jobs: ended,
+                next: None,
+            })?;
+        }
+    }
     if !failed.is_empty() {
         return Err(Exit {
             code: JOB_FAILED,
