@@ -9,8 +9,9 @@ use hype_types::{CreateVm, Event, EventType, Vm};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::form::CreateForm;
+use crate::form::{CreateForm, ImportForm, Source};
 use crate::jobs::{Job, JobBoard};
+use crate::picker::Picker;
 use crate::table::{self, Sort};
 
 /// How many events the pane keeps.
@@ -49,6 +50,8 @@ pub enum Msg {
         vm: String,
         why: String,
     },
+    /// The source's VMs for the picker, or why they could not be read.
+    Inventory(Result<hype_types::Inventory, String>),
     /// An action finished: what it did, or the API's message.
     Done(Result<String, String>),
     Tick(OffsetDateTime),
@@ -67,6 +70,13 @@ pub enum Cmd {
     FollowLogs(String),
     StopLogs,
     Refresh,
+    /// Read the source's VMs for the picker.
+    Inventory(Source),
+    /// Submit one batch: a job per `(vm, image)`.
+    Import {
+        source: Source,
+        targets: Vec<(String, String)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +107,17 @@ pub enum Mode {
     Help,
     ConfirmDelete(String),
     Create(CreateForm),
+    /// The import form: which source to pick VMs from.
+    Import(ImportForm),
+    /// The picker over a source's VMs (`None` while they are read).
+    Pick(Box<PickView>),
     Logs(LogView),
+}
+
+#[derive(Debug)]
+pub struct PickView {
+    pub source: Source,
+    pub picker: Option<Picker>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,6 +265,24 @@ impl App {
                 if let Mode::Logs(view) = &mut self.mode {
                     if view.vm == vm {
                         view.ended = Some(why);
+                    }
+                }
+            }
+            Msg::Inventory(r) => {
+                // Only for a picker still waiting: Esc may have closed it.
+                if let Mode::Pick(view) = &mut self.mode {
+                    if view.picker.is_none() {
+                        match r {
+                            Ok(inv) => {
+                                let title = format!("{} {}", inv.kind.as_str(), inv.url);
+                                view.picker = Some(Picker::new(title, inv.vms));
+                                self.status = None;
+                            }
+                            Err(why) => {
+                                self.mode = Mode::Normal;
+                                self.say(why, true);
+                            }
+                        }
                     }
                 }
             }

@@ -3,14 +3,16 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::app::{App, Cmd, LogView, Mode};
-use crate::form::CreateForm;
+use crate::app::{App, Cmd, LogView, Mode, PickView};
+use crate::form::{CreateForm, ImportForm};
+use crate::picker::{job_target, Outcome};
 
 /// Key, what it does, and its short footer label (empty: help only).
-pub const KEYS: [(&str, &str, &str); 19] = [
+pub const KEYS: [(&str, &str, &str); 20] = [
     ("?", "this help", "help"),
     ("q", "quit (Ctrl-C too)", "quit"),
     ("c", "create a VM (name, cpus, memory, image)", "new"),
+    ("i", "import VMs: a source, then pick (Space) and Enter", ""),
     ("r", "start the selected VM", "start"),
     ("x", "stop it", "stop"),
     ("p", "pause it", "pause"),
@@ -98,6 +100,57 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
                 vec![Cmd::Create(req)]
             }
         },
+        Mode::Import(form) => match import(form, key) {
+            Form::Typing => vec![],
+            Form::Invalid(why) => {
+                app.say(why, true);
+                vec![]
+            }
+            Form::Cancel => {
+                app.mode = Mode::Normal;
+                vec![]
+            }
+            Form::Submit(source) => {
+                app.say(format!("reading the VMs of {}…", source.url), false);
+                app.mode = Mode::Pick(Box::new(PickView {
+                    source: source.clone(),
+                    picker: None,
+                }));
+                vec![Cmd::Inventory(source)]
+            }
+        },
+        Mode::Pick(view) => {
+            let Some(picker) = &mut view.picker else {
+                if key.code == KeyCode::Esc {
+                    app.mode = Mode::Normal;
+                    app.say("import cancelled", false);
+                }
+                return vec![];
+            };
+            match picker.on_key(key) {
+                Outcome::Open => vec![],
+                Outcome::Cancel => {
+                    app.mode = Mode::Normal;
+                    app.say("import cancelled: no job submitted", false);
+                    vec![]
+                }
+                Outcome::Submit(vms) => {
+                    let kind = view.source.kind;
+                    match vms.iter().map(|v| job_target(kind, v)).collect() {
+                        Err(why) => {
+                            picker.notice = Some(why);
+                            vec![]
+                        }
+                        Ok(targets) => {
+                            let source = view.source.clone();
+                            app.mode = Mode::Normal;
+                            app.say(format!("submitting {} import job(s)…", vms.len()), false);
+                            vec![Cmd::Import { source, targets }]
+                        }
+                    }
+                }
+            }
+        }
         Mode::Logs(view) => {
             let page = 20;
             match key.code {
@@ -119,15 +172,33 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
     }
 }
 
-enum Form {
+enum Form<T> {
     Typing,
     /// Submitted with a mistake; the form stays open.
     Invalid(String),
     Cancel,
-    Submit(hype_types::CreateVm),
+    Submit(T),
 }
 
-fn create(form: &mut CreateForm, key: KeyEvent) -> Form {
+fn import(form: &mut ImportForm, key: KeyEvent) -> Form<crate::form::Source> {
+    match key.code {
+        KeyCode::Esc => return Form::Cancel,
+        KeyCode::Enter => {
+            return match form.to_source() {
+                Ok(s) => Form::Submit(s),
+                Err(why) => Form::Invalid(why),
+            }
+        }
+        KeyCode::Tab | KeyCode::Down => form.next(),
+        KeyCode::BackTab | KeyCode::Up => form.prev(),
+        KeyCode::Backspace => form.backspace(),
+        KeyCode::Char(c) => form.type_char(c),
+        _ => {}
+    }
+    Form::Typing
+}
+
+fn create(form: &mut CreateForm, key: KeyEvent) -> Form<hype_types::CreateVm> {
     match key.code {
         KeyCode::Esc => return Form::Cancel,
         KeyCode::Enter => {
@@ -171,6 +242,7 @@ fn normal(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
         KeyCode::Char('s') => app.sort.column = app.sort.column.next(),
         KeyCode::Char('S') => app.sort.reverse = !app.sort.reverse,
         KeyCode::Char('c') => app.mode = Mode::Create(CreateForm::default()),
+        KeyCode::Char('i') => app.mode = Mode::Import(ImportForm::default()),
         KeyCode::Char('r') => return action(app, "start"),
         KeyCode::Char('x') => return action(app, "stop"),
         KeyCode::Char('p') => return action(app, "pause"),
@@ -322,5 +394,65 @@ mod tests {
             KeyModifiers::CONTROL,
         )));
         assert!(app.quit);
+    }
+
+    #[test]
+    fn import_form_then_picker_then_one_batch() {
+        let mut app = app();
+        app.update(key('i'));
+        assert!(matches!(app.mode, Mode::Import(_)));
+        for c in "http://xcp".chars() {
+            app.update(key(c));
+        }
+        let cmds = app.update(code(KeyCode::Enter));
+        let [Cmd::Inventory(source)] = cmds.as_slice() else {
+            panic!("{cmds:?}");
+        };
+        assert_eq!(source.url, "http://xcp");
+        // Keys while the VMs are read do nothing but Esc.
+        assert_eq!(app.update(key('x')), []);
+        let inv = hype_types::Inventory {
+            kind: hype_types::SourceKind::Xcpng,
+            url: "http://xcp".into(),
+            vms: vec![
+                crate::picker::tests::source_vm("alpha", false),
+                crate::picker::tests::source_vm("beta", false),
+                crate::picker::tests::source_vm("tmpl", true),
+            ],
+        };
+        app.update(Msg::Inventory(Ok(inv.clone())));
+        for c in "bet ".chars() {
+            app.update(key(c));
+        }
+        for c in "alp ".chars() {
+            app.update(key(c));
+        }
+        let cmds = app.update(code(KeyCode::Enter));
+        let [Cmd::Import { source, targets }] = cmds.as_slice() else {
+            panic!("{cmds:?}");
+        };
+        assert_eq!(source.url, "http://xcp");
+        assert_eq!(
+            targets,
+            &[
+                ("uuid-alpha".to_owned(), "alpha".to_owned()),
+                ("uuid-beta".to_owned(), "beta".to_owned())
+            ]
+        );
+        assert!(matches!(app.mode, Mode::Normal));
+
+        // Esc in the picker: no job; an unreadable source: its error.
+        app.update(key('i'));
+        app.update(key('x'));
+        app.update(code(KeyCode::Enter));
+        app.update(Msg::Inventory(Ok(inv)));
+        assert_eq!(app.update(code(KeyCode::Esc)), []);
+        assert!(matches!(app.mode, Mode::Normal));
+        app.update(key('i'));
+        app.update(key('x'));
+        app.update(code(KeyCode::Enter));
+        app.update(Msg::Inventory(Err("source_unreachable: x".into())));
+        assert!(matches!(app.mode, Mode::Normal));
+        assert_eq!(app.status.as_ref().unwrap().text, "source_unreachable: x");
     }
 }

@@ -115,7 +115,7 @@ impl Job {
     }
 }
 
-fn size(b: u64) -> String {
+pub(crate) fn size(b: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b as f64;
     let mut u = 0;

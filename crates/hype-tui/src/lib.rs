@@ -2,12 +2,15 @@
 //! crossterm. It owns the screen (an `App` state changed only by messages,
 //! drawn by a pure `ui::render`) and the tasks that feed it: the VM and
 //! job event streams, the periodic VM list, the keyboard. It talks to
-//! hyped only through `hype-client` and never formats for the plain CLI.
+//! hyped only through `hype-client` and never formats for the plain CLI;
+//! the one screen the CLI borrows is the VM picker (`pick`), so
+//! `hype images import --pick` and the dashboard's import are one thing.
 
 pub mod app;
 pub mod form;
 pub mod input;
 pub mod jobs;
+pub mod picker;
 pub mod table;
 mod tasks;
 pub mod ui;
@@ -16,17 +19,21 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use hype_client::Client;
+use hype_types::SourceVm;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 pub use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, Msg};
+use crate::picker::{Outcome, Picker};
 use crate::tasks::Runner;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TuiError {
     #[error("hype tui needs a terminal: run it interactively, or use `hype vms list` and `hype vms watch` in scripts")]
     NotATerminal,
+    #[error("--pick needs a terminal (stdin and stdout): use --list to see the source's VMs and --vm to import one, or `hype jobs submit` for several")]
+    PickNeedsTerminal,
     #[error("the terminal failed: {0}")]
     Terminal(#[from] std::io::Error),
 }
@@ -63,6 +70,54 @@ pub async fn run(
     let result = event_loop(&mut terminal, client, opts, shutdown).await;
     ratatui::try_restore()?;
     result
+}
+
+/// The picker over `vms`, full screen, for the CLI: the VMs picked when
+/// the user presses Enter, `None` when they cancel (Esc, Ctrl-C, SIGTERM,
+/// a closed terminal). The terminal is restored either way.
+pub async fn pick(
+    title: &str,
+    vms: Vec<SourceVm>,
+    opts: &Options,
+) -> Result<Option<Vec<SourceVm>>, TuiError> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(TuiError::PickNeedsTerminal);
+    }
+    let mut terminal = ratatui::try_init()?;
+    let shutdown = CancellationToken::new();
+    let watch = tokio::spawn(signals(shutdown.clone()));
+    let result = pick_loop(&mut terminal, Picker::new(title, vms), opts, &shutdown).await;
+    watch.abort();
+    ratatui::try_restore()?;
+    result
+}
+
+async fn pick_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    mut picker: Picker,
+    opts: &Options,
+    shutdown: &CancellationToken,
+) -> Result<Option<Vec<SourceVm>>, TuiError> {
+    let theme = ui::theme::Theme { color: opts.color };
+    let mut events = crossterm::event::EventStream::new();
+    loop {
+        terminal.draw(|f| ui::picker(&picker, theme, f))?;
+        let ev = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(None),
+            ev = events.next() => ev,
+        };
+        match ev {
+            Some(Ok(crossterm::event::Event::Key(k))) => match picker.on_key(k) {
+                Outcome::Open => {}
+                Outcome::Cancel => return Ok(None),
+                Outcome::Submit(vms) => return Ok(Some(vms)),
+            },
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => return Ok(None),
+        }
+    }
 }
 
 async fn event_loop(

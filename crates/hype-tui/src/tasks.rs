@@ -112,6 +112,32 @@ impl Runner {
                 self.spawn(Some(token), follow_logs(client, tx, vm));
             }
             Cmd::StopLogs => self.stop_logs(),
+            Cmd::Inventory(source) => self.spawn(None, async move {
+                let pw = password(&source);
+                let r = client
+                    .source_inventory(&source.inventory_body(pw.as_deref()))
+                    .await;
+                let _ = tx.send(Msg::Inventory(r.map_err(|e| e.to_string())));
+            }),
+            Cmd::Import { source, targets } => self.spawn(None, async move {
+                let pw = password(&source);
+                let jobs: Vec<_> = targets
+                    .iter()
+                    .map(|(vm, image)| source.job_body(pw.as_deref(), vm, image))
+                    .collect();
+                // One batch: hyped stores all the jobs or none.
+                let r = match serde_json::to_vec(&serde_json::json!({ "jobs": jobs })) {
+                    Ok(body) => client
+                        .submit_jobs(body, "application/json")
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                let _ = tx.send(Msg::Done(r.map(|jobs| {
+                    let images: Vec<&str> = jobs.iter().map(|j| j.image.as_str()).collect();
+                    format!("importing {}", images.join(", "))
+                })));
+            }),
         }
     }
 
@@ -127,6 +153,16 @@ impl Runner {
         self.tracker.close();
         let _ = tokio::time::timeout(Duration::from_secs(2), self.tracker.wait()).await;
     }
+}
+
+/// The password typed in the form, else this shell's variable for the
+/// kind (as `hype images import` reads it), else none: hyped's own rules.
+fn password(source: &crate::form::Source) -> Option<String> {
+    source.password.clone().or_else(|| {
+        std::env::var(source.password_env())
+            .ok()
+            .filter(|p| !p.is_empty())
+    })
 }
 
 /// Lifecycle events, from a little history on; reports the connection.

@@ -380,3 +380,67 @@ fn tiny_terminals_do_not_break_drawing() {
         }
     }
 }
+
+#[test]
+fn import_form_masks_the_password_and_the_picker_fills_the_screen() {
+    let mut a = app(false);
+    a.update(key(KeyCode::Char('i')));
+    for c in "https://xcp1".chars() {
+        a.update(key(KeyCode::Char(c)));
+    }
+    a.update(key(KeyCode::Tab));
+    a.update(key(KeyCode::Tab));
+    for c in "pw-42".chars() {
+        a.update(key(KeyCode::Char(c)));
+    }
+    let s = screen(&draw(&a, 80, 24));
+    assert!(s.contains("Import from a source"), "{s}");
+    assert!(s.contains("url: https://xcp1"), "{s}");
+    assert!(
+        s.contains("password: *****_") && !s.contains("pw-42"),
+        "{s}"
+    );
+
+    a.update(key(KeyCode::Enter));
+    assert!(screen(&draw(&a, 80, 24)).contains("Reading the VMs of https://xcp1"));
+    let vm = |name: &str, template: bool| -> hype_types::SourceVm {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "uuid": format!("{name}-uuid"), "power_state": "on",
+            "guest_os": "Debian 12", "template": template,
+            "disks": [{"size_bytes": 21474836480u64, "bus": "xen", "slot": "0"}], "nics": []
+        }))
+        .unwrap()
+    };
+    a.update(Msg::Inventory(Ok(hype_types::Inventory {
+        kind: hype_types::SourceKind::Xcpng,
+        url: "https://xcp1".into(),
+        vms: vec![
+            vm("db01", false),
+            vm("tmpl", true),
+            vm("web01", false),
+            // A source's names reach the terminal: escapes must not.
+            vm("evil\x1b]0;owned\x07\x1b[2J", false),
+        ],
+    })));
+    for c in "web ".chars() {
+        a.update(key(KeyCode::Char(c)));
+    }
+    for (w, h) in [(80, 24), (120, 40)] {
+        let l = lines(&draw(&a, w, h));
+        assert!(l[0].starts_with(" Import from xcpng https://xcp1"), "{l:?}");
+        assert!(l[0].trim_end().ends_with("1 picked"), "{l:?}");
+        assert!(l[2].contains("VMs 4/4"), "{l:?}");
+        let row = |n: &str| l.iter().find(|r| r.contains(&format!(" {n} "))).unwrap();
+        assert!(row("web01").starts_with("│[x] web01"), "{l:?}");
+        assert!(row("web01").contains("20.0 GiB xen"), "{l:?}");
+        assert!(row("db01").starts_with("│[ ] db01"), "{l:?}");
+        assert!(row("tmpl").starts_with("│ -  tmpl"), "{l:?}");
+        assert!(row("tmpl").contains("template, not a VM"), "{l:?}");
+        assert!(l[h as usize - 1].contains("Space/Tab pick"), "{l:?}");
+    }
+    a.update(key(KeyCode::Char('e')));
+    a.update(key(KeyCode::Char('v')));
+    let b = draw(&a, 80, 24);
+    assert!(screen(&b).contains("│[ ] evil0;owned"), "{}", screen(&b));
+    assert!(!b.content.iter().any(|c| c.symbol().contains('\x1b')));
+}

@@ -361,11 +361,15 @@ pub struct ImportCommon {
     #[arg(long)]
     pub username: String,
     /// vSphere: inventory path or name; XCP-ng: name label or uuid.
-    #[arg(long, required_unless_present = "list")]
+    #[arg(long, required_unless_present_any = ["list", "pick"])]
     pub vm: Option<String>,
     /// List the source's VMs and templates instead of importing one.
-    #[arg(long, conflicts_with_all = ["vm", "name", "detach", "firmware"])]
+    #[arg(long, conflicts_with_all = ["vm", "name", "detach", "firmware", "pick"])]
     pub list: bool,
+    /// Pick VMs from the source's list, fuzzy-searched as you type (needs a
+    /// terminal); each becomes a job of one batch, named after its VM.
+    #[arg(long, conflicts_with_all = ["vm", "name"])]
+    pub pick: bool,
     /// The image's name [default: the VM's name, sanitised].
     #[arg(long)]
     pub name: Option<String>,
@@ -398,7 +402,7 @@ pub struct VsphereImport {
     pub parallel_downloads: Option<u32>,
     /// Keep the .ovf, disks and .mf in DIR (under hyped's --export-dir)
     /// instead of making an image.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "name", "firmware"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "name", "firmware", "pick"])]
     pub export_only: Option<String>,
 }
 

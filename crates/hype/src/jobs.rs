@@ -156,36 +156,75 @@ pub async fn import(client: &Client, out: Format, cmd: ImportCommand) -> Result<
         return crate::sources::list(client, out, &cmd).await;
     }
     let detach = common.detach;
-    let body = serde_json::to_vec(&import_body(&cmd))?;
-    let job = client
-        .submit_jobs(body, "application/json")
-        .await?
-        .into_iter()
-        .next()
-        .context("hyped accepted no job")?;
+    let bodies = if common.pick {
+        match crate::sources::pick(client, &cmd).await? {
+            Some(b) => b,
+            None => {
+                eprintln!("cancelled: no job submitted");
+                return Ok(());
+            }
+        }
+    } else {
+        vec![import_body(&cmd)]
+    };
+    // Several jobs go as one batch: all stored or none.
+    let body = match bodies.as_slice() {
+        [one] => serde_json::to_vec(one)?,
+        _ => serde_json::to_vec(&json!({ "jobs": bodies }))?,
+    };
+    let jobs = client.submit_jobs(body, "application/json").await?;
+    anyhow::ensure!(!jobs.is_empty(), "hyped accepted no job");
     if detach {
         return match out {
-            Format::Table => Ok(output::print(&format!("{}\n", job.id))?),
-            Format::Json => output::print_json(&job),
+            Format::Table => Ok(output::print(
+                &jobs
+                    .iter()
+                    .map(|j| format!("{}\n", j.id))
+                    .collect::<String>(),
+            )?),
+            Format::Json if jobs.len() == 1 => output::print_json(&jobs[0]),
+            Format::Json => output::print_json(&JobList { jobs, next: None }),
         };
     }
-    let last = follow(client, &job).await?;
-    let made = match &last.source.output {
-        Some(dir) if last.source.export_only => format!("exported to {dir}"),
-        _ => format!("image {}", last.image),
-    };
-    match out {
-        Format::Table => output::print(&format!("job {} {}: {made}\n", last.id, last.state))?,
-        Format::Json => output::print_json(&last)?,
+    // Followed one after the other: each stream starts from the job's
+    // first event, so nothing of a job that ran meanwhile is missed.
+    let mut ended = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let last = follow(client, job).await?;
+        let made = match &last.source.output {
+            Some(dir) if last.source.export_only => format!("exported to {dir}"),
+            _ => format!("image {}", last.image),
+        };
+        if out == Format::Table {
+            output::print(&format!("job {} {}: {made}\n", last.id, last.state))?;
+        }
+        ended.push(last);
     }
-    if last.state != JobState::Completed {
+    let failed: Vec<String> = ended
+        .iter()
+        .filter(|j| j.state != JobState::Completed)
+        .map(|j| {
+            let why = j.error.as_deref().unwrap_or("no reason given");
+            match ended.len() {
+                1 => format!("import {}: {why}", j.state),
+                _ => format!("import of {} {}: {why}", j.image, j.state),
+            }
+        })
+        .collect();
+    if out == Format::Json {
+        if ended.len() == 1 {
+            output::print_json(&ended[0])?;
+        } else {
+            output::print_json(&JobList {
+                jobs: ended,
+                next: None,
+            })?;
+        }
+    }
+    if !failed.is_empty() {
         return Err(Exit {
             code: JOB_FAILED,
-            message: format!(
-                "import {}: {}",
-                last.state,
-                last.error.as_deref().unwrap_or("no reason given")
-            ),
+            message: failed.join("; "),
         }
         .into());
     }
@@ -198,11 +237,12 @@ async fn follow(client: &Client, job: &Job) -> Result<Job> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} {msg:<12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            "{prefix} {spinner} {msg:<12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
         )
         .expect("a valid template")
         .progress_chars("=> "),
     );
+    bar.set_prefix(job.image.clone());
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut last_id = 0i64;
     loop {
@@ -279,6 +319,43 @@ mod tests {
         assert_eq!(body_of(&forced)["firmware"], "uefi");
         let bad: Vec<&str> = base.iter().copied().chain(["--firmware", "efi"]).collect();
         assert!(Cli::try_parse_from(bad).is_err());
+    }
+
+    #[test]
+    fn pick_needs_no_vm_and_refuses_what_names_one() {
+        let base = [
+            "hype",
+            "images",
+            "import",
+            "xcpng",
+            "--url",
+            "https://x",
+            "--username",
+            "root",
+        ];
+        let with =
+            |extra: &[&str]| Cli::try_parse_from(base.iter().copied().chain(extra.iter().copied()));
+        assert!(with(&[]).is_err(), "--vm, --list or --pick is needed");
+        assert!(with(&["--pick", "--insecure", "--detach"]).is_ok());
+        for extra in [["--vm", "a"], ["--name", "a"]] {
+            let e = with(&[&["--pick"], &extra[..]].concat()).unwrap_err();
+            assert!(e.to_string().contains(extra[0]), "{e}");
+        }
+        assert!(with(&["--pick", "--list"]).is_err());
+        let v = [
+            "hype",
+            "images",
+            "import",
+            "vsphere",
+            "--url",
+            "https://v",
+            "--username",
+            "a",
+            "--pick",
+            "--export-only",
+            "/srv/x",
+        ];
+        assert!(Cli::try_parse_from(v).is_err());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `hype images import vsphere|xcpng --list`: what the source holds, as a
-//! table or JSON. The password comes from this shell's environment, as for
-//! an import; without it hyped uses its own (if its rules allow).
+//! table or JSON; `--pick`: the same list in hype-tui's picker, the picked
+//! VMs turned into job bodies. The password comes from this shell's
+//! environment, as for an import; without it hyped uses its own (if its
+//! rules allow).
 
 use anyhow::Result;
 use hype_client::Client;
@@ -32,6 +34,35 @@ pub async fn list(client: &Client, out: Format, cmd: &ImportCommand) -> Result<(
         Format::Table => Ok(output::print(&inventory_table(&inv))?),
         Format::Json => output::print_json(&inv),
     }
+}
+
+/// The job bodies of the VMs the user picks (`None`: cancelled), each the
+/// command's own body (boot, firmware, transport, insecure, ...) naming one
+/// VM and the image after it. The terminal is checked before the source is
+/// asked, so a script learns at once that `--pick` is not for it.
+pub async fn pick(client: &Client, cmd: &ImportCommand) -> Result<Option<Vec<Value>>> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(hype_tui::TuiError::PickNeedsTerminal.into());
+    }
+    let inv = client.source_inventory(&inventory_body(cmd)).await?;
+    let title = format!("{} {}", inv.kind.as_str(), inv.url);
+    let opts = hype_tui::Options::from_env();
+    let Some(vms) = hype_tui::pick(&title, inv.vms, &opts).await? else {
+        return Ok(None);
+    };
+    let kind = inv.kind;
+    let base = crate::jobs::import_body(cmd);
+    vms.iter()
+        .map(|vm| {
+            let (by, image) = hype_tui::picker::job_target(kind, vm).map_err(anyhow::Error::msg)?;
+            let mut body = base.clone();
+            body["vm"] = json!(by);
+            body["name"] = json!(image);
+            Ok(body)
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
 }
 
 /// One row per VM; a template says so in TYPE. vSphere VMs show their

@@ -14,6 +14,7 @@
 
 mod overlay;
 mod panes;
+mod picker;
 mod table;
 pub mod theme;
 
@@ -51,6 +52,12 @@ pub fn render(app: &App, f: &mut Frame) {
         );
         return;
     }
+    if let Mode::Pick(view) = &app.mode {
+        if let Some(p) = &view.picker {
+            picker::render(p, theme, f, area);
+            return;
+        }
+    }
     let jobs = app.jobs.shown(app.now);
     let jobs_height = if jobs.is_empty() {
         0
@@ -84,8 +91,15 @@ pub fn render(app: &App, f: &mut Frame) {
         Mode::Help => overlay::help(theme, f, area),
         Mode::ConfirmDelete(name) => overlay::confirm_delete(name, theme, f, area),
         Mode::Create(form) => overlay::create(form, theme, f, area),
+        Mode::Import(form) => overlay::import(form, theme, f, area),
+        Mode::Pick(view) => overlay::reading(&view.source.url, theme, f, area),
         Mode::Normal | Mode::Filter | Mode::Logs(_) => {}
     }
+}
+
+/// The VM picker alone on the screen (the CLI's `--pick`).
+pub fn picker(p: &crate::picker::Picker, theme: Theme, f: &mut Frame) {
+    picker::render(p, theme, f, f.area());
 }
 
 /// The top line: where, how many, and whether the stream is up. When it is

@@ -1,5 +1,5 @@
 //! What opens over the dashboard: help, the delete confirmation, the create
-//! form, and the full-screen serial log.
+//! and import forms, and the full-screen serial log.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -9,7 +9,7 @@ use ratatui::Frame;
 use super::centered;
 use super::theme::Theme;
 use crate::app::LogView;
-use crate::form::{CreateForm, FIELDS};
+use crate::form::{CreateForm, ImportForm, FIELDS, IMPORT_FIELDS, PASSWORD_FIELD};
 use crate::input::KEYS;
 
 fn boxed<'a>(title: &'a str, theme: Theme) -> Block<'a> {
@@ -85,6 +85,68 @@ pub fn create(form: &CreateForm, theme: Theme, f: &mut Frame, area: Rect) {
     let r = centered(area, 50, lines.len() as u16 + 2);
     f.render_widget(Clear, r);
     f.render_widget(Paragraph::new(lines).block(boxed(" Create VM ", theme)), r);
+}
+
+/// The import form; the password shows as stars, or where it comes from
+/// when left empty.
+pub fn import(form: &ImportForm, theme: Theme, f: &mut Frame, area: Rect) {
+    let env = match form.values[0].trim() {
+        "vsphere" => "HYPE_VSPHERE_PASSWORD",
+        _ => "HYPE_XCPNG_PASSWORD",
+    };
+    let mut lines: Vec<Line> = IMPORT_FIELDS
+        .iter()
+        .zip(&form.values)
+        .enumerate()
+        .map(|(i, (label, value))| {
+            let focused = i == form.focus;
+            let mut shown = if i == PASSWORD_FIELD {
+                "*".repeat(value.chars().count())
+            } else {
+                value.clone()
+            };
+            if i == PASSWORD_FIELD && value.is_empty() && !focused {
+                shown = format!("(from {env})");
+            }
+            if focused {
+                shown.push('_');
+            }
+            let style = if focused {
+                theme.selected()
+            } else {
+                Default::default()
+            };
+            Line::from(vec![
+                Span::raw(format!("{label:>9}: ")),
+                Span::styled(shown, style),
+            ])
+        })
+        .collect();
+    lines.push(Line::styled(
+        "kind xcpng|vsphere · insecure yes|no",
+        theme.dim(),
+    ));
+    lines.push(Line::styled(
+        "Tab next field · Enter list VMs · Esc cancel",
+        theme.dim(),
+    ));
+    let r = centered(area, 60, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(boxed(" Import from a source ", theme)),
+        r,
+    );
+}
+
+/// While the source's VMs are read.
+pub fn reading(url: &str, theme: Theme, f: &mut Frame, area: Rect) {
+    let lines = vec![
+        Line::from(format!("Reading the VMs of {url}…")),
+        Line::styled("Esc cancels", theme.dim()),
+    ];
+    let r = centered(area, 60, 4);
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(boxed(" Import ", theme)), r);
 }
 
 /// The console, scrolled `view.back` lines up from the end.

@@ -3,6 +3,8 @@
 //! `scripts/build-images.sh` (HYPE_IMAGES_DIR, default /var/lib/hype/images).
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
