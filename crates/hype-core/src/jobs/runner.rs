@@ -77,8 +77,13 @@ impl Hype {
             .await
         {
             Ok(Some(_)) => {}
-            // Cancelled while queued, or the store failed: nothing to run.
-            Ok(None) => return,
+            // Cancelled while queued, or the store failed: nothing to run
+            // (and nothing an earlier run kept to keep).
+            Ok(None) => {
+                let _ = tokio::fs::remove_dir_all(staging_root(&self.inner.cfg.data_dir).join(id))
+                    .await;
+                return;
+            }
             Err(e) => {
                 tracing::error!(job = %id, error = %e, "cannot start job");
                 return;
@@ -193,6 +198,14 @@ impl Hype {
     /// (left for the next start, unless its password goes with hyped).
     pub(super) async fn settle_interrupted(&self, id: &str, spec: &JobSpec, live: &Live) {
         let (to, why) = if live.by_user.load(Ordering::SeqCst) {
+            // A resumed job cancelled before it ran again still has the
+            // downloads its earlier run kept.
+            let staging = staging_root(&self.inner.cfg.data_dir).join(id);
+            if let Err(e) = tokio::fs::remove_dir_all(&staging).await {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(job = %id, error = %e, "cannot remove staging directory");
+                }
+            }
             (JobState::Cancelled, "cancelled by request")
         } else if resumable(spec) {
             return;
