@@ -16,6 +16,7 @@ const VM_EVENTS = [
 ];
 const JOB_EVENTS = [
   'JOB_QUEUED', 'JOB_STARTED', 'JOB_PROGRESS', 'JOB_COMPLETED', 'JOB_FAILED', 'JOB_CANCELLED',
+  'JOB_RESUMED',
 ];
 
 /// Calls `f` once, `ms` after the last of a burst of calls.

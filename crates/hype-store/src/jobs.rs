@@ -217,6 +217,23 @@ impl Store {
 
     /// Records progress of a running job (with a `JOB_PROGRESS` event).
     pub async fn set_job_progress(&self, id: &str, progress: &JobProgress) -> Result<()> {
+        self.running_job_event(id, progress, JobEventType::JobProgress)
+            .await
+    }
+
+    /// Records that a running job took up where an interrupted run of it
+    /// ended (`JOB_RESUMED`, kept when the job ends, unlike progress).
+    pub async fn set_job_resumed(&self, id: &str, progress: &JobProgress) -> Result<()> {
+        self.running_job_event(id, progress, JobEventType::JobResumed)
+            .await
+    }
+
+    async fn running_job_event(
+        &self,
+        id: &str,
+        progress: &JobProgress,
+        ty: JobEventType,
+    ) -> Result<()> {
         let _w = self.writer.lock().await;
         let mut tx = self.pool.begin().await.during("begin job progress")?;
         let done = sqlx::query(
@@ -238,7 +255,7 @@ impl Store {
             return Ok(());
         }
         let job = fetch(&mut tx, id).await?;
-        let ev = append(&mut tx, JobEventType::JobProgress, &job).await?;
+        let ev = append(&mut tx, ty, &job).await?;
         tx.commit().await.during("commit job progress")?;
         self.publish_jobs([ev]);
         Ok(())

@@ -24,6 +24,7 @@ fn new_job(id: &str) -> NewJob {
             export_only: false,
             output: None,
             path: None,
+            env_password: false,
         },
     }
 }

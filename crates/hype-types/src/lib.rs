@@ -43,8 +43,8 @@ pub use guest::{GuestInterface, GuestNetwork, ProbeRequest, ProbeResult, MAX_PRO
 pub use image::{Firmware, Image, ImageList};
 pub use job::{
     parse_submission, sanitize_image_name, BootMode, InvalidJob, Job, JobBatch, JobEvent,
-    JobEventType, JobKind, JobProgress, JobSource, JobSpec, JobState, OvfJob, VsphereJob, XcpngJob,
-    XcpngTransport,
+    JobEventType, JobKind, JobProgress, JobResume, JobSource, JobSpec, JobState, OvfJob,
+    ResumedFile, VsphereJob, XcpngJob, XcpngTransport,
 };
 pub use lifecycle::{InvalidTransition, Transition, VmState};
 pub use live::{

@@ -1,7 +1,8 @@
 //! Disk downloads: several at once, each retried, resumed with a Range
 //! request when the server answers `206 Partial Content` and restarted when
 //! it answers `200`. The SHA256 is computed on the way, so nothing is read
-//! twice.
+//! twice. Checkpoints in a sidecar let a later run take a file up where
+//! this one ended (see [`crate::resume`]).
 
 use std::io::SeekFrom;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::certificate_problem;
 use crate::inventory::pause;
+use crate::resume::{self, CHECKPOINT_EVERY};
 use crate::soap::Client;
 use crate::VsphereError;
 
@@ -94,6 +96,12 @@ struct Partial {
     out: BufWriter<tokio::fs::File>,
     have: u64,
     hasher: Sha256,
+    /// The sidecar checkpoints are appended to.
+    ckpt: tokio::fs::File,
+    next_ckpt: u64,
+    /// Kept bytes just before `have` that the server must send again, the
+    /// same, before its new bytes count (a resume's check of the source).
+    overlap: Vec<u8>,
 }
 
 async fn download(
@@ -103,15 +111,36 @@ async fn download(
     cancel: &CancellationToken,
 ) -> Result<Downloaded, VsphereError> {
     let io = |e| VsphereError::io(&t.path, e);
-    let file = tokio::fs::OpenOptions::new()
+    // What an earlier run left, checked against its checkpoints (a new
+    // file has none and keeps nothing).
+    let path = t.path.clone();
+    let kept = tokio::task::spawn_blocking(move || resume::verify(&path))
+        .await
+        .map_err(|e| io(std::io::Error::other(e)))?
+        .map_err(io)?;
+    let mut file = tokio::fs::OpenOptions::new()
         .write(true)
         .open(&t.path)
         .await
         .map_err(io)?;
+    file.seek(SeekFrom::Start(kept.offset)).await.map_err(io)?;
+    let ckpt = tokio::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(resume::sidecar(&t.path))
+        .await
+        .map_err(io)?;
+    if kept.offset > 0 {
+        tracing::info!(file = %t.name, offset = kept.offset, "resuming the download");
+    }
+    counters.bytes.fetch_add(kept.offset, Ordering::Relaxed);
     let mut p = Partial {
         out: BufWriter::with_capacity(1 << 20, file),
-        have: 0,
-        hasher: Sha256::new(),
+        have: kept.offset,
+        hasher: kept.hasher,
+        ckpt,
+        next_ckpt: kept.offset + CHECKPOINT_EVERY,
+        overlap: kept.tail,
     };
     let mut failures = 0;
     loop {
@@ -129,8 +158,8 @@ async fn download(
             }
         }
     }
-    p.out.flush().await.map_err(io)?;
-    p.out.get_ref().sync_data().await.map_err(io)?;
+    // A whole file is one last checkpoint: a resume after this keeps it all.
+    checkpoint(&mut p).await.map_err(io)?;
     counters.files.fetch_add(1, Ordering::Relaxed);
     Ok(Downloaded {
         size: p.have,
@@ -150,8 +179,10 @@ async fn attempt(
     if let Some(c) = client.cookie_for(&t.url) {
         req = req.header(COOKIE, c);
     }
+    // Resuming, the request starts `overlap` bytes early to compare them.
+    let from = p.have - p.overlap.len() as u64;
     if p.have > 0 {
-        req = req.header(RANGE, format!("bytes={}-", p.have));
+        req = req.header(RANGE, format!("bytes={from}-"));
     }
     let sent = tokio::select! {
         _ = cancel.cancelled() => return Err(Failure::Fatal(VsphereError::Cancelled)),
@@ -177,7 +208,7 @@ async fn attempt(
     let total = match status {
         StatusCode::PARTIAL_CONTENT if p.have > 0 => {
             match content_range(res.headers().get(CONTENT_RANGE)) {
-                Some((start, total)) if start == p.have => {
+                Some((start, total)) if start == from => {
                     total.or(res.content_length().map(|l| start + l))
                 }
                 _ => {
@@ -219,7 +250,23 @@ async fn attempt(
             c = res.chunk() => c,
         };
         match chunk {
-            Ok(Some(bytes)) => {
+            Ok(Some(mut bytes)) => {
+                if !p.overlap.is_empty() {
+                    let n = bytes.len().min(p.overlap.len());
+                    if bytes[..n] != p.overlap[..n] {
+                        let offset = p.have;
+                        restart(p, counters).await.map_err(fatal_io)?;
+                        return Err(Failure::Retry(VsphereError::Diverged {
+                            file: t.name.clone(),
+                            offset,
+                        }));
+                    }
+                    p.overlap.drain(..n);
+                    bytes = bytes.slice(n..);
+                    if bytes.is_empty() {
+                        continue;
+                    }
+                }
                 let len = bytes.len() as u64;
                 if total.is_none() && p.have + len > t.limit {
                     return Err(Failure::Fatal(VsphereError::TooLong {
@@ -237,6 +284,9 @@ async fn attempt(
                 p.hasher.update(&bytes);
                 p.have += len;
                 counters.bytes.fetch_add(len, Ordering::Relaxed);
+                if p.have >= p.next_ckpt {
+                    checkpoint(p).await.map_err(fatal_io)?;
+                }
             }
             Ok(None) => break,
             Err(source) => {
@@ -255,6 +305,11 @@ async fn attempt(
         }
     }
     match total {
+        _ if !p.overlap.is_empty() => Err(Failure::Retry(VsphereError::Truncated {
+            file: t.name.clone(),
+            expected: total.unwrap_or(p.have),
+            got: from,
+        })),
         Some(expected) if p.have < expected => Err(Failure::Retry(VsphereError::Truncated {
             file: t.name.clone(),
             expected,
@@ -264,14 +319,31 @@ async fn attempt(
     }
 }
 
-/// Empties the file: what follows a `200` is the file from its start.
+/// Empties the file and its checkpoints: what follows a `200` is the file
+/// from its start.
 async fn restart(p: &mut Partial, counters: &Counters) -> std::io::Result<()> {
     p.out.flush().await?;
+    p.ckpt.set_len(0).await?;
     p.out.get_ref().set_len(0).await?;
     p.out.seek(SeekFrom::Start(0)).await?;
     counters.bytes.fetch_sub(p.have, Ordering::Relaxed);
     p.have = 0;
     p.hasher = Sha256::new();
+    p.next_ckpt = CHECKPOINT_EVERY;
+    p.overlap.clear();
+    Ok(())
+}
+
+/// Makes the bytes so far durable, then records their digest: a
+/// checkpoint never names bytes that a crash could still lose.
+async fn checkpoint(p: &mut Partial) -> std::io::Result<()> {
+    p.out.flush().await?;
+    p.out.get_ref().sync_data().await?;
+    p.ckpt
+        .write_all(resume::line(p.have, &p.hasher).as_bytes())
+        .await?;
+    p.ckpt.sync_data().await?;
+    p.next_ckpt = p.have + CHECKPOINT_EVERY;
     Ok(())
 }
 

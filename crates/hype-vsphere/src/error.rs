@@ -55,6 +55,8 @@ pub enum VsphereError {
     },
     #[error("downloading {file}: HTTP {status}")]
     HttpStatus { file: String, status: u16 },
+    #[error("resuming {file}: the server's bytes before offset {offset} differ from those kept; fetching the file from its start")]
+    Diverged { file: String, offset: u64 },
     #[error("downloading {file}: got {got} of {expected} bytes")]
     Truncated {
         file: String,

@@ -72,14 +72,20 @@ pub async fn export(
                 Err(_) => tracing::warn!("HttpNfcLeaseAbort timed out"),
             }
         }
-        for f in undo.files.iter().rev() {
-            if let Err(e) = std::fs::remove_file(f) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(path = %f.display(), error = %e, "cannot remove partial file");
+        let keep = spec.keep_on_stop.as_ref().is_some_and(|t| t.is_cancelled());
+        if keep {
+            tracing::info!(vm = %spec.vm, "keeping the partial downloads for a resume");
+        }
+        for f in undo.files.iter().rev().filter(|_| !keep) {
+            for f in [f.clone(), crate::resume::sidecar(f)] {
+                if let Err(e) = std::fs::remove_file(&f) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        tracing::warn!(path = %f.display(), error = %e, "cannot remove partial file");
+                    }
                 }
             }
         }
-        if let Some(dir) = &undo.created_dir {
+        if let Some(dir) = undo.created_dir.as_ref().filter(|_| !keep) {
             let _ = std::fs::remove_dir(dir);
         }
     }
@@ -148,6 +154,7 @@ async fn run(
             .iter()
             .map(|t| t.path.as_path())
             .chain([ovf_path.as_path(), mf_path.as_path()]),
+        spec.resume,
         undo,
     )?;
 
@@ -161,6 +168,11 @@ async fn run(
         r = download::download_all(&client, &targets, parallel, &counters, cancel) => r?,
         e = keepalive(&client, &lease_ref, &info, &counters, bytes_total, progress) => return Err(e),
     };
+    // Every file is whole: its checkpoints have served.
+    for t in &targets {
+        let ck = crate::resume::sidecar(&t.path);
+        std::fs::remove_file(&ck).map_err(|e| VsphereError::io(&ck, e))?;
+    }
 
     progress.send_modify(|p| {
         p.phase = "verifying";
@@ -382,10 +394,13 @@ fn check_space(dest: &Path, needed: u64) -> Result<(), VsphereError> {
 
 /// Creates the destination (if missing) and every output file, empty and
 /// new, synchronously: a cancel cannot fall between creating a file and
-/// recording it for removal.
+/// recording it for removal. Resuming, files that exist are taken over
+/// (the downloads check them) and any other file in `dest` (a disk the VM
+/// no longer has, a sidecar without its file) is removed.
 fn create_files<'a>(
     dest: &Path,
     paths: impl Iterator<Item = &'a Path>,
+    resume: bool,
     undo: &mut Undo,
 ) -> Result<(), VsphereError> {
     match std::fs::create_dir(dest) {
@@ -393,10 +408,24 @@ fn create_files<'a>(
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dest.is_dir() => {}
         Err(e) => return Err(VsphereError::io(dest, e)),
     }
+    let paths: Vec<&Path> = paths.collect();
+    if resume {
+        let io = |e| VsphereError::io(dest, e);
+        for e in std::fs::read_dir(dest).map_err(io)? {
+            let f = e.map_err(io)?.path();
+            let ours = paths
+                .iter()
+                .any(|p| *p == f || crate::resume::sidecar(p) == f);
+            if !ours {
+                std::fs::remove_file(&f).map_err(|e| VsphereError::io(&f, e))?;
+            }
+        }
+    }
     for p in paths {
         match std::fs::OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create_new(!resume)
+            .create(resume)
             .open(p)
         {
             Ok(_) => undo.files.push(p.to_path_buf()),
@@ -457,6 +486,7 @@ mod tests {
         let err = create_files(
             dir.path(),
             [a.as_path(), taken.as_path()].into_iter(),
+            false,
             &mut undo,
         );
         assert!(matches!(err, Err(VsphereError::DestinationExists { .. })));

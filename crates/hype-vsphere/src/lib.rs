@@ -7,7 +7,9 @@
 //! (removed again on failure or cancel) and the lease it opens (completed
 //! or aborted). It must not touch hype's store or images: registering the
 //! result is the caller's job. The password never reaches a log or a
-//! `Debug` output.
+//! `Debug` output. An export stopped by its caller's shutdown can leave its
+//! downloads behind (`keep_on_stop`) for a later run to take up (`resume`),
+//! which checks the kept bytes before continuing after them.
 
 mod browse;
 mod download;
@@ -17,6 +19,7 @@ mod inventory;
 mod lease;
 mod ovf;
 mod ovf_read;
+pub mod resume;
 mod soap;
 
 use std::fmt;
@@ -46,6 +49,14 @@ pub struct ExportSpec {
     pub remove_cdrom: bool,
     /// Disks downloaded at once; 0 means the default.
     pub parallel_downloads: usize,
+    /// Take up the disk files an interrupted export left in the
+    /// destination (verified against their checkpoints) instead of
+    /// refusing files that exist.
+    pub resume: bool,
+    /// When this token is cancelled by the time a failed export is undone,
+    /// the disk files and their checkpoints stay for a later `resume`
+    /// (hyped stopping); otherwise everything created is removed.
+    pub keep_on_stop: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl ExportSpec {
@@ -61,6 +72,8 @@ impl ExportSpec {
             shutdown: false,
             remove_cdrom: false,
             parallel_downloads: Self::DEFAULT_PARALLEL_DOWNLOADS,
+            resume: false,
+            keep_on_stop: None,
         }
     }
 }
@@ -76,7 +89,8 @@ impl fmt::Debug for ExportSpec {
             .field("shutdown", &self.shutdown)
             .field("remove_cdrom", &self.remove_cdrom)
             .field("parallel_downloads", &self.parallel_downloads)
-            .finish()
+            .field("resume", &self.resume)
+            .finish_non_exhaustive()
     }
 }
 

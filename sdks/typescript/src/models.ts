@@ -12,7 +12,7 @@ export type EventType =
   | "DOWNLOAD_COMPLETED";
 export type JobState = "pending" | "running" | "completed" | "failed" | "cancelled";
 export type JobKind = "vsphere_export" | "xcpng_export" | "ovf";
-export type JobEventType = "JOB_QUEUED" | "JOB_STARTED" | "JOB_PROGRESS" | "JOB_COMPLETED" | "JOB_FAILED" | "JOB_CANCELLED";
+export type JobEventType = "JOB_QUEUED" | "JOB_STARTED" | "JOB_PROGRESS" | "JOB_COMPLETED" | "JOB_FAILED" | "JOB_CANCELLED" | "JOB_RESUMED";
 export type VmmKind = "cloud-hypervisor" | "qemu";
 export type VmmChoice = "auto" | "cloud-hypervisor" | "qemu";
 export type PoolState = "building" | "filling" | "ready" | "failing";
@@ -117,6 +117,22 @@ export interface JobProgress {
   filesTotal?: number | null;
   /** 0 to 100. */
   percent?: number | null;
+  /** Set when this run took up a job a restart of hyped interrupted. */
+  resumed?: JobResume | null;
+}
+
+/** Where a job a restart of hyped interrupted took up again. */
+export interface JobResume {
+  /** Bytes of the earlier run kept, after checking them. */
+  bytesKept: number;
+  /** Per downloaded file, the offset its transfer continued from; empty when the job started over. */
+  files: ResumedFile[];
+}
+
+/** A downloaded file a resumed job continued, and from which offset. */
+export interface ResumedFile {
+  file: string;
+  offset: number;
 }
 
 /** The job's source as stored and shown (never a password). */
@@ -137,6 +153,8 @@ export interface JobSource {
   output?: string | null;
   /** An `ovf` job's folder. */
   path?: string | null;
+  /** The job uses hyped's own password, so it resumes after a restart. */
+  envPassword?: boolean;
 }
 
 /** An import job's fields (the `Job` class adds `wait`, `cancel`, `refresh`). */

@@ -43,6 +43,7 @@ type config struct {
 	pregen       string
 	twins        bool
 	templates    string
+	diskCapacity int64
 }
 
 var cfg config
@@ -65,6 +66,7 @@ func main() {
 	flag.StringVar(&cfg.pregen, "pregen", "", "comma-separated VMs whose disk files are made at start, not at their first export")
 	flag.StringVar(&cfg.templates, "templates", "", "comma-separated VMs marked as templates (config.template)")
 	flag.BoolVar(&cfg.twins, "twins", false, "rename DC0_C0_RP0_VM0 and DC0_C0_RP0_VM1 both to twin")
+	flag.Int64Var(&cfg.diskCapacity, "disk-capacity", 0, "bytes every VM's disks declare (0: the simulator's 1024 KB), to match a large -disk-file")
 	flag.Parse()
 	if os.Getenv("VCSIM_LOG") == "" {
 		log.SetOutput(io.Discard) // the simulator logs every call; tests read /hype/events instead
@@ -128,6 +130,14 @@ func prepareVMs() {
 		}
 		if vm.Name == "DC0_H0_VM0" {
 			addDisk(vm)
+		}
+		if cfg.diskCapacity > 0 {
+			for _, d := range vm.Config.Hardware.Device {
+				if disk, ok := d.(*types.VirtualDisk); ok {
+					disk.CapacityInKB = cfg.diskCapacity / 1024
+					disk.CapacityInBytes = cfg.diskCapacity
+				}
+			}
 		}
 		if tmpl[vm.Name] {
 			vm.Config.Template = true

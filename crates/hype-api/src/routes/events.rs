@@ -174,7 +174,7 @@ pub struct JobEventsQuery {
 
 #[utoipa::path(get, path = "/api/v1/events/jobs", tag = "events", params(JobEventsQuery,
         ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Replay events after this id")),
-    responses((status = 200, description = "text/event-stream of job events (JOB_QUEUED, JOB_STARTED, JOB_PROGRESS, JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED)", body = inline(JobEventFrame),
+    responses((status = 200, description = "text/event-stream of job events (JOB_QUEUED, JOB_STARTED, JOB_PROGRESS, JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED, JOB_RESUMED)", body = inline(JobEventFrame),
         content_type = "text/event-stream"),
         (status = 400, description = "A Last-Event-ID or query that does not parse", body = ErrorBody)))]
 pub async fn job_events(

@@ -3,7 +3,10 @@
 //! written to the store (which turns it into events). A job's files live in
 //! `<data>/imports/<id>/` until it succeeds; an imported image lands in
 //! `<data>/imported/<name>/`. Passwords stay in memory only, for as long
-//! as their job is pending or running.
+//! as their job is pending or running; so a job that hyped's stop or crash
+//! interrupted goes on at the next start only if it needs no password or
+//! uses hyped's own environment one (vSphere downloads continue after
+//! their verified bytes, see `hype_vsphere::resume`).
 
 mod convert;
 mod exporter;
@@ -37,6 +40,8 @@ struct Queued {
     spec: JobSpec,
     password: Option<String>,
     live: Live,
+    /// The job ran before hyped restarted: take up what it left.
+    resume: bool,
 }
 
 #[derive(Clone)]
@@ -120,7 +125,8 @@ impl Hype {
                     })?),
                 };
                 let id = uuid::Uuid::now_v7().to_string();
-                let (kind, source) = (spec.kind(), spec.source());
+                let (kind, mut source) = (spec.kind(), spec.source());
+                source.env_password = spec.password().is_none();
                 secrets.push((id.clone(), spec, password));
                 new.push(NewJob {
                     id,
@@ -177,7 +183,8 @@ impl Hype {
                 })?),
             };
             let id = uuid::Uuid::now_v7().to_string();
-            let (kind, source) = (spec.kind(), spec.source());
+            let (kind, mut source) = (spec.kind(), spec.source());
+            source.env_password = spec.needs_password() && spec.password().is_none();
             secrets.push((id.clone(), spec, password));
             new.push(NewJob {
                 id,
@@ -188,7 +195,7 @@ impl Hype {
         }
         let jobs = self.inner.store.insert_jobs(&new).await?;
         for (id, spec, password) in secrets {
-            self.queue(id, spec, password);
+            self.queue(id, spec, password, false);
         }
         Ok(jobs)
     }
@@ -402,7 +409,7 @@ impl Hype {
         }
     }
 
-    fn queue(&self, id: String, spec: JobSpec, password: Option<String>) {
+    fn queue(&self, id: String, spec: JobSpec, password: Option<String>, resume: bool) {
         let live = Live {
             cancel: self.inner.shutdown.child_token(),
             by_user: Arc::default(),
@@ -418,6 +425,7 @@ impl Hype {
             spec,
             password,
             live,
+            resume,
         });
     }
 
@@ -443,43 +451,110 @@ impl Hype {
                 let h = hype.clone();
                 hype.inner.tracker.spawn(async move {
                     match permit {
-                        Some(p) => h.run_job(&q.id, q.spec, q.password, q.live, p).await,
-                        None => h.settle_interrupted(&q.id, &q.live).await,
+                        Some(p) => {
+                            h.run_job(q.id.clone(), q.spec, q.password, q.live, q.resume, p)
+                                .await
+                        }
+                        None => h.settle_interrupted(&q.id, &q.spec, &q.live).await,
                     }
                     h.inner.jobs.live.lock().expect("jobs lock").remove(&q.id);
                 });
             }
-            // Jobs still queued stay pending; the next start fails them.
+            // Jobs still queued stay pending; the next start takes them up
+            // (or fails those whose password was in the job).
         });
     }
 
-    /// At start: no job stays `pending` or `running` from a previous run
-    /// (its password was in memory only), and no partial file survives.
+    /// The spec and password of a job a restart interrupted, or why it
+    /// cannot go on.
+    fn recover(&self, j: &Job) -> std::result::Result<(JobSpec, Option<String>), String> {
+        let spec = JobSpec::from_stored(j.kind, &j.image, &j.source).ok_or_else(|| {
+            format!(
+                "hyped restarted while the job was {}; its stored source is incomplete; submit it again",
+                j.state
+            )
+        })?;
+        if !spec.needs_password() {
+            return Ok((spec, None));
+        }
+        if !j.source.env_password {
+            return Err(format!(
+                "hyped restarted while the job was {}; its password was given in the job and is never stored, so it cannot go on by itself; submit it again (a job without `password`, using hyped's {} for a host listed with --import-allow-host, resumes after a restart)",
+                j.state,
+                j.kind.password_env()
+            ));
+        }
+        match self.env_password(&spec) {
+            Ok(p) => Ok((spec, Some(p))),
+            Err(Refusal::Missing(e) | Refusal::Refused(e)) => Err(format!(
+                "hyped restarted while the job was {} and cannot take it up: {}; submit it again",
+                j.state, e.message
+            )),
+        }
+    }
+
+    /// At start: a job left `pending` or `running` by a previous run goes
+    /// on if it can get its password back (none needed, or hyped's own
+    /// environment one still allowed for its host): queued again, a
+    /// vSphere job keeping its staging directory to continue its downloads.
+    /// Any other such job fails saying why, and no other partial file
+    /// survives.
     pub(crate) async fn reconcile_jobs(&self) -> Result<()> {
         // Runs once per start: the moment `status` counts uptime from.
         crate::status::mark_started();
         let store = &self.inner.store;
-        for j in store.list_jobs(None).await? {
-            if j.state.is_final() {
-                continue;
+        let mut kept = HashSet::new();
+        // Oldest first, so they queue again in submission order.
+        let mut left: Vec<Job> = store
+            .list_jobs(None)
+            .await?
+            .into_iter()
+            .filter(|j| !j.state.is_final())
+            .collect();
+        left.reverse();
+        for j in left {
+            let was = j.state;
+            let (spec, password) = match self.recover(&j) {
+                Ok(ok) => ok,
+                Err(why) => {
+                    store
+                        .set_job_state(
+                            &j.id,
+                            &[JobState::Pending, JobState::Running],
+                            JobState::Failed,
+                            Some(&why),
+                            None,
+                        )
+                        .await?;
+                    tracing::warn!(job = %j.id, "interrupted import job marked failed");
+                    continue;
+                }
+            };
+            if was == JobState::Running {
+                store
+                    .set_job_state(
+                        &j.id,
+                        &[JobState::Running],
+                        JobState::Pending,
+                        None,
+                        Some(&hype_types::JobProgress::queued()),
+                    )
+                    .await?;
             }
-            let why = format!(
-                "hyped restarted while the job was {}; its partial files were removed; submit it again",
-                j.state
-            );
-            store
-                .set_job_state(
-                    &j.id,
-                    &[JobState::Pending, JobState::Running],
-                    JobState::Failed,
-                    Some(&why),
-                    None,
-                )
-                .await?;
-            tracing::warn!(job = %j.id, "interrupted import job marked failed");
+            if spec.kind() == hype_types::JobKind::VsphereExport {
+                kept.insert(j.id.clone());
+            }
+            tracing::info!(job = %j.id, was = %was, "interrupted import job queued again");
+            self.queue(j.id, spec, password, was == JobState::Running);
         }
         let data = &self.inner.cfg.data_dir;
-        let _ = std::fs::remove_dir_all(staging_root(data));
+        if let Ok(entries) = std::fs::read_dir(staging_root(data)) {
+            for e in entries.flatten() {
+                if !kept.contains(&*e.file_name().to_string_lossy()) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
         // An image directory without its row is a crash between the two.
         let known: HashSet<String> = store
             .list_images()

@@ -1,13 +1,14 @@
 //! One job's run: wait for a worker slot, export into staging, convert,
 //! hash, move into place and register; on any failure or cancellation,
-//! remove what it made and record why.
+//! remove what it made and record why. Stopped by hyped's shutdown, a job
+//! that can resume keeps its staging and its state for the next start.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use hype_store::ImageRecord;
-use hype_types::{JobProgress, JobSpec, JobState};
+use hype_types::{JobProgress, JobResume, JobSpec, JobState, ResumedFile};
 use tokio::sync::watch;
 
 use super::convert;
@@ -18,7 +19,7 @@ use crate::Hype;
 /// At most this often a job's progress is written (and streamed).
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
-fn view(p: &ExportProgress, started: Instant) -> JobProgress {
+fn view(p: &ExportProgress, started: Instant, resumed: &Option<JobResume>) -> JobProgress {
     let percent = p
         .bytes_total
         .filter(|t| *t > 0)
@@ -38,18 +39,27 @@ fn view(p: &ExportProgress, started: Instant) -> JobProgress {
         files_total: p.files_total,
         percent,
         eta_seconds,
+        resumed: resumed.clone(),
     }
+}
+
+/// A job needs no password, or uses hyped's own: a later start can run it
+/// again (a password given in the job is gone with this process).
+pub(super) fn resumable(spec: &JobSpec) -> bool {
+    !spec.needs_password() || spec.password().is_none()
 }
 
 impl Hype {
     pub(super) async fn run_job(
         &self,
-        id: &str,
+        id: String,
         spec: JobSpec,
         password: Option<String>,
         live: Live,
+        resume: bool,
         _permit: tokio::sync::OwnedSemaphorePermit,
     ) {
+        let id = id.as_str();
         let store = &self.inner.store;
         let first = ExportProgress {
             phase: "connecting",
@@ -62,19 +72,37 @@ impl Hype {
                 &[JobState::Pending],
                 JobState::Running,
                 None,
-                Some(&view(&first, started)),
+                Some(&view(&first, started, &None)),
             )
             .await
         {
             Ok(Some(_)) => {}
-            // Cancelled while queued, or the store failed: nothing to run.
-            Ok(None) => return,
+            // Cancelled while queued, or the store failed: nothing to run
+            // (and nothing an earlier run kept to keep).
+            Ok(None) => {
+                let _ = tokio::fs::remove_dir_all(staging_root(&self.inner.cfg.data_dir).join(id))
+                    .await;
+                return;
+            }
             Err(e) => {
                 tracing::error!(job = %id, error = %e, "cannot start job");
                 return;
             }
         }
         tracing::info!(job = %id, kind = spec.kind().as_str(), "import job started");
+        let staging = staging_root(&self.inner.cfg.data_dir).join(id);
+        let resumed = if resume {
+            let r = self.resume_point(&spec, &staging).await;
+            let mut p = view(&first, started, &Some(r.clone()));
+            p.bytes_done = Some(r.bytes_kept);
+            if let Err(e) = store.set_job_resumed(id, &p).await {
+                tracing::warn!(job = %id, error = %e, "cannot record the resume");
+            }
+            tracing::info!(job = %id, bytes_kept = r.bytes_kept, "import job resumed");
+            Some(r)
+        } else {
+            None
+        };
         let (tx, rx) = watch::channel(first);
         // Stopped between writes, never inside one: a store write cut short
         // could leave SQLite's write lock behind.
@@ -84,13 +112,14 @@ impl Hype {
             let id = id.to_owned();
             let mut rx = rx.clone();
             let stop = stop.clone();
+            let resumed = resumed.clone();
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
                         _ = stop.cancelled() => return,
                         changed = rx.changed() => if changed.is_err() { return },
                     }
-                    let p = view(&rx.borrow_and_update(), started);
+                    let p = view(&rx.borrow_and_update(), started, &resumed);
                     if let Err(e) = hype.inner.store.set_job_progress(&id, &p).await {
                         tracing::warn!(job = %id, error = %e, "cannot record progress");
                     }
@@ -101,20 +130,29 @@ impl Hype {
                 }
             })
         };
-        let staging = staging_root(&self.inner.cfg.data_dir).join(id);
-        let out = self.pipeline(&spec, password, &staging, &tx, &live).await;
+        let out = self
+            .pipeline(&spec, password, &staging, &tx, &live, resume)
+            .await;
         stop.cancel();
         let _ = reporter.await;
+        let stopping = matches!(out, Err(ExportError::Cancelled))
+            && !live.by_user.load(Ordering::SeqCst)
+            && resumable(&spec);
+        if stopping {
+            // Left as it is for the next start to take up.
+            tracing::info!(job = %id, "hyped is stopping: the job stays for the next start");
+            return;
+        }
         if let Err(e) = tokio::fs::remove_dir_all(&staging).await {
             if e.kind() != std::io::ErrorKind::NotFound {
                 tracing::warn!(job = %id, error = %e, "cannot remove staging directory");
             }
         }
-        let last = view(&rx.borrow(), started);
+        let last = view(&rx.borrow(), started, &resumed);
         let (to, why) = match out {
             Ok(()) => (JobState::Completed, None),
             Err(ExportError::Cancelled) => {
-                self.settle_interrupted(id, &live).await;
+                self.settle_interrupted(id, &spec, &live).await;
                 return;
             }
             Err(ExportError::Failed(why)) => (JobState::Failed, Some(why)),
@@ -156,17 +194,57 @@ impl Hype {
         }
     }
 
-    /// A job stopped by its token: by a user (`cancelled`) or by shutdown.
-    pub(super) async fn settle_interrupted(&self, id: &str, live: &Live) {
+    /// A job stopped by its token: by a user (`cancelled`) or by shutdown
+    /// (left for the next start, unless its password goes with hyped).
+    pub(super) async fn settle_interrupted(&self, id: &str, spec: &JobSpec, live: &Live) {
         let (to, why) = if live.by_user.load(Ordering::SeqCst) {
+            // A resumed job cancelled before it ran again still has the
+            // downloads its earlier run kept.
+            let staging = staging_root(&self.inner.cfg.data_dir).join(id);
+            if let Err(e) = tokio::fs::remove_dir_all(&staging).await {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(job = %id, error = %e, "cannot remove staging directory");
+                }
+            }
             (JobState::Cancelled, "cancelled by request")
+        } else if resumable(spec) {
+            return;
         } else {
             (
                 JobState::Failed,
-                "hyped stopped during the job; its partial files were removed; submit it again",
+                "hyped stopped during the job; its password was given in the job and is never stored, so it cannot go on after a restart; its partial files were removed; submit it again",
             )
         };
         self.record_end(id, to, Some(why), None).await;
+    }
+
+    /// What an interrupted run left that this one keeps: a vSphere job's
+    /// downloads, each checked against its checkpoints (and cut to the last
+    /// good one); any other kind starts over.
+    async fn resume_point(&self, spec: &JobSpec, staging: &Path) -> JobResume {
+        let mut files = vec![];
+        if spec.kind() == hype_types::JobKind::VsphereExport {
+            let dir = staging.join("export");
+            let found = tokio::task::spawn_blocking(move || hype_vsphere::resume::kept(&dir)).await;
+            match found {
+                Ok(Ok(kept)) => {
+                    files = kept
+                        .into_iter()
+                        .map(|(file, offset)| ResumedFile { file, offset })
+                        .collect()
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot read the kept downloads; starting over")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the kept downloads; starting over")
+                }
+            }
+        }
+        JobResume {
+            bytes_kept: files.iter().map(|f| f.offset).sum(),
+            files,
+        }
     }
 
     async fn pipeline(
@@ -176,17 +254,26 @@ impl Hype {
         staging: &Path,
         progress: &watch::Sender<ExportProgress>,
         live: &Live,
+        resume: bool,
     ) -> Result<(), ExportError> {
         let cancel = &live.cancel;
         let io = |what: &str, e: std::io::Error| ExportError::Failed(format!("{what}: {e}"));
         let export_dir = staging.join("export");
         let out_dir = staging.join("image");
+        // A conversion an interrupted run left is done again.
+        let _ = tokio::fs::remove_dir_all(&out_dir).await;
         for d in [&export_dir, &out_dir] {
             tokio::fs::create_dir_all(d)
                 .await
                 .map_err(|e| io(&d.display().to_string(), e))?;
         }
-        let exporter = Exporter::new(spec.kind(), &spec.source(), password);
+        let mut exporter = Exporter::new(spec.kind(), &spec.source(), password);
+        if let Exporter::Vsphere(v) = &mut exporter {
+            v.resume = resume;
+            if resumable(spec) {
+                v.keep_on_stop = Some(self.inner.shutdown.clone());
+            }
+        }
         let (etx, mut erx) = watch::channel(ExportProgress::default());
         let fwd = {
             let tx = progress.clone();

@@ -36,6 +36,28 @@ pub struct JobSource {
     /// An `ovf` job's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The job uses hyped's own `HYPE_*_PASSWORD` (it came without one), so
+    /// a restarted hyped can take it up again; a password given in the job
+    /// was in memory only and is gone after a restart.
+    #[serde(default)]
+    pub env_password: bool,
+}
+
+/// Where a job interrupted by a restart of hyped took up again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobResume {
+    /// Bytes of the earlier run kept, after checking them.
+    pub bytes_kept: u64,
+    /// Per downloaded file, the offset its transfer continued from (0: from
+    /// its start). Empty when the source cannot continue a transfer
+    /// (XCP-ng, a local file): the job started over.
+    pub files: Vec<ResumedFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResumedFile {
+    pub file: String,
+    pub offset: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -50,6 +72,9 @@ pub struct JobProgress {
     /// 0 to 100.
     pub percent: Option<f64>,
     pub eta_seconds: Option<u64>,
+    /// Set when this run took up a job a restart of hyped interrupted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<JobResume>,
 }
 
 impl JobProgress {
@@ -62,6 +87,7 @@ impl JobProgress {
             files_total: None,
             percent: None,
             eta_seconds: None,
+            resumed: None,
         }
     }
 }
@@ -91,16 +117,20 @@ pub enum JobEventType {
     JobCompleted,
     JobFailed,
     JobCancelled,
+    /// A job a restart of hyped interrupted runs again; its progress's
+    /// `resumed` says from which offsets.
+    JobResumed,
 }
 
 impl JobEventType {
-    pub const ALL: [JobEventType; 6] = [
+    pub const ALL: [JobEventType; 7] = [
         JobEventType::JobQueued,
         JobEventType::JobStarted,
         JobEventType::JobProgress,
         JobEventType::JobCompleted,
         JobEventType::JobFailed,
         JobEventType::JobCancelled,
+        JobEventType::JobResumed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -111,6 +141,7 @@ impl JobEventType {
             JobEventType::JobCompleted => "JOB_COMPLETED",
             JobEventType::JobFailed => "JOB_FAILED",
             JobEventType::JobCancelled => "JOB_CANCELLED",
+            JobEventType::JobResumed => "JOB_RESUMED",
         }
     }
 

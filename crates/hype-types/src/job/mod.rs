@@ -5,7 +5,7 @@
 mod answer;
 mod validate;
 
-pub use answer::{Job, JobEvent, JobEventType, JobProgress, JobSource};
+pub use answer::{Job, JobEvent, JobEventType, JobProgress, JobResume, JobSource, ResumedFile};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -426,6 +426,27 @@ mod tests {
             {"kind":"vsphere_export","url":"https://vc/sdk","username":"u","vm":"/dc/vm/web01"}]}))
         .unwrap();
         assert_eq!(two[1].image_name().as_deref(), Some("web01"));
+    }
+
+    #[test]
+    fn a_stored_job_comes_back_as_submitted_less_its_password() {
+        let jobs = parse(json!({"jobs":[
+            {"kind":"vsphere_export","url":"https://vc/sdk","username":"u","password":"pw",
+             "vm":"/dc/vm/web01","insecure":true,"parallel_downloads":2,"export_only":true,
+             "output":"/srv/x"},
+            {"kind":"xcpng_export","url":"https://h","username":"root","vm":"w","transport":"xva"},
+            {"kind":"ovf","path":"/srv/x","boot":"kernel"}]}))
+        .unwrap();
+        for j in jobs {
+            let image = j.image_name().unwrap();
+            let back = JobSpec::from_stored(j.kind(), &image, &j.source()).unwrap();
+            assert_eq!(back.source(), j.source());
+            assert_eq!(back.image_name(), Some(image));
+            assert_eq!(back.password(), None);
+        }
+        let mut broken = parse(json!({"kind":"ovf","path":"/srv/x"})).unwrap()[0].source();
+        broken.path = None;
+        assert!(JobSpec::from_stored(JobKind::Ovf, "x", &broken).is_none());
     }
 
     #[test]

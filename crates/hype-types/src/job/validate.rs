@@ -221,6 +221,48 @@ impl JobSpec {
         sanitize_image_name(from)
     }
 
+    /// The job again from what was stored of it, without a password: how a
+    /// restarted hyped takes up a job it had accepted. `None` when the
+    /// stored source lacks what its kind needs.
+    pub fn from_stored(kind: JobKind, image: &str, s: &JobSource) -> Option<JobSpec> {
+        let name = Some(image.to_owned());
+        Some(match kind {
+            JobKind::VsphereExport => JobSpec::VsphereExport(super::VsphereJob {
+                name,
+                url: s.url.clone()?,
+                username: s.username.clone()?,
+                password: None,
+                vm: s.vm.clone()?,
+                insecure: s.insecure,
+                shutdown: s.shutdown,
+                remove_cdrom: s.remove_cdrom,
+                parallel_downloads: s.parallel_downloads,
+                boot: s.boot,
+                firmware: s.firmware,
+                export_only: s.export_only,
+                output: s.output.clone(),
+            }),
+            JobKind::XcpngExport => JobSpec::XcpngExport(super::XcpngJob {
+                name,
+                url: s.url.clone(),
+                username: s.username.clone(),
+                password: None,
+                vm: s.vm.clone(),
+                xva: s.xva.clone(),
+                transport: s.transport,
+                insecure: s.insecure,
+                boot: s.boot,
+                firmware: s.firmware,
+            }),
+            JobKind::Ovf => JobSpec::Ovf(super::OvfJob {
+                name,
+                path: s.path.clone()?,
+                boot: s.boot,
+                firmware: s.firmware,
+            }),
+        })
+    }
+
     /// What the API shows of the source: never the password.
     pub fn source(&self) -> JobSource {
         match self {
@@ -239,6 +281,7 @@ impl JobSpec {
                 export_only: j.export_only,
                 output: j.output.clone(),
                 path: None,
+                env_password: false,
             },
             JobSpec::XcpngExport(j) => JobSource {
                 url: j.url.clone(),
@@ -255,6 +298,7 @@ impl JobSpec {
                 export_only: false,
                 output: None,
                 path: None,
+                env_password: false,
             },
             JobSpec::Ovf(j) => JobSource {
                 url: None,
@@ -271,6 +315,7 @@ impl JobSpec {
                 export_only: false,
                 output: None,
                 path: Some(j.path.clone()),
+                env_password: false,
             },
         }
     }

@@ -90,7 +90,12 @@ impl Server {
         Self::start_in_env(data, extra, &[])
     }
 
-    fn start_in_env(data: &Path, extra: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Self> {
+    /// Starts hyped on `data` with `envs` in its environment.
+    pub fn start_in_env(
+        data: &Path,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hyped"))
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
@@ -194,6 +199,15 @@ impl Server {
             self.data.display()
         );
         Ok(log)
+    }
+
+    /// Kills hyped with SIGKILL (a crash: nothing of its own shutdown
+    /// runs) and waits for it.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     pub fn hyped_pid(&self) -> Option<u32> {

@@ -11,7 +11,7 @@ EventType = Literal[
 ]
 JobState = Literal["pending", "running", "completed", "failed", "cancelled"]
 JobKind = Literal["vsphere_export", "xcpng_export", "ovf"]
-JobEventType = Literal["JOB_QUEUED", "JOB_STARTED", "JOB_PROGRESS", "JOB_COMPLETED", "JOB_FAILED", "JOB_CANCELLED"]
+JobEventType = Literal["JOB_QUEUED", "JOB_STARTED", "JOB_PROGRESS", "JOB_COMPLETED", "JOB_FAILED", "JOB_CANCELLED", "JOB_RESUMED"]
 VmmKind = Literal["cloud-hypervisor", "qemu"]
 VmmChoice = Literal["auto", "cloud-hypervisor", "qemu"]
 BootMode = Literal["firmware", "kernel"]

@@ -229,6 +229,25 @@ class Image(Model):
 
 
 @dataclass
+class ResumedFile(Model):
+    """A downloaded file a resumed job continued, and from which offset."""
+
+    file: str
+    offset: int
+
+
+@dataclass
+class JobResume(Model):
+    """Where a job a restart of hyped interrupted took up again."""
+
+    #: Bytes of the earlier run kept, after checking them.
+    bytes_kept: int
+    #: Per downloaded file, the offset it continued from; empty when the
+    #: source cannot continue a transfer (the job started over).
+    files: List[ResumedFile]
+
+
+@dataclass
 class JobProgress(Model):
     """Where a job is."""
 
@@ -242,6 +261,8 @@ class JobProgress(Model):
     files_total: Optional[int] = None
     #: 0 to 100.
     percent: Optional[float] = None
+    #: Set when this run took up a job a restart of hyped interrupted.
+    resumed: Optional[JobResume] = None
 
 
 @dataclass
@@ -262,6 +283,8 @@ class JobSource(Model):
     export_only: Optional[bool] = None
     output: Optional[str] = None
     path: Optional[str] = None
+    #: The job uses hyped's own password, so it resumes after a restart.
+    env_password: Optional[bool] = None
 
 
 @dataclass

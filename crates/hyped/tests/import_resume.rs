@@ -1,0 +1,297 @@
+//! A vSphere import that outlives hyped: govmomi's simulator (the
+//! project's `vcsim-hype`) serves a 2 GiB disk as a stream-optimised VMDK,
+//! throttled so that hyped can be stopped mid-download; hyped is stopped
+//! with SIGTERM once and killed with SIGKILL once, each time restarted on
+//! the same data directory with its environment password, and the job
+//! resumes from its checked bytes (`JOB_RESUMED`), fetches less than the
+//! whole file after the last restart, and registers an image whose sha256
+//! is the source disk's.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use common::Server;
+use hype_types::{Job, JobEvent, JobEventType, JobState};
+use serde_json::json;
+
+const USER: &str = "vc-admin";
+const PASSWORD: &str = "vc-resume-pw-5521";
+const ENV: &str = "HYPE_VSPHERE_PASSWORD";
+const CAPACITY: u64 = 2 << 30;
+/// Bytes per second the simulator sends a download: the VMDK (about 96
+/// MiB of incompressible data) takes about 12 s, time to stop hyped twice.
+const RATE: u64 = 8 << 20;
+
+struct Sim(Child, String);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Sim {
+    fn start(disk: &Path, data: &Path) -> anyhow::Result<Sim> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let built = Command::new(root.join("scripts/build-vcsim.sh")).output()?;
+        anyhow::ensure!(
+            built.status.success(),
+            "cannot build the vCenter simulator; run scripts/install-deps.sh: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let bin = String::from_utf8(built.stdout)?.trim().to_owned();
+        let mut child = Command::new(bin)
+            .args(["-listen", "127.0.0.1:0", "-data-dir"])
+            .arg(data)
+            .arg("-disk-file")
+            .arg(disk)
+            .args(["-disk-capacity", &CAPACITY.to_string()])
+            .args(["-rate", &RATE.to_string()])
+            .env("VCSIM_USERNAME", USER)
+            .env("VCSIM_PASSWORD", PASSWORD)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let v: serde_json::Value = serde_json::from_str(&line).context("simulator banner")?;
+        let url = v["url"].as_str().context("url")?.to_owned();
+        Ok(Sim(child, url))
+    }
+
+    /// The disk requests the simulator served: (lease, range, bytes sent).
+    async fn gets(&self) -> anyhow::Result<Vec<(String, String, u64)>> {
+        let base = self.1.trim_end_matches("/sdk");
+        let http = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()?;
+        let events: Vec<serde_json::Value> = http
+            .get(format!("{base}/hype/events"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(events
+            .iter()
+            .filter(|e| {
+                e["kind"] == "get" && e["file"].as_str().is_some_and(|f| f.ends_with(".vmdk"))
+            })
+            .map(|e| {
+                (
+                    e["lease"].as_str().unwrap_or_default().to_owned(),
+                    e["range"].as_str().unwrap_or_default().to_owned(),
+                    e["sent"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect())
+    }
+}
+
+/// A sparse 2 GiB raw disk with 96 MiB of incompressible data spread over
+/// it (1 MiB every 21 MiB), its sha256, and the same disk as the
+/// stream-optimised VMDK `ExportVm` hands out.
+fn make_disks(dir: &Path) -> anyhow::Result<(String, PathBuf)> {
+    let raw = dir.join("src.raw");
+    let mut f = std::fs::File::create(&raw)?;
+    f.set_len(CAPACITY)?;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut chunk = vec![0u8; 1 << 20];
+    for i in 0..96u64 {
+        for b in chunk.chunks_mut(8) {
+            // xorshift64: cheap bytes deflate cannot shrink.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b.copy_from_slice(&x.to_le_bytes());
+        }
+        f.seek(SeekFrom::Start(i * (21 << 20)))?;
+        f.write_all(&chunk)?;
+    }
+    drop(f);
+    // sha256sum: hashing 2 GiB in this unoptimised test build takes long.
+    let out = Command::new("sha256sum").arg(&raw).output()?;
+    anyhow::ensure!(out.status.success(), "sha256sum");
+    let sha = String::from_utf8(out.stdout)?
+        .split_whitespace()
+        .next()
+        .context("sha256sum output")?
+        .to_owned();
+    let vmdk = dir.join("src.vmdk");
+    let ok = Command::new("qemu-img")
+        .args([
+            "convert",
+            "-f",
+            "raw",
+            "-O",
+            "vmdk",
+            "-o",
+            "subformat=streamOptimized",
+        ])
+        .arg(&raw)
+        .arg(&vmdk)
+        .status()?
+        .success();
+    anyhow::ensure!(ok, "qemu-img convert to VMDK");
+    std::fs::remove_file(&raw)?;
+    Ok((sha, vmdk))
+}
+
+fn start(data: &Path) -> anyhow::Result<Server> {
+    Server::start_in_env(
+        data,
+        &["--import-allow-host", "127.0.0.1"],
+        &[(ENV, PASSWORD)],
+    )
+}
+
+/// Polls the job until its download has `at_least` bytes (kept ones
+/// included), failing if it ends first.
+async fn wait_bytes(s: &Server, id: &str, at_least: u64) -> anyhow::Result<Job> {
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let j = s.client.get_job(id).await?;
+        anyhow::ensure!(!j.state.is_final(), "the job ended early: {j:?}");
+        if j.progress.phase == "downloading" && j.progress.bytes_done.unwrap_or(0) >= at_least {
+            return Ok(j);
+        }
+        anyhow::ensure!(
+            Instant::now() < until,
+            "the download never reached {at_least} bytes: {j:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every event of job `id` so far, oldest first.
+async fn job_events(s: &Server, id: &str) -> anyhow::Result<Vec<JobEvent>> {
+    let mut stream = s.client.job_events(Some(id), Some(0)).await?;
+    let mut seen: Vec<JobEvent> = vec![];
+    while !seen.last().is_some_and(|e| e.job.state.is_final()) {
+        let frame = tokio::time::timeout(Duration::from_secs(180), stream.next())
+            .await
+            .context("a job event")?
+            .context("stream open")??;
+        seen.push(serde_json::from_str(&frame.data)?);
+    }
+    Ok(seen)
+}
+
+/// The bytes kept by the `JOB_RESUMED` events, in order.
+fn resumed_offsets(events: &[JobEvent]) -> Vec<u64> {
+    events
+        .iter()
+        .filter(|e| e.event_type == JobEventType::JobResumed)
+        .map(|e| {
+            let r = e
+                .job
+                .progress
+                .resumed
+                .as_ref()
+                .expect("JOB_RESUMED says from where");
+            assert_eq!(r.files.len(), 1, "{r:?}");
+            assert_eq!(r.bytes_kept, r.files[0].offset);
+            r.bytes_kept
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_vsphere_download_survives_sigterm_and_sigkill_of_hyped() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (sha, vmdk) = make_disks(tmp.path())?;
+    let vmdk_size = std::fs::metadata(&vmdk)?.len();
+    let sim = Sim::start(&vmdk, tmp.path())?;
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data)?;
+
+    let mut s = start(&data)?;
+    // No password: hyped's own, for an allowed host, so a restart has it.
+    let body = json!({"kind": "vsphere_export", "name": "big", "url": sim.1, "username": USER,
+        "vm": "/DC0/vm/DC0_C0_RP0_VM0", "insecure": true});
+    let job = s
+        .client
+        .submit_jobs(body.to_string().into_bytes(), "application/json")
+        .await?
+        .remove(0);
+    assert!(job.source.env_password);
+
+    // SIGTERM past the first checkpoint (32 MiB): the job stays, not failed.
+    wait_bytes(&s, &job.id, 36 << 20).await?;
+    s.stop();
+    let staging = data.join("imports").join(&job.id).join("export");
+    let kept: Vec<_> = std::fs::read_dir(&staging)
+        .with_context(|| format!("{} kept", staging.display()))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(kept.iter().any(|f| f.ends_with(".vmdk")), "{kept:?}");
+
+    let mut s = start(&data)?;
+    let j = s.client.get_job(&job.id).await?;
+    assert!(!j.state.is_final(), "a stopped job is taken up: {j:?}");
+    // SIGKILL past the second checkpoint: nothing of hyped's shutdown runs.
+    wait_bytes(&s, &job.id, 72 << 20).await?;
+    s.kill9();
+    // The killed connection's request is recorded once the simulator sees it gone.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let old: std::collections::HashSet<String> =
+        sim.gets().await?.into_iter().map(|g| g.0).collect();
+
+    let s = start(&data)?;
+    let events = job_events(&s, &job.id).await?;
+    let end = events.last().unwrap();
+    assert_eq!(
+        end.event_type,
+        JobEventType::JobCompleted,
+        "{:?}",
+        end.job.error
+    );
+    assert_eq!(end.job.state, JobState::Completed);
+    let offsets = resumed_offsets(&events);
+    assert_eq!(offsets.len(), 2, "one JOB_RESUMED per restart");
+    assert!(offsets[0] >= 32 << 20, "{offsets:?}");
+    assert!(
+        offsets[1] > offsets[0] && offsets[1] >= 64 << 20,
+        "{offsets:?}"
+    );
+
+    // What the simulator sent after the last restart (on a new lease): the
+    // file from the kept offset, and the 64 KiB before it compared.
+    let after: u64 = sim
+        .gets()
+        .await?
+        .into_iter()
+        .filter(|g| !old.contains(&g.0))
+        .map(|g| g.2)
+        .sum();
+    println!(
+        "resume: disk {CAPACITY} bytes, VMDK {vmdk_size} bytes, kept {} bytes, fetched after the restart {after} bytes",
+        offsets[1]
+    );
+    assert!(
+        after < vmdk_size && after < CAPACITY,
+        "{after} of {vmdk_size}"
+    );
+    assert_eq!(after, vmdk_size - offsets[1] + (64 << 10));
+
+    let image = s.client.get_image("big").await?;
+    assert_eq!(
+        image.sha256.as_deref(),
+        Some(sha.as_str()),
+        "the source disk's bytes"
+    );
+    assert_eq!(image.size_bytes, CAPACITY);
+    assert!(
+        !data.join("imports").join(&job.id).exists(),
+        "no staging left"
+    );
+    let log = std::fs::read_to_string(data.join("hyped.log"))?;
+    assert!(!log.contains(PASSWORD), "the password is never logged");
+    Ok(())
+}
