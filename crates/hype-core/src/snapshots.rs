@@ -162,6 +162,14 @@ impl Hype {
                 return Err(io(&parent)(e));
             }
         }
+        // What the image was when saved: a pool compares it with what the
+        // image is now to know its snapshot is stale (by digest, as a
+        // built_at ahead of the host's clock would make every snapshot
+        // look older than its image).
+        let image_sha256 = match self.inner.store.get_image(&rec.image).await {
+            Ok(i) => i.sha256,
+            Err(_) => None,
+        };
         let record = SnapshotRecord {
             name: name.into(),
             vm: vm.into(),
@@ -173,7 +181,7 @@ impl Hype {
             egress: rec.egress,
             vmm_kind: rec.vmm_kind,
             vmm_version: rec.vmm_version.clone(),
-            image_sha256: None,
+            image_sha256,
             size_bytes,
             ephemeral,
             created_at: hype_store::now(),

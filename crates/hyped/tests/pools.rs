@@ -16,8 +16,35 @@ use common::{in_netns, Server};
 const SUBNET: &str = "10.82.0.0/24";
 const POOL: &str = "warm:browser:2:1536:2";
 
+/// hyped on `dir`, its images in `dir/images` (see [`own_images`]).
 fn server(dir: &std::path::Path) -> anyhow::Result<Server> {
-    Server::networked(dir, SUBNET, &["--max-vms", "8", "--pool", POOL])
+    let images = dir.join("images").display().to_string();
+    Server::networked(
+        dir,
+        SUBNET,
+        &["--max-vms", "8", "--pool", POOL, "--images-dir", &images],
+    )
+}
+
+/// `dir/images/browser`: the built browser image, hard-linked, with a
+/// manifest of its own that the test can change as a rebuild would.
+fn own_images(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    let built = common::images_dir().join("browser");
+    let images = dir.join("images");
+    let mine = images.join("browser");
+    std::fs::create_dir_all(&mine)?;
+    for d in [dir, &images, &mine] {
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    }
+    for f in std::fs::read_dir(&built)? {
+        let f = f?;
+        if f.file_name() == "manifest.json" {
+            std::fs::copy(f.path(), mine.join("manifest.json"))?;
+        } else {
+            std::fs::hard_link(f.path(), mine.join(f.file_name()))?;
+        }
+    }
+    Ok(mine.join("manifest.json"))
 }
 
 async fn get(s: &Server, path: &str) -> anyhow::Result<Value> {
@@ -86,6 +113,7 @@ fn playwright(cdp_url: &str) -> anyhow::Result<Value> {
 fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
     in_netns(|| async {
         let tmp = tempfile::tempdir()?;
+        let manifest = own_images(tmp.path())?;
         let mut s = server(tmp.path())?;
         let t = Instant::now();
         let pool = wait_ready(&s, 2, Duration::from_secs(900)).await?;
@@ -309,6 +337,55 @@ fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
         assert!(users.vms.iter().all(|v| v.state == VmState::Running));
         assert_eq!(common::vmm_pids_under(tmp.path()).len(), 6);
 
+        // The image rebuilt (a new digest in its manifest, found at the
+        // next start): the pool makes a new snapshot and new VMs; what it
+        // handed out keeps running on the old one.
+        let waiting = names(&serde_json::from_value(
+            get(&s, "/api/v1/vms?pool=warm").await?,
+        )?);
+        let mut s = s;
+        s.stop();
+        let mut m: Value = serde_json::from_slice(&std::fs::read(&manifest)?)?;
+        m["inputs"] = json!(format!("{}-rebuilt", m["inputs"].as_str().unwrap_or("")));
+        m["built_at"] = json!("2099-01-01T00:00:00Z");
+        std::fs::write(&manifest, serde_json::to_vec(&m)?)?;
+        let s = server(tmp.path())?;
+        let t = Instant::now();
+        let rebuilt = loop {
+            let p = wait_ready(&s, 2, Duration::from_secs(900)).await?;
+            if p.snapshot.as_deref() != Some(snapshot.as_str()) {
+                break p;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        eprintln!("pool rebuilt after {:?}", t.elapsed());
+        let now = names(&serde_json::from_value(
+            get(&s, "/api/v1/vms?pool=warm").await?,
+        )?);
+        assert!(
+            now.iter().all(|n| !waiting.contains(n)),
+            "the old image's waiting VMs are gone: {waiting:?} then {now:?}"
+        );
+        let old = s.client.get_snapshot(&snapshot).await?;
+        assert!(old.ephemeral, "kept for the VMs handed out: {old:?}");
+        assert!(rebuilt.snapshot.is_some());
+        let users: VmList = serde_json::from_value(get(&s, "/api/v1/vms").await?)?;
+        assert_eq!(names(&users), ["again", "again2", "auto", "mine"]);
+        assert!(users.vms.iter().all(|v| v.state == VmState::Running));
+        let (st, fresh) = s
+            .post("/api/v1/vms", json!({"name": "fresh", "pool": "warm"}))
+            .await?;
+        assert_eq!(
+            (st, fresh["state"].as_str()),
+            (201, Some("running")),
+            "{fresh}"
+        );
+        let new = s
+            .client
+            .get_snapshot(rebuilt.snapshot.as_deref().unwrap())
+            .await?;
+        assert!(new.forks.contains(&"fresh".to_owned()), "{new:?}");
+
         // Deleting the pool takes its waiting VMs; what it handed out
         // stays, and its snapshot goes with the last of those.
         let (st, b) = s.delete("/api/v1/pools/warm").await?;
@@ -319,7 +396,7 @@ fn warm_pools_hand_out_running_sandboxes() -> anyhow::Result<()> {
         assert_eq!(st, 404);
         let snap = s.client.get_snapshot(&snapshot).await?;
         assert!(snap.ephemeral, "{snap:?}");
-        for vm in ["mine", "auto", "again", "again2"] {
+        for vm in ["mine", "auto", "again", "again2", "fresh"] {
             s.client.delete_vm(vm).await?;
         }
         assert!(s.client.list_snapshots().await?.is_empty());
