@@ -291,7 +291,7 @@ async fn a_vsphere_download_survives_sigterm_and_sigkill_of_hyped() -> anyhow::R
         !data.join("imports").join(&job.id).exists(),
         "no staging left"
     );
-    let log = std::fs::read_to_string(data.join("hyped.log"))?;
+    let log = s.log()?;
     assert!(!log.contains(PASSWORD), "the password is never logged");
     Ok(())
 }
