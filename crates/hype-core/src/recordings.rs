@@ -47,6 +47,16 @@ impl Hype {
         Ok(self.recording_view(r))
     }
 
+    /// Recording `id`, if it is one of `vm`'s (a VM of that name, now or
+    /// before): another VM's is not found here, as an unknown id.
+    pub async fn recording_of(&self, vm: &str, id: &str) -> Result<Recording> {
+        let r = self.recording(id).await?;
+        if r.vm != vm {
+            return Err(CoreError::RecordingNotFound { id: id.into() });
+        }
+        Ok(r)
+    }
+
     /// The recording's rrweb events as one JSON array, in the order they
     /// came (each line of its file is one event hyped wrote itself).
     pub async fn recording_events(&self, id: &str) -> Result<Vec<u8>> {

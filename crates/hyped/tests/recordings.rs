@@ -210,6 +210,12 @@ fn a_recorded_session_replays_in_the_console_and_outlives_its_vm() -> anyhow::Re
         assert!(rec["pages"].as_u64().unwrap() >= 1, "{rec}");
         assert!(rec["note"].is_null(), "{rec}");
         assert_eq!(rec["replay_url"], format!("{}/recordings/{id}", s.base));
+        // The same recording under its VM's name; not under another's.
+        let (status, of_vm) = get(&s, &format!("/api/v1/vms/rec/recordings/{id}")).await?;
+        assert_eq!((status, &of_vm), (200, &rec));
+        let (status, body) = get(&s, &format!("/api/v1/vms/other/recordings/{id}")).await?;
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(body["error"]["code"], "recording_not_found");
 
         let (status, events) = get(&s, &format!("/api/v1/recordings/{id}/events")).await?;
         assert_eq!(status, 200);

@@ -17,6 +17,7 @@ export const NOT_WRAPPED: Readonly<Record<string, string>> = {
   "POST /api/v1/vms/{name}/live-links": "not wrapped yet: `hype vms live-link` or the REST call",
   "GET /api/v1/vms/{name}/recordings": "recordings are not wrapped yet: `hype recordings ls` or the REST call",
   "GET /api/v1/recordings/{id}": "recordings are not wrapped yet: `hype recordings get` or the REST call",
+  "GET /api/v1/vms/{name}/recordings/{id}": "recordings are not wrapped yet: `hype recordings get` or the REST call",
   "DELETE /api/v1/recordings/{id}": "recordings are not wrapped yet: `hype recordings rm` or the REST call",
   "GET /api/v1/recordings/{id}/events": "recordings are not wrapped yet: replay them in the console",
 };

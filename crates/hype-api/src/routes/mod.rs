@@ -87,6 +87,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(browser::console))
         .routes(routes!(browser::network))
         .routes(routes!(recordings::list))
+        .routes(routes!(recordings::get_of_vm))
         .routes(routes!(recordings::get, recordings::delete))
         .routes(routes!(recordings::events))
         .routes(routes!(events::list))

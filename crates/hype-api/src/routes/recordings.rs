@@ -32,6 +32,17 @@ pub async fn get(
     Ok(Json(s.hype.recording(&id).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/vms/{name}/recordings/{id}", tag = "recordings",
+    params(("name" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "Recording `id` of a VM of this name (the same as `/api/v1/recordings/{id}`)", body = Recording),
+        (status = 404, description = "No such recording, or it is another VM's", body = ErrorBody)))]
+pub async fn get_of_vm(
+    State(s): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Json<Recording>, ApiError> {
+    Ok(Json(s.hype.recording_of(&name, &id).await?))
+}
+
 #[utoipa::path(get, path = "/api/v1/recordings/{id}/events", tag = "recordings",
     params(("id" = String, Path)),
     responses((status = 200, description = "The recording's rrweb events, in the order the pages sent them (an rrweb Replayer plays them)", body = Vec<serde_json::Value>),
