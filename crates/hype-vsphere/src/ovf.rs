@@ -192,6 +192,7 @@ mod tests {
             }],
             disks: vec![],
             cdroms: vec![],
+            nics: vec![],
             template: false,
         }
     }

@@ -364,7 +364,7 @@ pub struct ImportCommon {
     #[arg(long, required_unless_present = "list")]
     pub vm: Option<String>,
     /// List the source's VMs and templates instead of importing one.
-    #[arg(long, conflicts_with_all = ["vm", "name", "detach", "firmware"])]
+    #[arg(long, conflicts_with_all = ["vm", "name", "detach", "firmware", "disk_bus", "nic_model"])]
     pub list: bool,
     /// The image's name [default: the VM's name, sanitised].
     #[arg(long)]
@@ -381,6 +381,14 @@ pub struct ImportCommon {
     /// The firmware the disk boots with [default: what the source VM used].
     #[arg(long, value_parser = ["bios", "uefi"])]
     pub firmware: Option<String>,
+    /// The bus of every disk on QEMU (sata or ide for guests without virtio
+    /// drivers) [default: each disk's own on the source].
+    #[arg(long, value_parser = ["virtio", "scsi", "sata", "ide"])]
+    pub disk_bus: Option<String>,
+    /// The NIC on QEMU [default: e1000 for a source's e1000, or its
+    /// vmxnet3 beside SATA/IDE disks; else virtio].
+    #[arg(long, value_parser = ["virtio", "e1000"])]
+    pub nic_model: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -398,7 +406,7 @@ pub struct VsphereImport {
     pub parallel_downloads: Option<u32>,
     /// Keep the .ovf, disks and .mf in DIR (under hyped's --export-dir)
     /// instead of making an image.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "name", "firmware"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "name", "firmware", "disk_bus", "nic_model"])]
     pub export_only: Option<String>,
 }
 

@@ -6,6 +6,7 @@
 //! as their job is pending or running.
 
 mod convert;
+mod devices;
 mod exporter;
 mod keep;
 mod runner;
