@@ -297,6 +297,42 @@ pub struct CreateArgs {
     pub timeout: u64,
 }
 
+/// `--disk-bus` (a byte, not a string: it keeps `ImagesCommand` small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiskBusArg {
+    Virtio,
+    Scsi,
+    Sata,
+    Ide,
+}
+
+impl From<DiskBusArg> for hype_types::StorageBus {
+    fn from(b: DiskBusArg) -> Self {
+        match b {
+            DiskBusArg::Virtio => Self::Virtio,
+            DiskBusArg::Scsi => Self::Scsi,
+            DiskBusArg::Sata => Self::Sata,
+            DiskBusArg::Ide => Self::Ide,
+        }
+    }
+}
+
+/// `--nic-model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NicModelArg {
+    Virtio,
+    E1000,
+}
+
+impl From<NicModelArg> for hype_types::NicModel {
+    fn from(m: NicModelArg) -> Self {
+        match m {
+            NicModelArg::Virtio => Self::Virtio,
+            NicModelArg::E1000 => Self::E1000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum VmmArg {
     Auto,
@@ -383,12 +419,12 @@ pub struct ImportCommon {
     pub firmware: Option<String>,
     /// The bus of every disk on QEMU (sata or ide for guests without virtio
     /// drivers) [default: each disk's own on the source].
-    #[arg(long, value_parser = ["virtio", "scsi", "sata", "ide"])]
-    pub disk_bus: Option<String>,
+    #[arg(long, value_enum)]
+    pub disk_bus: Option<DiskBusArg>,
     /// The NIC on QEMU [default: e1000 for a source's e1000, or its
     /// vmxnet3 beside SATA/IDE disks; else virtio].
-    #[arg(long, value_parser = ["virtio", "e1000"])]
-    pub nic_model: Option<String>,
+    #[arg(long, value_enum)]
+    pub nic_model: Option<NicModelArg>,
 }
 
 #[derive(Debug, Args)]

@@ -130,11 +130,11 @@ pub fn import_body(cmd: &ImportCommand) -> Value {
     if let Some(f) = &common.firmware {
         m.insert("firmware".into(), json!(f));
     }
-    if let Some(b) = &common.disk_bus {
-        m.insert("disk_bus".into(), json!(b));
+    if let Some(b) = common.disk_bus {
+        m.insert("disk_bus".into(), json!(hype_types::StorageBus::from(b)));
     }
-    if let Some(n) = &common.nic_model {
-        m.insert("nic_model".into(), json!(n));
+    if let Some(n) = common.nic_model {
+        m.insert("nic_model".into(), json!(hype_types::NicModel::from(n)));
     }
     if let ImportCommand::Vsphere(a) = cmd {
         if let Some(p) = a.parallel_downloads {
