@@ -16,7 +16,9 @@ mod common;
 use std::io::Write;
 use std::path::Path;
 
-use common::imported::{call, console_until, import, test_disk, until_running, BOOTED, WROTE};
+use common::imported::{
+    call, console_until, debian_sata_disk, import, test_disk, until_running, BOOTED, WROTE,
+};
 use common::xapi::xapi;
 use common::{in_netns, Server};
 use hype_types::{NicModel, StorageBus};
@@ -186,5 +188,69 @@ async fn two_disks() -> anyhow::Result<()> {
         sha256(&s.data.join("imported/two-ide/disk0.raw")),
         sha256(&boot_disk)
     );
+    Ok(())
+}
+
+// A guest with no virtio driver where it boots: Debian's generic kernel,
+// whose initramfs has AHCI and whose root has the e1000 module.
+#[test]
+fn a_debian_disk_with_only_sata_and_e1000_drivers_boots_to_its_login_prompt() -> anyhow::Result<()>
+{
+    let _turn = common::browser_turn();
+    in_netns(debian_sata)
+}
+
+async fn debian_sata() -> anyhow::Result<()> {
+    let disk = debian_sata_disk();
+    let x = xapi(&disk, &[])?;
+    let data = tempfile::tempdir()?;
+    let s = Server::networked(data.path(), "10.88.0.0/24", &[])?;
+    let t = std::time::Instant::now();
+    import(
+        &s,
+        &x,
+        "deb-sata",
+        json!({"disk_bus": "sata", "nic_model": "e1000"}),
+    )
+    .await?;
+    eprintln!("Debian SATA disk imported in {:?}", t.elapsed());
+    let img = s.client.get_image("deb-sata").await?;
+    assert_eq!(img.disks.len(), 1);
+    assert_eq!(img.disks[0].bus, StorageBus::Sata);
+    let from = s.last_event_id().await?;
+    let t = std::time::Instant::now();
+    s.client
+        .create_vm(&serde_json::from_value(json!({
+            "name": "deb", "cpu_cores": 1, "memory_mb": 512, "image": "deb-sata", "vmm": "qemu"
+        }))?)
+        .await?;
+    until_running(&s, "deb", from).await?;
+    let args = cmdline(s.vmm_pids()[0]);
+    assert!(
+        args.iter()
+            .any(|a| a == "ide-hd,bus=ide.0,drive=disk0,bootindex=0"),
+        "{args:?}"
+    );
+    assert!(
+        args.iter()
+            .all(|a| !a.starts_with("virtio-blk") && !a.starts_with("virtio-net")),
+        "{args:?}"
+    );
+    // Its own kernel found its root through AHCI, udev gave the NIC the
+    // e1000 driver, and systemd got to the login prompt on the console.
+    let log = console_until(&s, "deb", "login:", 600).await?;
+    eprintln!(
+        "Debian on SATA + e1000: login prompt {:?} after create",
+        t.elapsed()
+    );
+    for want in [
+        "ahci 0000:",
+        "[sda]",
+        "Intel(R) PRO/1000 Network Connection",
+    ] {
+        assert!(log.contains(want), "no {want:?} in:\n{log}");
+    }
+    s.client.delete_vm("deb").await?;
+    assert!(s.vmm_pids().is_empty());
     Ok(())
 }
