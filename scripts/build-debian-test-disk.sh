@@ -64,7 +64,7 @@ if [[ -f $out ]]; then
     echo "$out"
     exit 0
 fi
-find "$CACHE/test-disk" -name "$(basename "${out%-*}")-*.raw" -delete
+find "$CACHE/test-disk" -name "$(basename "${out%-*}")-[0-9a-f]*.raw" -delete
 
 # The machine's own apt sources, as build-browser-rootfs.sh takes them.
 SOURCES=()
