@@ -9,6 +9,11 @@
 # the mark a previous boot left in sector 100 of the disk, writes a new one
 # (so a test can see the VM's writes persist in its own overlay while the
 # imported image stays unchanged), and powers off on the ACPI power button.
+# It also prints the block devices it sees (`HYPE_TEST_DISK: disks: vda
+# vdb`) and the PCI devices (`pci: 8086:100e ...`), so a test can check
+# every disk of an image is attached, in order, on the bus it asked for:
+# besides virtio it loads the cloud kernel's IDE (ata_piix) and SCSI disk
+# drivers and virtio-scsi (the cloud kernel has no AHCI driver).
 # Partition 2 (ext4, 32 MiB) is a root filesystem for `boot: kernel`, where
 # hype's kernel and agent start its init: busybox init, whose rcS prints
 # `HYPE_TEST_DISK: init from the root partition`, keeps its mark in
@@ -117,14 +122,18 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # The initramfs: busybox, the virtio modules from the base image, and the
-# ACPI button driver (a module in Debian's cloud kernel) from the .deb.
+# ACPI button and disk drivers (modules in Debian's cloud kernel) from the
+# .deb, in dependency order.
 root=$tmp/root
 mkdir -p "$root"/{bin,dev,proc,sys,etc}
 cp "$(command -v busybox)" "$root/bin/busybox"
 for a in sh mount insmod dd sleep cat sync poweroff tr head; do ln -s busybox "$root/bin/$a"; done
 (cd "$root" && cpio -id --quiet 'lib/modules/*' 'etc/hype/modules.order' <"$BASE/initramfs.img")
-button=lib/modules/$kver/kernel/drivers/acpi/button.ko
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$root" "./$button"
+kmods="acpi/button scsi/scsi_common scsi/scsi_mod ata/libata ata/ata_piix scsi/sd_mod scsi/virtio_scsi"
+paths=()
+for m in $kmods; do paths+=("./lib/modules/$kver/kernel/drivers/$m.ko"); done
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$root" "${paths[@]}"
+for m in $kmods; do echo "/lib/modules/$kver/kernel/drivers/$m.ko"; done >"$root/etc/disk-modules"
 cat >"$root/init" <<'EOF'
 #!/bin/sh
 export PATH=/bin
@@ -132,16 +141,36 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 echo "HYPE_TEST_DISK: booted from the imported disk"
-for m in $(grep -v '^#' /etc/hype/modules.order) /lib/modules/*/kernel/drivers/acpi/button.ko; do
+for m in $(grep -v '^#' /etc/hype/modules.order) $(cat /etc/disk-modules); do
     insmod "$m" 2>/dev/null
 done
+# The boot disk is the first on virtio-blk or on IDE/SCSI; the others are
+# probed with it (SCSI scans are asynchronous: give them a moment).
 n=0
-while [ ! -b /dev/vda ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-prev=$(dd if=/dev/vda bs=512 skip=100 count=1 2>/dev/null | tr -d '\000' | head -c 64)
-echo "HYPE_TEST_DISK: previous mark: ${prev:-none}"
-mark="mark-$(cat /proc/sys/kernel/random/uuid)"
-printf '%s' "$mark" | dd of=/dev/vda bs=512 seek=100 conv=notrunc,sync 2>/dev/null
-sync
+while [ ! -b /dev/vda ] && [ ! -b /dev/sda ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+sleep 1
+disk=
+[ -b /dev/sda ] && disk=/dev/sda
+[ -b /dev/vda ] && disk=/dev/vda
+disks=
+for b in /sys/block/*; do
+    case ${b##*/} in loop* | ram* | '*') ;; *) disks="$disks ${b##*/}" ;; esac
+done
+echo "HYPE_TEST_DISK: disks:$disks"
+pci=
+for d in /sys/bus/pci/devices/*; do
+    read -r v <"$d/vendor" && read -r i <"$d/device" && pci="$pci ${v#0x}:${i#0x}"
+done
+echo "HYPE_TEST_DISK: pci:$pci"
+if [ -n "$disk" ]; then
+    prev=$(dd if=$disk bs=512 skip=100 count=1 2>/dev/null | tr -d '\000' | head -c 64)
+    echo "HYPE_TEST_DISK: previous mark: ${prev:-none}"
+    mark="mark-$(cat /proc/sys/kernel/random/uuid)"
+    printf '%s' "$mark" | dd of=$disk bs=512 seek=100 conv=notrunc,sync 2>/dev/null
+    sync
+else
+    mark="no disk"
+fi
 # The button count is taken before the mark is announced: a test presses
 # the button as soon as it sees the mark, and that press must count.
 pwr=/sys/firmware/acpi/interrupts/ff_pwr_btn

@@ -14,7 +14,7 @@ use utoipa::OpenApi;
         hype_types::VmmInfo, hype_types::VmmKind, hype_types::VmmChoice,
         hype_types::Event, hype_types::EventType, hype_types::EventList,
         hype_types::ErrorBody, hype_types::ErrorDetail,
-        hype_types::Image, hype_types::ImageList, hype_types::Firmware, hype_types::VersionInfo,
+        hype_types::Image, hype_types::ImageList, hype_types::Firmware, hype_types::ImageDisk, hype_types::StorageBus, hype_types::NicModel, hype_types::VersionInfo,
         hype_types::ChVersions, hype_types::AccelInfo,
         hype_types::GuestNetwork, hype_types::GuestInterface, hype_types::ProbeRequest,
         hype_types::ProbeResult,

@@ -30,6 +30,9 @@ pub enum CoreError {
     },
     #[error("VM '{name}': {what}")]
     Unsupported { name: String, what: String },
+    /// The image's disk bus or NIC model is one the chosen VMM lacks.
+    #[error("VM '{name}': {what}")]
+    DevicesUnsupported { name: String, what: String },
     #[error("no {backend} is available on this host: {why}")]
     BackendUnavailable { backend: &'static str, why: String },
     #[error("VM '{name}' could not be booted: {source}")]
@@ -182,6 +185,7 @@ impl CoreError {
         match self {
             CoreError::InvalidSpec(_)
             | CoreError::InvalidRequest(_)
+            | CoreError::DevicesUnsupported { .. }
             | CoreError::BackendUnavailable { .. } => ErrorKind::Invalid,
             CoreError::InvalidJob(e) if e.unprocessable => ErrorKind::Invalid,
             CoreError::InvalidJob(_) => ErrorKind::BadRequest,
@@ -241,6 +245,7 @@ impl CoreError {
             CoreError::ImageInUse { .. } => "image_in_use",
             CoreError::InvalidState { .. } => "invalid_state",
             CoreError::Unsupported { .. } => "not_supported",
+            CoreError::DevicesUnsupported { .. } => "devices_unsupported",
             CoreError::BackendUnavailable { .. } => "vmm_unavailable",
             CoreError::Boot { .. } => "boot_failed",
             CoreError::Vmm(_) => "vmm_error",

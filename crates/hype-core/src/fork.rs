@@ -279,6 +279,7 @@ impl Hype {
                     .rootfs
                     .iter()
                     .map(|p| Disk {
+                        bus: hype_vmm::StorageBus::Virtio,
                         path: p.clone(),
                         format: DiskFormat::Raw,
                         read_only: true,
@@ -289,6 +290,7 @@ impl Hype {
                 accel: plan.accel,
                 tap: net.as_ref().map(|n| n.tap.clone()),
                 mac: net.as_ref().map(|n| n.mac.clone()),
+                nic: hype_vmm::NicModel::Virtio,
                 jail: self.vm_jail(rec).await?,
                 memory: Memory::Private(dir.join(MEMORY_FILE)),
             };

@@ -59,6 +59,8 @@ pub(crate) async fn import_built(store: &Store, dir: &Path) -> Result<Vec<String
             disk: None,
             format: None,
             firmware: None,
+            disks: vec![],
+            nic_model: None,
             created_at: m.built_at,
         };
         store.upsert_image(&record).await?;
@@ -76,9 +78,32 @@ pub(crate) const KERNEL_IMAGE: &str = "base";
 pub(crate) enum ImageBoot {
     /// A built image: hype's kernel, initramfs and maybe a root disk.
     Kernel(BootFiles),
-    /// An imported full disk (raw); each VM writes to its own overlay over
-    /// it.
-    Disk { disk: PathBuf, boot: DiskBoot },
+    /// An imported image's full disks (raw), boot disk first, each on its
+    /// bus; each VM writes to its own overlay over each. `nic` is the NIC
+    /// a firmware boot gets.
+    Disk {
+        disks: Vec<(PathBuf, hype_types::StorageBus)>,
+        nic: hype_types::NicModel,
+        boot: DiskBoot,
+    },
+}
+
+/// An imported image's disks in order: those it records, or for an image
+/// imported before they were recorded its one disk, on virtio (as it
+/// booted then), with the image's digest.
+pub(crate) fn disks_of(img: &ImageRecord) -> Vec<hype_types::ImageDisk> {
+    if !img.disks.is_empty() {
+        return img.disks.clone();
+    }
+    img.disk
+        .iter()
+        .map(|file| hype_types::ImageDisk {
+            file: file.clone(),
+            size_bytes: img.size_bytes,
+            sha256: img.sha256.clone().unwrap_or_default(),
+            bus: hype_types::StorageBus::Virtio,
+        })
+        .collect()
 }
 
 /// What starts an imported disk's own system.
@@ -121,18 +146,34 @@ pub(crate) fn image_boot(
             img.format.as_deref().unwrap_or("unknown")
         ));
     }
-    let disk = img
-        .disk
-        .as_ref()
-        .map(|d| Path::new(&img.dir).join(d))
-        .ok_or_else(|| format!("image '{}' has no disk file", img.name))?;
-    if !disk.is_file() {
-        return Err(format!(
-            "image '{}' is missing its disk {}",
-            img.name,
-            disk.display()
-        ));
+    let listed = disks_of(img);
+    if listed.is_empty() {
+        return Err(format!("image '{}' has no disk file", img.name));
     }
+    let mut disks = vec![];
+    for d in listed {
+        // Recorded names are plain file names of the image's directory.
+        if d.file.contains('/') || d.file.starts_with('.') {
+            return Err(format!(
+                "image '{}' names a disk {:?} outside its directory",
+                img.name, d.file
+            ));
+        }
+        let path = Path::new(&img.dir).join(&d.file);
+        if !path.is_file() {
+            return Err(format!(
+                "image '{}' is missing its disk {}",
+                img.name,
+                path.display()
+            ));
+        }
+        disks.push((path, d.bus));
+    }
+    let nic = match img.nic_model.as_deref() {
+        None => hype_types::NicModel::Virtio,
+        Some(m) => hype_types::NicModel::parse(m)
+            .ok_or_else(|| format!("image '{}' has an unknown NIC model {m:?}", img.name))?,
+    };
     let boot = match img.boot_mode.as_str() {
         "firmware" => {
             // Disks imported before the firmware was recorded booted BIOS.
@@ -159,7 +200,7 @@ pub(crate) fn image_boot(
             ))
         }
     };
-    Ok(ImageBoot::Disk { disk, boot })
+    Ok(ImageBoot::Disk { disks, nic, boot })
 }
 
 /// The files a kernel-booted image needs, as absolute paths.

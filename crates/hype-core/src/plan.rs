@@ -53,6 +53,7 @@ impl Hype {
                 name: vm.into(),
                 what,
             })?;
+        check_devices(vm, &image.name, &boot, vmm.kind())?;
         let firmware = match &boot {
             images::ImageBoot::Disk {
                 boot: images::DiskBoot::Firmware(firmware),
@@ -92,28 +93,33 @@ impl Hype {
         let run_dir = self.inner.cfg.vm_dir(rec);
         let (boot, disks) = match &plan.boot {
             images::ImageBoot::Kernel(files) => {
-                self.kernel_boot(rec, plan, net, files, None).await?
+                self.kernel_boot(rec, plan, net, files, vec![]).await?
             }
             images::ImageBoot::Disk {
-                disk,
+                disks,
                 boot: images::DiskBoot::Kernel(files),
+                ..
             } => {
-                let overlay = overlay_disk(&rec.name, &run_dir, disk).await?;
-                self.kernel_boot(rec, plan, net, files, Some(overlay))
-                    .await?
+                let overlays = overlay_disks(&rec.name, &run_dir, disks).await?;
+                self.kernel_boot(rec, plan, net, files, overlays).await?
             }
             images::ImageBoot::Disk {
-                disk,
+                disks,
                 boot: images::DiskBoot::Firmware(_),
+                ..
             } => {
                 let fw = plan
                     .firmware
                     .clone()
                     .expect("a firmware boot is planned with its firmware");
-                let overlay = overlay_disk(&rec.name, &run_dir, disk).await?;
+                let overlays = overlay_disks(&rec.name, &run_dir, disks).await?;
                 let firmware = crate::firmware::prepare(&rec.name, fw, &run_dir).await?;
-                (Boot::Firmware { firmware }, vec![overlay])
+                (Boot::Firmware { firmware }, overlays)
             }
+        };
+        let nic = match &plan.boot {
+            images::ImageBoot::Disk { nic, .. } => *nic,
+            images::ImageBoot::Kernel(_) => hype_vmm::NicModel::Virtio,
         };
         let jail = self.vm_jail(rec).await?;
         // A guest on hype's kernel under QEMU keeps its RAM in a shared
@@ -143,6 +149,7 @@ impl Hype {
             accel: plan.accel,
             tap: net.map(|n| n.tap.clone()),
             mac: net.map(|n| n.mac.clone()),
+            nic,
             jail,
             memory,
         })
@@ -177,16 +184,16 @@ impl Hype {
     }
 
     /// A boot into hype's kernel: its command line, and the disks in the
-    /// order it names them. `imported` is an imported disk's overlay, whose
-    /// own system the agent starts; otherwise the image's root filesystem
-    /// (and the VM's persistent disk) are attached.
+    /// order it names them. `imported` are an imported image's overlays,
+    /// the first holding the system the agent starts; otherwise the
+    /// image's root filesystem (and the VM's persistent disk) are attached.
     async fn kernel_boot(
         &self,
         rec: &VmRecord,
         plan: &BootPlan,
         net: Option<&crate::network::Attachment>,
         files: &images::BootFiles,
-        imported: Option<Disk>,
+        imported: Vec<Disk>,
     ) -> Result<(Boot, Vec<Disk>)> {
         let mut cmdline = vec![
             "console=ttyS0".to_owned(),
@@ -200,17 +207,18 @@ impl Hype {
             cmdline.extend(net.cmdline.iter().cloned());
         }
         let mut disks = vec![];
-        if let Some(overlay) = imported {
-            // The agent finds the root filesystem on it and starts the
-            // disk's own init.
+        if !imported.is_empty() {
+            // The agent finds the root filesystem on the first and starts
+            // the disk's own init; the others follow as /dev/vdb, ...
             cmdline.push("hype.root=/dev/vda".into());
-            disks.push(overlay);
+            disks.extend(imported);
         }
         if let Some(rootfs) = &files.rootfs {
             // The root disk is the first virtio-blk device, the VM's own
             // disk (if any) the second.
             cmdline.push("hype.rootfs=/dev/vda".into());
             disks.push(Disk {
+                bus: hype_vmm::StorageBus::Virtio,
                 path: rootfs.clone(),
                 format: DiskFormat::Raw,
                 read_only: true,
@@ -221,6 +229,7 @@ impl Hype {
                 crate::disk::ensure(&rec.name, &path).await?;
                 cmdline.push("hype.persist=/dev/vdb".into());
                 disks.push(Disk {
+                    bus: hype_vmm::StorageBus::Virtio,
                     path,
                     format: DiskFormat::Raw,
                     read_only: false,
@@ -240,18 +249,143 @@ impl Hype {
     }
 }
 
-/// The VM's copy-on-write overlay over an imported disk, made on first boot.
-async fn overlay_disk(
+/// The VM's copy-on-write overlays over an imported image's disks, made
+/// on first boot: `disk.qcow2` over the boot disk (the name VMs made
+/// before images had several disks still use), `disk1.qcow2`, ... over the
+/// others; the run directory holds them, so delete removes them all.
+async fn overlay_disks(
     vm: &str,
     run_dir: &std::path::Path,
-    image: &std::path::Path,
-) -> Result<Disk> {
-    let path = run_dir.join(hype_vmm::spec_files::OVERLAY_DISK);
-    crate::disk::ensure_overlay(vm, &path, image).await?;
-    Ok(Disk {
-        path,
-        format: DiskFormat::Qcow2,
-        read_only: false,
-        backing: Some(image.to_owned()),
-    })
+    images: &[(std::path::PathBuf, hype_vmm::StorageBus)],
+) -> Result<Vec<Disk>> {
+    let mut out = vec![];
+    for (i, (image, bus)) in images.iter().enumerate() {
+        let path = match i {
+            0 => run_dir.join(hype_vmm::spec_files::OVERLAY_DISK),
+            i => run_dir.join(format!("disk{i}.qcow2")),
+        };
+        crate::disk::ensure_overlay(vm, &path, image).await?;
+        out.push(Disk {
+            bus: *bus,
+            path,
+            format: DiskFormat::Qcow2,
+            read_only: false,
+            backing: Some(image.to_owned()),
+        });
+    }
+    Ok(out)
+}
+
+/// Refuses, before anything is made, an imported image whose disks or NIC
+/// the backend cannot attach: cloud-hypervisor has virtio devices only,
+/// and QEMU's one IDE controller takes four disks (`422`).
+fn check_devices(
+    vm: &str,
+    image: &str,
+    boot: &images::ImageBoot,
+    kind: hype_types::VmmKind,
+) -> Result<()> {
+    let images::ImageBoot::Disk {
+        disks,
+        nic,
+        boot: images::DiskBoot::Firmware(_),
+    } = boot
+    else {
+        // hype's kernel boots virtio devices only, whatever the image says.
+        return Ok(());
+    };
+    let refuse = |what: String| CoreError::DevicesUnsupported {
+        name: vm.into(),
+        what,
+    };
+    use hype_vmm::{NicModel, StorageBus};
+    match kind {
+        hype_types::VmmKind::CloudHypervisor => {
+            if let Some((i, (_, bus))) = disks
+                .iter()
+                .enumerate()
+                .find(|(_, (_, b))| *b != StorageBus::Virtio)
+            {
+                return Err(refuse(format!(
+                    "image '{image}' attaches disk {i} on {bus}, and cloud-hypervisor has only virtio devices; use vmm \"qemu\""
+                )));
+            }
+            if *nic != NicModel::Virtio {
+                return Err(refuse(format!(
+                    "image '{image}' has an {nic} NIC, and cloud-hypervisor has only virtio devices; use vmm \"qemu\""
+                )));
+            }
+        }
+        hype_types::VmmKind::Qemu => {
+            let ide = disks.iter().filter(|(_, b)| *b == StorageBus::Ide).count();
+            if ide > hype_vmm::qemu::IDE_MAX_DISKS {
+                return Err(refuse(format!(
+                    "image '{image}' has {ide} IDE disks and an IDE controller takes {}; import it again with another disk_bus",
+                    hype_vmm::qemu::IDE_MAX_DISKS
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hype_types::VmmKind;
+    use hype_vmm::{NicModel, StorageBus};
+
+    fn image(buses: &[StorageBus], nic: NicModel, kernel: bool) -> images::ImageBoot {
+        images::ImageBoot::Disk {
+            disks: buses
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (format!("/img/disk{i}.raw").into(), *b))
+                .collect(),
+            nic,
+            boot: if kernel {
+                images::DiskBoot::Kernel(images::BootFiles {
+                    kernel: "/img/vmlinux".into(),
+                    initramfs: None,
+                    rootfs: None,
+                })
+            } else {
+                images::DiskBoot::Firmware(hype_types::Firmware::Uefi)
+            },
+        }
+    }
+
+    #[test]
+    fn cloud_hypervisor_refuses_emulated_devices_with_a_422_naming_them() {
+        let check =
+            |b: &[StorageBus], n, kernel, k| check_devices("vm1", "web", &image(b, n, kernel), k);
+        let ch = VmmKind::CloudHypervisor;
+        let e = check(
+            &[StorageBus::Virtio, StorageBus::Sata],
+            NicModel::Virtio,
+            false,
+            ch,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (hype_types::ErrorKind::Invalid, "devices_unsupported")
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("disk 1 on sata") && msg.contains("qemu") && msg.contains("vm1"),
+            "{msg}"
+        );
+        let e = check(&[StorageBus::Virtio], NicModel::E1000, false, ch).unwrap_err();
+        assert!(e.to_string().contains("e1000"), "{e}");
+        assert!(check(&[StorageBus::Virtio; 2], NicModel::Virtio, false, ch).is_ok());
+        // hype's kernel attaches virtio devices whatever the image records.
+        assert!(check(&[StorageBus::Ide], NicModel::E1000, true, ch).is_ok());
+        // QEMU takes them all, up to one IDE controller's four disks.
+        let q = VmmKind::Qemu;
+        assert!(check(&[StorageBus::Ide; 4], NicModel::E1000, false, q).is_ok());
+        assert!(check(&[StorageBus::Sata; 8], NicModel::E1000, false, q).is_ok());
+        let e = check(&[StorageBus::Ide; 5], NicModel::Virtio, false, q).unwrap_err();
+        assert!(e.to_string().contains("5 IDE disks"), "{e}");
+    }
 }

@@ -51,7 +51,16 @@ pub(crate) fn vm(r: VmRecord, public_url: &str, browser: bool) -> Vm {
 }
 
 pub(crate) fn image(r: ImageRecord) -> Image {
+    let disks = crate::images::disks_of(&r);
+    // Imports from before the NIC was recorded boot virtio-net.
+    let nic_model = r
+        .nic_model
+        .as_deref()
+        .and_then(hype_types::NicModel::parse)
+        .or((r.kind == "disk").then_some(hype_types::NicModel::Virtio));
     Image {
+        disks,
+        nic_model,
         name: r.name,
         kind: r.kind,
         source: r.source,

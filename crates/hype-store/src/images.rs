@@ -29,6 +29,12 @@ pub struct ImageRecord {
     pub format: Option<String>,
     /// Imported disks: `bios` or `uefi`, the firmware they boot with.
     pub firmware: Option<String>,
+    /// Imported disks: every disk, boot disk first (stored as JSON). Empty
+    /// for built images and for imports that predate it (their `disk` is
+    /// then the only one, on virtio).
+    pub disks: Vec<hype_types::ImageDisk>,
+    /// Imported disks: the NIC their VMs get (`virtio`, `e1000`).
+    pub nic_model: Option<String>,
     pub created_at: String,
 }
 
@@ -49,6 +55,12 @@ fn from_row(row: &SqliteRow) -> ImageRecord {
         disk: row.get("disk"),
         format: row.get("format"),
         firmware: row.get("firmware"),
+        // Written by upsert_image only; a row it cannot read has no list.
+        disks: row
+            .get::<Option<String>, _>("disks")
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default(),
+        nic_model: row.get("nic_model"),
         created_at: row.get("created_at"),
     }
 }
@@ -58,15 +70,17 @@ impl Store {
     pub async fn upsert_image(&self, img: &ImageRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO images (name, kind, source, dir, vmlinuz, vmlinux, initramfs, rootfs, \
-             kernel_version, size_bytes, sha256, boot_mode, created_at, disk, format, firmware) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             kernel_version, size_bytes, sha256, boot_mode, created_at, disk, format, firmware, \
+             disks, nic_model) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, source = excluded.source, \
              dir = excluded.dir, vmlinuz = excluded.vmlinuz, vmlinux = excluded.vmlinux, \
              initramfs = excluded.initramfs, rootfs = excluded.rootfs, \
              kernel_version = excluded.kernel_version, size_bytes = excluded.size_bytes, \
              sha256 = excluded.sha256, boot_mode = excluded.boot_mode, \
              created_at = excluded.created_at, disk = excluded.disk, format = excluded.format, \
-             firmware = excluded.firmware",
+             firmware = excluded.firmware, disks = excluded.disks, \
+             nic_model = excluded.nic_model",
         )
         .bind(&img.name)
         .bind(&img.kind)
@@ -84,6 +98,12 @@ impl Store {
         .bind(&img.disk)
         .bind(&img.format)
         .bind(&img.firmware)
+        .bind(if img.disks.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&img.disks).expect("disks serialize"))
+        })
+        .bind(&img.nic_model)
         .execute(&self.pool)
         .await
         .during("save image")?;

@@ -21,6 +21,8 @@ fn new_job(id: &str) -> NewJob {
             parallel_downloads: None,
             boot: BootMode::Firmware,
             firmware: None,
+            disk_bus: None,
+            nic_model: None,
             export_only: false,
             output: None,
             path: None,

@@ -23,6 +23,8 @@ async fn open() -> anyhow::Result<(tempfile::TempDir, Store)> {
             disk: None,
             format: None,
             firmware: None,
+            disks: vec![],
+            nic_model: None,
             created_at: "2026-12-06T00:00:00Z".into(),
         })
         .await?;

@@ -22,6 +22,8 @@ fn image() -> ImageRecord {
         disk: None,
         format: None,
         firmware: None,
+        disks: vec![],
+        nic_model: None,
         created_at: "2026-11-22T00:00:00Z".into(),
     }
 }
@@ -215,6 +217,37 @@ async fn an_imported_disk_keeps_its_firmware_and_nothing_else_is_accepted() -> a
     );
     store.upsert_image(&image()).await?;
     assert_eq!(store.get_image("base").await?.firmware, None);
+    assert!(store.get_image("base").await?.disks.is_empty());
+
+    // Every disk in order with its bus and digest, and the NIC model.
+    let d = |i: u64, bus| hype_types::ImageDisk {
+        file: format!("disk{i}.raw"),
+        size_bytes: i << 20,
+        sha256: format!("{i:064}"),
+        bus,
+    };
+    let two = ImageRecord {
+        disks: vec![
+            d(0, hype_types::StorageBus::Sata),
+            d(1, hype_types::StorageBus::Ide),
+        ],
+        nic_model: Some("e1000".into()),
+        ..disk("two", "bios")
+    };
+    store.insert_image(&two).await?;
+    let got = store.get_image("two").await?;
+    assert_eq!(
+        (got.disks, got.nic_model),
+        (two.disks.clone(), two.nic_model.clone())
+    );
+    let odd = ImageRecord {
+        nic_model: Some("vmxnet3".into()),
+        ..disk("odd", "bios")
+    };
+    assert!(
+        store.insert_image(&odd).await.is_err(),
+        "CHECK on nic_model"
+    );
     Ok(())
 }
 

@@ -40,7 +40,7 @@ pub use files::{
     UploadSpec, Uploaded,
 };
 pub use guest::{GuestInterface, GuestNetwork, ProbeRequest, ProbeResult, MAX_PROBE_TIMEOUT_MS};
-pub use image::{Firmware, Image, ImageList};
+pub use image::{Firmware, Image, ImageDisk, ImageList, NicModel, StorageBus};
 pub use job::{
     parse_submission, sanitize_image_name, BootMode, InvalidJob, Job, JobBatch, JobEvent,
     JobEventType, JobKind, JobProgress, JobResume, JobSource, JobSpec, JobState, OvfJob,

@@ -164,6 +164,28 @@ fn vm_config(spec: &VmSpec, version: Option<ChVersion>) -> Result<VmConfig> {
         }]),
         _ => None,
     };
+    // CH has virtio devices only; on a kernel boot the guest is hype's
+    // and every disk is virtio-blk (as on QEMU's microvm).
+    if matches!(spec.boot, Boot::Firmware { .. }) {
+        if spec
+            .disks
+            .iter()
+            .any(|d| d.bus != crate::StorageBus::Virtio)
+        {
+            return Err(VmmError::NotSupported {
+                vm: spec.name.clone(),
+                what: "a disk on SCSI, SATA or IDE",
+                backend: "cloud-hypervisor",
+            });
+        }
+        if spec.nic != crate::NicModel::Virtio {
+            return Err(VmmError::NotSupported {
+                vm: spec.name.clone(),
+                what: "an e1000 NIC",
+                backend: "cloud-hypervisor",
+            });
+        }
+    }
     let payload = match &spec.boot {
         Boot::Kernel {
             kernel,
@@ -486,9 +508,33 @@ mod tests {
             accel: Accel::Kvm,
             tap: None,
             mac: None,
+            nic: crate::NicModel::Virtio,
             jail: None,
             memory: crate::Memory::Anonymous,
         }
+    }
+
+    #[test]
+    fn a_firmware_boot_with_an_emulated_disk_or_nic_is_refused() {
+        let mut s = spec(Path::new("/run/a"));
+        s.boot = Boot::Firmware {
+            firmware: Firmware::UefiImage(None),
+        };
+        s.disks = vec![crate::Disk {
+            bus: crate::StorageBus::Sata,
+            path: "/run/a/disk.qcow2".into(),
+            format: DiskFormat::Qcow2,
+            read_only: false,
+            backing: None,
+        }];
+        let e = vm_config(&s, None).unwrap_err().to_string();
+        assert!(e.contains("SATA") && e.contains("cloud-hypervisor"), "{e}");
+        s.disks[0].bus = crate::StorageBus::Virtio;
+        s.nic = crate::NicModel::E1000;
+        let e = vm_config(&s, None).unwrap_err().to_string();
+        assert!(e.contains("e1000"), "{e}");
+        s.nic = crate::NicModel::Virtio;
+        assert!(vm_config(&s, None).is_ok());
     }
 
     #[test]
@@ -498,6 +544,7 @@ mod tests {
             firmware: Firmware::UefiImage(None),
         };
         s.disks = vec![crate::Disk {
+            bus: crate::StorageBus::Virtio,
             path: "/run/a/disk.qcow2".into(),
             format: DiskFormat::Qcow2,
             read_only: false,
@@ -527,6 +574,7 @@ mod tests {
     fn an_overlay_may_open_its_backing_file_from_ch_51_on() {
         let mut s = spec(Path::new("/run/a"));
         s.disks = vec![crate::Disk {
+            bus: crate::StorageBus::Virtio,
             path: "/run/a/disk.qcow2".into(),
             format: DiskFormat::Qcow2,
             read_only: false,
@@ -583,6 +631,7 @@ mod tests {
     fn rootfs_is_read_only_and_net_needs_tap_and_mac() {
         let mut s = spec(Path::new("/run/a"));
         s.disks = vec![crate::Disk {
+            bus: crate::StorageBus::Virtio,
             path: "/img/rootfs.ext4".into(),
             format: DiskFormat::Raw,
             read_only: true,

@@ -27,7 +27,8 @@ pub use cloud_hypervisor::CloudHypervisor;
 pub use error::VmmError;
 pub use qemu::Qemu;
 pub use spec::{
-    files as spec_files, Boot, Disk, DiskFormat, Firmware, Launched, Memory, VmJail, VmSpec,
+    files as spec_files, Boot, Disk, DiskFormat, Firmware, Launched, Memory, NicModel, StorageBus,
+    VmJail, VmSpec,
 };
 
 /// Removes a run directory's sockets; they are stale once the VMM is gone.

@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+pub use hype_types::{NicModel, StorageBus};
+
 use crate::Accel;
 
 /// Everything a backend needs to launch one VM.
@@ -11,8 +13,8 @@ pub struct VmSpec {
     pub memory_mb: u32,
     /// What starts the guest: hype's kernel, or firmware reading a disk.
     pub boot: Boot,
-    /// virtio-blk disks, in the order the guest sees them (`/dev/vda`,
-    /// `/dev/vdb`, ...); firmware boots the first.
+    /// Disks in the order the guest sees them (`/dev/vda`, `/dev/vdb`, ...
+    /// on virtio-blk); firmware boots the first.
     pub disks: Vec<Disk>,
     /// `{data}/vms/<name>`: sockets, console log, VMM log.
     pub run_dir: PathBuf,
@@ -20,6 +22,9 @@ pub struct VmSpec {
     /// Host tap device and guest MAC, when the VM is networked.
     pub tap: Option<String>,
     pub mac: Option<String>,
+    /// The NIC's model; anything but virtio only on a firmware boot (a
+    /// whole PC), for guests without virtio drivers.
+    pub nic: NicModel,
     /// Confinement of the VMM; `None` runs it as hyped's own user, with
     /// the host's whole filesystem (only when confinement is off).
     pub jail: Option<VmJail>,
@@ -96,9 +101,12 @@ pub enum Firmware {
     UefiFlash { code: PathBuf, vars: PathBuf },
 }
 
-/// One virtio-blk disk.
+/// One disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disk {
+    /// The controller it hangs on: virtio-blk, except on a firmware boot
+    /// of an imported disk whose guest wants SCSI, SATA or IDE.
+    pub bus: StorageBus,
     pub path: PathBuf,
     /// Stated to the VMM, never probed: a guest writes a raw disk's bytes
     /// and could make them look like a qcow2 header naming a host file.

@@ -43,6 +43,7 @@ fn spec(run_dir: &Path, name: &str) -> VmSpec {
         accel: Accel::Kvm,
         tap: None,
         mac: None,
+        nic: hype_vmm::NicModel::Virtio,
         jail: None,
         memory: hype_vmm::Memory::Anonymous,
     }
@@ -219,6 +220,7 @@ async fn a_qcow2_overlay_over_a_raw_image_opens() {
     let run_dir = dir.path().join("vm");
     let mut s = spec(&run_dir, "ch-overlay");
     s.disks = vec![Disk {
+        bus: hype_vmm::StorageBus::Virtio,
         path: overlay.clone(),
         format: DiskFormat::Qcow2,
         read_only: false,

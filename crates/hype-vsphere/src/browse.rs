@@ -203,7 +203,7 @@ fn from_config(name: String, config: Option<&Element>) -> SourceVm {
     vm
 }
 
-fn bus_of(controller: &str) -> DiskBus {
+pub(crate) fn bus_of(controller: &str) -> DiskBus {
     match controller {
         "VirtualIDEController" => DiskBus::Ide,
         "VirtualAHCIController" => DiskBus::Sata,
@@ -217,7 +217,7 @@ fn bus_of(controller: &str) -> DiskBus {
 }
 
 /// `VirtualVmxnet3` → `vmxnet3`; None for devices that are not NICs.
-fn nic_model(kind: &str) -> Option<String> {
+pub(crate) fn nic_model(kind: &str) -> Option<String> {
     const NICS: [&str; 7] = [
         "VirtualE1000",
         "VirtualE1000e",

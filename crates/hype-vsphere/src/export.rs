@@ -213,6 +213,14 @@ async fn run(
     progress.send_modify(|p| p.phase = "done");
     Ok(ExportOutcome {
         firmware: vm.firmware.as_deref().and_then(crate::firmware),
+        buses: placed
+            .iter()
+            .map(|(_, c, _)| {
+                c.map(|c| crate::browse::bus_of(&vm.controllers[c].kind))
+                    .unwrap_or(hype_types::DiskBus::Other)
+            })
+            .collect(),
+        nic: vm.nics.first().cloned(),
         ovf: ovf_path,
         manifest: mf_path,
         disks: targets

@@ -22,6 +22,8 @@ pub struct VmInfo {
     pub controllers: Vec<Controller>,
     pub disks: Vec<Disk>,
     pub cdroms: Vec<Element>,
+    /// The NICs' models in device order (`vmxnet3`, `e1000`, ...).
+    pub nics: Vec<String>,
     /// `config.template`: a template cannot be exported as a VM.
     pub template: bool,
 }
@@ -124,6 +126,7 @@ fn parse_config(config: &Element) -> VmInfo {
         controllers: Vec::new(),
         disks: Vec::new(),
         cdroms: Vec::new(),
+        nics: Vec::new(),
         template: config.child_text("template") == Some("true"),
     };
     let devices: Vec<&Element> = hw
@@ -152,6 +155,8 @@ fn parse_config(config: &Element) -> VmInfo {
             });
         } else if kind == "VirtualCdrom" {
             info.cdroms.push((*d).clone());
+        } else if let Some(model) = crate::browse::nic_model(kind) {
+            info.nics.push(model);
         }
     }
     for disk in &mut info.disks {

@@ -101,6 +101,10 @@ pub struct ExportOutcome {
     pub ovf: PathBuf,
     pub manifest: PathBuf,
     pub disks: Vec<ExportedDisk>,
+    /// Each disk's bus (its controller's kind), in `disks`' order.
+    pub buses: Vec<hype_types::DiskBus>,
+    /// The VM's first NIC's model (`vmxnet3`, `e1000`, ...), if it has one.
+    pub nic: Option<String>,
     /// The VM's `config.firmware`, when vSphere names one hype knows.
     pub firmware: Option<Firmware>,
 }

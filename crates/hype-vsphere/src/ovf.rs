@@ -129,6 +129,20 @@ pub fn descriptor(vm: &VmInfo, disks: &[OvfDisk<'_>]) -> String {
         fields.push(("ResourceType", "17".into()));
         item(&mut s, &fields);
     }
+    // The NICs' models, which an import of this folder defaults its NIC
+    // model from (see ovf_read); their networks are the source's business.
+    let first_nic_id = first_disk_id + disks.len();
+    for (i, model) in vm.nics.iter().enumerate() {
+        item(
+            &mut s,
+            &[
+                ("ElementName", format!("Network adapter {}", i + 1)),
+                ("InstanceID", (first_nic_id + i).to_string()),
+                ("ResourceSubType", nic_subtype(model).into()),
+                ("ResourceType", "10".into()),
+            ],
+        );
+    }
     if let Some(fw) = &vm.firmware {
         let _ = writeln!(
             s,
@@ -146,6 +160,19 @@ fn item(s: &mut String, fields: &[(&str, String)]) {
         let _ = writeln!(s, "        <rasd:{k}>{}</rasd:{k}>", escape(v));
     }
     s.push_str("      </Item>\n");
+}
+
+/// vSphere's OVF spelling of a NIC model (`vmxnet3` → `VmxNet3`).
+fn nic_subtype(model: &str) -> &str {
+    match model {
+        "vmxnet3" => "VmxNet3",
+        "vmxnet2" => "VmxNet2",
+        "vmxnet" => "VmxNet",
+        "e1000" => "E1000",
+        "e1000e" => "E1000e",
+        "pcnet32" => "PCNet32",
+        other => other,
+    }
 }
 
 /// CIM resource type and subtype of a vSphere controller.
@@ -192,6 +219,7 @@ mod tests {
             }],
             disks: vec![],
             cdroms: vec![],
+            nics: vec!["vmxnet3".into()],
             template: false,
         }
     }
@@ -234,8 +262,13 @@ mod tests {
             .unwrap()
             .children("Item")
             .collect();
-        // CPU, memory, one controller, two disks.
-        assert_eq!(items.len(), 5);
+        // CPU, memory, one controller, two disks, a NIC.
+        assert_eq!(items.len(), 6);
+        assert_eq!(items[5].child_text("ResourceSubType"), Some("VmxNet3"));
+        assert_eq!(
+            crate::read_ovf(xml.as_bytes()).unwrap().nic.as_deref(),
+            Some("vmxnet3")
+        );
         assert_eq!(items[4].child_text("Parent"), Some("3"));
         assert_eq!(
             items[4].child_text("HostResource"),

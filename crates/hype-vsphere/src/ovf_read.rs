@@ -1,7 +1,9 @@
 //! Reading an OVF descriptor back (one this crate wrote, or vSphere's):
 //! the disks in DiskSection order with their files and capacities, and the
-//! firmware when `vmw:Config firmware` says. File names are plain names in
-//! the descriptor's folder, never paths.
+//! firmware when `vmw:Config firmware` says, each disk's bus (the CIM
+//! resource type of the controller its Item names as `Parent`) and the
+//! first NIC's model. File names are plain names in the descriptor's
+//! folder, never paths.
 
 use crate::soap::Element;
 use crate::Firmware;
@@ -11,12 +13,43 @@ pub struct OvfDiskFile {
     /// The file's name in the OVF's folder.
     pub file: String,
     pub capacity_bytes: u64,
+    /// The bus of its controller; `None` when the descriptor does not say.
+    pub bus: Option<hype_types::DiskBus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OvfRead {
     pub disks: Vec<OvfDiskFile>,
     pub firmware: Option<Firmware>,
+    /// The first NIC's `ResourceSubType`, lower case (`vmxnet3`, `e1000`).
+    pub nic: Option<String>,
+}
+
+/// The bus of the disk `disk_id` from the hardware `items`: its Item
+/// (`ResourceType` 17, `HostResource` `ovf:/disk/ID`) names its
+/// controller's `InstanceID` as `Parent`; the controller's resource type
+/// is 5 (IDE), 6 (SCSI) or 20 (other storage: SATA, or NVMe by subtype).
+fn bus_of(items: &[&Element], disk_id: &str) -> Option<hype_types::DiskBus> {
+    use hype_types::DiskBus;
+    let text = |it: &Element, n: &str| it.child_text(n).map(str::trim).map(str::to_owned);
+    let disk = items.iter().find(|it| {
+        text(it, "ResourceType").as_deref() == Some("17")
+            && text(it, "HostResource").is_some_and(|h| h.rsplit('/').next() == Some(disk_id))
+    })?;
+    let parent = text(disk, "Parent")?;
+    let ctl = items
+        .iter()
+        .find(|it| text(it, "InstanceID").as_deref() == Some(parent.as_str()))?;
+    let sub = text(ctl, "ResourceSubType")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    Some(match text(ctl, "ResourceType")?.as_str() {
+        "5" => DiskBus::Ide,
+        "6" => DiskBus::Scsi,
+        "20" if sub.contains("nvme") => DiskBus::Nvme,
+        "20" => DiskBus::Sata,
+        _ => DiskBus::Other,
+    })
 }
 
 /// `ovf:capacity` scaled by `ovf:capacityAllocationUnits` (`byte`,
@@ -44,6 +77,10 @@ pub fn read_ovf(text: &[u8]) -> Result<OvfRead, String> {
                 .collect()
         })
         .unwrap_or_default();
+    let hw = env
+        .child("VirtualSystem")
+        .and_then(|vs| vs.child("VirtualHardwareSection"));
+    let items: Vec<&Element> = hw.map(|h| h.children("Item").collect()).unwrap_or_default();
     let mut disks = vec![];
     for d in env
         .child("DiskSection")
@@ -67,21 +104,29 @@ pub fn read_ovf(text: &[u8]) -> Result<OvfRead, String> {
         disks.push(OvfDiskFile {
             file: href.to_string(),
             capacity_bytes,
+            bus: bus_of(&items, id),
         });
     }
     if disks.is_empty() {
         return Err("no disk in DiskSection".into());
     }
-    let firmware = env
-        .child("VirtualSystem")
-        .and_then(|vs| vs.child("VirtualHardwareSection"))
+    let nic = items
+        .iter()
+        .find(|it| it.child_text("ResourceType").map(str::trim) == Some("10"))
+        .and_then(|it| it.child_text("ResourceSubType"))
+        .map(|t| t.trim().to_ascii_lowercase());
+    let firmware = hw
         .and_then(|hw| {
             hw.children("Config")
                 .find(|c| c.attr("key") == Some("firmware"))
         })
         .and_then(|c| c.attr("value"))
         .and_then(crate::firmware);
-    Ok(OvfRead { disks, firmware })
+    Ok(OvfRead {
+        disks,
+        firmware,
+        nic,
+    })
 }
 
 #[cfg(test)]
@@ -100,9 +145,29 @@ mod tests {
         assert_eq!(r.disks[0].capacity_bytes, 1 << 20);
         assert_eq!(r.disks[1].capacity_bytes, 2048);
         assert_eq!(r.firmware, Some(Firmware::Uefi));
+        assert_eq!((r.disks[0].bus, r.nic.as_deref()), (None, None));
         let evil = String::from_utf8_lossy(ovf).replace("a-disk1.vmdk", "../etc/shadow");
         assert!(read_ovf(evil.as_bytes())
             .unwrap_err()
             .contains("plain file name"));
+    }
+
+    #[test]
+    fn each_disk_s_bus_is_its_controller_s_and_the_nic_its_subtype() {
+        let ovf = br#"<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData">
+<References><File ovf:href="a-disk1.vmdk" ovf:id="file1"/><File ovf:href="a-disk2.vmdk" ovf:id="file2"/></References>
+<DiskSection><Disk ovf:capacity="1" ovf:diskId="vmdisk1" ovf:fileRef="file1"/><Disk ovf:capacity="2" ovf:diskId="vmdisk2" ovf:fileRef="file2"/></DiskSection>
+<VirtualSystem ovf:id="a"><VirtualHardwareSection>
+<Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceSubType>vmware.sata.ahci</rasd:ResourceSubType><rasd:ResourceType>20</rasd:ResourceType></Item>
+<Item><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceType>5</rasd:ResourceType></Item>
+<Item><rasd:HostResource>ovf:/disk/vmdisk2</rasd:HostResource><rasd:InstanceID>5</rasd:InstanceID><rasd:Parent>4</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>
+<Item><rasd:HostResource>ovf:/disk/vmdisk1</rasd:HostResource><rasd:InstanceID>6</rasd:InstanceID><rasd:Parent>3</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>
+<Item><rasd:InstanceID>7</rasd:InstanceID><rasd:ResourceSubType>VmxNet3</rasd:ResourceSubType><rasd:ResourceType>10</rasd:ResourceType></Item>
+</VirtualHardwareSection></VirtualSystem></Envelope>"#;
+        let r = read_ovf(ovf).unwrap();
+        use hype_types::DiskBus;
+        assert_eq!(r.disks[0].bus, Some(DiskBus::Sata));
+        assert_eq!(r.disks[1].bus, Some(DiskBus::Ide));
+        assert_eq!(r.nic.as_deref(), Some("vmxnet3"));
     }
 }

@@ -297,6 +297,42 @@ pub struct CreateArgs {
     pub timeout: u64,
 }
 
+/// `--disk-bus` (a byte, not a string: it keeps `ImagesCommand` small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiskBusArg {
+    Virtio,
+    Scsi,
+    Sata,
+    Ide,
+}
+
+impl From<DiskBusArg> for hype_types::StorageBus {
+    fn from(b: DiskBusArg) -> Self {
+        match b {
+            DiskBusArg::Virtio => Self::Virtio,
+            DiskBusArg::Scsi => Self::Scsi,
+            DiskBusArg::Sata => Self::Sata,
+            DiskBusArg::Ide => Self::Ide,
+        }
+    }
+}
+
+/// `--nic-model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NicModelArg {
+    Virtio,
+    E1000,
+}
+
+impl From<NicModelArg> for hype_types::NicModel {
+    fn from(m: NicModelArg) -> Self {
+        match m {
+            NicModelArg::Virtio => Self::Virtio,
+            NicModelArg::E1000 => Self::E1000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum VmmArg {
     Auto,
@@ -364,7 +400,7 @@ pub struct ImportCommon {
     #[arg(long, required_unless_present_any = ["list", "pick"])]
     pub vm: Option<String>,
     /// List the source's VMs and templates instead of importing one.
-    #[arg(long, conflicts_with_all = ["vm", "name", "detach", "firmware", "pick"])]
+    #[arg(long, conflicts_with_all = ["vm", "name", "detach", "firmware", "pick", "disk_bus", "nic_model"])]
     pub list: bool,
     /// Pick VMs from the source's list, fuzzy-searched as you type (needs a
     /// terminal); each becomes a job of one batch, named after its VM.
@@ -385,6 +421,14 @@ pub struct ImportCommon {
     /// The firmware the disk boots with [default: what the source VM used].
     #[arg(long, value_parser = ["bios", "uefi"])]
     pub firmware: Option<String>,
+    /// The bus of every disk on QEMU (sata or ide for guests without virtio
+    /// drivers) [default: each disk's own on the source].
+    #[arg(long, value_enum)]
+    pub disk_bus: Option<DiskBusArg>,
+    /// The NIC on QEMU [default: e1000 for a source's e1000, or its
+    /// vmxnet3 beside SATA/IDE disks; else virtio].
+    #[arg(long, value_enum)]
+    pub nic_model: Option<NicModelArg>,
 }
 
 #[derive(Debug, Args)]
@@ -402,7 +446,7 @@ pub struct VsphereImport {
     pub parallel_downloads: Option<u32>,
     /// Keep the .ovf, disks and .mf in DIR (under hyped's --export-dir)
     /// instead of making an image.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "name", "firmware", "pick"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "name", "firmware", "pick", "disk_bus", "nic_model"])]
     pub export_only: Option<String>,
 }
 

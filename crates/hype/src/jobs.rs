@@ -130,6 +130,12 @@ pub fn import_body(cmd: &ImportCommand) -> Value {
     if let Some(f) = &common.firmware {
         m.insert("firmware".into(), json!(f));
     }
+    if let Some(b) = common.disk_bus {
+        m.insert("disk_bus".into(), json!(hype_types::StorageBus::from(b)));
+    }
+    if let Some(n) = common.nic_model {
+        m.insert("nic_model".into(), json!(hype_types::NicModel::from(n)));
+    }
     if let ImportCommand::Vsphere(a) = cmd {
         if let Some(p) = a.parallel_downloads {
             m.insert("parallel_downloads".into(), json!(p));
@@ -318,6 +324,21 @@ mod tests {
         let forced: Vec<&str> = base.iter().copied().chain(["--firmware", "uefi"]).collect();
         assert_eq!(body_of(&forced)["firmware"], "uefi");
         let bad: Vec<&str> = base.iter().copied().chain(["--firmware", "efi"]).collect();
+        assert!(Cli::try_parse_from(bad).is_err());
+        // The same for the disk bus and the NIC model.
+        assert!(body_of(&base).get("disk_bus").is_none());
+        assert!(body_of(&base).get("nic_model").is_none());
+        let legacy: Vec<&str> = base
+            .iter()
+            .copied()
+            .chain(["--disk-bus", "sata", "--nic-model", "e1000"])
+            .collect();
+        let body = body_of(&legacy);
+        assert_eq!(
+            (body["disk_bus"].as_str(), body["nic_model"].as_str()),
+            (Some("sata"), Some("e1000"))
+        );
+        let bad: Vec<&str> = base.iter().copied().chain(["--disk-bus", "nvme"]).collect();
         assert!(Cli::try_parse_from(bad).is_err());
     }
 

@@ -379,6 +379,8 @@ a-much-longer-name   stopped   2     1024       base    -               qemu   -
             boot_mode: "kernel".into(),
             format: None,
             firmware: None,
+            disks: vec![],
+            nic_model: None,
             created_at: "2026-11-20T01:00:00Z".into(),
         };
         let got = image_table(&[img], datetime!(2026-11-22 01:00:00 UTC));

@@ -52,6 +52,8 @@ async fn list_with_10k() -> anyhow::Result<()> {
                 disk: None,
                 format: None,
                 firmware: None,
+                disks: vec![],
+                nic_model: None,
                 created_at: "2026-01-01T00:00:00Z".into(),
             })
             .await?;

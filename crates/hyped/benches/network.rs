@@ -36,6 +36,8 @@ async fn run() -> anyhow::Result<()> {
             disk: None,
             format: None,
             firmware: None,
+            disks: vec![],
+            nic_model: None,
             created_at: "2026-01-01T00:00:00Z".into(),
         })
         .await?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use common::Server;
-use hype_types::{JobEvent, JobEventType, JobState};
+use hype_types::{JobEvent, JobEventType, JobState, NicModel, StorageBus};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -125,6 +125,12 @@ async fn a_vsphere_vm_becomes_an_image_and_a_wrong_password_fails_cleanly() -> a
         "the VMDK's contents, as raw"
     );
     assert_eq!(image.size_bytes, CAPACITY);
+    // The disk keeps its controller's bus (vcsim's LSI Logic: SCSI), the
+    // NIC its model (vcsim's e1000).
+    assert_eq!(image.disks.len(), 1);
+    assert_eq!(image.disks[0].sha256, sha);
+    assert_eq!(image.disks[0].bus, StorageBus::Scsi);
+    assert_eq!(image.nic_model, Some(NicModel::E1000));
 
     // A wrong password: a failed job with the reason, no image, no files.
     let mut bad = body.clone();
@@ -328,6 +334,10 @@ async fn an_export_only_job_keeps_ovf_disks_and_manifest_under_the_export_dir() 
     let image = s.client.get_image("vc-ovf").await?;
     assert_eq!(image.sha256.as_deref(), Some(sha.as_str()));
     assert_eq!((image.source.as_str(), image.size_bytes), ("ovf", CAPACITY));
+    // The same bus and NIC, read back from the OVF hype wrote.
+    assert_eq!(image.disks.len(), 1);
+    assert_eq!(image.disks[0].bus, StorageBus::Scsi);
+    assert_eq!(image.nic_model, Some(NicModel::E1000));
     assert_eq!(std::fs::read_dir(&out)?.count(), 3, "the folder is kept");
     // A folder whose disk no longer matches its manifest: the job fails
     // naming the file, and registers nothing.

@@ -20,6 +20,10 @@ export type PoolState = "building" | "filling" | "ready" | "failing";
 export type PoolChoice = string | boolean;
 export type BootMode = "firmware" | "kernel";
 export type Firmware = "bios" | "uefi";
+/** The bus an imported image's disk is attached to on QEMU. */
+export type StorageBus = "virtio" | "scsi" | "sata" | "ide";
+/** The NIC an imported image's VMs get on QEMU. */
+export type NicModel = "virtio" | "e1000";
 export type XcpngTransport = "raw" | "xva";
 export type SourceKind = "vsphere" | "xcpng";
 export type DiskBus = "virtio" | "scsi" | "sata" | "ide" | "nvme" | "xen" | "other";
@@ -90,6 +94,15 @@ export interface Event extends Raw {
   detail?: string | null;
 }
 
+/** One disk of an imported image. */
+export interface ImageDisk {
+  /** The file under the image's directory (`disk0.raw`, ...). */
+  file: string;
+  sizeBytes: number;
+  sha256: string;
+  bus: StorageBus;
+}
+
 /** A boot image. */
 export interface Image extends Raw {
   name: string;
@@ -104,6 +117,10 @@ export interface Image extends Raw {
   format?: string | null;
   kernelVersion?: string | null;
   sha256?: string | null;
+  /** An imported image's disks, boot disk first, each on its bus. */
+  disks?: ImageDisk[];
+  /** The NIC an imported image's VMs get. */
+  nicModel?: NicModel | null;
 }
 
 /** Where a job is. */
@@ -140,6 +157,8 @@ export interface JobSource {
   insecure: boolean;
   boot?: BootMode;
   firmware?: Firmware | null;
+  diskBus?: StorageBus | null;
+  nicModel?: NicModel | null;
   parallelDownloads?: number | null;
   removeCdrom?: boolean;
   shutdown?: boolean;
@@ -391,6 +410,10 @@ export interface VsphereJob {
   insecure?: boolean;
   boot?: BootMode;
   firmware?: Firmware | null;
+  /** Every disk's bus on QEMU (default: each disk's own on the source). */
+  disk_bus?: StorageBus | null;
+  /** The NIC on QEMU (default: what the source had). */
+  nic_model?: NicModel | null;
   parallel_downloads?: number | null;
   remove_cdrom?: boolean;
   shutdown?: boolean;
@@ -411,6 +434,10 @@ export interface XcpngJob {
   insecure?: boolean;
   boot?: BootMode;
   firmware?: Firmware | null;
+  /** Every disk's bus on QEMU (default: each disk's own on the source). */
+  disk_bus?: StorageBus | null;
+  /** The NIC on QEMU (default: what the source had). */
+  nic_model?: NicModel | null;
   transport?: XcpngTransport | null;
 }
 
@@ -504,6 +531,10 @@ export interface OvfJob {
   name?: string | null;
   boot?: BootMode;
   firmware?: Firmware | null;
+  /** Every disk's bus on QEMU (default: each disk's own on the source). */
+  disk_bus?: StorageBus | null;
+  /** The NIC on QEMU (default: what the source had). */
+  nic_model?: NicModel | null;
 }
 
 /** One job as submitted, tagged by `kind`. */

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hype_types::{JobKind, JobSource, XcpngTransport};
+use hype_types::{DiskBus, JobKind, JobSource, XcpngTransport};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -16,13 +16,17 @@ pub(crate) struct Disk {
     /// What the exporter wrote (`raw`, `vmdk`), never guessed from the
     /// bytes: a guest can write any header it likes into its own disk.
     pub format: &'static str,
+    /// The bus the source attached it to, when it says.
+    pub bus: Option<DiskBus>,
 }
 
-/// What an exporter brought back: the disks, boot disk first, and the
-/// firmware the source VM booted with, if it says.
+/// What an exporter brought back: the disks, boot disk first, the
+/// firmware the source VM booted with and its first NIC's model, if it
+/// says.
 pub(crate) struct Exported {
     pub disks: Vec<Disk>,
     pub firmware: Option<hype_types::Firmware>,
+    pub nic: Option<String>,
 }
 
 pub(crate) enum ExportError {
@@ -80,9 +84,14 @@ impl Exporter {
             Exporter::Xcpng(source) => {
                 let out = hype_xcpng::export(source, dest, progress, cancel).await;
                 match out {
+                    // XCP-ng's disks are Xen PV block devices (and its NICs
+                    // netfront): a guest that ran on them with PV drivers is
+                    // a Linux with virtio drivers too (a Windows guest with
+                    // Xen's drivers has none: its job asks for `ide`).
                     Ok(o) => Ok(Exported {
-                        disks: disks(o.disks, "raw"),
+                        disks: disks(o.disks, "raw", &[DiskBus::Xen]),
                         firmware: Some(o.firmware),
+                        nic: Some("xen".into()),
                     }),
                     Err(hype_xcpng::XcpngError::Cancelled) => Err(ExportError::Cancelled),
                     Err(e) => Err(ExportError::Failed(e.to_string())),
@@ -93,8 +102,9 @@ impl Exporter {
                 match out {
                     // ExportVm streams each disk as a stream-optimised VMDK.
                     Ok(o) => Ok(Exported {
-                        disks: disks(o.disks, "vmdk"),
+                        disks: disks(o.disks, "vmdk", &o.buses),
                         firmware: o.firmware,
+                        nic: o.nic,
                     }),
                     Err(hype_vsphere::VsphereError::Cancelled) => Err(ExportError::Cancelled),
                     Err(e) => Err(ExportError::Failed(e.to_string())),
@@ -133,9 +143,11 @@ impl Exporter {
                             path: dir.join(&d.file),
                             capacity_bytes: d.capacity_bytes,
                             format: "vmdk",
+                            bus: d.bus,
                         })
                         .collect(),
                     firmware: read.firmware,
+                    nic: read.nic,
                 })
             }
         }
@@ -143,14 +155,21 @@ impl Exporter {
 }
 
 /// The exported disks as the runner converts them, in the format the
-/// exporter says it wrote.
-fn disks(exported: Vec<hype_types::ExportedDisk>, format: &'static str) -> Vec<Disk> {
+/// exporter says it wrote, with the buses the source gave (in order; the
+/// last one repeats for disks past the list's end).
+fn disks(
+    exported: Vec<hype_types::ExportedDisk>,
+    format: &'static str,
+    buses: &[DiskBus],
+) -> Vec<Disk> {
     exported
         .into_iter()
-        .map(|d| Disk {
+        .enumerate()
+        .map(|(i, d)| Disk {
             path: d.path,
             capacity_bytes: d.capacity_bytes,
             format,
+            bus: buses.get(i).or(buses.last()).copied(),
         })
         .collect()
 }

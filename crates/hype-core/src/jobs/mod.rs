@@ -9,6 +9,7 @@
 //! their verified bytes, see `hype_vsphere::resume`).
 
 mod convert;
+mod devices;
 mod exporter;
 mod keep;
 mod runner;

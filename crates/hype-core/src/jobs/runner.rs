@@ -324,7 +324,17 @@ impl Hype {
             files.push(name);
         }
         progress.send_modify(|p| p.phase = "verifying");
-        let sha = convert::sha256(&out_dir.join(&files[0]), cancel).await?;
+        let mut image_disks = vec![];
+        for (d, file) in disks.iter().zip(&files) {
+            image_disks.push(hype_types::ImageDisk {
+                file: file.clone(),
+                size_bytes: d.capacity_bytes,
+                sha256: convert::sha256(&out_dir.join(file), cancel).await?,
+                bus: super::devices::bus(&spec.source(), d.bus),
+            });
+        }
+        let nic = super::devices::nic(&spec.source(), exported.nic.as_deref(), &image_disks);
+        let sha = image_disks[0].sha256.clone();
         progress.send_modify(|p| p.phase = "registering");
         if cancel.is_cancelled() {
             return Err(ExportError::Cancelled);
@@ -360,6 +370,8 @@ impl Hype {
             disk: Some(files[0].clone()),
             format: Some("raw".into()),
             firmware: Some(firmware.as_str().into()),
+            disks: image_disks,
+            nic_model: Some(nic.as_str().into()),
             created_at: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .expect("UTC timestamps format"),

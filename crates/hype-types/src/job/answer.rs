@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{BootMode, JobKind, JobState, XcpngTransport};
-use crate::image::Firmware;
+use crate::image::{Firmware, NicModel, StorageBus};
 
 /// The job's source as stored and shown (no password, ever).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -28,6 +28,12 @@ pub struct JobSource {
     /// The firmware asked for; absent means the source's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firmware: Option<Firmware>,
+    /// The disk bus asked for; absent means each disk's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_bus: Option<StorageBus>,
+    /// The NIC model asked for; absent means the source's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nic_model: Option<NicModel>,
     /// The job keeps the export in `output` and makes no image.
     #[serde(default)]
     pub export_only: bool,

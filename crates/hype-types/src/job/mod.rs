@@ -10,7 +10,7 @@ pub use answer::{Job, JobEvent, JobEventType, JobProgress, JobResume, JobSource,
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::image::Firmware;
+use crate::image::{Firmware, NicModel, StorageBus};
 use crate::vm::validate_name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -226,6 +226,11 @@ pub struct VsphereJob {
     /// The firmware the image boots with (`bios` or `uefi`); by default
     /// what the source VM declares.
     pub firmware: Option<Firmware>,
+    /// The bus of every disk on QEMU (`virtio`, `scsi`, `sata`, `ide`); by
+    /// default each disk's own on the source.
+    pub disk_bus: Option<StorageBus>,
+    /// The NIC on QEMU (`virtio`, `e1000`); by default what the source had.
+    pub nic_model: Option<NicModel>,
     /// Keep what vSphere gave (`.ovf`, every disk, `.mf`, digests checked)
     /// in `output` instead of making an image.
     #[serde(default)]
@@ -258,6 +263,11 @@ pub struct XcpngJob {
     /// The firmware the image boots with (`bios` or `uefi`); by default
     /// what the source VM declares.
     pub firmware: Option<Firmware>,
+    /// The bus of every disk on QEMU (`virtio`, `scsi`, `sata`, `ide`); by
+    /// default each disk's own on the source.
+    pub disk_bus: Option<StorageBus>,
+    /// The NIC on QEMU (`virtio`, `e1000`); by default what the source had.
+    pub nic_model: Option<NicModel>,
 }
 
 /// An OVF folder on hyped's host: the `.ovf`, its disks and the `.mf`
@@ -275,6 +285,11 @@ pub struct OvfJob {
     /// The firmware the image boots with; by default what the OVF says
     /// (`vmw:Config firmware`), else BIOS.
     pub firmware: Option<Firmware>,
+    /// The bus of every disk on QEMU (`virtio`, `scsi`, `sata`, `ide`); by
+    /// default each disk's own on the source.
+    pub disk_bus: Option<StorageBus>,
+    /// The NIC on QEMU (`virtio`, `e1000`); by default what the source had.
+    pub nic_model: Option<NicModel>,
 }
 
 impl std::fmt::Debug for JobSpec {
@@ -535,6 +550,43 @@ mod tests {
             "vm":null,"insecure":false}))
         .unwrap();
         assert_eq!(old.firmware, None);
+    }
+
+    #[test]
+    fn disk_bus_and_nic_model_are_checked_and_shown() {
+        let job = |extra: serde_json::Value| {
+            let mut v = json!({"kind":"ovf","path":"/srv/x"});
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            parse(v).map(|mut s| s.remove(0))
+        };
+        let plain = job(json!({})).unwrap();
+        assert_eq!(
+            (plain.source().disk_bus, plain.source().nic_model),
+            (None, None)
+        );
+        let sata = job(json!({"disk_bus":"sata","nic_model":"e1000"})).unwrap();
+        let shown = serde_json::to_value(sata.source()).unwrap();
+        assert_eq!(
+            (shown["disk_bus"].as_str(), shown["nic_model"].as_str()),
+            (Some("sata"), Some("e1000"))
+        );
+        let e = job(json!({"disk_bus":"nvme"})).unwrap_err();
+        assert!(e.message.contains("unknown variant `nvme`"), "{e}");
+        let e = job(json!({"nic_model":"vmxnet3"})).unwrap_err();
+        assert!(e.message.contains("unknown variant `vmxnet3`"), "{e}");
+        // hype's kernel boots a microvm, which has virtio only.
+        let e = job(json!({"disk_bus":"ide","boot":"kernel"})).unwrap_err();
+        assert!(e.message.contains("`disk_bus`"), "{e}");
+        let e = job(json!({"nic_model":"e1000","boot":"kernel"})).unwrap_err();
+        assert!(e.message.contains("`nic_model`"), "{e}");
+        let e = parse(
+            json!({"kind":"vsphere_export","url":"https://vc/sdk","username":"u",
+            "password":"p","vm":"v","export_only":true,"output":"/srv/e/x","disk_bus":"sata"}),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("export_only"), "{e}");
     }
 
     #[test]

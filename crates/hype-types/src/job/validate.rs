@@ -111,7 +111,7 @@ impl JobSpec {
                 ))
             }
         };
-        let (boot, firmware) = match self {
+        let (boot, firmware, disk_bus, nic_model) = match self {
             JobSpec::VsphereExport(j) => {
                 check_url(&j.url)?;
                 if j.username.is_empty() {
@@ -144,7 +144,7 @@ impl JobSpec {
                         ));
                     }
                 }
-                (j.boot, j.firmware)
+                (j.boot, j.firmware, j.disk_bus, j.nic_model)
             }
             JobSpec::XcpngExport(j) => {
                 if let Some(p) = &j.xva {
@@ -175,7 +175,7 @@ impl JobSpec {
                         return Err(missing("vm"));
                     }
                 }
-                (j.boot, j.firmware)
+                (j.boot, j.firmware, j.disk_bus, j.nic_model)
             }
             JobSpec::Ovf(j) => {
                 if !j.path.starts_with('/') {
@@ -184,7 +184,7 @@ impl JobSpec {
                         "`path` must be an absolute path on hyped's host",
                     ));
                 }
-                (j.boot, j.firmware)
+                (j.boot, j.firmware, j.disk_bus, j.nic_model)
             }
         };
         if firmware.is_some() && boot != BootMode::Firmware {
@@ -192,6 +192,24 @@ impl JobSpec {
                 "invalid_job",
                 "`firmware` applies to `boot: firmware` only",
             ));
+        }
+        // hype's kernel boots a microvm, which has virtio devices only.
+        for (field, given) in [
+            ("disk_bus", disk_bus.is_some()),
+            ("nic_model", nic_model.is_some()),
+        ] {
+            if given && boot != BootMode::Firmware {
+                return Err(InvalidJob::unprocessable(
+                    "invalid_job",
+                    format!("`{field}` applies to `boot: firmware` only"),
+                ));
+            }
+            if given && self.export_output().is_some() {
+                return Err(InvalidJob::unprocessable(
+                    "invalid_job",
+                    format!("`{field}` applies to jobs that make an image, not to `export_only`"),
+                ));
+            }
         }
         if self.name().is_none() && self.image_name().is_none() {
             return Err(InvalidJob::unprocessable(
@@ -239,6 +257,8 @@ impl JobSpec {
                 parallel_downloads: s.parallel_downloads,
                 boot: s.boot,
                 firmware: s.firmware,
+                disk_bus: s.disk_bus,
+                nic_model: s.nic_model,
                 export_only: s.export_only,
                 output: s.output.clone(),
             }),
@@ -253,12 +273,16 @@ impl JobSpec {
                 insecure: s.insecure,
                 boot: s.boot,
                 firmware: s.firmware,
+                disk_bus: s.disk_bus,
+                nic_model: s.nic_model,
             }),
             JobKind::Ovf => JobSpec::Ovf(super::OvfJob {
                 name,
                 path: s.path.clone()?,
                 boot: s.boot,
                 firmware: s.firmware,
+                disk_bus: s.disk_bus,
+                nic_model: s.nic_model,
             }),
         })
     }
@@ -278,6 +302,8 @@ impl JobSpec {
                 parallel_downloads: j.parallel_downloads,
                 boot: j.boot,
                 firmware: j.firmware,
+                disk_bus: j.disk_bus,
+                nic_model: j.nic_model,
                 export_only: j.export_only,
                 output: j.output.clone(),
                 path: None,
@@ -295,6 +321,8 @@ impl JobSpec {
                 parallel_downloads: None,
                 boot: j.boot,
                 firmware: j.firmware,
+                disk_bus: j.disk_bus,
+                nic_model: j.nic_model,
                 export_only: false,
                 output: None,
                 path: None,
@@ -312,6 +340,8 @@ impl JobSpec {
                 parallel_downloads: None,
                 boot: j.boot,
                 firmware: j.firmware,
+                disk_bus: j.disk_bus,
+                nic_model: j.nic_model,
                 export_only: false,
                 output: None,
                 path: Some(j.path.clone()),

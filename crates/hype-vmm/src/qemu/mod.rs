@@ -1,6 +1,7 @@
 //! The QEMU backend: `qemu-system-x86_64 -M microvm`, driven over QMP, with
 //! the guest agent on a virtio-serial port backed by a unix socket.
 
+mod devices;
 mod qmp;
 mod standby;
 
@@ -15,6 +16,7 @@ use crate::jail::Bind;
 use crate::launch::{self, JailExtras};
 use crate::spec::files;
 use crate::{process, Accel, Boot, Firmware, Launched, Memory, Result, VmSpec, Vmm, VmmError};
+pub use devices::IDE_MAX_DISKS;
 pub use qmp::{Qmp, QmpError};
 
 /// How long QEMU gets to open its QMP socket.
@@ -175,24 +177,7 @@ impl Qemu {
         }
         a.push("-device".into());
         a.push(format!("virtio-rng-{bus}"));
-        for (i, disk) in spec.disks.iter().enumerate() {
-            let ro = if disk.read_only { ",readonly=on" } else { "" };
-            a.push("-drive".into());
-            a.push(format!(
-                "id=disk{i},file={},format={},if=none{ro}",
-                disk.path.display(),
-                disk.format.as_str()
-            ));
-            // The firmware boots the first disk; a kernel boot has no
-            // firmware that would look.
-            let boot = if firmware && i == 0 {
-                ",bootindex=0"
-            } else {
-                ""
-            };
-            a.push("-device".into());
-            a.push(format!("virtio-blk-{bus},drive=disk{i}{boot}"));
-        }
+        a.extend(devices::disks(spec, firmware));
         if let (Some(tap), Some(mac)) = (&spec.tap, &spec.mac) {
             a.push("-netdev".into());
             // A jailed QEMU gets its tap as an open descriptor (its network
@@ -202,9 +187,7 @@ impl Qemu {
                 None => format!("tap,id=net0,ifname={tap},script=no,downscript=no"),
             });
             a.push("-device".into());
-            // No option ROM: PXE is not how these guests boot.
-            let rom = if firmware { ",romfile=" } else { "" };
-            a.push(format!("virtio-net-{bus},netdev=net0,mac={mac}{rom}"));
+            a.push(devices::nic(spec, firmware, mac));
         }
         a
     }
@@ -212,6 +195,17 @@ impl Qemu {
     /// Spawns QEMU with `spec`'s devices plus `extra` arguments and waits
     /// for its QMP socket. Leaves no process behind on error.
     async fn start(&self, spec: &VmSpec, extra: &[String], binds: Vec<Bind>) -> Result<Launched> {
+        let ide = spec
+            .disks
+            .iter()
+            .filter(|d| d.bus == crate::StorageBus::Ide);
+        if ide.count() > devices::IDE_MAX_DISKS {
+            return Err(VmmError::NotSupported {
+                vm: spec.name.clone(),
+                what: "more than four IDE disks",
+                backend: "qemu",
+            });
+        }
         let mut args = self.args(spec);
         args.extend(extra.iter().cloned());
         let vmm = launch::spawn(
@@ -473,7 +467,7 @@ mod tests {
         assert_eq!(parse_version("garbage"), None);
     }
 
-    fn spec(boot: Boot) -> VmSpec {
+    pub(super) fn spec(boot: Boot) -> VmSpec {
         VmSpec {
             name: "a".into(),
             id: "id".into(),
@@ -485,12 +479,13 @@ mod tests {
             accel: Accel::Tcg,
             tap: Some("hype-tap0".into()),
             mac: Some("52:54:00:00:00:01".into()),
+            nic: crate::NicModel::Virtio,
             jail: None,
             memory: Memory::Anonymous,
         }
     }
 
-    fn qemu() -> Qemu {
+    pub(super) fn qemu() -> Qemu {
         Qemu {
             binary: "qemu-system-x86_64".into(),
             version: None,
@@ -498,15 +493,16 @@ mod tests {
     }
 
     /// The value following `flag`, every time it appears.
-    fn values<'a>(args: &'a [String], flag: &str) -> Vec<&'a str> {
+    pub(super) fn values<'a>(args: &'a [String], flag: &str) -> Vec<&'a str> {
         args.windows(2)
             .filter(|w| w[0] == flag)
             .map(|w| w[1].as_str())
             .collect()
     }
 
-    fn overlay() -> Disk {
+    pub(super) fn overlay() -> Disk {
         Disk {
+            bus: crate::StorageBus::Virtio,
             path: "/run/a/disk.qcow2".into(),
             format: DiskFormat::Qcow2,
             read_only: false,
@@ -593,6 +589,7 @@ mod tests {
         });
         s.disks = vec![
             Disk {
+                bus: crate::StorageBus::Virtio,
                 path: "/img/rootfs.ext4".into(),
                 format: DiskFormat::Raw,
                 read_only: true,

@@ -32,6 +32,13 @@ pub fn debian_disk() -> PathBuf {
     built_disk("build-debian-test-disk.sh", &[])
 }
 
+/// The Debian disk of `scripts/build-debian-test-disk.sh sata`: Debian's
+/// generic kernel booted by syslinux, no virtio in its boot path.
+#[allow(dead_code)]
+pub fn debian_sata_disk() -> PathBuf {
+    built_disk("build-debian-test-disk.sh", &["sata"])
+}
+
 /// Runs `scripts/<script> <args>`, which prints the disk's path.
 fn built_disk(script: &str, args: &[&str]) -> PathBuf {
     let out = Command::new("bash")

@@ -6,7 +6,9 @@ from typing import Dict, List, Literal, Optional, Union
 
 from typing_extensions import NotRequired, TypedDict
 
-from ._enums import BootMode, Firmware, PoolChoice, SourceKind, VmmChoice, XcpngTransport
+from ._enums import (
+    BootMode, Firmware, NicModel, PoolChoice, SourceKind, StorageBus, VmmChoice, XcpngTransport,
+)
 
 
 class NetworkSpec(TypedDict, total=False):
@@ -78,6 +80,10 @@ class VsphereJob(TypedDict):
     insecure: NotRequired[bool]
     boot: NotRequired[BootMode]
     firmware: NotRequired[Optional[Firmware]]
+    #: Every disk's bus on QEMU (default: each disk's own on the source).
+    disk_bus: NotRequired[Optional[StorageBus]]
+    #: The NIC on QEMU (default: what the source had).
+    nic_model: NotRequired[Optional[NicModel]]
     parallel_downloads: NotRequired[Optional[int]]
     remove_cdrom: NotRequired[bool]
     shutdown: NotRequired[bool]
@@ -100,6 +106,10 @@ class XcpngJob(TypedDict):
     insecure: NotRequired[bool]
     boot: NotRequired[BootMode]
     firmware: NotRequired[Optional[Firmware]]
+    #: Every disk's bus on QEMU (default: each disk's own on the source).
+    disk_bus: NotRequired[Optional[StorageBus]]
+    #: The NIC on QEMU (default: what the source had).
+    nic_model: NotRequired[Optional[NicModel]]
     transport: NotRequired[Optional[XcpngTransport]]
 
 
@@ -121,6 +131,10 @@ class OvfJob(TypedDict):
     name: NotRequired[Optional[str]]
     boot: NotRequired[BootMode]
     firmware: NotRequired[Optional[Firmware]]
+    #: Every disk's bus on QEMU (default: each disk's own on the source).
+    disk_bus: NotRequired[Optional[StorageBus]]
+    #: The NIC on QEMU (default: what the source had).
+    nic_model: NotRequired[Optional[NicModel]]
 
 
 #: One job as submitted, tagged by ``kind``.

@@ -16,6 +16,10 @@ VmmKind = Literal["cloud-hypervisor", "qemu"]
 VmmChoice = Literal["auto", "cloud-hypervisor", "qemu"]
 BootMode = Literal["firmware", "kernel"]
 Firmware = Literal["bios", "uefi"]
+#: The bus an imported image's disk is attached to on QEMU.
+StorageBus = Literal["virtio", "scsi", "sata", "ide"]
+#: The NIC an imported image's VMs get on QEMU.
+NicModel = Literal["virtio", "e1000"]
 XcpngTransport = Literal["raw", "xva"]
 PoolState = Literal["building", "filling", "ready", "failing"]
 #: ``pool`` on a create: a warm pool's name, or ``False`` to boot cold.

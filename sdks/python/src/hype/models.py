@@ -20,8 +20,9 @@ from ._bodies import (
     NetworkSpec, OvfJob, ProbeRequest, VsphereJob, XcpngJob,
 )
 from ._enums import (
-    BootMode, DiskBus, EventType, FileKind, Firmware, JobEventType, JobKind, JobState, OutputEncoding,
-    PoolChoice, PoolState, PowerState, SourceKind, VmmChoice, VmmKind, VmState, XcpngTransport,
+    BootMode, DiskBus, EventType, FileKind, Firmware, JobEventType, JobKind, JobState, NicModel,
+    OutputEncoding, PoolChoice, PoolState, PowerState, SourceKind, StorageBus, VmmChoice, VmmKind,
+    VmState, XcpngTransport,
 )
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
     "SourceKind", "DiskBus", "PowerState", "SourceDisk", "SourceNic", "SourceVm", "Inventory",
     "InventoryRequest", "OvfJob", "StatusInfo", "StateCount", "MemoryStatus", "DiskSpace",
     "Pool", "PoolState", "PoolChoice", "CreatePool", "ExecRequest", "ExecResult", "OutputEncoding",
-    "FileInfo", "FileKind", "FileList", "Uploaded", "Download",
+    "FileInfo", "FileKind", "FileList", "Uploaded", "Download", "ImageDisk", "StorageBus", "NicModel",
 ]
 
 M = TypeVar("M", bound="Model")
@@ -210,6 +211,17 @@ class Event(Model):
 
 
 @dataclass
+class ImageDisk(Model):
+    """One disk of an imported image."""
+
+    #: The file under the image's directory (``disk0.raw``, ...).
+    file: str
+    size_bytes: int
+    sha256: str
+    bus: StorageBus
+
+
+@dataclass
 class Image(Model):
     """A boot image."""
 
@@ -226,6 +238,10 @@ class Image(Model):
     format: Optional[str] = None
     kernel_version: Optional[str] = None
     sha256: Optional[str] = None
+    #: An imported image's disks, boot disk first, each on its bus.
+    disks: Optional[List[ImageDisk]] = None
+    #: The NIC an imported image's VMs get (``virtio`` or ``e1000``).
+    nic_model: Optional[NicModel] = None
 
 
 @dataclass
@@ -272,6 +288,8 @@ class JobSource(Model):
     insecure: bool
     boot: Optional[BootMode] = None
     firmware: Optional[Firmware] = None
+    disk_bus: Optional[StorageBus] = None
+    nic_model: Optional[NicModel] = None
     parallel_downloads: Optional[int] = None
     remove_cdrom: Optional[bool] = None
     shutdown: Optional[bool] = None
