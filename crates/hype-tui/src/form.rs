@@ -96,6 +96,13 @@ pub struct Source {
     pub insecure: bool,
 }
 
+/// The source kind typed in the form's first field, if it is one.
+pub fn source_kind(typed: &str) -> Option<SourceKind> {
+    [SourceKind::Xcpng, SourceKind::Vsphere]
+        .into_iter()
+        .find(|k| k.as_str() == typed.trim())
+}
+
 impl std::fmt::Debug for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Source")
@@ -111,10 +118,7 @@ impl std::fmt::Debug for Source {
 impl Source {
     /// The variable the CLI reads this kind's password from.
     pub fn password_env(&self) -> &'static str {
-        match self.kind {
-            SourceKind::Vsphere => "HYPE_VSPHERE_PASSWORD",
-            SourceKind::Xcpng => "HYPE_XCPNG_PASSWORD",
-        }
+        self.kind.job_kind().password_env()
     }
 
     /// `POST /api/v1/sources/inventory`'s body.
@@ -131,10 +135,7 @@ impl Source {
     /// it) into the image `image`, booting through firmware as
     /// `hype images import` does by default.
     pub fn job_body(&self, password: Option<&str>, vm: &str, image: &str) -> Value {
-        let kind = match self.kind {
-            SourceKind::Vsphere => "vsphere_export",
-            SourceKind::Xcpng => "xcpng_export",
-        };
+        let kind = self.kind.job_kind().as_str();
         let mut b = json!({"kind": kind, "url": self.url, "username": self.username,
             "insecure": self.insecure, "vm": vm, "name": image, "boot": "firmware"});
         if let Some(p) = password {
@@ -195,11 +196,8 @@ impl ImportForm {
     /// The source, or what is wrong with the form.
     pub fn to_source(&self) -> Result<Source, String> {
         let [kind, url, user, password, insecure] = &self.values;
-        let kind = match kind.trim() {
-            "xcpng" => SourceKind::Xcpng,
-            "vsphere" => SourceKind::Vsphere,
-            k => return Err(format!("kind must be xcpng or vsphere, not {k:?}")),
-        };
+        let kind = source_kind(kind)
+            .ok_or_else(|| format!("kind must be xcpng or vsphere, not {:?}", kind.trim()))?;
         let url = url.trim();
         if url.is_empty() {
             return Err("the source needs a URL".into());

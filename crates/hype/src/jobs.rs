@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hype_client::Client;
-use hype_types::{Job, JobList, JobState};
+use hype_types::{Job, JobKind, JobList, JobState};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -110,13 +110,13 @@ pub fn import_body(cmd: &ImportCommand) -> Value {
             json!({"kind": "vsphere_export", "url": a.common.url, "username": a.common.username,
                 "vm": a.common.vm.clone().unwrap_or_default(), "insecure": a.common.insecure, "shutdown": a.shutdown,
                 "remove_cdrom": a.remove_cdrom, "boot": a.common.boot}),
-            "HYPE_VSPHERE_PASSWORD",
+            JobKind::VsphereExport.password_env(),
         ),
         ImportCommand::Xcpng(a) => (
             json!({"kind": "xcpng_export", "url": a.common.url, "username": a.common.username,
                 "vm": a.common.vm.clone().unwrap_or_default(), "insecure": a.common.insecure, "transport": a.transport,
                 "boot": a.common.boot}),
-            "HYPE_XCPNG_PASSWORD",
+            JobKind::XcpngExport.password_env(),
         ),
     };
     let common = match cmd {

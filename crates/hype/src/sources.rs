@@ -6,7 +6,7 @@
 
 use anyhow::Result;
 use hype_client::Client;
-use hype_types::Inventory;
+use hype_types::{Inventory, SourceKind};
 use serde_json::{json, Value};
 
 use crate::cli::ImportCommand;
@@ -14,13 +14,13 @@ use crate::output::{self, Format, Table};
 
 /// The inventory request for the source an import command names.
 pub fn inventory_body(cmd: &ImportCommand) -> Value {
-    let (kind, common, env) = match cmd {
-        ImportCommand::Vsphere(a) => ("vsphere", &a.common, "HYPE_VSPHERE_PASSWORD"),
-        ImportCommand::Xcpng(a) => ("xcpng", &a.common, "HYPE_XCPNG_PASSWORD"),
+    let (kind, common) = match cmd {
+        ImportCommand::Vsphere(a) => (SourceKind::Vsphere, &a.common),
+        ImportCommand::Xcpng(a) => (SourceKind::Xcpng, &a.common),
     };
-    let mut body = json!({"kind": kind, "url": common.url, "username": common.username,
+    let mut body = json!({"kind": kind.as_str(), "url": common.url, "username": common.username,
         "insecure": common.insecure});
-    if let Ok(p) = std::env::var(env) {
+    if let Ok(p) = std::env::var(kind.job_kind().password_env()) {
         if !p.is_empty() {
             body["password"] = json!(p);
         }

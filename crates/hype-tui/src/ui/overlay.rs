@@ -90,10 +90,10 @@ pub fn create(form: &CreateForm, theme: Theme, f: &mut Frame, area: Rect) {
 /// The import form; the password shows as stars, or where it comes from
 /// when left empty.
 pub fn import(form: &ImportForm, theme: Theme, f: &mut Frame, area: Rect) {
-    let env = match form.values[0].trim() {
-        "vsphere" => "HYPE_VSPHERE_PASSWORD",
-        _ => "HYPE_XCPNG_PASSWORD",
-    };
+    let env = crate::form::source_kind(&form.values[0])
+        .unwrap_or(hype_types::SourceKind::Xcpng)
+        .job_kind()
+        .password_env();
     let mut lines: Vec<Line> = IMPORT_FIELDS
         .iter()
         .zip(&form.values)
