@@ -9,12 +9,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use common::vcsim::{self, Sim};
 use common::Server;
 use hype_types::{Job, JobEvent, JobEventType, JobState};
 use serde_json::json;
@@ -27,42 +28,18 @@ const CAPACITY: u64 = 2 << 30;
 /// MiB of incompressible data) takes about 12 s, time to stop hyped twice.
 const RATE: u64 = 8 << 20;
 
-struct Sim(Child, String);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 impl Sim {
+    /// The simulator serving `disk` as a disk of `CAPACITY`, throttled.
     fn start(disk: &Path, data: &Path) -> anyhow::Result<Sim> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let built = Command::new(root.join("scripts/build-vcsim.sh")).output()?;
-        anyhow::ensure!(
-            built.status.success(),
-            "cannot build the vCenter simulator; run scripts/install-deps.sh: {}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        let bin = String::from_utf8(built.stdout)?.trim().to_owned();
-        let mut child = Command::new(bin)
-            .args(["-listen", "127.0.0.1:0", "-data-dir"])
-            .arg(data)
-            .arg("-disk-file")
-            .arg(disk)
-            .args(["-disk-capacity", &CAPACITY.to_string()])
-            .args(["-rate", &RATE.to_string()])
-            .env("VCSIM_USERNAME", USER)
-            .env("VCSIM_PASSWORD", PASSWORD)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-        let v: serde_json::Value = serde_json::from_str(&line).context("simulator banner")?;
-        let url = v["url"].as_str().context("url")?.to_owned();
-        Ok(Sim(child, url))
+        vcsim::spawn(
+            vcsim::command(USER, PASSWORD)?
+                .arg("-data-dir")
+                .arg(data)
+                .arg("-disk-file")
+                .arg(disk)
+                .args(["-disk-capacity", &CAPACITY.to_string()])
+                .args(["-rate", &RATE.to_string()]),
+        )
     }
 
     /// The disk requests the simulator served: (lease, range, bytes sent).
@@ -123,21 +100,7 @@ fn make_disks(dir: &Path) -> anyhow::Result<(String, PathBuf)> {
         .context("sha256sum output")?
         .to_owned();
     let vmdk = dir.join("src.vmdk");
-    let ok = Command::new("qemu-img")
-        .args([
-            "convert",
-            "-f",
-            "raw",
-            "-O",
-            "vmdk",
-            "-o",
-            "subformat=streamOptimized",
-        ])
-        .arg(&raw)
-        .arg(&vmdk)
-        .status()?
-        .success();
-    anyhow::ensure!(ok, "qemu-img convert to VMDK");
+    vcsim::stream_vmdk(&raw, &vmdk)?;
     std::fs::remove_file(&raw)?;
     Ok((sha, vmdk))
 }

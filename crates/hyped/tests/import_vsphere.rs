@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Context;
+use common::vcsim::{self, Sim};
 use common::Server;
 use hype_types::{JobEvent, JobEventType, JobState, NicModel, StorageBus};
 use serde_json::json;
@@ -20,65 +19,25 @@ const PASSWORD: &str = "vc-s3cret-pw";
 /// The disk size govmomi's simulator declares for its VMs (1024 KB).
 const CAPACITY: u64 = 1 << 20;
 
-struct Sim(Child, String);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The simulator serving `disk` as every VM disk; the build script fails
-/// with a pointer to install-deps.sh when Go or govmomi are missing.
-fn vcsim(disk: &Path, data: &Path) -> anyhow::Result<Sim> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let built = Command::new(root.join("scripts/build-vcsim.sh")).output()?;
-    anyhow::ensure!(
-        built.status.success(),
-        "cannot build the vCenter simulator; run scripts/install-deps.sh: {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let bin = String::from_utf8(built.stdout)?.trim().to_owned();
-    let mut child = Command::new(bin)
-        .args(["-listen", "127.0.0.1:0", "-data-dir"])
-        .arg(data)
-        .arg("-disk-file")
-        .arg(disk)
-        .env("VCSIM_USERNAME", USER)
-        .env("VCSIM_PASSWORD", PASSWORD)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let v: serde_json::Value = serde_json::from_str(&line).context("simulator banner")?;
-    let url = v["url"].as_str().context("url")?.to_owned();
-    Ok(Sim(child, url))
-}
-
 /// A raw disk of `CAPACITY` bytes with data in it, and the same disk as a
 /// stream-optimised VMDK (what `ExportVm` hands out).
+/// The simulator serving `disk` as every VM disk.
+fn vcsim(disk: &Path, data: &Path) -> anyhow::Result<Sim> {
+    vcsim::spawn(
+        vcsim::command(USER, PASSWORD)?
+            .arg("-data-dir")
+            .arg(data)
+            .arg("-disk-file")
+            .arg(disk),
+    )
+}
+
 fn make_disks(dir: &Path) -> anyhow::Result<(String, std::path::PathBuf)> {
     let raw = dir.join("src.raw");
     let data: Vec<u8> = (0..CAPACITY as u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(&raw, &data)?;
     let vmdk = dir.join("src.vmdk");
-    let ok = Command::new("qemu-img")
-        .args([
-            "convert",
-            "-f",
-            "raw",
-            "-O",
-            "vmdk",
-            "-o",
-            "subformat=streamOptimized",
-        ])
-        .arg(&raw)
-        .arg(&vmdk)
-        .status()?
-        .success();
-    anyhow::ensure!(ok, "qemu-img convert to VMDK");
+    vcsim::stream_vmdk(&raw, &vmdk)?;
     Ok((hex::encode(Sha256::digest(&data)), vmdk))
 }
 

@@ -5,11 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-use anyhow::Context;
+use common::vcsim::{self, Sim};
 use common::xapi::{xapi, PASSWORD as XCP_PASSWORD};
 use common::Server;
 use serde_json::{json, Value};
@@ -17,37 +13,8 @@ use serde_json::{json, Value};
 const VC_USER: &str = "vc-admin";
 const VC_PASSWORD: &str = "vc-inventory-pw";
 
-struct Sim(Child, String);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn vcsim(extra: &[&str]) -> anyhow::Result<Sim> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let built = Command::new(root.join("scripts/build-vcsim.sh")).output()?;
-    anyhow::ensure!(
-        built.status.success(),
-        "cannot build the vCenter simulator; run scripts/install-deps.sh: {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let bin = String::from_utf8(built.stdout)?.trim().to_owned();
-    let mut child = Command::new(bin)
-        .args(["-listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("VCSIM_USERNAME", VC_USER)
-        .env("VCSIM_PASSWORD", VC_PASSWORD)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-    let v: Value = serde_json::from_str(&line).context("simulator banner")?;
-    let url = v["url"].as_str().context("url")?.to_owned();
-    Ok(Sim(child, url))
+    vcsim::spawn(vcsim::command(VC_USER, VC_PASSWORD)?.args(extra))
 }
 
 async fn inventory(s: &Server, body: &Value) -> (u16, Value) {
