@@ -162,6 +162,20 @@ fn hints(keys: &[(&str, &str)], theme: Theme, f: &mut Frame, area: Rect) {
 }
 
 /// A rectangle of at most `w`x`h` in the middle of `area`.
+/// Says why a table in `area` shows no rows, in its first row's place.
+fn empty_table(text: &str, theme: Theme, f: &mut Frame, area: Rect) {
+    if area.height <= 3 {
+        return;
+    }
+    let inner = Rect {
+        x: area.x + 2,
+        y: area.y + 2,
+        width: area.width.saturating_sub(4),
+        height: 1,
+    };
+    f.render_widget(Paragraph::new(text).style(theme.dim()), inner);
+}
+
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);

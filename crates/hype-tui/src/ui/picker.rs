@@ -153,18 +153,12 @@ fn table(p: &Picker, theme: Theme, f: &mut Frame, area: Rect) {
         .row_highlight_style(theme.selected());
     let mut state = TableState::default().with_selected((!p.shown.is_empty()).then_some(p.cursor));
     f.render_stateful_widget(table, area, &mut state);
-    if p.shown.is_empty() && area.height > 3 {
+    if p.shown.is_empty() {
         let text = if p.vms.is_empty() {
             "the source has no VMs"
         } else {
             "no VM matches (Backspace or ^U)"
         };
-        let inner = Rect {
-            x: area.x + 2,
-            y: area.y + 2,
-            width: area.width.saturating_sub(4),
-            height: 1,
-        };
-        f.render_widget(Paragraph::new(text).style(theme.dim()), inner);
+        super::empty_table(text, theme, f, area);
     }
 }

@@ -2,7 +2,7 @@
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::theme::Theme;
@@ -75,7 +75,7 @@ pub fn vms(app: &App, theme: Theme, f: &mut Frame, area: Rect) {
     let mut state = TableState::default().with_selected(app.selected_index());
     f.render_stateful_widget(table, area, &mut state);
 
-    if shown.is_empty() && area.height > 3 {
+    if shown.is_empty() {
         let text = if !app.loaded {
             "loading…"
         } else if app.vms.is_empty() {
@@ -83,12 +83,6 @@ pub fn vms(app: &App, theme: Theme, f: &mut Frame, area: Rect) {
         } else {
             "no VM matches the filter (Esc clears it)"
         };
-        let inner = Rect {
-            x: area.x + 2,
-            y: area.y + 2,
-            width: area.width.saturating_sub(4),
-            height: 1,
-        };
-        f.render_widget(Paragraph::new(text).style(theme.dim()), inner);
+        super::empty_table(text, theme, f, area);
     }
 }
