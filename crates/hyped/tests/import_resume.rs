@@ -9,127 +9,14 @@
 
 mod common;
 
-use std::io::{Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
-use common::vcsim::{self, Sim};
+use common::vcsim::resume::{hyped as start, make_disks, wait_bytes, CAPACITY, PASSWORD, USER};
+use common::vcsim::Sim;
 use common::Server;
-use hype_types::{Job, JobEvent, JobEventType, JobState};
+use hype_types::{JobEvent, JobEventType, JobState};
 use serde_json::json;
-
-const USER: &str = "vc-admin";
-const PASSWORD: &str = "vc-resume-pw-5521";
-const ENV: &str = "HYPE_VSPHERE_PASSWORD";
-const CAPACITY: u64 = 2 << 30;
-/// Bytes per second the simulator sends a download: the VMDK (about 96
-/// MiB of incompressible data) takes about 12 s, time to stop hyped twice.
-const RATE: u64 = 8 << 20;
-
-impl Sim {
-    /// The simulator serving `disk` as a disk of `CAPACITY`, throttled.
-    fn start(disk: &Path, data: &Path) -> anyhow::Result<Sim> {
-        vcsim::spawn(
-            vcsim::command(USER, PASSWORD)?
-                .arg("-data-dir")
-                .arg(data)
-                .arg("-disk-file")
-                .arg(disk)
-                .args(["-disk-capacity", &CAPACITY.to_string()])
-                .args(["-rate", &RATE.to_string()]),
-        )
-    }
-
-    /// The disk requests the simulator served: (lease, range, bytes sent).
-    async fn gets(&self) -> anyhow::Result<Vec<(String, String, u64)>> {
-        let base = self.1.trim_end_matches("/sdk");
-        let http = reqwest::Client::builder()
-            .danger_accept_invalid_certs(true)
-            .build()?;
-        let events: Vec<serde_json::Value> = http
-            .get(format!("{base}/hype/events"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        Ok(events
-            .iter()
-            .filter(|e| {
-                e["kind"] == "get" && e["file"].as_str().is_some_and(|f| f.ends_with(".vmdk"))
-            })
-            .map(|e| {
-                (
-                    e["lease"].as_str().unwrap_or_default().to_owned(),
-                    e["range"].as_str().unwrap_or_default().to_owned(),
-                    e["sent"].as_u64().unwrap_or(0),
-                )
-            })
-            .collect())
-    }
-}
-
-/// A sparse 2 GiB raw disk with 96 MiB of incompressible data spread over
-/// it (1 MiB every 21 MiB), its sha256, and the same disk as the
-/// stream-optimised VMDK `ExportVm` hands out.
-fn make_disks(dir: &Path) -> anyhow::Result<(String, PathBuf)> {
-    let raw = dir.join("src.raw");
-    let mut f = std::fs::File::create(&raw)?;
-    f.set_len(CAPACITY)?;
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut chunk = vec![0u8; 1 << 20];
-    for i in 0..96u64 {
-        for b in chunk.chunks_mut(8) {
-            // xorshift64: cheap bytes deflate cannot shrink.
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            b.copy_from_slice(&x.to_le_bytes());
-        }
-        f.seek(SeekFrom::Start(i * (21 << 20)))?;
-        f.write_all(&chunk)?;
-    }
-    drop(f);
-    // sha256sum: hashing 2 GiB in this unoptimised test build takes long.
-    let out = Command::new("sha256sum").arg(&raw).output()?;
-    anyhow::ensure!(out.status.success(), "sha256sum");
-    let sha = String::from_utf8(out.stdout)?
-        .split_whitespace()
-        .next()
-        .context("sha256sum output")?
-        .to_owned();
-    let vmdk = dir.join("src.vmdk");
-    vcsim::stream_vmdk(&raw, &vmdk)?;
-    std::fs::remove_file(&raw)?;
-    Ok((sha, vmdk))
-}
-
-fn start(data: &Path) -> anyhow::Result<Server> {
-    Server::start_in_env(
-        data,
-        &["--import-allow-host", "127.0.0.1"],
-        &[(ENV, PASSWORD)],
-    )
-}
-
-/// Polls the job until its download has `at_least` bytes (kept ones
-/// included), failing if it ends first.
-async fn wait_bytes(s: &Server, id: &str, at_least: u64) -> anyhow::Result<Job> {
-    let until = Instant::now() + Duration::from_secs(120);
-    loop {
-        let j = s.client.get_job(id).await?;
-        anyhow::ensure!(!j.state.is_final(), "the job ended early: {j:?}");
-        if j.progress.phase == "downloading" && j.progress.bytes_done.unwrap_or(0) >= at_least {
-            return Ok(j);
-        }
-        anyhow::ensure!(
-            Instant::now() < until,
-            "the download never reached {at_least} bytes: {j:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Every event of job `id` so far, oldest first.
 async fn job_events(s: &Server, id: &str) -> anyhow::Result<Vec<JobEvent>> {
