@@ -101,13 +101,17 @@ impl Hype {
     pub async fn exec(&self, name: &str, spec: ExecSpec, stdin: Vec<u8>) -> Result<ExecResult> {
         let started = Instant::now();
         let wait = Duration::from_secs(spec.timeout_seconds.unwrap_or(3600).into()) + EXIT_SLACK;
+        // A process started without stdin has none to write or close (the
+        // agent would log the stray end of file).
+        let takes_stdin = spec.stdin;
         let ExecSession {
             input, mut output, ..
         } = self.exec_session(name, spec).await?;
         let feed = async {
-            if !stdin.is_empty() {
-                input.write(&stdin).await?;
+            if !takes_stdin {
+                return Ok(());
             }
+            input.write(&stdin).await?;
             input.close().await
         };
         let gather = async {

@@ -97,6 +97,19 @@ async fn exec_files_and_the_cli_on_a_base_guest() -> anyhow::Result<()> {
     // stdin, env, cwd, the default (unprivileged) user and root.
     let r = exec(&s, "g", json!({"cmd": ["cat"], "stdin": "piped through"})).await;
     assert_eq!(r["stdout"], "piped through", "{r}");
+    // Without stdin a reader sees its end at once.
+    let r = exec(&s, "g", json!({"cmd": ["cat"]})).await;
+    assert_eq!(
+        (r["exit_code"].as_i64(), r["stdout"].as_str()),
+        (Some(0), Some("")),
+        "{r}"
+    );
+    // ... and the agent was sent nothing for a stdin it does not have.
+    let console = std::fs::read_to_string(s.data.join("vms/g/console.log"))?;
+    assert!(
+        !console.contains("takes none"),
+        "stray stdin reached the agent: {console}"
+    );
     let r = exec(
         &s,
         "g",
