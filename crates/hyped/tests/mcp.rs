@@ -11,7 +11,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{in_netns, sh, Server};
+use common::peer::Peer;
+use common::{in_netns, Server};
 use serde_json::Value;
 
 const KEY: &str = "mcp-test-key-0123456789";
@@ -121,63 +122,16 @@ fn python_sdk_and_inspector_drive_sandboxes_over_http_and_stdio() -> anyhow::Res
     })
 }
 
-/// A second namespace behind a veth pair (10.251.0.1 here, 10.251.0.2
-/// there) serving tests/mcp/site.py: the sandbox reaches it through
-/// hyped's bridge and NAT, as it would a site on the internet, while no
-/// packet leaves the test's namespaces. Everything goes on drop.
-struct Site {
-    ns: String,
-    server: std::process::Child,
-}
+/// tests/mcp/site.py in a peer namespace (10.251.0.2).
+const SITE: &str = "http://10.251.0.2:8000";
 
-impl Site {
-    const URL: &'static str = "http://10.251.0.2:8000";
-
-    fn start() -> anyhow::Result<Self> {
-        let ns = format!("hype-mcp-site-{}", std::process::id());
-        sh(&["ip", "netns", "add", &ns])?;
-        let veth = |args: &[&str]| sh(args);
-        veth(&[
-            "ip", "link", "add", "mcpsite0", "type", "veth", "peer", "name", "mcpsite1",
-        ])?;
-        veth(&["ip", "link", "set", "mcpsite1", "netns", &ns])?;
-        veth(&["ip", "addr", "add", "10.251.0.1/24", "dev", "mcpsite0"])?;
-        veth(&["ip", "link", "set", "mcpsite0", "up"])?;
-        veth(&[
-            "ip",
-            "-n",
-            &ns,
-            "addr",
-            "add",
-            "10.251.0.2/24",
-            "dev",
-            "mcpsite1",
-        ])?;
-        veth(&["ip", "-n", &ns, "link", "set", "mcpsite1", "up"])?;
-        veth(&["ip", "-n", &ns, "link", "set", "lo", "up"])?;
-        let server = Command::new("ip")
-            .args(["netns", "exec", &ns])
-            .arg(python())
-            .arg(tests_dir().join("site.py"))
-            .args(["10.251.0.2", "8000"])
-            .stdout(std::process::Stdio::null())
-            .spawn()?;
-        let site = Self { ns, server };
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::net::TcpStream::connect("10.251.0.2:8000").is_err() {
-            anyhow::ensure!(std::time::Instant::now() < until, "site.py did not start");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        Ok(site)
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-        let _ = sh(&["ip", "netns", "del", &self.ns]);
-    }
+fn site() -> anyhow::Result<Peer> {
+    let script = tests_dir().join("site.py");
+    Peer::new("mcpsite", 251)?.serve(
+        python(),
+        &[script.as_os_str(), "10.251.0.2".as_ref(), "8000".as_ref()],
+        8000,
+    )
 }
 
 #[test]
@@ -188,7 +142,7 @@ fn python_sdk_completes_a_multi_page_flow_over_both_protocol_versions() -> anyho
         "no browser image: run scripts/build-images.sh"
     );
     in_netns(move || async move {
-        let _site = Site::start()?;
+        let _site = site()?;
         let tmp = tempfile::tempdir()?;
         let s = Server::networked(
             tmp.path(),
@@ -196,7 +150,7 @@ fn python_sdk_completes_a_multi_page_flow_over_both_protocol_versions() -> anyho
             &["--api-key", KEY, "--mcp-caps", "network,storage"],
         )?;
         let url = format!("{}/mcp", s.base);
-        let seen = e2e(&["flow", &url, KEY, Site::URL], &[])?;
+        let seen = e2e(&["flow", &url, KEY, SITE], &[])?;
         eprintln!("flow: {seen}");
         for version in ["legacy", "current"] {
             assert!(

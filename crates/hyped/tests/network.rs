@@ -9,45 +9,9 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
+use common::peer::Peer;
 use common::{in_netns, sh, Server};
 use hype_types::ProbeRequest;
-
-/// A second namespace at 10.250.0.2 behind a veth pair, standing for the
-/// world beyond the host. Deleted on drop.
-struct Outside(String);
-
-impl Outside {
-    fn new() -> anyhow::Result<Self> {
-        let ns = format!("hype-test-{}", std::process::id());
-        sh(&["ip", "netns", "add", &ns])?;
-        let me = Self(ns.clone());
-        sh(&[
-            "ip", "link", "add", "hypeup0", "type", "veth", "peer", "name", "hypeup1",
-        ])?;
-        sh(&["ip", "link", "set", "hypeup1", "netns", &ns])?;
-        sh(&["ip", "addr", "add", "10.250.0.1/24", "dev", "hypeup0"])?;
-        sh(&["ip", "link", "set", "hypeup0", "up"])?;
-        sh(&[
-            "ip",
-            "-n",
-            &ns,
-            "addr",
-            "add",
-            "10.250.0.2/24",
-            "dev",
-            "hypeup1",
-        ])?;
-        sh(&["ip", "-n", &ns, "link", "set", "hypeup1", "up"])?;
-        sh(&["ip", "-n", &ns, "link", "set", "lo", "up"])?;
-        Ok(me)
-    }
-}
-
-impl Drop for Outside {
-    fn drop(&mut self) {
-        let _ = sh(&["ip", "netns", "del", &self.0]);
-    }
-}
 
 async fn reach(s: &Server, vm: &str, target: &str) -> anyhow::Result<bool> {
     let r = s
@@ -71,7 +35,7 @@ async fn reach(s: &Server, vm: &str, target: &str) -> anyhow::Result<bool> {
 #[test]
 fn guests_get_addresses_reach_host_and_uplink_but_not_each_other() -> anyhow::Result<()> {
     in_netns(|| async {
-        let _outside = Outside::new()?;
+        let _outside = Peer::new("hypeup", 250)?;
         let tmp = tempfile::tempdir()?;
         let s = Server::start_in(
             tmp.path(),

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{in_netns, sh, Server};
+use common::peer::Peer;
+use common::{in_netns, Server};
 use serde_json::{json, Value};
 
 fn repo() -> PathBuf {
@@ -60,69 +61,22 @@ const PAGE_ONE: &str = r#"<!doctype html><title>page one</title>
 const PAGE_TWO: &str = r#"<!doctype html><title>page two</title>
 <h1>The second page</h1><p id="last">Recorded to the very end</p>"#;
 
-/// A site in a second namespace behind a veth pair (10.252.0.1 here,
-/// 10.252.0.2 there): the sandbox reaches it through hyped's bridge and
-/// NAT as it would a site on the internet. Everything goes on drop.
-struct Site {
-    ns: String,
-    server: std::process::Child,
-    _dir: tempfile::TempDir,
-}
+/// PAGE_ONE and PAGE_TWO served from a peer namespace (10.252.0.2).
+const SITE: &str = "http://10.252.0.2:8000";
 
-impl Site {
-    const URL: &'static str = "http://10.252.0.2:8000";
-
-    fn start() -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        std::fs::write(dir.path().join("one.html"), PAGE_ONE)?;
-        std::fs::write(dir.path().join("two.html"), PAGE_TWO)?;
-        let ns = format!("hype-rec-site-{}", std::process::id());
-        sh(&["ip", "netns", "add", &ns])?;
-        sh(&[
-            "ip", "link", "add", "recsite0", "type", "veth", "peer", "name", "recsite1",
-        ])?;
-        sh(&["ip", "link", "set", "recsite1", "netns", &ns])?;
-        sh(&["ip", "addr", "add", "10.252.0.1/24", "dev", "recsite0"])?;
-        sh(&["ip", "link", "set", "recsite0", "up"])?;
-        sh(&[
-            "ip",
-            "-n",
-            &ns,
-            "addr",
-            "add",
-            "10.252.0.2/24",
-            "dev",
-            "recsite1",
-        ])?;
-        sh(&["ip", "-n", &ns, "link", "set", "recsite1", "up"])?;
-        sh(&["ip", "-n", &ns, "link", "set", "lo", "up"])?;
-        let server = Command::new("ip")
-            .args(["netns", "exec", &ns, "python3", "-m", "http.server", "8000"])
-            .args(["--bind", "10.252.0.2", "--directory"])
-            .arg(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()?;
-        let site = Self {
-            ns,
-            server,
-            _dir: dir,
-        };
-        let until = std::time::Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect("10.252.0.2:8000").is_err() {
-            anyhow::ensure!(std::time::Instant::now() < until, "the site did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(site)
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-        let _ = sh(&["ip", "netns", "del", &self.ns]);
-    }
+fn site(dir: &Path) -> anyhow::Result<Peer> {
+    std::fs::write(dir.join("one.html"), PAGE_ONE)?;
+    std::fs::write(dir.join("two.html"), PAGE_TWO)?;
+    let args = [
+        "-m".as_ref(),
+        "http.server".as_ref(),
+        "8000".as_ref(),
+        "--bind".as_ref(),
+        "10.252.0.2".as_ref(),
+        "--directory".as_ref(),
+        dir.as_os_str(),
+    ];
+    Peer::new("recsite", 252)?.serve("python3", &args, 8000)
 }
 
 async fn get(s: &Server, path: &str) -> anyhow::Result<(u16, Value)> {
@@ -139,7 +93,8 @@ fn a_recorded_session_replays_in_the_console_and_outlives_its_vm() -> anyhow::Re
         "no browser image: run scripts/build-images.sh"
     );
     in_netns(|| async {
-        let _site = Site::start()?;
+        let pages = tempfile::tempdir()?;
+        let _site = site(pages.path())?;
         let tmp = tempfile::tempdir()?;
         let s = Server::networked(tmp.path(), "10.92.0.0/24", &[])?;
 
@@ -179,7 +134,7 @@ fn a_recorded_session_replays_in_the_console_and_outlives_its_vm() -> anyhow::Re
             &[
                 ("HYPE_BASE", &s.base),
                 ("HYPE_VM", "rec"),
-                ("HYPE_SITE", Site::URL),
+                ("HYPE_SITE", SITE),
             ],
         )?;
         eprintln!("drive: {drove}");

@@ -7,6 +7,7 @@
 
 pub mod cdp;
 pub mod imported;
+pub mod peer;
 pub mod vcsim;
 pub mod xapi;
 
