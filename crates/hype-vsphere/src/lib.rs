@@ -19,6 +19,7 @@ mod inventory;
 mod lease;
 mod ovf;
 mod ovf_read;
+mod ovf_write;
 pub mod resume;
 mod soap;
 
@@ -30,6 +31,7 @@ pub use download::{limit_for as download_limit, MAX_FILE_BYTES};
 pub use error::VsphereError;
 pub use export::export;
 pub use ovf_read::{read_ovf, OvfDiskFile, OvfRead};
+pub use ovf_write::{write_raw_ovf, RawOvf, RawOvfDisk, RAW_FORMAT};
 pub use soap::Fault;
 
 /// What to export and how.

@@ -112,7 +112,11 @@ impl Exporter {
             }
             Exporter::Ovf(dir) => {
                 progress.send_modify(|p| p.phase = "verifying");
-                let files = super::keep::verify(dir, &cancel).await?;
+                let files: Vec<String> = super::keep::verify(dir, &cancel)
+                    .await?
+                    .into_iter()
+                    .map(|f| f.name)
+                    .collect();
                 let ovfs: Vec<&String> = files.iter().filter(|f| f.ends_with(".ovf")).collect();
                 let [ovf] = ovfs.as_slice() else {
                     return Err(ExportError::Failed(format!(
@@ -133,8 +137,9 @@ impl Exporter {
                         dir.display()
                     )));
                 }
-                // vSphere's OVF disks are stream-optimised VMDKs; the
-                // single-file check refuses anything else.
+                // vSphere's OVF disks are stream-optimised VMDKs (the
+                // single-file check refuses anything else), hype's XCP-ng
+                // exports raw disks, as their `ovf:format` says.
                 Ok(Exported {
                     disks: read
                         .disks
@@ -142,7 +147,7 @@ impl Exporter {
                         .map(|d| Disk {
                             path: dir.join(&d.file),
                             capacity_bytes: d.capacity_bytes,
-                            format: "vmdk",
+                            format: d.format,
                             bus: d.bus,
                         })
                         .collect(),
