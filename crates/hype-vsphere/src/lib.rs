@@ -1,7 +1,10 @@
 //! Exports a virtual machine from vCenter or ESXi as OVF: SOAP to `/sdk`
 //! (login, finding the VM, optional guest shutdown and CD-ROM removal,
 //! `ExportVm` and its `HttpNfcLease`), parallel resumable disk downloads,
-//! then the OVF descriptor and its SHA256 manifest.
+//! then the OVF descriptor and its SHA256 manifest. It also reads OVF
+//! descriptors back (`read_ovf`) and writes one for raw disks that have no
+//! vSphere VM behind them (`write_raw_ovf`, for XCP-ng exports), so that
+//! one format and one reader serve every exported folder.
 //!
 //! It owns only the files it creates under the destination it is given
 //! (removed again on failure or cancel) and the lease it opens (completed
