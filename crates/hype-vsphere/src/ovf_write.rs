@@ -1,7 +1,8 @@
 //! An OVF descriptor for disks hype has as files but no vSphere VM behind
 //! them (an XCP-ng export kept as raw disks): the disks in the source's
-//! order with their capacities and a controller per bus, the NIC's model
-//! and the firmware, in the shape [`crate::read_ovf`] reads back. Raw disk
+//! order with their capacities and a controller per bus, the CPUs and
+//! memory when the source says, the NIC's model and the firmware, in the
+//! shape [`crate::read_ovf`] reads back. Raw disk
 //! files are unusual in an OVF; each says so with `ovf:format="raw"`
 //! ([`RAW_FORMAT`]), which the reader maps to qemu's `-f raw`.
 
@@ -32,6 +33,8 @@ pub struct RawOvf {
     /// The NIC's model as the source names it (`xen`, `e1000`).
     pub nic: Option<String>,
     pub firmware: Option<Firmware>,
+    pub cpus: Option<u32>,
+    pub memory_mb: Option<u64>,
 }
 
 /// CIM resource type and subtype of a controller of `bus`. Xen's PV
@@ -91,34 +94,64 @@ pub fn write_raw_ovf(vm: &RawOvf) -> String {
         ),
         name = name
     );
-    // A controller per bus, in the order the disks first use them.
-    let mut buses: Vec<DiskBus> = vec![];
-    for b in vm.disks.iter().filter_map(|d| d.bus) {
-        if !buses.contains(&b) {
-            buses.push(b);
-        }
+    // InstanceIDs in writing order: CPUs and memory (as vCenter puts
+    // them), the controllers, the disks, the NIC.
+    let mut next_id = 0usize;
+    let mut id = || {
+        next_id += 1;
+        next_id.to_string()
+    };
+    if let Some(n) = vm.cpus {
+        crate::ovf::item(
+            &mut s,
+            &[
+                ("AllocationUnits", "hertz * 10^6".into()),
+                ("ElementName", format!("{n} virtual CPU(s)")),
+                ("InstanceID", id()),
+                ("ResourceType", "3".into()),
+                ("VirtualQuantity", n.to_string()),
+            ],
+        );
     }
-    for (pos, b) in buses.iter().enumerate() {
-        let (rtype, subtype) = controller(*b);
+    if let Some(mb) = vm.memory_mb {
+        crate::ovf::item(
+            &mut s,
+            &[
+                ("AllocationUnits", "byte * 2^20".into()),
+                ("ElementName", format!("{mb}MB of memory")),
+                ("InstanceID", id()),
+                ("ResourceType", "4".into()),
+                ("VirtualQuantity", mb.to_string()),
+            ],
+        );
+    }
+    // A controller per bus, in the order the disks first use them.
+    let mut buses: Vec<(DiskBus, String)> = vec![];
+    for b in vm.disks.iter().filter_map(|d| d.bus) {
+        if buses.iter().any(|(u, _)| *u == b) {
+            continue;
+        }
+        let (rtype, subtype) = controller(b);
+        let instance = id();
         let mut fields = vec![
             ("ElementName", format!("{b:?} controller")),
-            ("InstanceID", (pos + 1).to_string()),
+            ("InstanceID", instance.clone()),
         ];
         if let Some(st) = subtype {
             fields.push(("ResourceSubType", st.into()));
         }
         fields.push(("ResourceType", rtype.to_string()));
         crate::ovf::item(&mut s, &fields);
+        buses.push((b, instance));
     }
-    let first_disk = buses.len() + 1;
     for (i, d) in vm.disks.iter().enumerate() {
         let mut fields = vec![
             ("ElementName", format!("Hard disk {}", i + 1)),
             ("HostResource", format!("ovf:/disk/vmdisk{}", i + 1)),
-            ("InstanceID", (first_disk + i).to_string()),
+            ("InstanceID", id()),
         ];
-        if let Some(p) = d.bus.and_then(|b| buses.iter().position(|u| *u == b)) {
-            fields.push(("Parent", (p + 1).to_string()));
+        if let Some((_, parent)) = d.bus.and_then(|b| buses.iter().find(|(u, _)| *u == b)) {
+            fields.push(("Parent", parent.clone()));
         }
         fields.push(("ResourceType", "17".into()));
         crate::ovf::item(&mut s, &fields);
@@ -128,7 +161,7 @@ pub fn write_raw_ovf(vm: &RawOvf) -> String {
             &mut s,
             &[
                 ("ElementName", "Network adapter 1".into()),
-                ("InstanceID", (first_disk + vm.disks.len()).to_string()),
+                ("InstanceID", id()),
                 ("ResourceSubType", model.clone()),
                 ("ResourceType", "10".into()),
             ],
@@ -160,6 +193,8 @@ mod tests {
             disks,
             nic: Some("xen".into()),
             firmware,
+            cpus: Some(2),
+            memory_mb: Some(1024),
         }
     }
 
@@ -209,6 +244,35 @@ mod tests {
                 (Some(b), Some(Firmware::Bios))
             );
         }
+    }
+
+    #[test]
+    fn cpus_and_memory_are_items_of_their_own() {
+        use crate::soap::Element;
+        let xml = write_raw_ovf(&vm(vec![disk("disk0.raw", 1, Some(DiskBus::Xen))], None));
+        let root = Element::parse(xml.as_bytes()).unwrap();
+        let items: Vec<_> = root
+            .child("VirtualSystem")
+            .and_then(|v| v.child("VirtualHardwareSection"))
+            .unwrap()
+            .children("Item")
+            .collect();
+        let of = |t: &str| {
+            items
+                .iter()
+                .find(|i| i.child_text("ResourceType") == Some(t))
+                .and_then(|i| i.child_text("VirtualQuantity"))
+        };
+        assert_eq!((of("3"), of("4")), (Some("2"), Some("1024")));
+        let ids: Vec<_> = items
+            .iter()
+            .filter_map(|i| i.child_text("InstanceID"))
+            .collect();
+        assert_eq!(
+            ids,
+            ["1", "2", "3", "4", "5"],
+            "CPU, memory, controller, disk, NIC"
+        );
     }
 
     #[test]

@@ -148,6 +148,16 @@ async fn an_export_only_job_keeps_raw_disks_an_ovf_and_a_manifest_that_import_ag
         .map(|f| format!("SHA256({f})= {}", seen[*f].1))
         .collect();
     assert_eq!(lines, want);
+    // The OVF has the VM's CPUs and memory (the server's VCPUs_max 2,
+    // memory_static_max 1 GiB) and its firmware.
+    let ovf = std::fs::read_to_string(out.join("two.ovf"))?;
+    for want in [
+        "<rasd:VirtualQuantity>2</rasd:VirtualQuantity>",
+        "<rasd:VirtualQuantity>1024</rasd:VirtualQuantity>",
+        r#"vmw:key="firmware" vmw:value="efi""#,
+    ] {
+        assert!(ovf.contains(want), "{want} not in {ovf}");
+    }
 
     // The job's result lists the same files, sizes and digests, in the API
     // (as the OpenAPI document describes it) and in JOB_COMPLETED.

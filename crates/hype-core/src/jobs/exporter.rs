@@ -27,6 +27,10 @@ pub(crate) struct Exported {
     pub disks: Vec<Disk>,
     pub firmware: Option<hype_types::Firmware>,
     pub nic: Option<String>,
+    /// The VM's CPUs and memory (MiB), where the exporter reports them
+    /// (XCP-ng): written into the OVF of an export-only job.
+    pub cpus: Option<u32>,
+    pub memory_mb: Option<u64>,
 }
 
 pub(crate) enum ExportError {
@@ -92,6 +96,8 @@ impl Exporter {
                         disks: disks(o.disks, "raw", &[DiskBus::Xen]),
                         firmware: Some(o.firmware),
                         nic: Some("xen".into()),
+                        cpus: o.shape.cpus,
+                        memory_mb: o.shape.memory_mb,
                     }),
                     Err(hype_xcpng::XcpngError::Cancelled) => Err(ExportError::Cancelled),
                     Err(e) => Err(ExportError::Failed(e.to_string())),
@@ -105,6 +111,8 @@ impl Exporter {
                         disks: disks(o.disks, "vmdk", &o.buses),
                         firmware: o.firmware,
                         nic: o.nic,
+                        cpus: None,
+                        memory_mb: None,
                     }),
                     Err(hype_vsphere::VsphereError::Cancelled) => Err(ExportError::Cancelled),
                     Err(e) => Err(ExportError::Failed(e.to_string())),
@@ -153,6 +161,8 @@ impl Exporter {
                         .collect(),
                     firmware: read.firmware,
                     nic: read.nic,
+                    cpus: None,
+                    memory_mb: None,
                 })
             }
         }

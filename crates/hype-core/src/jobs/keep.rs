@@ -69,6 +69,8 @@ pub(super) async fn describe(
         disks,
         nic: exported.nic.clone(),
         firmware: exported.firmware,
+        cpus: exported.cpus,
+        memory_mb: exported.memory_mb,
     });
     tokio::fs::write(dir.join(&ovf), text)
         .await
@@ -235,6 +237,8 @@ mod tests {
             ],
             firmware: Some(hype_types::Firmware::Uefi),
             nic: Some("xen".into()),
+            cpus: Some(2),
+            memory_mb: Some(1024),
         };
         let cancel = CancellationToken::new();
         assert!(describe(&dir, "web-01", &exported, &cancel).await.is_ok());
