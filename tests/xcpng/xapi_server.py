@@ -223,6 +223,8 @@ def ova_xml(xapi, vm_ref):
     objects.insert(0, {"class": "VM", "id": ref(vm_ref),
                        "snapshot": {"name_label": vm["name_label"], "uuid": vm["uuid"],
                                     "HVM_boot_params": vm["HVM_boot_params"],
+                                    "VCPUs_max": vm["VCPUs_max"],
+                                    "memory_static_max": vm["memory_static_max"],
                                     "VBDs": [ref(v) for v in vm["VBDs"]]}})
     objects.extend(vbds)
     body = xmlrpc.client.dumps(({"version": {"hostname": "xcp-test", "xapi_major": "1"},

@@ -4,7 +4,9 @@
 //! with its event (which carries the job as it now is) and published after
 //! commit, in id order, as VM events are.
 
-use hype_types::{Job, JobEvent, JobEventType, JobKind, JobProgress, JobSource, JobState};
+use hype_types::{
+    Job, JobEvent, JobEventType, JobKind, JobProgress, JobResult, JobSource, JobState,
+};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
@@ -23,6 +25,7 @@ fn from_row(row: &SqliteRow) -> Result<Job> {
     let state: String = row.get("state");
     let spec: String = row.get("spec");
     let progress: Option<String> = row.get("progress");
+    let result: Option<String> = row.get("result");
     Ok(Job {
         id: row.get("id"),
         kind: JobKind::parse(&kind).ok_or_else(|| corrupt(format!("kind {kind:?}")))?,
@@ -38,6 +41,10 @@ fn from_row(row: &SqliteRow) -> Result<Job> {
         updated_at: row.get("updated_at"),
         started_at: row.get("started_at"),
         finished_at: row.get("finished_at"),
+        result: match result {
+            Some(r) => Some(serde_json::from_str(&r).map_err(|_| corrupt("result"))?),
+            None => None,
+        },
     })
 }
 
@@ -166,6 +173,8 @@ impl Store {
     /// Moves a job to `to` if it is in one of `from`, with its event; `None`
     /// when it was elsewhere (someone else moved it first). A final state
     /// drops the job's progress events: only state changes are kept.
+    /// `result` (what an export-only job kept) is written in the same
+    /// transaction, so its `JOB_COMPLETED` event carries it.
     pub async fn set_job_state(
         &self,
         id: &str,
@@ -173,6 +182,7 @@ impl Store {
         to: JobState,
         error: Option<&str>,
         progress: Option<&JobProgress>,
+        result: Option<&JobResult>,
     ) -> Result<Option<Job>> {
         let _w = self.writer.lock().await;
         let mut tx = self.pool.begin().await.during("begin job state")?;
@@ -184,7 +194,7 @@ impl Store {
         let at = now();
         sqlx::query(
             "UPDATE jobs SET state = ?, error = coalesce(?, error), updated_at = ?, \
-             progress = coalesce(?, progress), \
+             progress = coalesce(?, progress), result = coalesce(?, result), \
              started_at = CASE WHEN ? = 'running' THEN ? ELSE started_at END, \
              finished_at = CASE WHEN ? THEN ? ELSE finished_at END \
              WHERE id = ?",
@@ -193,6 +203,7 @@ impl Store {
         .bind(error)
         .bind(&at)
         .bind(progress.map(|p| serde_json::to_string(p).expect("progress serializes")))
+        .bind(result.map(|r| serde_json::to_string(r).expect("results serialize")))
         .bind(to.as_str())
         .bind(&at)
         .bind(to.is_final())

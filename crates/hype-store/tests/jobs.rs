@@ -46,7 +46,14 @@ async fn jobs_move_with_their_events_and_progress_is_pruned() -> anyhow::Result<
     // Progress of a job that is not running is ignored.
     store.set_job_progress("a", &p).await?;
     let started = store
-        .set_job_state("a", &[JobState::Pending], JobState::Running, None, Some(&p))
+        .set_job_state(
+            "a",
+            &[JobState::Pending],
+            JobState::Running,
+            None,
+            Some(&p),
+            None,
+        )
         .await?
         .expect("moved");
     assert!(started.started_at.is_some());
@@ -55,7 +62,14 @@ async fn jobs_move_with_their_events_and_progress_is_pruned() -> anyhow::Result<
     assert_eq!(store.get_job("a").await?.progress.bytes_done, Some(5));
     // A move from a state the job is not in does nothing.
     assert!(store
-        .set_job_state("a", &[JobState::Pending], JobState::Cancelled, None, None)
+        .set_job_state(
+            "a",
+            &[JobState::Pending],
+            JobState::Cancelled,
+            None,
+            None,
+            None,
+        )
         .await?
         .is_none());
     let done = store
@@ -64,6 +78,7 @@ async fn jobs_move_with_their_events_and_progress_is_pruned() -> anyhow::Result<
             &[JobState::Running],
             JobState::Failed,
             Some("boom"),
+            None,
             None,
         )
         .await?
@@ -91,5 +106,47 @@ async fn jobs_move_with_their_events_and_progress_is_pruned() -> anyhow::Result<
     assert_eq!(store.last_job_event_id().await?, all.last().unwrap().id);
     assert_eq!(store.list_jobs(Some(JobState::Pending)).await?.len(), 1);
     assert!(store.get_job("zzz").await.is_err());
+    assert_eq!(done.result, None);
+
+    // What an export-only job kept is stored with its completion and
+    // carried by the JOB_COMPLETED event.
+    let kept = hype_types::JobResult {
+        output: "/srv/e/b".into(),
+        files: vec![hype_types::JobFile {
+            name: "b.mf".into(),
+            size_bytes: 7,
+            sha256: "ab".repeat(32),
+        }],
+    };
+    store
+        .set_job_state(
+            "b",
+            &[JobState::Pending],
+            JobState::Running,
+            None,
+            None,
+            None,
+        )
+        .await?
+        .expect("moved");
+    let done = store
+        .set_job_state(
+            "b",
+            &[JobState::Running],
+            JobState::Completed,
+            None,
+            None,
+            Some(&kept),
+        )
+        .await?
+        .expect("moved");
+    assert_eq!(done.result.as_ref(), Some(&kept));
+    assert_eq!(store.get_job("b").await?.result, Some(kept.clone()));
+    let ev = store.job_events_after(0, Some("b"), 100).await?;
+    let last = ev.last().unwrap();
+    assert_eq!(
+        (last.event_type, last.job.result.as_ref()),
+        (JobEventType::JobCompleted, Some(&kept))
+    );
     Ok(())
 }

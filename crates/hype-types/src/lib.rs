@@ -43,8 +43,8 @@ pub use guest::{GuestInterface, GuestNetwork, ProbeRequest, ProbeResult, MAX_PRO
 pub use image::{Firmware, Image, ImageDisk, ImageList, NicModel, StorageBus};
 pub use job::{
     parse_submission, sanitize_image_name, BootMode, InvalidJob, Job, JobBatch, JobEvent,
-    JobEventType, JobKind, JobProgress, JobResume, JobSource, JobSpec, JobState, OvfJob,
-    ResumedFile, VsphereJob, XcpngJob, XcpngTransport,
+    JobEventType, JobFile, JobKind, JobProgress, JobResult, JobResume, JobSource, JobSpec,
+    JobState, OvfJob, ResumedFile, VsphereJob, XcpngJob, XcpngTransport,
 };
 pub use lifecycle::{InvalidTransition, Transition, VmState};
 pub use live::{

@@ -1,7 +1,10 @@
 //! Exports a virtual machine from vCenter or ESXi as OVF: SOAP to `/sdk`
 //! (login, finding the VM, optional guest shutdown and CD-ROM removal,
 //! `ExportVm` and its `HttpNfcLease`), parallel resumable disk downloads,
-//! then the OVF descriptor and its SHA256 manifest.
+//! then the OVF descriptor and its SHA256 manifest. It also reads OVF
+//! descriptors back (`read_ovf`) and writes one for raw disks that have no
+//! vSphere VM behind them (`write_raw_ovf`, for XCP-ng exports), so that
+//! one format and one reader serve every exported folder.
 //!
 //! It owns only the files it creates under the destination it is given
 //! (removed again on failure or cancel) and the lease it opens (completed
@@ -19,6 +22,7 @@ mod inventory;
 mod lease;
 mod ovf;
 mod ovf_read;
+mod ovf_write;
 pub mod resume;
 mod soap;
 
@@ -30,6 +34,7 @@ pub use download::{limit_for as download_limit, MAX_FILE_BYTES};
 pub use error::VsphereError;
 pub use export::export;
 pub use ovf_read::{read_ovf, OvfDiskFile, OvfRead};
+pub use ovf_write::{write_raw_ovf, RawOvf, RawOvfDisk, RAW_FORMAT};
 pub use soap::Fault;
 
 /// What to export and how.

@@ -18,7 +18,7 @@ pub struct OvfDisk<'a> {
     pub unit: i32,
 }
 
-const STREAM_OPTIMIZED: &str =
+pub(crate) const STREAM_OPTIMIZED: &str =
     "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized";
 
 pub fn descriptor(vm: &VmInfo, disks: &[OvfDisk<'_>]) -> String {
@@ -154,7 +154,7 @@ pub fn descriptor(vm: &VmInfo, disks: &[OvfDisk<'_>]) -> String {
     s
 }
 
-fn item(s: &mut String, fields: &[(&str, String)]) {
+pub(crate) fn item(s: &mut String, fields: &[(&str, String)]) {
     s.push_str("      <Item>\n");
     for (k, v) in fields {
         let _ = writeln!(s, "        <rasd:{k}>{}</rasd:{k}>", escape(v));

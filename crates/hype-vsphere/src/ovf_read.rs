@@ -15,6 +15,9 @@ pub struct OvfDiskFile {
     pub capacity_bytes: u64,
     /// The bus of its controller; `None` when the descriptor does not say.
     pub bus: Option<hype_types::DiskBus>,
+    /// `vmdk` (a stream-optimised VMDK, vSphere's) or `raw` (hype's own
+    /// export of raw disks), from `ovf:format`.
+    pub format: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,12 +47,32 @@ fn bus_of(items: &[&Element], disk_id: &str) -> Option<hype_types::DiskBus> {
         .unwrap_or_default()
         .to_ascii_lowercase();
     Some(match text(ctl, "ResourceType")?.as_str() {
+        // "Other" with the bus as subtype: how hype writes Xen's and
+        // virtio's, which CIM has no type for.
+        "1" if sub == "xen" => DiskBus::Xen,
+        "1" if sub == "virtio" => DiskBus::Virtio,
         "5" => DiskBus::Ide,
         "6" => DiskBus::Scsi,
         "20" if sub.contains("nvme") => DiskBus::Nvme,
         "20" => DiskBus::Sata,
         _ => DiskBus::Other,
     })
+}
+
+/// What `ovf:format` says the disk file is: vSphere's VMDK (also when
+/// absent, as older descriptors leave it) or hype's raw. Any other format
+/// is refused rather than handed to qemu-img as a guess.
+fn format(disk: &Element) -> Result<&'static str, String> {
+    match disk.attr("format").map(str::trim) {
+        None => Ok("vmdk"),
+        Some(f) if f == crate::ovf::STREAM_OPTIMIZED => Ok("vmdk"),
+        Some(f) if f == crate::RAW_FORMAT => Ok("raw"),
+        Some(f) => Err(format!(
+            "format {f:?} is neither a stream-optimised VMDK ({}) nor {:?}",
+            crate::ovf::STREAM_OPTIMIZED,
+            crate::RAW_FORMAT
+        )),
+    }
 }
 
 /// `ovf:capacity` scaled by `ovf:capacityAllocationUnits` (`byte`,
@@ -105,6 +128,7 @@ pub fn read_ovf(text: &[u8]) -> Result<OvfRead, String> {
             file: href.to_string(),
             capacity_bytes,
             bus: bus_of(&items, id),
+            format: format(d).map_err(|why| format!("disk {id}: {why}"))?,
         });
     }
     if disks.is_empty() {
@@ -150,6 +174,13 @@ mod tests {
         assert!(read_ovf(evil.as_bytes())
             .unwrap_err()
             .contains("plain file name"));
+        assert_eq!(r.disks[0].format, "vmdk");
+        let qcow = String::from_utf8_lossy(ovf).replace(
+            r#"ovf:diskId="vmdisk2""#,
+            r#"ovf:diskId="vmdisk2" ovf:format="http://www.gnome.org/~markmc/qcow-image-format.html""#,
+        );
+        let e = read_ovf(qcow.as_bytes()).unwrap_err();
+        assert!(e.starts_with("disk vmdisk2: format"), "{e}");
     }
 
     #[test]

@@ -144,8 +144,8 @@ async fn read_all(s: &Session) -> Result<Vec<SourceVm>, XcpngError> {
             guest_os,
             firmware: vm_firmware(rec).ok(),
             template,
-            cpus: as_u64(&rec["VCPUs_max"]).and_then(|n| u32::try_from(n).ok()),
-            memory_mb: as_u64(&rec["memory_static_max"]).map(|b| b >> 20),
+            cpus: crate::vm_shape(rec).cpus,
+            memory_mb: crate::vm_shape(rec).memory_mb,
             disks: disks.into_iter().map(|(_, d)| d).collect(),
             nics: nics.into_iter().map(|(_, n)| n).collect(),
         });

@@ -73,6 +73,23 @@ pub struct ExportOutcome {
     pub disks: Vec<ExportedDisk>,
     /// The firmware the VM booted with (`HVM_boot_params.firmware`).
     pub firmware: Firmware,
+    /// The VM's shape, when its record says (`VCPUs_max`,
+    /// `memory_static_max` in MiB).
+    pub shape: Shape,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shape {
+    pub cpus: Option<u32>,
+    pub memory_mb: Option<u64>,
+}
+
+/// The CPUs and memory of a VM record (XAPI's, or ova.xml's snapshot).
+pub(crate) fn vm_shape(rec: &serde_json::Value) -> Shape {
+    Shape {
+        cpus: rpc::as_u64(&rec["VCPUs_max"]).and_then(|n| u32::try_from(n).ok()),
+        memory_mb: rpc::as_u64(&rec["memory_static_max"]).map(|b| b >> 20),
+    }
 }
 
 /// The firmware of a VM record (XAPI's, or ova.xml's VM snapshot): its

@@ -189,6 +189,7 @@ pub(crate) struct Declared {
     /// Boot disk (lowest userdevice) first.
     pub disks: Vec<DeclaredDisk>,
     pub firmware: Firmware,
+    pub shape: crate::Shape,
 }
 
 pub(crate) fn declared(xml: &str) -> Result<Declared, XcpngError> {
@@ -200,17 +201,18 @@ pub(crate) fn declared(xml: &str) -> Result<Declared, XcpngError> {
     // An XVA holds one VM (snapshots of it are not exported with it). An
     // ova.xml without one says nothing of firmware either: BIOS, as for a
     // VM record without the key.
-    let firmware = match objects
+    let vm = objects
         .iter()
         .find(|o| o.get("class").and_then(Value::as_str) == Some("VM"))
-        .and_then(|o| o.get("snapshot"))
-    {
+        .and_then(|o| o.get("snapshot"));
+    let firmware = match vm {
         Some(vm) => crate::vm_firmware(vm).map_err(bad)?,
         None => Firmware::Bios,
     };
     Ok(Declared {
         disks: disks(objects)?,
         firmware,
+        shape: vm.map(crate::vm_shape).unwrap_or_default(),
     })
 }
 
@@ -336,5 +338,18 @@ mod tests {
         assert_eq!(declared(&with_vm(order)).unwrap().firmware, Firmware::Bios);
         let e = declared(&with_vm(&member("coreboot"))).unwrap_err();
         assert!(e.to_string().contains("coreboot"), "{e}");
+    }
+
+    #[test]
+    fn the_vm_shape_is_read_when_declared() {
+        let vm = with_vm("").replace(
+            "<member><name>HVM_boot_params</name>",
+            "<member><name>VCPUs_max</name><value>4</value></member>\
+             <member><name>memory_static_max</name><value>2147483648</value></member>\
+             <member><name>HVM_boot_params</name>",
+        );
+        let shape = declared(&vm).unwrap().shape;
+        assert_eq!((shape.cpus, shape.memory_mb), (Some(4), Some(2048)));
+        assert_eq!(declared(OVA).unwrap().shape, crate::Shape::default());
     }
 }

@@ -232,6 +232,7 @@ pub(crate) async fn export_raw(
     Ok(ExportOutcome {
         disks: out,
         firmware,
+        shape: crate::vm_shape(&rec),
     })
 }
 

@@ -152,6 +152,7 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
     let mut header = [0u8; 512];
     let mut zero_blocks = 0;
     let mut firmware = None;
+    let mut shape = crate::Shape::default();
     loop {
         rd.exact(&mut header, cancel).await?;
         if header.iter().all(|b| *b == 0) {
@@ -245,6 +246,7 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
             let xml = String::from_utf8(buf).map_err(|_| bad("ova.xml is not UTF-8"))?;
             let declared = ovaxml::declared(&xml)?;
             firmware = Some(declared.firmware);
+            shape = declared.shape;
             let disks = declared.disks;
             if disks.is_empty() {
                 return Err(bad("ova.xml declares no disk"));
@@ -392,6 +394,7 @@ pub async fn rebuild_xva<R: AsyncRead + Unpin>(
     Ok(ExportOutcome {
         disks,
         firmware: firmware.ok_or_else(|| bad("no ova.xml"))?,
+        shape,
     })
 }
 

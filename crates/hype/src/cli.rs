@@ -457,6 +457,10 @@ pub struct XcpngImport {
     /// `raw` (one export per disk) or `xva` (the whole VM, checksummed).
     #[arg(long, value_parser = ["raw", "xva"], default_value = "raw")]
     pub transport: String,
+    /// Keep the raw disks, an OVF descriptor and a .mf in DIR (under
+    /// hyped's --export-dir) instead of making an image.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "name", "firmware", "pick", "disk_bus", "nic_model"])]
+    pub export_only: Option<String>,
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hype_client::Client;
-use hype_types::{Job, JobKind, JobList, JobState};
+use hype_types::{Job, JobKind, JobList, JobResult, JobState};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -30,10 +30,13 @@ pub async fn run(client: &Client, out: Format, cmd: JobsCommand) -> Result<()> {
         JobsCommand::Get { id } => {
             let job = client.get_job(&id).await?;
             match out {
-                Format::Table => Ok(output::print(&job_table(
-                    &[job],
-                    OffsetDateTime::now_utc(),
-                ))?),
+                Format::Table => {
+                    let mut text = job_table(std::slice::from_ref(&job), OffsetDateTime::now_utc());
+                    if let Some(r) = &job.result {
+                        text.push_str(&result_table(r));
+                    }
+                    Ok(output::print(&text)?)
+                }
                 Format::Json => output::print_json(&job),
             }
         }
@@ -102,6 +105,20 @@ pub fn job_table(jobs: &[Job], now: OffsetDateTime) -> String {
     t.render()
 }
 
+/// What an export-only job kept: the folder, then a row per file.
+pub fn result_table(r: &JobResult) -> String {
+    let mut t = Table::new(&["FILE", "SIZE", "BYTES", "SHA256"]);
+    for f in &r.files {
+        t.row(vec![
+            f.name.clone(),
+            output::human_size(f.size_bytes),
+            f.size_bytes.to_string(),
+            f.sha256.clone(),
+        ]);
+    }
+    format!("\nkept in {}:\n{}", r.output, t.render())
+}
+
 /// The job body `hype images import` sends. The password comes from this
 /// shell's environment (never a flag); without it hyped uses its own.
 pub fn import_body(cmd: &ImportCommand) -> Value {
@@ -140,10 +157,14 @@ pub fn import_body(cmd: &ImportCommand) -> Value {
         if let Some(p) = a.parallel_downloads {
             m.insert("parallel_downloads".into(), json!(p));
         }
-        if let Some(dir) = &a.export_only {
-            m.insert("export_only".into(), json!(true));
-            m.insert("output".into(), json!(dir));
-        }
+    }
+    let export_only = match cmd {
+        ImportCommand::Vsphere(a) => &a.export_only,
+        ImportCommand::Xcpng(a) => &a.export_only,
+    };
+    if let Some(dir) = export_only {
+        m.insert("export_only".into(), json!(true));
+        m.insert("output".into(), json!(dir));
     }
     if let Ok(p) = std::env::var(env) {
         if !p.is_empty() {
@@ -203,6 +224,9 @@ pub async fn import(client: &Client, out: Format, cmd: ImportCommand) -> Result<
         };
         if out == Format::Table {
             output::print(&format!("job {} {}: {made}\n", last.id, last.state))?;
+            if let Some(r) = &last.result {
+                output::print(&result_table(r))?;
+            }
         }
         ended.push(last);
     }
@@ -403,6 +427,48 @@ mod tests {
         assert_eq!(
             (b["export_only"].as_bool(), b["output"].as_str()),
             (Some(true), Some("/srv/x"))
+        );
+        let xcp = body_of(&[
+            "hype",
+            "images",
+            "import",
+            "xcpng",
+            "--url",
+            "https://xcp",
+            "--username",
+            "root",
+            "--vm",
+            "Web 01",
+            "--transport",
+            "xva",
+            "--export-only",
+            "/srv/y",
+        ]);
+        assert_eq!(
+            (
+                xcp["export_only"].as_bool(),
+                xcp["output"].as_str(),
+                xcp["transport"].as_str()
+            ),
+            (Some(true), Some("/srv/y"), Some("xva"))
+        );
+    }
+
+    #[test]
+    fn a_result_lists_each_file_with_its_size_and_digest() {
+        let text = result_table(&JobResult {
+            output: "/srv/e/web01".into(),
+            files: vec![hype_types::JobFile {
+                name: "disk0.raw".into(),
+                size_bytes: 25_165_824,
+                sha256: "ab".repeat(32),
+            }],
+        });
+        assert!(text.contains("kept in /srv/e/web01:"), "{text}");
+        let row = text.lines().find(|l| l.starts_with("disk0.raw")).unwrap();
+        assert!(
+            row.contains("25165824") && row.contains(&"ab".repeat(32)),
+            "{row}"
         );
     }
 

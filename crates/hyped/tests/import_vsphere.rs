@@ -218,6 +218,21 @@ async fn an_export_only_job_keeps_ovf_disks_and_manifest_under_the_export_dir() 
         std::fs::read(&vmdk)?,
         "the disk as the source gave it"
     );
+    // The job's result lists every file kept, with the size and digest
+    // this test finds.
+    let result = end.result.expect("an export-only job has a result");
+    assert_eq!(result.output, out.to_str().unwrap());
+    let listed: Vec<(String, u64, String)> = result
+        .files
+        .into_iter()
+        .map(|f| (f.name, f.size_bytes, f.sha256))
+        .collect();
+    let mut seen = vec![];
+    for f in &names {
+        let p = out.join(f);
+        seen.push((f.clone(), std::fs::metadata(&p)?.len(), sha256_of(&p)?));
+    }
+    assert_eq!(listed, seen);
     // No image is made, and nothing stays in staging.
     assert!(s
         .client

@@ -189,6 +189,23 @@ export interface JobData extends Raw {
   error?: string | null;
   finishedAt?: string | null;
   startedAt?: string | null;
+  /** Set when an export-only job completes: the files it kept. */
+  result?: JobResult | null;
+}
+
+/** What a completed export-only job kept: its folder and every file in it. */
+export interface JobResult {
+  output: string;
+  files: JobFile[];
+}
+
+/** A file an export-only job kept. */
+export interface JobFile {
+  /** A plain file name inside the result's `output`. */
+  name: string;
+  sizeBytes: number;
+  /** Lower-case hex, as the folder's `.mf` has it. */
+  sha256: string;
 }
 
 export interface AccelInfo {
@@ -439,6 +456,9 @@ export interface XcpngJob {
   /** The NIC on QEMU (default: what the source had). */
   nic_model?: NicModel | null;
   transport?: XcpngTransport | null;
+  /** Keep the raw disks, an OVF hype writes and a `.mf` in `output` (under hyped's `--export-dir`) instead of making an image. */
+  export_only?: boolean;
+  output?: string | null;
 }
 
 /** How many VMs or jobs are in one state. */

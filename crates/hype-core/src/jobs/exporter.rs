@@ -27,6 +27,10 @@ pub(crate) struct Exported {
     pub disks: Vec<Disk>,
     pub firmware: Option<hype_types::Firmware>,
     pub nic: Option<String>,
+    /// The VM's CPUs and memory (MiB), where the exporter reports them
+    /// (XCP-ng): written into the OVF of an export-only job.
+    pub cpus: Option<u32>,
+    pub memory_mb: Option<u64>,
 }
 
 pub(crate) enum ExportError {
@@ -92,6 +96,8 @@ impl Exporter {
                         disks: disks(o.disks, "raw", &[DiskBus::Xen]),
                         firmware: Some(o.firmware),
                         nic: Some("xen".into()),
+                        cpus: o.shape.cpus,
+                        memory_mb: o.shape.memory_mb,
                     }),
                     Err(hype_xcpng::XcpngError::Cancelled) => Err(ExportError::Cancelled),
                     Err(e) => Err(ExportError::Failed(e.to_string())),
@@ -105,6 +111,8 @@ impl Exporter {
                         disks: disks(o.disks, "vmdk", &o.buses),
                         firmware: o.firmware,
                         nic: o.nic,
+                        cpus: None,
+                        memory_mb: None,
                     }),
                     Err(hype_vsphere::VsphereError::Cancelled) => Err(ExportError::Cancelled),
                     Err(e) => Err(ExportError::Failed(e.to_string())),
@@ -112,7 +120,11 @@ impl Exporter {
             }
             Exporter::Ovf(dir) => {
                 progress.send_modify(|p| p.phase = "verifying");
-                let files = super::keep::verify(dir, &cancel).await?;
+                let files: Vec<String> = super::keep::verify(dir, &cancel)
+                    .await?
+                    .into_iter()
+                    .map(|f| f.name)
+                    .collect();
                 let ovfs: Vec<&String> = files.iter().filter(|f| f.ends_with(".ovf")).collect();
                 let [ovf] = ovfs.as_slice() else {
                     return Err(ExportError::Failed(format!(
@@ -133,8 +145,9 @@ impl Exporter {
                         dir.display()
                     )));
                 }
-                // vSphere's OVF disks are stream-optimised VMDKs; the
-                // single-file check refuses anything else.
+                // vSphere's OVF disks are stream-optimised VMDKs (the
+                // single-file check refuses anything else), hype's XCP-ng
+                // exports raw disks, as their `ovf:format` says.
                 Ok(Exported {
                     disks: read
                         .disks
@@ -142,12 +155,14 @@ impl Exporter {
                         .map(|d| Disk {
                             path: dir.join(&d.file),
                             capacity_bytes: d.capacity_bytes,
-                            format: "vmdk",
+                            format: d.format,
                             bus: d.bus,
                         })
                         .collect(),
                     firmware: read.firmware,
                     nic: read.nic,
+                    cpus: None,
+                    memory_mb: None,
                 })
             }
         }

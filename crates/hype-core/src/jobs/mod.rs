@@ -389,6 +389,7 @@ impl Hype {
                 JobState::Cancelled,
                 Some("cancelled by request"),
                 None,
+                None,
             )
             .await?
         {
@@ -525,6 +526,7 @@ impl Hype {
                             JobState::Failed,
                             Some(&why),
                             None,
+                            None,
                         )
                         .await?;
                     tracing::warn!(job = %j.id, "interrupted import job marked failed");
@@ -539,6 +541,7 @@ impl Hype {
                         JobState::Pending,
                         None,
                         Some(&hype_types::JobProgress::queued()),
+                        None,
                     )
                     .await?;
             }

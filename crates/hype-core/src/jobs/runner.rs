@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use hype_store::ImageRecord;
-use hype_types::{JobProgress, JobResume, JobSpec, JobState, ResumedFile};
+use hype_types::{JobProgress, JobResult, JobResume, JobSpec, JobState, ResumedFile};
 use tokio::sync::watch;
 
 use super::convert;
@@ -73,6 +73,7 @@ impl Hype {
                 JobState::Running,
                 None,
                 Some(&view(&first, started, &None)),
+                None,
             )
             .await
         {
@@ -149,13 +150,13 @@ impl Hype {
             }
         }
         let last = view(&rx.borrow(), started, &resumed);
-        let (to, why) = match out {
-            Ok(()) => (JobState::Completed, None),
+        let (to, why, result) = match out {
+            Ok(result) => (JobState::Completed, None, result),
             Err(ExportError::Cancelled) => {
                 self.settle_interrupted(id, &spec, &live).await;
                 return;
             }
-            Err(ExportError::Failed(why)) => (JobState::Failed, Some(why)),
+            Err(ExportError::Failed(why)) => (JobState::Failed, Some(why), None),
         };
         if let Some(w) = &why {
             tracing::warn!(job = %id, reason = %w, "import job failed");
@@ -166,7 +167,8 @@ impl Hype {
         if to == JobState::Completed {
             last.phase = "done".into();
         }
-        self.record_end(id, to, why.as_deref(), Some(&last)).await;
+        self.record_end(id, to, why.as_deref(), Some(&last), result.as_ref())
+            .await;
     }
 
     /// Records a job's final state, retrying a few times: a job must not
@@ -177,12 +179,20 @@ impl Hype {
         to: JobState,
         why: Option<&str>,
         last: Option<&JobProgress>,
+        result: Option<&JobResult>,
     ) {
         for attempt in 1..=5 {
             match self
                 .inner
                 .store
-                .set_job_state(id, &[JobState::Pending, JobState::Running], to, why, last)
+                .set_job_state(
+                    id,
+                    &[JobState::Pending, JobState::Running],
+                    to,
+                    why,
+                    last,
+                    result,
+                )
                 .await
             {
                 Ok(_) => return,
@@ -215,7 +225,7 @@ impl Hype {
                 "hyped stopped during the job; its password was given in the job and is never stored, so it cannot go on after a restart; its partial files were removed; submit it again",
             )
         };
-        self.record_end(id, to, Some(why), None).await;
+        self.record_end(id, to, Some(why), None, None).await;
     }
 
     /// What an interrupted run left that this one keeps: a vSphere job's
@@ -255,7 +265,7 @@ impl Hype {
         progress: &watch::Sender<ExportProgress>,
         live: &Live,
         resume: bool,
-    ) -> Result<(), ExportError> {
+    ) -> Result<Option<JobResult>, ExportError> {
         let cancel = &live.cancel;
         let io = |what: &str, e: std::io::Error| ExportError::Failed(format!("{what}: {e}"));
         let export_dir = staging.join("export");
@@ -291,7 +301,16 @@ impl Hype {
         let exported = exported?;
         if let Some(out) = spec.export_output() {
             progress.send_modify(|p| p.phase = "verifying");
-            return super::keep::keep(&export_dir, Path::new(out), cancel).await;
+            if let Exporter::Xcpng(_) = exporter {
+                // XAPI gives bare disks: hype describes them itself.
+                let name = spec.image_name().expect("validated specs have a name");
+                super::keep::describe(&export_dir, &name, &exported, cancel).await?;
+            }
+            let files = super::keep::keep(&export_dir, Path::new(out), cancel).await?;
+            return Ok(Some(JobResult {
+                output: out.to_owned(),
+                files,
+            }));
         }
         // The job's choice, else the source's; a source that says nothing
         // (vSphere without config.firmware) is BIOS, as vSphere's default.
@@ -382,6 +401,6 @@ impl Hype {
                 "cannot register image '{image}': {e}"
             )));
         }
-        Ok(())
+        Ok(None)
     }
 }

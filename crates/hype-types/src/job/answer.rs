@@ -98,6 +98,25 @@ impl JobProgress {
     }
 }
 
+/// What a finished job made, beside its image: for an export-only job,
+/// the folder and every file in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobResult {
+    /// The folder the export was moved to (the job's `output`).
+    pub output: String,
+    /// Every file of the folder, by name, as hype checked it.
+    pub files: Vec<JobFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobFile {
+    /// A plain file name inside `output`.
+    pub name: String,
+    pub size_bytes: u64,
+    /// Lower-case hex, as the folder's `.mf` has it.
+    pub sha256: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Job {
     pub id: String,
@@ -112,6 +131,10 @@ pub struct Job {
     pub updated_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// Set when a job that makes no image completes (`export_only`): what
+    /// it kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<JobResult>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

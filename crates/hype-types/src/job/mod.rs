@@ -5,7 +5,9 @@
 mod answer;
 mod validate;
 
-pub use answer::{Job, JobEvent, JobEventType, JobProgress, JobResume, JobSource, ResumedFile};
+pub use answer::{
+    Job, JobEvent, JobEventType, JobFile, JobProgress, JobResult, JobResume, JobSource, ResumedFile,
+};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -268,6 +270,13 @@ pub struct XcpngJob {
     pub disk_bus: Option<StorageBus>,
     /// The NIC on QEMU (`virtio`, `e1000`); by default what the source had.
     pub nic_model: Option<NicModel>,
+    /// Keep the VM's raw disks (also when `transport` is `xva`: the disks
+    /// it holds), an OVF descriptor hype writes and a `.mf` in `output`
+    /// instead of making an image.
+    #[serde(default)]
+    pub export_only: bool,
+    /// With `export_only`: a directory to create under hyped's `--export-dir`.
+    pub output: Option<String>,
 }
 
 /// An OVF folder on hyped's host: the `.ovf`, its disks and the `.mf`

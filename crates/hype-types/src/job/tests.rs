@@ -178,3 +178,63 @@ fn names_are_sanitised() {
     assert_eq!(sanitize_image_name("debian.xva").as_deref(), Some("debian"));
     assert_eq!(sanitize_image_name("___"), None);
 }
+
+#[test]
+fn xcpng_jobs_export_only_to_an_absolute_output() {
+    let base = json!({"kind":"xcpng_export","url":"https://h","username":"root","vm":"w"});
+    let with = |extra: serde_json::Value| {
+        let mut b = base.clone();
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        parse(b)
+    };
+    let ok = with(json!({"export_only":true,"output":"/srv/e/w","transport":"xva"})).unwrap();
+    assert_eq!(ok[0].export_output(), Some("/srv/e/w"));
+    let shown = ok[0].source();
+    assert!(shown.export_only);
+    let back = JobSpec::from_stored(JobKind::XcpngExport, "w", &shown).unwrap();
+    assert_eq!(back.export_output(), Some("/srv/e/w"));
+    let mut moved = back.clone();
+    moved.set_export_output("/real/e/w".into());
+    assert_eq!(moved.export_output(), Some("/real/e/w"));
+    for (extra, want) in [
+        (json!({"export_only":true}), "`output` is required"),
+        (json!({"output":"/srv/e/w"}), "export_only: true"),
+        (json!({"export_only":true,"output":"e/w"}), "absolute path"),
+        (
+            json!({"export_only":true,"output":"/srv/e/w","boot":"firmware","nic_model":"e1000"}),
+            "not to `export_only`",
+        ),
+    ] {
+        let e = with(extra.clone()).unwrap_err();
+        assert_eq!((e.unprocessable, e.code), (true, "invalid_job"), "{extra}");
+        assert!(e.message.contains(want), "{extra}: {e}");
+    }
+    let e = parse(
+        json!({"kind":"xcpng_export","xva":"/srv/i/w.xva","export_only":true,
+        "output":"/srv/e/w"}),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("not to a local `xva`"), "{e}");
+    // Without export_only, nothing is kept: no output.
+    assert_eq!(with(json!({})).unwrap()[0].export_output(), None);
+}
+
+#[test]
+fn a_job_s_result_is_shown_only_when_it_has_one() {
+    let r = JobResult {
+        output: "/srv/e/w".into(),
+        files: vec![JobFile {
+            name: "w.mf".into(),
+            size_bytes: 3,
+            sha256: "ab".into(),
+        }],
+    };
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(
+        v,
+        json!({"output":"/srv/e/w","files":[{"name":"w.mf","size_bytes":3,"sha256":"ab"}]})
+    );
+    assert_eq!(serde_json::from_value::<JobResult>(v).unwrap(), r);
+}

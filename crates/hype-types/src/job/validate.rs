@@ -78,14 +78,17 @@ impl JobSpec {
     pub fn export_output(&self) -> Option<&str> {
         match self {
             JobSpec::VsphereExport(j) if j.export_only => j.output.as_deref(),
+            JobSpec::XcpngExport(j) if j.export_only => j.output.as_deref(),
             _ => None,
         }
     }
 
     /// Replaces the output directory (hyped puts the checked path).
     pub fn set_export_output(&mut self, path: String) {
-        if let JobSpec::VsphereExport(j) = self {
-            j.output = Some(path);
+        match self {
+            JobSpec::VsphereExport(j) => j.output = Some(path),
+            JobSpec::XcpngExport(j) => j.output = Some(path),
+            JobSpec::Ovf(_) => {}
         }
     }
 
@@ -120,22 +123,7 @@ impl JobSpec {
                 if j.vm.is_empty() {
                     return Err(missing("vm"));
                 }
-                match (j.export_only, j.output.as_deref()) {
-                    (true, None) => return Err(missing("output")),
-                    (false, Some(_)) => {
-                        return Err(InvalidJob::unprocessable(
-                            "invalid_job",
-                            "`output` applies to `export_only: true` jobs only",
-                        ))
-                    }
-                    (true, Some(o)) if !o.starts_with('/') => {
-                        return Err(InvalidJob::unprocessable(
-                            "invalid_job",
-                            "`output` must be an absolute path on hyped's host",
-                        ))
-                    }
-                    _ => {}
-                }
+                check_output(j.export_only, j.output.as_deref())?;
                 if let Some(p) = j.parallel_downloads {
                     if !(1..=16).contains(&p) {
                         return Err(InvalidJob::unprocessable(
@@ -160,6 +148,13 @@ impl JobSpec {
                             "`transport` applies to exports from a host, not to a local `xva`",
                         ));
                     }
+                    // The file is already on hyped's host: nothing to keep.
+                    if j.export_only {
+                        return Err(InvalidJob::unprocessable(
+                            "invalid_job",
+                            "`export_only` applies to exports from a host, not to a local `xva`",
+                        ));
+                    }
                     if !p.starts_with('/') {
                         return Err(InvalidJob::unprocessable(
                             "invalid_job",
@@ -175,6 +170,7 @@ impl JobSpec {
                         return Err(missing("vm"));
                     }
                 }
+                check_output(j.export_only, j.output.as_deref())?;
                 (j.boot, j.firmware, j.disk_bus, j.nic_model)
             }
             JobSpec::Ovf(j) => {
@@ -220,7 +216,8 @@ impl JobSpec {
         Ok(())
     }
 
-    /// The image name the job will register.
+    /// The image name the job will register (an export-only job's is its
+    /// name in events and lists; no image is made).
     pub fn image_name(&self) -> Option<String> {
         if let Some(n) = self.name() {
             return Some(n.to_owned());
@@ -275,6 +272,8 @@ impl JobSpec {
                 firmware: s.firmware,
                 disk_bus: s.disk_bus,
                 nic_model: s.nic_model,
+                export_only: s.export_only,
+                output: s.output.clone(),
             }),
             JobKind::Ovf => JobSpec::Ovf(super::OvfJob {
                 name,
@@ -323,8 +322,8 @@ impl JobSpec {
                 firmware: j.firmware,
                 disk_bus: j.disk_bus,
                 nic_model: j.nic_model,
-                export_only: false,
-                output: None,
+                export_only: j.export_only,
+                output: j.output.clone(),
                 path: None,
                 env_password: false,
             },
@@ -348,5 +347,25 @@ impl JobSpec {
                 env_password: false,
             },
         }
+    }
+}
+
+/// `export_only` and `output` go together; `output` is absolute (where it
+/// may be is hyped's to check, against `--export-dir`).
+fn check_output(export_only: bool, output: Option<&str>) -> Result<(), InvalidJob> {
+    match (export_only, output) {
+        (true, None) => Err(InvalidJob::unprocessable(
+            "invalid_job",
+            "`output` is required",
+        )),
+        (false, Some(_)) => Err(InvalidJob::unprocessable(
+            "invalid_job",
+            "`output` applies to `export_only: true` jobs only",
+        )),
+        (true, Some(o)) if !o.starts_with('/') => Err(InvalidJob::unprocessable(
+            "invalid_job",
+            "`output` must be an absolute path on hyped's host",
+        )),
+        _ => Ok(()),
     }
 }

@@ -111,6 +111,10 @@ class XcpngJob(TypedDict):
     #: The NIC on QEMU (default: what the source had).
     nic_model: NotRequired[Optional[NicModel]]
     transport: NotRequired[Optional[XcpngTransport]]
+    #: Keep the raw disks, an OVF hype writes and a ``.mf`` in ``output``
+    #: (under hyped's ``--export-dir``) instead of making an image.
+    export_only: NotRequired[bool]
+    output: NotRequired[Optional[str]]
 
 
 class InventoryRequest(TypedDict):

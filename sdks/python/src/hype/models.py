@@ -36,6 +36,7 @@ __all__ = [
     "InventoryRequest", "OvfJob", "StatusInfo", "StateCount", "MemoryStatus", "DiskSpace",
     "Pool", "PoolState", "PoolChoice", "CreatePool", "ExecRequest", "ExecResult", "OutputEncoding",
     "FileInfo", "FileKind", "FileList", "Uploaded", "Download", "ImageDisk", "StorageBus", "NicModel",
+    "JobResult", "JobFile",
 ]
 
 M = TypeVar("M", bound="Model")
@@ -306,6 +307,25 @@ class JobSource(Model):
 
 
 @dataclass
+class JobFile(Model):
+    """A file an export-only job kept."""
+
+    #: A plain file name inside the result's ``output``.
+    name: str
+    size_bytes: int
+    #: Lower-case hex, as the folder's ``.mf`` has it.
+    sha256: str
+
+
+@dataclass
+class JobResult(Model):
+    """What a completed export-only job kept: its folder and every file in it."""
+
+    output: str
+    files: List[JobFile]
+
+
+@dataclass
 class Job(Model):
     """An import job. From a client, it can :meth:`wait`, :meth:`cancel`
     and :meth:`refresh` itself (awaitables on an :class:`~hype.AsyncHype`)."""
@@ -323,6 +343,8 @@ class Job(Model):
     error: Optional[str] = None
     finished_at: Optional[str] = None
     started_at: Optional[str] = None
+    #: Set when an export-only job completes: the files it kept.
+    result: Optional[JobResult] = None
     _client: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property

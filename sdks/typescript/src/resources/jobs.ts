@@ -4,8 +4,8 @@ import { extname } from "node:path";
 import type { Hype } from "../client.js";
 import { JobFailedError } from "../errors.js";
 import {
-  decode, type JobData, type JobEventType, type JobKind, type JobProgress, type JobSource, type JobSpec, type JobState,
-  type Raw,
+  decode, type JobData, type JobEventType, type JobKind, type JobProgress, type JobResult, type JobSource,
+  type JobSpec, type JobState, type Raw,
 } from "../models.js";
 import type { Operations } from "../operations.js";
 import { Pager } from "../pagination.js";
@@ -49,6 +49,7 @@ export class Job implements JobData {
   error?: string | null;
   finishedAt?: string | null;
   startedAt?: string | null;
+  result?: JobResult | null;
   declare raw: Record<string, unknown>;
   readonly #client: Hype;
 
