@@ -21,6 +21,28 @@ pub struct OvfDisk<'a> {
 pub(crate) const STREAM_OPTIMIZED: &str =
     "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized";
 
+/// The descriptor's `References` (each file with its size) and
+/// `DiskSection` (each disk's capacity, of `format`), one disk a file, in
+/// order; `s` has just opened `References`, and `DiskSection` is left open.
+pub(crate) fn references_and_disks(s: &mut String, files: &[(&str, u64, u64)], format: &str) {
+    for (i, (file, size, _)) in files.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            r#"    <File ovf:href="{}" ovf:id="file{}" ovf:size="{size}"/>"#,
+            escape(file),
+            i + 1,
+        );
+    }
+    s.push_str("  </References>\n  <DiskSection>\n    <Info>Virtual disk information</Info>\n");
+    for (i, (_, _, capacity)) in files.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            r#"    <Disk ovf:capacity="{capacity}" ovf:capacityAllocationUnits="byte" ovf:diskId="vmdisk{n}" ovf:fileRef="file{n}" ovf:format="{format}"/>"#,
+            n = i + 1
+        );
+    }
+}
+
 pub fn descriptor(vm: &VmInfo, disks: &[OvfDisk<'_>]) -> String {
     let name = escape(&vm.name);
     let mut s = String::new();
@@ -33,24 +55,11 @@ pub fn descriptor(vm: &VmInfo, disks: &[OvfDisk<'_>]) -> String {
         r#"xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">"#,
         "\n  <References>\n"
     ));
-    for (i, d) in disks.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            r#"    <File ovf:href="{}" ovf:id="file{}" ovf:size="{}"/>"#,
-            escape(d.file_name),
-            i + 1,
-            d.file_size
-        );
-    }
-    s.push_str("  </References>\n  <DiskSection>\n    <Info>Virtual disk information</Info>\n");
-    for (i, d) in disks.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            r#"    <Disk ovf:capacity="{}" ovf:capacityAllocationUnits="byte" ovf:diskId="vmdisk{n}" ovf:fileRef="file{n}" ovf:format="{STREAM_OPTIMIZED}"/>"#,
-            d.capacity_bytes,
-            n = i + 1
-        );
-    }
+    let files: Vec<(&str, u64, u64)> = disks
+        .iter()
+        .map(|d| (d.file_name, d.file_size, d.capacity_bytes))
+        .collect();
+    references_and_disks(&mut s, &files, STREAM_OPTIMIZED);
     let _ = write!(
         s,
         concat!(

@@ -63,25 +63,13 @@ pub fn write_raw_ovf(vm: &RawOvf) -> String {
         r#"xmlns:vmw="http://www.vmware.com/schema/ovf" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData">"#,
         "\n  <References>\n"
     ));
-    for (i, d) in vm.disks.iter().enumerate() {
-        // A raw file's size is its capacity.
-        let _ = writeln!(
-            s,
-            r#"    <File ovf:href="{}" ovf:id="file{}" ovf:size="{}"/>"#,
-            escape(&d.file),
-            i + 1,
-            d.capacity_bytes
-        );
-    }
-    s.push_str("  </References>\n  <DiskSection>\n    <Info>Virtual disk information</Info>\n");
-    for (i, d) in vm.disks.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            r#"    <Disk ovf:capacity="{}" ovf:capacityAllocationUnits="byte" ovf:diskId="vmdisk{n}" ovf:fileRef="file{n}" ovf:format="{RAW_FORMAT}"/>"#,
-            d.capacity_bytes,
-            n = i + 1
-        );
-    }
+    // A raw file's size is its capacity.
+    let files: Vec<(&str, u64, u64)> = vm
+        .disks
+        .iter()
+        .map(|d| (d.file.as_str(), d.capacity_bytes, d.capacity_bytes))
+        .collect();
+    crate::ovf::references_and_disks(&mut s, &files, RAW_FORMAT);
     let _ = write!(
         s,
         concat!(
