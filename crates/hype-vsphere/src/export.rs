@@ -168,11 +168,9 @@ async fn run(
         r = download::download_all(&client, &targets, parallel, &counters, cancel) => r?,
         e = keepalive(&client, &lease_ref, &info, &counters, bytes_total, progress) => return Err(e),
     };
-    // Every file is whole: its checkpoints have served.
-    for t in &targets {
-        let ck = crate::resume::sidecar(&t.path);
-        std::fs::remove_file(&ck).map_err(|e| VsphereError::io(&ck, e))?;
-    }
+    // Every file is whole, and its last checkpoint says so: the sidecars
+    // stay until the caller is done with the files (crate::resume::forget),
+    // so a job stopped while it converts them keeps them all.
 
     progress.send_modify(|p| {
         p.phase = "verifying";

@@ -142,6 +142,18 @@ pub fn kept(dir: &Path) -> io::Result<Vec<(String, u64)>> {
     Ok(out)
 }
 
+/// Removes the sidecars in `dir`, once its files are whole and wanted as
+/// they are (an export-only folder holds only what its manifest lists).
+pub fn forget(dir: &Path) -> io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let path = e?.path();
+        if path.extension().is_some_and(|x| x == "ckpt") {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +240,20 @@ mod tests {
         assert_eq!(verify(&p).unwrap().offset, 0);
         assert_eq!(std::fs::metadata(&p).unwrap().len(), 0);
         assert_eq!(kept(dir.path()).unwrap(), vec![("a.vmdk".to_string(), 0)]);
+    }
+
+    #[test]
+    fn forget_removes_the_sidecars_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.vmdk");
+        download_like(&p, &data(5000), 1000);
+        std::fs::write(dir.path().join("a.mf"), "x").unwrap();
+        forget(dir.path()).unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a.mf", "a.vmdk"]);
     }
 }

@@ -1,7 +1,8 @@
 //! A vSphere import that outlives hyped: govmomi's simulator (the
 //! project's `vcsim-hype`) serves a 2 GiB disk as a stream-optimised VMDK,
 //! throttled so that hyped can be stopped mid-download; hyped is stopped
-//! with SIGTERM once and killed with SIGKILL once, each time restarted on
+//! with SIGTERM once and killed with SIGKILL twice (the second time while
+//! it converts), each time restarted on
 //! the same data directory with its environment password, and the job
 //! resumes from its checked bytes (`JOB_RESUMED`), fetches less than the
 //! whole file after the last restart, and registers an image whose sha256
@@ -17,6 +18,27 @@ use common::vcsim::Sim;
 use common::Server;
 use hype_types::{JobEvent, JobEventType, JobState};
 use serde_json::json;
+
+/// Polls the job until its download is over (a later phase), failing if
+/// the job ends first.
+async fn wait_past_download(s: &Server, id: &str) -> anyhow::Result<String> {
+    let until = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let j = s.client.get_job(id).await?;
+        anyhow::ensure!(!j.state.is_final(), "the job ended early: {j:?}");
+        if matches!(
+            j.progress.phase.as_str(),
+            "converting" | "verifying" | "registering"
+        ) {
+            return Ok(j.progress.phase);
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < until,
+            "still downloading: {j:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 /// Every event of job `id` so far, oldest first.
 async fn job_events(s: &Server, id: &str) -> anyhow::Result<Vec<JobEvent>> {
@@ -93,6 +115,19 @@ async fn a_vsphere_download_survives_sigterm_and_sigkill_of_hyped() -> anyhow::R
     let old: std::collections::HashSet<String> =
         sim.gets().await?.into_iter().map(|g| g.0).collect();
 
+    // SIGKILL once more when the download is whole and being converted:
+    // its checkpoints stay until the conversion is done, so a restart keeps
+    // the whole file.
+    let mut s = start(&data)?;
+    let phase = wait_past_download(&s, &job.id).await?;
+    s.kill9();
+    println!("killed while {phase}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let leases = |gets: &[(String, String, u64)]| -> std::collections::HashSet<String> {
+        gets.iter().map(|g| g.0.clone()).collect()
+    };
+    let mid = leases(&sim.gets().await?);
+
     let s = start(&data)?;
     let events = job_events(&s, &job.id).await?;
     let end = events.last().unwrap();
@@ -104,31 +139,49 @@ async fn a_vsphere_download_survives_sigterm_and_sigkill_of_hyped() -> anyhow::R
     );
     assert_eq!(end.job.state, JobState::Completed);
     let offsets = resumed_offsets(&events);
-    assert_eq!(offsets.len(), 2, "one JOB_RESUMED per restart");
+    assert_eq!(
+        offsets.len(),
+        3,
+        "one JOB_RESUMED per restart: {:?}",
+        events
+            .iter()
+            .map(|e| (
+                e.event_type,
+                e.job.progress.phase.clone(),
+                e.job.progress.bytes_done
+            ))
+            .collect::<Vec<_>>()
+    );
     assert!(offsets[0] >= 32 << 20, "{offsets:?}");
     assert!(
         offsets[1] > offsets[0] && offsets[1] >= 64 << 20,
         "{offsets:?}"
     );
+    assert_eq!(offsets[2], vmdk_size, "the whole download is kept");
 
-    // What the simulator sent after the last restart (on a new lease): the
-    // file from the kept offset, and the 64 KiB before it compared.
-    let after: u64 = sim
-        .gets()
-        .await?
-        .into_iter()
-        .filter(|g| !old.contains(&g.0))
-        .map(|g| g.2)
-        .sum();
+    // What the simulator sent after each restart (each on a new lease):
+    // the file from the kept offset, and the 64 KiB before it compared.
+    let gets = sim.gets().await?;
+    let sent = |from: &std::collections::HashSet<String>,
+                to: Option<&std::collections::HashSet<String>>|
+     -> u64 {
+        gets.iter()
+            .filter(|g| !from.contains(&g.0) && to.is_none_or(|t| t.contains(&g.0)))
+            .map(|g| g.2)
+            .sum()
+    };
+    let (after_kill, after_convert) = (sent(&old, Some(&mid)), sent(&mid, None));
     println!(
-        "resume: disk {CAPACITY} bytes, VMDK {vmdk_size} bytes, kept {} bytes, fetched after the restart {after} bytes",
+        "resume: disk {CAPACITY} bytes, VMDK {vmdk_size} bytes, kept {} bytes, fetched after the restart {after_kill} bytes; \
+         killed while converting, fetched after that restart {after_convert} bytes",
         offsets[1]
     );
     assert!(
-        after < vmdk_size && after < CAPACITY,
-        "{after} of {vmdk_size}"
+        after_kill < vmdk_size && after_kill < CAPACITY,
+        "{after_kill} of {vmdk_size}"
     );
-    assert_eq!(after, vmdk_size - offsets[1] + (64 << 10));
+    assert_eq!(after_kill, vmdk_size - offsets[1] + (64 << 10));
+    assert_eq!(after_convert, 64 << 10, "only the overlap is fetched again");
 
     let image = s.client.get_image("big").await?;
     assert_eq!(

@@ -306,6 +306,12 @@ impl Hype {
                 let name = spec.image_name().expect("validated specs have a name");
                 super::keep::describe(&export_dir, &name, &exported, cancel).await?;
             }
+            // The download's checkpoints are not part of the export.
+            let dir = export_dir.clone();
+            tokio::task::spawn_blocking(move || hype_vsphere::resume::forget(&dir))
+                .await
+                .map_err(|e| io("checkpoints", std::io::Error::other(e)))?
+                .map_err(|e| io("checkpoints", e))?;
             let files = super::keep::keep(&export_dir, Path::new(out), cancel).await?;
             return Ok(Some(JobResult {
                 output: out.to_owned(),
