@@ -2,11 +2,11 @@
 //! project's `vcsim-hype`) serves a 2 GiB disk as a stream-optimised VMDK,
 //! throttled so that hyped can be stopped mid-download; hyped is stopped
 //! with SIGTERM once and killed with SIGKILL twice (the second time while
-//! it converts), each time restarted on
-//! the same data directory with its environment password, and the job
-//! resumes from its checked bytes (`JOB_RESUMED`), fetches less than the
-//! whole file after the last restart, and registers an image whose sha256
-//! is the source disk's.
+//! it converts), each time restarted on the same data directory with its
+//! environment password. The job resumes from its checked bytes
+//! (`JOB_RESUMED`), fetches less than the whole file after each restart
+//! (only the 64 KiB it compares after the one while converting), and
+//! registers an image whose sha256 is the source disk's.
 
 mod common;
 
