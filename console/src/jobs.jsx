@@ -1,5 +1,6 @@
 // Import jobs, newest first, with their progress as their events report
-// it, and a cancel for those not finished.
+// it, a cancel for those not finished, why a failed one failed, and what
+// an export-only one kept.
 import { post } from './api.js';
 import { bytes, duration } from './format.js';
 
@@ -18,6 +19,38 @@ function Progress({ p }) {
       </span>
     </div>
   );
+}
+
+// What an export-only job kept: the folder, then each file with its size
+// and sha256 (the start of it; the whole one in its title).
+function Kept({ r }) {
+  const total = r.files.reduce((n, f) => n + f.size_bytes, 0);
+  return (
+    <details class="kept">
+      <summary>
+        kept {r.files.length} files, {bytes(total)}, in <code>{r.output}</code>
+      </summary>
+      <table>
+        <tbody>
+          {r.files.map((f) => (
+            <tr key={f.name} data-file={f.name}>
+              <td>{f.name}</td>
+              <td>{bytes(f.size_bytes)}</td>
+              <td title={f.sha256}>
+                <code>sha256 {f.sha256.slice(0, 16)}…</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
+  );
+}
+
+function Outcome({ j }) {
+  if (j.error) return <span class="error">{j.error}</span>;
+  if (j.result) return <Kept r={j.result} />;
+  return <Progress p={j.progress} />;
 }
 
 export function Jobs({ jobs, say }) {
@@ -51,7 +84,9 @@ export function Jobs({ jobs, say }) {
               <td>
                 <span class={`badge ${j.state}`}>{j.state}</span>
               </td>
-              <td>{j.error ? <span class="error">{j.error}</span> : <Progress p={j.progress} />}</td>
+              <td>
+                <Outcome j={j} />
+              </td>
               <td>
                 {(j.state === 'pending' || j.state === 'running') && (
                   <button onClick={() => cancel(j.id)}>cancel</button>

@@ -1,6 +1,6 @@
 // Drives hyped's web console in Debian's Chromium with Playwright, as a
 // person would, and prints what it saw as JSON for crates/hyped/tests/
-// console.rs to check. Usage: node console-check.mjs lifecycle|auth|live|links
+// console.rs to check. Usage: node console-check.mjs lifecycle|auth|live|links|jobs
 // Environment: HYPE_BASE (hyped's URL), HYPE_KEY (auth), HYPE_SHOTS (a
 // directory for screenshots), HYPE_VM (a running VM the test made).
 import { chromium } from 'playwright-core';
@@ -337,8 +337,31 @@ async function links() {
   await auto.close();
 }
 
+// Import jobs the test submitted (HYPE_JOBS: the ids, comma-separated):
+// each row's text once it is final, and what a kept folder lists.
+async function jobs() {
+  const ids = process.env.HYPE_JOBS.split(',');
+  const page = await context.newPage();
+  await page.goto(base + '/');
+  out.rows = {};
+  for (const id of ids) {
+    const row = page.locator(`tr[data-job="${id}"]`);
+    await row.locator('.badge.completed, .badge.failed, .badge.cancelled').waitFor({ timeout: 30_000 });
+    out.rows[id] = (await row.innerText()).replace(/\s+/g, ' ').trim();
+  }
+  // The folder's file list opens on a click.
+  const kept = page.locator('details.kept');
+  out.kept_open_before = await kept.evaluate((d) => d.open);
+  await kept.locator('summary').click();
+  out.files = await kept.locator('tr[data-file]').evaluateAll((rows) =>
+    rows.map((r) => ({ name: r.dataset.file, text: r.innerText.replace(/\s+/g, ' ').trim(), title: r.querySelector('td[title]')?.title })),
+  );
+  await shot(page, 'console-jobs.png');
+}
+
 try {
   if (scenario === 'lifecycle') await lifecycle();
+  else if (scenario === 'jobs') await jobs();
   else if (scenario === 'links') await links();
   else if (scenario === 'auth') await auth();
   else if (scenario === 'live') await live();

@@ -25,6 +25,22 @@ pub struct Progress {
     pub eta_seconds: Option<u64>,
 }
 
+/// A file an export-only job kept.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct KeptFile {
+    #[serde(default)]
+    pub size_bytes: u64,
+}
+
+/// Where an export-only job kept its files.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct JobResult {
+    #[serde(default)]
+    pub output: String,
+    #[serde(default)]
+    pub files: Vec<KeptFile>,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Job {
     pub id: String,
@@ -44,6 +60,8 @@ pub struct Job {
     pub updated_at: String,
     #[serde(default)]
     pub finished_at: Option<String>,
+    #[serde(default)]
+    pub result: Option<JobResult>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +113,15 @@ impl Job {
     pub fn detail(&self) -> String {
         if let (Some(e), "failed" | "cancelled") = (&self.error, self.state.as_str()) {
             return format!("{}: {e}", self.state);
+        }
+        if let (Some(r), "completed") = (&self.result, self.state.as_str()) {
+            let total = r.files.iter().map(|f| f.size_bytes).sum();
+            return format!(
+                "completed: kept {} files, {}, in {}",
+                r.files.len(),
+                size(total),
+                r.output
+            );
         }
         let Some(p) = &self.progress else {
             return self.state.clone();
@@ -212,6 +239,21 @@ pub(crate) mod tests {
         let at = |s| OffsetDateTime::parse(s, &Rfc3339).unwrap();
         assert!(j.shown(at("2026-11-22T01:00:20Z")));
         assert!(!j.shown(at("2026-11-22T01:01:00Z")));
+    }
+
+    #[test]
+    fn an_export_says_what_it_kept_and_where() {
+        let j: Job = serde_json::from_value(serde_json::json!({
+            "id": "0193-c", "state": "completed",
+            "result": {"output": "/srv/exports/web", "files": [
+                {"name": "disk0.raw", "size_bytes": 3145728, "sha256": "aa"},
+                {"name": "web.ovf", "size_bytes": 1024, "sha256": "bb"}]}
+        }))
+        .unwrap();
+        assert_eq!(
+            j.detail(),
+            "completed: kept 2 files, 3.0 MiB, in /srv/exports/web"
+        );
     }
 
     #[test]

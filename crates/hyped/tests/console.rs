@@ -7,9 +7,12 @@
 //! ends the session. Sessions expire. The committed bundle is what its
 //! sources build. The live view shows a browser sandbox's page as an
 //! automation client changes it, and a click in it reaches the sandbox;
-//! live links share it view-only or not (`console/links.rs`).
+//! live links share it view-only or not (`console/links.rs`). Import jobs
+//! show why they failed and what an export kept (`console/jobs.rs`).
 
 mod common;
+#[path = "console/jobs.rs"]
+mod jobs;
 #[path = "console/links.rs"]
 mod links;
 
