@@ -22,6 +22,7 @@ use utoipa::OpenApi;
         hype_types::VsphereJob, hype_types::XcpngJob, hype_types::OvfJob,
         hype_types::JobKind, hype_types::JobState, hype_types::JobSource, hype_types::JobProgress,
         hype_types::JobResume, hype_types::ResumedFile, hype_types::JobResult, hype_types::JobFile,
+        hype_types::ResumeJob,
         hype_types::JobEvent, hype_types::JobEventType, hype_types::BootMode,
         hype_types::XcpngTransport,
         hype_types::Snapshot, hype_types::SnapshotList, hype_types::CreateSnapshot,

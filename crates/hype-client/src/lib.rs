@@ -449,6 +449,16 @@ impl Client {
             .await
     }
 
+    /// Gives a job a restart left waiting for its password the password
+    /// again; it is queued and keeps what it had downloaded.
+    pub async fn resume_job(&self, id: &str, password: &str) -> Result<Job> {
+        self.post_json(
+            &format!("/api/v1/jobs/{id}/resume"),
+            &serde_json::json!({ "password": password }),
+        )
+        .await
+    }
+
     /// Job events after `last_event_id` (from now when `None`).
     pub async fn job_events(
         &self,

@@ -166,6 +166,9 @@ pub enum CoreError {
     RecordingNotFound { id: String },
     #[error("job '{id}' is already {state}")]
     JobFinished { id: String, state: JobState },
+    /// A resume of a job that is not waiting for its password.
+    #[error("job '{id}' is {state} and not waiting for its password; only a job a restart interrupted, whose password was given in the job, is")]
+    JobNotAwaiting { id: String, state: JobState },
     #[error("an image named '{name}' already exists: {why}")]
     ImageExists { name: String, why: &'static str },
     #[error("hyped is shutting down")]
@@ -208,6 +211,7 @@ impl CoreError {
             | CoreError::PoolExists { .. }
             | CoreError::ForkVersion { .. }
             | CoreError::JobFinished { .. }
+            | CoreError::JobNotAwaiting { .. }
             | CoreError::ImageExists { .. } => ErrorKind::Conflict,
             CoreError::Unsupported { .. } | CoreError::AgentTooOld { .. } => ErrorKind::Unsupported,
             CoreError::NoAgent { .. } => ErrorKind::Conflict,
@@ -282,6 +286,7 @@ impl CoreError {
             CoreError::JobNotFound { .. } => "job_not_found",
             CoreError::RecordingNotFound { .. } => "recording_not_found",
             CoreError::JobFinished { .. } => "job_finished",
+            CoreError::JobNotAwaiting { .. } => "job_not_awaiting_password",
             CoreError::ImageExists { .. } => "image_exists",
             CoreError::ShuttingDown => "shutting_down",
             CoreError::Source { source, .. } => source.code(),

@@ -44,7 +44,8 @@ pub use image::{Firmware, Image, ImageDisk, ImageList, NicModel, StorageBus};
 pub use job::{
     parse_submission, sanitize_image_name, BootMode, InvalidJob, Job, JobBatch, JobEvent,
     JobEventType, JobFile, JobKind, JobProgress, JobResult, JobResume, JobSource, JobSpec,
-    JobState, OvfJob, ResumedFile, VsphereJob, XcpngJob, XcpngTransport,
+    JobState, OvfJob, ResumeJob, ResumedFile, VsphereJob, XcpngJob, XcpngTransport,
+    AWAITING_PASSWORD,
 };
 pub use lifecycle::{InvalidTransition, Transition, VmState};
 pub use live::{

@@ -379,6 +379,10 @@ pub enum JobsCommand {
     Get { id: String },
     /// Cancel a pending or running job.
     Cancel { id: String },
+    /// Give a job a restart left waiting for its password (phase
+    /// awaiting_password) the password again, from HYPE_VSPHERE_PASSWORD or
+    /// HYPE_XCPNG_PASSWORD (by the job's kind), never a flag.
+    Resume { id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -47,6 +47,27 @@ pub async fn run(client: &Client, out: Format, cmd: JobsCommand) -> Result<()> {
                 Format::Json => output::print_json(&job),
             }
         }
+        JobsCommand::Resume { id } => {
+            let kind = client.get_job(&id).await?.kind;
+            let env = kind.password_env();
+            anyhow::ensure!(
+                !env.is_empty(),
+                "a {} job needs no password and never waits for one",
+                kind.as_str()
+            );
+            let password = std::env::var(env)
+                .ok()
+                .filter(|p| !p.is_empty())
+                .with_context(|| format!("set {env} to the job's password (never a flag)"))?;
+            let job = client.resume_job(&id, &password).await?;
+            match out {
+                Format::Table => Ok(output::print(&format!(
+                    "{} {} ({})\n",
+                    job.id, job.state, job.progress.phase
+                ))?),
+                Format::Json => output::print_json(&job),
+            }
+        }
     }
 }
 

@@ -198,3 +198,148 @@ async fn a_vsphere_download_survives_sigterm_and_sigkill_of_hyped() -> anyhow::R
     assert!(!log.contains(PASSWORD), "the password is never logged");
     Ok(())
 }
+
+/// `POST .../resume` with a body, as a user's client sends it.
+async fn post_resume(
+    s: &Server,
+    id: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<(u16, String)> {
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/jobs/{id}/resume", s.base))
+        .json(&body)
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let v: serde_json::Value = r.json().await?;
+    Ok((
+        status,
+        v["error"]["code"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+/// Until job `id` is `pending` in the awaiting-password phase.
+async fn awaits_password(s: &Server, id: &str) -> anyhow::Result<()> {
+    let j = s.client.get_job(id).await?;
+    anyhow::ensure!(
+        j.state == JobState::Pending && j.progress.phase == hype_types::AWAITING_PASSWORD,
+        "{j:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_job_whose_password_was_in_it_waits_for_it_after_a_restart() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (sha, vmdk) = make_disks(tmp.path())?;
+    let vmdk_size = std::fs::metadata(&vmdk)?.len();
+    let sim = Sim::start(&vmdk, tmp.path())?;
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data)?;
+
+    // The password in the body: hyped has none of its own here.
+    let mut s = Server::start_in(&data, &[])?;
+    let body = |name: &str| {
+        json!({"kind": "vsphere_export", "name": name, "url": sim.1, "username": USER,
+            "password": PASSWORD, "vm": "/DC0/vm/DC0_C0_RP0_VM0", "insecure": true})
+        .to_string()
+        .into_bytes()
+    };
+    let job = s
+        .client
+        .submit_jobs(body("kept"), "application/json")
+        .await?
+        .remove(0);
+    let other = s
+        .client
+        .submit_jobs(body("dropped"), "application/json")
+        .await?
+        .remove(0);
+    assert!(!job.source.env_password);
+
+    // SIGTERM mid-download: the job is not failed, and waits after the
+    // restart, not queued, its downloads kept.
+    wait_bytes(&s, &job.id, 36 << 20).await?;
+    s.stop();
+    let mut s = Server::start_in(&data, &[])?;
+    awaits_password(&s, &job.id).await?;
+    awaits_password(&s, &other.id).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    awaits_password(&s, &job.id).await?;
+    let staging = |id: &str| data.join("imports").join(id);
+    assert!(staging(&job.id).join("export").is_dir());
+
+    // Bad resumes change nothing.
+    assert_eq!(
+        post_resume(&s, &job.id, json!({})).await?,
+        (422, "invalid_body".into())
+    );
+    assert_eq!(
+        post_resume(&s, &job.id, json!({"password": PASSWORD, "url": "x"})).await?,
+        (422, "invalid_body".into())
+    );
+    assert_eq!(
+        post_resume(&s, &job.id, json!({"password": ""})).await?.0,
+        422
+    );
+    assert_eq!(
+        post_resume(&s, "no-such-job", json!({"password": "x"}))
+            .await?
+            .0,
+        404
+    );
+    awaits_password(&s, &job.id).await?;
+
+    // A waiting job cancelled goes with its downloads.
+    let c = s.client.cancel_job(&other.id).await?;
+    assert_eq!(c.state, JobState::Cancelled);
+    assert!(
+        !staging(&other.id).exists(),
+        "a cancelled job keeps nothing"
+    );
+
+    // Given its password, it goes on; given it twice, the second is refused.
+    let j = s.client.resume_job(&job.id, PASSWORD).await?;
+    assert_eq!(
+        (j.state, j.progress.phase.as_str()),
+        (JobState::Pending, "queued")
+    );
+    assert_eq!(
+        post_resume(&s, &job.id, json!({"password": PASSWORD})).await?,
+        (409, "job_not_awaiting_password".into())
+    );
+    // SIGKILL past the second checkpoint: it waits again.
+    wait_bytes(&s, &job.id, 72 << 20).await?;
+    s.kill9();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before: std::collections::HashSet<String> =
+        sim.gets().await?.into_iter().map(|g| g.0).collect();
+    let s = Server::start_in(&data, &[])?;
+    awaits_password(&s, &job.id).await?;
+    s.client.resume_job(&job.id, PASSWORD).await?;
+
+    let events = job_events(&s, &job.id).await?;
+    let end = events.last().unwrap();
+    assert_eq!(end.job.state, JobState::Completed, "{:?}", end.job.error);
+    let offsets = resumed_offsets(&events);
+    assert_eq!(offsets.len(), 2, "one JOB_RESUMED per resume: {offsets:?}");
+    assert!(
+        offsets[0] >= 32 << 20 && offsets[1] >= 64 << 20,
+        "{offsets:?}"
+    );
+    let after: u64 = sim
+        .gets()
+        .await?
+        .into_iter()
+        .filter(|g| !before.contains(&g.0))
+        .map(|g| g.2)
+        .sum();
+    assert_eq!(after, vmdk_size - offsets[1] + (64 << 10));
+    let image = s.client.get_image("kept").await?;
+    assert_eq!(image.sha256.as_deref(), Some(sha.as_str()));
+    assert!(s.client.get_image("dropped").await.is_err());
+    assert!(!staging(&job.id).exists(), "no staging left");
+    let log = s.log()?;
+    assert!(!log.contains(PASSWORD), "the password is never logged");
+    Ok(())
+}

@@ -6,12 +6,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use hype_types::{ErrorBody, ErrorKind, Job, JobList, JobSpec, JobState, PageRequest};
+use hype_types::{ErrorBody, ErrorKind, Job, JobList, JobSpec, JobState, PageRequest, ResumeJob};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
-use crate::extract::ApiQuery;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::AppState;
 
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, ApiError> {
@@ -112,4 +112,21 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
     Ok(Json(s.hype.cancel_job(&id).await?))
+}
+
+/// The password of a job a restart left waiting for it (its phase is
+/// `awaiting_password`); the job is queued again and keeps what it had
+/// downloaded. The password is held in memory for the run, never stored.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/resume", tag = "jobs", params(("id" = String, Path)),
+    request_body = ResumeJob,
+    responses((status = 200, description = "The job, queued again", body = Job),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Not waiting for its password (`job_not_awaiting_password`)", body = ErrorBody),
+        (status = 422, description = "Not a resume body (`invalid_body`), or an empty password", body = ErrorBody)))]
+pub async fn resume(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ResumeJob>,
+) -> Result<Json<Job>, ApiError> {
+    Ok(Json(s.hype.resume_job(&id, req.password).await?))
 }

@@ -97,6 +97,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::list, jobs::submit))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::cancel))
+        .routes(routes!(jobs::resume))
         .routes(routes!(sources::inventory))
         .routes(routes!(images::list))
         .routes(routes!(images::get, images::delete))

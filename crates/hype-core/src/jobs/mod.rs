@@ -12,6 +12,7 @@ mod convert;
 mod devices;
 mod exporter;
 mod keep;
+mod restart;
 mod runner;
 mod single;
 
@@ -379,7 +380,8 @@ impl Hype {
             l.by_user.store(true, std::sync::atomic::Ordering::SeqCst);
             l.cancel.cancel();
         }
-        // A pending job has nothing to clean up: record it at once.
+        // A pending job is recorded at once; one waiting for its password
+        // has its kept downloads removed with it.
         if let Some(j) = self
             .inner
             .store
@@ -393,6 +395,14 @@ impl Hype {
             )
             .await?
         {
+            if live.is_none() {
+                let staging = staging_root(&self.inner.cfg.data_dir).join(id);
+                if let Err(e) = tokio::fs::remove_dir_all(&staging).await {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        tracing::warn!(job = %id, error = %e, "cannot remove staging directory");
+                    }
+                }
+            }
             return Ok(j);
         }
         // A running one records `cancelled` once its files are gone.
@@ -412,16 +422,33 @@ impl Hype {
     }
 
     fn queue(&self, id: String, spec: JobSpec, password: Option<String>, resume: bool) {
+        let live = self.claim_live(&id).expect("a job is queued once");
+        self.send_queued(id, spec, password, live, resume);
+    }
+
+    /// The job's cancel token, made unless the job already has one (it is
+    /// queued or running).
+    fn claim_live(&self, id: &str) -> Option<Live> {
+        let mut map = self.inner.jobs.live.lock().expect("jobs lock");
+        if map.contains_key(id) {
+            return None;
+        }
         let live = Live {
             cancel: self.inner.shutdown.child_token(),
             by_user: Arc::default(),
         };
-        self.inner
-            .jobs
-            .live
-            .lock()
-            .expect("jobs lock")
-            .insert(id.clone(), live.clone());
+        map.insert(id.to_owned(), live.clone());
+        Some(live)
+    }
+
+    fn send_queued(
+        &self,
+        id: String,
+        spec: JobSpec,
+        password: Option<String>,
+        live: Live,
+        resume: bool,
+    ) {
         let _ = self.inner.jobs.queue.send(Queued {
             id,
             spec,
@@ -457,7 +484,7 @@ impl Hype {
                             h.run_job(q.id.clone(), q.spec, q.password, q.live, q.resume, p)
                                 .await
                         }
-                        None => h.settle_interrupted(&q.id, &q.spec, &q.live).await,
+                        None => h.settle_interrupted(&q.id, &q.live).await,
                     }
                     h.inner.jobs.live.lock().expect("jobs lock").remove(&q.id);
                 });
@@ -465,114 +492,5 @@ impl Hype {
             // Jobs still queued stay pending; the next start takes them up
             // (or fails those whose password was in the job).
         });
-    }
-
-    /// The spec and password of a job a restart interrupted, or why it
-    /// cannot go on.
-    fn recover(&self, j: &Job) -> std::result::Result<(JobSpec, Option<String>), String> {
-        let spec = JobSpec::from_stored(j.kind, &j.image, &j.source).ok_or_else(|| {
-            format!(
-                "hyped restarted while the job was {}; its stored source is incomplete; submit it again",
-                j.state
-            )
-        })?;
-        if !spec.needs_password() {
-            return Ok((spec, None));
-        }
-        if !j.source.env_password {
-            return Err(format!(
-                "hyped restarted while the job was {}; its password was given in the job and is never stored, so it cannot go on by itself; submit it again (a job without `password`, using hyped's {} for a host listed with --import-allow-host, resumes after a restart)",
-                j.state,
-                j.kind.password_env()
-            ));
-        }
-        match self.env_password(&spec) {
-            Ok(p) => Ok((spec, Some(p))),
-            Err(Refusal::Missing(e) | Refusal::Refused(e)) => Err(format!(
-                "hyped restarted while the job was {} and cannot take it up: {}; submit it again",
-                j.state, e.message
-            )),
-        }
-    }
-
-    /// At start: a job left `pending` or `running` by a previous run goes
-    /// on if it can get its password back (none needed, or hyped's own
-    /// environment one still allowed for its host): queued again, a
-    /// vSphere job keeping its staging directory to continue its downloads.
-    /// Any other such job fails saying why, and no other partial file
-    /// survives.
-    pub(crate) async fn reconcile_jobs(&self) -> Result<()> {
-        // Runs once per start: the moment `status` counts uptime from.
-        crate::status::mark_started();
-        let store = &self.inner.store;
-        let mut kept = HashSet::new();
-        // Oldest first, so they queue again in submission order.
-        let mut left: Vec<Job> = store
-            .list_jobs(None)
-            .await?
-            .into_iter()
-            .filter(|j| !j.state.is_final())
-            .collect();
-        left.reverse();
-        for j in left {
-            let was = j.state;
-            let (spec, password) = match self.recover(&j) {
-                Ok(ok) => ok,
-                Err(why) => {
-                    store
-                        .set_job_state(
-                            &j.id,
-                            &[JobState::Pending, JobState::Running],
-                            JobState::Failed,
-                            Some(&why),
-                            None,
-                            None,
-                        )
-                        .await?;
-                    tracing::warn!(job = %j.id, "interrupted import job marked failed");
-                    continue;
-                }
-            };
-            if was == JobState::Running {
-                store
-                    .set_job_state(
-                        &j.id,
-                        &[JobState::Running],
-                        JobState::Pending,
-                        None,
-                        Some(&hype_types::JobProgress::queued()),
-                        None,
-                    )
-                    .await?;
-            }
-            if spec.kind() == hype_types::JobKind::VsphereExport {
-                kept.insert(j.id.clone());
-            }
-            tracing::info!(job = %j.id, was = %was, "interrupted import job queued again");
-            self.queue(j.id, spec, password, was == JobState::Running);
-        }
-        let data = &self.inner.cfg.data_dir;
-        if let Ok(entries) = std::fs::read_dir(staging_root(data)) {
-            for e in entries.flatten() {
-                if !kept.contains(&*e.file_name().to_string_lossy()) {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-        // An image directory without its row is a crash between the two.
-        let known: HashSet<String> = store
-            .list_images()
-            .await?
-            .into_iter()
-            .map(|i| i.dir)
-            .collect();
-        if let Ok(entries) = std::fs::read_dir(imported_root(data)) {
-            for e in entries.flatten() {
-                if !known.contains(&e.path().display().to_string()) {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -43,12 +43,6 @@ fn view(p: &ExportProgress, started: Instant, resumed: &Option<JobResume>) -> Jo
     }
 }
 
-/// A job needs no password, or uses hyped's own: a later start can run it
-/// again (a password given in the job is gone with this process).
-pub(super) fn resumable(spec: &JobSpec) -> bool {
-    !spec.needs_password() || spec.password().is_none()
-}
-
 impl Hype {
     pub(super) async fn run_job(
         &self,
@@ -136,9 +130,10 @@ impl Hype {
             .await;
         stop.cancel();
         let _ = reporter.await;
-        let stopping = matches!(out, Err(ExportError::Cancelled))
-            && !live.by_user.load(Ordering::SeqCst)
-            && resumable(&spec);
+        // Every job stopped by hyped's shutdown is taken up at the next
+        // start (one whose password was in the job once it is given again).
+        let stopping =
+            matches!(out, Err(ExportError::Cancelled)) && !live.by_user.load(Ordering::SeqCst);
         if stopping {
             // Left as it is for the next start to take up.
             tracing::info!(job = %id, "hyped is stopping: the job stays for the next start");
@@ -153,7 +148,7 @@ impl Hype {
         let (to, why, result) = match out {
             Ok(result) => (JobState::Completed, None, result),
             Err(ExportError::Cancelled) => {
-                self.settle_interrupted(id, &spec, &live).await;
+                self.settle_interrupted(id, &live).await;
                 return;
             }
             Err(ExportError::Failed(why)) => (JobState::Failed, Some(why), None),
@@ -205,8 +200,8 @@ impl Hype {
     }
 
     /// A job stopped by its token: by a user (`cancelled`) or by shutdown
-    /// (left for the next start, unless its password goes with hyped).
-    pub(super) async fn settle_interrupted(&self, id: &str, spec: &JobSpec, live: &Live) {
+    /// (left for the next start).
+    pub(super) async fn settle_interrupted(&self, id: &str, live: &Live) {
         let (to, why) = if live.by_user.load(Ordering::SeqCst) {
             // A resumed job cancelled before it ran again still has the
             // downloads its earlier run kept.
@@ -217,13 +212,9 @@ impl Hype {
                 }
             }
             (JobState::Cancelled, "cancelled by request")
-        } else if resumable(spec) {
-            return;
         } else {
-            (
-                JobState::Failed,
-                "hyped stopped during the job; its password was given in the job and is never stored, so it cannot go on after a restart; its partial files were removed; submit it again",
-            )
+            // Stopped by hyped's shutdown before it ran: the next start.
+            return;
         };
         self.record_end(id, to, Some(why), None, None).await;
     }
@@ -280,9 +271,7 @@ impl Hype {
         let mut exporter = Exporter::new(spec.kind(), &spec.source(), password);
         if let Exporter::Vsphere(v) = &mut exporter {
             v.resume = resume;
-            if resumable(spec) {
-                v.keep_on_stop = Some(self.inner.shutdown.clone());
-            }
+            v.keep_on_stop = Some(self.inner.shutdown.clone());
         }
         let (etx, mut erx) = watch::channel(ExportProgress::default());
         let fwd = {

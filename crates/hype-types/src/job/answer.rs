@@ -83,10 +83,24 @@ pub struct JobProgress {
     pub resumed: Option<JobResume>,
 }
 
+/// The phase of a `pending` job a restart interrupted whose password was
+/// given in the job (and never stored): it waits for
+/// `POST /api/v1/jobs/{id}/resume {"password"}`.
+pub const AWAITING_PASSWORD: &str = "awaiting_password";
+
 impl JobProgress {
     pub fn queued() -> Self {
+        Self::phase("queued")
+    }
+
+    /// A job waiting for its password again ([`AWAITING_PASSWORD`]).
+    pub fn awaiting_password() -> Self {
+        Self::phase(AWAITING_PASSWORD)
+    }
+
+    fn phase(phase: &str) -> Self {
         Self {
-            phase: "queued".into(),
+            phase: phase.into(),
             bytes_done: None,
             bytes_total: None,
             files_done: None,

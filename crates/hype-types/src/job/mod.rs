@@ -6,7 +6,8 @@ mod answer;
 mod validate;
 
 pub use answer::{
-    Job, JobEvent, JobEventType, JobFile, JobProgress, JobResult, JobResume, JobSource, ResumedFile,
+    Job, JobEvent, JobEventType, JobFile, JobProgress, JobResult, JobResume, JobSource,
+    ResumedFile, AWAITING_PASSWORD,
 };
 
 use serde::{Deserialize, Serialize};
@@ -299,6 +300,23 @@ pub struct OvfJob {
     pub disk_bus: Option<StorageBus>,
     /// The NIC on QEMU (`virtio`, `e1000`); by default what the source had.
     pub nic_model: Option<NicModel>,
+}
+
+/// `POST /api/v1/jobs/{id}/resume`: the password of a job a restart left
+/// waiting for it ([`AWAITING_PASSWORD`]). Held in memory for the run, as a
+/// submitted job's; never stored, never printed.
+#[derive(Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeJob {
+    pub password: String,
+}
+
+impl std::fmt::Debug for ResumeJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResumeJob")
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for JobSpec {

@@ -238,3 +238,13 @@ fn a_job_s_result_is_shown_only_when_it_has_one() {
     );
     assert_eq!(serde_json::from_value::<JobResult>(v).unwrap(), r);
 }
+
+#[test]
+fn a_resume_takes_only_a_password_and_never_prints_it() {
+    let r: ResumeJob = serde_json::from_value(json!({"password": "s3cret-pw"})).unwrap();
+    assert_eq!(r.password, "s3cret-pw");
+    assert!(!format!("{r:?}").contains("s3cret"));
+    assert!(serde_json::from_value::<ResumeJob>(json!({"password": "x", "url": "u"})).is_err());
+    assert!(serde_json::from_value::<ResumeJob>(json!({})).is_err());
+    assert_eq!(JobProgress::awaiting_password().phase, AWAITING_PASSWORD);
+}
