@@ -48,6 +48,13 @@ def check_live_links(h: hype.Hype, networked: Hyped, name: str) -> None:
     assert not default.interactive and default.token != link.token
     assert _when(default.expires_at) >= before + timedelta(seconds=3599)
     assert h.vms.live_link(name, expires_in=1, interactive=True).interactive
+
+    async def through_async() -> hype.LiveLink:
+        async with hype.AsyncHype() as ah:
+            return await ah.vms.live_link(name, interactive=True)
+
+    made = asyncio.run(through_async())
+    assert made.interactive and made.url.startswith(f"{networked.base}/vms/{name}/live?token=hlv_")
     for bad in (0, 86401):
         with pytest.raises(hype.HypeError) as e:
             h.vms.live_link(name, expires_in=bad)
