@@ -127,6 +127,7 @@ def test_each_vm_operation_reaches_its_route(h: hype.Hype) -> None:
             "browser_console": lambda: c.vms.browser_console("ghost", after=3),
             "browser_network": lambda: c.vms.browser_network("ghost"),
             "follow_logs": lambda: list(c.vms.follow_logs("ghost")),
+            "live_link": lambda: c.vms.live_link("ghost", expires_in=60),
         }
         for method, call in calls.items():
             sent.clear()

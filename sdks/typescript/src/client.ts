@@ -5,6 +5,7 @@ import type { CreateVm } from "./models.js";
 import { Events } from "./resources/events.js";
 import { Images } from "./resources/images.js";
 import { Pools } from "./resources/pools.js";
+import { Recordings } from "./resources/recordings.js";
 import { Snapshots } from "./resources/snapshots.js";
 import { Sources } from "./resources/sources.js";
 import { Jobs } from "./resources/jobs.js";
@@ -42,6 +43,7 @@ export const RESOURCES = {
   system: System, vms: Vms, images: Images, jobs: Jobs, events: Events, snapshots: Snapshots,
   pools: Pools,
   sources: Sources,
+  recordings: Recordings,
 } as const;
 
 /**
@@ -63,6 +65,7 @@ export class Hype {
   readonly jobs: Jobs;
   readonly events: Events;
   readonly sources: Sources;
+  readonly recordings: Recordings;
 
   constructor(opts: HypeOptions = {}) {
     this.transport = new Transport(opts);
@@ -74,6 +77,7 @@ export class Hype {
     this.jobs = new Jobs(this);
     this.events = new Events(this);
     this.sources = new Sources(this);
+    this.recordings = new Recordings(this);
   }
 
   /** The API's base URL. */

@@ -10,6 +10,7 @@ export { Pager, type Page } from "./pagination.js";
 export { Events } from "./resources/events.js";
 export { Images } from "./resources/images.js";
 export { Pools } from "./resources/pools.js";
+export { Recordings } from "./resources/recordings.js";
 export { Snapshots } from "./resources/snapshots.js";
 export { Job, Jobs, type JobEvent, type Submission, type WaitOptions } from "./resources/jobs.js";
 export { Sources } from "./resources/sources.js";

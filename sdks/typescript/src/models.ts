@@ -404,6 +404,65 @@ export interface ForkVm {
   idleTimeoutSeconds?: number | null;
 }
 
+/** A recording of a browser sandbox's pages (rrweb DOM events); it outlives its VM until deleted. */
+export interface Recording extends Raw {
+  /** `rec_` and a UUID. */
+  id: string;
+  /** The VM it recorded (which may have been deleted since). */
+  vm: string;
+  vmId: string;
+  startedAt: string;
+  /** `null` while it records (until the VM's run ends). */
+  endedAt?: string | null;
+  /** Bytes of events kept. */
+  sizeBytes: number;
+  /** rrweb events kept. */
+  events: number;
+  /** Pages (tabs) that sent events. */
+  pages: number;
+  /** Why it stopped early (its size limit), if it did. */
+  note?: string | null;
+  /** The console's replay page. */
+  replayUrl: string;
+}
+
+/** A VM's recordings, oldest first (`recordings.list` returns the array). */
+export interface RecordingList extends Raw {
+  items: Array<Omit<Recording, "raw"> & Partial<Raw>>;
+}
+
+/** One rrweb event of a recording, as the page's recorder sent it. */
+export interface RecordedEvent {
+  /** rrweb's `EventType`: 2 a full DOM snapshot, 3 an incremental change, 4 a page's meta (its URL), ... */
+  type: number;
+  data: Record<string, unknown>;
+  /** Milliseconds since the epoch, from the page's clock. */
+  timestamp: number;
+  [key: string]: unknown;
+}
+
+/** What `vms.liveLink` takes. */
+export interface CreateLiveLink {
+  /** Seconds until the link stops working, 1 to 86400 (default 3600). */
+  expiresIn?: number;
+  /** Whether the link's viewer may send input; view only by default. */
+  interactive?: boolean;
+}
+
+/**
+ * A link to a VM's live view, for a browser without the key. `url` carries
+ * `token`, a secret shown this once: `util.inspect` (console.log) of the
+ * link leaves both out; do not log them.
+ */
+export interface LiveLink extends Raw {
+  /** The live page with the token: open it in any browser, no login. */
+  url: string;
+  token: string;
+  /** When the link stops working (RFC 3339, UTC). */
+  expiresAt: string;
+  interactive: boolean;
+}
+
 /** One VM a fork request did not make, and why. */
 export interface ForkFailure {
   name: string;

@@ -114,6 +114,7 @@ test("each VM method reaches its route", async () => {
     cdpTargets: () => c.vms.cdpTargets("ghost"), guestNetwork: () => c.vms.guestNetwork("ghost"),
     probe: () => c.vms.probe("ghost", "10.0.0.1"),
     browserConsole: () => c.vms.browserConsole("ghost"), browserNetwork: () => c.vms.browserNetwork("ghost"),
+    liveLink: () => c.vms.liveLink("ghost", { expiresIn: 60 }),
     followLogs: async () => { for await (const _ of c.vms.followLogs("ghost")) { /* none */ } },
   };
   for (const [method, call] of Object.entries(calls)) {

@@ -22,8 +22,6 @@ const NO_MODEL = {
   SnapshotList: "snapshots.list() returns the array", PoolList: "pools.list() returns the array", Created: "vms.create() returns a Vm, vms.createForks() a ForkResult",
   Login: "the web console's login body; SDK clients send the key", SessionInfo: "the web console's session; SDK clients send the key",
   DownloadList: "vms.downloads() returns the array",
-  CreateLiveLink: "live links are not wrapped yet (see NOT_WRAPPED)", LiveLink: "live links are not wrapped yet (see NOT_WRAPPED)",
-  Recording: "recordings are not wrapped yet (see NOT_WRAPPED)", RecordingList: "recordings are not wrapped yet (see NOT_WRAPPED)",
 };
 const AS_WRITTEN = new Set(["VsphereJob", "XcpngJob", "OvfJob"]); // sent in the API's own snake_case
 

@@ -27,7 +27,9 @@ from .models import (
     Job,
     JobEvent,
     JobProgress,
+    LiveLink,
     ProbeResult,
+    Recording,
     Uploaded,
     VersionInfo,
     Vm,
@@ -38,5 +40,5 @@ __all__ = [
     "Sandbox", "AsyncSandbox", "EventStream", "AsyncEventStream", "Pager", "AsyncPager",
     "Vm", "Event", "Image", "Job", "JobEvent", "JobProgress", "VersionInfo", "GuestNetwork",
     "ProbeResult", "ConsoleMessage", "NetworkRequest", "ExecResult", "FileInfo", "FileList", "Uploaded",
-    "Download", "ExecStream", "AsyncExecStream", "ExecChunk", "GuestFile", "AsyncGuestFile", "__version__",
+    "Download", "LiveLink", "Recording", "ExecStream", "AsyncExecStream", "ExecChunk", "GuestFile", "AsyncGuestFile", "__version__",
 ]

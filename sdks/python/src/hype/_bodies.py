@@ -52,6 +52,14 @@ class CreateSnapshot(TypedDict):
     name: str
 
 
+class CreateLiveLink(TypedDict, total=False):
+    """``vms.live_link`` body (its keyword arguments)."""
+
+    #: Seconds until the link stops working, 1 to 86400 (default 3600).
+    expires_in: int
+    interactive: bool
+
+
 class ForkVm(TypedDict):
     """``vms.fork`` body (its keyword arguments)."""
 

@@ -14,6 +14,7 @@ from .resources.events import AsyncEvents, Events
 from .resources.images import AsyncImages, Images
 from .resources.jobs import AsyncJobs, Jobs
 from .resources.pools import AsyncPools, Pools
+from .resources.recordings import AsyncRecordings, Recordings
 from .resources.snapshots import AsyncSnapshots, Snapshots
 from .resources.sources import AsyncSources, Sources
 from .resources.system import AsyncSystem, System
@@ -30,6 +31,7 @@ RESOURCES = {
     "events": (Events, AsyncEvents),
     "snapshots": (Snapshots, AsyncSnapshots),
     "pools": (Pools, AsyncPools),
+    "recordings": (Recordings, AsyncRecordings),
 }
 
 
@@ -53,6 +55,7 @@ class Hype:
     images: Images
     jobs: Jobs
     events: Events
+    recordings: Recordings
 
     def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None, *,
                  timeout: Timeout = DEFAULT_TIMEOUT, http_client: Optional[httpx.Client] = None,
@@ -123,6 +126,7 @@ class AsyncHype:
     images: AsyncImages
     jobs: AsyncJobs
     events: AsyncEvents
+    recordings: AsyncRecordings
 
     def __init__(self, base_url: Optional[str] = None, api_key: Optional[str] = None, *,
                  timeout: Timeout = DEFAULT_TIMEOUT, http_client: Optional[httpx.AsyncClient] = None,

@@ -24,12 +24,6 @@ NOT_WRAPPED: Dict[Operation, str] = {
     ("DELETE", "/api/v1/session"): "the web console's logout; SDK clients send the key",
     ("GET", "/api/v1/vms/{name}/live/ws"): "the web console's live view; open a sandbox's live_url in a browser",
     ("GET", "/api/v1/agui"): "an AG-UI event stream, for AG-UI clients (@ag-ui/client's HttpAgent)",
-    ("POST", "/api/v1/vms/{name}/live-links"): "not wrapped yet: `hype vms live-link` or the REST call",
-    ("GET", "/api/v1/vms/{name}/recordings"): "recordings are not wrapped yet: `hype recordings ls` or the REST call",
-    ("GET", "/api/v1/recordings/{id}"): "recordings are not wrapped yet: `hype recordings get` or the REST call",
-    ("GET", "/api/v1/vms/{name}/recordings/{id}"): "recordings are not wrapped yet: `hype recordings get` or the REST call",
-    ("DELETE", "/api/v1/recordings/{id}"): "recordings are not wrapped yet: `hype recordings rm` or the REST call",
-    ("GET", "/api/v1/recordings/{id}/events"): "recordings are not wrapped yet: replay them in the console",
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Type, Typ
 # The enums and the request bodies are modules of their own, to keep each
 # module short; hype.models stays the one place to import any model from.
 from ._bodies import (
-    CreatePool, CreateSnapshot, CreateVm, ExecRequest, ForkVm, InventoryRequest, JobBatch, JobSpec,
+    CreateLiveLink, CreatePool, CreateSnapshot, CreateVm, ExecRequest, ForkVm, InventoryRequest, JobBatch, JobSpec,
     NetworkSpec, OvfJob, ProbeRequest, VsphereJob, XcpngJob,
 )
 from ._enums import (
@@ -36,7 +36,7 @@ __all__ = [
     "InventoryRequest", "OvfJob", "StatusInfo", "StateCount", "MemoryStatus", "DiskSpace",
     "Pool", "PoolState", "PoolChoice", "CreatePool", "ExecRequest", "ExecResult", "OutputEncoding",
     "FileInfo", "FileKind", "FileList", "Uploaded", "Download", "ImageDisk", "StorageBus", "NicModel",
-    "JobResult", "JobFile",
+    "JobResult", "JobFile", "Recording", "RecordingList", "LiveLink", "CreateLiveLink",
 ]
 
 M = TypeVar("M", bound="Model")
@@ -695,6 +695,55 @@ class Download(Model):
     finished_at: str
     #: The page it was started from, when the browser says.
     page_url: Optional[str] = None
+
+
+@dataclass
+class Recording(Model):
+    """A recording of a browser sandbox's pages (rrweb DOM events); it
+    outlives its VM until deleted or its retention ends."""
+
+    #: ``rec_`` and a UUID.
+    id: str
+    #: The VM it recorded (which may have been deleted since).
+    vm: str
+    vm_id: str
+    started_at: str
+    #: Bytes of events kept.
+    size_bytes: int
+    #: rrweb events kept.
+    events: int
+    #: Pages (tabs) that sent events.
+    pages: int
+    #: The console's replay page.
+    replay_url: str
+    #: ``None`` while it records (until the VM's run ends).
+    ended_at: Optional[str] = None
+    #: Why it stopped early (its size limit), if it did.
+    note: Optional[str] = None
+
+
+@dataclass
+class RecordingList(Model):
+    """A VM's recordings, oldest first (``recordings.list`` returns the list)."""
+
+    items: List[Recording]
+
+
+@dataclass
+class LiveLink(Model):
+    """A link to a VM's live view for a browser without the key.
+
+    :attr:`url` carries :attr:`token`, a secret shown this once: neither
+    is in the model's ``repr``; do not log them.
+    """
+
+    #: The live page with the token: open it in any browser, no login.
+    url: str = field(repr=False)
+    token: str = field(repr=False)
+    #: When the link stops working (RFC 3339, UTC).
+    expires_at: str
+    #: Whether its viewer may send input; else view only.
+    interactive: bool
 
 
 # Decoding: driven by the dataclasses' type hints.

@@ -1,6 +1,6 @@
 import { HypeError, errorFrom } from "../errors.js";
 import {
-  decode, snakeize, type ConsoleMessage, type CreateVm, type Event, type ForkResult, type ForkVm, type GuestNetwork, type NetworkRequest, type ProbeResult,
+  decode, snakeize, type ConsoleMessage, type CreateLiveLink, type CreateVm, type Event, type ForkResult, type ForkVm, type GuestNetwork, type LiveLink, type NetworkRequest, type ProbeResult,
   type Vm, type VmState,
 } from "../models.js";
 import type { Operations } from "../operations.js";
@@ -57,6 +57,7 @@ export class Vms extends Guest {
     probe: ["POST /api/v1/vms/{name}/guest/probe"],
     browserConsole: ["GET /api/v1/vms/{name}/browser/console"],
     browserNetwork: ["GET /api/v1/vms/{name}/browser/network"],
+    liveLink: ["POST /api/v1/vms/{name}/live-links"],
   };
 
   /**
@@ -182,6 +183,21 @@ export class Vms extends Guest {
       if (m.event === "end") return;
       if (m.event === "log") yield* m.data.split("\n");
     }
+  }
+
+  /**
+   * A link to the VM's live view for someone without the key, valid
+   * `expiresIn` seconds (1 to 86400; hyped's default 3600), view only
+   * unless `interactive`. Its URL holds a secret token: do not log it
+   * (`console.log` of the link leaves it out).
+   */
+  async liveLink(name: string, opts: CreateLiveLink = {}): Promise<LiveLink> {
+    const link = decode<LiveLink>(await this.client.transport.json("POST", path(name, "/live-links"), { json: snakeize({ ...opts }) }));
+    Object.defineProperty(link, Symbol.for("nodejs.util.inspect.custom"), {
+      value: () => `LiveLink { expiresAt: '${link.expiresAt}', interactive: ${link.interactive}, url and token hidden }`,
+      enumerable: false,
+    });
+    return link;
   }
 
   /** A PNG of the browser's active page (browser images). */

@@ -12,7 +12,7 @@ from .._operations import operation
 from .._pagination import AsyncPager, Pager
 from .._transport import error_from, query, seg
 from ..models import (
-    ConsoleMessage, Event, ForkResult, GuestNetwork, NetworkRequest, NetworkSpec, ProbeResult, Vm, VmmChoice,
+    ConsoleMessage, Event, ForkResult, GuestNetwork, LiveLink, NetworkRequest, NetworkSpec, ProbeResult, Vm, VmmChoice,
     VmState,
 )
 from ._base import PAGE_SIZE, page_of
@@ -31,6 +31,10 @@ def _create_body(name: str, args: Dict[str, Any]) -> Dict[str, Any]:
     body: Dict[str, Any] = {"name": name}
     body.update({k: v for k, v in args.items() if v is not None})
     return body
+
+
+def _given(args: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in args.items() if v is not None}
 
 
 def _list_params(state: Optional[str], page_size: Optional[int], after: Optional[str],
@@ -192,6 +196,15 @@ class VMs(Guest):
                 if sse.event == "log":
                     yield from _lines(sse.data)
 
+    @operation("POST", "/api/v1/vms/{name}/live-links")
+    def live_link(self, name: str, *, expires_in: Optional[int] = None,
+                  interactive: Optional[bool] = None) -> LiveLink:
+        """A link to the VM's live view for someone without the key, valid
+        ``expires_in`` seconds (1 to 86400; hyped's default 3600), view only
+        unless ``interactive``. Its URL holds a secret token: do not log it."""
+        body = _given(dict(expires_in=expires_in, interactive=interactive))
+        return LiveLink.from_json(self._t.request("POST", _path(name, "/live-links"), json=body).json())
+
     @operation("GET", "/api/v1/vms/{name}/screenshot")
     def screenshot(self, name: str) -> bytes:
         """A PNG of the browser's active page (browser images)."""
@@ -352,6 +365,13 @@ class AsyncVMs(AsyncGuest):
                 if sse.event == "log":
                     for line in _lines(sse.data):
                         yield line
+
+    @operation("POST", "/api/v1/vms/{name}/live-links")
+    async def live_link(self, name: str, *, expires_in: Optional[int] = None,
+                        interactive: Optional[bool] = None) -> LiveLink:
+        """A link to the VM's live view; see :meth:`VMs.live_link`."""
+        body = _given(dict(expires_in=expires_in, interactive=interactive))
+        return LiveLink.from_json((await self._t.request("POST", _path(name, "/live-links"), json=body)).json())
 
     @operation("GET", "/api/v1/vms/{name}/screenshot")
     async def screenshot(self, name: str) -> bytes:
