@@ -62,6 +62,11 @@ def test_submit_a_yaml_file_list_and_cancel(h: hype.Hype, tmp_path: Path, disk: 
         with pytest.raises(hype.HypeError) as err:
             job.cancel()  # already over
         assert err.value.status == 409, repr(err.value)
+        # Only a job a restart left waiting for its password takes one.
+        with pytest.raises(hype.HypeError) as err:
+            h.jobs.resume(job.id, "a password")
+        assert (err.value.status, err.value.code) == (409, "job_not_awaiting_password"), repr(err.value)
+        assert "a password" not in str(err.value)
         ids = [j.id for j in h.jobs.list(page_size=1)]
         assert job.id in ids and len(ids) == len(set(ids)) and len(ids) >= 2
         assert job.id in [j.id for j in h.jobs.list(state="cancelled")]

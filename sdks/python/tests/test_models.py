@@ -24,6 +24,7 @@ NO_MODEL = {
     "Login": "the web console's login body; SDK clients send the key",
     "SessionInfo": "the web console's session; SDK clients send the key",
     "DownloadList": "vms.downloads() returns the list",
+    "ResumeJob": "jobs.resume(id, password) takes the password",
 }
 PRIMITIVE = {"string": str, "integer": int, "number": float, "boolean": bool}
 

@@ -179,6 +179,8 @@ test("import jobs: submit an object and a YAML file, wait with progress, cancel"
     await slowJob.cancel();
     await assert.rejects(slowJob.wait({ timeoutMs: 120_000 }), (e) => e instanceof JobFailedError && e.code === "job_cancelled" && e.job.state === "cancelled");
     await assert.rejects(slowJob.cancel(), (e) => e.status === 409);
+    // Only a job a restart left waiting for its password takes one.
+    await assert.rejects(hype.jobs.resume(slowJob.id, "a password"), (e) => e.status === 409 && e.code === "job_not_awaiting_password" && !String(e).includes("a password"));
     const ids = (await hype.jobs.list({ pageSize: 1 })).map((j) => j.id);
     assert.ok(ids.includes(slowJob.id) && ids.includes(job.id) && new Set(ids).size === ids.length);
     assert.ok((await hype.jobs.list({ state: "cancelled" })).some((j) => j.id === slowJob.id));

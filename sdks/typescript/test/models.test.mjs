@@ -21,7 +21,7 @@ const NO_MODEL = {
   JobSpec: "VsphereJob | XcpngJob, each checked", JobBatch: "jobs.submitMany() takes the array",
   SnapshotList: "snapshots.list() returns the array", PoolList: "pools.list() returns the array", Created: "vms.create() returns a Vm, vms.createForks() a ForkResult",
   Login: "the web console's login body; SDK clients send the key", SessionInfo: "the web console's session; SDK clients send the key",
-  DownloadList: "vms.downloads() returns the array",
+  DownloadList: "vms.downloads() returns the array", ResumeJob: "jobs.resume(id, password) takes the password",
 };
 const AS_WRITTEN = new Set(["VsphereJob", "XcpngJob", "OvfJob"]); // sent in the API's own snake_case
 

@@ -129,6 +129,7 @@ export class Jobs {
     list: ["GET /api/v1/jobs"],
     get: ["GET /api/v1/jobs/{id}"],
     cancel: ["POST /api/v1/jobs/{id}/cancel"],
+    resume: ["POST /api/v1/jobs/{id}/resume"],
   };
 
   constructor(private readonly client: Hype) {}
@@ -178,5 +179,18 @@ export class Jobs {
   /** Cancels a job. */
   async cancel(id: string): Promise<Job> {
     return new Job(this.client, await this.client.transport.json("POST", `/api/v1/jobs/${seg(id)}/cancel`));
+  }
+
+  /**
+   * Gives a job a restart left waiting for its password (phase
+   * `awaiting_password`: its password was in the job, and hyped never stores
+   * one) the password again; it is queued and keeps what it had downloaded
+   * (`409` if it is not waiting).
+   */
+  async resume(id: string, password: string): Promise<Job> {
+    return new Job(
+      this.client,
+      await this.client.transport.json("POST", `/api/v1/jobs/${seg(id)}/resume`, { json: { password } }),
+    );
   }
 }

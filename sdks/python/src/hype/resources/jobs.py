@@ -107,6 +107,16 @@ class Jobs(SyncResource):
         job = self._bind(Job.from_json(self._t.request("POST", f"/api/v1/jobs/{seg(id)}/cancel").json()))
         return _into._update(job) if _into is not None else job
 
+    @operation("POST", "/api/v1/jobs/{id}/resume")
+    def resume(self, id: str, password: str, *, _into: Optional[Job] = None) -> Job:
+        """Gives a job a restart left waiting for its password (phase
+        ``awaiting_password``: its password was in the job, and hyped never
+        stores one) the password again; it is queued and keeps what it had
+        downloaded (``409`` if it is not waiting)."""
+        r = self._t.request("POST", f"/api/v1/jobs/{seg(id)}/resume", json={"password": password})
+        job = self._bind(Job.from_json(r.json()))
+        return _into._update(job) if _into is not None else job
+
     def wait(self, id: str, *, progress: Optional[Progress] = None, timeout: Optional[float] = None,
              _into: Optional[Job] = None) -> Job:
         """Follows the job's events (from its first, so nothing is missed)
@@ -170,6 +180,13 @@ class AsyncJobs(AsyncResource):
     async def cancel(self, id: str, *, _into: Optional[Job] = None) -> Job:
         """Cancels a job."""
         r = await self._t.request("POST", f"/api/v1/jobs/{seg(id)}/cancel")
+        job = self._bind(Job.from_json(r.json()))
+        return _into._update(job) if _into is not None else job
+
+    @operation("POST", "/api/v1/jobs/{id}/resume")
+    async def resume(self, id: str, password: str, *, _into: Optional[Job] = None) -> Job:
+        """Gives a job waiting for its password the password again; see :meth:`Jobs.resume`."""
+        r = await self._t.request("POST", f"/api/v1/jobs/{seg(id)}/resume", json={"password": password})
         job = self._bind(Job.from_json(r.json()))
         return _into._update(job) if _into is not None else job
 
