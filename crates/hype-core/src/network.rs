@@ -128,6 +128,10 @@ impl Hype {
             let _ = net.delete_tap(&tap).await;
             return Err(e);
         }
+        if let Err(e) = pin(net, &ip, &mac).await {
+            let _ = net.delete_tap(&tap).await;
+            return Err(net_err(&rec.name, e));
+        }
         let gw = hype_net::gateway(subnet).expect("Net::connect checked the subnet");
         let mut cmdline = vec![
             format!("hype.ip={ip}/{}", subnet.prefix_len()),
@@ -139,12 +143,18 @@ impl Hype {
         Ok(Some(Attachment { tap, mac, cmdline }))
     }
 
-    /// Removes the VM's tap; its lease goes with its row.
+    /// Removes the VM's tap and the host's neighbour entry of its address;
+    /// its lease goes with its row.
     pub(crate) async fn detach_network(&self, rec: &VmRecord) {
         let Some(net) = &self.inner.net else { return };
         let tap = hype_net::tap_name(&rec.id);
         if let Err(e) = net.delete_tap(&tap).await {
             tracing::warn!(vm = %rec.name, tap, error = %e, "cannot delete tap");
+        }
+        if let Some(ip) = rec.ip.as_deref().and_then(|ip| ip.parse().ok()) {
+            if let Err(e) = net.unpin_neighbour(ip).await {
+                tracing::warn!(vm = %rec.name, %ip, error = %e, "cannot remove neighbour entry");
+            }
         }
     }
 
@@ -185,20 +195,21 @@ impl Hype {
             .map_err(|e| net_err("*", e))
     }
 
-    /// Start-up: the firewall as the store says, and no tap without a lease.
+    /// Start-up: the firewall and the neighbour entries as the store says,
+    /// and no tap without a lease.
     pub(crate) async fn reconcile_network(&self) -> Result<()> {
         let Some(net) = &self.inner.net else {
             return Ok(());
         };
         self.refresh_firewall().await?;
-        let leased: Vec<String> = self
-            .inner
-            .store
-            .leases()
-            .await?
-            .into_iter()
-            .map(|l| l.tap)
-            .collect();
+        let leases = self.inner.store.leases().await?;
+        // Neighbour entries do not outlive a reboot of the host.
+        for l in &leases {
+            if let Err(e) = pin(net, &l.ip, &l.mac).await {
+                tracing::warn!(vm = %l.vm, ip = %l.ip, error = %e, "cannot pin neighbour entry");
+            }
+        }
+        let leased: Vec<String> = leases.into_iter().map(|l| l.tap).collect();
         for tap in net.taps().await.map_err(|e| net_err("*", e))? {
             if !leased.contains(&tap) {
                 tracing::info!(tap, "removing a tap no VM holds");
@@ -206,5 +217,14 @@ impl Hype {
             }
         }
         Ok(())
+    }
+}
+
+/// The host's neighbour entry of a lease: its address at its MAC.
+async fn pin(net: &hype_net::Net, ip: &str, mac: &str) -> hype_net::Result<()> {
+    match ip.parse() {
+        Ok(ip) => net.pin_neighbour(ip, mac).await,
+        // Leases are written from parsed addresses.
+        Err(_) => Ok(()),
     }
 }

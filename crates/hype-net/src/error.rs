@@ -13,6 +13,8 @@ pub enum NetError {
     },
     #[error("no link named {0}")]
     NoLink(String),
+    #[error("{0:?} is not a MAC address (aa:bb:cc:dd:ee:ff)")]
+    BadMac(String),
     #[error("tap {tap}: {op}")]
     Tap {
         tap: String,

@@ -9,6 +9,7 @@ use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{
     InfoBridgePort, InfoPortData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
+use rtnetlink::packet_route::neighbour::NeighbourState;
 use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkUnspec};
 
 use crate::{addr, tap, NetError, Result};
@@ -224,6 +225,43 @@ impl Net {
         Ok(())
     }
 
+    /// Tells the host's neighbour table, for good, that `ip` is at `mac`
+    /// behind the bridge (a lease's address and MAC do not change while it
+    /// lasts). A VM given an address an earlier VM had is then reachable at
+    /// once: with a learned entry the host went on sending to the earlier
+    /// VM's MAC until the entry went stale (a fork's first CDP call waited
+    /// a second or more), and no guest can claim another's address in the
+    /// host's eyes.
+    pub async fn pin_neighbour(&self, ip: Ipv4Addr, mac: &str) -> Result<()> {
+        let lladdr = parse_mac(mac).ok_or_else(|| NetError::BadMac(mac.to_owned()))?;
+        let bridge = self.ensure_bridge().await?;
+        self.handle
+            .neighbours()
+            .add(bridge, IpAddr::V4(ip))
+            .link_layer_address(&lladdr)
+            .state(NeighbourState::Permanent)
+            .replace()
+            .execute()
+            .await
+            .map_err(nl("pin the neighbour entry of", &ip.to_string()))
+    }
+
+    /// Removes `ip`'s entry from the host's neighbour table (its lease
+    /// ended); one that is not there is fine.
+    pub async fn unpin_neighbour(&self, ip: Ipv4Addr) -> Result<()> {
+        let Some(bridge) = self.index_of(&self.bridge).await? else {
+            return Ok(());
+        };
+        let mut add = self.handle.neighbours().add(bridge, IpAddr::V4(ip));
+        let message = add.message_mut().clone();
+        match self.handle.neighbours().del(message).execute().await {
+            Ok(()) => Ok(()),
+            // ENOENT: nothing to remove.
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENOENT => Ok(()),
+            Err(e) => Err(nl("unpin the neighbour entry of", &ip.to_string())(e)),
+        }
+    }
+
     /// Deletes the tap; a tap that is already gone is fine.
     pub async fn delete_tap(&self, name: &str) -> Result<()> {
         self.delete_link(name).await
@@ -264,4 +302,17 @@ impl Net {
             _ => false,
         }))
     }
+}
+
+/// `aa:bb:cc:dd:ee:ff` as six bytes.
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let bytes: Vec<u8> = s
+        .split(':')
+        .map(|p| {
+            (p.len() == 2)
+                .then(|| u8::from_str_radix(p, 16).ok())
+                .flatten()
+        })
+        .collect::<Option<_>>()?;
+    bytes.try_into().ok()
 }

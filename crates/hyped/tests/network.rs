@@ -13,6 +13,15 @@ use common::peer::Peer;
 use common::{in_netns, sh, Server};
 use hype_types::ProbeRequest;
 
+/// The host's neighbour entry of `ip` on hyped's bridge, as `ip` shows it.
+fn neighbour(ip: &str) -> anyhow::Result<String> {
+    let out = Command::new("ip")
+        .args(["neigh", "show", ip, "dev", "hypebr0"])
+        .output()?;
+    anyhow::ensure!(out.status.success(), "ip neigh");
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
 async fn reach(s: &Server, vm: &str, target: &str) -> anyhow::Result<bool> {
     let r = s
         .client
@@ -92,7 +101,17 @@ fn guests_get_addresses_reach_host_and_uplink_but_not_each_other() -> anyhow::Re
             "B's egress is blocked"
         );
 
-        // Delete frees the tap and the lease; the address is handed out again.
+        // The host knows each lease's MAC for good, not from ARP.
+        let b_mac = b.mac.clone().expect("mac");
+        assert!(
+            neighbour("10.77.0.3")?.contains(&format!("lladdr {b_mac} PERMANENT")),
+            "{}",
+            neighbour("10.77.0.3")?
+        );
+
+        // Delete frees the tap, the lease and the host's neighbour entry;
+        // the address is handed out again, and the host sends to the new
+        // VM's MAC at once (a learned entry kept the old one for seconds).
         let tap_b = b.network.tap.clone().expect("tap");
         s.client.delete_vm("net-b").await?;
         let links = Command::new("ip").args(["-o", "link"]).output()?;
@@ -100,11 +119,19 @@ fn guests_get_addresses_reach_host_and_uplink_but_not_each_other() -> anyhow::Re
             !String::from_utf8_lossy(&links.stdout).contains(&tap_b),
             "tap gone"
         );
+        assert_eq!(neighbour("10.77.0.3")?, "", "B's neighbour entry gone");
         let c = s.create_running("net-c").await?;
         assert_eq!(
             c.ip.as_deref(),
             Some("10.77.0.3"),
             "B's address is free again"
+        );
+        let c_mac = c.mac.clone().expect("mac");
+        assert_ne!(c_mac, b_mac);
+        assert!(
+            neighbour("10.77.0.3")?.contains(&format!("lladdr {c_mac} PERMANENT")),
+            "{}",
+            neighbour("10.77.0.3")?
         );
         s.client.delete_vm("net-a").await?;
         s.client.delete_vm("net-c").await?;
