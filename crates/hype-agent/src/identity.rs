@@ -96,7 +96,9 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// eth0 takes the new MAC and address (the old ones go) and the default
-/// route; then the guest announces itself, so neighbours learn the move.
+/// route. The guest announces nothing: the host pins each lease's address
+/// to its MAC (hype-net's neighbour entries), and guests never talk to
+/// each other.
 fn move_network(id: &Identity) -> Result<(), String> {
     let Some(address) = &id.address else {
         return Ok(());
