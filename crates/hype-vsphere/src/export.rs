@@ -168,9 +168,12 @@ async fn run(
         r = download::download_all(&client, &targets, parallel, &counters, cancel) => r?,
         e = keepalive(&client, &lease_ref, &info, &counters, bytes_total, progress) => return Err(e),
     };
-    // Every file is whole, and its last checkpoint says so: the sidecars
-    // stay until the caller is done with the files (crate::resume::forget),
-    // so a job stopped while it converts them keeps them all.
+    // Every file is whole, and its last checkpoint says so. A caller that
+    // still works on the files keeps the sidecars (and removes them with
+    // crate::resume::forget), so a stop meanwhile keeps every disk.
+    if !spec.keep_checkpoints {
+        crate::resume::forget(dest).map_err(|e| VsphereError::io(dest, e))?;
+    }
 
     progress.send_modify(|p| {
         p.phase = "verifying";

@@ -62,6 +62,11 @@ pub struct ExportSpec {
     /// the disk files and their checkpoints stay for a later `resume`
     /// (hyped stopping); otherwise everything created is removed.
     pub keep_on_stop: Option<tokio_util::sync::CancellationToken>,
+    /// Leave each disk's checkpoint sidecar after a whole download, for a
+    /// caller that still works on the files and may be stopped while it
+    /// does (it removes them with [`resume::forget`]); off, the
+    /// destination holds only the `.ovf`, the disks and the `.mf`.
+    pub keep_checkpoints: bool,
 }
 
 impl ExportSpec {
@@ -79,6 +84,7 @@ impl ExportSpec {
             parallel_downloads: Self::DEFAULT_PARALLEL_DOWNLOADS,
             resume: false,
             keep_on_stop: None,
+            keep_checkpoints: false,
         }
     }
 }

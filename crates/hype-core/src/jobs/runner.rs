@@ -272,6 +272,9 @@ impl Hype {
         if let Exporter::Vsphere(v) = &mut exporter {
             v.resume = resume;
             v.keep_on_stop = Some(self.inner.shutdown.clone());
+            // Until the job is done with the downloads (converted, or the
+            // export-only folder checked), a stop keeps them whole.
+            v.keep_checkpoints = true;
         }
         let (etx, mut erx) = watch::channel(ExportProgress::default());
         let fwd = {
