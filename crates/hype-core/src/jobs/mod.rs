@@ -396,12 +396,7 @@ impl Hype {
             .await?
         {
             if live.is_none() {
-                let staging = staging_root(&self.inner.cfg.data_dir).join(id);
-                if let Err(e) = tokio::fs::remove_dir_all(&staging).await {
-                    if e.kind() != std::io::ErrorKind::NotFound {
-                        tracing::warn!(job = %id, error = %e, "cannot remove staging directory");
-                    }
-                }
+                self.remove_staging(id).await;
             }
             return Ok(j);
         }
@@ -417,6 +412,16 @@ impl Hype {
                 Err(_) => return Ok(j),
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return Ok(j),
                 Ok(_) => continue,
+            }
+        }
+    }
+
+    /// Removes the job's staging directory; one already gone is fine.
+    async fn remove_staging(&self, id: &str) {
+        let staging = staging_root(&self.inner.cfg.data_dir).join(id);
+        if let Err(e) = tokio::fs::remove_dir_all(&staging).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(job = %id, error = %e, "cannot remove staging directory");
             }
         }
     }

@@ -75,8 +75,7 @@ impl Hype {
             // Cancelled while queued, or the store failed: nothing to run
             // (and nothing an earlier run kept to keep).
             Ok(None) => {
-                let _ = tokio::fs::remove_dir_all(staging_root(&self.inner.cfg.data_dir).join(id))
-                    .await;
+                self.remove_staging(id).await;
                 return;
             }
             Err(e) => {
@@ -139,11 +138,7 @@ impl Hype {
             tracing::info!(job = %id, "hyped is stopping: the job stays for the next start");
             return;
         }
-        if let Err(e) = tokio::fs::remove_dir_all(&staging).await {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(job = %id, error = %e, "cannot remove staging directory");
-            }
-        }
+        self.remove_staging(id).await;
         let last = view(&rx.borrow(), started, &resumed);
         let (to, why, result) = match out {
             Ok(result) => (JobState::Completed, None, result),
@@ -205,12 +200,7 @@ impl Hype {
         let (to, why) = if live.by_user.load(Ordering::SeqCst) {
             // A resumed job cancelled before it ran again still has the
             // downloads its earlier run kept.
-            let staging = staging_root(&self.inner.cfg.data_dir).join(id);
-            if let Err(e) = tokio::fs::remove_dir_all(&staging).await {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(job = %id, error = %e, "cannot remove staging directory");
-                }
-            }
+            self.remove_staging(id).await;
             (JobState::Cancelled, "cancelled by request")
         } else {
             // Stopped by hyped's shutdown before it ran: the next start.
