@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use common::vcsim::resume::{hyped, make_disks, wait_bytes, CAPACITY, RATE, USER};
+use common::vcsim::resume::{hyped, source, wait_bytes, CAPACITY, RATE, USER};
 use common::vcsim::Sim;
 use common::Server;
 use hype_types::{Job, JobState};
@@ -114,9 +114,7 @@ async fn killed_halfway(sim: &Sim, dir: &Path, vmdk_size: u64) -> anyhow::Result
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let (sha, vmdk) = make_disks(tmp.path())?;
-    let vmdk_size = std::fs::metadata(&vmdk)?.len();
-    let sim = Sim::start(&vmdk, tmp.path())?;
+    let (sha, vmdk_size, sim) = source(tmp.path())?;
 
     let (base_secs, base_sent, base_sha) = uninterrupted(&sim, tmp.path()).await?;
     let r = killed_halfway(&sim, tmp.path(), vmdk_size).await?;

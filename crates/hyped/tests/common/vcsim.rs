@@ -127,6 +127,14 @@ pub mod resume {
         }
     }
 
+    /// The scenario's source in `dir`: the disk's sha256, the VMDK's size,
+    /// and the simulator serving it.
+    pub fn source(dir: &Path) -> anyhow::Result<(String, u64, Sim)> {
+        let (sha, vmdk) = make_disks(dir)?;
+        let vmdk_size = std::fs::metadata(&vmdk)?.len();
+        Ok((sha, vmdk_size, Sim::start(&vmdk, dir)?))
+    }
+
     /// A sparse 2 GiB raw disk with 96 MiB of incompressible data spread over
     /// it (1 MiB every 21 MiB), its sha256, and the same disk as the
     /// stream-optimised VMDK `ExportVm` hands out.
