@@ -323,14 +323,16 @@ impl Hype {
                 cancel,
             )
             .await?;
-            // The exported copy is no longer needed; free its room early.
-            // An OVF folder's disks are the operator's: never removed.
-            if d.path.starts_with(&export_dir) {
-                let _ = tokio::fs::remove_file(&d.path).await;
-            }
             files.push(name);
         }
         progress.send_modify(|p| p.phase = "verifying");
+        // The downloads are no longer needed; free their room before the
+        // image is hashed. Kept until every disk is converted, so a stop
+        // while converting keeps them all for the restart. An OVF folder's
+        // disks are the operator's: never removed.
+        for d in disks.iter().filter(|d| d.path.starts_with(&export_dir)) {
+            let _ = tokio::fs::remove_file(&d.path).await;
+        }
         let mut image_disks = vec![];
         for (d, file) in disks.iter().zip(&files) {
             image_disks.push(hype_types::ImageDisk {
