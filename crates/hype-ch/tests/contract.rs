@@ -216,6 +216,12 @@ fn examples_set_every_modelled_field() {
             .expect("topology"),
     );
     assert_covers(vm.memory.as_ref().expect("memory"));
+    assert_covers(
+        &vm.memory
+            .as_ref()
+            .and_then(|m| m.zones.as_ref())
+            .expect("zones")[0],
+    );
     assert_covers(&vm.payload);
     assert_covers(&examples::typed_disk());
     assert_covers(&examples::net());

@@ -12,7 +12,7 @@ use hype_agent_proto::HostMessage;
 use hype_store::{NewVm, SnapshotRecord, VmRecord};
 use hype_types::{
     fork_names, CreateVm, EventType, ForkFailure, ForkResult, ForkVm, ShapeField, Vm, VmState,
-    MAX_FORKS,
+    VmmKind, MAX_FORKS,
 };
 use hype_vmm::{Boot, Disk, DiskFormat, Memory, VmSpec, Vmm};
 
@@ -189,15 +189,7 @@ impl Hype {
         life: Lifetime,
         origin: Origin,
     ) -> Result<Vm> {
-        let vmm = self.inner.backends.of_kind(snap.vmm_kind)?;
-        let available = self.inner.backends.qemu_version();
-        if snap.vmm_version.is_some() && available != snap.vmm_version {
-            return Err(CoreError::ForkVersion {
-                snapshot: snap.name.clone(),
-                version: snap.vmm_version.clone().unwrap_or_default(),
-                available: available.unwrap_or_else(|| "none".into()),
-            });
-        }
+        let vmm = self.fork_backend(snap).await?;
         let plan = self.plan(name, &snap.image, vmm).await?;
         let events = self.subscribe_events();
         let (rec, _) = self
@@ -243,6 +235,39 @@ impl Hype {
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// The VMM a snapshot's forks run on: the very version that saved it
+    /// (a device state is not portable across versions), or a 409.
+    async fn fork_backend(&self, snap: &SnapshotRecord) -> Result<crate::backends::VmmBackend> {
+        let refused = |available: String| CoreError::ForkVersion {
+            snapshot: snap.name.clone(),
+            version: snap.vmm_version.clone().unwrap_or_default(),
+            available,
+        };
+        match snap.vmm_kind {
+            VmmKind::Qemu => {
+                let available = self.inner.backends.qemu_version();
+                if snap.vmm_version.is_some() && available != snap.vmm_version {
+                    return Err(refused(available.unwrap_or_else(|| "none".into())));
+                }
+                self.inner.backends.of_kind(VmmKind::Qemu)
+            }
+            VmmKind::CloudHypervisor => self
+                .inner
+                .backends
+                .for_saved_state(
+                    &self.inner.cfg,
+                    &snap.name,
+                    snap.vmm_kind,
+                    snap.vmm_version.as_deref(),
+                )
+                .await
+                .map_err(|e| match e {
+                    CoreError::VersionUnavailable { available, .. } => refused(available),
+                    e => e,
+                }),
         }
     }
 

@@ -122,18 +122,16 @@ impl Hype {
             images::ImageBoot::Kernel(_) => hype_vmm::NicModel::Virtio,
         };
         let jail = self.vm_jail(rec).await?;
-        // A guest on hype's kernel under QEMU keeps its RAM in a shared
-        // file: it can be saved for forks (see `ram`).
-        let memory = match (&plan.boot, plan.vmm.kind()) {
-            (images::ImageBoot::Kernel(_), hype_types::VmmKind::Qemu) => {
-                hype_vmm::Memory::Shared(crate::ram::prepare(
-                    &self.inner.cfg,
-                    &rec.name,
-                    &rec.dir,
-                    rec.memory_mb,
-                    jail.as_ref().map(|j| j.uid),
-                )?)
-            }
+        // A guest on hype's kernel keeps its RAM in a shared file: it can
+        // be saved for forks (see `ram`).
+        let memory = match &plan.boot {
+            images::ImageBoot::Kernel(_) => hype_vmm::Memory::Shared(crate::ram::prepare(
+                &self.inner.cfg,
+                &rec.name,
+                &rec.dir,
+                rec.memory_mb,
+                jail.as_ref().map(|j| j.uid),
+            )?),
             _ => hype_vmm::Memory::Anonymous,
         };
         Ok(VmSpec {

@@ -1,22 +1,25 @@
 //! Named snapshots: a running VM saved for forks (many restores, unlike
 //! standby's one). A snapshot is a directory `<data>/snapshots/<name>/`
 //! holding the guest's RAM (`memory`, copied sparse from the VM's shared
-//! RAM file) and its device state (`state`, QEMU's migration stream without
-//! the RAM). It is made under `.partial-<name>` and renamed when complete,
-//! and recorded only then: a kill at any point leaves no row for partial
-//! files, and the next start removes them. A named (not ephemeral)
+//! RAM file) and its device state (`state`, without the RAM: QEMU's
+//! migration stream, or cloud-hypervisor's snapshot directory). It is made
+//! under `.partial-<name>` and renamed when complete, and recorded only
+//! then: a kill at any point leaves no row for partial files, and the next
+//! start removes them. A named (not ephemeral)
 //! snapshot is synced to disk before it is renamed and recorded.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use hype_store::SnapshotRecord;
-use hype_types::{EventType, Snapshot, SnapshotList, VmState, VmmKind};
+use hype_types::{EventType, Snapshot, SnapshotList, VmState};
 use hype_vmm::Vmm;
 
 use crate::{CoreError, Hype, Result};
 
-/// The device state inside a snapshot's directory.
+/// The device state inside a snapshot's directory: QEMU's migration
+/// stream, or cloud-hypervisor's snapshot directory (its config and device
+/// state, the RAM left out).
 pub(crate) const STATE_FILE: &str = "state";
 /// The guest RAM inside a snapshot's directory.
 pub(crate) const MEMORY_FILE: &str = "memory";
@@ -58,10 +61,10 @@ impl Hype {
             });
         }
         let ram = crate::ram::file(&self.inner.cfg, &rec.dir);
-        if rec.vmm_kind != VmmKind::Qemu || !rec.has_agent || rec.persist || !ram.exists() {
+        if !rec.has_agent || rec.persist || !ram.exists() {
             return Err(CoreError::Unsupported {
                 name: vm.into(),
-                what: "forking: only VMs on hype's kernel under QEMU without a persistent disk (started by this hyped version) can be forked".into(),
+                what: "forking: only VMs on hype's kernel without a persistent disk (started by this hyped version) can be forked".into(),
             });
         }
         match self.inner.store.get_snapshot(name).await {
@@ -96,18 +99,13 @@ impl Hype {
                 })?;
             let state = partial.join(STATE_FILE);
             std::fs::rename(&written, &state).map_err(io(&state))?;
-            std::os::unix::fs::chown(
-                &state,
-                Some(nix::unistd::geteuid().as_raw()),
-                Some(nix::unistd::getegid().as_raw()),
-            )
-            .map_err(io(&state))?;
-            std::fs::set_permissions(&state, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-                .map_err(io(&state))?;
+            for path in state_files(&state).map_err(io(&state))? {
+                make_ours(&path).map_err(io(&path))?;
+            }
             let memory = partial.join(MEMORY_FILE);
             // Hundreds of MiB: off the async workers, which serve requests.
             let (from, to) = (ram.clone(), memory.clone());
-            tokio::task::spawn_blocking(move || crate::ram::copy_sparse(&from, &to))
+            tokio::task::spawn_blocking(move || hype_vmm::ram::copy_sparse(&from, &to))
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))
                 .and_then(|r| r)
@@ -121,7 +119,15 @@ impl Hype {
             }
         }
         let size_bytes = match saved {
-            Ok(memory_bytes) => memory_bytes + file_size(&partial.join(STATE_FILE)),
+            Ok(memory_bytes) => {
+                let state = state_files(&partial.join(STATE_FILE)).unwrap_or_default();
+                memory_bytes
+                    + state
+                        .iter()
+                        .filter(|f| f.is_file())
+                        .map(|f| file_size(f))
+                        .sum::<u64>()
+            }
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&partial);
                 return Err(e);
@@ -136,10 +142,11 @@ impl Hype {
         if !ephemeral {
             let files = partial.clone();
             let synced = tokio::task::spawn_blocking(move || {
-                for f in [MEMORY_FILE, STATE_FILE] {
-                    std::fs::File::open(files.join(f))?.sync_all()?;
+                let state = state_files(&files.join(STATE_FILE))?;
+                for f in state.iter().chain([&files.join(MEMORY_FILE), &files]) {
+                    std::fs::File::open(f)?.sync_all()?;
                 }
-                std::fs::File::open(&files)?.sync_all()
+                Ok(())
             })
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))
@@ -306,4 +313,28 @@ impl Hype {
 /// Bytes a file takes on disk (0 when it cannot be read).
 fn file_size(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// The paths of a saved device state: the file itself, or a directory (CH's)
+/// and the files in it, the directory first.
+fn state_files(state: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = vec![state.to_owned()];
+    if state.is_dir() {
+        for entry in std::fs::read_dir(state)? {
+            out.push(entry?.path());
+        }
+    }
+    Ok(out)
+}
+
+/// Makes a file the VMM wrote hyped's, readable by forks' VMMs (each under
+/// its own uid) as the jail's read-only binds need.
+fn make_ours(path: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::chown(
+        path,
+        Some(nix::unistd::geteuid().as_raw()),
+        Some(nix::unistd::getegid().as_raw()),
+    )?;
+    let mode = if path.is_dir() { 0o755 } else { 0o644 };
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
 }

@@ -55,6 +55,10 @@ pub enum VmmError {
         #[source]
         source: std::io::Error,
     },
+    /// A saved state whose config does not fit the VM it would start (a
+    /// snapshot not saved for forks, devices other than the fork's).
+    #[error("VM '{vm}': the saved state does not fit: {reason}")]
+    SavedConfig { vm: String, reason: String },
     #[error("VM '{vm}': {what} is not supported by {backend}")]
     NotSupported {
         vm: String,

@@ -112,10 +112,9 @@ pub(crate) fn spawn(
             }
             let mut devices = crate::jail::base_devices();
             devices.extend(extras.devices);
-            let mut groups = vec![];
+            let mut own_devices = vec![];
             if spec.accel == crate::Accel::Kvm {
-                devices.push("/dev/kvm".into());
-                groups.extend(crate::jail::kvm_group());
+                own_devices.push("/dev/kvm".into());
             }
             let limits = crate::jail::cgroup::Limits::for_vm(
                 spec.memory_mb,
@@ -132,11 +131,11 @@ pub(crate) fn spawn(
                 name: spec.name.clone(),
                 uid: jail.uid,
                 gid: jail.gid,
-                groups,
                 root: jail.config.root.clone(),
                 run_dir: spec.run_dir.clone(),
                 binds,
                 devices,
+                own_devices,
                 tap: match (&spec.tap, extras.tap_fd) {
                     (Some(name), true) => Some(TapFd {
                         name: name.clone(),

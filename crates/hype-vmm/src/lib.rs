@@ -15,6 +15,7 @@ pub mod jail;
 mod launch;
 pub mod process;
 pub mod qemu;
+pub mod ram;
 mod spec;
 
 use std::path::Path;

@@ -11,7 +11,9 @@ use std::time::Duration;
 use hype_ch::api::VmState;
 use hype_ch::ChClient;
 use hype_vmm::process::{self, Exit, ExitWatch};
-use hype_vmm::{spec_files, Accel, Boot, CloudHypervisor, Disk, DiskFormat, VmSpec, Vmm, VmmError};
+use hype_vmm::{
+    spec_files, Accel, Boot, CloudHypervisor, Disk, DiskFormat, Memory, VmSpec, Vmm, VmmError,
+};
 use nix::sys::signal::Signal;
 
 const IMAGE_DIR: &str = "/var/lib/hype/images/base";
@@ -127,7 +129,17 @@ async fn snapshot_then_restore_or_a_clear_refusal_that_leaves_the_vm_paused() {
     let ch = CloudHypervisor::new(binary, Some(identified.version.to_string()));
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("vm");
-    let spec = spec(&run_dir, "ch-snap");
+    // RAM in a shared file, as hyped gives every VM on its kernel.
+    let ram = dir.path().join("vm.ram");
+    let new_ram = || {
+        std::fs::File::create(&ram)
+            .unwrap()
+            .set_len(256 << 20)
+            .unwrap()
+    };
+    new_ram();
+    let mut spec = spec(&run_dir, "ch-snap");
+    spec.memory = Memory::Shared(ram.clone());
     let launched = ch
         .launch(&spec)
         .await
@@ -144,15 +156,24 @@ async fn snapshot_then_restore_or_a_clear_refusal_that_leaves_the_vm_paused() {
     match ch.snapshot("ch-snap", &run_dir, &snap).await {
         Ok(()) => {
             assert!(snap.join("config.json").exists(), "CH wrote its config");
+            assert!(
+                has_data(&snap.join("ram")),
+                "standby keeps the RAM file's data"
+            );
             ch.quit("ch-snap", &run_dir).await.unwrap();
             tokio::time::timeout(Duration::from_secs(10), watch.exited())
                 .await
                 .expect("vmm.shutdown ends the process");
+            // hyped frees the RAM with the VMM, and makes a new file for the
+            // restore.
+            std::fs::remove_file(&ram).unwrap();
+            new_ram();
             let restored = ch
                 .restore(&spec, &snap)
                 .await
                 .unwrap_or_else(|e| panic!("restore: {e}\nvmm.log:\n{}", log(&run_dir)));
             assert_eq!(client.info().await.unwrap().state, VmState::Running);
+            assert!(has_data(&ram), "the saved RAM is back in the VM's file");
             println!("snapshotted and restored (pid {})", restored.pid);
             process::kill_and_reap(restored.pid).await;
         }
@@ -167,6 +188,97 @@ async fn snapshot_then_restore_or_a_clear_refusal_that_leaves_the_vm_paused() {
         Err(e) => {
             process::kill_and_reap(launched.pid).await;
             panic!("snapshot failed for a reason other than the host: {e}");
+        }
+    }
+}
+
+/// Whether `path` holds any data (a RAM file the guest has written).
+fn has_data(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).is_ok_and(|m| m.blocks() > 0)
+}
+
+/// A VM whose RAM is a shared file is saved for forks without its RAM (the
+/// file holds it), and a fork starts from that state in its own run
+/// directory, the RAM's copy mapped privately; the source goes on. On a
+/// host that cannot snapshot, the refusal leaves no state behind and the
+/// VM paused.
+#[tokio::test]
+async fn a_vm_with_its_ram_in_a_file_forks_or_the_host_refuses_clearly() {
+    let Some(binary) = binary() else { return };
+    let identified = hype_ch::external_binary(&binary).expect("identify the CH binary");
+    let ch = CloudHypervisor::new(binary, Some(identified.version.to_string()));
+    let dir = tempfile::tempdir().unwrap();
+    let ram = dir.path().join("src.ram");
+    std::fs::File::create(&ram)
+        .unwrap()
+        .set_len(256 << 20)
+        .unwrap();
+    let run_dir = dir.path().join("src");
+    let mut source = spec(&run_dir, "ch-src");
+    source.memory = Memory::Shared(ram.clone());
+    let launched = ch
+        .launch(&source)
+        .await
+        .unwrap_or_else(|e| panic!("launch: {e}\nvmm.log:\n{}", log(&run_dir)));
+    let client = ChClient::new(run_dir.join(spec_files::CH_SOCK));
+    let zones = client.info().await.unwrap().config.memory.unwrap().zones;
+    assert_eq!(zones.unwrap()[0].file.as_deref(), ram.to_str());
+    // The guest's writes land in the file (the kernel is loaded into it).
+    assert!(has_data(&ram), "the RAM file holds the guest's memory");
+    if let Err(e) = ch.pause("ch-src", &run_dir).await {
+        println!("skipped: the guest died before it could be paused (nested KVM?): {e}");
+        process::kill_and_reap(launched.pid).await;
+        return;
+    }
+    let state = run_dir.join("fork-state");
+    match ch.save_for_forks("ch-src", &run_dir, &state).await {
+        Ok(()) => {
+            assert!(state.join("config.json").exists() && state.join("state.json").exists());
+            assert!(
+                !state.join("memory-ranges").exists(),
+                "CH left the RAM out: the file holds it"
+            );
+            let memory = dir.path().join("memory");
+            hype_vmm::ram::copy_sparse(&ram, &memory).unwrap();
+            ch.resume("ch-src", &run_dir).await.unwrap();
+
+            let fork_dir = dir.path().join("fork");
+            let mut fork = spec(&fork_dir, "ch-fork");
+            fork.memory = Memory::Private(memory.clone());
+            let forked = ch
+                .fork(&fork, &state)
+                .await
+                .unwrap_or_else(|e| panic!("fork: {e}\nvmm.log:\n{}", log(&fork_dir)));
+            let info = ChClient::new(fork_dir.join(spec_files::CH_SOCK))
+                .info()
+                .await
+                .unwrap();
+            assert_eq!(info.state, VmState::Running);
+            let zone = &info.config.memory.unwrap().zones.unwrap()[0];
+            assert_eq!(zone.file.as_deref(), memory.to_str());
+            assert_eq!(zone.shared, Some(false));
+            let serial = info.config.serial.unwrap().file.unwrap();
+            assert!(serial.starts_with(fork_dir.to_str().unwrap()), "{serial}");
+            assert!(fork_dir.join(spec_files::VSOCK_SOCK).exists());
+            assert!(
+                !fork_dir.join("fork-restore").exists(),
+                "the fork's copy is gone"
+            );
+            assert_eq!(client.info().await.unwrap().state, VmState::Running);
+            println!("forked (pid {}) beside its running source", forked.pid);
+            process::kill_and_reap(forked.pid).await;
+            process::kill_and_reap(launched.pid).await;
+        }
+        Err(e) if host_cannot_snapshot(&e) => {
+            println!("skipped: this host cannot snapshot: {e}");
+            assert!(!state.exists(), "a refused save leaves no state");
+            assert_eq!(client.info().await.unwrap().state, VmState::Paused);
+            process::kill_and_reap(launched.pid).await;
+        }
+        Err(e) => {
+            process::kill_and_reap(launched.pid).await;
+            panic!("save for forks failed for a reason other than the host: {e}");
         }
     }
 }

@@ -6,7 +6,10 @@
 //! Needs the `browser` image; runs in a network namespace of its own.
 //!
 //! `cargo bench -p hyped --bench fork` (`HYPE_BENCH_COLD`, default 2;
-//! `HYPE_BENCH_FORKS`, default 5; `HYPE_BENCH_CLAIMS`, default 8)
+//! `HYPE_BENCH_FORKS`, default 5; `HYPE_BENCH_CLAIMS`, default 8;
+//! `HYPE_BENCH_VMM`, the sandboxes' `vmm`, default `auto`). On a KVM host
+//! with a cloud-hypervisor binary, `HYPE_BENCH_VMM=cloud-hypervisor
+//! HYPE_CH_BINARY=...` measures CH's forks; warm pools run on QEMU.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -34,7 +37,7 @@ fn pss_mib(pid: u32) -> f64 {
 
 /// `pid`'s PSS in MiB split in two: the mapping of the snapshot's memory
 /// (the guest's RAM: pages shared with other forks, or its own once
-/// written) and the rest (QEMU's heap and, under TCG, its code cache).
+/// written) and the rest (the VMM's heap and, under TCG, its code cache).
 fn pss_split_mib(pid: u32) -> (f64, f64) {
     let Ok(smaps) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
         return (0.0, 0.0);
@@ -121,7 +124,8 @@ fn main() -> anyhow::Result<()> {
     in_netns(|| async {
         let data = tempfile::tempdir()?;
         let s = Server::networked(data.path(), "10.82.0.0/24", &["--max-vms", "40"])?;
-        let shape = json!({"image": "browser", "cpu_cores": 2, "memory_mb": 1536});
+        let vmm = std::env::var("HYPE_BENCH_VMM").unwrap_or_else(|_| "auto".into());
+        let shape = json!({"image": "browser", "cpu_cores": 2, "memory_mb": 1536, "vmm": vmm});
         let with = |name: &str, extra: Value| {
             let mut b = shape.clone();
             b["name"] = name.into();
@@ -172,7 +176,8 @@ fn main() -> anyhow::Result<()> {
 
         // Memory, idle: let the guests settle first.
         tokio::time::sleep(Duration::from_secs(20)).await;
-        let cold_pss = pss_mib(s.client.get_vm("cold0").await?.vmm.pid.unwrap_or(0));
+        let cold0 = s.client.get_vm("cold0").await?;
+        let cold_pss = pss_mib(cold0.vmm.pid.unwrap_or(0));
         let mut forks_pss = vec![];
         for i in 0..10 {
             let pid = s
@@ -186,7 +191,7 @@ fn main() -> anyhow::Result<()> {
         }
         let sum: f64 = forks_pss.iter().sum();
         let t0 = s.client.get_vm("t0").await?.vmm.pid.unwrap_or(0);
-        let (guest_mib, qemu_mib) = pss_split_mib(t0);
+        let (guest_mib, vmm_mib) = pss_split_mib(t0);
         for i in 0..10 {
             s.client.delete_vm(&format!("t{i}")).await?;
         }
@@ -261,7 +266,10 @@ fn main() -> anyhow::Result<()> {
         let refill_s = t.elapsed().as_secs_f64();
 
         let accel = s.client.version().await?.accel.mode;
-        println!("browser sandbox (2 vCPUs, 1536 MiB) -> CDP ready through hyped, {accel}:");
+        println!(
+            "browser sandbox (2 vCPUs, 1536 MiB) -> CDP ready through hyped, {} on {accel}:",
+            cold0.vmm.kind.as_str()
+        );
         line("cold create (baseline)", &mut cold);
         println!(
             "  {:<44} {snapshot_ms:>11.0} ms  ({} MiB on disk)",
@@ -290,10 +298,10 @@ fn main() -> anyhow::Result<()> {
             forks_pss.iter().cloned().fold(0.0, f64::max)
         );
         println!(
-            "  {:<44} {guest_mib:>7.0} MiB guest RAM, {qemu_mib:.0} MiB QEMU's own",
+            "  {:<44} {guest_mib:>7.0} MiB guest RAM, {vmm_mib:.0} MiB the VMM's own",
             "one fork's PSS, split"
         );
-        println!("warm pool of 3 (same shape):");
+        println!("warm pool of 3 (same shape, on QEMU):");
         println!(
             "  {:<44} {pool_ready_s:>11.1} s",
             "first full (cold template, snapshot, 3 forks)"

@@ -77,6 +77,24 @@ async fn a_ch_vm_records_its_version_and_its_end_carries_chs_reason() -> anyhow:
                 assert_eq!(vm.state, VmState::Running);
                 assert_eq!(vm.vmm.version.as_deref(), Some(version.as_str()));
                 println!("snapshotted and restored");
+                // Where CH can snapshot, it can fork: the fork is its own
+                // CH VM, running (its agent took its identity).
+                let made = s
+                    .client
+                    .fork_vm(
+                        "chv",
+                        &serde_json::from_value(serde_json::json!({"name": "chf"}))?,
+                    )
+                    .await?;
+                assert!(made.failed.is_empty(), "{:?}", made.failed);
+                let fork = &made.vms[0];
+                assert_eq!(fork.state, VmState::Running);
+                assert_eq!(fork.vmm.kind, VmmKind::CloudHypervisor);
+                assert_eq!(fork.vmm.version.as_deref(), Some(version.as_str()));
+                assert_ne!(fork.vmm.pid, vm.vmm.pid);
+                assert_eq!(s.client.get_vm("chv").await?.state, VmState::Running);
+                s.client.delete_vm("chf").await?;
+                println!("forked");
             }
             Err(e) => {
                 println!("skipped standby: this host cannot snapshot: {e}");

@@ -27,6 +27,8 @@ pub use pci::{PciDeviceInfo, VmAddDevice, VmRemoveDevice};
 pub use rate_limit::{RateLimiterConfig, TokenBucket};
 pub use resize::VmResize;
 pub use snapshot::{RestoreConfig, VmSnapshotConfig};
-pub use vm_config::{CpuTopology, CpusConfig, MemoryConfig, PayloadConfig, VmConfig};
+pub use vm_config::{
+    CpuTopology, CpusConfig, MemoryConfig, MemoryZoneConfig, PayloadConfig, VmConfig,
+};
 pub use vm_info::{DeviceNode, VmInfo, VmState};
 pub use vmm::VmmPingResponse;

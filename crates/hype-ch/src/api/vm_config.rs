@@ -60,10 +60,27 @@ impl Default for CpusConfig {
     }
 }
 
-/// Guest RAM. Memory zones are not modelled: hype gives each VM one region.
+/// A memory zone: guest RAM with its own backing. hype uses one zone
+/// backed by a file (mapped shared for a VM that may be forked, privately
+/// for a fork), which needs `MemoryConfig.size` 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryZoneConfig {
+    pub id: String,
+    /// Bytes.
+    pub size: u64,
+    /// A regular file of at least `size` bytes (CH does not size it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// MAP_SHARED: the guest's writes reach the file. A snapshot then
+    /// leaves this zone's memory out (the file holds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<bool>,
+}
+
+/// Guest RAM: `size` bytes of anonymous memory, or `zones`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryConfig {
-    /// Bytes.
+    /// Bytes; 0 when `zones` give the RAM.
     pub size: u64,
     /// Extra bytes that can be hot-plugged later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +105,8 @@ pub struct MemoryConfig {
     /// Transparent huge pages; CH defaults to on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thp: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zones: Option<Vec<MemoryZoneConfig>>,
 }
 
 /// A whole VM (`VmConfig`). Only `payload` is required by CH.

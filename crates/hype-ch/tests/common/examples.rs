@@ -91,6 +91,12 @@ pub fn vm_config() -> VmConfig {
             hugepage_size: Some(2 * MIB),
             prefault: Some(false),
             thp: Some(true),
+            zones: Some(vec![MemoryZoneConfig {
+                id: "mem0".into(),
+                size: 512 * MIB,
+                file: Some("/dev/shm/hype-0123456789ab/vm.ram".into()),
+                shared: Some(true),
+            }]),
         }),
         payload: PayloadConfig {
             firmware: Some("/var/lib/hype/system/firmware/hypervisor-fw".into()),

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hype_ch::api::{
-    ConsoleConfig, ConsoleMode, CpusConfig, DiskConfig, ImageType, MemoryConfig, NetConfig,
-    PayloadConfig, RestoreConfig, RngConfig, SerialConfig, VmConfig, VmSnapshotConfig, VsockConfig,
+    ConsoleConfig, ConsoleMode, CpusConfig, DiskConfig, ImageType, MemoryConfig, MemoryZoneConfig,
+    NetConfig, PayloadConfig, RestoreConfig, RngConfig, SerialConfig, VmConfig, VmSnapshotConfig,
+    VsockConfig,
 };
 use hype_ch::{ChClient, ChError, ChVersion};
 use hype_types::VmmKind;
@@ -18,6 +19,7 @@ use tokio::net::UnixStream;
 use crate::jail::Bind;
 use crate::launch::JailExtras;
 use crate::spec::files;
+use crate::Memory;
 use crate::{
     launch, process, Accel, Boot, DiskFormat, Firmware, Launched, Result, VmSpec, Vmm, VmmError,
 };
@@ -36,6 +38,11 @@ const GUEST_CID: u64 = 3;
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(2);
 /// Longest handshake answer accepted (`OK <port>\n` is a dozen bytes).
 const MAX_HANDSHAKE_LINE: u64 = 64;
+/// The one memory zone of a VM whose RAM is a file.
+const RAM_ZONE: &str = "ram";
+/// A standby snapshot's copy of a RAM file, which CH's own snapshot leaves
+/// out (it expects the file to stay; hyped frees it with the VMM).
+const SAVED_RAM: &str = "ram";
 
 #[derive(Debug, Clone)]
 pub struct CloudHypervisor {
@@ -243,10 +250,7 @@ fn vm_config(spec: &VmSpec, version: Option<ChVersion>) -> Result<VmConfig> {
             max_vcpus: spec.cpu_cores,
             ..CpusConfig::default()
         }),
-        memory: Some(MemoryConfig {
-            size: u64::from(spec.memory_mb) * 1024 * 1024,
-            ..MemoryConfig::default()
-        }),
+        memory: Some(memory_config(spec)),
         payload,
         disks: (!disks.is_empty()).then_some(disks),
         net,
@@ -273,6 +277,28 @@ fn vm_config(spec: &VmSpec, version: Option<ChVersion>) -> Result<VmConfig> {
         }),
         ..VmConfig::default()
     })
+}
+
+/// Guest RAM: anonymous, or one zone backed by the spec's RAM file (shared
+/// for a VM that may be forked, private for a fork).
+fn memory_config(spec: &VmSpec) -> MemoryConfig {
+    let size = u64::from(spec.memory_mb) * 1024 * 1024;
+    match spec.memory.file() {
+        None => MemoryConfig {
+            size,
+            ..MemoryConfig::default()
+        },
+        Some((file, shared)) => MemoryConfig {
+            size: 0,
+            zones: Some(vec![MemoryZoneConfig {
+                id: RAM_ZONE.into(),
+                size,
+                file: Some(file.display().to_string()),
+                shared: Some(shared),
+            }]),
+            ..MemoryConfig::default()
+        },
+    }
 }
 
 /// Checks CH's answer to `CONNECT <port>`: `OK <host port>`.
@@ -313,6 +339,23 @@ fn error_from_log(log: &str) -> Option<String> {
         }
     }
     Some(reason.chars().take(500).collect())
+}
+
+/// Runs the file work `f` on `path` off the async workers (RAM files are
+/// hundreds of MiB).
+async fn blocking<F>(vm: &str, path: &Path, f: F) -> Result<()>
+where
+    F: FnOnce(&Path) -> std::io::Result<()> + Send + 'static,
+{
+    let p = path.to_owned();
+    tokio::task::spawn_blocking(move || f(&p))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+        .map_err(|source| VmmError::Io {
+            vm: vm.into(),
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// `file://` URL of a local directory, as CH's snapshot calls take it.
@@ -419,7 +462,17 @@ impl Vmm for CloudHypervisor {
             destination_url: file_url(dest),
         };
         self.call(name, run_dir, |c| async move { c.snapshot(&config).await })
-            .await
+            .await?;
+        // CH leaves out RAM kept in a shared file: standby keeps a copy,
+        // as the file goes with the VMM.
+        let Some(ram) = fork::ram_file(&dest.join(fork::CONFIG_FILE)) else {
+            return Ok(());
+        };
+        let to = dest.join(SAVED_RAM);
+        blocking(name, &to, move |to| {
+            crate::ram::copy_sparse(&ram, to).map(drop)
+        })
+        .await
     }
 
     async fn restore(&self, spec: &VmSpec, from: &Path) -> Result<Launched> {
@@ -433,6 +486,17 @@ impl Vmm for CloudHypervisor {
             path: from.to_owned(),
             writable: false,
         };
+        // The RAM it was saved with goes back into the VM's new RAM file.
+        fork::retarget(&from.join(fork::CONFIG_FILE), &spec.name, &spec.memory)?;
+        let saved_ram = from.join(SAVED_RAM);
+        if let (true, Memory::Shared(ram)) = (saved_ram.exists(), &spec.memory) {
+            let ram = ram.clone();
+            blocking(&spec.name, &saved_ram.clone(), move |from| {
+                let dst = std::fs::OpenOptions::new().write(true).open(&ram)?;
+                crate::ram::fill(from, &dst).map(drop)
+            })
+            .await?;
+        }
         self.start(spec, vec![saved], |client| async move {
             client.restore(&config).await?;
             client.resume().await
@@ -440,20 +504,51 @@ impl Vmm for CloudHypervisor {
         .await
     }
 
-    async fn save_for_forks(&self, name: &str, _run_dir: &Path, _state: &Path) -> Result<()> {
-        Err(VmmError::NotSupported {
+    async fn save_for_forks(&self, name: &str, run_dir: &Path, state: &Path) -> Result<()> {
+        // A directory the VMM writes, as the run directory's owner (the
+        // VM's uid when confined).
+        let io = |source| VmmError::Io {
             vm: name.into(),
-            what: "forking",
-            backend: "cloud-hypervisor in this hype",
-        })
+            path: state.to_owned(),
+            source,
+        };
+        let _ = std::fs::remove_dir_all(state);
+        std::fs::create_dir(state).map_err(io)?;
+        let owner = std::fs::metadata(run_dir).map_err(io)?;
+        std::os::unix::fs::chown(
+            state,
+            Some(std::os::unix::fs::MetadataExt::uid(&owner)),
+            Some(std::os::unix::fs::MetadataExt::gid(&owner)),
+        )
+        .map_err(io)?;
+        let config = VmSnapshotConfig {
+            destination_url: file_url(state),
+        };
+        let saved = self
+            .call(name, run_dir, |c| async move { c.snapshot(&config).await })
+            .await;
+        if saved.is_err() {
+            let _ = std::fs::remove_dir_all(state);
+        }
+        saved
     }
 
-    async fn fork(&self, spec: &VmSpec, _state: &Path) -> Result<Launched> {
-        Err(VmmError::NotSupported {
-            vm: spec.name.clone(),
-            what: "forking",
-            backend: "cloud-hypervisor in this hype",
-        })
+    async fn fork(&self, spec: &VmSpec, state: &Path) -> Result<Launched> {
+        let restore = spec.run_dir.join(fork::RESTORE_DIR);
+        fork::prepare(state, &restore, spec)?;
+        let config = RestoreConfig {
+            source_url: file_url(&restore),
+            prefault: None,
+        };
+        let launched = self
+            .start(spec, vec![], |client| async move {
+                client.restore(&config).await?;
+                client.resume().await
+            })
+            .await;
+        // CH has read it all; the fork's state lives in its VMM now.
+        let _ = std::fs::remove_dir_all(&restore);
+        launched
     }
 
     async fn reset(&self, name: &str, run_dir: &Path) -> Result<()> {
@@ -488,5 +583,6 @@ impl Vmm for CloudHypervisor {
     }
 }
 
+mod fork;
 #[cfg(test)]
 mod tests;

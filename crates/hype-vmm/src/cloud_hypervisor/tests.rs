@@ -224,3 +224,134 @@ fn adoption_checks_the_api_socket_argument() {
     );
     assert!(ch.cmdline_extra(Accel::Kvm).is_empty());
 }
+
+/// A VM that may be forked: RAM in a shared file, a NIC, the root disk.
+fn forkable(dir: &Path) -> VmSpec {
+    let mut s = spec(dir);
+    s.memory = Memory::Shared("/dev/shm/hype-x/a.ram".into());
+    s.tap = Some("hype-tap-a".into());
+    s.mac = Some("52:54:00:00:00:0a".into());
+    s.disks = vec![crate::Disk {
+        bus: crate::StorageBus::Virtio,
+        path: "/img/rootfs.img".into(),
+        format: DiskFormat::Raw,
+        read_only: true,
+        backing: None,
+    }];
+    s
+}
+
+#[test]
+fn ram_in_a_file_is_one_zone_of_that_file() {
+    let s = forkable(Path::new("/run/a"));
+    let m = vm_config(&s, None).unwrap().memory.unwrap();
+    // CH refuses a size beside zones.
+    assert_eq!(m.size, 0);
+    let zones = m.zones.unwrap();
+    assert_eq!(zones.len(), 1);
+    assert_eq!(zones[0].size, 256 << 20);
+    assert_eq!(zones[0].file.as_deref(), Some("/dev/shm/hype-x/a.ram"));
+    assert_eq!(zones[0].shared, Some(true));
+    let anonymous = vm_config(&spec(Path::new("/run/a")), None).unwrap();
+    assert_eq!(anonymous.memory.unwrap().size, 256 << 20);
+}
+
+/// What CH saves as `config.json` for `s`: the create body plus fields
+/// hype never sets, which must survive the rewrite.
+fn saved_config(s: &VmSpec) -> serde_json::Value {
+    let mut v = serde_json::to_value(vm_config(s, None).unwrap()).unwrap();
+    v["platform"] = serde_json::json!({"num_pci_segments": 1, "uuid": "u"});
+    if let Some(net) = v["net"].get_mut(0) {
+        net["fds"] = serde_json::json!([7]);
+        net["id"] = "_net1".into();
+    }
+    v
+}
+
+fn fork_spec(dir: &Path) -> VmSpec {
+    let mut f = forkable(dir);
+    f.name = "b".into();
+    f.memory = Memory::Private("/data/snapshots/s/memory".into());
+    f.tap = Some("hype-tap-b".into());
+    f.mac = Some("52:54:00:00:00:0b".into());
+    f
+}
+
+#[test]
+fn a_forks_config_names_its_own_devices_and_maps_the_ram_privately() {
+    let mut config = saved_config(&forkable(Path::new("/run/a")));
+    fork::fork_config(&mut config, &fork_spec(Path::new("/run/b"))).unwrap();
+    let zone = &config["memory"]["zones"][0];
+    assert_eq!(zone["file"], "/data/snapshots/s/memory");
+    assert_eq!(zone["shared"], false);
+    assert_eq!(zone["size"], 256u64 << 20);
+    assert_eq!(config["net"][0]["tap"], "hype-tap-b");
+    assert_eq!(config["net"][0]["mac"], "52:54:00:00:00:0b");
+    assert!(config["net"][0].get("fds").is_none(), "{config}");
+    assert_eq!(config["net"][0]["id"], "_net1");
+    assert_eq!(config["serial"]["file"], "/run/b/console.log");
+    assert_eq!(config["vsock"]["socket"], "/run/b/vsock.sock");
+    assert_eq!(config["disks"][0]["path"], "/img/rootfs.img");
+    assert_eq!(config["payload"]["kernel"], "/img/vmlinux");
+    assert_eq!(
+        config["platform"]["uuid"], "u",
+        "fields hype does not set stay"
+    );
+    // Nothing of the source's run directory is left.
+    assert!(!config.to_string().contains("/run/a"), "{config}");
+}
+
+#[test]
+fn a_snapshot_that_does_not_fit_the_fork_is_refused() {
+    let fork = fork_spec(Path::new("/run/b"));
+    let mut anonymous = saved_config(&{
+        let mut s = forkable(Path::new("/run/a"));
+        s.memory = Memory::Anonymous;
+        s
+    });
+    let e = fork::fork_config(&mut anonymous, &fork).unwrap_err();
+    assert!(e.contains("memory zone"), "{e}");
+
+    let mut two_disks = saved_config(&forkable(Path::new("/run/a")));
+    let disk = two_disks["disks"][0].clone();
+    two_disks["disks"].as_array_mut().unwrap().push(disk);
+    let e = fork::fork_config(&mut two_disks, &fork).unwrap_err();
+    assert!(e.contains("2 disks"), "{e}");
+
+    let mut no_net = fork.clone();
+    no_net.tap = None;
+    let e =
+        fork::fork_config(&mut saved_config(&forkable(Path::new("/run/a"))), &no_net).unwrap_err();
+    assert!(e.contains("NICs"), "{e}");
+
+    let mut shared = fork.clone();
+    shared.memory = Memory::Shared("/dev/shm/x".into());
+    let e =
+        fork::fork_config(&mut saved_config(&forkable(Path::new("/run/a"))), &shared).unwrap_err();
+    assert!(e.contains("privately"), "{e}");
+}
+
+#[test]
+fn a_standby_config_maps_the_ram_file_it_comes_back_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    // A fork in standby saved its private RAM; it comes back on its own
+    // shared file.
+    let saved = saved_config(&fork_spec(Path::new("/run/b")));
+    std::fs::write(&config, saved.to_string()).unwrap();
+    assert_eq!(
+        fork::ram_file(&config),
+        None,
+        "private RAM is in the snapshot"
+    );
+    fork::retarget(&config, "b", &Memory::Shared("/dev/shm/h/b.ram".into())).unwrap();
+    assert_eq!(
+        fork::ram_file(&config).as_deref(),
+        Some(Path::new("/dev/shm/h/b.ram"))
+    );
+    // Anonymous RAM has no zone to point anywhere.
+    let plain = saved_config(&spec(Path::new("/run/c")));
+    std::fs::write(&config, plain.to_string()).unwrap();
+    fork::retarget(&config, "c", &Memory::Shared("/dev/shm/h/c.ram".into())).unwrap();
+    assert_eq!(fork::ram_file(&config), None);
+}

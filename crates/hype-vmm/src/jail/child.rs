@@ -95,8 +95,8 @@ fn vmm(spec: &JailSpec) -> Step<std::convert::Infallible> {
             let _ = nix::unistd::close(fd);
         }
     }
-    let groups: Vec<Gid> = spec.groups.iter().map(|g| Gid::from_raw(*g)).collect();
-    nix::unistd::setgroups(&groups).map_err(|e| format!("setgroups: {e}"))?;
+    // No supplementary group: root's would follow the VMM otherwise.
+    nix::unistd::setgroups(&[]).map_err(|e| format!("setgroups: {e}"))?;
     let gid = Gid::from_raw(spec.gid);
     nix::unistd::setresgid(gid, gid, gid).map_err(|e| format!("setresgid: {e}"))?;
     let uid = Uid::from_raw(spec.uid);
@@ -206,6 +206,25 @@ fn mount_point(src: &Path, dst: &Path) -> Step {
     }
 }
 
+/// Makes at `dst` a node of the host's character device `dev`, which only
+/// `uid` can open.
+fn own_device(dev: &Path, dst: &Path, uid: u32, gid: u32) -> Step {
+    use nix::sys::stat::{mknod, stat, Mode, SFlag};
+    let host = stat(dev).map_err(|e| format!("stat {}: {e}", dev.display()))?;
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
+    }
+    mknod(
+        dst,
+        SFlag::S_IFCHR,
+        Mode::S_IRUSR | Mode::S_IWUSR,
+        host.st_rdev,
+    )
+    .map_err(|e| format!("mknod {}: {e}", dev.display()))?;
+    nix::unistd::chown(dst, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+        .map_err(|e| format!("chown {}: {e}", dev.display()))
+}
+
 /// A tmpfs root with `/usr` (read-only: the VMM's binary, libraries and
 /// data files), the loader's cache, the device nodes, `/proc` of the new
 /// PID namespace, an empty `/tmp`, and the VM's own files; then
@@ -274,6 +293,9 @@ fn build_root(spec: &JailSpec) -> Step {
         let dst = inside(root, &b.path);
         mount_point(&b.path, &dst)?;
         bind(&b.path, &dst, b.writable)?;
+    }
+    for dev in &spec.own_devices {
+        own_device(dev, &inside(root, dev), spec.uid, spec.gid)?;
     }
     for (link, to) in [
         ("lib", "usr/lib"),

@@ -43,15 +43,18 @@ pub struct JailSpec {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
-    /// Supplementary groups (`kvm`, when the VM needs /dev/kvm).
-    pub groups: Vec<u32>,
     pub root: PathBuf,
     /// The VM's run directory: writable, and the VMM's working directory.
     pub run_dir: PathBuf,
     /// Files and directories the VMM may use, at their host paths.
     pub binds: Vec<Bind>,
-    /// Device nodes bound in (`/dev/null`, `/dev/kvm`, ...).
+    /// Device nodes bound in (`/dev/null`, `/dev/net/tun`, ...).
     pub devices: Vec<PathBuf>,
+    /// Device nodes made in the jail for its uid alone (`/dev/kvm`), as
+    /// Firecracker's jailer does: reached with no host group (a host
+    /// without a `kvm` group has /dev/kvm root's only), and no other uid
+    /// gains them.
+    pub own_devices: Vec<PathBuf>,
     /// A tap opened by the jailer (as root) and passed in as `fd`.
     pub tap: Option<TapFd>,
     /// Run in an empty network namespace (the VMM then needs its tap as
@@ -149,11 +152,4 @@ pub fn base_devices() -> Vec<PathBuf> {
     .into_iter()
     .map(PathBuf::from)
     .collect()
-}
-
-/// The `kvm` group, when /dev/kvm is reached through one.
-pub fn kvm_group() -> Option<u32> {
-    use std::os::unix::fs::MetadataExt;
-    let gid = std::fs::metadata("/dev/kvm").ok()?.gid();
-    (gid != 0).then_some(gid)
 }
