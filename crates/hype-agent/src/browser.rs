@@ -12,7 +12,8 @@ use std::os::unix::fs::{chown, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
@@ -22,7 +23,10 @@ use nix::unistd::Pid;
 use crate::error::Error;
 use crate::{channel, log, signals};
 
-const CHROMIUM: &str = "/usr/lib/chromium/chromium";
+/// Chromium's headless shell (Debian's `chromium-headless-shell`): the
+/// headless-only build Playwright runs by default, which starts with a
+/// fifth of the whole browser's work (see build-browser-rootfs.sh).
+const CHROMIUM: &str = "/usr/lib/chromium/chromium-headless-shell";
 const USER: &str = "browser";
 /// Chromium's own DevTools port, on loopback.
 pub const DEVTOOLS_PORT: u16 = 9223;
@@ -39,6 +43,42 @@ const STABLE_RUN: Duration = Duration::from_secs(60);
 
 /// What `/json/version` must contain for Chromium to count as up.
 const VERSION_MARKER: &str = "webSocketDebuggerUrl";
+
+/// Set when the guest powers off: the browser is not restarted.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+/// The pid of the running Chromium when its profile is kept (a persistent
+/// VM), which a power-off lets close cleanly; notified when it ends.
+static KEPT: (Mutex<Option<u32>>, Condvar) = (Mutex::new(None), Condvar::new());
+
+/// Before a power-off: a Chromium whose profile is kept gets SIGTERM and
+/// up to `wait` to close, which writes what it holds in memory (cookies
+/// set in the last seconds) to the profile. A throwaway profile is not
+/// waited for. No Chromium starts after this.
+pub fn stop(wait: Duration) {
+    STOPPING.store(true, Ordering::SeqCst);
+    let (lock, ended) = &KEPT;
+    let running = lock.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(pid) = *running else { return };
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    let started = Instant::now();
+    let (running, timeout) = ended
+        .wait_timeout_while(running, wait, |p| p.is_some())
+        .unwrap_or_else(|p| p.into_inner());
+    drop(running);
+    if timeout.timed_out() {
+        log!(
+            "browser: chromium did not close within {} s",
+            wait.as_secs()
+        );
+    } else {
+        log!(
+            "browser: chromium closed its profile in {} ms",
+            started.elapsed().as_millis()
+        );
+    }
+}
 
 struct Account {
     uid: u32,
@@ -92,7 +132,14 @@ fn supervise(account: &Account, profile: &Profile, answered_tx: &mpsc::Sender<Du
     let mut first = true;
     loop {
         let started = Instant::now();
-        match run_once(account, profile, first.then_some(answered_tx)) {
+        let run = run_once(account, profile, first.then_some(answered_tx));
+        if STOPPING.load(Ordering::SeqCst) {
+            // Powering off: the end is expected, and nothing restarts.
+            loop {
+                std::thread::park();
+            }
+        }
+        match run {
             Ok(RunEnd { status, answered }) => {
                 first &= !answered;
                 let ran = started.elapsed();
@@ -141,6 +188,9 @@ fn run_once(
     let started = Instant::now();
     let pid = child.id();
     log!("browser: chromium started (pid {pid})");
+    if profile.keep {
+        *KEPT.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(pid);
+    }
     forward_output(&mut child);
 
     let mut answered = false;
@@ -171,6 +221,8 @@ fn run_once(
     if let Ok(pgid) = i32::try_from(pid) {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     }
+    *KEPT.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    KEPT.1.notify_all();
     Ok(RunEnd { status, answered })
 }
 
@@ -178,7 +230,6 @@ fn command(account: &Account, profile: &Profile) -> Command {
     let mut command = Command::new(CHROMIUM);
     command
         .args([
-            "--headless=new",
             "--remote-debugging-address=127.0.0.1",
             &format!("--remote-debugging-port={DEVTOOLS_PORT}"),
             &format!("--user-data-dir={}", profile.dir.display()),
@@ -200,14 +251,9 @@ fn command(account: &Account, profile: &Profile) -> Command {
             // from it; a renderer started when a tab opens is forked from
             // the zygote then, and seeds anew from the kernel (reseeded for
             // each fork).
-            // WebUIOmniboxPopup, WebUIOmniboxAimPopup: Chromium 151 preloads
-            // the address bar's popup, headless too, in a renderer of its
-            // own that stays (~75 MB) and, under TCG, kept a third of the
-            // guest's CPU busy while the sandbox was idle.
-            // Translate, MediaRouter, OptimizationHints: services a sandbox
-            // never uses that wake up on their own.
-            "--disable-features=SpareRendererForSitePerProcess,WebUIOmniboxPopup,\
-             WebUIOmniboxAimPopup,Translate,MediaRouter,OptimizationHints",
+            // The shell has no browser UI (the whole browser's address-bar
+            // popup, Translate or MediaRouter): nothing else to turn off.
+            "--disable-features=SpareRendererForSitePerProcess",
             "about:blank",
         ])
         .env_clear()

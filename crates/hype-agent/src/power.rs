@@ -12,6 +12,9 @@ use nix::sys::reboot::{reboot, RebootMode};
 
 use crate::log;
 
+/// How long a browser with a kept profile gets to close before power-off
+/// (within hyped's 10 s for a stop).
+const BROWSER_CLOSE: Duration = Duration::from_secs(5);
 /// Set once the guest's own init is PID 1.
 static GUEST_INIT: OnceLock<()> = OnceLock::new();
 /// Where `poweroff` lives on systemd, sysvinit and busybox systems alike.
@@ -32,6 +35,7 @@ pub fn hand_to_guest_init() {
 /// that cannot even start), else at once.
 pub fn shutdown() {
     if GUEST_INIT.get().is_none() {
+        crate::browser::stop(BROWSER_CLOSE);
         power_off();
     }
     let Some(tool) = POWEROFF.iter().map(Path::new).find(|p| p.exists()) else {

@@ -31,13 +31,13 @@ pub struct CdpEvent {
     pub params: Value,
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
+type Waiting = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
 
 /// The sending side; clone it freely.
 #[derive(Clone)]
 pub struct Connection {
     sink: Arc<tokio::sync::Mutex<SplitSink<DevtoolsSocket, Message>>>,
-    pending: Pending,
+    pending: Waiting,
     next: Arc<AtomicU64>,
 }
 
@@ -46,7 +46,7 @@ impl Connection {
     /// (which ends when the browser closes the connection).
     pub fn open(socket: DevtoolsSocket) -> (Self, mpsc::Receiver<CdpEvent>) {
         let (sink, mut stream) = socket.split();
-        let pending: Pending = Arc::default();
+        let pending: Waiting = Arc::default();
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
         let waiting = pending.clone();
         tokio::spawn(async move {
@@ -116,6 +116,20 @@ impl Connection {
         method: &str,
         params: Value,
     ) -> Result<Value, CdpError> {
+        self.start(session, method, params).await?.answer().await
+    }
+
+    /// Sends `method` and returns at once with what waits for its answer:
+    /// commands sent one after the other reach the target in that order,
+    /// whatever is awaited when. A target waiting for its debugger may not
+    /// answer some commands until it runs, so its setup is sent this way,
+    /// then the go-ahead, and only then are the answers awaited.
+    pub async fn start(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Pending, CdpError> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.pending.lock().expect("pending lock").insert(id, tx);
@@ -123,23 +137,12 @@ impl Connection {
             self.pending.lock().expect("pending lock").remove(&id);
             return Err(CdpError::Closed);
         }
-        let answer = match tokio::time::timeout(TIMEOUT, rx).await {
-            Ok(Ok(v)) => v,
-            Ok(Err(_)) => return Err(CdpError::Closed),
-            Err(_) => {
-                self.pending.lock().expect("pending lock").remove(&id);
-                return Err(CdpError::Timeout {
-                    method: method.into(),
-                });
-            }
-        };
-        if let Some(err) = answer.get("error") {
-            return Err(CdpError::Command {
-                method: method.into(),
-                message: err["message"].as_str().unwrap_or("unknown error").into(),
-            });
-        }
-        Ok(answer["result"].clone())
+        Ok(Pending {
+            id,
+            method: method.into(),
+            rx,
+            waiting: self.pending.clone(),
+        })
     }
 
     /// Sends `method` without waiting for its answer.
@@ -151,5 +154,36 @@ impl Connection {
     /// Closes the connection (the reader ends, the events receiver too).
     pub async fn close(&self) {
         let _ = self.sink.lock().await.close().await;
+    }
+}
+
+/// A command sent, its answer still to come ([`Connection::start`]).
+pub struct Pending {
+    id: u64,
+    method: String,
+    rx: oneshot::Receiver<Value>,
+    waiting: Waiting,
+}
+
+impl Pending {
+    /// The command's result, or its error, within the connection's timeout.
+    pub async fn answer(self) -> Result<Value, CdpError> {
+        let answer = match tokio::time::timeout(TIMEOUT, self.rx).await {
+            Ok(Ok(v)) => v,
+            Ok(Err(_)) => return Err(CdpError::Closed),
+            Err(_) => {
+                self.waiting.lock().expect("pending lock").remove(&self.id);
+                return Err(CdpError::Timeout {
+                    method: self.method,
+                });
+            }
+        };
+        if let Some(err) = answer.get("error") {
+            return Err(CdpError::Command {
+                method: self.method,
+                message: err["message"].as_str().unwrap_or("unknown error").into(),
+            });
+        }
+        Ok(answer["result"].clone())
     }
 }

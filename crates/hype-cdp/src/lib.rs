@@ -18,7 +18,7 @@ pub use client::{
     connect_devtools, discover, open_socket, screenshot, CdpError, CdpSession, DevtoolsSocket,
     Discovery,
 };
-pub use conn::{CdpEvent, Connection};
+pub use conn::{CdpEvent, Connection, Pending};
 pub use discovery::{rewrite_discovery, DevtoolsTarget};
 pub use page::{modifiers, virtual_key, Button, ImageFormat, Page};
 

@@ -318,17 +318,23 @@ fn persist_keeps_the_vms_writes_across_stop_and_start() -> anyhow::Result<()> {
         });
         create(&s, spec).await?;
         assert!(s.client.get_vm("keep").await?.persist);
+        let cdp = s.client.get_vm("keep").await?.cdp_url.expect("a browser");
+        let cookies = |mode: &'static str| {
+            let cdp = cdp.clone();
+            tokio::task::spawn_blocking(move || node_client("cookie-check.mjs", &[&cdp, mode]))
+        };
+        assert_eq!(cookies("set").await??["cookies"], 1);
         s.client.vm_action("keep", "stop").await?;
 
         // Chromium's profile went to the VM's own disk, not a tmpfs.
         let disk = tmp.path().join("vms/keep/persist.ext4");
         let ls = Command::new("debugfs")
-            .args(["-R", "ls /upper/home/browser/.config/hype-chromium"])
+            .args(["-R", "ls /upper/home/browser/.config/hype-chromium/Default"])
             .arg(&disk)
             .output()?;
         let listing = String::from_utf8_lossy(&ls.stdout);
         assert!(
-            listing.contains("Local State"),
+            listing.contains("Cookies"),
             "profile on the disk:\n{listing}"
         );
 
@@ -349,6 +355,13 @@ fn persist_keeps_the_vms_writes_across_stop_and_start() -> anyhow::Result<()> {
             .json()
             .await?;
         assert!(v["webSocketDebuggerUrl"].is_string(), "{v}");
+        // What a user persists a sandbox for: its cookies are still there.
+        let kept = cookies("get").await??;
+        assert_eq!(
+            kept["cookies"],
+            serde_json::json!(["hype-persist=kept@persist.test"]),
+            "{kept}"
+        );
         s.client.delete_vm("keep").await?;
         assert!(!disk.exists(), "the disk goes with the VM");
         Ok(())

@@ -181,21 +181,26 @@ impl Recorder {
 /// What a recorded page gets before it runs: the binding, then the record
 /// script for every document it will load and the one it has now (the
 /// script runs once per document: it marks itself).
-pub(crate) async fn page_hooks(conn: &Connection, session: &str, script: &str) {
-    for (method, params) in [
-        // Scripts for new documents run only with the Page domain on.
-        ("Page.enable", json!({})),
-        ("Runtime.addBinding", json!({"name": BINDING})),
-        (
-            "Page.addScriptToEvaluateOnNewDocument",
-            json!({"source": script, "runImmediately": true}),
-        ),
-        ("Runtime.evaluate", json!({"expression": script})),
-    ] {
-        if let Err(e) = conn.call(Some(session), method, params).await {
-            tracing::debug!(method, error = %e, "recording hook failed");
-        }
-    }
+pub(crate) async fn page_hooks(
+    conn: &Connection,
+    session: &str,
+    script: &str,
+) -> Vec<hype_cdp::Pending> {
+    super::session::send_all(
+        conn,
+        session,
+        [
+            // Scripts for new documents run only with the Page domain on.
+            ("Page.enable", json!({})),
+            ("Runtime.addBinding", json!({"name": BINDING})),
+            (
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({"source": script, "runImmediately": true}),
+            ),
+            ("Runtime.evaluate", json!({"expression": script})),
+        ],
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hype_cdp::{CdpEvent, Connection, Discovery};
+use hype_cdp::{CdpEvent, Connection, Discovery, Pending};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -104,15 +104,26 @@ async fn connect_and_watch(
                     .map(|_| hype.inner.cfg.record_script)
                     .filter(|s| !s.is_empty());
                 tokio::spawn(async move {
+                    // The hooks are sent, then the go-ahead, and only then
+                    // are their answers awaited: a page waiting for its
+                    // debugger may not answer them until it runs (Chromium's
+                    // headless shell holds Runtime.enable), and the target
+                    // takes them in the order sent, hooks first.
+                    let mut sent = vec![];
                     if page {
-                        page_hooks(&conn, &session).await;
+                        sent.extend(page_hooks(&conn, &session).await);
                         if let Some(script) = script {
-                            record::page_hooks(&conn, &session, script).await;
+                            sent.extend(record::page_hooks(&conn, &session, script).await);
                         }
                     }
                     if waiting {
                         conn.send(Some(&session), "Runtime.runIfWaitingForDebugger", json!({}))
                             .await;
+                    }
+                    for hook in sent {
+                        if let Err(e) = hook.answer().await {
+                            tracing::debug!(error = %e, "page hook failed");
+                        }
                     }
                 });
             }
@@ -133,18 +144,36 @@ async fn connect_and_watch(
 }
 
 /// What hyped does on every page of a sandbox before it runs: the domains
-/// whose events it records.
-async fn page_hooks(conn: &Connection, session: &str) {
-    for (method, params) in [
-        ("Runtime.enable", json!({})),
-        ("Log.enable", json!({})),
-        // Bodies are not kept by hyped; the browser's own buffers suffice.
-        ("Network.enable", json!({"maxPostDataSize": 65536})),
-    ] {
-        if let Err(e) = conn.call(Some(session), method, params).await {
-            tracing::debug!(method, error = %e, "page hook failed");
+/// whose events it records. Returns the commands sent, their answers to
+/// come.
+async fn page_hooks(conn: &Connection, session: &str) -> Vec<Pending> {
+    send_all(
+        conn,
+        session,
+        [
+            ("Runtime.enable", json!({})),
+            ("Log.enable", json!({})),
+            // Bodies are not kept by hyped; the browser's own buffers suffice.
+            ("Network.enable", json!({"maxPostDataSize": 65536})),
+        ],
+    )
+    .await
+}
+
+/// Sends `calls` to `session` in order without waiting for their answers.
+pub(crate) async fn send_all(
+    conn: &Connection,
+    session: &str,
+    calls: impl IntoIterator<Item = (&'static str, serde_json::Value)>,
+) -> Vec<Pending> {
+    let mut sent = vec![];
+    for (method, params) in calls {
+        match conn.start(Some(session), method, params).await {
+            Ok(p) => sent.push(p),
+            Err(e) => tracing::debug!(method, error = %e, "page hook not sent"),
         }
     }
+    sent
 }
 
 fn record(log: &Arc<Mutex<PageLog>>, sessions: &HashMap<String, String>, ev: &CdpEvent) {
