@@ -111,7 +111,12 @@ function Outcome({ j, refusal, resume }) {
       {/* Kept when the form goes (a 409: the job moved on meanwhile). */}
       {refusal && (
         <p class="error refusal" id={`resume-${j.id}-error`} role="alert">
-          {refusal.code && <code>{refusal.code}</code>} {refusal.message}
+          {refusal.code && (
+            <>
+              <code>{refusal.code}</code>:{' '}
+            </>
+          )}
+          {refusal.message}
         </p>
       )}
     </>

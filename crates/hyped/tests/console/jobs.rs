@@ -180,7 +180,7 @@ async fn the_console_resumes_a_job_waiting_for_its_password() -> anyhow::Result<
     assert_eq!(seen["raced_field_in_flight"], "");
     let refusal = seen["raced_refusal"].as_str().unwrap();
     assert!(
-        refusal.starts_with("job_not_awaiting_password")
+        refusal.starts_with("job_not_awaiting_password: job ")
             && refusal.contains("not waiting for its password")
             && refusal.contains(&raced.id),
         "{refusal}"
