@@ -1,6 +1,6 @@
 // Drives hyped's web console in Debian's Chromium with Playwright, as a
 // person would, and prints what it saw as JSON for crates/hyped/tests/
-// console.rs to check. Usage: node console-check.mjs lifecycle|auth|live|links|jobs
+// console.rs to check. Usage: node console-check.mjs lifecycle|auth|live|links|jobs|resume
 // Environment: HYPE_BASE (hyped's URL), HYPE_KEY (auth), HYPE_SHOTS (a
 // directory for screenshots), HYPE_VM (a running VM the test made).
 import { chromium } from 'playwright-core';
@@ -359,9 +359,78 @@ async function jobs() {
   await shot(page, 'console-jobs.png');
 }
 
+// Two jobs a restart left waiting for their password (HYPE_JOBS: "ok,raced";
+// HYPE_JOB_PASSWORD: the source's): an empty submit is refused in the page;
+// `raced` is cancelled by another client while the page's resume is on its
+// way, so hyped's 409 shows; `ok` is resumed with its password and followed
+// until it ends. Resume requests are held (page.route) only to look at the
+// field and the page while they are in flight, then go to hyped unchanged.
+async function resume() {
+  const [ok, raced] = process.env.HYPE_JOBS.split(',');
+  const password = process.env.HYPE_JOB_PASSWORD;
+  const page = await context.newPage();
+  out.page_errors = [];
+  page.on('pageerror', (e) => out.page_errors.push(e.message));
+  out.requests = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/resume')) out.requests.push({ method: r.method(), url: r.url(), body: r.postData() });
+  });
+  await page.goto(base + '/');
+  const row = (id) => page.locator(`tr[data-job="${id}"]`);
+  const field = (id) => row(id).getByLabel('Source password');
+  const button = (id) => row(id).getByRole('button', { name: 'Resume' });
+  for (const id of [ok, raced]) await field(id).waitFor({ timeout: 30_000 });
+  out.waiting_row = (await row(ok).innerText()).replace(/\s+/g, ' ').trim();
+  out.field = await field(ok).evaluate((i) => ({ type: i.type, autocomplete: i.getAttribute('autocomplete'), name: i.name }));
+  const inFlight = () => page.evaluate(() => ({
+    storage: JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }),
+    url: location.href,
+  }));
+
+  // Empty: refused in the page, nothing sent, the job still waiting.
+  await button(ok).click();
+  out.empty_refusal = await row(ok).getByRole('alert').innerText();
+  out.empty_invalid = await field(ok).getAttribute('aria-invalid');
+  await page.waitForTimeout(500);
+  out.sent_after_empty = out.requests.length;
+  out.phase_after_empty = JSON.parse((await api('GET', `/api/v1/jobs/${ok}`)).body).progress.phase;
+
+  // Another client cancels `raced` while the page's resume is on its way.
+  await page.route(`**/api/v1/jobs/${raced}/resume`, async (route) => {
+    out.raced_field_in_flight = await field(raced).inputValue();
+    out.cancelled = (await api('POST', `/api/v1/jobs/${raced}/cancel`)).status;
+    await route.continue();
+  });
+  await field(raced).fill('typed-before-the-cancel');
+  await button(raced).click();
+  await row(raced).locator('.badge.cancelled').waitFor({ timeout: 30_000 });
+  out.raced_refusal = await row(raced).locator('.refusal').innerText({ timeout: 30_000 });
+  out.raced_form_left = await row(raced).locator('form.resume').count();
+  await page.unroute(`**/api/v1/jobs/${raced}/resume`);
+
+  // The right password: sent once, in the body; the field is empty and the
+  // page keeps it nowhere while the request is in flight.
+  await page.route(`**/api/v1/jobs/${ok}/resume`, async (route) => {
+    out.ok_field_in_flight = await field(ok).inputValue();
+    out.ok_body = route.request().postDataJSON();
+    out.in_flight = await inFlight();
+    await route.continue();
+  });
+  await field(ok).fill(password);
+  await button(ok).click();
+  await field(ok).waitFor({ state: 'detached', timeout: 30_000 });
+  out.resumed_row = (await row(ok).innerText()).replace(/\s+/g, ' ').trim();
+  out.ok_refusals = await row(ok).locator('.refusal').count();
+  await row(ok).locator('.badge.completed, .badge.failed, .badge.cancelled').waitFor({ timeout: T });
+  out.final_row = (await row(ok).innerText()).replace(/\s+/g, ' ').trim();
+  out.after = await inFlight();
+  out.notices = await page.locator('.notices').innerText();
+}
+
 try {
   if (scenario === 'lifecycle') await lifecycle();
   else if (scenario === 'jobs') await jobs();
+  else if (scenario === 'resume') await resume();
   else if (scenario === 'links') await links();
   else if (scenario === 'auth') await auth();
   else if (scenario === 'live') await live();

@@ -8,7 +8,8 @@
 //! sources build. The live view shows a browser sandbox's page as an
 //! automation client changes it, and a click in it reaches the sandbox;
 //! live links share it view-only or not (`console/links.rs`). Import jobs
-//! show why they failed and what an export kept (`console/jobs.rs`).
+//! show why they failed and what an export kept, and one a restart left
+//! waiting for its password is resumed from the page (`console/jobs.rs`).
 
 mod common;
 #[path = "console/jobs.rs"]
