@@ -99,17 +99,20 @@ impl Hype {
                 })?;
             let state = partial.join(STATE_FILE);
             std::fs::rename(&written, &state).map_err(io(&state))?;
-            for path in state_files(&state).map_err(io(&state))? {
-                make_ours(&path).map_err(io(&path))?;
+            let state = state_files(&state).map_err(io(&state))?;
+            for path in &state {
+                make_ours(path).map_err(io(path))?;
             }
             let memory = partial.join(MEMORY_FILE);
             // Hundreds of MiB: off the async workers, which serve requests.
             let (from, to) = (ram.clone(), memory.clone());
-            tokio::task::spawn_blocking(move || hype_vmm::ram::copy_sparse(&from, &to))
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))
-                .and_then(|r| r)
-                .map_err(io(&memory))
+            let memory_bytes =
+                tokio::task::spawn_blocking(move || hype_vmm::ram::copy_sparse(&from, &to))
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+                    .and_then(|r| r)
+                    .map_err(io(&memory))?;
+            Ok((memory_bytes, state))
         }
         .await;
         let paused_ms = started.elapsed().as_millis() as u64;
@@ -118,15 +121,14 @@ impl Hype {
                 tracing::error!(vm, error = %e, "cannot resume a VM after its snapshot");
             }
         }
-        let size_bytes = match saved {
-            Ok(memory_bytes) => {
-                let state = state_files(&partial.join(STATE_FILE)).unwrap_or_default();
-                memory_bytes
-                    + state
-                        .iter()
-                        .filter(|f| f.is_file())
-                        .map(|f| file_size(f))
-                        .sum::<u64>()
+        let (size_bytes, state) = match saved {
+            Ok((memory_bytes, state)) => {
+                let state_bytes: u64 = state
+                    .iter()
+                    .filter(|f| f.is_file())
+                    .map(|f| file_size(f))
+                    .sum();
+                (memory_bytes + state_bytes, state)
             }
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&partial);
@@ -142,7 +144,6 @@ impl Hype {
         if !ephemeral {
             let files = partial.clone();
             let synced = tokio::task::spawn_blocking(move || {
-                let state = state_files(&files.join(STATE_FILE))?;
                 for f in state.iter().chain([&files.join(MEMORY_FILE), &files]) {
                     std::fs::File::open(f)?.sync_all()?;
                 }

@@ -28,6 +28,21 @@ fn binary() -> Option<PathBuf> {
     }
 }
 
+/// The backend for `HYPE_CH_BINARY`, with the version the binary reports.
+fn backend() -> Option<CloudHypervisor> {
+    let binary = binary()?;
+    let identified = hype_ch::external_binary(&binary).expect("identify the CH binary");
+    Some(CloudHypervisor::new(
+        binary,
+        Some(identified.version.to_string()),
+    ))
+}
+
+/// A file of `bytes` bytes, all holes (a RAM file, a raw image).
+fn sized_file(path: &Path, bytes: u64) {
+    std::fs::File::create(path).unwrap().set_len(bytes).unwrap();
+}
+
 fn spec(run_dir: &Path, name: &str) -> VmSpec {
     let image = Path::new(IMAGE_DIR);
     VmSpec {
@@ -53,9 +68,7 @@ fn spec(run_dir: &Path, name: &str) -> VmSpec {
 
 #[tokio::test]
 async fn launches_drives_and_loses_a_vm() {
-    let Some(binary) = binary() else { return };
-    let identified = hype_ch::external_binary(&binary).expect("identify the CH binary");
-    let ch = CloudHypervisor::new(binary, Some(identified.version.to_string()));
+    let Some(ch) = backend() else { return };
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("vm");
     let launched = ch
@@ -124,20 +137,12 @@ fn host_cannot_snapshot(err: &VmmError) -> bool {
 
 #[tokio::test]
 async fn snapshot_then_restore_or_a_clear_refusal_that_leaves_the_vm_paused() {
-    let Some(binary) = binary() else { return };
-    let identified = hype_ch::external_binary(&binary).expect("identify the CH binary");
-    let ch = CloudHypervisor::new(binary, Some(identified.version.to_string()));
+    let Some(ch) = backend() else { return };
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("vm");
     // RAM in a shared file, as hyped gives every VM on its kernel.
     let ram = dir.path().join("vm.ram");
-    let new_ram = || {
-        std::fs::File::create(&ram)
-            .unwrap()
-            .set_len(256 << 20)
-            .unwrap()
-    };
-    new_ram();
+    sized_file(&ram, 256 << 20);
     let mut spec = spec(&run_dir, "ch-snap");
     spec.memory = Memory::Shared(ram.clone());
     let launched = ch
@@ -167,7 +172,7 @@ async fn snapshot_then_restore_or_a_clear_refusal_that_leaves_the_vm_paused() {
             // hyped frees the RAM with the VMM, and makes a new file for the
             // restore.
             std::fs::remove_file(&ram).unwrap();
-            new_ram();
+            sized_file(&ram, 256 << 20);
             let restored = ch
                 .restore(&spec, &snap)
                 .await
@@ -205,15 +210,10 @@ fn has_data(path: &Path) -> bool {
 /// VM paused.
 #[tokio::test]
 async fn a_vm_with_its_ram_in_a_file_forks_or_the_host_refuses_clearly() {
-    let Some(binary) = binary() else { return };
-    let identified = hype_ch::external_binary(&binary).expect("identify the CH binary");
-    let ch = CloudHypervisor::new(binary, Some(identified.version.to_string()));
+    let Some(ch) = backend() else { return };
     let dir = tempfile::tempdir().unwrap();
     let ram = dir.path().join("src.ram");
-    std::fs::File::create(&ram)
-        .unwrap()
-        .set_len(256 << 20)
-        .unwrap();
+    sized_file(&ram, 256 << 20);
     let run_dir = dir.path().join("src");
     let mut source = spec(&run_dir, "ch-src");
     source.memory = Memory::Shared(ram.clone());
@@ -312,15 +312,10 @@ async fn a_rejected_config_leaves_no_process() {
 /// CH must open it with its backing file (v51+ refuses unless told).
 #[tokio::test]
 async fn a_qcow2_overlay_over_a_raw_image_opens() {
-    let Some(binary) = binary() else { return };
-    let identified = hype_ch::external_binary(&binary).expect("identify the CH binary");
-    let ch = CloudHypervisor::new(binary, Some(identified.version.to_string()));
+    let Some(ch) = backend() else { return };
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("image.raw");
-    std::fs::File::create(&image)
-        .unwrap()
-        .set_len(64 << 20)
-        .unwrap();
+    sized_file(&image, 64 << 20);
     let overlay = dir.path().join("disk.qcow2");
     let made = std::process::Command::new("qemu-img")
         .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
@@ -349,7 +344,10 @@ async fn a_qcow2_overlay_over_a_raw_image_opens() {
     let disks = info.config.disks.unwrap_or_default();
     assert_eq!(disks.len(), 1);
     assert_eq!(disks[0].path.as_deref(), overlay.to_str());
-    println!("CH {} booted with the overlay", identified.version);
+    println!(
+        "CH {} booted with the overlay",
+        ch.version().unwrap_or_default()
+    );
     process::signal_group(launched.pid, Signal::SIGKILL);
     hype_vmm::remove_sockets(&run_dir);
 }

@@ -13,7 +13,10 @@ mod common;
 use std::time::Duration;
 
 use anyhow::Context;
-use common::vcsim::resume::{hyped as start, source, wait_bytes, CAPACITY, PASSWORD, USER};
+use common::vcsim::resume::{
+    awaits_password, hyped as start, job_with_password, source, wait_bytes, CAPACITY, PASSWORD,
+    USER,
+};
 use common::Server;
 use hype_types::{JobEvent, JobEventType, JobState};
 use serde_json::json;
@@ -219,16 +222,6 @@ async fn post_resume(
     ))
 }
 
-/// Until job `id` is `pending` in the awaiting-password phase.
-async fn awaits_password(s: &Server, id: &str) -> anyhow::Result<()> {
-    let j = s.client.get_job(id).await?;
-    anyhow::ensure!(
-        j.state == JobState::Pending && j.progress.phase == hype_types::AWAITING_PASSWORD,
-        "{j:?}"
-    );
-    Ok(())
-}
-
 #[tokio::test]
 async fn a_job_whose_password_was_in_it_waits_for_it_after_a_restart() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
@@ -238,12 +231,7 @@ async fn a_job_whose_password_was_in_it_waits_for_it_after_a_restart() -> anyhow
 
     // The password in the body: hyped has none of its own here.
     let mut s = Server::start_in(&data, &[])?;
-    let body = |name: &str| {
-        json!({"kind": "vsphere_export", "name": name, "url": sim.1, "username": USER,
-            "password": PASSWORD, "vm": "/DC0/vm/DC0_C0_RP0_VM0", "insecure": true})
-        .to_string()
-        .into_bytes()
-    };
+    let body = |name: &str| job_with_password(&sim.1, name);
     let job = s
         .client
         .submit_jobs(body("kept"), "application/json")

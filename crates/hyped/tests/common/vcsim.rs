@@ -178,6 +178,27 @@ pub mod resume {
         )
     }
 
+    /// A job body exporting the simulator's VM from `url` as image `name`,
+    /// with the password in the body (hyped has none of its own then).
+    pub fn job_with_password(url: &str, name: &str) -> Vec<u8> {
+        serde_json::json!({"kind": "vsphere_export", "name": name, "url": url,
+            "username": USER, "password": PASSWORD, "vm": "/DC0/vm/DC0_C0_RP0_VM0",
+            "insecure": true})
+        .to_string()
+        .into_bytes()
+    }
+
+    /// Checks job `id` is `pending` in the awaiting-password phase.
+    pub async fn awaits_password(s: &Server, id: &str) -> anyhow::Result<()> {
+        let j = s.client.get_job(id).await?;
+        anyhow::ensure!(
+            j.state == hype_types::JobState::Pending
+                && j.progress.phase == hype_types::AWAITING_PASSWORD,
+            "{j:?}"
+        );
+        Ok(())
+    }
+
     /// Polls the job until its download has `at_least` bytes (kept ones
     /// included), failing if it ends first.
     pub async fn wait_bytes(s: &Server, id: &str, at_least: u64) -> anyhow::Result<Job> {

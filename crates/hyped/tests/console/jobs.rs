@@ -10,7 +10,9 @@ use hype_types::JobState;
 use serde_json::json;
 
 use super::{browser_with, turn, Server};
-use crate::common::vcsim::resume::{self, source, wait_bytes, USER};
+use crate::common::vcsim::resume::{
+    self, awaits_password, job_with_password, source, wait_bytes, USER,
+};
 use crate::common::xapi::{xapi, PASSWORD};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -92,16 +94,6 @@ async fn the_console_shows_what_an_export_kept_and_why_a_job_failed() -> anyhow:
     Ok(())
 }
 
-/// Until job `id` is `pending` in the awaiting-password phase.
-async fn awaits_password(s: &Server, id: &str) -> anyhow::Result<()> {
-    let j = s.client.get_job(id).await?;
-    anyhow::ensure!(
-        j.state == JobState::Pending && j.progress.phase == hype_types::AWAITING_PASSWORD,
-        "{j:?}"
-    );
-    Ok(())
-}
-
 /// As `tests/import_resume.rs` makes them: two vSphere jobs (vcsim) with
 /// the password in their body, hyped stopped mid-download and restarted:
 /// both wait for their password. In the page, an empty submit is refused
@@ -118,12 +110,7 @@ async fn the_console_resumes_a_job_waiting_for_its_password() -> anyhow::Result<
     let data = tmp.path().join("data");
     std::fs::create_dir(&data)?;
     let mut s = Server::start_in(&data, &[])?;
-    let body = |name: &str| {
-        json!({"kind": "vsphere_export", "name": name, "url": sim.1, "username": USER,
-            "password": resume::PASSWORD, "vm": "/DC0/vm/DC0_C0_RP0_VM0", "insecure": true})
-        .to_string()
-        .into_bytes()
-    };
+    let body = |name: &str| job_with_password(&sim.1, name);
     let ok = s
         .client
         .submit_jobs(body("resumed"), "application/json")
