@@ -17,8 +17,7 @@ impl Store {
     /// same name replaces the row) and its event. `None` when the VM is
     /// gone or has reached [`MAX_DOWNLOADS_PER_VM`].
     pub async fn record_download(&self, vm_id: &str, d: &Download) -> Result<Option<Event>> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin download")?;
+        let (_w, mut tx) = self.begin_write("begin download").await?;
         let vm: Option<(String, String)> =
             sqlx::query_as("SELECT name, state FROM vms WHERE id = ?")
                 .bind(vm_id)

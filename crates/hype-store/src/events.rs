@@ -65,8 +65,7 @@ impl Store {
         vm: &str,
         detail: Option<String>,
     ) -> Result<Event> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin event")?;
+        let (_w, mut tx) = self.begin_write("begin event").await?;
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM vms WHERE name = ?")
             .bind(vm)
             .fetch_optional(&mut *tx)

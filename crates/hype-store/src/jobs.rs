@@ -103,8 +103,7 @@ pub struct NewJob {
 impl Store {
     /// Inserts every job of a batch, each with its `JOB_QUEUED`, or none.
     pub async fn insert_jobs(&self, jobs: &[NewJob]) -> Result<Vec<Job>> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin insert jobs")?;
+        let (_w, mut tx) = self.begin_write("begin insert jobs").await?;
         let mut events = vec![];
         let at = now();
         for j in jobs {
@@ -184,8 +183,7 @@ impl Store {
         progress: Option<&JobProgress>,
         result: Option<&JobResult>,
     ) -> Result<Option<Job>> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin job state")?;
+        let (_w, mut tx) = self.begin_write("begin job state").await?;
         let current = fetch(&mut tx, id).await?;
         if !from.contains(&current.state) {
             tx.rollback().await.during("end job state")?;
@@ -245,8 +243,7 @@ impl Store {
         progress: &JobProgress,
         ty: JobEventType,
     ) -> Result<()> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin job progress")?;
+        let (_w, mut tx) = self.begin_write("begin job progress").await?;
         let done = sqlx::query(
             "UPDATE jobs SET progress = ?, updated_at = ? WHERE id = ? AND state = 'running'",
         )
@@ -257,11 +254,9 @@ impl Store {
         .await
         .during("update job progress")?;
         if done.rows_affected() == 0 {
-            // Explicitly, before the writer lock goes: the UPDATE took
-            // SQLite's write lock even though it changed nothing, and a
-            // dropped transaction is only rolled back when its connection
-            // is next used, so the next writer would find the database
-            // locked.
+            // Explicitly, before the writer lock goes: a dropped
+            // transaction is rolled back later, and the next writer would
+            // wait for SQLite's write lock until then.
             tx.rollback().await.during("end job progress")?;
             return Ok(());
         }

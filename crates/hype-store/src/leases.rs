@@ -28,8 +28,7 @@ impl Store {
         mac: &str,
         tap: &str,
     ) -> Result<String> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin lease")?;
+        let (_w, mut tx) = self.begin_write("begin lease").await?;
         let vm_id: Option<String> = sqlx::query_scalar("SELECT id FROM vms WHERE name = ?")
             .bind(name)
             .fetch_optional(&mut *tx)

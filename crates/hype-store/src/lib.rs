@@ -25,10 +25,11 @@ use std::time::Duration;
 
 use hype_types::{Event, JobEvent};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
-use tokio::sync::{broadcast, Mutex};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use tokio::sync::{broadcast, Mutex, MutexGuard};
 
 pub use downloads::MAX_DOWNLOADS_PER_VM;
+use error::DbContext;
 pub use error::StoreError;
 pub use images::ImageRecord;
 pub use jobs::NewJob;
@@ -105,6 +106,20 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// The writer lock and a write transaction begun `IMMEDIATE`. SQLite's
+    /// write lock is taken at `BEGIN`, where its busy handler waits for it;
+    /// a deferred transaction that reads first and then writes is refused at
+    /// once (`database is locked`) if the lock is still held, as it is for a
+    /// moment by a dropped transaction whose rollback has not run yet.
+    async fn begin_write(
+        &self,
+        op: &'static str,
+    ) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>)> {
+        let w = self.writer.lock().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.during(op)?;
+        Ok((w, tx))
     }
 
     fn publish(&self, events: impl IntoIterator<Item = Event>) {

@@ -148,8 +148,7 @@ impl Store {
         &self,
         claim: Claim<'_>,
     ) -> Result<Option<(String, crate::VmRecord, Vec<Event>)>> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin claim")?;
+        let (_w, mut tx) = self.begin_write("begin claim").await?;
         let old: Option<String> = sqlx::query_scalar(
             // Only a VM the pool marked ready: never its template, never a
             // fork whose browser has not answered yet.

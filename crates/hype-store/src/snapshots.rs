@@ -120,8 +120,7 @@ impl Store {
     /// Removes a snapshot's row unless a VM still comes from it; returns
     /// those VMs instead (nothing removed) when some do.
     pub async fn delete_snapshot(&self, name: &str) -> Result<Vec<String>> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin delete snapshot")?;
+        let (_w, mut tx) = self.begin_write("begin delete snapshot").await?;
         let forks: Vec<String> =
             sqlx::query_scalar("SELECT name FROM vms WHERE snapshot = ? ORDER BY name")
                 .bind(name)

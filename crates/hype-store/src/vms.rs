@@ -138,8 +138,7 @@ impl Store {
     /// count and the insert are one transaction under the writer lock, so
     /// concurrent creates cannot overshoot.
     pub async fn insert_vm(&self, new: NewVm, max: Option<u32>) -> Result<(VmRecord, Event)> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin create")?;
+        let (_w, mut tx) = self.begin_write("begin create").await?;
         if let Some(max) = max {
             let n: i64 = sqlx::query_scalar("SELECT count(*) FROM vms")
                 .fetch_one(&mut *tx)
@@ -232,8 +231,7 @@ impl Store {
     /// The VM's uid for its confined VMM: the one it has, or the lowest
     /// free one of `[base, base + count)`, assigned for good.
     pub async fn assign_uid(&self, name: &str, base: u32, count: u32) -> Result<u32> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin assign uid")?;
+        let (_w, mut tx) = self.begin_write("begin assign uid").await?;
         let current = fetch(&mut *tx, name).await?;
         if let Some(uid) = current.uid {
             return Ok(uid);
@@ -326,8 +324,7 @@ impl Store {
         detail: Option<String>,
         update: VmmUpdate,
     ) -> Result<(VmRecord, Option<Event>)> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin transition")?;
+        let (_w, mut tx) = self.begin_write("begin transition").await?;
         let current = fetch_by(&mut *tx, key).await?;
         let name = current.name.as_str();
         let next = current
@@ -374,8 +371,7 @@ impl Store {
 
     /// Removes the VM (and, by cascade, its lease) with a `VM_DELETED` event.
     pub async fn delete_vm(&self, name: &str, detail: Option<String>) -> Result<Event> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin delete")?;
+        let (_w, mut tx) = self.begin_write("begin delete").await?;
         let current = fetch(&mut *tx, name).await?;
         sqlx::query("DELETE FROM vms WHERE id = ?")
             .bind(&current.id)
@@ -393,8 +389,7 @@ impl Store {
     /// `stopped`, without events.
     #[cfg(feature = "seed")]
     pub async fn seed_stopped_vms(&self, vms: Vec<NewVm>) -> Result<()> {
-        let _w = self.writer.lock().await;
-        let mut tx = self.pool.begin().await.during("begin seed")?;
+        let (_w, mut tx) = self.begin_write("begin seed").await?;
         let at = now();
         for new in vms {
             insert_row(&mut tx, &new, VmState::Stopped, &at)
