@@ -31,10 +31,13 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found"
 command -v python3 >/dev/null || die "python3 not found"
 command -v curl >/dev/null || die "curl not found"
 
-# See boot-test.sh: skips the TSC calibration that hangs now and then under TCG.
+# See boot-test.sh: skips the TSC calibration that hangs now and then under TCG,
+# and keeps the guest on its TSC rather than jiffies.
 KHZ=$(awk -F: '/^cpu MHz/ { printf "%d\n", $2 * 1000 + 0.5; exit }' /proc/cpuinfo)
 [[ -n $KHZ && $KHZ -gt 0 ]] || die "cannot read the host CPU frequency from /proc/cpuinfo"
-CMDLINE="console=ttyS0 panic=-1 tsc_early_khz=$KHZ lpj=$((2 * KHZ)) hype.name=browser-test"
+TSC_RELIABLE=
+grep -qw constant_tsc /proc/cpuinfo && grep -qw nonstop_tsc /proc/cpuinfo && TSC_RELIABLE=" tsc=reliable"
+CMDLINE="console=ttyS0 panic=-1 tsc_early_khz=$KHZ lpj=$((2 * KHZ))$TSC_RELIABLE hype.name=browser-test"
 CMDLINE+=" hype.rootfs=/dev/vda hype.ip=10.0.2.15/24 hype.gw=10.0.2.2"
 
 # Waits for `ready` (printing "<seconds since $2> <uptime_ms>"), then for a

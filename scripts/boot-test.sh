@@ -31,7 +31,12 @@ command -v python3 >/dev/null || die "python3 not found"
 # kernel the frequency (and the delay-loop constant) skips calibration.
 KHZ=$(awk -F: '/^cpu MHz/ { printf "%d\n", $2 * 1000 + 0.5; exit }' /proc/cpuinfo)
 [[ -n $KHZ && $KHZ -gt 0 ]] || die "cannot read the host CPU frequency from /proc/cpuinfo"
-CMDLINE="console=ttyS0 panic=-1 tsc_early_khz=$KHZ lpj=$((2 * KHZ)) hype.name=boot-test${HYPE_EXTRA_CMDLINE:+ $HYPE_EXTRA_CMDLINE}"
+# And, as hyped does on a host whose TSC is invariant, tsc=reliable: the
+# guest's TSC is the host's, but its check between vCPUs fails under TCG and
+# it would fall back to jiffies (a periodic tick, 4 ms clocks).
+TSC_RELIABLE=
+grep -qw constant_tsc /proc/cpuinfo && grep -qw nonstop_tsc /proc/cpuinfo && TSC_RELIABLE=" tsc=reliable"
+CMDLINE="console=ttyS0 panic=-1 tsc_early_khz=$KHZ lpj=$((2 * KHZ))$TSC_RELIABLE hype.name=boot-test${HYPE_EXTRA_CMDLINE:+ $HYPE_EXTRA_CMDLINE}"
 
 # Connects to the agent, waits for `ready`, pings, asks for shutdown.
 # Prints "<seconds since $2> <uptime_ms> <init_ms>" on success.

@@ -277,17 +277,25 @@ fn parse_version(text: &str) -> Option<String> {
 }
 
 /// The host TSC frequency in kHz, from /proc/cpuinfo.
-fn host_khz() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    let mhz: f64 = info
-        .lines()
-        .find(|l| l.starts_with("cpu MHz"))?
-        .split(':')
-        .nth(1)?
-        .trim()
-        .parse()
-        .ok()?;
-    Some((mhz * 1000.0).round() as u64)
+/// The host's TSC: its frequency in kHz, and whether it is invariant
+/// (`constant_tsc` and `nonstop_tsc`), from `/proc/cpuinfo`.
+fn host_tsc() -> Option<(u64, bool)> {
+    tsc_from_cpuinfo(&std::fs::read_to_string("/proc/cpuinfo").ok()?)
+}
+
+fn tsc_from_cpuinfo(info: &str) -> Option<(u64, bool)> {
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().map(str::trim) == Some(name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim())
+    };
+    let mhz: f64 = field("cpu MHz")?.parse().ok()?;
+    let flags: Vec<&str> = field("flags").unwrap_or("").split_whitespace().collect();
+    let invariant = ["constant_tsc", "nonstop_tsc"]
+        .iter()
+        .all(|f| flags.contains(f));
+    Some(((mhz * 1000.0).round() as u64, invariant))
 }
 
 impl Qemu {
@@ -341,8 +349,21 @@ impl Vmm for Qemu {
             // Under TCG the guest's PIT-based TSC calibration fails about one
             // boot in four and the boot hangs; telling it the frequency skips
             // the calibration.
-            Accel::Tcg => match host_khz() {
-                Some(khz) => vec![format!("tsc_early_khz={khz}"), format!("lpj={}", 2 * khz)],
+            Accel::Tcg => match host_tsc() {
+                Some((khz, invariant)) => {
+                    let mut extra =
+                        vec![format!("tsc_early_khz={khz}"), format!("lpj={}", 2 * khz)];
+                    // A TCG guest's TSC is the host's plus an offset, but its
+                    // boot-time check between vCPUs fails under emulation and
+                    // the guest falls back to jiffies: a 250 Hz tick on every
+                    // idle vCPU, 4 ms clocks and no vDSO time. An idle browser
+                    // guest then costs 4x the host CPU. Only an invariant host
+                    // TSC can be vouched for.
+                    if invariant {
+                        extra.push("tsc=reliable".into());
+                    }
+                    extra
+                }
                 None => vec![],
             },
         }

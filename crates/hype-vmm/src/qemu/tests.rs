@@ -171,11 +171,29 @@ fn tcg_gets_the_tsc_frequency_and_kvm_nothing() {
     };
     assert!(q.cmdline_extra(Accel::Kvm).is_empty());
     let extra = q.cmdline_extra(Accel::Tcg);
-    assert_eq!(extra.len(), 2, "{extra:?}");
-    let khz: u64 = extra[0]
-        .strip_prefix("tsc_early_khz=")
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(extra[1], format!("lpj={}", 2 * khz));
+    let (khz, invariant) = host_tsc().expect("this host's cpuinfo has cpu MHz");
+    let mut want = vec![format!("tsc_early_khz={khz}"), format!("lpj={}", 2 * khz)];
+    if invariant {
+        want.push("tsc=reliable".into());
+    }
+    assert_eq!(extra, want);
+}
+
+#[test]
+fn only_an_invariant_host_tsc_is_vouched_for() {
+    let cpu = |flags: &str| {
+        format!("processor\t: 0\ncpu MHz\t\t: 2299.998\nflags\t\t: fpu {flags} sse\n")
+    };
+    assert_eq!(
+        tsc_from_cpuinfo(&cpu("tsc constant_tsc nonstop_tsc")),
+        Some((2_299_998, true))
+    );
+    assert_eq!(
+        tsc_from_cpuinfo(&cpu("tsc constant_tsc")),
+        Some((2_299_998, false))
+    );
+    assert_eq!(
+        tsc_from_cpuinfo("flags\t: constant_tsc nonstop_tsc\n"),
+        None
+    );
 }
