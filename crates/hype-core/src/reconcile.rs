@@ -120,14 +120,28 @@ async fn remove_stray_ram(hype: &Hype, adopted: &[u32]) -> Result<()> {
         .filter(|r| r.vmm_pid.is_some_and(|p| adopted.contains(&p)))
         .map(|r| format!("{}.ram", r.dir))
         .collect();
-    let Ok(entries) = std::fs::read_dir(crate::ram::dir(&hype.inner.cfg)) else {
-        return Ok(());
-    };
-    for e in entries.flatten() {
-        if !live.contains(&*e.file_name().to_string_lossy()) {
-            tracing::info!(path = %e.path().display(), "removing the RAM of a VM no VMM runs");
-            let _ = std::fs::remove_file(e.path());
+    let own = crate::ram::dir(&hype.inner.cfg);
+    if let Ok(entries) = std::fs::read_dir(&own) {
+        for e in entries.flatten() {
+            if !live.contains(&*e.file_name().to_string_lossy()) {
+                tracing::info!(path = %e.path().display(), "removing the RAM of a VM no VMM runs");
+                let _ = std::fs::remove_file(e.path());
+            }
         }
+    }
+    // Other hypeds' too, when nothing maps them any more: it reads every
+    // process's maps, so off the runtime's threads.
+    let root = own
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let removed = tokio::task::spawn_blocking(move || {
+        crate::ram::sweep_strays(&root, &own, crate::ram::STRAY_AGE)
+    })
+    .await
+    .unwrap_or_default();
+    for path in removed {
+        tracing::info!(path = %path.display(), "removed RAM no hyped keeps (its hyped is gone)");
     }
     Ok(())
 }

@@ -210,9 +210,45 @@ async fn a_vmm_that_died_while_hyped_was_down_is_marked_crashed() -> anyhow::Res
     while hype_vmm_alive(pid) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // What a hyped killed with its data directory leaves in /dev/shm: a
+    // RAM directory nobody will start again to free, with a file no VMM
+    // maps. Beside it, a live hyped's file whose VMM is about to map it.
+    let dead = std::path::PathBuf::from(format!("/dev/shm/hype-test-dead-{}", std::process::id()));
+    let starting =
+        std::path::PathBuf::from(format!("/dev/shm/hype-test-live-{}", std::process::id()));
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for d in [&dead, &starting] {
+        std::fs::create_dir(d)?;
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        std::fs::write(d.join("vm.ram"), b"guest memory")?;
+    }
+    std::fs::File::open(dead.join("vm.ram"))?.set_modified(hour_ago)?;
+    std::fs::File::open(&dead)?.set_modified(hour_ago)?;
+    let own_ram: Vec<_> = std::fs::read_dir(a.ram_dir())?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        !own_ram.is_empty(),
+        "the dead VMM's RAM file is still there"
+    );
+
     let b = Server::start_in(tmp.path(), &[])?;
     let vm = b.client.get_vm("ghost").await?;
     assert_eq!(vm.state, VmState::Crashed);
+    assert!(
+        !dead.exists(),
+        "another hyped's stray RAM and its directory are freed"
+    );
+    assert!(
+        starting.join("vm.ram").exists(),
+        "a fresh RAM file is left to its hyped"
+    );
+    std::fs::remove_dir_all(&starting)?;
+    assert!(
+        own_ram.iter().all(|f| !f.exists()),
+        "the dead VMM's RAM is freed"
+    );
     assert!(
         !tmp.path().join("vms/ghost/qmp.sock").exists(),
         "stale socket removed"

@@ -425,12 +425,20 @@ impl Drop for Server {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
-        // Guests' RAM lives on tmpfs, named after the data directory (see
-        // hype-core's `ram`); a restarted hyped would remove it, this one
-        // will not be restarted.
+        // A restarted hyped would free its RAM, this one will not be
+        // restarted (and the next hyped to start frees it only after
+        // ten minutes).
+        let _ = std::fs::remove_dir_all(self.ram_dir());
+    }
+}
+
+impl Server {
+    /// Where this hyped keeps guests' RAM: on tmpfs, named after the data
+    /// directory (hype-core's `ram::dir`).
+    pub fn ram_dir(&self) -> std::path::PathBuf {
         use sha2::Digest;
         let h = hex::encode(sha2::Sha256::digest(self.data.display().to_string()));
-        let _ = std::fs::remove_dir_all(format!("/dev/shm/hype-{}", &h[..12]));
+        std::path::PathBuf::from(format!("/dev/shm/hype-{}", &h[..12]))
     }
 }
 
