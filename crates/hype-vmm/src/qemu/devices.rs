@@ -82,7 +82,6 @@ pub(super) fn nic(spec: &VmSpec, pci: bool, mac: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{overlay, qemu, spec, values};
-    use super::super::TcgThreads;
     use crate::{Boot, Disk, Firmware, NicModel, StorageBus};
 
     fn disk(i: usize, bus: StorageBus) -> Disk {
@@ -99,7 +98,7 @@ mod tests {
         });
         s.disks = buses.iter().enumerate().map(|(i, b)| disk(i, *b)).collect();
         s.nic = nic;
-        qemu().args(&s, TcgThreads::PerVcpu)
+        qemu().args(&s)
     }
 
     #[test]
@@ -198,7 +197,7 @@ mod tests {
         });
         s.disks = vec![disk(0, StorageBus::Sata)];
         s.nic = NicModel::E1000;
-        let devices = qemu().args(&s, TcgThreads::PerVcpu);
+        let devices = qemu().args(&s);
         let devices = values(&devices, "-device");
         assert!(devices.contains(&"virtio-blk-device,drive=disk0"));
         assert!(devices.contains(&"virtio-net-device,netdev=net0,mac=52:54:00:00:00:01"));

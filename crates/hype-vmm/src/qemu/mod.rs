@@ -24,18 +24,6 @@ const SOCKET_DEADLINE: Duration = Duration::from_secs(15);
 /// TCG's translation cache, in MiB.
 const TCG_TB_MIB: u32 = 256;
 
-/// How TCG runs a VM's vCPUs: a host thread each, or all on one. One is
-/// slower for a VM alone (a cold browser sandbox: 13.5 s to CDP against
-/// 11.4 s here) but cheaper where VMs outnumber the host's cores: a vCPU
-/// that waits on another (an IPI, a lock) spins while that one's thread is
-/// not scheduled. Ten forks at once: 4.1-4.3 s against 4.6-5.1 s, 13 % less
-/// CPU. Without TCG it means nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TcgThreads {
-    PerVcpu,
-    One,
-}
-
 /// OVMF's code for QEMU's first flash chip, from Debian's `ovmf` package
 /// (the 4 MiB build: room for a variable store real installs fill).
 pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
@@ -70,7 +58,7 @@ impl Qemu {
         &self.binary
     }
 
-    fn args(&self, spec: &VmSpec, threads: TcgThreads) -> Vec<String> {
+    fn args(&self, spec: &VmSpec) -> Vec<String> {
         let dir = &spec.run_dir;
         let p = |f: &str| dir.join(f).display().to_string();
         let firmware = matches!(spec.boot, Boot::Firmware { .. });
@@ -90,10 +78,7 @@ impl Qemu {
                 Accel::Kvm => "kvm".into(),
                 // The translation cache counts against the VM's memory
                 // limit; bound it (QEMU's default is 1 GiB).
-                Accel::Tcg => match threads {
-                    TcgThreads::PerVcpu => format!("tcg,tb-size={TCG_TB_MIB}"),
-                    TcgThreads::One => format!("tcg,tb-size={TCG_TB_MIB},thread=single"),
-                },
+                Accel::Tcg => format!("tcg,tb-size={TCG_TB_MIB}"),
             },
             "-cpu".into(),
             match spec.accel {
@@ -209,13 +194,7 @@ impl Qemu {
 
     /// Spawns QEMU with `spec`'s devices plus `extra` arguments and waits
     /// for its QMP socket. Leaves no process behind on error.
-    async fn start(
-        &self,
-        spec: &VmSpec,
-        threads: TcgThreads,
-        extra: &[String],
-        binds: Vec<Bind>,
-    ) -> Result<Launched> {
+    async fn start(&self, spec: &VmSpec, extra: &[String], binds: Vec<Bind>) -> Result<Launched> {
         let ide = spec
             .disks
             .iter()
@@ -227,7 +206,7 @@ impl Qemu {
                 backend: "qemu",
             });
         }
-        let mut args = self.args(spec, threads);
+        let mut args = self.args(spec);
         args.extend(extra.iter().cloned());
         let vmm = launch::spawn(
             spec,
@@ -326,7 +305,6 @@ impl Qemu {
     async fn start_loading<F, Fut>(
         &self,
         spec: &VmSpec,
-        threads: TcgThreads,
         incoming: String,
         saved: &Path,
         load: F,
@@ -340,12 +318,7 @@ impl Qemu {
             writable: false,
         };
         let launched = self
-            .start(
-                spec,
-                threads,
-                &["-incoming".to_owned(), incoming],
-                vec![saved],
-            )
+            .start(spec, &["-incoming".to_owned(), incoming], vec![saved])
             .await?;
         let pid = launched.pid;
         let qmp_path = spec.run_dir.join(files::QMP_SOCK);
@@ -397,7 +370,7 @@ impl Vmm for Qemu {
     }
 
     async fn launch(&self, spec: &VmSpec) -> Result<Launched> {
-        self.start(spec, TcgThreads::PerVcpu, &[], vec![]).await
+        self.start(spec, &[], vec![]).await
     }
 
     async fn pause(&self, name: &str, run_dir: &Path) -> Result<()> {
@@ -429,15 +402,9 @@ impl Vmm for Qemu {
 
     async fn restore(&self, spec: &VmSpec, from: &Path) -> Result<Launched> {
         let incoming = standby::incoming_arg(from);
-        self.start_loading(
-            spec,
-            TcgThreads::PerVcpu,
-            incoming,
-            from,
-            |qmp, pid| async move {
-                standby::resume_loaded(&spec.name, &qmp, || process::is_alive(pid)).await
-            },
-        )
+        self.start_loading(spec, incoming, from, |qmp, pid| async move {
+            standby::resume_loaded(&spec.name, &qmp, || process::is_alive(pid)).await
+        })
         .await
     }
 
@@ -446,17 +413,9 @@ impl Vmm for Qemu {
     }
 
     async fn fork(&self, spec: &VmSpec, state: &Path) -> Result<Launched> {
-        // Forks come many at once (a count, a pool's refill) on a host
-        // whose cores are fewer than their vCPUs.
-        self.start_loading(
-            spec,
-            TcgThreads::One,
-            "defer".into(),
-            state,
-            |qmp, pid| async move {
-                standby::load_device_state(&spec.name, &qmp, state, || process::is_alive(pid)).await
-            },
-        )
+        self.start_loading(spec, "defer".into(), state, |qmp, pid| async move {
+            standby::load_device_state(&spec.name, &qmp, state, || process::is_alive(pid)).await
+        })
         .await
     }
 

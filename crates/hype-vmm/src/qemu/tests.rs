@@ -61,7 +61,7 @@ fn a_firmware_boot_is_a_pc_with_the_overlay_on_virtio_pci_and_no_agent() {
         firmware: Firmware::Bios,
     });
     s.disks = vec![overlay()];
-    let a = qemu().args(&s, TcgThreads::PerVcpu);
+    let a = qemu().args(&s);
     assert_eq!(values(&a, "-M"), ["q35"]);
     assert!(values(&a, "-kernel").is_empty() && values(&a, "-bios").is_empty());
     assert_eq!(
@@ -76,7 +76,7 @@ fn a_firmware_boot_is_a_pc_with_the_overlay_on_virtio_pci_and_no_agent() {
     s.boot = Boot::Firmware {
         firmware: Firmware::UefiImage(Some("/usr/share/ovmf/OVMF.fd".into())),
     };
-    let uefi = qemu().args(&s, TcgThreads::PerVcpu);
+    let uefi = qemu().args(&s);
     assert_eq!(values(&uefi, "-bios"), ["/usr/share/ovmf/OVMF.fd"]);
 }
 
@@ -89,7 +89,7 @@ fn ovmf_is_two_flash_chips_the_code_read_only_and_the_vm_s_own_vars() {
         },
     });
     s.disks = vec![overlay()];
-    let a = qemu().args(&s, TcgThreads::PerVcpu);
+    let a = qemu().args(&s);
     assert_eq!(values(&a, "-M"), ["q35"]);
     assert!(values(&a, "-bios").is_empty());
     assert_eq!(
@@ -109,14 +109,11 @@ fn ovmf_is_two_flash_chips_the_code_read_only_and_the_vm_s_own_vars() {
 
 #[test]
 fn a_kernel_boot_stays_a_microvm_with_mmio_devices_and_the_agent_port() {
-    let a = qemu().args(
-        &spec(Boot::Kernel {
-            kernel: "/img/vmlinux".into(),
-            initramfs: Some("/img/initramfs.img".into()),
-            cmdline: "console=ttyS0".into(),
-        }),
-        TcgThreads::PerVcpu,
-    );
+    let a = qemu().args(&spec(Boot::Kernel {
+        kernel: "/img/vmlinux".into(),
+        initramfs: Some("/img/initramfs.img".into()),
+        cmdline: "console=ttyS0".into(),
+    }));
     assert_eq!(values(&a, "-M"), ["microvm,acpi=on"]);
     assert_eq!(values(&a, "-kernel"), ["/img/vmlinux"]);
     assert_eq!(values(&a, "-initrd"), ["/img/initramfs.img"]);
@@ -145,7 +142,7 @@ fn disks_keep_their_order_format_and_sharing() {
         },
         overlay(),
     ];
-    let a = qemu().args(&s, TcgThreads::PerVcpu);
+    let a = qemu().args(&s);
     assert_eq!(
         values(&a, "-drive"),
         [
@@ -164,20 +161,6 @@ fn disks_keep_their_order_format_and_sharing() {
             "virtio-blk-device,drive=disk1"
         ]
     );
-}
-
-#[test]
-fn forks_run_their_vcpus_on_one_thread_under_tcg_only() {
-    let mut s = spec(Boot::Kernel {
-        kernel: "/img/vmlinux".into(),
-        initramfs: None,
-        cmdline: String::new(),
-    });
-    let accel = |s: &VmSpec, t| values(&qemu().args(s, t), "-accel")[0].to_owned();
-    assert_eq!(accel(&s, TcgThreads::PerVcpu), "tcg,tb-size=256");
-    assert_eq!(accel(&s, TcgThreads::One), "tcg,tb-size=256,thread=single");
-    s.accel = Accel::Kvm;
-    assert_eq!(accel(&s, TcgThreads::One), "kvm");
 }
 
 #[test]
