@@ -17,10 +17,13 @@ use sha2::{Digest, Sha256};
 
 use crate::{CoreConfig, CoreError, Result};
 
+/// The tmpfs under which every hyped keeps its RAM directory.
+pub(crate) const ROOT: &str = "/dev/shm";
+
 /// Where guests' RAM lives: `/dev/shm/hype-<data dir hash>`, one per hyped.
 pub(crate) fn dir(cfg: &CoreConfig) -> PathBuf {
     let h = Sha256::digest(cfg.data_dir.display().to_string().as_bytes());
-    PathBuf::from("/dev/shm").join(format!("hype-{}", &hex::encode(h)[..12]))
+    Path::new(ROOT).join(format!("hype-{}", &hex::encode(h)[..12]))
 }
 
 /// The RAM file of the VM whose run directory is `vm_dir`.
@@ -106,15 +109,16 @@ pub(crate) fn sweep_strays(root: &Path, own: &Path, min_age: Duration) -> Vec<Pa
     let mut removed = vec![];
     for e in entries.flatten() {
         let d = e.path();
-        let ours_to_sweep = e.file_name().to_string_lossy().starts_with("hype-")
-            && d != own
-            && std::fs::symlink_metadata(&d)
-                .is_ok_and(|m| m.is_dir() && m.uid() == me && m.mode() & 0o077 == 0);
-        if !ours_to_sweep {
+        if !e.file_name().to_string_lossy().starts_with("hype-") || d == own {
             continue;
         }
-        // Aged before its files go: removing them makes it new.
-        let dir_old = std::fs::symlink_metadata(&d).is_ok_and(|m| old(&m));
+        // Not followed if a symlink. Read before its files go: removing
+        // them makes the directory new.
+        let Ok(m) = e.metadata() else { continue };
+        if !m.is_dir() || m.uid() != me || m.mode() & 0o077 != 0 {
+            continue;
+        }
+        let dir_old = old(&m);
         for f in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             let p = f.path();
             let stray = std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file() && old(&m))

@@ -131,12 +131,8 @@ async fn remove_stray_ram(hype: &Hype, adopted: &[u32]) -> Result<()> {
     }
     // Other hypeds' too, when nothing maps them any more: it reads every
     // process's maps, so off the runtime's threads.
-    let root = own
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
     let removed = tokio::task::spawn_blocking(move || {
-        crate::ram::sweep_strays(&root, &own, crate::ram::STRAY_AGE)
+        crate::ram::sweep_strays(crate::ram::ROOT.as_ref(), &own, crate::ram::STRAY_AGE)
     })
     .await
     .unwrap_or_default();

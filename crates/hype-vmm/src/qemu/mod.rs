@@ -276,7 +276,6 @@ fn parse_version(text: &str) -> Option<String> {
     rest.split_whitespace().next().map(str::to_owned)
 }
 
-/// The host TSC frequency in kHz, from /proc/cpuinfo.
 /// The host's TSC: its frequency in kHz, and whether it is invariant
 /// (`constant_tsc` and `nonstop_tsc`), from `/proc/cpuinfo`.
 fn host_tsc() -> Option<(u64, bool)> {
