@@ -22,8 +22,11 @@
 //! the guest's own address and gets nothing; Chromium's port on loopback
 //! keeps its own Host and Origin checks (no `--remote-allow-origins`).
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::browser::DEVTOOLS_PORT;
@@ -36,6 +39,48 @@ pub const PUBLIC_PORT: u16 = 9222;
 const MAX_HEAD: usize = 16 * 1024;
 /// How long a client may take to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The connections the relay carries, by number: both sockets of each, so
+/// that a fork can close the ones it inherited ([`close_inherited`]).
+static OPEN: Mutex<Option<HashMap<u64, Vec<TcpStream>>>> = Mutex::new(None);
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// Notes `socket` as part of connection `id` (a clone: shutting it down
+/// ends the relay's copies).
+fn track(id: u64, socket: &TcpStream) -> io::Result<()> {
+    let clone = socket.try_clone()?;
+    let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+    open.get_or_insert_with(HashMap::new)
+        .entry(id)
+        .or_default()
+        .push(clone);
+    Ok(())
+}
+
+fn untrack(id: u64) {
+    let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(open) = open.as_mut() {
+        open.remove(&id);
+    }
+}
+
+/// Closes every connection the relay carries now; returns how many. A fork
+/// calls it as it takes its identity: those connections are the source
+/// VM's clients' (hyped's watchers of it, say), none of which can reach the
+/// fork, and while they stay open Chromium keeps their sessions attached. A
+/// session that auto-attaches with `waitForDebuggerOnStart` then holds every
+/// new page of the fork paused until its TCP connection times out, minutes
+/// later.
+pub fn close_inherited() -> usize {
+    let taken = {
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        open.take().unwrap_or_default()
+    };
+    for socket in taken.values().flatten() {
+        let _ = socket.shutdown(Shutdown::Both);
+    }
+    taken.len()
+}
 
 /// Binds the public port and serves it, to `gateway` only, from a thread
 /// of its own. Without a gateway (no network) nothing can be served.
@@ -94,7 +139,8 @@ fn spawn_connection(client: TcpStream) {
     let spawned = std::thread::Builder::new()
         .name("cdp-conn".into())
         .spawn(move || {
-            if let Err(e) = relay(client) {
+            let upstream = SocketAddrV4::new(Ipv4Addr::LOCALHOST, DEVTOOLS_PORT);
+            if let Err(e) = relay(client, upstream) {
                 log!("cdp relay: {e}");
             }
         });
@@ -103,14 +149,22 @@ fn spawn_connection(client: TcpStream) {
     }
 }
 
-fn relay(mut client: TcpStream) -> io::Result<()> {
+fn relay(client: TcpStream, upstream: SocketAddrV4) -> io::Result<()> {
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    let relayed = track(id, &client).and_then(|()| relay_tracked(id, client, upstream));
+    untrack(id);
+    relayed
+}
+
+fn relay_tracked(id: u64, mut client: TcpStream, upstream: SocketAddrV4) -> io::Result<()> {
     client.set_read_timeout(Some(HEAD_TIMEOUT))?;
     let (head, rest) = read_head(&mut client)?;
     client.set_read_timeout(None)?;
     let reached = client.local_addr()?;
     let head = rewrite_head(&head, &format!("{}:{}", reached.ip(), reached.port()));
 
-    let mut upstream = TcpStream::connect((Ipv4Addr::LOCALHOST, DEVTOOLS_PORT))?;
+    let mut upstream = TcpStream::connect(upstream)?;
+    track(id, &upstream)?;
     upstream.write_all(head.as_bytes())?;
     upstream.write_all(&rest)?;
 
@@ -209,6 +263,45 @@ fn host_is_accepted(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fork_closes_the_connections_it_inherited() {
+        // Chromium's side, and a client connected through the relay.
+        let chromium = TcpListener::bind("127.0.0.1:0").unwrap();
+        let SocketAddr::V4(upstream) = chromium.local_addr().unwrap() else {
+            unreachable!()
+        };
+        let public = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(public.local_addr().unwrap()).unwrap();
+        let (accepted, _) = public.accept().unwrap();
+        let relaying = std::thread::spawn(move || relay(accepted, upstream));
+        client
+            .write_all(b"GET /devtools/browser/x HTTP/1.1\r\nHost: localhost\r\n\r\nhi")
+            .unwrap();
+        let (mut session, _) = chromium.accept().unwrap();
+        let mut got = vec![0u8; 128];
+        let n = session.read(&mut got).unwrap();
+        assert!(got[..n].starts_with(b"GET /devtools/browser/x"));
+        session.write_all(b"yo").unwrap();
+        let mut two = [0u8; 2];
+        client.read_exact(&mut two).unwrap();
+        assert_eq!(&two, b"yo");
+
+        assert!(close_inherited() >= 1);
+        // Both ends see the connection end: Chromium drops the session.
+        session
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut rest = Vec::new();
+        session.read_to_end(&mut rest).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert_eq!(client.read(&mut two).unwrap(), 0);
+        relaying.join().unwrap().unwrap();
+        // A connection made after it is relayed as before.
+        assert_eq!(close_inherited(), 0);
+    }
 
     #[test]
     fn head_ends_at_the_blank_line() {

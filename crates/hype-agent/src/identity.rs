@@ -1,6 +1,7 @@
 //! A fork's new identity. A fork resumes from its snapshot's memory, so its
 //! kernel still has the source VM's address, MAC, hostname, random pool and
-//! clock; the host sends the new VM's before the fork counts as running.
+//! clock, and its CDP relay the source's clients' connections; the host
+//! sends the new VM's identity before the fork counts as running.
 //! Each step is tried even when an earlier one failed, and the answer names
 //! every failure, so a half-moved guest is never reported as moved.
 
@@ -14,6 +15,7 @@ use nix::net::if_::if_nametoindex;
 use nix::sys::time::TimeSpec;
 use nix::time::{clock_settime, ClockId};
 
+use crate::log;
 use crate::net::{self, Netlink};
 use crate::netinfo;
 
@@ -46,6 +48,10 @@ pub fn apply(req_id: u64, id: Identity) -> GuestMessage {
     }
     if let Err(e) = move_network(&id) {
         failed.push(e);
+    }
+    let closed = crate::cdp::close_inherited();
+    if closed > 0 {
+        log!("reconfigure: closed {closed} CDP connection(s) of the source VM's clients");
     }
     GuestMessage::Reconfigured {
         id: req_id,
