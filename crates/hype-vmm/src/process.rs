@@ -129,6 +129,26 @@ pub fn is_alive(pid: u32) -> bool {
     }
 }
 
+/// How long `pid`'s threads have been running or waiting for a CPU, in
+/// all (each thread's `schedstat`: time on a CPU and time runnable on a run
+/// queue). Unlike CPU time it does not read as idle when a busy process is
+/// starved (a CPU-idle cgroup on a loaded host). `None` once it is gone.
+pub fn runnable_time(pid: u32) -> Option<std::time::Duration> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut ns: u64 = 0;
+    for task in tasks.flatten() {
+        // A thread that ended since the listing is skipped.
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        let mut fields = stat
+            .split_whitespace()
+            .map(|f| f.parse::<u64>().unwrap_or(0));
+        ns += fields.next().unwrap_or(0) + fields.next().unwrap_or(0);
+    }
+    Some(std::time::Duration::from_nanos(ns))
+}
+
 /// The process's argv, NUL-separated as the kernel keeps it.
 pub fn cmdline(pid: u32) -> Option<Vec<String>> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
@@ -178,6 +198,32 @@ mod tests {
         assert_eq!(watch.exited().await, Exit::Signal("SIGKILL".into()));
         assert!(t.elapsed() < std::time::Duration::from_secs(1));
         assert!(!is_alive(pid));
+    }
+
+    #[test]
+    fn counts_the_runnable_time_of_every_thread() {
+        use nix::time::{clock_gettime, ClockId};
+        let me = std::process::id();
+        let before = runnable_time(me).unwrap();
+        // Two threads each spin until they have had 200 ms of CPU (not of
+        // the clock: a loaded host schedules them less): the process's
+        // time counts both, and their waits for a CPU too.
+        let spin = || {
+            let own = || {
+                let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).unwrap();
+                std::time::Duration::from(t)
+            };
+            let start = own();
+            while own() - start < std::time::Duration::from_millis(200) {
+                std::hint::black_box(0u64);
+            }
+        };
+        let other = std::thread::spawn(spin);
+        spin();
+        other.join().unwrap();
+        let used = runnable_time(me).unwrap() - before;
+        assert!(used >= std::time::Duration::from_millis(400), "{used:?}");
+        assert_eq!(runnable_time(u32::MAX), None);
     }
 
     #[tokio::test]

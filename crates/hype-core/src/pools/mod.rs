@@ -1,6 +1,7 @@
 //! Warm pools: sandboxes of one shape kept ready. A pool boots one VM
 //! cold, saves it as the pool's snapshot once it runs (for a browser image:
-//! once Chromium answers CDP), removes it, and keeps `size` forks of that
+//! once Chromium answers CDP) and its VMM has gone quiet ([`settle`]),
+//! removes it, and keeps `size` forks of that
 //! snapshot running. A create that asks for the pool, or that matches its
 //! shape, is handed one of them by renaming it: one transaction, no boot.
 //!
@@ -10,6 +11,7 @@
 //! the pool's VMs running, to be adopted at the next start).
 
 mod claim;
+mod settle;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -359,7 +361,8 @@ impl Hype {
     }
 
     /// Boots the pool's template cold, saves it as the pool's snapshot once
-    /// it runs, and removes it. Returns the snapshot's name.
+    /// it runs and has gone quiet ([`settle`]), and removes it. Returns the
+    /// snapshot's name.
     async fn build_pool_snapshot(&self, pool: &PoolRecord, rt: &PoolRuntime) -> Result<String> {
         let base = format!("pool-{}-base", pool.name);
         let req = template_request(&base, &pool.image, pool.cpu_cores, pool.memory_mb);
@@ -374,8 +377,15 @@ impl Hype {
             _ = rt.cancel.cancelled() => return Err(CoreError::ShuttingDown),
         };
         let snapshot = format!("pool-{}-{}", pool.name, short_id());
+        let ran = match ran {
+            Ok(_) => tokio::select! {
+                r = self.settle(&base) => r,
+                _ = rt.cancel.cancelled() => return Err(CoreError::ShuttingDown),
+            },
+            Err(e) => Err(e),
+        };
         let taken = match ran {
-            Ok(_) => self.take_snapshot(&base, &snapshot, false).await.map(drop),
+            Ok(()) => self.take_snapshot(&base, &snapshot, false).await.map(drop),
             Err(e) => Err(e),
         };
         self.remove_pool_vm(&base, "its warm pool's snapshot is taken")
