@@ -129,24 +129,38 @@ pub fn is_alive(pid: u32) -> bool {
     }
 }
 
-/// How long `pid`'s threads have been running or waiting for a CPU, in
-/// all (each thread's `schedstat`: time on a CPU and time runnable on a run
-/// queue). Unlike CPU time it does not read as idle when a busy process is
+/// How long `pid` has been running or waiting for a CPU, in all: its CPU
+/// time (`/proc/PID/stat`, which keeps that of threads that ended) and the
+/// time its live threads waited on a run queue (each one's `schedstat`).
+/// Unlike CPU time alone it does not read as idle when a busy process is
 /// starved (a CPU-idle cgroup on a loaded host). `None` once it is gone.
 pub fn runnable_time(pid: u32) -> Option<std::time::Duration> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut ns: u64 = 0;
-    for task in tasks.flatten() {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name: utime and stime are fields 14 and 15.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a constant of the C library.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .ok()
+        .filter(|&h| h > 0)?;
+    let mut waited_ns: u64 = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
         // A thread that ended since the listing is skipped.
-        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
-            continue;
-        };
-        let mut fields = stat
-            .split_whitespace()
-            .map(|f| f.parse::<u64>().unwrap_or(0));
-        ns += fields.next().unwrap_or(0) + fields.next().unwrap_or(0);
+        if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
+            waited_ns += s
+                .split_whitespace()
+                .nth(1)
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(0);
+        }
     }
-    Some(std::time::Duration::from_nanos(ns))
+    Some(
+        std::time::Duration::from_millis(ticks * 1000 / hz)
+            + std::time::Duration::from_nanos(waited_ns),
+    )
 }
 
 /// The process's argv, NUL-separated as the kernel keeps it.
@@ -207,7 +221,7 @@ mod tests {
         let before = runnable_time(me).unwrap();
         // Two threads each spin until they have had 200 ms of CPU (not of
         // the clock: a loaded host schedules them less): the process's
-        // time counts both, and their waits for a CPU too.
+        // time counts both, the one that ended too.
         let spin = || {
             let own = || {
                 let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).unwrap();
@@ -222,7 +236,8 @@ mod tests {
         spin();
         other.join().unwrap();
         let used = runnable_time(me).unwrap() - before;
-        assert!(used >= std::time::Duration::from_millis(400), "{used:?}");
+        // CPU time comes in clock ticks, scaled to the scheduler's total.
+        assert!(used >= std::time::Duration::from_millis(350), "{used:?}");
         assert_eq!(runnable_time(u32::MAX), None);
     }
 
