@@ -22,7 +22,7 @@
 //! the guest's own address and gets nothing; Chromium's port on loopback
 //! keeps its own Host and Origin checks (no `--remote-allow-origins`).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,7 +42,7 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The connections the relay carries, by number: both sockets of each, so
 /// that a fork can close the ones it inherited ([`close_inherited`]).
-static OPEN: Mutex<Option<HashMap<u64, Vec<TcpStream>>>> = Mutex::new(None);
+static OPEN: Mutex<BTreeMap<u64, Vec<TcpStream>>> = Mutex::new(BTreeMap::new());
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// Notes `socket` as part of connection `id` (a clone: shutting it down
@@ -50,18 +50,13 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 fn track(id: u64, socket: &TcpStream) -> io::Result<()> {
     let clone = socket.try_clone()?;
     let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
-    open.get_or_insert_with(HashMap::new)
-        .entry(id)
-        .or_default()
-        .push(clone);
+    open.entry(id).or_default().push(clone);
     Ok(())
 }
 
 fn untrack(id: u64) {
     let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(open) = open.as_mut() {
-        open.remove(&id);
-    }
+    open.remove(&id);
 }
 
 /// Closes every connection the relay carries now; returns how many. A fork
@@ -74,7 +69,7 @@ fn untrack(id: u64) {
 pub fn close_inherited() -> usize {
     let taken = {
         let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
-        open.take().unwrap_or_default()
+        std::mem::take(&mut *open)
     };
     for socket in taken.values().flatten() {
         let _ = socket.shutdown(Shutdown::Both);

@@ -377,15 +377,14 @@ impl Hype {
             _ = rt.cancel.cancelled() => return Err(CoreError::ShuttingDown),
         };
         let snapshot = format!("pool-{}-{}", pool.name, short_id());
-        let ran = match ran {
-            Ok(_) => tokio::select! {
-                r = self.settle(&base) => r,
-                _ = rt.cancel.cancelled() => return Err(CoreError::ShuttingDown),
-            },
-            Err(e) => Err(e),
-        };
         let taken = match ran {
-            Ok(()) => self.take_snapshot(&base, &snapshot, false).await.map(drop),
+            Ok(vm) => {
+                tokio::select! {
+                    () = settle::settle(&base, vm.vmm.pid) => {}
+                    _ = rt.cancel.cancelled() => return Err(CoreError::ShuttingDown),
+                }
+                self.take_snapshot(&base, &snapshot, false).await.map(drop)
+            }
             Err(e) => Err(e),
         };
         self.remove_pool_vm(&base, "its warm pool's snapshot is taken")

@@ -8,8 +8,6 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::{Hype, Result};
-
 /// Quiet: the VMM's threads ran or waited to run for at most `SHARE` of
 /// one core over the last `WINDOW`. Waiting counts: a template is in the
 /// pool's CPU-idle cgroup, and on a loaded host a busy one is starved
@@ -48,37 +46,36 @@ impl Quiet {
     }
 }
 
-impl Hype {
-    /// Waits until `vm`'s VMM is quiet, for `LONGEST` at most. A VMM that
-    /// is gone (or cannot be read) ends the wait: saving it will say why.
-    pub(super) async fn settle(&self, vm: &str) -> Result<()> {
-        let Some(pid) = self.inner.store.get_vm(vm).await?.vmm_pid else {
-            return Ok(());
+/// Waits until `vm`'s VMM (`pid`) is quiet, for `LONGEST` at most. A
+/// VMM that is gone (or cannot be read) ends the wait: saving it will
+/// say why.
+pub(super) async fn settle(vm: &str, pid: Option<u32>) {
+    let Some(pid) = pid else {
+        return;
+    };
+    let started = Instant::now();
+    let mut quiet = Quiet::default();
+    loop {
+        let Some(busy) = hype_vmm::process::runnable_time(pid) else {
+            return;
         };
-        let started = Instant::now();
-        let mut quiet = Quiet::default();
-        loop {
-            let Some(busy) = hype_vmm::process::runnable_time(pid) else {
-                return Ok(());
-            };
-            if quiet.push(Instant::now(), busy) {
-                tracing::info!(
-                    vm,
-                    waited_ms = started.elapsed().as_millis() as u64,
-                    "template quiet"
-                );
-                return Ok(());
-            }
-            if started.elapsed() >= LONGEST {
-                tracing::warn!(
-                    vm,
-                    "template still busy after {} s; saved as it is",
-                    LONGEST.as_secs()
-                );
-                return Ok(());
-            }
-            tokio::time::sleep(SAMPLE).await;
+        if quiet.push(Instant::now(), busy) {
+            tracing::info!(
+                vm,
+                waited_ms = started.elapsed().as_millis() as u64,
+                "template quiet"
+            );
+            return;
         }
+        if started.elapsed() >= LONGEST {
+            tracing::warn!(
+                vm,
+                "template still busy after {} s; saved as it is",
+                LONGEST.as_secs()
+            );
+            return;
+        }
+        tokio::time::sleep(SAMPLE).await;
     }
 }
 
